@@ -1,0 +1,78 @@
+"""Page selection (`page`, `per_page`) and the RFC 8288 `Link` header, for every list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request, Response
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class PageParams:
+    page: int
+    per_page: int
+    request: Request
+    response: Response
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def write_link_header(self, total: int) -> None:
+        last = max(1, -(-total // self.per_page))
+        links = [(1, "first"), (last, "last")]
+        if self.page > 1:
+            links.append((min(self.page - 1, last), "prev"))
+        if self.page < last:
+            links.append((self.page + 1, "next"))
+        self.response.headers["Link"] = ", ".join(
+            f'<{self._url(page)}>; rel="{rel}"' for page, rel in links
+        )
+        self.response.headers["X-Total-Count"] = str(total)
+
+    def _url(self, page: int) -> str:
+        url = self.request.url.include_query_params(page=page, per_page=self.per_page)
+        return str(url)
+
+
+def page_params(
+    request: Request,
+    response: Response,
+    page: Annotated[int, Query(ge=1, description="Number of the page to be retrieved")] = 1,
+    per_page: Annotated[
+        int,
+        Query(ge=1, le=MAX_PER_PAGE, description="Number of items returned per page"),
+    ] = DEFAULT_PER_PAGE,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page, request=request, response=response)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+async def paginate(session: AsyncSession, statement: Select[Any], page: PageParams) -> Sequence[Any]:
+    """Count with a subquery, fetch one page, write the Link header; returns the rows."""
+    count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = int((await session.execute(count_stmt)).scalar_one())
+    rows = (
+        (await session.execute(statement.limit(page.per_page).offset(page.offset)))
+        .scalars()
+        .all()
+    )
+    page.write_link_header(total)
+    return rows
+
+
+def paginate_list(items: Sequence[T], page: PageParams) -> Sequence[T]:
+    """Paginate data that is not in the database (static catalogues, computed lists)."""
+    page.write_link_header(len(items))
+    return items[page.offset : page.offset + page.per_page]

@@ -1,0 +1,32 @@
+"""Pydantic building blocks shared by every domain's schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
+
+
+def format_timestamp(value: datetime) -> str:
+    """The reference's date format: UTC, microseconds, `Z` (2015-05-12T15:50:38.000000Z)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
+
+
+class ResponseModel(BaseModel):
+    """Base of every response schema: built from ORM objects or dicts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are ignored, as older clients send extras."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)

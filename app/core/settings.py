@@ -1,0 +1,98 @@
+"""Runtime configuration, read once from environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A recognisable placeholder: development works out of the box, production refuses it.
+DEFAULT_SECRET_KEY = "insecure-development-secret-change-me"
+
+DEFAULT_DATA_DIR = Path("./data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = Field(
+        default="development",
+        description="`production` enforces a real SECRET_KEY and an https PUBLIC_URL warning.",
+    )
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'devopness.db'}",
+        description="SQLAlchemy async URL: postgresql+psycopg://… or sqlite+aiosqlite:///path.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+    redis_url: str | None = Field(
+        default=None,
+        description="When set, actions run on Celery workers and counters live in Redis.",
+    )
+    secret_key: str = Field(
+        default=DEFAULT_SECRET_KEY,
+        min_length=16,
+        description="Signs access tokens and derives the key that encrypts stored secrets.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Absolute base URL of this API as clients reach it (links in mails, Link).",
+    )
+    app_url: str | None = Field(
+        default=None,
+        description="Base URL of a web front end for links in mails; defaults to PUBLIC_URL.",
+    )
+
+    access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    email_verification_ttl_seconds: int = Field(default=48 * 3600, ge=300)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=300)
+    token_max_lifetime_days: int = Field(default=366, ge=1)
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a resolved bearer token is cached in-process."
+    )
+
+    registration_open: bool = Field(default=True, description="Allow POST /users sign-ups.")
+    email_verification_required: bool = Field(
+        default=True,
+        description="Send a verification mail on sign-up; false completes sign-up at once.",
+    )
+
+    login_max_attempts: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "Devopness Server <no-reply@localhost>"
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ValueError(
+                "SECRET_KEY is the built-in development default; set a long random "
+                "SECRET_KEY before running with ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def frontend_url(self) -> str:
+        return (self.app_url or self.public_url).rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
