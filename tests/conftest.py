@@ -1,0 +1,187 @@
+"""Shared fixtures: a real database migrated once per run, a real SMTP server, the app.
+
+TEST_DATABASE_URL picks the database (default: a SQLite file in a temporary folder); CI
+runs the suite once on PostgreSQL and once on SQLite. Tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, event, pool, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.migrations import sync_url, upgrade
+from app.core.ratelimit import MemoryCounter
+from app.core.settings import Settings
+from app.main import create_app
+from app.models import Base
+from tests import contract, reference
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def last_to(self, address: str) -> Message:
+        for message in reversed(self.messages):
+            if address.lower() in str(message["To"]).lower():
+                return message
+        raise AssertionError(f"no mail to {address}; got {[m['To'] for m in self.messages]}")
+
+    @staticmethod
+    def body(message: Message) -> str:
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return payload.decode()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp: tuple[Mailbox, int]) -> Mailbox:
+    box, _ = smtp
+    box.messages.clear()
+    return box
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    elif url.startswith("postgresql"):
+        _reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
+    _, port = smtp
+    test_settings = Settings(
+        environment="test",
+        database_url=database_url,
+        redis_url=None,
+        secret_key="test-secret-key-not-for-production",
+        public_url="http://testserver",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        email_verification_required=True,
+        registration_open=True,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    upgrade(test_settings)
+    return test_settings
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture
+async def db(app: Any) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking stored state directly; commit to share it."""
+    async with app.state.database.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    async with application.state.database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+    application.state.counter = MemoryCounter()
+    application.state.principal_cache.__init__()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process; every response is checked against the reference."""
+    hooks: dict[str, list[Any]] = {"response": []}
+    if reference.reference_dir() is not None:
+        hooks["response"].append(contract.async_hook)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks=hooks,
+        headers={"Accept": "application/json"},
+    ) as c:
+        yield c
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app: Any) -> Any:
+    """`with count_queries() as q:` records the SQL statements run inside the block."""
+    engine = app.state.database.engine.sync_engine
+
+    @contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+
+        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            counter.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
+
+
+ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,127 @@
+"""Plain async factories for arranging data directly in the database."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import hash_password, hash_token, new_token
+from app.organizations.models import Organization
+from app.projects.models import Project
+from app.roles.models import Role
+from app.tokens.models import ApiToken, ApiTokenType
+from app.tokens.service import PREFIXES
+from app.users.models import User
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    email: str | None = None,
+    name: str = "Test User",
+    password: str = PASSWORD,
+    verified: bool = True,
+) -> User:
+    n = next(_seq)
+    now = datetime.now(UTC)
+    user = User(
+        email=email or f"user{n}@example.com",
+        name=name,
+        url_slug=f"user-{n}",
+        password_hash=hash_password(password),
+        active=verified,
+        email_verified_at=now if verified else None,
+    )
+    db.add(user)
+    await db.commit()
+    return user
+
+
+async def create_pat(
+    db: AsyncSession, user: User, *, expires_in: timedelta = timedelta(days=30)
+) -> tuple[ApiToken, str]:
+    secret = new_token(PREFIXES[ApiTokenType.PERSONAL_ACCESS_TOKEN])
+    token = ApiToken(
+        type=ApiTokenType.PERSONAL_ACCESS_TOKEN,
+        name=f"token {next(_seq)}",
+        token_hash=hash_token(secret),
+        user_id=user.id,
+        expires_at=datetime.now(UTC) + expires_in,
+    )
+    db.add(token)
+    await db.commit()
+    return token, secret
+
+
+async def user_with_token(db: AsyncSession, **kwargs: object) -> tuple[User, str]:
+    user = await create_user(db, **kwargs)  # type: ignore[arg-type]
+    _, secret = await create_pat(db, user)
+    return user, secret
+
+
+async def create_organization(db: AsyncSession, owner: User) -> Organization:
+    n = next(_seq)
+    org = Organization(name=f"Org {n}", url_slug=f"org-{n}", owner_id=owner.id)
+    db.add(org)
+    await db.commit()
+    return org
+
+
+async def create_project(
+    db: AsyncSession, owner: User, *, organization: Organization | None = None
+) -> Project:
+    project = Project(
+        name=f"Project {next(_seq)}",
+        user_id=owner.id,
+        organization_id=organization.id if organization else None,
+        created_by=owner.id,
+    )
+    db.add(project)
+    await db.commit()
+    return project
+
+
+async def create_role(
+    db: AsyncSession,
+    *,
+    permissions: list[str],
+    name: str | None = None,
+    organization: Organization | None = None,
+) -> Role:
+    role = Role(
+        name=name or f"role-{next(_seq)}",
+        description="test role",
+        is_predefined=organization is None,
+        permissions=permissions,
+        organization_id=organization.id if organization else None,
+    )
+    db.add(role)
+    await db.commit()
+    return role
+
+
+async def create_project_token(
+    db: AsyncSession, project: Project, role: Role, creator: User
+) -> tuple[ApiToken, str]:
+    secret = new_token(PREFIXES[ApiTokenType.PROJECT_API_TOKEN])
+    token = ApiToken(
+        type=ApiTokenType.PROJECT_API_TOKEN,
+        name=f"project token {next(_seq)}",
+        token_hash=hash_token(secret),
+        user_id=creator.id,
+        project_id=project.id,
+        role_id=role.id,
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+    )
+    db.add(token)
+    await db.commit()
+    return token, secret
