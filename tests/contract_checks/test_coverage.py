@@ -34,7 +34,7 @@ def served_routes(app: Any) -> dict[tuple[str, str], str]:
     return served
 
 
-def test_reference_operations_are_served(app: Any) -> None:
+async def test_reference_operations_are_served(app: Any) -> None:
     ops = reference.operations()
     served = served_routes(app)
     missing = [op for op in ops if (op.method, op.path) not in served]
@@ -45,7 +45,7 @@ def test_reference_operations_are_served(app: Any) -> None:
     )
 
 
-def test_operation_ids_match_the_reference(app: Any) -> None:
+async def test_operation_ids_match_the_reference(app: Any) -> None:
     served = served_routes(app)
     wrong = [
         f"{op.method} {op.path}: {served[(op.method, op.path)]} != {op.operation_id}"
