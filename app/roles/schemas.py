@@ -27,6 +27,8 @@ class RoleRelation(ResponseModel):
     id: int
     name: str
     description: str
+    # The older API's project roles; null for predefined and organization roles.
+    project_id: int | None
     is_predefined: bool
     permissions: list[str]
     created_at: Timestamp

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -38,7 +39,9 @@ class TeamRepository:
         await self.session.flush()
 
     async def load_team(self, team: Team) -> Team:
-        await self.session.refresh(team, ["organization", "created_by_user"])
+        await self.session.refresh(team, ["organization", "created_by_user", "project"])
+        if team.project is not None:
+            await self.session.refresh(team.project, ["organization", "created_by_user", "user"])
         members = (
             await self.session.scalars(
                 select(TeamMember)
@@ -47,8 +50,6 @@ class TeamRepository:
                 .order_by(TeamMember.created_at, TeamMember.user_id)
             )
         ).all()
-        from sqlalchemy.orm.attributes import set_committed_value
-
         set_committed_value(team, "members", list(members))
         return team
 

@@ -49,8 +49,26 @@ class TeamRelation(ResponseModel):
     updated_at: Timestamp
 
 
+class ProjectOwnerUser(ResponseModel):
+    """A user as a project owner: without timestamps, so it is never taken for an org."""
+
+    id: int
+    name: str
+    email: str
+    url_slug: str
+
+
+class LegacyProjectRelation(ProjectRelation):
+    """The older API's project relation, which also names the owner."""
+
+    owner: ProjectOwnerUser | OrganizationRelation
+    owner_type: Literal["user", "org"]
+
+
 class Team(TeamRelation):
     users: list[UserRelation]
+    # Older clients' teams belong to a project; null for organization teams.
+    project: LegacyProjectRelation | None
 
 
 class MembershipRelation(ResponseModel):
