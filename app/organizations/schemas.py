@@ -31,7 +31,8 @@ class OrganizationCreate(RequestModel):
 
 
 class OrganizationUpdate(RequestModel):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    # Documented as a string (id or slug); clients that send the numeric id are understood.
+    id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | int
     name: OrganizationName
     url_slug: UrlSlug
 

@@ -65,7 +65,7 @@ class OrganizationService:
 
     async def update(self, principal: Principal, key: str, data: OrganizationUpdate) -> None:
         organization = await self.authorizer.organization(principal, key, "organization:update")
-        if data.id not in (str(organization.id), organization.url_slug):
+        if str(data.id) not in (str(organization.id), organization.url_slug):
             raise ValidationFailed.field("id", "The id must match the organization in the URL.")
         if data.url_slug != organization.url_slug and (
             data.url_slug in RESERVED_SLUGS
