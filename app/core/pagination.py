@@ -59,15 +59,14 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-async def paginate(session: AsyncSession, statement: Select[Any], page: PageParams) -> Sequence[Any]:
+async def paginate(
+    session: AsyncSession, statement: Select[Any], page: PageParams
+) -> Sequence[Any]:
     """Count with a subquery, fetch one page, write the Link header; returns the rows."""
     count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
     total = int((await session.execute(count_stmt)).scalar_one())
-    rows = (
-        (await session.execute(statement.limit(page.per_page).offset(page.offset)))
-        .scalars()
-        .all()
-    )
+    result = await session.execute(statement.limit(page.per_page).offset(page.offset))
+    rows: Sequence[Any] = result.scalars().all()
     page.write_link_header(total)
     return rows
 

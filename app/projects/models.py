@@ -22,6 +22,4 @@ class Project(TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
-    created_by_user: Mapped[User | None] = relationship(
-        lazy="raise", foreign_keys=[created_by]
-    )
+    created_by_user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[created_by])

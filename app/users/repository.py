@@ -10,11 +10,20 @@ from app.organizations.models import Organization
 from app.projects.models import Project
 from app.users.models import AuthSession, User, UserToken
 
-
 # Path words under /users/ that a slug must never shadow.
 RESERVED_SLUGS = frozenset(
-    {"me", "billing", "urls", "logout", "login", "account", "password", "refresh-token",
-     "personal-access-tokens", "team-invitations"}
+    {
+        "me",
+        "billing",
+        "urls",
+        "logout",
+        "login",
+        "account",
+        "password",
+        "refresh-token",
+        "personal-access-tokens",
+        "team-invitations",
+    }
 )
 
 

@@ -34,10 +34,14 @@ def test_rejects_a_wrong_type_deep_in_a_list() -> None:
         b' "user": null, "last_used_at": null, "expires_at": "x", "revoked_at": null,'
         b' "updated_at": "x", "created_at": "x"}'
     )
-    contract.check_response(_response("GET", "/users/personal-access-tokens", 200, b"[" + item + b"]"))
+    contract.check_response(
+        _response("GET", "/users/personal-access-tokens", 200, b"[" + item + b"]")
+    )
     bad = item.replace(b'"status": "active"', b'"status": "paused"')
     with pytest.raises(contract.ContractViolation, match="paused"):
-        contract.check_response(_response("GET", "/users/personal-access-tokens", 200, b"[" + bad + b"]"))
+        contract.check_response(
+            _response("GET", "/users/personal-access-tokens", 200, b"[" + bad + b"]")
+        )
 
 
 def test_rejects_an_error_body_without_message() -> None:

@@ -55,12 +55,19 @@ async def test_create_personal_access_token_shows_secret_once(
     assert stored.last_used_at is not None
 
 
-async def test_create_validates_name_and_expiry(client: httpx.AsyncClient, db: AsyncSession) -> None:
+async def test_create_validates_name_and_expiry(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
     _, token = await user_with_token(db)
     cases = [
         ({"name": "ab", "expires_at": _future()}, "name"),
-        ({"name": "valid name", "expires_at": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
-         "expires_at"),
+        (
+            {
+                "name": "valid name",
+                "expires_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+            },
+            "expires_at",
+        ),
         ({"name": "valid name", "expires_at": _future(400)}, "expires_at"),
         ({"name": "valid name", "expires_at": "tomorrow"}, "expires_at"),
         ({"name": "valid name"}, "expires_at"),
@@ -103,8 +110,9 @@ async def test_list_pages_with_link_header(client: httpx.AsyncClient, db: AsyncS
         assert link.startswith("<http://testserver/users/personal-access-tokens?")
     assert len(seen) == 25
 
-    r = await client.get("/users/personal-access-tokens", headers=auth(token),
-                         params={"page": 9, "per_page": 10})
+    r = await client.get(
+        "/users/personal-access-tokens", headers=auth(token), params={"page": 9, "per_page": 10}
+    )
     assert r.status_code == 200 and r.json() == []
     for params in ({"per_page": 101}, {"per_page": 0}, {"page": 0}, {"page": "x"}):
         r = await client.get("/users/personal-access-tokens", headers=auth(token), params=params)
@@ -179,7 +187,9 @@ async def test_rotate_replaces_the_secret(client: httpx.AsyncClient, db: AsyncSe
     assert r.status_code == 409
 
 
-async def test_other_users_tokens_are_invisible(client: httpx.AsyncClient, db: AsyncSession) -> None:
+async def test_other_users_tokens_are_invisible(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
     _, token = await user_with_token(db)
     other = await create_user(db)
     theirs, their_secret = await create_pat(db, other)
@@ -239,7 +249,9 @@ async def test_project_token_lifecycle(client: httpx.AsyncClient, db: AsyncSessi
         f"/projects/{project.id}/tokens/{created['id']}/revoke", headers=auth(token)
     )
     assert r.status_code == 204
-    assert (await client.get(f"/projects/{project.id}/tokens", headers=auth(rotated))).status_code == 401
+    assert (
+        await client.get(f"/projects/{project.id}/tokens", headers=auth(rotated))
+    ).status_code == 401
     stored = await db.get(ApiToken, created["id"])
     assert stored is not None
     await db.refresh(stored)
@@ -253,8 +265,11 @@ async def test_project_token_create_validation(client: httpx.AsyncClient, db: As
     foreign_org = await create_organization(db, stranger)
     foreign_role = await create_role(db, permissions=["server:read"], organization=foreign_org)
 
-    r = await client.post(f"/projects/{project.id}/tokens", headers=auth(token),
-                          json={"name": "x", "expires_at": _future()})
+    r = await client.post(
+        f"/projects/{project.id}/tokens",
+        headers=auth(token),
+        json={"name": "x", "expires_at": _future()},
+    )
     assert r.status_code == 422
     assert set(r.json()["errors"]) == {"name", "role_id"}
     for role_id in (foreign_role.id, 999999):
@@ -283,16 +298,22 @@ async def test_project_tokens_of_other_tenants_are_invisible(
     for credential in (intruder, other_project_token):
         base = f"/projects/{project.id}/tokens"
         assert (await client.get(base, headers=auth(credential))).status_code == 404
-        assert (await client.get(f"{base}/{theirs.id}", headers=auth(credential))).status_code == 404
+        assert (
+            await client.get(f"{base}/{theirs.id}", headers=auth(credential))
+        ).status_code == 404
         r = await client.post(
-            base, headers=auth(credential),
+            base,
+            headers=auth(credential),
             json={"name": "sneaky", "role_id": role.id, "expires_at": _future()},
         )
         assert r.status_code == 404
         r = await client.delete(f"{base}/{theirs.id}/revoke", headers=auth(credential))
         assert r.status_code == 404
-        r = await client.post(f"{base}/{theirs.id}/rotate", headers=auth(credential),
-                              json={"id": theirs.id, "expires_at": _future()})
+        r = await client.post(
+            f"{base}/{theirs.id}/rotate",
+            headers=auth(credential),
+            json={"id": theirs.id, "expires_at": _future()},
+        )
         assert r.status_code == 404
     await db.refresh(theirs)
     assert theirs.revoked_at is None

@@ -58,8 +58,12 @@ async def test_sign_up_verify_login_flow(
     # The token is single-use.
     r = await client.post(
         "/users/account/verify",
-        json={"email": "new.person@example.com", "token": token, "name": "New Person",
-              "password": "a-long-password"},
+        json={
+            "email": "new.person@example.com",
+            "token": token,
+            "name": "New Person",
+            "password": "a-long-password",
+        },
     )
     assert r.status_code == 422
     assert "token" in r.json()["errors"]
@@ -98,7 +102,9 @@ async def test_sign_up_rejects_bad_input_and_taken_email(
 
 
 async def test_sign_up_closed_registration(
-    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
     db: AsyncSession,
 ) -> None:
     monkeypatch.setattr(settings, "registration_open", False)
@@ -145,13 +151,19 @@ async def test_resend_verification_sends_a_fresh_token(
     # The older token no longer works.
     r = await client.post(
         "/users/account/verify",
-        json={"email": "again@example.com", "token": first, "name": "Again",
-              "password": "long-enough-pw"},
+        json={
+            "email": "again@example.com",
+            "token": first,
+            "name": "Again",
+            "password": "long-enough-pw",
+        },
     )
     assert r.status_code == 422
     # Unknown addresses get the same answer, and no mail.
     count = len(mailbox.messages)
-    r = await client.post("/users/account/resend-verification", json={"email": "nobody@example.com"})
+    r = await client.post(
+        "/users/account/resend-verification", json={"email": "nobody@example.com"}
+    )
     assert r.status_code == 202
     assert len(mailbox.messages) == count
 
@@ -243,29 +255,43 @@ async def test_password_reset_flow(
 
     r = await client.post(
         "/users/password/reset",
-        json={"token": token, "email": user.email, "password": "brand-new-pass",
-              "password_confirmation": "different-pass"},
+        json={
+            "token": token,
+            "email": user.email,
+            "password": "brand-new-pass",
+            "password_confirmation": "different-pass",
+        },
     )
     assert r.status_code == 422
     assert "password_confirmation" in r.json()["errors"]
 
     r = await client.post(
         "/users/password/reset",
-        json={"token": token, "email": user.email, "password": "brand-new-pass",
-              "password_confirmation": "brand-new-pass"},
+        json={
+            "token": token,
+            "email": user.email,
+            "password": "brand-new-pass",
+            "password_confirmation": "brand-new-pass",
+        },
     )
     assert r.status_code == 200
     assert r.json()["message"]
     # Every session ends with a reset, and only the new password works.
-    assert (await client.get("/users/me", headers=auth(session_tokens["access_token"]))).status_code == 401
+    assert (
+        await client.get("/users/me", headers=auth(session_tokens["access_token"]))
+    ).status_code == 401
     r = await client.post("/users/login", json={"email": user.email, "password": PASSWORD})
     assert r.status_code == 401
     await _login(client, user.email, "brand-new-pass")
     # The token was single-use.
     r = await client.post(
         "/users/password/reset",
-        json={"token": token, "email": user.email, "password": "another-pass-1",
-              "password_confirmation": "another-pass-1"},
+        json={
+            "token": token,
+            "email": user.email,
+            "password": "another-pass-1",
+            "password_confirmation": "another-pass-1",
+        },
     )
     assert r.status_code == 422
 
@@ -287,8 +313,9 @@ async def test_get_and_update_user(client: httpx.AsyncClient, db: AsyncSession) 
         r = await client.get(f"/users/{key}", headers=auth(token))
         assert r.status_code == 404
 
-    r = await client.put(f"/users/{user.id}", headers=auth(token), json={"name": "Renamed Person",
-                                                                         "language": "pt"})
+    r = await client.put(
+        f"/users/{user.id}", headers=auth(token), json={"name": "Renamed Person", "language": "pt"}
+    )
     assert r.status_code == 204
     await db.refresh(user)
     assert (user.name, user.language) == ("Renamed Person", "pt")
