@@ -7,4 +7,13 @@ from app.roles.models import Role
 from app.tokens.models import ApiToken
 from app.users.models import AuthSession, User, UserToken
 
-__all__ = ["ApiToken", "AuthSession", "Base", "Organization", "Project", "Role", "User", "UserToken"]
+__all__ = [
+    "ApiToken",
+    "AuthSession",
+    "Base",
+    "Organization",
+    "Project",
+    "Role",
+    "User",
+    "UserToken",
+]

@@ -1,4 +1,4 @@
-"""The one Alembic chain upgrades and downgrades on SQLite and PostgreSQL, and matches the models."""
+"""The Alembic chain upgrades and downgrades on SQLite and PostgreSQL and matches the models."""
 
 from __future__ import annotations
 
