@@ -14,6 +14,7 @@ T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 2**31 - 1
 
 
 @dataclass
@@ -47,7 +48,9 @@ class PageParams:
 def page_params(
     request: Request,
     response: Response,
-    page: Annotated[int, Query(ge=1, description="Number of the page to be retrieved")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="Number of the page to be retrieved")
+    ] = 1,
     per_page: Annotated[
         int,
         Query(ge=1, le=MAX_PER_PAGE, description="Number of items returned per page"),

@@ -39,7 +39,7 @@ class UserRepository:
 
     async def get_by_id_or_slug(self, key: str) -> User | None:
         if key.isdigit():
-            return await self.session.get(User, int(key))
+            return await self.session.get(User, int(key)) if len(key) <= 9 else None
         return await self.session.scalar(select(User).where(User.url_slug == key))
 
     async def organization_by_slug(self, slug: str) -> Organization | None:
