@@ -210,7 +210,9 @@ async def current_principal(
     return principal
 
 
-async def current_user_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_user_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
     """Account endpoints act on a user; a project token has no user account to act on."""
     if principal.is_project_token:
         raise Forbidden("A project API token cannot be used for user account operations.")

@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.core.schemas import (
+    Id,
     RequestModel,
     ResourceSummaryItem,
     ResponseModel,
@@ -28,7 +29,7 @@ class EnvironmentCreate(RequestModel):
 
 
 class EnvironmentUpdate(EnvironmentCreate):
-    id: int
+    id: Id
 
 
 class EnvironmentRelation(ResponseModel):

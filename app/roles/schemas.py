@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import Id, RequestModel, ResponseModel, Timestamp
 from app.organizations.schemas import OrganizationRelation
 from app.users.schemas import UserRelation
 
@@ -20,7 +20,7 @@ class RoleCreate(RequestModel):
 
 
 class RoleUpdate(RoleCreate):
-    id: int
+    id: Id
 
 
 class RoleRelation(ResponseModel):
