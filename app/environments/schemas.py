@@ -67,4 +67,3 @@ class Environment(WithPermissions):
     created_by_user: UserRelation | None
     created_at: Timestamp
     updated_at: Timestamp
-

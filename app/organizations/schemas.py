@@ -19,7 +19,10 @@ OrganizationName = Annotated[
 UrlSlug = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=2, max_length=30,
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=2,
+        max_length=30,
         pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
     ),
 ]

@@ -25,7 +25,7 @@ class OrganizationService:
         self.organizations = OrganizationRepository(session)
         self.authorizer = Authorizer(session)
 
-    async def list(self, principal: Principal, page: PageParams) -> Sequence[Organization]:
+    async def list_readable(self, principal: Principal, page: PageParams) -> Sequence[Organization]:
         return await self.organizations.list_readable(self.authorizer, principal, page)
 
     async def _free_slug(self, wanted: str | None, name: str) -> str:
@@ -58,8 +58,9 @@ class OrganizationService:
         projects, environments, teams = await self.organizations.counts(organization.id)
         return [
             summary_item("project", "projects", "Project", "Projects", projects),
-            summary_item("environment", "environments", "Environment", "Environments",
-                         environments),
+            summary_item(
+                "environment", "environments", "Environment", "Environments", environments
+            ),
             summary_item("team", "teams", "Team", "Teams", teams),
         ]
 
@@ -80,8 +81,6 @@ class OrganizationService:
         organization = await self.authorizer.organization(principal, key, "organization:delete")
         projects, _, _ = await self.organizations.counts(organization.id)
         if projects:
-            raise Conflict(
-                f"The organization still has {projects} project(s); delete them first."
-            )
+            raise Conflict(f"The organization still has {projects} project(s); delete them first.")
         # Teams, their links and the organization's custom roles go with it (FK cascade).
         await self.organizations.delete(organization)

@@ -10,7 +10,9 @@ from app.users.schemas import UserRelation
 
 RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
-Permissions = Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=500)]
+Permissions = Annotated[
+    list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=500)
+]
 
 
 class RoleCreate(RequestModel):

@@ -113,8 +113,14 @@ async def _tenancy(db: AsyncSession, world: World) -> None:
         personal_access_token_id=pat.id,
         token_id=project_token.id,
     )
-    world.objects.update(owner=owner.id, organization=org.id, project=project.id,
-                         environment=environment.id, team=team.id, role=role.id)
+    world.objects.update(
+        owner=owner.id,
+        organization=org.id,
+        project=project.id,
+        environment=environment.id,
+        team=team.id,
+        role=role.id,
+    )
 
 
 # Later issues append a builder that adds their resources' path parameters to the world.
@@ -148,7 +154,8 @@ def _operations() -> list[Op]:
 OPERATIONS = _operations()
 WITH_PARAMS = [o for o in OPERATIONS if "{" in o.path and o.operation_id not in PUBLIC_OPERATIONS]
 WITHOUT_PARAMS = [
-    o for o in OPERATIONS
+    o
+    for o in OPERATIONS
     if "{" not in o.path and o.method == "GET" and o.operation_id not in PUBLIC_OPERATIONS
 ]
 
@@ -185,9 +192,7 @@ def _example(schema: Any, doc: dict[str, Any]) -> Any:
             return _example(schema[key][0], doc)
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        return {
-            name: _example(prop, doc) for name, prop in schema.get("properties", {}).items()
-        }
+        return {name: _example(prop, doc) for name, prop in schema.get("properties", {}).items()}
     if kind == "array":
         return []
     if kind == "integer":
@@ -299,8 +304,10 @@ async def test_other_tenants_cannot_reach_first_tenants_data(
         r = await client.get(path, headers=auth(world.owner_token))
         assert r.status_code == 200, f"owner cannot read {path}: {r.status_code} {r.text}"
 
-    for who, token in (("second user", attackers.user_token),
-                       ("project token", attackers.project_token)):
+    for who, token in (
+        ("second user", attackers.user_token),
+        ("project token", attackers.project_token),
+    ):
         kwargs: dict[str, Any] = {"headers": auth(token)}
         if body is not None:
             kwargs["json"] = body
@@ -319,8 +326,10 @@ async def test_lists_never_show_first_tenants_data(
 ) -> None:
     await build_world(db)
     attackers = await _attackers(db)
-    for who, token in (("second user", attackers.user_token),
-                       ("project token", attackers.project_token)):
+    for who, token in (
+        ("second user", attackers.user_token),
+        ("project token", attackers.project_token),
+    ):
         r = await client.get(op.path, headers=auth(token))
         assert r.status_code < 500, f"{who}: GET {op.path}: {r.status_code}"
         assert MARKER not in r.text, f"{who}: GET {op.path} leaked: {r.text[:300]}"
