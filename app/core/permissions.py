@@ -155,6 +155,8 @@ class Authorizer:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Projects the caller reaches only through some of their environments.
+        self._partial_projects: set[int] = set()
 
     # ------------------------------------------------------------------ statements
 
@@ -235,6 +237,17 @@ class Authorizer:
 
     def readable_environments(self, principal: Principal) -> Select[Environment]:
         return select(Environment).where(self.environment_condition(principal))
+
+    def environments_of(self, principal: Principal, project: Project) -> Select[Environment]:
+        """Environments of a project already checked with `project()`, as the caller sees them.
+
+        Whoever reaches the project as a whole sees all its environments, so the visibility
+        filter is only added for callers who reach some environments through team links.
+        """
+        stmt = select(Environment).where(Environment.project_id == project.id)
+        if project.id in self._partial_projects:
+            stmt = stmt.where(self.environment_condition(principal))
+        return stmt
 
     def readable_environment_ids(self, principal: Principal) -> Select[int]:
         """For other domains: `Model.environment_id.in_(authorizer.readable_environment_ids(p))`."""
@@ -319,6 +332,7 @@ class Authorizer:
         )
         if reaches_environment is None:
             return None
+        self._partial_projects.add(project.id)
         return frozenset({"project:read", "environment:read"})
 
     async def project_permissions(
