@@ -145,9 +145,7 @@ async def seed(settings: Settings, rows: int) -> tuple[str, int]:
         org = Organization(name="Bench Org", url_slug="bench-org", owner_id=user.id)
         session.add(org)
         await session.flush()
-        project = Project(
-            name="Bench", user_id=user.id, organization_id=org.id, created_by=user.id
-        )
+        project = Project(name="Bench", user_id=user.id, organization_id=org.id, created_by=user.id)
         session.add(project)
         session.add(
             ApiToken(
@@ -196,9 +194,20 @@ class Server:
         self.port = _free_port()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", target, "--factory",
-                "--app-dir", str(app_dir), "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "warning", "--no-access-log",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                target,
+                "--factory",
+                "--app-dir",
+                str(app_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
             ],
             env=env,
             cwd=str(ROOT),
@@ -306,8 +315,10 @@ def main() -> None:
         ]
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         print(f"\n{args.rows} environments, {args.requests} requests per cell, PostgreSQL\n")
-        print("| endpoint | clients | app req/s | app p50 ms | app p99 ms "
-              "| floor req/s | floor p50 ms | floor p99 ms | app/floor |")
+        print(
+            "| endpoint | clients | app req/s | app p50 ms | app p99 ms "
+            "| floor req/s | floor p50 ms | floor p99 ms | app/floor |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, path in endpoints:
             for clients in levels:
