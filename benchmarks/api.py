@@ -60,7 +60,7 @@ SECRET_KEY = "benchmark-secret-key-not-for-production"
 
 def bare_app() -> FastAPI:
     """Same queries and serialization as the real endpoints, nothing else (uvicorn factory)."""
-    database = Database(Settings(_env_file=None))  # type: ignore[call-arg]
+    database = Database(Settings(_env_file=None))
     app = FastAPI()
 
     @app.get("/projects/{project_id:int}/environments")
@@ -300,7 +300,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "DATABASE_POOL_SIZE": "20",
         }
-        settings = Settings(database_url=url, secret_key=SECRET_KEY, _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(database_url=url, secret_key=SECRET_KEY, _env_file=None)
         migrations.upgrade(settings)
         token, project_id = asyncio.run(seed(settings, args.rows))
         app_server = Server("app.main:create_app", env, ROOT)

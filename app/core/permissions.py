@@ -127,6 +127,8 @@ USER_ONLY_PERMISSIONS = frozenset(
     {"api_token:create", "api_token:read", "api_token:update", "api_token:delete"}
 )
 
+MAX_ID = 2**31 - 1
+
 OPERATE = ("deploy", "start", "stop", "restart", "reload", "get-status", "trigger", "retry")
 
 READ_PERMISSIONS = frozenset(p for p in ALL_PERMISSIONS if p.endswith(":read"))
@@ -383,8 +385,13 @@ class Authorizer:
         self, principal: Principal, key: str | int, permission: str
     ) -> Organization:
         """The organization (by id or URL slug) if visible (else 404) and `permission` held."""
+        organization: Organization | None
         if isinstance(key, int) or key.isdigit():
-            organization = await self.session.get(Organization, int(key))
+            # An id no database integer can hold names nothing (and must not reach SQL).
+            number = int(key)
+            organization = (
+                await self.session.get(Organization, number) if number <= MAX_ID else None
+            )
         else:
             organization = await self.session.scalar(
                 select(Organization).where(Organization.url_slug == key)
