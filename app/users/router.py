@@ -10,7 +10,8 @@ from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsD
 from app.users import schemas
 from app.users.service import ClientInfo, UserService
 
-router = APIRouter(tags=["Users"])
+router = APIRouter()
+USERS = ["Users"]
 
 
 def get_service(
@@ -28,6 +29,7 @@ def _login_response(tokens: object) -> schemas.UserLoginResponse:
 
 @router.post(
     "/users",
+    tags=USERS,
     operation_id="addUser",
     status_code=202,
     response_class=Response,
@@ -41,6 +43,7 @@ async def add_user(service: Service, data: Annotated[schemas.UserSignUp, Body()]
 
 @router.post(
     "/users/account/resend-verification",
+    tags=USERS,
     operation_id="resendVerificationUser",
     status_code=202,
     response_class=Response,
@@ -52,6 +55,7 @@ async def resend_verification(service: Service, data: schemas.UserResendVerifica
 
 @router.post(
     "/users/account/verify",
+    tags=USERS,
     operation_id="verifyUser",
     status_code=204,
     response_class=Response,
@@ -65,6 +69,7 @@ async def verify_user(service: Service, data: schemas.UserVerify) -> Response:
 
 @router.post(
     "/users/login",
+    tags=USERS,
     operation_id="loginUser",
     response_model=schemas.UserLoginResponse,
     deprecated=True,
@@ -78,6 +83,7 @@ async def login_user(
 
 @router.post(
     "/users/refresh-token",
+    tags=USERS,
     operation_id="refreshTokenUser",
     response_model=schemas.UserLoginResponse,
     deprecated=True,
@@ -90,6 +96,7 @@ async def refresh_token_user(
 
 @router.get(
     "/users/logout",
+    tags=USERS,
     operation_id="getUserLogout",
     status_code=204,
     response_class=Response,
@@ -132,13 +139,15 @@ async def reset_password(
     return schemas.PasswordResetResponse(message="Your password has been reset.")
 
 
-@router.get("/users/me", operation_id="getUserMe", response_model=schemas.UserMe)
+@router.get("/users/me", tags=USERS, operation_id="getUserMe", response_model=schemas.UserMe)
 async def get_user_me(service: Service, principal: CurrentUserPrincipal) -> schemas.UserMe:
     user = await service.me(principal.user_id)
     return schemas.UserMe.model_validate(user)
 
 
-@router.get("/users/billing", operation_id="getUserBilling", response_model=schemas.UserBilling)
+@router.get(
+    "/users/billing", tags=USERS, operation_id="getUserBilling", response_model=schemas.UserBilling
+)
 async def get_user_billing(
     service: Service, principal: CurrentUserPrincipal
 ) -> schemas.UserBilling:
@@ -177,14 +186,16 @@ async def get_user_billing(
     )
 
 
-@router.get("/users/urls", operation_id="getUserUrls", response_model=schemas.UserUrl)
+@router.get("/users/urls", tags=USERS, operation_id="getUserUrls", response_model=schemas.UserUrl)
 async def get_user_urls(settings: SettingsDep, principal: CurrentUserPrincipal) -> schemas.UserUrl:
     return schemas.UserUrl(
         billing_management_url=f"{settings.public_url.rstrip('/')}/users/billing"
     )
 
 
-@router.get("/users/{user_id}", operation_id="getUser", response_model=schemas.UserPublic)
+@router.get(
+    "/users/{user_id}", tags=USERS, operation_id="getUser", response_model=schemas.UserPublic
+)
 async def get_user(
     user_id: str, service: Service, principal: CurrentUserPrincipal
 ) -> schemas.UserPublic:
@@ -194,6 +205,7 @@ async def get_user(
 
 @router.put(
     "/users/{user_id}",
+    tags=USERS,
     operation_id="updateUser",
     status_code=204,
     response_class=Response,
@@ -207,7 +219,10 @@ async def update_user(
 
 
 @router.get(
-    "/users/{user_id}/activity", operation_id="getUserActivity", response_model=schemas.UserActivity
+    "/users/{user_id}/activity",
+    tags=USERS,
+    operation_id="getUserActivity",
+    response_model=schemas.UserActivity,
 )
 async def get_user_activity(
     user_id: str, service: Service, principal: CurrentUserPrincipal
