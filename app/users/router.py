@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -11,7 +12,8 @@ from app.users import schemas
 from app.users.service import ClientInfo, UserService
 
 router = APIRouter()
-USERS = ["Users"]
+# Per route, not on the router: the password operations carry only their own tag.
+USERS: list[str | Enum] = ["Users"]
 
 
 def get_service(
