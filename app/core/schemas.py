@@ -33,3 +33,19 @@ class RequestModel(BaseModel):
     """Base of every request body: unknown fields are ignored, as older clients send extras."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class ResourceCount(ResponseModel):
+    count: int
+
+
+class ResourceSummaryItem(ResponseModel):
+    resource_type: str
+    resource_type_plural: str
+    resource_type_human_readable: str
+    resource_type_human_readable_plural: str
+    summary: ResourceCount
+
+
+class WithPermissions(ResponseModel):
+    current_user_permissions: list[str] = Field(default_factory=list)
