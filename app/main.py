@@ -15,9 +15,14 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
+from app.catalogue.router import router as catalogue_router
+from app.credentials.router import router as credentials_router
 from app.environments.router import router as environments_router
+from app.events.router import router as events_router
 from app.organizations.router import router as organizations_router
+from app.networks.router import router as networks_router
 from app.projects.router import router as projects_router
+from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router
 from app.teams.router import router as teams_router
 from app.tokens.router import router as tokens_router
@@ -34,6 +39,11 @@ ROUTERS = [
     projects_router,
     environments_router,
     roles_router,
+    catalogue_router,
+    credentials_router,
+    networks_router,
+    resource_links_router,
+    events_router,
 ]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
