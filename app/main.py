@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,11 +20,13 @@ from app.catalogue.router import router as catalogue_router
 from app.credentials.router import router as credentials_router
 from app.environments.router import router as environments_router
 from app.events.router import router as events_router
+from app.hooks.router import router as hooks_router
 from app.organizations.router import router as organizations_router
 from app.networks.router import router as networks_router
 from app.projects.router import router as projects_router
 from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router
+from app.social_accounts.router import router as social_accounts_router
 from app.teams.router import router as teams_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
@@ -44,6 +47,8 @@ ROUTERS = [
     networks_router,
     resource_links_router,
     events_router,
+    hooks_router,
+    social_accounts_router,
 ]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
@@ -85,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_cache = PrincipalCache()
     app.state.redis = redis
     install_error_handlers(app)
-    app.add_middleware(RequireJSONBody)
+    # Incoming hooks take what the sender sends (GitHub may post form-encoded payloads).
+    app.add_middleware(RequireJSONBody, exempt_pattern=re.compile(r"^/hooks/[^/]+/trigger$"))
     for router in ROUTERS:
         app.include_router(router)
     return app

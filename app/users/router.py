@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 
 from app.core.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
+from app.social_accounts.service import social_accounts_of
 from app.users import schemas
 from app.users.billing import unlimited_subscription
 from app.users.service import ClientInfo, UserService
@@ -133,9 +134,16 @@ async def reset_password(
 
 
 @router.get("/users/me", operation_id="getUserMe", response_model=schemas.UserMe)
-async def get_user_me(service: Service, principal: CurrentUserPrincipal) -> schemas.UserMe:
+async def get_user_me(
+    service: Service, principal: CurrentUserPrincipal, session: SessionDep
+) -> schemas.UserMe:
     user = await service.me(principal.user_id)
-    return schemas.UserMe.model_validate(user)
+    body = schemas.UserMe.model_validate(user)
+    body.social_accounts = [
+        schemas.SocialAccountRelation.model_validate(account)
+        for account in await social_accounts_of(session, user.id)
+    ]
+    return body
 
 
 @router.get("/users/billing", operation_id="getUserBilling", response_model=schemas.UserBilling)
