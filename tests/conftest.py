@@ -29,6 +29,9 @@ from app.main import create_app
 from app.models import Base
 from tests import contract, reference
 
+# Provider stand-ins (GitHub, GitLab, Bitbucket, clouds, moto) for any test that asks.
+pytest_plugins = ["tests.provider_fixtures"]
+
 
 def free_port() -> int:
     with socket.socket() as s:

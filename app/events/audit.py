@@ -25,13 +25,14 @@ MASK = "********"
 
 # A field whose name contains one of these never has its value stored in the log.
 SECRET_MARKERS = (
-    "secret", "password", "token", "private_key", "api_key", "credential", "settings",
-    "service_account",
+    "secret", "password", "token", "private_key", "api_key", "encrypted", "service_account",
 )
 
 
 def is_secret_field(name: str) -> bool:
     lowered = name.lower()
+    if lowered.endswith("_id"):
+        return False  # a reference to a secret-bearing row is not the secret
     return any(marker in lowered for marker in SECRET_MARKERS)
 
 
