@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, CallerPermissionsMixin, TimestampMixin, utcnow
+from app.core.sealed import register_sealed_column
 from app.credentials.catalogue import AuthType, ProviderType, provider
 from app.organizations.models import Organization
 from app.users.models import User
@@ -74,3 +75,6 @@ class CredentialEnvironment(Base):
         ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+register_sealed_column("credentials", "id", "settings_encrypted")

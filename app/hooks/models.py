@@ -7,6 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, CallerPermissionsMixin, TimestampMixin
+from app.core.sealed import register_sealed_column
 from app.users.models import User
 
 
@@ -73,3 +74,6 @@ class HookRequest(TimestampMixin, Base):
     response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
 
     hook: Mapped[Hook] = relationship(lazy="raise")
+
+
+register_sealed_column("hooks", "id", "secret_encrypted")

@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
+from app.core.sealed import register_sealed_column
 from app.credentials.catalogue import SOURCE_PROVIDER_NAMES
 
 
@@ -33,3 +34,7 @@ class SocialAccount(TimestampMixin, Base):
     @property
     def is_vcs(self) -> bool:
         return self.provider in SOURCE_PROVIDER_NAMES
+
+
+register_sealed_column("social_accounts", "id", "token_encrypted")
+register_sealed_column("social_accounts", "id", "refresh_token_encrypted")

@@ -40,6 +40,11 @@ CLAIMED_TAGS = {
     "Subnets",
     "Resource Links",
     "Resource Events",
+    "Hooks",
+    "Hooks - Requests",
+    "Hook Requests",
+    "Pipelines - Hooks",
+    "Social Accounts",
 }
 
 # Operations claimed one by one, where the rest of their tag belongs to another issue.
