@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.catalogue.router import router as catalogue_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
@@ -16,13 +17,12 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
-from app.catalogue.router import router as catalogue_router
 from app.credentials.router import router as credentials_router
 from app.environments.router import router as environments_router
 from app.events.router import router as events_router
 from app.hooks.router import router as hooks_router
-from app.organizations.router import router as organizations_router
 from app.networks.router import router as networks_router
+from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
 from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router

@@ -225,8 +225,8 @@ async def do_account(request: Request) -> Response:
 
 async def hetzner_servers(request: Request) -> Response:
     if not _bearer(request, HETZNER_TOKEN):
-        return JSONResponse({"error": {"code": "unauthorized", "message": "unable to authenticate"}},
-                            status_code=401)
+        error = {"code": "unauthorized", "message": "unable to authenticate"}
+        return JSONResponse({"error": error}, status_code=401)
     return JSONResponse({"servers": [], "meta": {"pagination": {"total_entries": 0}}})
 
 

@@ -45,6 +45,10 @@ AUDITED = ("name", "active", "provider_code", "auth_type", "settings_encrypted")
 NOT_FOUND = "Credential not found."
 
 
+def _field_errors(errors: dict[str, str]) -> ValidationFailed:
+    return ValidationFailed(next(iter(errors.values())), {k: [v] for k, v in errors.items()})
+
+
 def _provider_or_422(code: str, provider_type: ProviderType) -> Provider:
     definition = catalogue.provider(code)
     if definition is None:
@@ -118,8 +122,10 @@ class CredentialService:
         if definition.type is ProviderType.CLOUD:
             errors = catalogue.validate_fields(definition.fields, raw)
             if errors:
-                raise ValidationFailed(next(iter(errors.values())), {k: [v] for k, v in errors.items()})
-            values = {f.name: str(raw[f.name]).strip() for f in definition.fields if raw.get(f.name)}
+                raise _field_errors(errors)
+            values = {
+                f.name: str(raw[f.name]).strip() for f in definition.fields if raw.get(f.name)
+            }
             if definition.code == "gcp":
                 self._check_gcp_key(values["service_account_key"])
             return AuthType.API_CREDENTIALS, values
@@ -135,7 +141,7 @@ class CredentialService:
         if auth == AuthType.API_CREDENTIALS:
             errors = catalogue.validate_fields(definition.token_fields, raw)
             if errors:
-                raise ValidationFailed(next(iter(errors.values())), {k: [v] for k, v in errors.items()})
+                raise _field_errors(errors)
             values = {
                 f.name: str(raw[f.name]).strip() for f in definition.token_fields if raw.get(f.name)
             }

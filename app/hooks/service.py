@@ -205,7 +205,9 @@ class HookService:
                 "sha256", None
             )
         if "trigger_when" in fields:
-            hook.trigger_when = data.trigger_when.model_dump(mode="json") if data.trigger_when else {}
+            hook.trigger_when = (
+                data.trigger_when.model_dump(mode="json") if data.trigger_when else {}
+            )
         if "settings" in fields:
             hook.settings = self._settings(kind, data.settings)
         if "target_url" in fields and kind is HookType.OUTGOING:

@@ -84,7 +84,9 @@ class NetworkRepository:
             stmt = stmt.where(Network.region == region)
         if not include_auto_generated:
             stmt = stmt.where(Network.is_auto_generated.is_(False))
-        stmt = stmt.options(*_credential_tree(Network.credential)).order_by(Network.name, Network.id)
+        stmt = stmt.options(*_credential_tree(Network.credential)).order_by(
+            Network.name, Network.id
+        )
         return await paginate(self.session, stmt, page)
 
     async def page_subnets(

@@ -244,7 +244,9 @@ class NetworkService:
                     f"{SETTINGS}.region", "The region field is required."
                 )
             if region not in catalogue_data.region_codes(code):
-                raise ValidationFailed.field(f"{SETTINGS}.region", "The selected region is invalid.")
+                raise ValidationFailed.field(
+                    f"{SETTINGS}.region", "The selected region is invalid."
+                )
             return region, None
         if region and region != network.region:
             raise ValidationFailed.field(

@@ -82,12 +82,14 @@ async def test_aws_unreachable_is_reported(
 @pytest.mark.parametrize(
     ("code", "good", "bad"),
     [
-        ("digitalocean", {"api_token": standins.DIGITALOCEAN_TOKEN}, {"api_token": "revoked-token-0001"}),
+        ("digitalocean", {"api_token": standins.DIGITALOCEAN_TOKEN},
+         {"api_token": "revoked-token-0001"}),
         ("hetzner", {"api_token": standins.HETZNER_TOKEN}, {"api_token": "revoked-token-0001"}),
         ("azure", standins.AZURE, dict(standins.AZURE, client_secret="wrong-secret-0005")),
         ("github", {"access_token": standins.GITHUB_TOKEN}, {"access_token": "ghp_revoked_0002"}),
         ("gitlab", {"access_token": standins.GITLAB_TOKEN}, {"access_token": "glpat-revoked-0003"}),
-        ("bitbucket", {"access_token": standins.BITBUCKET_TOKEN}, {"access_token": "bb-revoked-0004"}),
+        ("bitbucket", {"access_token": standins.BITBUCKET_TOKEN},
+         {"access_token": "bb-revoked-0004"}),
         ("bitbucket",
          {"access_token": standins.BITBUCKET_APP_PASSWORD[1],
           "username": standins.BITBUCKET_APP_PASSWORD[0]},

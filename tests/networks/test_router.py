@@ -95,7 +95,8 @@ async def test_network_with_two_subnets(
     r = await client.delete(f"/networks/{network['id']}", headers=tenant.headers)
     assert r.status_code == 409
     for subnet in (await db.scalars(select(Subnet.id))).all():
-        assert (await client.delete(f"/subnets/{subnet}", headers=tenant.headers)).status_code == 204
+        r = await client.delete(f"/subnets/{subnet}", headers=tenant.headers)
+        assert r.status_code == 204
     r = await client.delete(f"/networks/{network['id']}", headers=tenant.headers)
     assert r.status_code == 204
     assert not (await db.scalars(select(ResourceLink))).all()
@@ -148,7 +149,7 @@ async def test_cidr_rules(client: httpx.AsyncClient, db: AsyncSession, settings:
 async def test_credential_must_fit_the_network(
     client: httpx.AsyncClient, db: AsyncSession, settings: Settings
 ) -> None:
-    tenant, credential_id = await _aws(db, settings)
+    tenant, _ = await _aws(db, settings)
     url = f"/environments/{tenant.environment.id}/networks"
     unlinked = await create_credential(db, settings, tenant, link=False)
     github = await create_credential(db, settings, tenant, provider_code="github",
@@ -179,6 +180,7 @@ async def test_update_status_and_tenancy(
 ) -> None:
     tenant, credential_id = await _aws(db, settings)
     credential = await create_credential(db, settings, tenant)
+    assert credential.id != credential_id
     network = await create_network(
         db, tenant, await create_credential(db, settings, tenant)
     )

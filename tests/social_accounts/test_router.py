@@ -50,7 +50,7 @@ async def test_connect_list_status_and_delete(
     r = await client.get("/users/me", headers=h)
     assert [a["provider"] for a in r.json()["social_accounts"]] == ["github"]
 
-    other, other_token = await user_with_token(db)
+    _, other_token = await user_with_token(db)
     assert (await client.get("/social-accounts/github", headers=auth(other_token))).status_code \
         == 404
     r = await client.delete(f"/social-accounts/{account['id']}", headers=auth(other_token))

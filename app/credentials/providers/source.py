@@ -131,7 +131,8 @@ class GitHubAdapter(_Source):
         # GitHub tells the last page, not the count: the total is exact to within a page.
         match = _LAST_PAGE.search(response.headers.get("Link", ""))
         if match:
-            total = max((int(match.group(1)) - 1) * per_page + 1, (page - 1) * per_page + len(items))
+            seen = (page - 1) * per_page + len(items)
+            total = max((int(match.group(1)) - 1) * per_page + 1, seen)
         else:
             total = (page - 1) * per_page + len(items)
         return items, total
@@ -200,7 +201,8 @@ class GitHubAdapter(_Source):
                  "scope": "repo read:org"}
         if state:
             query["state"] = state
-        return f"{self.settings.github_web_url.rstrip('/')}/login/oauth/authorize?{urlencode(query)}"
+        web = self.settings.github_web_url.rstrip("/")
+        return f"{web}/login/oauth/authorize?{urlencode(query)}"
 
     async def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
         return await self._exchange(
