@@ -170,9 +170,7 @@ async def _resolve_api_token(
 
 
 async def _touch_token(session: AsyncSession, token_id: str, now: datetime) -> None:
-    await session.execute(
-        update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
-    )
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 async def current_principal(

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -17,16 +17,15 @@ class EnvironmentRepository:
         self.session = session
 
     @staticmethod
-    def with_relations(stmt: Select[tuple[Environment]]) -> Select[tuple[Environment]]:
-        project = selectinload(Environment.project)
+    def with_relations(stmt: Select[Environment]) -> Select[Environment]:
+        # All many-to-one: joined into the page query itself, one round trip for the page.
+        project = joinedload(Environment.project, innerjoin=True)
         return stmt.options(
-            project.selectinload(Project.organization),
-            project.selectinload(Project.created_by_user),
+            project.joinedload(Project.organization),
+            project.joinedload(Project.created_by_user),
         )
 
-    async def page(
-        self, stmt: Select[tuple[Environment]], page: PageParams
-    ) -> Sequence[Environment]:
+    async def page(self, stmt: Select[Environment], page: PageParams) -> Sequence[Environment]:
         stmt = self.with_relations(stmt).order_by(Environment.name, Environment.id)
         return await paginate(self.session, stmt, page)
 

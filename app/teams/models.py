@@ -32,9 +32,15 @@ class Team(CallerPermissionsMixin, TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
+    project: Mapped[Project | None] = relationship(lazy="raise")
     created_by_user: Mapped[User | None] = relationship(lazy="raise")
+    # The database removes members with their team (ON DELETE CASCADE).
     members: Mapped[list[TeamMember]] = relationship(
-        lazy="raise", back_populates="team", order_by="TeamMember.created_at"
+        lazy="raise",
+        back_populates="team",
+        order_by="TeamMember.created_at",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     @property
@@ -128,6 +134,4 @@ class TeamInvitation(TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     team: Mapped[Team] = relationship(lazy="raise")
-    created_by_user: Mapped[User | None] = relationship(
-        lazy="raise", foreign_keys=[created_by]
-    )
+    created_by_user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[created_by])

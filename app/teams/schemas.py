@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import Id, RequestModel, ResponseModel, Timestamp
 from app.environments.schemas import EnvironmentRelation
 from app.organizations.schemas import OrganizationRelation
 from app.projects.schemas import ProjectRelation
@@ -24,11 +24,11 @@ class TeamCreate(RequestModel):
 
 
 class TeamUpdate(TeamCreate):
-    id: int
+    id: Id
 
 
 class TeamLinkCreate(RequestModel):
-    role_id: int
+    role_id: Id
 
 
 class InvitationCreate(RequestModel):
@@ -49,8 +49,26 @@ class TeamRelation(ResponseModel):
     updated_at: Timestamp
 
 
+class ProjectOwnerUser(ResponseModel):
+    """A user as a project owner: without timestamps, so it is never taken for an org."""
+
+    id: int
+    name: str
+    email: str
+    url_slug: str
+
+
+class LegacyProjectRelation(ProjectRelation):
+    """The older API's project relation, which also names the owner."""
+
+    owner: ProjectOwnerUser | OrganizationRelation
+    owner_type: Literal["user", "org"]
+
+
 class Team(TeamRelation):
     users: list[UserRelation]
+    # Older clients' teams belong to a project; null for organization teams.
+    project: LegacyProjectRelation | None
 
 
 class MembershipRelation(ResponseModel):
