@@ -33,6 +33,9 @@ from tests import contract, reference
 pytest_plugins = ["tests.provider_fixtures"]
 
 
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,7 +105,7 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
         environment="test",
         database_url=database_url,
         redis_url=None,
-        secret_key="test-secret-key-not-for-production",
+        secret_key=TEST_SECRET_KEY,
         public_url="http://testserver",
         smtp_host="127.0.0.1",
         smtp_port=port,

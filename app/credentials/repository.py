@@ -15,24 +15,24 @@ class CredentialRepository:
         self.session = session
 
     @staticmethod
-    def with_relations(stmt: Select[tuple[Credential]]) -> Select[tuple[Credential]]:
+    def with_relations(stmt: Select[Credential]) -> Select[Credential]:
         return stmt.options(
             selectinload(Credential.organization), selectinload(Credential.created_by_user)
         )
 
-    def linked_to(self, environment_id: int) -> Select[tuple[Credential]]:
+    def linked_to(self, environment_id: int) -> Select[Credential]:
         return select(Credential).join(
             CredentialEnvironment,
             (CredentialEnvironment.credential_id == Credential.id)
             & (CredentialEnvironment.environment_id == environment_id),
         )
 
-    def of_organization(self, organization_id: int) -> Select[tuple[Credential]]:
+    def of_organization(self, organization_id: int) -> Select[Credential]:
         return select(Credential).where(Credential.organization_id == organization_id)
 
     async def page(
         self,
-        stmt: Select[tuple[Credential]],
+        stmt: Select[Credential],
         page: PageParams,
         *,
         provider_code: str | None = None,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from app.core.errors import ValidationFailed
 
 PRIVATE_RANGES = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 NETWORK_PREFIX = (16, 28)  # what AWS, Azure and DigitalOcean accept for a VPC
 SUBNET_MAX_PREFIX = 29
@@ -55,13 +55,13 @@ def subnet_block(
             field, f"The subnet CIDR block prefix must be /{SUBNET_MAX_PREFIX} or larger."
         )
     if parent is not None:
-        network = ipaddress.ip_network(parent)
-        if not subnet.subnet_of(network):  # type: ignore[arg-type]
+        network = ipaddress.IPv4Network(parent)
+        if not subnet.subnet_of(network):
             raise ValidationFailed.field(
                 field, f"The subnet CIDR block must be inside the network's {parent}."
             )
     for name, other in siblings:
-        if subnet.overlaps(ipaddress.ip_network(other)):
+        if subnet.overlaps(ipaddress.IPv4Network(other)):
             raise ValidationFailed.field(
                 field, f"The subnet CIDR block overlaps subnet '{name}' ({other})."
             )

@@ -35,7 +35,7 @@ class NetworkRepository:
         self.session = session
 
     @staticmethod
-    def network_options(stmt: Select[tuple[Network]]) -> Select[tuple[Network]]:
+    def network_options(stmt: Select[Network]) -> Select[Network]:
         return stmt.options(
             *_environment_tree(Network.environment),
             *_credential_tree(Network.credential),
@@ -43,7 +43,7 @@ class NetworkRepository:
         )
 
     @staticmethod
-    def subnet_options(stmt: Select[tuple[Subnet]]) -> Select[tuple[Subnet]]:
+    def subnet_options(stmt: Select[Subnet]) -> Select[Subnet]:
         network = selectinload(Subnet.network)
         return stmt.options(
             *_environment_tree(Subnet.environment),

@@ -16,7 +16,7 @@ class ResourceLinkRepository:
     @staticmethod
     def _of(
         resource_type: str, resource_id: int, link_type: str | None, linked_type: str | None
-    ) -> Select[tuple[ResourceLink]]:
+    ) -> Select[ResourceLink]:
         as_parent = and_(
             ResourceLink.parent_type == resource_type, ResourceLink.parent_id == resource_id
         )

@@ -14,7 +14,7 @@ from app.events.audit import record_event
 from app.resource_links.models import ResourceLink
 from app.resource_links.registry import ResourceRef, link_allowed, resource_type
 from app.resource_links.repository import ResourceLinkRepository
-from app.resource_links.schemas import LinkedResourceData, ResourceLinkRelation
+from app.resource_links.schemas import LinkedResourceData, LinkType, ResourceLinkRelation
 
 
 async def add_managed_link(
@@ -63,7 +63,7 @@ class ResourceLinkService:
         self, type_name: str, resource_id: int, rows: Sequence[ResourceLink]
     ) -> list[ResourceLinkRelation]:
         wanted: dict[str, set[int]] = defaultdict(set)
-        other: list[tuple[ResourceLink, str, str, int]] = []
+        other: list[tuple[ResourceLink, LinkType, str, int]] = []
         for link in rows:
             if link.parent_type == type_name and link.parent_id == resource_id:
                 other.append((link, "child", link.child_type, link.child_id))
@@ -76,25 +76,25 @@ class ResourceLinkService:
                 described[(name, rid)] = ref
         result = []
         for link, kind, name, rid in other:
-            ref = described.get((name, rid))
-            if ref is None:
+            found = described.get((name, rid))
+            if found is None:
                 continue  # removed without its links: nothing to show
             result.append(
                 ResourceLinkRelation(
-                    link_type=kind,  # type: ignore[arg-type]
+                    link_type=kind,
                     resource_type=name,
                     resource_id=rid,
                     resource_type_human_readable=resource_type(name).human_readable,
                     can_be_unlinked=link.can_be_unlinked,
                     linked_resource_data=LinkedResourceData(
-                        id=ref.id,
-                        name=ref.name,
-                        environment_id=ref.environment_id,
-                        environment_name=ref.environment_name,
-                        project_id=ref.project_id,
-                        project_name=ref.project_name,
-                        created_at=ref.created_at,
-                        updated_at=ref.updated_at,
+                        id=found.id,
+                        name=found.name,
+                        environment_id=found.environment_id,
+                        environment_name=found.environment_name,
+                        project_id=found.project_id,
+                        project_name=found.project_name,
+                        created_at=found.created_at,
+                        updated_at=found.updated_at,
                     ),
                     created_at=link.created_at,
                     updated_at=link.updated_at,

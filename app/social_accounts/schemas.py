@@ -15,6 +15,9 @@ class SocialAccountCreate(RequestModel):
     callback_code: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
+__all__ = ["SocialAccount", "SocialAccountCreate", "SocialAccountRelation", "SocialAccountStatus"]
+
+
 class SocialAccount(SocialAccountRelation):
     pass
 
