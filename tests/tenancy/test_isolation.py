@@ -154,7 +154,6 @@ async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
     from app.networks.models import Network, Subnet
     from app.resource_links.models import ResourceLink
     from app.social_accounts.models import SocialAccount
-
     from tests.conftest import TEST_SECRET_KEY
 
     box = SecretBox(Settings(secret_key=TEST_SECRET_KEY, _env_file=None))  # type: ignore[call-arg]
