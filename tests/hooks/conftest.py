@@ -15,13 +15,13 @@ from tests.factories_credentials import Tenant
 PIPELINES: dict[int, PipelineRef] = {}
 
 
-async def _lookup(session: AsyncSession, pipeline_id: int) -> PipelineRef | None:
+async def lookup_pipeline(session: AsyncSession, pipeline_id: int) -> PipelineRef | None:
     return PIPELINES.get(pipeline_id)
 
 
 @pytest.fixture(autouse=True)
 def pipelines() -> Iterator[dict[int, PipelineRef]]:
-    register_pipeline_lookup(_lookup)
+    register_pipeline_lookup(lookup_pipeline)
     yield PIPELINES
     PIPELINES.clear()
     register_pipeline_lookup(None)
