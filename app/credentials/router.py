@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.core.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
-from app.core.errors import error_response
+from app.core.errors import NotFound, ValidationFailed, error_response
 from app.core.pagination import PageDep
 from app.core.permissions import Authorizer
 from app.credentials import catalogue, schemas
@@ -262,3 +262,23 @@ async def get_credential_repository(
     principal: CurrentPrincipal,
 ) -> schemas.Repository:
     return await service.repository(principal, credential_id, repository_owner, repository_name)
+
+
+@router.get("/oauth/{provider_code}/callback", tags=["OAuth"], operation_id="oauthCallback")
+async def oauth_callback(
+    provider_code: ProviderCodePath,
+    code: Annotated[str | None, Query(max_length=512)] = None,
+    state: State = None,
+    error: Annotated[str | None, Query(max_length=255)] = None,
+) -> dict[str, str | None]:
+    """Where a source provider sends the browser back after OAuth (on PUBLIC_URL).
+
+    This server has no web front end: the code is shown to be sent, within minutes, as
+    `settings.credential.callback_code` (credentials) or `callback_code` (social accounts).
+    """
+    definition = catalogue.provider(provider_code)
+    if definition is None or definition.type is not catalogue.ProviderType.SOURCE:
+        raise NotFound("Provider not found.")
+    if error or not code:
+        raise ValidationFailed.field("code", f"{definition.name} did not authorize: {error}.")
+    return {"provider": provider_code, "callback_code": code, "state": state}

@@ -308,3 +308,12 @@ async def test_project_token_reaches_only_its_environments(
     unlinked = await create_credential(db, settings, tenant, link=False)
     r = await client.get(f"/credentials/{unlinked.id}", headers=h)
     assert r.status_code == 404
+
+
+async def test_oauth_callback_hands_the_code_back(client: httpx.AsyncClient) -> None:
+    r = await client.get("/oauth/github/callback", params={"code": "abc123", "state": "s"})
+    assert r.status_code == 200
+    assert r.json() == {"provider": "github", "callback_code": "abc123", "state": "s"}
+    r = await client.get("/oauth/github/callback", params={"error": "access_denied"})
+    assert r.status_code == 422
+    assert (await client.get("/oauth/aws/callback", params={"code": "x"})).status_code == 404
