@@ -185,3 +185,19 @@ async def test_hook_input_rules_and_tenancy(client: httpx.AsyncClient, db: Async
     assert r.status_code == 404
     assert (await client.get("/pipelines/999/hooks", headers=tenant.headers)).status_code == 404
     assert (await client.post("/hooks/not-a-uuid/trigger", json={})).status_code == 404
+
+
+async def test_any_media_type_reaches_the_trigger(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    tenant = await create_tenant(db)
+    hook = await create_hook(client, tenant, pipeline_for(tenant, 16))
+    r = await client.post(f"/hooks/{hook['id']}/trigger", content=b"deploy please",
+                          headers={"Content-Type": "text/plain"})
+    assert r.status_code == 409  # not 415: senders post what they post
+    stored = (await db.scalars(select(HookRequest))).one()
+    assert stored.request_body == {"content": "deploy please"}
+    # Other routes still insist on JSON.
+    r = await client.put(f"/hooks/incoming/{hook['id']}", content=b"x",
+                         headers={**tenant.headers, "Content-Type": "text/plain"})
+    assert r.status_code == 415
