@@ -40,6 +40,7 @@ from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
 from app.projects.models import Project
 from app.resource_links.registry import ResourceRef, ResourceType, register_resource_type
+from app.resource_links.service import forget_resource
 
 AUDITED = ("name", "active", "provider_code", "auth_type", "settings_encrypted")
 NOT_FOUND = "Credential not found."
@@ -314,6 +315,7 @@ class CredentialService:
             self.session, principal, ip, "credential", credential.id, "deleted",
             snapshot(credential, AUDITED), None,
         )
+        await forget_resource(self.session, "credential", credential.id)
         await self.credentials.delete(credential)
 
     async def _environment_for_link(

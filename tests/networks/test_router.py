@@ -215,3 +215,24 @@ async def test_update_status_and_tenancy(
     assert r.status_code == 409
     other = await create_environment(db, tenant.project)
     assert (await db.scalars(select(Network).where(Network.environment_id == other.id))).all() == []
+
+
+async def test_network_and_event_lists_do_not_grow_queries(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings, count_queries: Any
+) -> None:
+    tenant, credential_id = await _aws(db, settings)
+    url = f"/environments/{tenant.environment.id}/networks"
+    for i in range(3):
+        r = await client.post(url, headers=tenant.headers, json={
+            **network_body(credential_id, cidr_block=f"10.{i}.0.0/16"), "name": f"vpc-{i}"})
+        assert r.status_code == 201, r.text
+        await client.put(f"/networks/{r.json()['id']}", headers=tenant.headers,
+                         json={"id": r.json()["id"], "credential_id": credential_id})
+    network_id = r.json()["id"]
+    for list_url in (url, f"/events/network/{network_id}"):
+        await client.get(list_url, headers=tenant.headers)
+        with count_queries() as few:
+            r = await client.get(list_url, headers=tenant.headers, params={"per_page": 1})
+        with count_queries() as many:
+            r = await client.get(list_url, headers=tenant.headers)
+        assert len(r.json()) > 1 and many.count == few.count, list_url
