@@ -12,8 +12,13 @@ can see but not change answers 403. What a caller may do is decided from:
 
 Entry points (`organization`, `project`, `environment`, `team`, `role`) load the target,
 raise NotFound/Forbidden, and remember the caller's permission set on the returned object
-(`current_user_permissions`). List endpoints start from `readable_*` statements, so a list
-can only ever contain what the caller may see.
+(`current_user_permissions`). List endpoints start from `readable_*` statements (or the
+`*_condition` WHERE clauses, `readable_environment_ids` for any table with an
+`environment_id`), so a list can only ever contain what the caller may see.
+
+Resources inside an environment (servers, applications, ...) authorize through their
+environment: `await authorizer.environment(p, row.environment_id, "server:update",
+not_found="Server not found.")`. A visible environment without the permission is a 403.
 """
 
 from __future__ import annotations
@@ -126,6 +131,8 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
 USER_ONLY_PERMISSIONS = frozenset(
     {"api_token:create", "api_token:read", "api_token:update", "api_token:delete"}
 )
+
+MAX_ID = 2**31 - 1
 
 OPERATE = ("deploy", "start", "stop", "restart", "reload", "get-status", "trigger", "retry")
 
@@ -383,8 +390,13 @@ class Authorizer:
         self, principal: Principal, key: str | int, permission: str
     ) -> Organization:
         """The organization (by id or URL slug) if visible (else 404) and `permission` held."""
+        organization: Organization | None
         if isinstance(key, int) or key.isdigit():
-            organization = await self.session.get(Organization, int(key))
+            # An id no database integer can hold names nothing (and must not reach SQL).
+            number = int(key)
+            organization = (
+                await self.session.get(Organization, number) if number <= MAX_ID else None
+            )
         else:
             organization = await self.session.scalar(
                 select(Organization).where(Organization.url_slug == key)

@@ -138,3 +138,8 @@ class SecretBox:
         except InvalidTag:
             return False
         return True
+
+
+def key_fingerprint(settings: Settings) -> str:
+    """Identifies the SECRET_KEY without revealing it (backups record which key they need)."""
+    return _derive(settings, b"key-fingerprint").hex()[:16]

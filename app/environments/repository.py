@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -50,7 +50,7 @@ class EnvironmentRepository:
             select(Team)
             .join(TeamLink, TeamLink.team_id == Team.id)
             .where(TeamLink.environment_id == environment_id)
-            .options(selectinload(Team.created_by_user))
+            .options(joinedload(Team.created_by_user))
             .order_by(Team.name, Team.id)
         )
         return (await self.session.scalars(stmt)).all()
