@@ -65,6 +65,8 @@ PUBLIC_OPERATIONS = frozenset(
         "resetUserPassword",
         # An incoming hook's unguessable URL is its key: no caller, by design.
         "triggerHook",
+        # Where a git host sends the browser back after OAuth: it only echoes the code.
+        "oauthCallback",
         # The same static catalogue for every caller: no tenant data in it.
         "getStaticCloudProviderService",
         "listStaticCloudInstancesByCloudProviderServiceCodeAndRegionCode",
