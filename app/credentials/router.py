@@ -9,7 +9,6 @@ from app.core.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.errors import NotFound, ValidationFailed, error_response
 from app.core.pagination import PageDep
-from app.core.permissions import Authorizer
 from app.credentials import catalogue, schemas
 from app.credentials.models import Credential
 from app.credentials.service import CredentialService, provider_settings
@@ -114,19 +113,12 @@ async def unlink_credential(
     tags=[TAG],
 )
 async def get_environment_credential_settings(
-    environment_id: Id, provider_code: ProviderCodePath, session: SessionDep,
-    settings: SettingsDep, principal: CurrentPrincipal, state: State = None,
+    environment_id: Id, provider_code: ProviderCodePath, service: Service,
+    principal: CurrentPrincipal, state: State = None,
 ) -> schemas.CredentialSetting:
-    environment = await Authorizer(session).environment(
-        principal, environment_id, "credential:read"
-    )
-    from app.projects.models import Project
-
-    project = await session.get(Project, environment.project_id)
-    body = provider_settings(settings, provider_code, state)
-    return _setting(
-        provider_code, body, project.organization_id if project else None, environment.id
-    )
+    organization_id = await service.environment_organization(principal, environment_id)
+    body = provider_settings(service.settings, provider_code, state)
+    return _setting(provider_code, body, organization_id, environment_id)
 
 
 @router.get(
@@ -166,14 +158,12 @@ async def add_organization_credential(
     tags=[TAG],
 )
 async def get_organization_credential_settings(
-    organization_id: OrganizationKey, provider_code: ProviderCodePath, session: SessionDep,
-    settings: SettingsDep, principal: CurrentPrincipal, state: State = None,
+    organization_id: OrganizationKey, provider_code: ProviderCodePath, service: Service,
+    principal: CurrentPrincipal, state: State = None,
 ) -> schemas.CredentialSetting:
-    organization = await Authorizer(session).organization(
-        principal, organization_id, "credential:read"
-    )
-    return _setting(provider_code, provider_settings(settings, provider_code, state),
-                    organization.id)
+    organization = await service.organization(principal, organization_id)
+    return _setting(provider_code, provider_settings(service.settings, provider_code, state),
+                    organization)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalogue.service import cloud_service_summary
 from app.core.auth import Principal
 from app.core.errors import (
     BadGateway,
@@ -38,6 +39,7 @@ from app.credentials.schemas import (
 from app.credentials.secrets import seal, unseal
 from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
+from app.networks.models import Network
 from app.projects.models import Project
 from app.resource_links.registry import ResourceRef, ResourceType, register_resource_type
 from app.resource_links.service import forget_resource
@@ -222,6 +224,22 @@ class CredentialService:
             provider_code=provider_code, provider_type=provider_type,
         )
 
+    async def environment_organization(
+        self, principal: Principal, environment_id: int
+    ) -> int | None:
+        """For the settings endpoint: the organization owning the environment's project."""
+        environment = await self.authorizer.environment(
+            principal, environment_id, "credential:read"
+        )
+        project = await self.session.get(Project, environment.project_id)
+        return project.organization_id if project else None
+
+    async def organization(self, principal: Principal, organization_key: str) -> int:
+        organization = await self.authorizer.organization(
+            principal, organization_key, "credential:read"
+        )
+        return organization.id
+
     async def get(self, principal: Principal, credential_id: int) -> Credential:
         return await self.authorize(principal, credential_id, "credential:read")
 
@@ -304,8 +322,6 @@ class CredentialService:
 
     async def delete(self, principal: Principal, ip: str, credential_id: int) -> None:
         credential = await self.authorize(principal, credential_id, "credential:delete")
-        from app.networks.models import Network  # networks build on credentials
-
         in_use = await self.session.scalar(
             select(func.count()).select_from(Network).where(Network.credential_id == credential.id)
         )
@@ -444,8 +460,6 @@ def _input_setting(f: catalogue.InputField) -> dict[str, Any]:
 
 def provider_settings(settings: Settings, code: str, state: str | None) -> dict[str, Any]:
     """What a client needs to build the create form of one provider's credential."""
-    from app.catalogue.service import cloud_service_summary
-
     definition = catalogue.provider(code)
     if definition is None:
         raise NotFound("Provider not found.")
