@@ -39,7 +39,7 @@ def _detail(service: HookService, hook: Hook) -> schemas.Hook:
         {
             **schemas.HookRelation.model_validate(hook).model_dump(),
             "url": service.trigger_url(hook),
-            "secret": service.secret(hook),
+            "secret": service.visible_secret(hook),
             "secret_algorithm": hook.secret_algorithm,
             "secret_header_name": hook.secret_header_name,
             "created_by_user": hook.created_by_user,

@@ -77,21 +77,28 @@ class HookService:
         return f"{self.settings.public_url.rstrip('/')}/hooks/{hook.id}/trigger"
 
     def secret(self, hook: Hook) -> str:
-        """For the hook's readers, who configure it at the sending side."""
+        """For the sending side's configuration; for triggers' signature checks."""
         return self.box.decrypt(hook.secret_encrypted)
+
+    def visible_secret(self, hook: Hook) -> str:
+        # Whoever holds the secret can sign triggers: only those who may change the hook
+        # see it; readers see a mask (the reference makes the field a required string).
+        if "hook:update" in hook.current_user_permissions:
+            return self.secret(hook)
+        return MASK
 
     # ------------------------------------------------------------------ access
 
     async def _pipeline(
         self, principal: Principal, pipeline_id: int, permission: str
-    ) -> PipelineRef:
+    ) -> tuple[PipelineRef, frozenset[str]]:
         pipeline = await find_pipeline(self.session, pipeline_id)
         if pipeline is None:
             raise NotFound("Pipeline not found.")
-        await self.authorizer.environment(
+        environment = await self.authorizer.environment(
             principal, pipeline.environment_id, permission, not_found="Pipeline not found."
         )
-        return pipeline
+        return pipeline, frozenset(environment.current_user_permissions)
 
     async def _hook(
         self, principal: Principal, type_param: HookTypeParam, hook_id: str, permission: str
@@ -141,7 +148,7 @@ class HookService:
         self, principal: Principal, ip: str, pipeline_id: int, type_param: HookTypeParam,
         data: HookCreate,
     ) -> Hook:
-        pipeline = await self._pipeline(principal, pipeline_id, "hook:create")
+        pipeline, permissions = await self._pipeline(principal, pipeline_id, "hook:create")
         kind = HookType.from_param(type_param)
         self._secret_rules(kind, data.requires_secret, data.secret_algorithm)
         if kind is HookType.OUTGOING and not data.target_url:
@@ -175,6 +182,7 @@ class HookService:
         self._record(principal, ip, hook, "hook-created")
         loaded = await self.hooks.get(hook.id)
         assert loaded is not None
+        loaded.remember_permissions(permissions)
         return loaded
 
     async def get(self, principal: Principal, type_param: HookTypeParam, hook_id: str) -> Hook:

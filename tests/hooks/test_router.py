@@ -201,3 +201,19 @@ async def test_any_media_type_reaches_the_trigger(
     r = await client.put(f"/hooks/incoming/{hook['id']}", content=b"x",
                          headers={**tenant.headers, "Content-Type": "text/plain"})
     assert r.status_code == 415
+
+
+async def test_only_those_who_may_change_a_hook_see_its_secret(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    from tests.factories import create_project_token, create_role
+
+    tenant = await create_tenant(db)
+    hook = await create_hook(client, tenant, pipeline_for(tenant, 17))
+    reader = await create_role(db, permissions=["hook:read"])
+    _, token = await create_project_token(db, tenant.project, reader, tenant.user)
+    r = await client.get(f"/hooks/incoming/{hook['id']}", headers={"Authorization":
+                                                                    f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["secret"] == "********"
+    r = await client.get(f"/hooks/incoming/{hook['id']}", headers=tenant.headers)
+    assert r.json()["secret"] == hook["secret"] != "********"
