@@ -6,7 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -116,6 +116,48 @@ def openapi(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     typer.echo(f"wrote {output}")
+
+
+@cli.command("reencrypt-secrets")
+def reencrypt_secrets(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be re-sealed; change nothing.")
+    ] = False,
+) -> None:
+    """Re-seal stored secrets with SECRET_KEY after a key rotation.
+
+    Set SECRET_KEY to the new key and PREVIOUS_SECRET_KEY to the old one, then run this.
+    """
+    import app.models  # noqa: F401  (every domain registers its sealed columns on import)
+    from app.core.database import Database
+    from app.core.sealed import reencrypt_all
+
+    settings = _settings()
+    if not settings.previous_secret_key:
+        typer.echo(
+            "PREVIOUS_SECRET_KEY is not set: set it to the key in use before SECRET_KEY "
+            "changed.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def run() -> Any:
+        database = Database(settings)
+        try:
+            return await reencrypt_all(database, dry_run=dry_run)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(run())
+    verb = "would re-seal" if dry_run else "re-sealed"
+    for name, count in sorted(report.resealed.items()):
+        typer.echo(f"{verb} {count} value(s) in {name}")
+    typer.echo(f"{report.current} value(s) already sealed with SECRET_KEY")
+    if report.unreadable:
+        typer.echo(
+            "unreadable with either key: " + ", ".join(report.unreadable[:20]), err=True
+        )
+        raise typer.Exit(1)
 
 
 @cli.command()

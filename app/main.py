@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from app.catalogue.router import router as catalogue_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
@@ -18,12 +20,18 @@ from app.core.middleware import RequireJSONBody
 from app.core.observability import RequestContext
 from app.core.ratelimit import Counter, MemoryCounter, RateLimit, RedisCounter
 from app.core.settings import Settings, get_settings
+from app.credentials.router import router as credentials_router
 from app.environments.router import router as environments_router
+from app.events.router import router as events_router
+from app.hooks.router import router as hooks_router
+from app.networks.router import router as networks_router
 from app.ops.router import router as ops_router
 from app.ops.service import ReadinessProbe
 from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
+from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router
+from app.social_accounts.router import router as social_accounts_router
 from app.teams.router import router as teams_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
@@ -40,6 +48,13 @@ ROUTERS = [
     projects_router,
     environments_router,
     roles_router,
+    catalogue_router,
+    credentials_router,
+    networks_router,
+    resource_links_router,
+    events_router,
+    hooks_router,
+    social_accounts_router,
 ]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
@@ -85,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Added innermost first: RequestContext wraps everything so every response (429, 415,
     # CORS preflight) carries a request id and is counted.
-    app.add_middleware(RequireJSONBody)
+    # Incoming hooks take what the sender sends (GitHub may post form-encoded payloads).
+    app.add_middleware(RequireJSONBody, exempt_pattern=re.compile(r"^/hooks/[^/]+/trigger$"))
     app.add_middleware(RateLimit)
     if settings.cors_origins:
         app.add_middleware(

@@ -29,6 +29,12 @@ from app.main import create_app
 from app.models import Base
 from tests import contract, reference
 
+# Provider stand-ins (GitHub, GitLab, Bitbucket, clouds, moto) for any test that asks.
+pytest_plugins = ["tests.provider_fixtures"]
+
+
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -99,7 +105,7 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
         environment="test",
         database_url=database_url,
         redis_url=None,
-        secret_key="test-secret-key-not-for-production",
+        secret_key=TEST_SECRET_KEY,
         public_url="http://testserver",
         smtp_host="127.0.0.1",
         smtp_port=port,

@@ -65,6 +65,11 @@ def _allow_null_in_enums(node: Any) -> Any:
         out = {k: _allow_null_in_enums(v) for k, v in node.items()}
         if out.get("nullable") is True and isinstance(out.get("enum"), list):
             out["enum"] = [*out["enum"], None] if None not in out["enum"] else out["enum"]
+        # Several `oneOf`s list alternatives that overlap (an AWS network's settings also
+        # satisfy the Azure, DigitalOcean and GCP shapes), so no body could ever match
+        # exactly one. The SDK's generated models read them as a Union, i.e. `anyOf`.
+        if isinstance(out.get("oneOf"), list):
+            out["anyOf"] = out.pop("oneOf")
         return out
     if isinstance(node, list):
         return [_allow_null_in_enums(v) for v in node]

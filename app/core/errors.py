@@ -94,6 +94,13 @@ class TooManyRequests(AppError):
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class BadGateway(AppError):
+    """An upstream provider (cloud, git host) could not be reached or answered nonsense."""
+
+    status_code = 502
+    default_message = "The provider could not be reached."
+
+
 def error_body(message: str, errors: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"message": message}
     if errors:

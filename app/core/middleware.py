@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.errors import UnsupportedMediaType, error_response
@@ -23,9 +25,15 @@ class RequireJSONBody:
     `Content-Type: application/json` on every call, with or without a body.
     """
 
-    def __init__(self, app: ASGIApp, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        exempt_prefixes: tuple[str, ...] = (),
+        exempt_pattern: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.exempt_prefixes = exempt_prefixes
+        self.exempt_pattern = exempt_pattern
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"].encode() not in BODY_METHODS:
@@ -40,7 +48,8 @@ class RequireJSONBody:
         if (
             has_body
             and not _is_json(headers.get(b"content-type", b"").decode("latin-1"))
-            and not path.startswith(self.exempt_prefixes)
+            and not (self.exempt_prefixes and path.startswith(self.exempt_prefixes))
+            and not (self.exempt_pattern and self.exempt_pattern.match(path))
         ):
             response = error_response(415, UnsupportedMediaType.default_message)
             await response(scope, receive, send)

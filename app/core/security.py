@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -57,10 +58,14 @@ def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _derive(settings: Settings, purpose: bytes) -> bytes:
+def _derive_from(secret_key: str, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-        settings.secret_key.encode()
+        secret_key.encode()
     )
+
+
+def _derive(settings: Settings, purpose: bytes) -> bytes:
+    return _derive_from(settings.secret_key, purpose)
 
 
 def encode_access_token(
@@ -102,6 +107,13 @@ class SecretBox:
 
     def __init__(self, settings: Settings) -> None:
         self._aead = AESGCM(_derive(settings, b"secret-storage"))
+        # After a key rotation, values sealed with the previous key stay readable until
+        # `reencrypt-secrets` has re-sealed them with the current one.
+        self._previous = (
+            AESGCM(_derive_from(settings.previous_secret_key, b"secret-storage"))
+            if settings.previous_secret_key
+            else None
+        )
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)
@@ -111,7 +123,21 @@ class SecretBox:
     def decrypt(self, token: str) -> str:
         version, _, payload = token.encode().partition(b":")
         raw = base64.urlsafe_b64decode(payload)
-        return self._aead.decrypt(raw[:12], raw[12:], version).decode()
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], version).decode()
+        except InvalidTag:
+            if self._previous is None:
+                raise
+            return self._previous.decrypt(raw[:12], raw[12:], version).decode()
+
+    def sealed_with_current_key(self, token: str) -> bool:
+        version, _, payload = token.encode().partition(b":")
+        raw = base64.urlsafe_b64decode(payload)
+        try:
+            self._aead.decrypt(raw[:12], raw[12:], version)
+        except InvalidTag:
+            return False
+        return True
 
 
 def key_fingerprint(settings: Settings) -> str:

@@ -110,6 +110,43 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    previous_secret_key: str | None = Field(
+        default=None,
+        description="The SECRET_KEY before a rotation: stored secrets sealed with it stay "
+        "readable until `devopness-server reencrypt-secrets` re-seals them with SECRET_KEY.",
+    )
+
+    # Provider APIs. Base URLs are settings so that a test (or an on-premises GitLab or
+    # GitHub Enterprise) points the same client code elsewhere.
+    provider_timeout_seconds: float = Field(default=15.0, gt=0)
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Override for every AWS service endpoint (e.g. a moto server)."
+    )
+    aws_default_region: str = "us-east-1"
+    github_api_url: str = "https://api.github.com"
+    github_web_url: str = "https://github.com"
+    github_client_id: str | None = None
+    github_client_secret: str | None = None
+    gitlab_url: str = Field(default="https://gitlab.com", description="GitLab web and API root.")
+    gitlab_client_id: str | None = None
+    gitlab_client_secret: str | None = None
+    bitbucket_api_url: str = "https://api.bitbucket.org/2.0"
+    bitbucket_web_url: str = "https://bitbucket.org"
+    bitbucket_client_id: str | None = None
+    bitbucket_client_secret: str | None = None
+    digitalocean_api_url: str = "https://api.digitalocean.com/v2"
+    hetzner_api_url: str = "https://api.hetzner.cloud/v1"
+    azure_login_url: str = "https://login.microsoftonline.com"
+    azure_management_url: str = "https://management.azure.com"
+    gcp_token_url: str | None = Field(
+        default=None, description="Overrides the token_uri of Google service account keys."
+    )
+    gcp_compute_url: str = "https://compute.googleapis.com/compute/v1"
+
+    outgoing_hook_attempts: int = Field(default=3, ge=1, le=10)
+    outgoing_hook_backoff_seconds: float = Field(default=2.0, ge=0)
+    outgoing_hook_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated
 
@@ -8,7 +7,9 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 
 from app.core.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
+from app.social_accounts.service import social_accounts_of
 from app.users import schemas
+from app.users.billing import unlimited_subscription
 from app.users.service import ClientInfo, UserService
 
 router = APIRouter()
@@ -142,9 +143,16 @@ async def reset_password(
 
 
 @router.get("/users/me", tags=USERS, operation_id="getUserMe", response_model=schemas.UserMe)
-async def get_user_me(service: Service, principal: CurrentUserPrincipal) -> schemas.UserMe:
+async def get_user_me(
+    service: Service, principal: CurrentUserPrincipal, session: SessionDep
+) -> schemas.UserMe:
     user = await service.me(principal.user_id)
-    return schemas.UserMe.model_validate(user)
+    body = schemas.UserMe.model_validate(user)
+    body.social_accounts = [
+        schemas.SocialAccountRelation.model_validate(account)
+        for account in await social_accounts_of(session, user.id)
+    ]
+    return body
 
 
 @router.get(
@@ -154,38 +162,7 @@ async def get_user_billing(
     service: Service, principal: CurrentUserPrincipal
 ) -> schemas.UserBilling:
     user = await service.me(principal.user_id)
-    now = datetime.now(UTC)
-    period_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    period_end = (period_start + timedelta(days=32)).replace(day=1)
-    # A self-hosted instance has no metered plan: one unlimited, free subscription whose
-    # credit limit is the largest count a client can display, and nothing is ever used.
-    unlimited = 2**31 - 1
-    balance = schemas.SubscriptionBalance(
-        credits=schemas.Credits(limit=unlimited, used=0, remaining=unlimited),
-        unit="action-step",
-        billing_period_started_at=period_start,
-        billing_period_ends_at=period_end,
-        created_at=user.created_at,
-        updated_at=now,
-    )
-    return schemas.UserBilling(
-        active_subscription=schemas.Subscription(
-            id=user.id,
-            user_id=user.id,
-            plan_name="Self-hosted (unlimited)",
-            status="active",
-            quantity=1,
-            price_unit=0,
-            price_total=0,
-            price_currency="USD",
-            cancelled_at=None,
-            ends_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-            current_balance=balance,
-            balances=[balance],
-        )
-    )
+    return schemas.UserBilling(active_subscription=unlimited_subscription(user))
 
 
 @router.get("/users/urls", tags=USERS, operation_id="getUserUrls", response_model=schemas.UserUrl)

@@ -37,6 +37,10 @@ JUNK_BODIES: list[dict[str, Any]] = [
 ]
 
 
+# Incoming hooks take what their senders post (GitHub can deliver form-encoded payloads).
+ACCEPTS_ANY_MEDIA_TYPE = {("POST", "/hooks/{hook_id}/trigger")}
+
+
 def _operations(app: Any) -> list[tuple[str, str]]:
     ops = []
     for path, item in app.openapi()["paths"].items():
@@ -78,7 +82,7 @@ async def test_bad_input_never_breaks_an_endpoint(
             for body in bodies:
                 r = await client.request(method, url, headers=headers, **body)
                 _assert_error_shape(r, f"{method} {url} {body}")
-        if method in {"POST", "PUT", "PATCH"}:
+        if method in {"POST", "PUT", "PATCH"} and (method, path) not in ACCEPTS_ANY_MEDIA_TYPE:
             r = await client.request(
                 method,
                 _fill(path, "1"),

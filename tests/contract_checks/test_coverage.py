@@ -32,10 +32,28 @@ CLAIMED_TAGS = {
     "Users - Team Invitations",
     "Users - Projects",
     "Users - Environments",
+    # Environment resources II: credentials, networks, hooks, links, events, social accounts
+    "Credentials",
+    "Credentials - Repositories",
+    "Networks",
+    "Networks - Subnets",
+    "Subnets",
+    "Resource Links",
+    "Resource Events",
+    "Hooks",
+    "Hooks - Requests",
+    "Hook Requests",
+    "Pipelines - Hooks",
+    "Social Accounts",
 }
 
 # Operations claimed one by one, where the rest of their tag belongs to another issue.
-CLAIMED_OPERATIONS = {"listStaticPermissions"}
+CLAIMED_OPERATIONS = {
+    "listStaticPermissions",
+    "getStaticCredentialOptions",
+    "getStaticCloudProviderService",
+    "listStaticCloudInstancesByCloudProviderServiceCodeAndRegionCode",
+}
 
 
 def served_routes(app: Any) -> dict[tuple[str, str], str]:

@@ -111,7 +111,8 @@ def test_worker_needs_redis(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "worker", "beat", "migrate", "create-user", "openapi"]
+    "command",
+    ["serve", "worker", "beat", "migrate", "create-user", "openapi", "reencrypt-secrets"],
 )
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])

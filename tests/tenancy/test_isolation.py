@@ -63,8 +63,21 @@ PUBLIC_OPERATIONS = frozenset(
         "refreshTokenUser",
         "sendResetLinkUserPassword",
         "resetUserPassword",
+        # An incoming hook's unguessable URL is its key: no caller, by design.
+        "triggerHook",
+        # Where a git host sends the browser back after OAuth: it only echoes the code.
+        "oauthCallback",
+        # The same static catalogue for every caller: no tenant data in it.
+        "getStaticCloudProviderService",
+        "listStaticCloudInstancesByCloudProviderServiceCodeAndRegionCode",
+        # About the caller's own account on a provider, whoever the caller is.
+        "getSocialAccountStatus",
     }
 )
+
+# Owner reads that ask a provider (a git host) over the network: attackers are still
+# checked, the owner's read is not (no provider answers in this test).
+ASKS_A_PROVIDER = frozenset({"listCredentialRepositories", "getCredentialRepository"})
 
 
 @dataclass
@@ -123,8 +136,108 @@ async def _tenancy(db: AsyncSession, world: World) -> None:
     )
 
 
+_PIPELINES: dict[int, Any] = {}
+
+
+async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> Any:
+    return _PIPELINES.get(pipeline_id)
+
+
+async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
+    """Issue 5: credentials, networks, subnets, links, events, hooks, social accounts."""
+    import uuid
+
+    from app.core.security import SecretBox
+    from app.credentials.models import Credential, CredentialEnvironment
+    from app.credentials.secrets import seal
+    from app.events.audit import record_event
+    from app.hooks.models import Hook, HookRequest
+    from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
+    from app.networks.models import Network, Subnet
+    from app.resource_links.models import ResourceLink
+    from app.social_accounts.models import SocialAccount
+    from tests.conftest import TEST_SECRET_KEY
+
+    box = SecretBox(Settings(secret_key=TEST_SECRET_KEY, _env_file=None))  # type: ignore[call-arg]
+    o = world.objects
+    credential = Credential(
+        name=f"{MARKER} aws", provider_code="aws", provider_type="cloud_provider",
+        auth_type="api_credentials", active=True, organization_id=o["organization"],
+        created_by=o["owner"],
+        settings_encrypted=seal(box, {"access_key_id": "AKIAALPHA0000000000",
+                                      "secret_access_key": "alpha-secret-key-000"}),
+    )
+    db.add(credential)
+    await db.flush()
+    db.add(CredentialEnvironment(credential_id=credential.id, environment_id=o["environment"]))
+    network = Network(
+        environment_id=o["environment"], project_id=o["project"], credential_id=credential.id,
+        name=f"{MARKER}-vpc", provider_name="aws", cloud_service_code="aws-ec2",
+        region="us-east-1", cidr_block="10.0.0.0/16", created_by=o["owner"],
+    )
+    db.add(network)
+    await db.flush()
+    subnet = Subnet(
+        network_id=network.id, environment_id=o["environment"], project_id=o["project"],
+        credential_id=credential.id, name=f"{MARKER}-subnet", region="us-east-1",
+        zone="us-east-1a", cidr_block="10.0.1.0/24", created_by=o["owner"],
+    )
+    db.add(subnet)
+    await db.flush()
+    db.add(ResourceLink(parent_type="network", parent_id=network.id, child_type="subnet",
+                        child_id=subnet.id, can_be_unlinked=True,
+                        environment_id=o["environment"]))
+    record_event(db, None, "10.9.9.9", "network", network.id, "created",
+                 message=f"{MARKER} created")
+    pipeline_id = 4242
+    _PIPELINES[pipeline_id] = PipelineRef(
+        pipeline_id, o["environment"], o["project"], "network", network.id, "deploy"
+    )
+    register_pipeline_lookup(_pipeline_lookup)
+    hook = Hook(
+        id=str(uuid.uuid4()), type="in", name=f"{MARKER} hook", action_type="deploy",
+        pipeline_id=pipeline_id, environment_id=o["environment"], project_id=o["project"],
+        resource_type="network", resource_id=network.id,
+        secret_encrypted=box.encrypt("alpha-hook-secret"), settings={}, trigger_when={},
+        created_by=o["owner"],
+    )
+    db.add(hook)
+    await db.flush()
+    request = HookRequest(
+        id=str(uuid.uuid4()), hook_id=hook.id, ip_address="10.0.0.1",
+        url=f"http://testserver/hooks/{hook.id}/trigger", request_headers={},
+        request_body={"who": MARKER}, response_status_code=409, response_headers={},
+        response_body={"message": "engine"},
+    )
+    account = SocialAccount(
+        user_id=o["owner"], provider="github", provider_user_id="1",
+        provider_user_nickname=f"{MARKER}-gh", token_encrypted=box.encrypt("gho_alpha"),
+    )
+    db.add_all([request, account])
+    await db.commit()
+    world.params.update(
+        credential_id=str(credential.id),
+        provider_code="aws",
+        repository_owner="octo",
+        repository_name="repo",
+        network_id=str(network.id),
+        subnet_id=str(subnet.id),
+        resource_type="network",
+        resource_id=str(network.id),
+        child_type="subnet",
+        child_id=str(subnet.id),
+        link_type="child",
+        hook_type="incoming",
+        hook_id=hook.id,
+        hook_request_id=request.id,
+        pipeline_id=str(pipeline_id),
+        social_account_id=str(account.id),
+        social_account_provider="github",
+    )
+
+
 # Later issues append a builder that adds their resources' path parameters to the world.
-WORLD_BUILDERS: list[Builder] = [_tenancy]
+WORLD_BUILDERS: list[Builder] = [_tenancy, _credentials_and_networks]
 
 
 async def build_world(db: AsyncSession) -> World:
@@ -299,7 +412,7 @@ async def test_other_tenants_cannot_reach_first_tenants_data(
     body = _body(op, world)
     before = await _snapshot(db, world)
 
-    if op.method == "GET":
+    if op.method == "GET" and op.operation_id not in ASKS_A_PROVIDER:
         # The fixture is real: the owner reads it.
         r = await client.get(path, headers=auth(world.owner_token))
         assert r.status_code == 200, f"owner cannot read {path}: {r.status_code} {r.text}"

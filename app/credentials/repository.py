@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.core.pagination import PageParams, paginate
+from app.credentials.models import Credential, CredentialEnvironment
+
+
+class CredentialRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @staticmethod
+    def with_relations(stmt: Select[Credential]) -> Select[Credential]:
+        return stmt.options(
+            selectinload(Credential.organization), selectinload(Credential.created_by_user)
+        )
+
+    def linked_to(self, environment_id: int) -> Select[Credential]:
+        return select(Credential).join(
+            CredentialEnvironment,
+            (CredentialEnvironment.credential_id == Credential.id)
+            & (CredentialEnvironment.environment_id == environment_id),
+        )
+
+    def of_organization(self, organization_id: int) -> Select[Credential]:
+        return select(Credential).where(Credential.organization_id == organization_id)
+
+    async def page(
+        self,
+        stmt: Select[Credential],
+        page: PageParams,
+        *,
+        provider_code: str | None = None,
+        provider_type: str | None = None,
+    ) -> Sequence[Credential]:
+        if provider_code:
+            stmt = stmt.where(Credential.provider_code == provider_code)
+        if provider_type:
+            stmt = stmt.where(Credential.provider_type == provider_type)
+        stmt = self.with_relations(stmt).order_by(Credential.name, Credential.id)
+        return await paginate(self.session, stmt, page)
+
+    async def get(self, credential_id: int) -> Credential | None:
+        return await self.session.scalar(
+            self.with_relations(select(Credential).where(Credential.id == credential_id))
+        )
+
+    async def environment_ids(self, credential_id: int) -> list[int]:
+        rows = await self.session.scalars(
+            select(CredentialEnvironment.environment_id)
+            .where(CredentialEnvironment.credential_id == credential_id)
+            .order_by(CredentialEnvironment.environment_id)
+        )
+        return list(rows.all())
+
+    async def add(self, credential: Credential) -> None:
+        self.session.add(credential)
+        await self.session.flush()
+
+    async def link(self, credential_id: int, environment_id: int) -> bool:
+        exists = await self.session.get(CredentialEnvironment, (credential_id, environment_id))
+        if exists is not None:
+            return False
+        self.session.add(
+            CredentialEnvironment(credential_id=credential_id, environment_id=environment_id)
+        )
+        await self.session.flush()
+        return True
+
+    async def unlink(self, credential_id: int, environment_id: int) -> bool:
+        result = await self.session.execute(
+            delete(CredentialEnvironment).where(
+                CredentialEnvironment.credential_id == credential_id,
+                CredentialEnvironment.environment_id == environment_id,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def delete(self, credential: Credential) -> None:
+        await self.session.delete(credential)
+        await self.session.flush()

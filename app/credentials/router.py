@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from app.core.auth import CurrentPrincipal
+from app.core.deps import ClientIP, SessionDep, SettingsDep
+from app.core.errors import NotFound, ValidationFailed, error_response
+from app.core.pagination import PageDep
+from app.credentials import catalogue, schemas
+from app.credentials.models import Credential
+from app.credentials.service import CredentialService, provider_settings
+
+router = APIRouter()
+
+TAG = "Credentials"
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ProviderCodePath = Annotated[str, Path(max_length=32)]
+OrganizationKey = Annotated[str, Path(max_length=255)]
+ProviderCodeQuery = Annotated[str | None, Query(max_length=32)]
+ProviderTypeQuery = Annotated[str | None, Query(max_length=32)]
+State = Annotated[str | None, Query(max_length=512)]
+
+
+def get_service(session: SessionDep, settings: SettingsDep) -> CredentialService:
+    return CredentialService(session, settings)
+
+
+Service = Annotated[CredentialService, Depends(get_service)]
+
+
+def _setting(
+    code: str, settings_body: dict[str, object], organization_id: int | None,
+    environment_id: int | None = None,
+) -> schemas.CredentialSetting:
+    kind = catalogue.PROVIDERS[code].type
+    return schemas.CredentialSetting(
+        provider=schemas.CredentialProviderTypeOut(
+            type=kind.value, type_human_readable=kind.human_readable
+        ),
+        # A personal project has no organization; 0 says so where the reference wants a number.
+        organization_id=organization_id or 0,
+        environment_id=environment_id,
+        settings=settings_body,
+    )
+
+
+@router.get(
+    "/environments/{environment_id:int}/credentials",
+    operation_id="listEnvironmentCredentials",
+    response_model=list[schemas.CredentialRelation],
+    tags=[TAG],
+)
+async def list_environment_credentials(
+    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
+    provider_code: ProviderCodeQuery = None, provider_type: ProviderTypeQuery = None,
+) -> Sequence[Credential]:
+    return await service.list_for_environment(
+        principal, environment_id, page, provider_code, provider_type
+    )
+
+
+@router.post(
+    "/environments/{environment_id:int}/credentials",
+    operation_id="addEnvironmentCredential",
+    status_code=201,
+    response_model=schemas.Credential,
+    tags=[TAG],
+)
+async def add_environment_credential(
+    environment_id: Id, data: schemas.CredentialCreate, service: Service,
+    principal: CurrentPrincipal, ip: ClientIP,
+) -> Credential:
+    return await service.create_for_environment(principal, ip, environment_id, data)
+
+
+@router.post(
+    "/environments/{environment_id:int}/credentials/{credential_id:int}/link",
+    operation_id="linkCredentialToEnvironment",
+    status_code=204,
+    response_class=Response,
+    tags=[TAG],
+)
+async def link_credential(
+    environment_id: Id, credential_id: Id, service: Service, principal: CurrentPrincipal,
+    ip: ClientIP,
+) -> Response:
+    await service.link(principal, ip, environment_id, credential_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/environments/{environment_id:int}/credentials/{credential_id:int}/unlink",
+    operation_id="unlinkCredentialFromEnvironment",
+    status_code=204,
+    response_class=Response,
+    tags=[TAG],
+)
+async def unlink_credential(
+    environment_id: Id, credential_id: Id, service: Service, principal: CurrentPrincipal,
+    ip: ClientIP,
+) -> Response:
+    await service.unlink(principal, ip, environment_id, credential_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/environments/{environment_id:int}/credentials/{provider_code}/settings",
+    operation_id="getEnvironmentCredentialSettings",
+    response_model=schemas.CredentialSetting,
+    tags=[TAG],
+)
+async def get_environment_credential_settings(
+    environment_id: Id, provider_code: ProviderCodePath, service: Service,
+    principal: CurrentPrincipal, state: State = None,
+) -> schemas.CredentialSetting:
+    organization_id = await service.environment_organization(principal, environment_id)
+    body = provider_settings(service.settings, provider_code, state)
+    return _setting(provider_code, body, organization_id, environment_id)
+
+
+@router.get(
+    "/organizations/{organization_id}/credentials",
+    operation_id="listOrganizationCredentials",
+    response_model=list[schemas.CredentialRelation],
+    tags=[TAG],
+)
+async def list_organization_credentials(
+    organization_id: OrganizationKey, service: Service, principal: CurrentPrincipal,
+    page: PageDep, provider_code: ProviderCodeQuery = None,
+    provider_type: ProviderTypeQuery = None,
+) -> Sequence[Credential]:
+    return await service.list_for_organization(
+        principal, organization_id, page, provider_code, provider_type
+    )
+
+
+@router.post(
+    "/organizations/{organization_id}/credentials",
+    operation_id="addOrganizationCredential",
+    status_code=201,
+    response_model=schemas.Credential,
+    tags=[TAG],
+)
+async def add_organization_credential(
+    organization_id: OrganizationKey, data: schemas.CredentialCreate, service: Service,
+    principal: CurrentPrincipal, ip: ClientIP,
+) -> Credential:
+    return await service.create_for_organization(principal, ip, organization_id, data)
+
+
+@router.get(
+    "/organizations/{organization_id}/credentials/{provider_code}/settings",
+    operation_id="getOrganizationCredentialSettings",
+    response_model=schemas.CredentialSetting,
+    tags=[TAG],
+)
+async def get_organization_credential_settings(
+    organization_id: OrganizationKey, provider_code: ProviderCodePath, service: Service,
+    principal: CurrentPrincipal, state: State = None,
+) -> schemas.CredentialSetting:
+    organization = await service.organization(principal, organization_id)
+    return _setting(provider_code, provider_settings(service.settings, provider_code, state),
+                    organization)
+
+
+@router.get(
+    "/credentials/{credential_id:int}",
+    operation_id="getCredential",
+    response_model=schemas.Credential,
+    tags=[TAG],
+)
+async def get_credential(
+    credential_id: Id, service: Service, principal: CurrentPrincipal
+) -> Credential:
+    return await service.get(principal, credential_id)
+
+
+@router.put(
+    "/credentials/{credential_id:int}",
+    operation_id="updateCredential",
+    status_code=204,
+    response_class=Response,
+    tags=[TAG],
+)
+async def update_credential(
+    credential_id: Id, data: schemas.CredentialUpdate, service: Service,
+    principal: CurrentPrincipal, ip: ClientIP,
+) -> Response:
+    await service.update(principal, ip, credential_id, data)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/credentials/{credential_id:int}",
+    operation_id="deleteCredential",
+    status_code=204,
+    response_class=Response,
+    tags=[TAG],
+)
+async def delete_credential(
+    credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
+) -> Response:
+    await service.delete(principal, ip, credential_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/credentials/{credential_id:int}/get-status",
+    operation_id="getStatusCredential",
+    status_code=204,
+    response_class=Response,
+    tags=[TAG],
+)
+async def get_status_credential(
+    credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
+) -> Response:
+    result = await service.check_status(principal, ip, credential_id)
+    if not result.ok:
+        # Answered without raising, so the stored status of the check is committed too.
+        return error_response(
+            422, result.message, {"credential": [result.message]}
+        )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/credentials/{credential_id:int}/repositories",
+    operation_id="listCredentialRepositories",
+    response_model=list[schemas.RepositoryRelation],
+    tags=["Credentials - Repositories"],
+)
+async def list_credential_repositories(
+    credential_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep
+) -> Sequence[schemas.RepositoryRelation]:
+    return await service.repositories(principal, credential_id, page)
+
+
+@router.get(
+    "/credentials/{credential_id:int}/repositories/{repository_owner}/{repository_name}",
+    operation_id="getCredentialRepository",
+    response_model=schemas.Repository,
+    tags=["Credentials - Repositories"],
+)
+async def get_credential_repository(
+    credential_id: Id,
+    repository_owner: Annotated[str, Path(max_length=255)],
+    repository_name: Annotated[str, Path(max_length=255)],
+    service: Service,
+    principal: CurrentPrincipal,
+) -> schemas.Repository:
+    return await service.repository(principal, credential_id, repository_owner, repository_name)
+
+
+@router.get("/oauth/{provider_code}/callback", tags=["OAuth"], operation_id="oauthCallback")
+async def oauth_callback(
+    provider_code: ProviderCodePath,
+    code: Annotated[str | None, Query(max_length=512)] = None,
+    state: State = None,
+    error: Annotated[str | None, Query(max_length=255)] = None,
+) -> dict[str, str | None]:
+    """Where a source provider sends the browser back after OAuth (on PUBLIC_URL).
+
+    This server has no web front end: the code is shown to be sent, within minutes, as
+    `settings.credential.callback_code` (credentials) or `callback_code` (social accounts).
+    """
+    definition = catalogue.provider(provider_code)
+    if definition is None or definition.type is not catalogue.ProviderType.SOURCE:
+        raise NotFound("Provider not found.")
+    if error or not code:
+        raise ValidationFailed.field("code", f"{definition.name} did not authorize: {error}.")
+    return {"provider": provider_code, "callback_code": code, "state": state}

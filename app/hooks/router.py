@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.core.auth import CurrentPrincipal
+from app.core.deps import ClientIP, SessionDep, SettingsDep
+from app.core.pagination import PageDep
+from app.hooks import schemas
+from app.hooks.models import Hook, HookRequest
+from app.hooks.service import HookService
+
+router = APIRouter()
+
+HookId = Annotated[str, Path(max_length=64)]
+TypeParam = Annotated[schemas.HookTypeParam, Path()]
+PipelineId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MAX_TRIGGER_BODY = 1024 * 1024
+
+
+def get_service(session: SessionDep, settings: SettingsDep) -> HookService:
+    return HookService(session, settings)
+
+
+Service = Annotated[HookService, Depends(get_service)]
+
+
+def _relation(service: HookService, hook: Hook) -> schemas.HookRelation:
+    return schemas.HookRelation.model_validate(hook).model_copy(
+        update={"url": service.trigger_url(hook)}
+    )
+
+
+def _detail(service: HookService, hook: Hook) -> schemas.Hook:
+    return schemas.Hook.model_validate(
+        {
+            **schemas.HookRelation.model_validate(hook).model_dump(),
+            "url": service.trigger_url(hook),
+            "secret": service.visible_secret(hook),
+            "secret_algorithm": hook.secret_algorithm,
+            "secret_header_name": hook.secret_header_name,
+            "created_by_user": hook.created_by_user,
+        }
+    )
+
+
+@router.post(
+    "/hooks/{hook_id}/trigger",
+    operation_id="triggerHook",
+    response_model=schemas.HookTriggerResponse,
+    tags=["Hooks"],
+)
+async def trigger_hook(
+    hook_id: HookId, request: Request, service: Service, ip: ClientIP
+) -> JSONResponse:
+    # No authentication: the unguessable URL (and the optional signature) is the key.
+    raw = await request.body()
+    outcome = await service.trigger(
+        hook_id,
+        ip=ip,
+        url=str(request.url),
+        headers=dict(request.headers),
+        raw_body=raw[:MAX_TRIGGER_BODY],
+    )
+    # A JSON response, not an exception: the request record must commit with any answer.
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+
+
+@router.get(
+    "/hooks/{hook_type}/{hook_id}",
+    operation_id="getHook",
+    response_model=schemas.Hook,
+    tags=["Hooks"],
+)
+async def get_hook(
+    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal
+) -> schemas.Hook:
+    return _detail(service, await service.get(principal, hook_type, hook_id))
+
+
+@router.put(
+    "/hooks/{hook_type}/{hook_id}",
+    operation_id="updateHook",
+    status_code=204,
+    response_class=Response,
+    tags=["Hooks"],
+)
+async def update_hook(
+    hook_type: TypeParam, hook_id: HookId, data: schemas.HookUpdate, service: Service,
+    principal: CurrentPrincipal, ip: ClientIP,
+) -> Response:
+    await service.update(principal, ip, hook_type, hook_id, data)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/hooks/{hook_type}/{hook_id}",
+    operation_id="deleteHook",
+    status_code=204,
+    response_class=Response,
+    tags=["Hooks"],
+)
+async def delete_hook(
+    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal,
+    ip: ClientIP,
+) -> Response:
+    await service.delete(principal, ip, hook_type, hook_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/hooks/{hook_type}/{hook_id}/requests",
+    operation_id="listHookRequestsByHookType",
+    response_model=list[schemas.RequestRelation],
+    tags=["Hooks - Requests"],
+)
+async def list_hook_requests(
+    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal,
+    page: PageDep,
+) -> Sequence[HookRequest]:
+    return await service.list_requests(principal, hook_type, hook_id, page)
+
+
+@router.get(
+    "/hook-requests/{hook_request_id}",
+    operation_id="getHookRequest",
+    response_model=schemas.HookRequest,
+    tags=["Hook Requests"],
+)
+async def get_hook_request(
+    hook_request_id: HookId, service: Service, principal: CurrentPrincipal
+) -> schemas.HookRequest:
+    request = await service.get_request(principal, hook_request_id)
+    body = schemas.HookRequest.model_validate(
+        {
+            **{k: getattr(request, k) for k in schemas.RequestRelation.model_fields},
+            "request_headers": request.request_headers,
+            "request_body": request.request_body,
+            "response_headers": request.response_headers,
+            "response_body": request.response_body,
+            "hook": _relation(service, request.hook),
+        }
+    )
+    return body
+
+
+@router.get(
+    "/pipelines/{pipeline_id:int}/hooks",
+    operation_id="listPipelineHooks",
+    response_model=list[schemas.HookRelation],
+    tags=["Pipelines - Hooks"],
+)
+async def list_pipeline_hooks(
+    pipeline_id: PipelineId, service: Service, principal: CurrentPrincipal, page: PageDep
+) -> list[schemas.HookRelation]:
+    return [_relation(service, h) for h in await service.list_for_pipeline(
+        principal, pipeline_id, page
+    )]
+
+
+@router.post(
+    "/pipelines/{pipeline_id:int}/hooks/{hook_type}",
+    operation_id="addPipelineHook",
+    status_code=201,
+    response_model=schemas.Hook,
+    tags=["Pipelines - Hooks"],
+)
+async def add_pipeline_hook(
+    pipeline_id: PipelineId, hook_type: TypeParam, data: schemas.HookCreate, service: Service,
+    principal: CurrentPrincipal, ip: ClientIP,
+) -> schemas.Hook:
+    return _detail(service, await service.create(principal, ip, pipeline_id, hook_type, data))

@@ -1,0 +1,189 @@
+"""Outgoing hooks: HTTP calls made when a pipeline's actions change state.
+
+The engine calls, after the transaction that changed the action has committed:
+
+    await send_outgoing_hooks(database, settings, pipeline_id=..., event="action.completed",
+                              variables={"action": {...}, "resource": {...}}, action_id=...)
+
+Each attempt is recorded as a hook request in its own short transaction (never holding a
+transaction open across a network call); failed attempts are retried with exponential
+backoff, each retry pointing at the first attempt through `retry_of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.core.database import Database
+from app.core.security import SecretBox
+from app.core.settings import Settings
+from app.hooks import payload, verification
+from app.hooks.models import Hook, HookRequest
+from app.hooks.repository import HookRepository
+
+SIGNATURE_HEADER = "X-Devopness-Signature-256"
+_TEMPLATE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
+_MASKED = {"authorization", "proxy-authorization", "cookie"}
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    hook_id: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    verify_ssl: bool
+
+
+def render(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Replaces `{{ action.status }}` placeholders in strings, recursively."""
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            found = payload.lookup(variables, match.group(1))
+            if not payload.found(found):
+                return ""
+            return found if isinstance(found, str) else json.dumps(found)
+
+        return _TEMPLATE.sub(substitute, value)
+    if isinstance(value, list):
+        return [render(v, variables) for v in value]
+    if isinstance(value, Mapping):
+        return {k: render(v, variables) for k, v in value.items()}
+    return value
+
+
+def matches(hook: Hook, event: str, variables: Mapping[str, Any]) -> bool:
+    events = list(hook.trigger_when.get("events") or [])
+    if events and event not in events:
+        return False
+    for condition in hook.trigger_when.get("conditions") or []:
+        value = payload.lookup(variables, str(condition.get("path", "")))
+        accepted = [str(v) for v in condition.get("accepted_values") or []]
+        if not payload.found(value) or str(value) not in accepted:
+            return False
+    return True
+
+
+def build_request(
+    hook: Hook, box: SecretBox, event: str, variables: Mapping[str, Any]
+) -> OutgoingRequest:
+    template = hook.settings.get("request_body")
+    context = {"event": event, **variables}
+    if template is None:
+        content: Any = context
+    else:
+        content = render(template, context)
+    if isinstance(content, str):
+        body, content_type = content.encode(), "text/plain; charset=utf-8"
+    else:
+        body, content_type = json.dumps(content).encode(), "application/json"
+    headers = {
+        "User-Agent": "devopness-server",
+        "Content-Type": content_type,
+        "X-Devopness-Event": event,
+        "X-Devopness-Hook-Id": hook.id,
+    }
+    for header in hook.settings.get("request_headers") or []:
+        headers[str(header["name"])] = str(render(header["value"], context))
+    if hook.requires_secret:
+        algorithm = hook.secret_algorithm or "sha256"
+        name = hook.secret_header_name or SIGNATURE_HEADER
+        headers[name] = verification.sign(algorithm, box.decrypt(hook.secret_encrypted), body)
+    return OutgoingRequest(hook.id, hook.target_url or "", headers, body, hook.verify_ssl)
+
+
+def _response_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"content": response.text[: payload.MAX_STORED_TEXT]}
+
+
+async def _record(
+    database: Database, request: OutgoingRequest, action_id: int | None, retry_of: str | None,
+    status: int, response_headers: dict[str, str], response_body: Any,
+) -> str:
+    try:
+        sent: Any = json.loads(request.body)
+    except ValueError:
+        sent = {"content": request.body.decode("utf-8", errors="replace")}
+    row = HookRequest(
+        id=str(uuid.uuid4()),
+        hook_id=request.hook_id,
+        action_id=action_id,
+        retry_of=retry_of,
+        ip_address=(urlsplit(request.url).hostname or "")[:64],
+        url=request.url[:2048],
+        request_headers={
+            k: "********" if k.lower() in _MASKED else v for k, v in request.headers.items()
+        },
+        request_body=sent,
+        response_status_code=status,
+        response_headers=response_headers,
+        response_body=response_body,
+    )
+    async with database.transaction() as session:
+        session.add(row)
+    return row.id
+
+
+async def deliver(
+    database: Database, settings: Settings, request: OutgoingRequest, *,
+    action_id: int | None = None, sleep: Sleep = asyncio.sleep,
+) -> list[str]:
+    """Send one outgoing request with retries; returns the ids of the recorded attempts."""
+    ids: list[str] = []
+    for attempt in range(settings.outgoing_hook_attempts):
+        try:
+            async with httpx.AsyncClient(
+                verify=request.verify_ssl, timeout=settings.outgoing_hook_timeout_seconds,
+                follow_redirects=False,
+            ) as http:
+                response = await http.post(request.url, content=request.body,
+                                           headers=request.headers)
+            status = response.status_code
+            headers = dict(response.headers)
+            body = _response_body(response)
+        except httpx.HTTPError as exc:
+            status, headers, body = 0, {}, {"error": type(exc).__name__}
+        ids.append(
+            await _record(database, request, action_id, ids[0] if ids else None, status,
+                          headers, body)
+        )
+        if 200 <= status < 300:
+            break
+        if attempt + 1 < settings.outgoing_hook_attempts:
+            await sleep(settings.outgoing_hook_backoff_seconds * 2**attempt)
+    return ids
+
+
+async def send_outgoing_hooks(
+    database: Database, settings: Settings, *, pipeline_id: int, event: str,
+    variables: Mapping[str, Any], action_id: int | None = None, sleep: Sleep = asyncio.sleep,
+) -> list[str]:
+    """Every active outgoing hook of the pipeline whose trigger matches `event`."""
+    box = SecretBox(settings)
+    async with database.transaction() as session:
+        hooks = await HookRepository(session).outgoing_for_pipeline(pipeline_id)
+        requests = [
+            build_request(hook, box, event, variables)
+            for hook in hooks
+            if hook.target_url and matches(hook, event, variables)
+        ]
+    ids: list[str] = []
+    for request in requests:
+        ids.extend(
+            await deliver(database, settings, request, action_id=action_id, sleep=sleep)
+        )
+    return ids

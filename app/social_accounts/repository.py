@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.pagination import PageParams, paginate
+from app.social_accounts.models import SocialAccount
+
+
+class SocialAccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(self, user_id: int, page: PageParams) -> Sequence[SocialAccount]:
+        stmt = (
+            select(SocialAccount)
+            .where(SocialAccount.user_id == user_id)
+            .order_by(SocialAccount.provider)
+        )
+        return await paginate(self.session, stmt, page)
+
+    async def all_for(self, user_id: int) -> Sequence[SocialAccount]:
+        stmt = (
+            select(SocialAccount)
+            .where(SocialAccount.user_id == user_id)
+            .order_by(SocialAccount.provider)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def by_provider(self, user_id: int, provider: str) -> SocialAccount | None:
+        return await self.session.scalar(
+            select(SocialAccount).where(
+                SocialAccount.user_id == user_id, SocialAccount.provider == provider
+            )
+        )
+
+    async def by_id(self, user_id: int, account_id: int) -> SocialAccount | None:
+        return await self.session.scalar(
+            select(SocialAccount).where(
+                SocialAccount.user_id == user_id, SocialAccount.id == account_id
+            )
+        )
+
+    async def add(self, account: SocialAccount) -> None:
+        self.session.add(account)
+        await self.session.flush()
+
+    async def delete(self, account: SocialAccount) -> None:
+        await self.session.delete(account)
+        await self.session.flush()
