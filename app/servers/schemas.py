@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.environments.schemas import EnvironmentRelation
+from app.projects.schemas import ProjectRelation
+from app.resources_common import validators
+from app.resources_common.schemas import Id, LinkedResources
+from app.servers.models import CloudServiceCode, ServerStatus
+from app.static_options.catalog import OS_VERSIONS
+from app.users.schemas import UserRelation
+
+ServiceTypeName = Literal[
+    "docker", "mysql", "newrelic-infra", "nginx", "php", "postgresql", "redis", "supervisor",
+    "ufw",
+]
+OsVersionCode = Literal[
+    "centos_7", "ubuntu_18_04", "ubuntu_20_04", "ubuntu_22_04", "ubuntu_24_04", "ubuntu_26_04"
+]
+SshPort = Annotated[int, Field(ge=22, le=65535)]
+MaxParallelActions = Annotated[int, Field(ge=0, le=10)]
+UnixUser = Annotated[
+    str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", max_length=32)
+]
+
+
+class BlueprintService(RequestModel):
+    type: ServiceTypeName
+    version: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    auto_start: bool = True
+    initial_state: Literal["started", "stopped"] = "started"
+
+
+class ProvisionInput(RequestModel):
+    subnet_id: Id | None = None
+    cloud_service_code: CloudServiceCode
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServerEnvironmentCreate(RequestModel):
+    linked_resources: LinkedResources = Field(default_factory=list)
+    hostname: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    ip_address: str | None = None
+    ssh_port: SshPort | None = None
+    max_parallel_actions: MaxParallelActions = 1
+    blueprint: Annotated[list[BlueprintService], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    provision_input: ProvisionInput
+    credential_id: int | str | None = None
+    # Not in the reference: the OS user actions log in as (the engine's SSH user).
+    ssh_user: UnixUser = "root"
+
+    _hostname = field_validator("hostname")(lambda v: validators.validate_hostname(v))
+    _ip = field_validator("ip_address")(
+        lambda v: None if v is None else validators.validate_ipv4(v)
+    )
+
+    @model_validator(mode="after")
+    def _self_hosted_needs_an_address(self) -> ServerEnvironmentCreate:
+        code = self.provision_input.cloud_service_code
+        if code is CloudServiceCode.SELF_HOSTED_CUSTOM:
+            missing = [f for f in ("ip_address", "ssh_port") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(
+                    "ip_address and ssh_port are required for self-hosted-custom servers"
+                )
+            os_code = self.provision_input.settings.get("os_version_code")
+            if os_code not in OS_VERSIONS:
+                raise ValueError(
+                    "provision_input.settings.os_version_code must be one of "
+                    + ", ".join(OS_VERSIONS)
+                )
+        return self
+
+
+class ServerUpdate(RequestModel):
+    id: Id
+    ip_address: str | None = None
+    ssh_port: SshPort | None = None
+    max_parallel_actions: MaxParallelActions | None = None
+    credential_id: int | str | None = None
+    ssh_user: UnixUser | None = None
+
+    _ip = field_validator("ip_address")(
+        lambda v: None if v is None else validators.validate_ipv4(v)
+    )
+
+
+class ServerRelation(ResponseModel):
+    id: int
+    created_by: int
+    name: str
+    hostname: str
+    provider_name: str
+    provider_name_human_readable: str
+    credential: None = None
+    region: str | None
+    region_human_readable: str | None
+    ip_address: str | None
+    ssh_port: int
+    active: bool
+    status: ServerStatus
+    last_action: None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OperatingSystemVersion(ResponseModel):
+    name: str
+    code_name: str
+    version: str
+    os_version_code: str
+    os_version_code_human_readable: str
+    released_at: str
+    end_standard_support_at: str
+    end_of_life_at: str
+
+
+class Server(ResponseModel):
+    id: int
+    created_by: int
+    name: str
+    hostname: str
+    provider_name: str
+    provider_name_human_readable: str
+    cloud_service_code: CloudServiceCode
+    ip_address: str | None
+    ssh_port: int
+    ssh_user: str
+    os: OperatingSystemVersion
+    os_version_code: str | None
+    active: bool
+    status: ServerStatus
+    max_parallel_actions: int
+    blueprint: dict[str, Any]
+    provision_input: dict[str, Any]
+    created_by_user: UserRelation
+    project: ProjectRelation
+    last_action: None = None
+    environment: EnvironmentRelation
+    credential: None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ServerCommand(ResponseModel):
+    connect_command: str
