@@ -3,12 +3,12 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.database import Base, TimestampMixin
+from app.core.database import Base, CallerPermissionsMixin, TimestampMixin
 from app.organizations.models import Organization
 from app.users.models import User
 
 
-class Project(TimestampMixin, Base):
+class Project(CallerPermissionsMixin, TimestampMixin, Base):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
