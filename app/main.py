@@ -15,12 +15,13 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
+from app.servers.router import router as servers_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens must be matched before /users/{user_id}.
-ROUTERS = [tokens_router, users_router]
+ROUTERS = [tokens_router, users_router, servers_router]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
 

@@ -31,7 +31,6 @@ class EnvironmentAccess:
         """Raise NotFound naming `label` unless the caller holds `permission` on it."""
         if resource is None:
             raise NotFound(f"{label} not found.")
-        try:
-            await self.authorizer.environment(principal, resource.environment_id, permission)
-        except NotFound:
-            raise NotFound(f"{label} not found.") from None
+        await self.authorizer.environment(
+            principal, resource.environment_id, permission, not_found=f"{label} not found."
+        )

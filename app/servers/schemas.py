@@ -5,10 +5,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
-from app.environments.schemas import EnvironmentRelation
 from app.projects.schemas import ProjectRelation
 from app.resources_common import validators
-from app.resources_common.schemas import Id, LinkedResources
+from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.servers.models import CloudServiceCode, ServerStatus
 from app.static_options.catalog import OS_VERSIONS
 from app.users.schemas import UserRelation
