@@ -15,13 +15,37 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
+from app.applications.router import router as applications_router
+from app.cron_jobs.router import router as cron_jobs_router
+from app.daemons.router import router as daemons_router
+from app.network_rules.router import router as network_rules_router
 from app.servers.router import router as servers_router
+from app.services.router import router as services_router
+from app.ssh_keys.router import router as ssh_keys_router
+from app.ssl_certificates.router import router as ssl_certificates_router
+from app.static_options.router import router as static_options_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
+from app.variables.router import router as variables_router
+from app.virtual_hosts.router import router as virtual_hosts_router
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens must be matched before /users/{user_id}.
-ROUTERS = [tokens_router, users_router, servers_router]
+ROUTERS = [
+    tokens_router,
+    users_router,
+    servers_router,
+    applications_router,
+    services_router,
+    daemons_router,
+    cron_jobs_router,
+    ssl_certificates_router,
+    virtual_hosts_router,
+    network_rules_router,
+    ssh_keys_router,
+    variables_router,
+    static_options_router,
+]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
 

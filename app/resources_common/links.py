@@ -11,7 +11,19 @@ from app.resources_common.models import ResourceServer
 
 
 async def servers_for(session: AsyncSession, resource_type: str, resource_id: int) -> list[int]:
-    """Ids of the servers the resource runs on (what an action targets), ascending."""
+    """Ids of the servers the resource runs on (what an action targets), ascending.
+
+    An SSL certificate runs wherever its virtual host runs.
+    """
+    if resource_type == "ssl-certificate":
+        from app.ssl_certificates.models import SslCertificate
+
+        host_id = await session.scalar(
+            select(SslCertificate.virtual_host_id).where(SslCertificate.id == resource_id)
+        )
+        if host_id is None:
+            return []
+        resource_type, resource_id = "virtual-host", host_id
     rows = await session.scalars(
         select(ResourceServer.server_id)
         .where(

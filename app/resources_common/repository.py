@@ -46,12 +46,17 @@ class EnvironmentResourceRepository(Generic[M]):
     def options(self) -> list[LoaderOption]:
         return environment_options(self.model)
 
+    def list_options(self) -> list[LoaderOption]:
+        """What the compact (list) form needs; by default the same as the detail."""
+        return self.options()
+
     def statement(self) -> Select[tuple[M]]:
         return select(self.model).options(*self.options())
 
     async def list_in_environment(self, environment_id: int, page: PageParams) -> Sequence[M]:
         stmt = (
-            self.statement()
+            select(self.model)
+            .options(*self.list_options())
             .where(self.model.environment_id == environment_id)
             .order_by(self.model.id)
         )

@@ -9,8 +9,7 @@ from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
 from app.core.errors import Unauthenticated
 from app.core.pagination import PageDep
-from app.resources_common.router import action_response, no_content
-from app.resources_common.schemas import OperationRequest
+from app.resources_common.router import add_operation_routes, no_content
 from app.servers import schemas
 from app.servers.models import Server
 from app.servers.service import ServerService
@@ -110,32 +109,17 @@ async def connect_server(server_id: int, activation_token: str) -> Response:
     raise Unauthenticated("The activation token is invalid.")
 
 
-def _operation_route(operation: str, operation_id: str) -> None:
-    async def endpoint(
-        server_id: int,
-        service: Service,
-        principal: CurrentPrincipal,
-        body: OperationRequest | None = None,
-    ) -> Response:
-        return action_response(await service.operation(principal, server_id, operation, body))
-
-    endpoint.__name__ = operation_id
-    router.add_api_route(
-        f"/servers/{{server_id:int}}/{operation}",
-        endpoint,
-        methods=["POST"],
-        operation_id=operation_id,
-        status_code=204,
-        response_class=Response,
-    )
-
-
-for _operation, _operation_id in [
-    ("deploy", "deployServer"),
-    ("get-status", "getStatusServer"),
-    ("restart", "restartServer"),
-    ("rotate-key", "rotateKeyServer"),
-    ("start", "startServer"),
-    ("stop", "stopServer"),
-]:
-    _operation_route(_operation, _operation_id)
+add_operation_routes(
+    router,
+    "/servers",
+    "server_id",
+    get_service,
+    [
+        ("deploy", "deployServer"),
+        ("get-status", "getStatusServer"),
+        ("restart", "restartServer"),
+        ("rotate-key", "rotateKeyServer"),
+        ("start", "startServer"),
+        ("stop", "stopServer"),
+    ],
+)

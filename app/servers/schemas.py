@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
 from app.resources_common import validators
+from app.resources_common.relations import ServerRelation as ServerRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.servers.models import CloudServiceCode, ServerStatus
 from app.static_options.catalog import OS_VERSIONS
@@ -87,25 +88,6 @@ class ServerUpdate(RequestModel):
     _ip = field_validator("ip_address")(
         lambda v: None if v is None else validators.validate_ipv4(v)
     )
-
-
-class ServerRelation(ResponseModel):
-    id: int
-    created_by: int
-    name: str
-    hostname: str
-    provider_name: str
-    provider_name_human_readable: str
-    credential: None = None
-    region: str | None
-    region_human_readable: str | None
-    ip_address: str | None
-    ssh_port: int
-    active: bool
-    status: ServerStatus
-    last_action: None = None
-    created_at: Timestamp
-    updated_at: Timestamp
 
 
 class OperatingSystemVersion(ResponseModel):
