@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.applications.router import router as applications_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
@@ -15,7 +16,6 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
-from app.applications.router import router as applications_router
 from app.cron_jobs.router import router as cron_jobs_router
 from app.daemons.router import router as daemons_router
 from app.network_rules.router import router as network_rules_router

@@ -15,6 +15,7 @@ from app.resources_common.service import (
     linked_server_ids,
 )
 
+
 class NetworkRuleService(EnvironmentResourceService[NetworkRule]):
     label = "Network rule"
     resource_type = "network-rule"

@@ -50,7 +50,7 @@ class EnvironmentResourceRepository(Generic[M]):
         """What the compact (list) form needs; by default the same as the detail."""
         return self.options()
 
-    def statement(self) -> Select[tuple[M]]:
+    def statement(self) -> Select[Any]:
         return select(self.model).options(*self.options())
 
     async def list_in_environment(self, environment_id: int, page: PageParams) -> Sequence[M]:
@@ -67,7 +67,8 @@ class EnvironmentResourceRepository(Generic[M]):
         if fresh:
             # After a write: reload relationships the write may have changed.
             stmt = stmt.execution_options(populate_existing=True)
-        return await self.session.scalar(stmt)
+        resource: M | None = await self.session.scalar(stmt)
+        return resource
 
     async def get_plain(self, resource_id: int) -> M | None:
         return await self.session.get(self.model, resource_id)

@@ -69,7 +69,9 @@ async def update_ssh_key(
     "/ssh-keys/{ssh_key_id:int}", operation_id="deleteSshKey", status_code=204,
     response_class=Response,
 )
-async def delete_ssh_key(ssh_key_id: int, service: Service, principal: CurrentPrincipal) -> Response:
+async def delete_ssh_key(
+    ssh_key_id: int, service: Service, principal: CurrentPrincipal
+) -> Response:
     await service.delete(principal, ssh_key_id)
     return no_content()
 
