@@ -18,22 +18,33 @@ from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
 from app.cron_jobs.router import router as cron_jobs_router
 from app.daemons.router import router as daemons_router
+from app.environments.router import router as environments_router
 from app.network_rules.router import router as network_rules_router
+from app.organizations.router import router as organizations_router
+from app.projects.router import router as projects_router
+from app.roles.router import router as roles_router
 from app.servers.router import router as servers_router
 from app.services.router import router as services_router
 from app.ssh_keys.router import router as ssh_keys_router
 from app.ssl_certificates.router import router as ssl_certificates_router
 from app.static_options.router import router as static_options_router
+from app.teams.router import router as teams_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
 from app.variables.router import router as variables_router
 from app.virtual_hosts.router import router as virtual_hosts_router
 
 # Order matters where literal segments and parameters share a position:
-# /users/personal-access-tokens must be matched before /users/{user_id}.
+# /users/personal-access-tokens and /users/team-invitations must be matched before
+# /users/{user_id}.
 ROUTERS = [
     tokens_router,
+    teams_router,
     users_router,
+    organizations_router,
+    projects_router,
+    environments_router,
+    roles_router,
     servers_router,
     applications_router,
     services_router,

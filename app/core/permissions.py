@@ -297,7 +297,8 @@ class Authorizer:
         )
         if perms is not None:
             return perms
-        # Reaching one environment of a project lets the caller see the project around it.
+        # Reaching one environment of a project lets the caller see the project around it
+        # and list environments there (the list itself only holds those they reach).
         reaches_environment = await self.session.scalar(
             select(Environment.id)
             .where(
@@ -306,7 +307,9 @@ class Authorizer:
             )
             .limit(1)
         )
-        return frozenset({"project:read"}) if reaches_environment is not None else None
+        if reaches_environment is None:
+            return None
+        return frozenset({"project:read", "environment:read"})
 
     async def project_permissions(
         self, principal: Principal, project: Project

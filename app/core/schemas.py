@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 
 def format_timestamp(value: datetime) -> str:
@@ -30,3 +30,19 @@ class RequestModel(BaseModel):
     """Base of every request body: unknown fields are ignored, as older clients send extras."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class ResourceCount(ResponseModel):
+    count: int
+
+
+class ResourceSummaryItem(ResponseModel):
+    resource_type: str
+    resource_type_plural: str
+    resource_type_human_readable: str
+    resource_type_human_readable_plural: str
+    summary: ResourceCount
+
+
+class WithPermissions(ResponseModel):
+    current_user_permissions: list[str] = Field(default_factory=list)

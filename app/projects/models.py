@@ -22,6 +22,16 @@ class Project(CallerPermissionsMixin, TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise", foreign_keys=[user_id])
     created_by_user: Mapped[User | None] = relationship(
         lazy="raise", foreign_keys=[created_by]
     )
+
+    @property
+    def owner_type(self) -> str:
+        return "org" if self.organization_id is not None else "user"
+
+    @property
+    def owner(self) -> User | Organization | None:
+        """The owning organization, else the owning user (both must have been loaded)."""
+        return self.organization if self.organization_id is not None else self.user

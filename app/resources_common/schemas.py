@@ -6,9 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
-from app.environments.models import EnvironmentType
-from app.projects.schemas import ProjectRelation
+from app.core.schemas import RequestModel
+from app.environments.schemas import EnvironmentRelation as EnvironmentRelation
 from app.resources_common.models import ResourceType
 
 Id = Annotated[int, Field(ge=1)]
@@ -29,14 +28,3 @@ class OperationRequest(RequestModel):
     servers: Annotated[list[Id], Field(max_length=100)] | None = None
     trigger_comment: TriggerComment | None = None
 
-
-class EnvironmentRelation(ResponseModel):
-    id: int
-    type: EnvironmentType
-    type_human_readable: str
-    name: str
-    description: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    archived_at: Timestamp | None
-    project: ProjectRelation

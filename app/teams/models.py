@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, CallerPermissionsMixin, TimestampMixin
@@ -32,9 +32,15 @@ class Team(CallerPermissionsMixin, TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
+    project: Mapped[Project | None] = relationship(lazy="raise")
     created_by_user: Mapped[User | None] = relationship(lazy="raise")
+    # The database removes members with their team (ON DELETE CASCADE).
     members: Mapped[list[TeamMember]] = relationship(
-        lazy="raise", back_populates="team", order_by="TeamMember.created_at"
+        lazy="raise",
+        back_populates="team",
+        order_by="TeamMember.created_at",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     @property
@@ -118,8 +124,9 @@ class TeamInvitation(TimestampMixin, Base):
     type: Mapped[str] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
-    # Public invitations are accepted with a secret carried in their URL; only its hash is kept.
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Public invitations are accepted with a secret carried in their URL. It is sealed with
+    # SecretBox (not hashed) because team managers may see the URL again later.
+    token_encrypted: Mapped[str | None] = mapped_column(Text)
     accepted_from_ip: Mapped[str | None] = mapped_column(String(64))
     accepted_at: Mapped[datetime | None]
     accepted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -56,12 +56,14 @@ class TokenRepository:
         await self.session.flush()
 
     async def role_usable_in(self, role_id: int, project: Project) -> Role | None:
-        """Predefined roles, or custom roles of the organization that owns the project."""
+        """Predefined roles, the project's own roles, or those of its organization."""
         role = await self.session.get(Role, role_id)
         if role is None:
             return None
-        if role.is_predefined or (
-            role.organization_id is not None and role.organization_id == project.organization_id
-        ):
+        if role.organization_id is None and role.project_id is None:
+            return role
+        if role.organization_id is not None and role.organization_id == project.organization_id:
+            return role
+        if role.project_id is not None and role.project_id == project.id:
             return role
         return None

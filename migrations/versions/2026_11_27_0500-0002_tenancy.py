@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=16), nullable=False),
     sa.Column('email', sa.String(length=255), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=True),
+    sa.Column('token_encrypted', sa.Text(), nullable=True),
     sa.Column('accepted_from_ip', sa.String(length=64), nullable=True),
     sa.Column('accepted_at', app.core.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('accepted_by', sa.Integer(), nullable=True),
@@ -102,8 +102,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['accepted_by'], ['users.id'], name=op.f('fk_team_invitations_accepted_by_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_team_invitations_created_by_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_team_invitations_team_id_teams'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_invitations')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_team_invitations_token_hash'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_invitations'))
     )
     with op.batch_alter_table('team_invitations', schema=None) as batch_op:
         batch_op.create_index('ix_team_invitations_email_status', ['email', 'status'], unique=False)
