@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common import validators
@@ -36,11 +36,12 @@ Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=102
 
 
 class _ApplicationFields(RequestModel):
+    # Declared before framework, whose allowed values depend on it.
+    programming_language: _text(30)  # type: ignore[valid-type]
+    framework: _text(30)  # type: ignore[valid-type]
     name: _text(60)  # type: ignore[valid-type]
     build_command: Command | None = None
     engine_version: _text(10)  # type: ignore[valid-type]
-    framework: _text(30)  # type: ignore[valid-type]
-    programming_language: _text(30)  # type: ignore[valid-type]
     root_directory: RootDirectory | None = None
     default_branch: _text(200)  # type: ignore[valid-type]
     deployments_keep: Annotated[int, Field(ge=1, le=10)] | None = None
@@ -50,19 +51,22 @@ class _ApplicationFields(RequestModel):
         lambda v: None if v is None else validators.validate_absolute_path(v)
     )
 
-    @model_validator(mode="after")
-    def _runtime(self) -> _ApplicationFields:
-        runtime = LANGUAGE_RUNTIMES.get(self.programming_language)
-        if runtime is None:
+    @field_validator("programming_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in LANGUAGE_RUNTIMES:
+            raise ValueError("must be one of " + ", ".join(LANGUAGE_RUNTIMES))
+        return value
+
+    @field_validator("framework")
+    @classmethod
+    def _framework(cls, value: str, info: ValidationInfo) -> str:
+        language = info.data.get("programming_language")
+        if language is not None and value not in LANGUAGE_RUNTIMES[language][2]:
             raise ValueError(
-                "programming_language must be one of " + ", ".join(LANGUAGE_RUNTIMES)
+                f"must be one of {', '.join(LANGUAGE_RUNTIMES[language][2])} for {language}"
             )
-        if self.framework not in runtime[2]:
-            raise ValueError(
-                f"framework must be one of {', '.join(runtime[2])} for "
-                f"{self.programming_language}"
-            )
-        return self
+        return value
 
 
 class ApplicationEnvironmentCreate(_ApplicationFields):
@@ -81,16 +85,19 @@ class DeploymentApplicationCreate(RequestModel):
     type: Literal["deploy", "redeploy", "rollback"]
     environment: Annotated[str, StringConstraints(max_length=60)] | None = None
     source_type: Literal["branch", "tag", "commit"] | None = None
-    source_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    source_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, validate_default=True
+    )
     pipeline_id: Id | None = None
     servers: Annotated[list[Id], Field(max_length=100)] | None = None
     trigger_comment: TriggerComment | None = None
 
-    @model_validator(mode="after")
-    def _source(self) -> DeploymentApplicationCreate:
-        if (self.source_type is None) != (self.source_ref is None):
-            raise ValueError("source_type and source_ref go together")
-        return self
+    @field_validator("source_ref")
+    @classmethod
+    def _source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("source_type") is not None and value is None:
+            raise ValueError("required when source_type is present")
+        return value
 
 
 class Application(ResponseModel):

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
-from app.resources_common import validators
 from app.resources_common.fields import Path255, SlugName, UnixUser
 from app.resources_common.relations import ApplicationRelation, ServerRelation
 from app.resources_common.relations import DaemonRelation as DaemonRelation
-from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
+from app.resources_common.schemas import (
+    EnvironmentRelation,
+    Id,
+    LinkedResources,
+    check_directory,
+)
 from app.users.schemas import UserRelation
 
 Command = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -18,28 +22,18 @@ ProcessCount = Annotated[int, Field(ge=1, le=99)]
 
 
 class _DaemonFields(RequestModel):
+    # Declared before working_directory, whose rule depends on it.
+    application_id: Id | None = None
     name: SlugName
     command: Command
     process_count: ProcessCount
     working_directory: Path255 | None
     run_as_user: UnixUser
-    application_id: Id | None = None
 
-    @model_validator(mode="after")
-    def _working_directory(self) -> _DaemonFields:
-        if self.working_directory is None:
-            return self
-        try:
-            if self.application_id is None:
-                validators.validate_absolute_path(self.working_directory)
-            else:
-                validators.validate_relative_path(self.working_directory)
-        except ValueError as exc:
-            raise ValueError(
-                f"working_directory {exc} (relative when linked to an application, "
-                "absolute otherwise)"
-            ) from None
-        return self
+    @field_validator("working_directory")
+    @classmethod
+    def _working_directory(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_directory(value, info)
 
 
 class DaemonEnvironmentCreate(_DaemonFields):

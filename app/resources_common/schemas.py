@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo
 
 from app.core.schemas import RequestModel
 from app.environments.schemas import EnvironmentRelation as EnvironmentRelation
+from app.resources_common import validators
 from app.resources_common.models import ResourceType
 
 Id = Annotated[int, Field(ge=1)]
@@ -28,3 +29,12 @@ class OperationRequest(RequestModel):
     servers: Annotated[list[Id], Field(max_length=100)] | None = None
     trigger_comment: TriggerComment | None = None
 
+
+
+def check_directory(value: str | None, info: ValidationInfo) -> str | None:
+    """A directory relative to the application when one is linked, absolute otherwise."""
+    if value is None:
+        return None
+    if info.data.get("application_id") is None:
+        return validators.validate_absolute_path(value)
+    return validators.validate_relative_path(value)

@@ -231,12 +231,6 @@ def parse_ssh_public_key(value: str) -> SshPublicKey:
 
 # --- PEM certificate and key --------------------------------------------------------
 
-@dataclass(frozen=True)
-class CertificateInfo:
-    subject_names: list[str]
-    not_valid_after_iso: str
-
-
 def _public_bytes(key: object) -> bytes:
     return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -253,7 +247,8 @@ def load_pem_certificate(value: str) -> x509.Certificate:
 def check_certificate_and_key(certificate_pem: str, private_key_pem: str) -> x509.Certificate:
     """The certificate parses, the key parses (unencrypted) and the two belong together.
 
-    Raises KeyError(field) wrapped in ValueError messages: callers map them to fields.
+    A problem with the key raises PemKeyError, one with the certificate ValueError, so
+    callers can name the right field.
     """
     certificate = load_pem_certificate(certificate_pem)
     try:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
@@ -37,44 +37,57 @@ class BlueprintService(RequestModel):
 class ProvisionInput(RequestModel):
     subnet_id: Id | None = None
     cloud_service_code: CloudServiceCode
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("settings")
+    @classmethod
+    def _os_version(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        self_hosted = info.data.get("cloud_service_code") is CloudServiceCode.SELF_HOSTED_CUSTOM
+        if self_hosted and value.get("os_version_code") not in OS_VERSIONS:
+            raise ValueError("os_version_code must be one of " + ", ".join(OS_VERSIONS))
+        return value
+
+
+def _self_hosted(info: ValidationInfo) -> bool:
+    provision = info.data.get("provision_input")
+    return (
+        isinstance(provision, ProvisionInput)
+        and provision.cloud_service_code is CloudServiceCode.SELF_HOSTED_CUSTOM
+    )
 
 
 class ServerEnvironmentCreate(RequestModel):
+    # Declared first: the address rules below depend on the cloud service.
+    provision_input: ProvisionInput
     linked_resources: LinkedResources = Field(default_factory=list)
     hostname: Annotated[str, StringConstraints(min_length=1, max_length=60)]
-    ip_address: str | None = None
-    ssh_port: SshPort | None = None
+    ip_address: str | None = Field(default=None, validate_default=True)
+    ssh_port: SshPort | None = Field(default=None, validate_default=True)
     max_parallel_actions: MaxParallelActions = 1
     blueprint: Annotated[list[BlueprintService], Field(max_length=20)] = Field(
         default_factory=list
     )
-    provision_input: ProvisionInput
     credential_id: int | str | None = None
     # Not in the reference: the OS user actions log in as (the engine's SSH user).
     ssh_user: UnixUser = "root"
 
     _hostname = field_validator("hostname")(lambda v: validators.validate_hostname(v))
-    _ip = field_validator("ip_address")(
-        lambda v: None if v is None else validators.validate_ipv4(v)
-    )
 
-    @model_validator(mode="after")
-    def _self_hosted_needs_an_address(self) -> ServerEnvironmentCreate:
-        code = self.provision_input.cloud_service_code
-        if code is CloudServiceCode.SELF_HOSTED_CUSTOM:
-            missing = [f for f in ("ip_address", "ssh_port") if getattr(self, f) is None]
-            if missing:
-                raise ValueError(
-                    "ip_address and ssh_port are required for self-hosted-custom servers"
-                )
-            os_code = self.provision_input.settings.get("os_version_code")
-            if os_code not in OS_VERSIONS:
-                raise ValueError(
-                    "provision_input.settings.os_version_code must be one of "
-                    + ", ".join(OS_VERSIONS)
-                )
-        return self
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if _self_hosted(info):
+                raise ValueError("required for self-hosted-custom servers")
+            return None
+        return validators.validate_ipv4(value)
+
+    @field_validator("ssh_port")
+    @classmethod
+    def _port(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and _self_hosted(info):
+            raise ValueError("required for self-hosted-custom servers")
+        return value
 
 
 class ServerUpdate(RequestModel):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
@@ -21,21 +21,22 @@ Version = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 
 
 class ServiceEnvironmentCreate(RequestModel):
+    type: ServiceType
+    version: Version
     linked_resources: LinkedResources = Field(default_factory=list)
     auto_start: bool = True
     initial_state: ServiceInitialState = ServiceInitialState.STARTED
-    type: ServiceType
-    version: Version
 
-    @model_validator(mode="after")
-    def _supported_version(self) -> ServiceEnvironmentCreate:
-        supported = SERVICE_TYPES[self.type][2]
-        if self.version not in supported:
+    @field_validator("version")
+    @classmethod
+    def _supported_version(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")
+        if kind is not None and value not in SERVICE_TYPES[kind][2]:
             raise ValueError(
-                f"version {self.version} of {self.type} is not supported; supported: "
-                + ", ".join(supported)
+                f"{kind} {value} is not supported; supported: "
+                + ", ".join(SERVICE_TYPES[kind][2])
             )
-        return self
+        return value
 
 
 class ServiceUpdate(RequestModel):

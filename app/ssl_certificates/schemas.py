@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common.relations import SslCertificateRelation as SslCertificateRelation
@@ -20,20 +20,18 @@ class SslCertificateEnvironmentCreate(RequestModel):
     issuer: Issuer
     type: CertificateType = "single-domain"
     validation_level: ValidationLevel = "DV"
-    custom_private_key: Pem | None = None
-    custom_certificate: Pem | None = None
+    custom_private_key: Pem | None = Field(default=None, validate_default=True)
+    custom_certificate: Pem | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _custom_needs_material(self) -> SslCertificateEnvironmentCreate:
-        if self.issuer == "custom":
-            if self.custom_certificate is None or self.custom_private_key is None:
-                raise ValueError(
-                    "custom_certificate and custom_private_key are required when issuer "
-                    "is custom"
-                )
-        elif self.custom_certificate is not None or self.custom_private_key is not None:
-            raise ValueError("custom_certificate and custom_private_key are only for custom")
-        return self
+    @field_validator("custom_private_key", "custom_certificate")
+    @classmethod
+    def _only_for_custom(cls, value: str | None, info: ValidationInfo) -> str | None:
+        issuer = info.data.get("issuer")
+        if issuer == "custom" and value is None:
+            raise ValueError("required when issuer is custom")
+        if issuer == "lets-encrypt" and value is not None:
+            raise ValueError("only accepted when issuer is custom")
+        return value
 
 
 class SslCertificate(ResponseModel):

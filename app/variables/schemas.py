@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints, model_validator
+from pydantic import StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common.relations import VariableRelation as VariableRelation
@@ -29,28 +29,36 @@ _TARGET_TYPES = {"resource-config-file": VariableType.FILE,
 
 
 class VariableCreate(RequestModel):
+    # Declared in this order: each rule reads the fields above it.
+    target: VariableTarget
+    type: VariableType
     key: Key
     value: Value
     description: Description | None = None
-    target: VariableTarget
-    type: VariableType
     hidden: bool
 
-    @model_validator(mode="after")
-    def _consistent(self) -> VariableCreate:
-        expected = _TARGET_TYPES.get(self.target, VariableType.VARIABLE)
-        if self.type is not expected:
-            raise ValueError(f"type must be {expected} for target {self.target}")
-        if self.target == "os-env-var" and not _ENV_NAME.match(self.key):
+    @field_validator("type")
+    @classmethod
+    def _type_fits_target(cls, value: VariableType, info: ValidationInfo) -> VariableType:
+        target = info.data.get("target")
+        if target is not None:
+            expected = _TARGET_TYPES.get(target, VariableType.VARIABLE)
+            if value is not expected:
+                raise ValueError(f"must be {expected} for target {target}")
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key_fits_target(cls, value: str, info: ValidationInfo) -> str:
+        target = info.data.get("target")
+        if target == "os-env-var" and not _ENV_NAME.match(value):
             raise ValueError(
-                "key of an os-env-var must contain only letters, digits and underscores and "
-                "not start with a digit"
+                "an environment variable name has only letters, digits and underscores and "
+                "does not start with a digit"
             )
-        if self.type in (VariableType.FILE, VariableType.SYMLINK) and (
-            self.key.startswith("/") or ".." in self.key.split("/")
-        ):
-            raise ValueError("key of a file or symlink must be a path relative to the resource")
-        return self
+        if target in _TARGET_TYPES and (value.startswith("/") or ".." in value.split("/")):
+            raise ValueError("must be a path relative to the resource")
+        return value
 
 
 class VariableUpdate(VariableCreate):

@@ -57,7 +57,7 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
         try:
             name = check_name(VirtualHostType(host.type), data.name)
         except ValueError as exc:
-            raise ValidationFailed.field("name", f"The {exc}.") from None
+            raise ValidationFailed.field("name", f"The name field is invalid: {exc}.") from None
         if await self.hosts.name_taken(host.environment_id, name, host.id):
             raise ValidationFailed.field("name", "The name has already been taken.")
         if host.ssl_certificate is not None and name != host.name:
