@@ -49,6 +49,21 @@ async def add_environment_application(
     return await service.create(principal, environment_id, data)
 
 
+@router.post(
+    "/environments/{environment_id:int}/applications/apply-template",
+    operation_id="applyTemplateEnvironmentApplication",
+    status_code=201,
+    response_model=schemas.Application,
+)
+async def apply_template_environment_application(
+    environment_id: int,
+    data: schemas.ApplicationEnvironmentApplyTemplate,
+    service: Service,
+    principal: CurrentPrincipal,
+) -> Application:
+    await service.apply_template(principal, environment_id, data)
+
+
 @router.get(
     "/applications/{application_id:int}",
     operation_id="getApplication",

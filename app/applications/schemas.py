@@ -100,6 +100,13 @@ class DeploymentApplicationCreate(RequestModel):
         return value
 
 
+class ApplicationEnvironmentApplyTemplate(RequestModel):
+    template_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    template_inputs: dict[str, Any]
+    template: Annotated[str, StringConstraints(min_length=1, max_length=21504)] | None = None
+    dry_run: bool = False
+
+
 class Application(ResponseModel):
     id: int
     project_id: int

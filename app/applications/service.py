@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications.models import Application
 from app.applications.repository import ApplicationRepository
 from app.applications.schemas import (
+    ApplicationEnvironmentApplyTemplate,
     ApplicationEnvironmentCreate,
     ApplicationUpdate,
     DeploymentApplicationCreate,
@@ -120,6 +123,23 @@ class ApplicationService(EnvironmentResourceService[Application]):
                 + ", ".join(dependents)
                 + " belong to it; delete or unlink them first."
             )
+
+    async def apply_template(
+        self, principal: Principal, environment_id: int, data: ApplicationEnvironmentApplyTemplate
+    ) -> NoReturn:
+        """Templates are not offered here (the catalogue in /static/application-options is
+        empty), so every request is answered with the field that cannot be satisfied."""
+        await self.environment_for_create(principal, environment_id)
+        if data.template is not None:
+            raise ValidationFailed.field(
+                "template", "Custom template manifests are not supported by this server."
+            )
+        if data.template_id is not None:
+            raise ValidationFailed.field(
+                "template_id",
+                f"Unknown template {data.template_id!r}: this server offers no templates.",
+            )
+        raise ValidationFailed.field("template_id", "The template id field is required.")
 
     async def deploy(
         self, principal: Principal, application_id: int, data: DeploymentApplicationCreate

@@ -18,7 +18,8 @@ VariableTarget = Literal[
     "supervisord-conf", "sysctl-conf",
 ]
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Value = Annotated[str, StringConstraints(max_length=21504)]
+# File contents keep their whitespace (the request model strips strings by default).
+Value = Annotated[str, StringConstraints(strip_whitespace=False, max_length=21504)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
