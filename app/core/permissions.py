@@ -74,11 +74,19 @@ _RESOURCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("team", "Team", "teams", ()),
     ("role", "Role", "roles", ()),
     ("api_token", "API Token", "API tokens", ()),
-    ("server", "Server", "servers", ("deploy", "start", "stop", "restart", "get-status",
-                                     "rotate-key")),
+    (
+        "server",
+        "Server",
+        "servers",
+        ("deploy", "start", "stop", "restart", "get-status", "rotate-key"),
+    ),
     ("application", "Application", "applications", ("deploy",)),
-    ("service", "Service", "services", ("deploy", "start", "stop", "restart", "reload",
-                                        "get-status")),
+    (
+        "service",
+        "Service",
+        "services",
+        ("deploy", "start", "stop", "restart", "reload", "get-status"),
+    ),
     ("daemon", "Daemon", "daemons", ("deploy", "start", "stop", "restart", "get-status")),
     ("cronjob", "Cron Job", "cron jobs", ("deploy",)),
     ("credential", "Credential", "credentials", ("get-status",)),
@@ -151,7 +159,7 @@ class Authorizer:
     # ------------------------------------------------------------------ statements
 
     @staticmethod
-    def _member_links(user_id: int) -> Select[tuple[TeamLink]]:
+    def _member_links(user_id: int) -> Select[TeamLink]:
         return select(TeamLink).join(
             TeamMember,
             and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
@@ -165,14 +173,16 @@ class Authorizer:
         links = self._member_links(uid).subquery()
         return or_(
             Project.user_id == uid,
-            Project.organization_id.in_(select(Organization.id).where(Organization.owner_id == uid)),
+            Project.organization_id.in_(
+                select(Organization.id).where(Organization.owner_id == uid)
+            ),
             Project.organization_id.in_(
                 select(links.c.organization_id).where(links.c.organization_id.is_not(None))
             ),
             Project.id.in_(select(links.c.project_id).where(links.c.project_id.is_not(None))),
         )
 
-    def _linked_environment_ids(self, user_id: int) -> Select[tuple[int | None]]:
+    def _linked_environment_ids(self, user_id: int) -> Select[int | None]:
         links = self._member_links(user_id).subquery()
         return select(links.c.environment_id).where(links.c.environment_id.is_not(None))
 
@@ -220,20 +230,20 @@ class Authorizer:
         member_of = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
         return or_(visible, Team.id.in_(member_of))
 
-    def readable_projects(self, principal: Principal) -> Select[tuple[Project]]:
+    def readable_projects(self, principal: Principal) -> Select[Project]:
         return select(Project).where(self.project_condition(principal))
 
-    def readable_environments(self, principal: Principal) -> Select[tuple[Environment]]:
+    def readable_environments(self, principal: Principal) -> Select[Environment]:
         return select(Environment).where(self.environment_condition(principal))
 
-    def readable_environment_ids(self, principal: Principal) -> Select[tuple[int]]:
+    def readable_environment_ids(self, principal: Principal) -> Select[int]:
         """For other domains: `Model.environment_id.in_(authorizer.readable_environment_ids(p))`."""
         return select(Environment.id).where(self.environment_condition(principal))
 
-    def readable_organizations(self, principal: Principal) -> Select[tuple[Organization]]:
+    def readable_organizations(self, principal: Principal) -> Select[Organization]:
         return select(Organization).where(self.organization_condition(principal))
 
-    def readable_teams(self, principal: Principal) -> Select[tuple[Team]]:
+    def readable_teams(self, principal: Principal) -> Select[Team]:
         return select(Team).where(self.team_condition(principal))
 
     # ------------------------------------------------------------------ permission sets
@@ -346,7 +356,9 @@ class Authorizer:
     # ------------------------------------------------------------------ entry points
 
     @staticmethod
-    def _check(permissions: frozenset[str] | None, permission: str, not_found: str) -> frozenset[str]:
+    def _check(
+        permissions: frozenset[str] | None, permission: str, not_found: str
+    ) -> frozenset[str]:
         if permissions is None:
             raise NotFound(not_found)
         if permission not in permissions:
@@ -450,9 +462,7 @@ class Authorizer:
             return owner_permissions
         return (owner_permissions or frozenset()) | {"team:read"}
 
-    async def team(
-        self, principal: Principal, team_id: int, permission: str
-    ) -> Team:
+    async def team(self, principal: Principal, team_id: int, permission: str) -> Team:
         team = await self.session.get(Team, team_id)
         permissions = await self.team_permissions(principal, team) if team is not None else None
         self._check(permissions, permission, "Team not found.")

@@ -17,6 +17,9 @@ def format_timestamp(value: datetime) -> str:
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
 
+# Database ids are 32-bit on PostgreSQL's `integer`: larger values can name nothing.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
 
 

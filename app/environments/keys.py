@@ -23,9 +23,11 @@ def new_environment_key(box: SecretBox, comment: str) -> SealedKeyPair:
         serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     ).decode()
-    public = private.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
+    public = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return SealedKeyPair(f"{public} {comment}", box.encrypt(private_pem))
 
 

@@ -17,16 +17,14 @@ class EnvironmentRepository:
         self.session = session
 
     @staticmethod
-    def with_relations(stmt: Select[tuple[Environment]]) -> Select[tuple[Environment]]:
+    def with_relations(stmt: Select[Environment]) -> Select[Environment]:
         project = selectinload(Environment.project)
         return stmt.options(
             project.selectinload(Project.organization),
             project.selectinload(Project.created_by_user),
         )
 
-    async def page(
-        self, stmt: Select[tuple[Environment]], page: PageParams
-    ) -> Sequence[Environment]:
+    async def page(self, stmt: Select[Environment], page: PageParams) -> Sequence[Environment]:
         stmt = self.with_relations(stmt).order_by(Environment.name, Environment.id)
         return await paginate(self.session, stmt, page)
 

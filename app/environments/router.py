@@ -27,7 +27,9 @@ Service = Annotated[EnvironmentService, Depends(get_service)]
 async def _present(service: EnvironmentService, environment: Environment) -> schemas.Environment:
     body = schemas.Environment.model_validate(environment)
     body.resource_summary = await service.summary(environment)
-    body.teams = [schemas.EnvironmentTeam.model_validate(t) for t in await service.teams(environment)]
+    body.teams = [
+        schemas.EnvironmentTeam.model_validate(t) for t in await service.teams(environment)
+    ]
     return body
 
 

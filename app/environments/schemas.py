@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.core.schemas import (
+    Id,
     RequestModel,
     ResourceSummaryItem,
     ResponseModel,
@@ -28,7 +29,7 @@ class EnvironmentCreate(RequestModel):
 
 
 class EnvironmentUpdate(EnvironmentCreate):
-    id: int
+    id: Id
 
 
 class EnvironmentRelation(ResponseModel):
@@ -66,4 +67,3 @@ class Environment(WithPermissions):
     created_by_user: UserRelation | None
     created_at: Timestamp
     updated_at: Timestamp
-

@@ -64,7 +64,10 @@ async def environment_summary(
     found = {row.resource_type: int(row.n) for row in (await session.execute(counts)).all()}
     return [
         summary_item(
-            r.resource_type, r.plural, r.human_readable, r.human_readable_plural,
+            r.resource_type,
+            r.plural,
+            r.human_readable,
+            r.human_readable_plural,
             found.get(r.resource_type, 0),
         )
         for r in resources

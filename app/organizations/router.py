@@ -22,7 +22,9 @@ def get_service(session: SessionDep) -> OrganizationService:
 Service = Annotated[OrganizationService, Depends(get_service)]
 
 
-async def _present(service: OrganizationService, organization: Organization) -> schemas.Organization:
+async def _present(
+    service: OrganizationService, organization: Organization
+) -> schemas.Organization:
     body = schemas.Organization.model_validate(organization)
     body.resource_summary = await service.summary(organization)
     return body
@@ -36,7 +38,7 @@ async def _present(service: OrganizationService, organization: Organization) -> 
 async def list_organizations(
     service: Service, principal: CurrentPrincipal, page: PageDep
 ) -> Sequence[Organization]:
-    return await service.list(principal, page)
+    return await service.list_readable(principal, page)
 
 
 @router.post(

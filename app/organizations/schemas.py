@@ -19,7 +19,10 @@ OrganizationName = Annotated[
 UrlSlug = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=2, max_length=30,
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=2,
+        max_length=30,
         pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
     ),
 ]
@@ -31,7 +34,8 @@ class OrganizationCreate(RequestModel):
 
 
 class OrganizationUpdate(RequestModel):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    # Documented as a string (id or slug); clients that send the numeric id are understood.
+    id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | int
     name: OrganizationName
     url_slug: UrlSlug
 

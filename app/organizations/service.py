@@ -25,7 +25,7 @@ class OrganizationService:
         self.organizations = OrganizationRepository(session)
         self.authorizer = Authorizer(session)
 
-    async def list(self, principal: Principal, page: PageParams) -> Sequence[Organization]:
+    async def list_readable(self, principal: Principal, page: PageParams) -> Sequence[Organization]:
         return await self.organizations.list_readable(self.authorizer, principal, page)
 
     async def _free_slug(self, wanted: str | None, name: str) -> str:
@@ -58,14 +58,15 @@ class OrganizationService:
         projects, environments, teams = await self.organizations.counts(organization.id)
         return [
             summary_item("project", "projects", "Project", "Projects", projects),
-            summary_item("environment", "environments", "Environment", "Environments",
-                         environments),
+            summary_item(
+                "environment", "environments", "Environment", "Environments", environments
+            ),
             summary_item("team", "teams", "Team", "Teams", teams),
         ]
 
     async def update(self, principal: Principal, key: str, data: OrganizationUpdate) -> None:
         organization = await self.authorizer.organization(principal, key, "organization:update")
-        if data.id not in (str(organization.id), organization.url_slug):
+        if str(data.id) not in (str(organization.id), organization.url_slug):
             raise ValidationFailed.field("id", "The id must match the organization in the URL.")
         if data.url_slug != organization.url_slug and (
             data.url_slug in RESERVED_SLUGS
@@ -80,8 +81,6 @@ class OrganizationService:
         organization = await self.authorizer.organization(principal, key, "organization:delete")
         projects, _, _ = await self.organizations.counts(organization.id)
         if projects:
-            raise Conflict(
-                f"The organization still has {projects} project(s); delete them first."
-            )
+            raise Conflict(f"The organization still has {projects} project(s); delete them first.")
         # Teams, their links and the organization's custom roles go with it (FK cascade).
         await self.organizations.delete(organization)

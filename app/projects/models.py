@@ -23,9 +23,7 @@ class Project(CallerPermissionsMixin, TimestampMixin, Base):
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
     user: Mapped[User] = relationship(lazy="raise", foreign_keys=[user_id])
-    created_by_user: Mapped[User | None] = relationship(
-        lazy="raise", foreign_keys=[created_by]
-    )
+    created_by_user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[created_by])
 
     @property
     def owner_type(self) -> str:

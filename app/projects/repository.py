@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -18,12 +18,12 @@ class ProjectRepository:
         self.session = session
 
     @staticmethod
-    def with_relations(stmt: Select[tuple[Project]]) -> Select[tuple[Project]]:
+    def with_relations(stmt: Select[Project]) -> Select[Project]:
         return stmt.options(
             selectinload(Project.organization), selectinload(Project.created_by_user)
         )
 
-    async def page(self, stmt: Select[tuple[Project]], page: PageParams) -> Sequence[Project]:
+    async def page(self, stmt: Select[Project], page: PageParams) -> Sequence[Project]:
         stmt = self.with_relations(stmt).order_by(Project.created_at.desc(), Project.id.desc())
         return await paginate(self.session, stmt, page)
 
@@ -58,8 +58,6 @@ class ProjectRepository:
     async def delete(self, project: Project) -> None:
         # Project tokens go first: their role may be one of this project's roles, which the
         # cascade would otherwise try to remove while a token still points at it.
-        await self.session.execute(
-            ApiToken.__table__.delete().where(ApiToken.project_id == project.id)
-        )
+        await self.session.execute(delete(ApiToken).where(ApiToken.project_id == project.id))
         await self.session.delete(project)
         await self.session.flush()

@@ -30,8 +30,12 @@ async def _present(service: ProjectService, project: Project) -> schemas.Project
     return body
 
 
-@router.get("/projects", tags=[TAG],
-    operation_id="listProjects", response_model=list[schemas.ProjectRelation])
+@router.get(
+    "/projects",
+    tags=[TAG],
+    operation_id="listProjects",
+    response_model=list[schemas.ProjectRelation],
+)
 async def list_projects(
     service: Service,
     principal: CurrentPrincipal,
@@ -40,7 +44,7 @@ async def list_projects(
         str | None, Query(max_length=255, description="Owner user or organization, id or slug")
     ] = None,
 ) -> Sequence[Project]:
-    return await service.list(principal, page, owner)
+    return await service.list_readable(principal, page, owner)
 
 
 @router.post(
@@ -52,7 +56,9 @@ async def list_projects(
     deprecated=True,
 )
 async def add_project(
-    data: Annotated[schemas.ProjectCreate, Body()], service: Service, principal: CurrentUserPrincipal
+    data: Annotated[schemas.ProjectCreate, Body()],
+    service: Service,
+    principal: CurrentUserPrincipal,
 ) -> schemas.Project:
     return await _present(service, await service.create_personal(principal, data))
 
@@ -75,8 +81,12 @@ async def add_organization_project(
     )
 
 
-@router.get("/projects/{project_id:int}", tags=[TAG],
-    operation_id="getProject", response_model=schemas.Project)
+@router.get(
+    "/projects/{project_id:int}",
+    tags=[TAG],
+    operation_id="getProject",
+    response_model=schemas.Project,
+)
 async def get_project(
     project_id: int, service: Service, principal: CurrentPrincipal
 ) -> schemas.Project:

@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.core.schemas import (
+    Id,
     RequestModel,
     ResourceSummaryItem,
     ResponseModel,
@@ -31,7 +32,7 @@ class ProjectCreate(RequestModel):
 
 
 class ProjectUpdate(ProjectCreate):
-    id: int
+    id: Id
 
 
 class ProjectRelation(ResponseModel):

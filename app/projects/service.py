@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
@@ -27,7 +27,7 @@ class ProjectService:
         self.projects = ProjectRepository(session)
         self.authorizer = Authorizer(session)
 
-    async def list(
+    async def list_readable(
         self, principal: Principal, page: PageParams, owner: str | None = None
     ) -> Sequence[Project]:
         stmt = self.authorizer.readable_projects(principal)
@@ -35,7 +35,7 @@ class ProjectService:
             stmt = stmt.where(await self._owner_filter(owner))
         return await self.projects.page(stmt, page)
 
-    async def _owner_filter(self, owner: str) -> object:
+    async def _owner_filter(self, owner: str) -> ColumnElement[bool]:
         # `owner` names a user or an organization, by id or URL slug; an unknown owner
         # simply matches nothing (the answer must not reveal which names exist).
         by_id = owner.isdigit()
@@ -50,7 +50,7 @@ class ProjectService:
         if not by_id and organization is not None:
             return Project.organization_id == organization
         if user is not None:
-            return (Project.user_id == user) & Project.organization_id.is_(None)
+            return and_(Project.user_id == user, Project.organization_id.is_(None))
         if organization is not None:
             return Project.organization_id == organization
         return Project.id.is_(None)
@@ -139,4 +139,3 @@ class ProjectService:
                 "included; delete them first."
             )
         await self.projects.delete(project)
-

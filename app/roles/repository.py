@@ -20,7 +20,7 @@ class RoleRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _listing(self, *owners: ColumnElement[bool]) -> Select[tuple[Role]]:
+    def _listing(self, *owners: ColumnElement[bool]) -> Select[Role]:
         return (
             select(Role)
             .where(or_(predefined(), *owners))
@@ -29,9 +29,7 @@ class RoleRepository:
             .order_by(Role.is_predefined.desc(), Role.name, Role.id)
         )
 
-    async def list_for_organization(
-        self, organization_id: int, page: PageParams
-    ) -> Sequence[Role]:
+    async def list_for_organization(self, organization_id: int, page: PageParams) -> Sequence[Role]:
         return await paginate(
             self.session, self._listing(Role.organization_id == organization_id), page
         )

@@ -4,13 +4,15 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import Id, RequestModel, ResponseModel, Timestamp
 from app.organizations.schemas import OrganizationRelation
 from app.users.schemas import UserRelation
 
 RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
-Permissions = Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=500)]
+Permissions = Annotated[
+    list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=500)
+]
 
 
 class RoleCreate(RequestModel):
@@ -20,7 +22,7 @@ class RoleCreate(RequestModel):
 
 
 class RoleUpdate(RoleCreate):
-    id: int
+    id: Id
 
 
 class RoleRelation(ResponseModel):

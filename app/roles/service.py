@@ -44,9 +44,7 @@ def _valid_permissions(permissions: list[str]) -> list[str]:
             {"permissions": [f"Unknown permission: {p}." for p in unknown]},
         )
     chosen = set(permissions)
-    missing = sorted(
-        {r for p in chosen for r in required_permissions(p)} - chosen
-    )
+    missing = sorted({r for p in chosen for r in required_permissions(p)} - chosen)
     if missing:
         raise ValidationFailed(
             "The given data was invalid.",

@@ -134,6 +134,4 @@ class TeamInvitation(TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     team: Mapped[Team] = relationship(lazy="raise")
-    created_by_user: Mapped[User | None] = relationship(
-        lazy="raise", foreign_keys=[created_by]
-    )
+    created_by_user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[created_by])

@@ -7,18 +7,19 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
 from app.projects.models import Project
-from app.teams.models import Team, TeamInvitation, TeamLink, TeamMember, TeamInvitationStatus
+from app.teams.models import Team, TeamInvitation, TeamInvitationStatus, TeamLink, TeamMember
 from app.users.models import User
 
 
-def _project_relations(loader: object) -> list[object]:
+def _project_relations(loader: _AbstractLoad) -> list[_AbstractLoad]:
     return [
-        loader.selectinload(Project.organization),  # type: ignore[attr-defined]
-        loader.selectinload(Project.created_by_user),  # type: ignore[attr-defined]
+        loader.selectinload(Project.organization),
+        loader.selectinload(Project.created_by_user),
     ]
 
 
@@ -28,7 +29,7 @@ class TeamRepository:
 
     # teams
 
-    async def page(self, stmt: Select[tuple[Team]], page: PageParams) -> Sequence[Team]:
+    async def page(self, stmt: Select[Team], page: PageParams) -> Sequence[Team]:
         stmt = stmt.options(
             selectinload(Team.organization), selectinload(Team.created_by_user)
         ).order_by(Team.name, Team.id)
@@ -77,7 +78,7 @@ class TeamRepository:
 
     # links
 
-    def _links(self) -> Select[tuple[TeamLink]]:
+    def _links(self) -> Select[TeamLink]:
         project = selectinload(TeamLink.project)
         environment_project = selectinload(TeamLink.environment).selectinload(Environment.project)
         return select(TeamLink).options(
@@ -94,13 +95,11 @@ class TeamRepository:
         return await paginate(self.session, stmt, page)
 
     async def link(self, team_id: int, where: ColumnElement[bool]) -> TeamLink | None:
-        return await self.session.scalar(
-            select(TeamLink).where(TeamLink.team_id == team_id, where)
-        )
+        return await self.session.scalar(select(TeamLink).where(TeamLink.team_id == team_id, where))
 
     # invitations
 
-    def _invitations(self) -> Select[tuple[TeamInvitation]]:
+    def _invitations(self) -> Select[TeamInvitation]:
         return select(TeamInvitation).options(
             selectinload(TeamInvitation.created_by_user),
             selectinload(TeamInvitation.team).selectinload(Team.organization),
@@ -130,9 +129,10 @@ class TeamRepository:
         return await paginate(self.session, stmt, page)
 
     async def invitation(self, invitation_id: str) -> TeamInvitation | None:
-        return await self.session.scalar(
+        invitation: TeamInvitation | None = await self.session.scalar(
             self._invitations().where(TeamInvitation.id == invitation_id)
         )
+        return invitation
 
     async def user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)

@@ -23,9 +23,6 @@ def get_service(session: SessionDep, settings: SettingsDep, mailer: MailerDep) -
 
 Service = Annotated[TeamService, Depends(get_service)]
 
-_NO_CONTENT = {"status_code": 204, "response_class": Response}
-
-
 # ---------------------------------------------------------------- teams
 
 
@@ -84,7 +81,13 @@ async def get_team(team_id: int, service: Service, principal: CurrentPrincipal) 
     return await service.get(principal, team_id)
 
 
-@router.put("/teams/{team_id:int}", operation_id="updateTeam", tags=[TAG], **_NO_CONTENT)
+@router.put(
+    "/teams/{team_id:int}",
+    operation_id="updateTeam",
+    tags=[TAG],
+    status_code=204,
+    response_class=Response,
+)
 async def update_team(
     team_id: int, data: schemas.TeamUpdate, service: Service, principal: CurrentPrincipal
 ) -> Response:
@@ -92,7 +95,13 @@ async def update_team(
     return Response(status_code=204)
 
 
-@router.delete("/teams/{team_id:int}", operation_id="deleteTeam", tags=[TAG], **_NO_CONTENT)
+@router.delete(
+    "/teams/{team_id:int}",
+    operation_id="deleteTeam",
+    tags=[TAG],
+    status_code=204,
+    response_class=Response,
+)
 async def delete_team(team_id: int, service: Service, principal: CurrentPrincipal) -> Response:
     await service.delete(principal, team_id)
     return Response(status_code=204)
@@ -129,7 +138,8 @@ async def get_team_member(
     "/teams/{team_id:int}/members/{user_id:int}",
     operation_id="deleteTeamMember",
     tags=["Teams - Members"],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def delete_team_member(
     team_id: int, user_id: int, service: Service, principal: CurrentPrincipal
@@ -200,7 +210,8 @@ async def list_environment_team_memberships(
     "/organizations/{organization_id}/teams/{team_id:int}/link",
     operation_id="linkTeamToOrganization",
     tags=[TAG],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def link_team_to_organization(
     organization_id: str,
@@ -217,7 +228,8 @@ async def link_team_to_organization(
     "/organizations/{organization_id}/teams/{team_id:int}/unlink",
     operation_id="unlinkTeamFromOrganization",
     tags=[TAG],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def unlink_team_from_organization(
     organization_id: str, team_id: int, service: Service, principal: CurrentPrincipal
@@ -230,7 +242,8 @@ async def unlink_team_from_organization(
     "/projects/{project_id:int}/teams/{team_id:int}/link",
     operation_id="linkTeamToProject",
     tags=[TAG],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def link_team_to_project(
     project_id: int,
@@ -247,7 +260,8 @@ async def link_team_to_project(
     "/projects/{project_id:int}/teams/{team_id:int}/unlink",
     operation_id="unlinkTeamFromProject",
     tags=[TAG],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def unlink_team_from_project(
     project_id: int, team_id: int, service: Service, principal: CurrentPrincipal
@@ -260,7 +274,8 @@ async def unlink_team_from_project(
     "/environments/{environment_id:int}/teams/{team_id:int}/link",
     operation_id="linkTeamToEnvironment",
     tags=[TAG],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def link_team_to_environment(
     environment_id: int,
@@ -277,7 +292,8 @@ async def link_team_to_environment(
     "/environments/{environment_id:int}/teams/{team_id:int}/unlink",
     operation_id="unlinkTeamFromEnvironment",
     tags=[TAG],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def unlink_team_from_environment(
     environment_id: int, team_id: int, service: Service, principal: CurrentPrincipal
@@ -330,7 +346,8 @@ async def list_user_team_invitations(
     "/team-invitations/{team_invitation_id}/accept",
     operation_id="acceptTeamInvitation",
     tags=["Team Invitations"],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def accept_team_invitation(
     team_invitation_id: str,
@@ -347,7 +364,8 @@ async def accept_team_invitation(
     "/team-invitations/{team_invitation_id}/reject",
     operation_id="rejectTeamInvitation",
     tags=["Team Invitations"],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def reject_team_invitation(
     team_invitation_id: str, service: Service, principal: CurrentUserPrincipal
@@ -360,7 +378,8 @@ async def reject_team_invitation(
     "/team-invitations/{team_invitation_id}",
     operation_id="deleteTeamInvitation",
     tags=["Team Invitations"],
-    **_NO_CONTENT,
+    status_code=204,
+    response_class=Response,
 )
 async def delete_team_invitation(
     team_invitation_id: str, service: Service, principal: CurrentPrincipal

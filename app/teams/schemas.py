@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import Id, RequestModel, ResponseModel, Timestamp
 from app.environments.schemas import EnvironmentRelation
 from app.organizations.schemas import OrganizationRelation
 from app.projects.schemas import ProjectRelation
@@ -24,11 +24,11 @@ class TeamCreate(RequestModel):
 
 
 class TeamUpdate(TeamCreate):
-    id: int
+    id: Id
 
 
 class TeamLinkCreate(RequestModel):
-    role_id: int
+    role_id: Id
 
 
 class InvitationCreate(RequestModel):

@@ -203,6 +203,8 @@ class TeamService:
             return None
         if role.organization_id is None and role.project_id is None:
             return role
+        organization_id: int | None
+        project_id: int | None
         if isinstance(target, Organization):
             organization_id, project_id = target.id, None
         else:
@@ -251,9 +253,7 @@ class TeamService:
             link.environment_id = found.id
         await self.teams.add(link)
 
-    async def unlink(
-        self, principal: Principal, target: str, key: str | int, team_id: int
-    ) -> None:
+    async def unlink(self, principal: Principal, target: str, key: str | int, team_id: int) -> None:
         found = await self._target(principal, target, key, "team:update")
         team = await self.authorizer.team(principal, team_id, "team:update")
         link = await self.teams.link(team.id, self._link_where(found))
@@ -272,10 +272,10 @@ class TeamService:
 
     def present(self, invitation: TeamInvitation) -> schemas.InvitationRelation:
         status = TeamInvitationStatus(invitation.status)
-        if (
-            status in (TeamInvitationStatus.PENDING, TeamInvitationStatus.ACTIVE)
-            and invitation.expires_at <= datetime.now(UTC)
-        ):
+        if status in (
+            TeamInvitationStatus.PENDING,
+            TeamInvitationStatus.ACTIVE,
+        ) and invitation.expires_at <= datetime.now(UTC):
             status = TeamInvitationStatus.EXPIRED
         return schemas.InvitationRelation(
             id=invitation.id,
@@ -285,9 +285,9 @@ class TeamService:
             status_human_readable=status.value.capitalize(),
             public_accept_url=self._accept_url(invitation),
             accepted_from_ip=invitation.accepted_from_ip,
-            created_by_user=invitation.created_by_user,  # type: ignore[arg-type]
-            team=invitation.team,  # type: ignore[arg-type]
-            organization=invitation.team.organization,  # type: ignore[arg-type]
+            created_by_user=invitation.created_by_user,
+            team=invitation.team,
+            organization=invitation.team.organization,
             accepted_at=invitation.accepted_at,
             expires_at=invitation.expires_at,
             created_at=invitation.created_at,
@@ -334,7 +334,7 @@ class TeamService:
         base = self.settings.public_url.rstrip("/")
         inviter = invitation.created_by_user.name if invitation.created_by_user else "Someone"
         body = (
-            f"{inviter} invited you to join the team \"{invitation.team.name}\" on "
+            f'{inviter} invited you to join the team "{invitation.team.name}" on '
             "Devopness Server.\n\n"
             f"Invitation id: {invitation.id}\n\n"
             f"Accept it (signed in as {invitation.email}): "
@@ -419,8 +419,6 @@ class TeamService:
         await self.authorizer.team(principal, invitation.team_id, "team:update")
         await self.teams.delete(invitation)
 
-    async def pending_for(
-        self, principal: Principal, page: PageParams
-    ) -> Sequence[TeamInvitation]:
+    async def pending_for(self, principal: Principal, page: PageParams) -> Sequence[TeamInvitation]:
         email = await self._email(principal)
         return await self.teams.pending_for(email, datetime.now(UTC), page)

@@ -80,8 +80,7 @@ async def test_reference_operations_are_served(app: Any) -> None:
     missing = [op for op in ops if (op.method, op.path) not in served]
     print(f"\nserved {len(ops) - len(missing)}/{len(ops)}")
     claimed_missing = [
-        op for op in missing
-        if op.tag in CLAIMED_TAGS or op.operation_id in CLAIMED_OPERATIONS
+        op for op in missing if op.tag in CLAIMED_TAGS or op.operation_id in CLAIMED_OPERATIONS
     ]
     assert not claimed_missing, "claimed but not served: " + ", ".join(
         f"{op.method} {op.path} ({op.operation_id})" for op in claimed_missing

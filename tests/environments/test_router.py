@@ -47,9 +47,11 @@ async def test_environment_lifecycle_with_its_own_ssh_key(
     assert "PRIVATE KEY" not in stored.ssh_private_key_encrypted
     private = open_environment_key(SecretBox(settings), stored.ssh_private_key_encrypted)
     loaded = serialization.load_ssh_private_key(private.encode(), password=None)
-    public = loaded.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
+    public = (
+        loaded.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     assert stored.ssh_public_key.startswith(public)
 
     r = await client.post(
@@ -73,7 +75,9 @@ async def test_environment_lifecycle_with_its_own_ssh_key(
     assert r.status_code == 204
     r = await client.get(f"/environments/{env_id}", headers=auth(token))
     assert (r.json()["type"], r.json()["name"], r.json()["description"]) == (
-        "staging", "stage", "live"
+        "staging",
+        "stage",
+        "live",
     )
 
     r = await client.post(f"/environments/{env_id}/archive", headers=auth(token))
@@ -133,19 +137,25 @@ async def test_read_only_team_member_reads_environment_but_cannot_change_it(
     assert r.status_code == 404
 
     # Invite the guest into a team over HTTP and link the team with a read-only role.
-    r = await client.post(f"/organizations/{org.id}/teams", json={"name": "Guests"},
-                          headers=auth(owner_token))
+    r = await client.post(
+        f"/organizations/{org.id}/teams", json={"name": "Guests"}, headers=auth(owner_token)
+    )
     team_id = r.json()["id"]
-    r = await client.post(f"/teams/{team_id}/invitations",
-                          json={"type": "private", "email": guest.email},
-                          headers=auth(owner_token))
+    r = await client.post(
+        f"/teams/{team_id}/invitations",
+        json={"type": "private", "email": guest.email},
+        headers=auth(owner_token),
+    )
     assert r.status_code == 201, r.text
     invitation_id = r.json()["id"]
     r = await client.post(f"/team-invitations/{invitation_id}/accept", headers=auth(guest_token))
     assert r.status_code == 204, r.text
     read_only = await create_role(db, permissions=["environment:read", "server:read"])
-    r = await client.post(f"/environments/{shared.id}/teams/{team_id}/link",
-                          json={"role_id": read_only.id}, headers=auth(owner_token))
+    r = await client.post(
+        f"/environments/{shared.id}/teams/{team_id}/link",
+        json={"role_id": read_only.id},
+        headers=auth(owner_token),
+    )
     assert r.status_code == 204, r.text
 
     r = await client.get(f"/environments/{shared.id}", headers=auth(guest_token))
@@ -190,7 +200,8 @@ async def test_project_token_without_delete_gets_403(
     r = await client.get(f"/environments/{foreign_env.id}", headers=auth(secret))
     assert r.status_code == 404
     r = await client.post(
-        f"/projects/{project.id}/environments", json={"type": "staging", "name": "s"},
+        f"/projects/{project.id}/environments",
+        json={"type": "staging", "name": "s"},
         headers=auth(secret),
     )
     assert r.status_code == 403
@@ -209,7 +220,8 @@ async def test_team_link_on_organization_reaches_every_environment(
     admin = await create_role(db, permissions=["environment:read", "environment:update"])
     await link_team(db, team, admin, organization=org)
     r = await client.put(
-        f"/environments/{env.id}", json={"id": env.id, "type": "staging", "name": "renamed"},
+        f"/environments/{env.id}",
+        json={"id": env.id, "type": "staging", "name": "renamed"},
         headers=auth(token),
     )
     assert r.status_code == 204

@@ -21,9 +21,7 @@ async def test_create_get_update_delete_organization(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     user, token = await user_with_token(db)
-    r = await client.post(
-        "/organizations", json={"name": "Acme Corp"}, headers=auth(token)
-    )
+    r = await client.post("/organizations", json={"name": "Acme Corp"}, headers=auth(token))
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["name"] == "Acme Corp" and body["url_slug"] == "acme-corp"

@@ -158,7 +158,8 @@ async def test_team_linked_to_project_grants_its_role(
     editor = await create_role(db, permissions=["project:read", "project:update"])
     await link_team(db, team, editor, project=project)
     r = await client.put(
-        f"/projects/{project.id}", json={"id": project.id, "name": "Renamed"},
+        f"/projects/{project.id}",
+        json={"id": project.id, "name": "Renamed"},
         headers=auth(member_token),
     )
     assert r.status_code == 204

@@ -95,8 +95,7 @@ async def test_role_permissions_are_validated(client: httpx.AsyncClient, db: Asy
     )
     assert r.status_code == 422
     assert "server:read" in r.json()["errors"]["permissions"][0]
-    r = await client.post(f"/organizations/{org.id}/roles", json={"name": "x"},
-                          headers=auth(token))
+    r = await client.post(f"/organizations/{org.id}/roles", json={"name": "x"}, headers=auth(token))
     assert r.status_code == 422 and set(r.json()["errors"]) == {"name", "permissions"}
 
 
@@ -115,9 +114,12 @@ async def test_project_roles_and_isolation(client: httpx.AsyncClient, db: AsyncS
     r = await client.get(f"/projects/{project.id}/roles", headers=auth(token))
     assert role_id in [x["id"] for x in r.json()]
 
-    for method, path in [("GET", f"/roles/{role_id}"), ("DELETE", f"/roles/{role_id}"),
-                         ("GET", f"/projects/{project.id}/roles"),
-                         ("GET", f"/organizations/{org.id}/roles")]:
+    for method, path in [
+        ("GET", f"/roles/{role_id}"),
+        ("DELETE", f"/roles/{role_id}"),
+        ("GET", f"/projects/{project.id}/roles"),
+        ("GET", f"/organizations/{org.id}/roles"),
+    ]:
         r = await client.request(method, path, headers=auth(other_token))
         assert r.status_code == 404, (method, path)
 
@@ -126,7 +128,8 @@ async def test_project_roles_and_isolation(client: httpx.AsyncClient, db: AsyncS
     r = await client.get(f"/roles/{role_id}", headers=auth(secret))
     assert r.status_code == 200
     r = await client.put(
-        f"/roles/{role_id}", json={"id": role_id, "name": "x1", "permissions": []},
+        f"/roles/{role_id}",
+        json={"id": role_id, "name": "x1", "permissions": []},
         headers=auth(secret),
     )
     assert r.status_code == 403

@@ -26,9 +26,11 @@ async def test_team_lifecycle_and_members(client: httpx.AsyncClient, db: AsyncSe
     owner, token = await user_with_token(db)
     mate, mate_token = await user_with_token(db)
     org = await create_organization(db, owner)
-    r = await client.post(f"/organizations/{org.id}/teams",
-                          json={"name": "Ops", "photo_url": "https://example.com/t.png"},
-                          headers=auth(token))
+    r = await client.post(
+        f"/organizations/{org.id}/teams",
+        json={"name": "Ops", "photo_url": "https://example.com/t.png"},
+        headers=auth(token),
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["organization"]["id"] == org.id and body["project"] is None
@@ -49,8 +51,9 @@ async def test_team_lifecycle_and_members(client: httpx.AsyncClient, db: AsyncSe
     # A member sees the team but cannot change it, and may leave it.
     r = await client.get(f"/teams/{team_id}", headers=auth(mate_token))
     assert r.status_code == 200
-    r = await client.put(f"/teams/{team_id}", json={"id": team_id, "name": "Mine"},
-                         headers=auth(mate_token))
+    r = await client.put(
+        f"/teams/{team_id}", json={"id": team_id, "name": "Mine"}, headers=auth(mate_token)
+    )
     assert r.status_code == 403
     r = await client.delete(f"/teams/{team_id}/members/{owner.id}", headers=auth(mate_token))
     assert r.status_code == 403
@@ -59,8 +62,9 @@ async def test_team_lifecycle_and_members(client: httpx.AsyncClient, db: AsyncSe
     r = await client.get(f"/teams/{team_id}", headers=auth(mate_token))
     assert r.status_code == 404
 
-    r = await client.put(f"/teams/{team_id}", json={"id": team_id, "name": "Platform"},
-                         headers=auth(token))
+    r = await client.put(
+        f"/teams/{team_id}", json={"id": team_id, "name": "Platform"}, headers=auth(token)
+    )
     assert r.status_code == 204
     r = await client.delete(f"/teams/{team_id}", headers=auth(token))
     assert r.status_code == 204
@@ -70,8 +74,9 @@ async def test_team_lifecycle_and_members(client: httpx.AsyncClient, db: AsyncSe
 async def test_project_teams_for_older_clients(client: httpx.AsyncClient, db: AsyncSession) -> None:
     owner, token = await user_with_token(db)
     project = await create_project(db, owner)
-    r = await client.post(f"/projects/{project.id}/teams", json={"name": "Devs"},
-                          headers=auth(token))
+    r = await client.post(
+        f"/projects/{project.id}/teams", json={"name": "Devs"}, headers=auth(token)
+    )
     assert r.status_code == 201, r.text
     assert r.json()["project"]["id"] == project.id
     r = await client.get(f"/projects/{project.id}/teams", headers=auth(token))
@@ -88,21 +93,24 @@ async def test_links_and_memberships(
     team = await create_team(db, organization=org, members=(owner,))
     role = await create_role(db, permissions=["environment:read"])
     for path in (f"/organizations/{org.id}", f"/projects/{project.id}", f"/environments/{env.id}"):
-        r = await client.post(f"{path}/teams/{team.id}/link", json={"role_id": role.id},
-                              headers=auth(token))
+        r = await client.post(
+            f"{path}/teams/{team.id}/link", json={"role_id": role.id}, headers=auth(token)
+        )
         assert r.status_code == 204, (path, r.text)
     # Linking again changes the role instead of duplicating the link.
     other_role = await create_role(db, permissions=["project:read"])
-    r = await client.post(f"/projects/{project.id}/teams/{team.id}/link",
-                          json={"role_id": other_role.id}, headers=auth(token))
+    r = await client.post(
+        f"/projects/{project.id}/teams/{team.id}/link",
+        json={"role_id": other_role.id},
+        headers=auth(token),
+    )
     assert r.status_code == 204
 
     with count_queries() as q:
         r = await client.get(f"/teams/{team.id}/memberships", headers=auth(token))
     assert r.status_code == 200 and len(r.json()) == 3
     assert q.count <= 16, q.statements
-    r = await client.get(f"/teams/{team.id}/memberships?filter_by=environment",
-                         headers=auth(token))
+    r = await client.get(f"/teams/{team.id}/memberships?filter_by=environment", headers=auth(token))
     assert [m["environment"]["id"] for m in r.json()] == [env.id]
     r = await client.get(f"/teams/{team.id}/memberships?filter_by=galaxy", headers=auth(token))
     assert r.status_code == 422 and "filter_by" in r.json()["errors"]
@@ -129,14 +137,19 @@ async def test_linking_checks_scope_role_and_escalation(
     project = await create_project(db, owner, organization=org)
     other_org = await create_organization(db, owner)
     foreign_team = await create_team(db, organization=other_org)
-    r = await client.post(f"/projects/{project.id}/teams/{foreign_team.id}/link",
-                          json={"role_id": (await create_role(db, permissions=[])).id},
-                          headers=auth(token))
+    r = await client.post(
+        f"/projects/{project.id}/teams/{foreign_team.id}/link",
+        json={"role_id": (await create_role(db, permissions=[])).id},
+        headers=auth(token),
+    )
     assert r.status_code == 422 and "team_id" in r.json()["errors"]
     foreign_role = await create_role(db, permissions=[], organization=other_org)
     team = await create_team(db, organization=org)
-    r = await client.post(f"/projects/{project.id}/teams/{team.id}/link",
-                          json={"role_id": foreign_role.id}, headers=auth(token))
+    r = await client.post(
+        f"/projects/{project.id}/teams/{team.id}/link",
+        json={"role_id": foreign_role.id},
+        headers=auth(token),
+    )
     assert r.status_code == 422 and "role_id" in r.json()["errors"]
 
     # A team manager cannot hand a role holding more than they hold themselves.
@@ -145,8 +158,11 @@ async def test_linking_checks_scope_role_and_escalation(
     limited = await create_role(db, permissions=["team:read", "team:update", "project:read"])
     await link_team(db, managers, limited, organization=org)
     admin = await create_role(db, permissions=["project:read", "project:delete"])
-    r = await client.post(f"/projects/{project.id}/teams/{team.id}/link",
-                          json={"role_id": admin.id}, headers=auth(manager_token))
+    r = await client.post(
+        f"/projects/{project.id}/teams/{team.id}/link",
+        json={"role_id": admin.id},
+        headers=auth(manager_token),
+    )
     assert r.status_code == 403
     assert await db.scalar(select(TeamLink).where(TeamLink.team_id == team.id)) is None
 
@@ -160,12 +176,15 @@ async def test_private_invitation_mail_accept_and_pending_list(
     org = await create_organization(db, owner)
     team = await create_team(db, organization=org, members=(owner,))
 
-    r = await client.post(f"/teams/{team.id}/invitations", json={"type": "private"},
-                          headers=auth(token))
+    r = await client.post(
+        f"/teams/{team.id}/invitations", json={"type": "private"}, headers=auth(token)
+    )
     assert r.status_code == 422 and "email" in r.json()["errors"]
-    r = await client.post(f"/teams/{team.id}/invitations",
-                          json={"type": "private", "email": invitee.email.upper()},
-                          headers=auth(token))
+    r = await client.post(
+        f"/teams/{team.id}/invitations",
+        json={"type": "private", "email": invitee.email.upper()},
+        headers=auth(token),
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "pending" and body["public_accept_url"] is None
@@ -182,8 +201,7 @@ async def test_private_invitation_mail_accept_and_pending_list(
     assert r.json() == []
 
     # Somebody else cannot use it, nor learn that it exists.
-    r = await client.post(f"/team-invitations/{invitation_id}/accept",
-                          headers=auth(stranger_token))
+    r = await client.post(f"/team-invitations/{invitation_id}/accept", headers=auth(stranger_token))
     assert r.status_code == 404
     r = await client.delete(f"/team-invitations/{invitation_id}", headers=auth(stranger_token))
     assert r.status_code == 404
@@ -211,9 +229,7 @@ async def test_reject_and_delete_invitation(client: httpx.AsyncClient, db: Async
     assert r.status_code == 409
     r = await client.delete(f"/team-invitations/{invitation.id}", headers=auth(token))
     assert r.status_code == 204
-    assert await db.scalar(
-        select(TeamInvitation).where(TeamInvitation.id == invitation.id)
-    ) is None
+    assert await db.scalar(select(TeamInvitation).where(TeamInvitation.id == invitation.id)) is None
 
 
 async def test_public_invitation_needs_its_token(
@@ -223,17 +239,22 @@ async def test_public_invitation_needs_its_token(
     joiner, joiner_token = await user_with_token(db)
     org = await create_organization(db, owner)
     team = await create_team(db, organization=org)
-    r = await client.post(f"/teams/{team.id}/invitations", json={"type": "public"},
-                          headers=auth(token))
+    r = await client.post(
+        f"/teams/{team.id}/invitations", json={"type": "public"}, headers=auth(token)
+    )
     assert r.status_code == 201, r.text
     url = r.json()["public_accept_url"]
     assert r.json()["status"] == "active" and url
     invitation_id = r.json()["id"]
     secret = parse_qs(urlparse(url).query)["token"][0]
-    r = await client.post(f"/team-invitations/{invitation_id}/accept?token=wrong",
-                          headers=auth(joiner_token))
+    r = await client.post(
+        f"/team-invitations/{invitation_id}/accept?token=wrong", headers=auth(joiner_token)
+    )
     assert r.status_code == 404
-    r = await client.post(f"/team-invitations/{invitation_id}/accept",
-                          params={"token": secret}, headers=auth(joiner_token))
+    r = await client.post(
+        f"/team-invitations/{invitation_id}/accept",
+        params={"token": secret},
+        headers=auth(joiner_token),
+    )
     assert r.status_code == 204
     assert await db.get(TeamMember, (team.id, joiner.id)) is not None
