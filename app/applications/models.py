@@ -6,6 +6,8 @@ from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 from app.static_options.catalog import LANGUAGE_RUNTIMES
 
@@ -84,3 +86,14 @@ class Application(EnvironmentResource, TimestampMixin, Base):
 
     def set_services(self, services: list[Service]) -> None:
         self.__dict__["_services"] = services
+
+
+register_environment_resource(
+    SummaryEntry(
+        "application",
+        "applications",
+        "Application",
+        "Applications",
+        Application.environment_id,
+    )
+)

@@ -6,6 +6,8 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 from app.resources_common.validators import cron_human_readable
 
@@ -35,3 +37,14 @@ class CronJob(EnvironmentResource, TimestampMixin, Base):
     @property
     def pattern_human_readable(self) -> str:
         return cron_human_readable(self.pattern)
+
+
+register_environment_resource(
+    SummaryEntry(
+        "cronjob",
+        "cronjobs",
+        "Cron Job",
+        "Cron Jobs",
+        CronJob.environment_id,
+    )
+)

@@ -6,6 +6,8 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 
 if TYPE_CHECKING:
@@ -35,3 +37,14 @@ class Daemon(EnvironmentResource, TimestampMixin, Base):
         back_populates="daemons", lazy="raise"
     )
     servers: Mapped[list[Server]] = servers_relationship("daemon", "Daemon")
+
+
+register_environment_resource(
+    SummaryEntry(
+        "daemon",
+        "daemons",
+        "Daemon",
+        "Daemons",
+        Daemon.environment_id,
+    )
+)

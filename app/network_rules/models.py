@@ -7,6 +7,8 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 
 if TYPE_CHECKING:
@@ -37,3 +39,14 @@ class NetworkRule(EnvironmentResource, TimestampMixin, Base):
     is_auto_generated: Mapped[bool] = mapped_column(default=False)
 
     servers: Mapped[list[Server]] = servers_relationship("network-rule", "NetworkRule")
+
+
+register_environment_resource(
+    SummaryEntry(
+        "network-rule",
+        "network-rules",
+        "Network Rule",
+        "Network Rules",
+        NetworkRule.environment_id,
+    )
+)

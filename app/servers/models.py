@@ -7,6 +7,8 @@ from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType
 from app.static_options.catalog import OS_VERSIONS
 
@@ -96,3 +98,14 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     def os(self) -> dict[str, Any]:
         # Only self-hosted servers are stored and they always name their OS version.
         return OS_VERSIONS[self.os_version_code or ""].as_dict()
+
+
+register_environment_resource(
+    SummaryEntry(
+        "server",
+        "servers",
+        "Server",
+        "Servers",
+        Server.environment_id,
+    )
+)

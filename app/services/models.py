@@ -7,6 +7,8 @@ from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 from app.static_options.catalog import SERVICE_TYPES
 
@@ -40,3 +42,14 @@ class Service(EnvironmentResource, TimestampMixin, Base):
     def type_human_readable(self) -> str:
         entry = SERVICE_TYPES.get(self.type)
         return entry[0] if entry else self.type
+
+
+register_environment_resource(
+    SummaryEntry(
+        "service",
+        "services",
+        "Service",
+        "Services",
+        Service.environment_id,
+    )
+)

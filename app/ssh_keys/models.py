@@ -6,6 +6,8 @@ from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 
 if TYPE_CHECKING:
@@ -30,3 +32,14 @@ class SshKey(EnvironmentResource, TimestampMixin, Base):
     fingerprint_sha256: Mapped[str] = mapped_column(String(64))
 
     servers: Mapped[list[Server]] = servers_relationship("ssh-key", "SshKey")
+
+
+register_environment_resource(
+    SummaryEntry(
+        "ssh-key",
+        "ssh-keys",
+        "SSH Key",
+        "SSH Keys",
+        SshKey.environment_id,
+    )
+)

@@ -7,6 +7,8 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType
 
 if TYPE_CHECKING:
@@ -35,3 +37,14 @@ class SslCertificate(EnvironmentResource, TimestampMixin, Base):
     virtual_host: Mapped[VirtualHost] = relationship(
         back_populates="ssl_certificate", lazy="raise"
     )
+
+
+register_environment_resource(
+    SummaryEntry(
+        "ssl-certificate",
+        "ssl-certificates",
+        "SSL Certificate",
+        "SSL Certificates",
+        SslCertificate.environment_id,
+    )
+)

@@ -7,6 +7,8 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
 
 if TYPE_CHECKING:
@@ -50,3 +52,14 @@ class VirtualHost(EnvironmentResource, TimestampMixin, Base):
     @property
     def type_human_readable(self) -> str:
         return VirtualHostType(self.type).human_readable
+
+
+register_environment_resource(
+    SummaryEntry(
+        "virtual-host",
+        "virtual-hosts",
+        "Virtual Host",
+        "Virtual Hosts",
+        VirtualHost.environment_id,
+    )
+)

@@ -240,3 +240,18 @@ async def test_create_answers_the_documented_shape(
     r = await client.get(f"{kind.item}/{created['id']}", headers=t.headers)
     assert r.status_code == 200
     assert r.json() == created
+
+
+async def test_environment_with_resources_cannot_be_deleted(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    server = await f.create_server(db, t)
+    await f.create_daemon(db, t)
+    r = await client.get(f"/environments/{t.environment.id}", headers=t.headers)
+    summary = {i["resource_type"]: i["summary"]["count"] for i in r.json()["resource_summary"]}
+    assert summary["server"] == 1 and summary["daemon"] == 1 and summary["cronjob"] == 0
+    r = await client.delete(f"/environments/{t.environment.id}", headers=t.headers)
+    assert r.status_code == 409
+    assert "1 servers" in r.json()["message"] and "1 daemons" in r.json()["message"]
+    assert (await client.get(f"/servers/{server.id}", headers=t.headers)).status_code == 200
