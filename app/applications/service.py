@@ -151,6 +151,8 @@ class ApplicationService(EnvironmentResourceService[Application]):
             self.resource_type,
             application.id,
             "deploy",
+            environment_id=application.environment_id,
+            project_id=application.project_id,
             servers=data.servers,
             trigger_comment=data.trigger_comment,
         )

@@ -13,8 +13,13 @@ from app.resources_common.models import ResourceServer
 async def servers_for(session: AsyncSession, resource_type: str, resource_id: int) -> list[int]:
     """Ids of the servers the resource runs on (what an action targets), ascending.
 
-    An SSL certificate runs wherever its virtual host runs.
+    A server runs on itself; an SSL certificate runs wherever its virtual host runs.
     """
+    if resource_type == "server":
+        from app.servers.models import Server
+
+        exists = await session.scalar(select(Server.id).where(Server.id == resource_id))
+        return [] if exists is None else [resource_id]
     if resource_type == "ssl-certificate":
         from app.ssl_certificates.models import SslCertificate
 

@@ -1,7 +1,7 @@
 """The one place resource operations start actions.
 
-Endpoints call `start_operation`; it checks the resource can run the operation and hands
-it to the action engine. Until the engine lands it refuses with 409: an operation must
+Endpoints call `start_operation`; it checks which servers the operation targets and hands
+it to the action engine. Until the engine is merged it refuses with 409: an operation must
 never look like it succeeded when nothing will run.
 """
 
@@ -23,26 +23,38 @@ ENGINE_UNAVAILABLE = (
 )
 
 
+def engine_action_type(operation: str) -> str:
+    """Route segments and permissions say `get-status`; the engine's action types are
+    `get_status`."""
+    return operation.replace("-", "_")
+
+
 async def check_target_servers(
     session: AsyncSession,
     resource_type: str,
     resource_id: int,
     requested: Sequence[int] | None,
 ) -> list[int]:
-    """The servers an operation targets: the requested ones, which must be linked to the
-    resource, or all linked servers when none are named."""
+    """The servers an operation targets: the requested ones, which must be servers the
+    resource runs on, or all of them when none are named. None at all is a 422."""
     linked = await servers_for(session, resource_type, resource_id)
     if requested is None:
-        return linked
-    unknown = sorted(set(requested) - set(linked))
-    if unknown:
+        targets = linked
+    else:
+        unknown = sorted(set(requested) - set(linked))
+        if unknown:
+            raise ValidationFailed.field(
+                "servers",
+                "The servers field must list servers this resource runs on; not linked: "
+                + ", ".join(str(s) for s in unknown)
+                + ".",
+            )
+        targets = list(dict.fromkeys(requested))
+    if not targets:
         raise ValidationFailed.field(
-            "servers",
-            "The servers field must list servers linked to this resource; not linked: "
-            + ", ".join(str(s) for s in unknown)
-            + ".",
+            "servers", "The resource is not linked to any server; link it to a server first."
         )
-    return list(dict.fromkeys(requested))
+    return targets
 
 
 async def start_operation(
@@ -52,17 +64,25 @@ async def start_operation(
     resource_id: int,
     operation: str,
     *,
+    environment_id: int,
+    project_id: int,
     servers: Sequence[int] | None = None,
     trigger_comment: str | None = None,
 ) -> int:
     """Create the action for `operation` on the resource; returns the action id.
 
-    Wiring the engine: replace the `raise` below with
-    `return await start_action(session, principal, resource_type, resource_id, operation,
-    servers=targets, trigger_comment=trigger_comment)`.
+    Wiring the engine (app.actions.service.start_action) replaces the `raise` below with:
+
+        action = await start_action(
+            session, resource_type=resource_type, resource_id=resource_id,
+            operation=engine_action_type(operation), triggered_by=principal,
+            project_id=project_id, environment_id=environment_id, server_ids=targets,
+            trigger_comment=trigger_comment,
+        )
+        return action.id
     """
     targets = await check_target_servers(session, resource_type, resource_id, servers)
-    del targets, trigger_comment, principal
+    del targets, trigger_comment, principal, environment_id, project_id
     raise Conflict(
         ENGINE_UNAVAILABLE.format(
             operation=operation, resource_type=resource_type, resource_id=resource_id

@@ -107,6 +107,8 @@ async def run_operation(
         str(resource.RESOURCE_TYPE),
         resource.id,
         operation,
+        environment_id=resource.environment_id,
+        project_id=resource.project_id,
         servers=body.servers if body else None,
         trigger_comment=body.trigger_comment if body else None,
     )

@@ -110,6 +110,10 @@ async def test_deployments(client: httpx.AsyncClient, db: AsyncSession) -> None:
     assert "source_ref" in f.field_errors(r)
     r = await client.post(url, json={"type": "deploy", "source_type": "branch",
                                      "source_ref": "main"}, headers=t.headers)
+    assert "servers" in f.field_errors(r)  # runs on no server yet
+    await f.link(db, "application", application.id, await f.create_server(db, t))
+    r = await client.post(url, json={"type": "deploy", "source_type": "branch",
+                                     "source_ref": "main"}, headers=t.headers)
     assert r.status_code == 409
     assert "action engine is not available" in r.json()["message"]
 

@@ -70,4 +70,7 @@ async def test_deploy_waits_for_the_engine(client: httpx.AsyncClient, db: AsyncS
     t = await f.create_tenant(db)
     cron_job = await f.create_cron_job(db, t)
     r = await client.post(f"/cron-jobs/{cron_job.id}/deploy", json={}, headers=t.headers)
+    assert "servers" in f.field_errors(r)  # runs on no server yet
+    await f.link(db, "cronjob", cron_job.id, await f.create_server(db, t))
+    r = await client.post(f"/cron-jobs/{cron_job.id}/deploy", json={}, headers=t.headers)
     assert r.status_code == 409

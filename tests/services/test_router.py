@@ -57,4 +57,7 @@ async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSe
     t = await f.create_tenant(db)
     service = await f.create_service(db, t)
     r = await client.post(f"/services/{service.id}/{operation}", headers=t.headers)
+    assert "servers" in f.field_errors(r)  # runs on no server yet
+    await f.link(db, "service", service.id, await f.create_server(db, t))
+    r = await client.post(f"/services/{service.id}/{operation}", headers=t.headers)
     assert r.status_code == 409

@@ -65,4 +65,9 @@ async def test_rename(client: httpx.AsyncClient, db: AsyncSession) -> None:
     assert r.json()["name"] == "desk"
     r = await client.post(f"/ssh-keys/{key.id}/deploy", json={"servers": []},
                           headers=t.headers)
+    assert "servers" in f.field_errors(r)
+    server = await f.create_server(db, t)
+    await f.link(db, "ssh-key", key.id, server)
+    r = await client.post(f"/ssh-keys/{key.id}/deploy", json={"servers": [server.id]},
+                          headers=t.headers)
     assert r.status_code == 409

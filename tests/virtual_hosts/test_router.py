@@ -79,5 +79,6 @@ async def test_update(client: httpx.AsyncClient, db: AsyncSession) -> None:
 async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSession) -> None:
     t = await f.create_tenant(db)
     host = await f.create_virtual_host(db, t)
+    await f.link(db, "virtual-host", host.id, await f.create_server(db, t))
     r = await client.post(f"/virtual-hosts/{host.id}/{operation}", headers=t.headers)
     assert r.status_code == 409
