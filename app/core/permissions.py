@@ -127,6 +127,8 @@ USER_ONLY_PERMISSIONS = frozenset(
     {"api_token:create", "api_token:read", "api_token:update", "api_token:delete"}
 )
 
+MAX_ID = 2**31 - 1
+
 OPERATE = ("deploy", "start", "stop", "restart", "reload", "get-status", "trigger", "retry")
 
 READ_PERMISSIONS = frozenset(p for p in ALL_PERMISSIONS if p.endswith(":read"))
@@ -155,6 +157,8 @@ class Authorizer:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Projects the caller reaches only through some of their environments.
+        self._partial_projects: set[int] = set()
 
     # ------------------------------------------------------------------ statements
 
@@ -235,6 +239,17 @@ class Authorizer:
 
     def readable_environments(self, principal: Principal) -> Select[Environment]:
         return select(Environment).where(self.environment_condition(principal))
+
+    def environments_of(self, principal: Principal, project: Project) -> Select[Environment]:
+        """Environments of a project already checked with `project()`, as the caller sees them.
+
+        Whoever reaches the project as a whole sees all its environments, so the visibility
+        filter is only added for callers who reach some environments through team links.
+        """
+        stmt = select(Environment).where(Environment.project_id == project.id)
+        if project.id in self._partial_projects:
+            stmt = stmt.where(self.environment_condition(principal))
+        return stmt
 
     def readable_environment_ids(self, principal: Principal) -> Select[int]:
         """For other domains: `Model.environment_id.in_(authorizer.readable_environment_ids(p))`."""
@@ -319,6 +334,7 @@ class Authorizer:
         )
         if reaches_environment is None:
             return None
+        self._partial_projects.add(project.id)
         return frozenset({"project:read", "environment:read"})
 
     async def project_permissions(
@@ -369,8 +385,13 @@ class Authorizer:
         self, principal: Principal, key: str | int, permission: str
     ) -> Organization:
         """The organization (by id or URL slug) if visible (else 404) and `permission` held."""
+        organization: Organization | None
         if isinstance(key, int) or key.isdigit():
-            organization = await self.session.get(Organization, int(key))
+            # An id no database integer can hold names nothing (and must not reach SQL).
+            number = int(key)
+            organization = (
+                await self.session.get(Organization, number) if number <= MAX_ID else None
+            )
         else:
             organization = await self.session.scalar(
                 select(Organization).where(Organization.url_slug == key)

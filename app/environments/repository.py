@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -18,10 +18,11 @@ class EnvironmentRepository:
 
     @staticmethod
     def with_relations(stmt: Select[Environment]) -> Select[Environment]:
-        project = selectinload(Environment.project)
+        # All many-to-one: joined into the page query itself, one round trip for the page.
+        project = joinedload(Environment.project, innerjoin=True)
         return stmt.options(
-            project.selectinload(Project.organization),
-            project.selectinload(Project.created_by_user),
+            project.joinedload(Project.organization),
+            project.joinedload(Project.created_by_user),
         )
 
     async def page(self, stmt: Select[Environment], page: PageParams) -> Sequence[Environment]:
@@ -49,7 +50,7 @@ class EnvironmentRepository:
             select(Team)
             .join(TeamLink, TeamLink.team_id == Team.id)
             .where(TeamLink.environment_id == environment_id)
-            .options(selectinload(Team.created_by_user))
+            .options(joinedload(Team.created_by_user))
             .order_by(Team.name, Team.id)
         )
         return (await self.session.scalars(stmt)).all()

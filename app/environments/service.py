@@ -34,9 +34,8 @@ class EnvironmentService:
     async def list_for_project(
         self, principal: Principal, project_id: int, page: PageParams, *, archived: bool
     ) -> Sequence[Environment]:
-        await self.authorizer.project(principal, project_id, "environment:read")
-        stmt = self.authorizer.readable_environments(principal).where(
-            Environment.project_id == project_id,
+        project = await self.authorizer.project(principal, project_id, "environment:read")
+        stmt = self.authorizer.environments_of(principal, project).where(
             Environment.archived_at.is_not(None) if archived else Environment.archived_at.is_(None),
         )
         return await self.environments.page(stmt, page)

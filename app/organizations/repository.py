@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.auth import Principal
 from app.core.pagination import PageParams, paginate
@@ -25,7 +25,7 @@ class OrganizationRepository:
     ) -> Sequence[Organization]:
         stmt = (
             authorizer.readable_organizations(principal)
-            .options(selectinload(Organization.owner))
+            .options(joinedload(Organization.owner))
             .order_by(Organization.name, Organization.id)
         )
         return await paginate(self.session, stmt, page)

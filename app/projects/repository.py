@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -19,9 +19,8 @@ class ProjectRepository:
 
     @staticmethod
     def with_relations(stmt: Select[Project]) -> Select[Project]:
-        return stmt.options(
-            selectinload(Project.organization), selectinload(Project.created_by_user)
-        )
+        # Both many-to-one: joined into the page query itself.
+        return stmt.options(joinedload(Project.organization), joinedload(Project.created_by_user))
 
     async def page(self, stmt: Select[Project], page: PageParams) -> Sequence[Project]:
         stmt = self.with_relations(stmt).order_by(Project.created_at.desc(), Project.id.desc())

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
+from app.core.permissions import MAX_ID, Authorizer
 from app.core.schemas import ResourceSummaryItem
 from app.environments.summary import summary_item
 from app.organizations.models import Organization
@@ -39,6 +39,8 @@ class ProjectService:
         # `owner` names a user or an organization, by id or URL slug; an unknown owner
         # simply matches nothing (the answer must not reveal which names exist).
         by_id = owner.isdigit()
+        if by_id and int(owner) > MAX_ID:
+            return Project.id.is_(None)
         organization = await self.session.scalar(
             select(Organization.id).where(
                 Organization.id == int(owner) if by_id else Organization.url_slug == owner

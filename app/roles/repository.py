@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.roles.models import Role
@@ -24,7 +24,7 @@ class RoleRepository:
         return (
             select(Role)
             .where(or_(predefined(), *owners))
-            .options(selectinload(Role.organization), selectinload(Role.created_by_user))
+            .options(joinedload(Role.organization), joinedload(Role.created_by_user))
             # Predefined roles first, then the tenant's own, by name.
             .order_by(Role.is_predefined.desc(), Role.name, Role.id)
         )

@@ -85,7 +85,10 @@ class TeamLink(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="RESTRICT"), index=True)
+    # NO ACTION, not RESTRICT: checked at the end of the statement, so deleting an
+    # organization may cascade to its roles and to the links using them at once; deleting
+    # a role still in use is refused by the role service (409).
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE")
     )

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
@@ -18,8 +18,8 @@ from app.users.models import User
 
 def _project_relations(loader: _AbstractLoad) -> list[_AbstractLoad]:
     return [
-        loader.selectinload(Project.organization),
-        loader.selectinload(Project.created_by_user),
+        loader.joinedload(Project.organization),
+        loader.joinedload(Project.created_by_user),
     ]
 
 
@@ -30,8 +30,9 @@ class TeamRepository:
     # teams
 
     async def page(self, stmt: Select[Team], page: PageParams) -> Sequence[Team]:
+        # Many-to-one relations are joined into the page query; lists stay one round trip.
         stmt = stmt.options(
-            selectinload(Team.organization), selectinload(Team.created_by_user)
+            joinedload(Team.organization), joinedload(Team.created_by_user)
         ).order_by(Team.name, Team.id)
         return await paginate(self.session, stmt, page)
 
@@ -47,7 +48,7 @@ class TeamRepository:
             await self.session.scalars(
                 select(TeamMember)
                 .where(TeamMember.team_id == team.id)
-                .options(selectinload(TeamMember.user))
+                .options(joinedload(TeamMember.user))
                 .order_by(TeamMember.created_at, TeamMember.user_id)
             )
         ).all()
@@ -64,14 +65,14 @@ class TeamRepository:
         return await self.session.scalar(
             select(TeamMember)
             .where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
-            .options(selectinload(TeamMember.user))
+            .options(joinedload(TeamMember.user))
         )
 
     async def members(self, team_id: int, page: PageParams) -> Sequence[TeamMember]:
         stmt = (
             select(TeamMember)
             .where(TeamMember.team_id == team_id)
-            .options(selectinload(TeamMember.user))
+            .options(joinedload(TeamMember.user))
             .order_by(TeamMember.created_at, TeamMember.user_id)
         )
         return await paginate(self.session, stmt, page)
@@ -79,13 +80,15 @@ class TeamRepository:
     # links
 
     def _links(self) -> Select[TeamLink]:
-        project = selectinload(TeamLink.project)
-        environment_project = selectinload(TeamLink.environment).selectinload(Environment.project)
+        # Every relation of a link is many-to-one: one joined query loads the whole page.
+        team = joinedload(TeamLink.team, innerjoin=True)
+        project = joinedload(TeamLink.project)
+        environment_project = joinedload(TeamLink.environment).joinedload(Environment.project)
         return select(TeamLink).options(
-            selectinload(TeamLink.team).selectinload(Team.organization),
-            selectinload(TeamLink.team).selectinload(Team.created_by_user),
-            selectinload(TeamLink.role),
-            selectinload(TeamLink.organization),
+            team.joinedload(Team.organization),
+            team.joinedload(Team.created_by_user),
+            joinedload(TeamLink.role, innerjoin=True),
+            joinedload(TeamLink.organization),
             *_project_relations(project),
             *_project_relations(environment_project),
         )
@@ -101,9 +104,9 @@ class TeamRepository:
 
     def _invitations(self) -> Select[TeamInvitation]:
         return select(TeamInvitation).options(
-            selectinload(TeamInvitation.created_by_user),
-            selectinload(TeamInvitation.team).selectinload(Team.organization),
-            selectinload(TeamInvitation.team).selectinload(Team.created_by_user),
+            joinedload(TeamInvitation.created_by_user),
+            joinedload(TeamInvitation.team, innerjoin=True).joinedload(Team.organization),
+            joinedload(TeamInvitation.team, innerjoin=True).joinedload(Team.created_by_user),
         )
 
     async def invitations(self, team_id: int, page: PageParams) -> Sequence[TeamInvitation]:

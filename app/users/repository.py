@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal, PrincipalKind
+from app.core.permissions import Authorizer
+from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
+from app.teams.models import Team, TeamMember
 from app.users.models import AuthSession, User, UserToken
 
 # Path words under /users/ that a slug must never shadow.
@@ -112,6 +117,45 @@ class UserRepository:
             )
             .values(used_at=now)
         )
+
+    async def activity_counts(self, user_id: int) -> dict[str, tuple[int, int]]:
+        """(owner of, member of) for projects, environments and teams, in one query.
+
+        "Member of" counts what the user reaches through teams or organizations without
+        owning it, decided by the same conditions the authorization layer uses for lists.
+        """
+        principal = Principal(kind=PrincipalKind.PERSONAL_ACCESS_TOKEN, user_id=user_id)
+        authorizer = Authorizer(self.session)
+
+        def count(stmt: Select[Any]) -> ScalarSelect[int]:
+            return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
+
+        owned_env = Environment.project_id.in_(select(Project.id).where(Project.user_id == user_id))
+        row = (
+            await self.session.execute(
+                select(
+                    count(select(Project.id).where(Project.user_id == user_id)),
+                    count(
+                        select(Project.id).where(
+                            authorizer.project_condition(principal), Project.user_id != user_id
+                        )
+                    ),
+                    count(select(Environment.id).where(owned_env)),
+                    count(
+                        select(Environment.id).where(
+                            authorizer.environment_condition(principal), ~owned_env
+                        )
+                    ),
+                    count(select(Team.id).where(Team.created_by == user_id)),
+                    count(select(TeamMember.team_id).where(TeamMember.user_id == user_id)),
+                )
+            )
+        ).one()
+        return {
+            "projects": (int(row[0]), int(row[1])),
+            "environments": (int(row[2]), int(row[3])),
+            "teams": (int(row[4]), int(row[5])),
+        }
 
     async def count_owned_projects(self, user_id: int) -> int:
         return int(

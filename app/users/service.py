@@ -265,14 +265,17 @@ class UserService:
 
     async def activity(self, key: str, viewer_id: int) -> UserActivity:
         user = await self.get_visible(key, viewer_id)
-        # Counts of what exists on this server for the user; membership (teams) and the
-        # triggered actions join in as those domains add their repositories here.
-        owned_projects = await self.users.count_owned_projects(user.id)
-        zero = OwnedMemberStats(owner_of=0, member_of=0)
+        # Triggered actions join in when the actions domain adds its repository here.
+        counts = await self.users.activity_counts(user.id)
+
+        def stats(kind: str) -> OwnedMemberStats:
+            owner_of, member_of = counts[kind]
+            return OwnedMemberStats(owner_of=owner_of, member_of=member_of)
+
         return UserActivity(
-            projects=OwnedMemberStats(owner_of=owned_projects, member_of=0),
-            environments=zero,
-            teams=zero,
+            projects=stats("projects"),
+            environments=stats("environments"),
+            teams=stats("teams"),
             triggered_actions=TriggeredActions(summary=TriggeredActionSummary(), operations=[]),
         )
 

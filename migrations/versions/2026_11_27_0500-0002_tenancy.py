@@ -121,7 +121,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['environment_id'], ['environments.id'], name=op.f('fk_team_links_environment_id_environments'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_team_links_organization_id_organizations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_team_links_project_id_projects'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('fk_team_links_role_id_roles'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('fk_team_links_role_id_roles')),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_team_links_team_id_teams'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_team_links')),
     sa.UniqueConstraint('team_id', 'environment_id', name=op.f('uq_team_links_team_id_environment_id')),

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.organizations.models import Organization
+from app.roles.models import Role
 from app.teams.models import Team
 from tests.factories import (
     auth,
@@ -120,3 +121,27 @@ async def test_other_tenant_gets_404_and_team_member_reads_but_cannot_change(
     assert r.status_code == 403
     r = await client.get("/organizations", headers=auth(other_token))
     assert [o["id"] for o in r.json()] == [org.id]
+
+
+async def test_absurd_ids_are_not_found(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    _, token = await user_with_token(db)
+    r = await client.get("/organizations/" + "9" * 30, headers=auth(token))
+    assert r.status_code == 404
+    r = await client.get("/projects?owner=" + "9" * 30, headers=auth(token))
+    assert r.status_code == 200 and r.json() == []
+
+
+async def test_delete_cascades_teams_links_and_custom_roles(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    owner, token = await user_with_token(db)
+    org = await create_organization(db, owner)
+    role = await create_role(db, permissions=["organization:read"], organization=org)
+    team = await create_team(db, organization=org, members=(owner,))
+    await link_team(db, team, role, organization=org)
+    team_id, role_id = team.id, role.id
+    r = await client.delete(f"/organizations/{org.id}", headers=auth(token))
+    assert r.status_code == 204, r.text
+    db.expire_all()
+    assert await db.get(Team, team_id) is None
+    assert await db.get(Role, role_id) is None

@@ -6,6 +6,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.projects.models import Project
+from app.roles.models import Role
+from app.teams.models import Team
 from tests.factories import (
     auth,
     create_environment,
@@ -167,3 +169,26 @@ async def test_team_linked_to_project_grants_its_role(
     assert r.status_code == 403
     r = await client.get("/projects", headers=auth(member_token))
     assert [p["name"] for p in r.json()] == ["Renamed"]
+
+
+async def test_delete_cascades_project_teams_roles_and_tokens(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    owner, token = await user_with_token(db)
+    project = await create_project(db, owner)
+    r = await client.post(
+        f"/projects/{project.id}/roles",
+        json={"name": "ops", "permissions": ["project:read"]},
+        headers=auth(token),
+    )
+    role = await db.get(Role, r.json()["id"])
+    assert role is not None
+    team = await create_team(db, project=project, members=(owner,))
+    await link_team(db, team, role, project=project)
+    await create_project_token(db, project, role, owner)
+    project_id, team_id, role_id = project.id, team.id, role.id
+    r = await client.delete(f"/projects/{project_id}", headers=auth(token))
+    assert r.status_code == 204, r.text
+    db.expire_all()
+    assert await db.get(Team, team_id) is None
+    assert await db.get(Role, role_id) is None

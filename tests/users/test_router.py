@@ -14,10 +14,14 @@ from tests.conftest import Mailbox
 from tests.factories import (
     PASSWORD,
     auth,
+    create_environment,
+    create_organization,
     create_project,
     create_project_token,
     create_role,
+    create_team,
     create_user,
+    link_team,
     user_with_token,
 )
 
@@ -366,3 +370,26 @@ async def test_timestamps_are_utc_with_microseconds(
     me = (await client.get("/users/me", headers=auth(token))).json()
     parsed = datetime.strptime(me["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs((datetime.now(UTC) - parsed).total_seconds()) < 60
+
+
+async def test_activity_counts_owned_and_shared(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    user, token = await user_with_token(db)
+    other, _ = await user_with_token(db)
+    mine = await create_project(db, user)
+    await create_environment(db, mine)
+    org = await create_organization(db, other)
+    shared = await create_project(db, other, organization=org)
+    await create_environment(db, shared)
+    await create_environment(db, shared)
+    team = await create_team(db, organization=org, members=(user,), creator=other)
+    role = await create_role(db, permissions=["project:read", "environment:read"])
+    await link_team(db, team, role, project=shared)
+
+    r = await client.get(f"/users/{user.id}/activity", headers=auth(token))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["projects"] == {"owner_of": 1, "member_of": 1}
+    assert body["environments"] == {"owner_of": 1, "member_of": 2}
+    assert body["teams"] == {"owner_of": 0, "member_of": 1}
