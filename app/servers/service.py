@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
-from app.core.pagination import PageParams
 from app.resources_common import links
-from app.resources_common.access import EnvironmentAccess
-from app.resources_common.schemas import OperationRequest
 from app.resources_common.service import (
+    EnvironmentResourceService,
     check_body_id,
     linked_resources_by_type,
-    remove_resource,
-    run_operation,
 )
 from app.servers.models import CloudServiceCode, Server, ServerStatus
 from app.servers.repository import ServerRepository
@@ -26,29 +21,18 @@ from app.servers.schemas import ServerCommand, ServerEnvironmentCreate, ServerUp
 LABEL = "Server"
 
 
-class ServerService:
+class ServerService(EnvironmentResourceService[Server]):
+    label = LABEL
+    resource_type = "server"
+
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
         self.servers = ServerRepository(session)
-        self.access = EnvironmentAccess(session)
-
-    async def list(
-        self, principal: Principal, environment_id: int, page: PageParams
-    ) -> Sequence[Server]:
-        await self.access.environment(principal, environment_id, "server:read")
-        return await self.servers.list_in_environment(environment_id, page)
-
-    async def get(self, principal: Principal, server_id: int, permission: str = "server:read"
-                  ) -> Server:
-        server = await self.servers.get(server_id)
-        await self.access.resource(principal, server, permission, LABEL)
-        assert server is not None
-        return server
+        super().__init__(session, self.servers)
 
     async def create(
         self, principal: Principal, environment_id: int, data: ServerEnvironmentCreate
     ) -> Server:
-        environment = await self.access.environment(principal, environment_id, "server:create")
+        environment = await self.environment_for_create(principal, environment_id)
         if data.provision_input.cloud_service_code is not CloudServiceCode.SELF_HOSTED_CUSTOM:
             raise ValidationFailed.field(
                 "provision_input.cloud_service_code",
@@ -83,11 +67,11 @@ class ServerService:
         for resource_type, ids in linked.items():
             for resource_id in ids:
                 await links.link_servers(self.session, resource_type, resource_id, [server.id])
-        return await self._fresh(server.id)
+        return await self.fresh(server.id)
 
     async def update(self, principal: Principal, server_id: int, data: ServerUpdate) -> Server:
         check_body_id(data.id, server_id)
-        server = await self.get(principal, server_id, "server:update")
+        server = await self.get(principal, server_id, "update")
         fields = data.model_fields_set
         if "ip_address" in fields:
             if data.ip_address is None:
@@ -104,27 +88,19 @@ class ServerService:
         await self.session.flush()
         return server
 
-    async def delete(self, principal: Principal, server_id: int) -> None:
-        server = await self.get(principal, server_id, "server:delete")
-        dependents = await links.resources_on_server(self.session, server.id)
+    async def check_delete(self, resource: Server) -> None:
+        dependents = await links.resources_on_server(self.session, resource.id)
         if dependents:
             listed = ", ".join(f"{n} {t}" for t, n in sorted(dependents.items()))
             raise Conflict(
                 f"The server cannot be deleted while resources run on it ({listed}); "
                 "unlink or delete them first."
             )
-        await remove_resource(self.session, server)
-
-    async def operation(
-        self, principal: Principal, server_id: int, operation: str, body: OperationRequest | None
-    ) -> int:
-        server = await self.get(principal, server_id, f"server:{operation}")
-        return await run_operation(self.session, principal, server, operation, body)
 
     async def commands(self, principal: Principal, server_id: int) -> ServerCommand:
         """A shell command that authorises the environment's SSH key for the server's SSH
         user: run on the machine, it lets actions log in."""
-        server = await self.get(principal, server_id, "server:read")
+        server = await self.get(principal, server_id)
         public_key = server.environment.ssh_public_key.strip()
         home = "/root" if server.ssh_user == "root" else f"/home/{server.ssh_user}"
         ssh_dir = f"{home}/.ssh"
@@ -136,11 +112,6 @@ class ServerService:
             f"chown -R {server.ssh_user}: {ssh_dir}"
         )
         return ServerCommand(connect_command=command)
-
-    async def _fresh(self, server_id: int) -> Server:
-        server = await self.servers.get(server_id, fresh=True)
-        assert server is not None
-        return server
 
 
 def _credential_id(value: int | str | None) -> int | None:

@@ -255,3 +255,19 @@ async def test_environment_with_resources_cannot_be_deleted(
     assert r.status_code == 409
     assert "1 servers" in r.json()["message"] and "1 daemons" in r.json()["message"]
     assert (await client.get(f"/servers/{server.id}", headers=t.headers)).status_code == 200
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=str)
+async def test_archived_environment_takes_no_new_resources(
+    kind: Kind, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    from datetime import UTC, datetime
+
+    t = await f.create_tenant(db)
+    body = await kind.create_body(db, t)
+    t.environment.archived_at = datetime.now(UTC)
+    await db.commit()
+    r = await client.post(f"/environments/{t.environment.id}/{kind.collection}", json=body,
+                          headers=t.headers)
+    assert r.status_code == 409
+    assert "archived" in r.json()["message"]
