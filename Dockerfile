@@ -22,6 +22,6 @@ ENV DATABASE_URL=sqlite+aiosqlite:////srv/devopness/data/devopness.db
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/openapi.json', timeout=4)" || exit 1
+  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
 
 CMD ["devopness-server", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -119,6 +119,48 @@ def openapi(
 
 
 @cli.command()
+def backup(
+    output: Annotated[Path, typer.Option(help="Archive to write (.tar.gz).")],
+) -> None:
+    """Write a consistent backup of the database (the SECRET_KEY is never included)."""
+    from app.ops.backup import BackupError
+    from app.ops.backup import backup as make_backup
+
+    try:
+        manifest = make_backup(_settings(), output)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"wrote {output} ({manifest.database}, revision {manifest.revision}, "
+        f"key fingerprint {manifest.key_fingerprint}); keep SECRET_KEY backed up separately"
+    )
+
+
+@cli.command()
+def restore(
+    archive: Annotated[Path, typer.Option("--input", help="Backup archive to restore.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the current data.")] = False,
+    ignore_key_mismatch: Annotated[
+        bool, typer.Option(help="Restore although SECRET_KEY differs (secrets are lost).")
+    ] = False,
+) -> None:
+    """Replace the database's contents with a backup, then apply newer migrations."""
+    from app.ops.backup import BackupError
+    from app.ops.backup import restore as do_restore
+
+    if not yes:
+        typer.echo("restore replaces every row in the database; pass --yes to proceed", err=True)
+        raise typer.Exit(2)
+    try:
+        manifest = do_restore(_settings(), archive, ignore_key_mismatch=ignore_key_mismatch)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored backup of {manifest.created_at} (revision {manifest.revision})")
+
+
+@cli.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",

@@ -6,20 +6,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from app.applications.router import router as applications_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
 from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
-from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
+from app.core.observability import RequestContext
+from app.core.ratelimit import Counter, MemoryCounter, RateLimit, RedisCounter
 from app.core.settings import Settings, get_settings
 from app.cron_jobs.router import router as cron_jobs_router
 from app.daemons.router import router as daemons_router
 from app.environments.router import router as environments_router
 from app.network_rules.router import router as network_rules_router
+from app.ops.router import router as ops_router
+from app.ops.service import ReadinessProbe
 from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
 from app.roles.router import router as roles_router
@@ -38,6 +43,7 @@ from app.virtual_hosts.router import router as virtual_hosts_router
 # /users/personal-access-tokens and /users/team-invitations must be matched before
 # /users/{user_id}.
 ROUTERS = [
+    ops_router,
     tokens_router,
     teams_router,
     users_router,
@@ -68,6 +74,7 @@ token or a project API token.
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
     # State is built here, not in the lifespan, so in-process test transports that skip
     # lifespan events get a working app; nothing here opens a connection yet.
@@ -96,8 +103,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.counter = counter
     app.state.principal_cache = PrincipalCache()
     app.state.redis = redis
+    app.state.readiness = ReadinessProbe(settings, database, redis)
     install_error_handlers(app)
+    # Added innermost first: RequestContext wraps everything so every response (429, 415,
+    # CORS preflight) carries a request id and is counted.
     app.add_middleware(RequireJSONBody)
+    app.add_middleware(RateLimit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+            expose_headers=["Link", "X-Devopness-Action-Id", "X-Request-Id", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContext)
     for router in ROUTERS:
         app.include_router(router)
     return app

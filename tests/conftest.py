@@ -105,6 +105,11 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
         smtp_port=port,
         email_verification_required=True,
         registration_open=True,
+        # Tests fire many requests from one address; the rate-limit tests lower these.
+        rate_limit_per_minute=1_000_000,
+        rate_limit_ip_per_minute=1_000_000,
+        rate_limit_auth_per_minute=1_000_000,
+        log_format="text",
         _env_file=None,  # type: ignore[call-arg]
     )
     upgrade(test_settings)

@@ -11,7 +11,7 @@ settings = get_settings()
 celery_app = Celery(
     "devopness",
     broker=settings.redis_url or "memory://",
-    include=["workers.tasks"],
+    include=["workers.tasks", "workers.heartbeat"],
 )
 celery_app.conf.update(
     task_acks_late=True,

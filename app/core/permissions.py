@@ -12,8 +12,13 @@ can see but not change answers 403. What a caller may do is decided from:
 
 Entry points (`organization`, `project`, `environment`, `team`, `role`) load the target,
 raise NotFound/Forbidden, and remember the caller's permission set on the returned object
-(`current_user_permissions`). List endpoints start from `readable_*` statements, so a list
-can only ever contain what the caller may see.
+(`current_user_permissions`). List endpoints start from `readable_*` statements (or the
+`*_condition` WHERE clauses, `readable_environment_ids` for any table with an
+`environment_id`), so a list can only ever contain what the caller may see.
+
+Resources inside an environment (servers, applications, ...) authorize through their
+environment: `await authorizer.environment(p, row.environment_id, "server:update",
+not_found="Server not found.")`. A visible environment without the permission is a 403.
 """
 
 from __future__ import annotations

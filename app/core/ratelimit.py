@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+import re
 import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import error_response
+
+logger = logging.getLogger(__name__)
 
 
 class Counter(Protocol):
@@ -79,3 +88,73 @@ class RedisCounter:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self.PREFIX + key)
+
+
+# Sign-up, login, password and token-minting endpoints: a tighter budget per client IP.
+_AUTH_PATHS = re.compile(
+    r"^/users(?:/login|/refresh-token|/password/.*|/account/.*|/personal-access-tokens"
+    r"(?:/[^/]+/rotate)?)?$|^/projects/[0-9]+/tokens(?:/[^/]+/rotate)?$"
+)
+
+
+class RateLimit:
+    """Fixed one-minute windows per bearer token, per IP without one, and for auth endpoints.
+
+    Counters live in Redis when configured (shared by every API process), in memory
+    otherwise. A counter backend failure lets the request through: rate limiting must not
+    turn a Redis hiccup into an outage.
+    """
+
+    WINDOW = 60
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        settings = state.settings
+        if not settings.rate_limit_enabled:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = authorization.partition(" ")
+        checks: list[tuple[str, int]] = []
+        if scheme.lower() == "bearer" and token.strip():
+            digest = hashlib.sha256(token.strip().encode()).hexdigest()[:32]
+            checks.append((f"tok:{digest}", settings.rate_limit_per_minute))
+        else:
+            checks.append((f"ip:{ip}", settings.rate_limit_ip_per_minute))
+        if scope["method"] in {"POST", "PUT"} and _AUTH_PATHS.match(scope["path"]):
+            checks.append((f"auth:{ip}", settings.rate_limit_auth_per_minute))
+
+        counter: Counter = state.counter
+        remaining = None
+        for key, limit in checks:
+            try:
+                count, reset = await counter.hit(key, self.WINDOW)
+            except Exception:
+                logger.warning("rate limit counter unavailable; request allowed", exc_info=True)
+                continue
+            if count > limit:
+                response = error_response(
+                    429,
+                    "Too many requests. Slow down and retry after the time in Retry-After.",
+                    headers={"Retry-After": str(reset), "X-RateLimit-Limit": str(limit)},
+                )
+                await response(scope, receive, send)
+                return
+            left = limit - count
+            remaining = left if remaining is None else min(remaining, left)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and remaining is not None:
+                MutableHeaders(scope=message)["X-RateLimit-Remaining"] = str(remaining)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

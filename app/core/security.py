@@ -112,3 +112,8 @@ class SecretBox:
         version, _, payload = token.encode().partition(b":")
         raw = base64.urlsafe_b64decode(payload)
         return self._aead.decrypt(raw[:12], raw[12:], version).decode()
+
+
+def key_fingerprint(settings: Settings) -> str:
+    """Identifies the SECRET_KEY without revealing it (backups record which key they need)."""
+    return _derive(settings, b"key-fingerprint").hex()[:16]

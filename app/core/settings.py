@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A recognisable placeholder: development works out of the box, production refuses it.
 DEFAULT_SECRET_KEY = "insecure-development-secret-change-me"
@@ -74,6 +75,40 @@ class Settings(BaseSettings):
     mail_from: str = "Devopness Server <no-reply@localhost>"
 
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json`: one JSON object per line; `text` for humans."
+    )
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (JSON list or comma-separated).",
+    )
+
+    rate_limit_enabled: bool = True
+    rate_limit_per_minute: int = Field(
+        default=1200, ge=1, description="Requests per minute per bearer token."
+    )
+    rate_limit_ip_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute per client IP without a token."
+    )
+    rate_limit_auth_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Per IP, for login, sign-up, password and token-creation endpoints.",
+    )
+
+    metrics_token: str | None = Field(
+        default=None, description="When set, /metrics requires `Authorization: Bearer <it>`."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:

@@ -1,0 +1,58 @@
+"""Health, readiness and metrics for operators (beyond the Devopness reference)."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+from app.core.errors import Unauthenticated
+from app.core.security import constant_time_equals
+from app.ops.service import ReadinessProbe
+
+router = APIRouter(tags=["Extensions - Operations"])
+
+
+@router.get("/healthz", operation_id="getHealthz", summary="Process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    operation_id="getReadyz",
+    summary="Ready to serve: database migrated, Redis and a worker reachable when configured",
+    responses={503: {"description": "A dependency is down; `checks` says which"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    probe: ReadinessProbe = request.app.state.readiness
+    result = await probe.check()
+    body = {
+        "status": "ready" if result.ok else "not ready",
+        "checks": {name: check.as_dict() for name, check in result.checks.items()},
+    }
+    return JSONResponse(body, status_code=200 if result.ok else 503)
+
+
+@router.get(
+    "/metrics",
+    operation_id="getMetrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+)
+async def metrics(request: Request) -> Response:
+    expected = request.app.state.settings.metrics_token
+    if expected:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not constant_time_equals(token.strip(), expected):
+            raise Unauthenticated("A valid metrics bearer token is required.")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several uvicorn workers: aggregate what every process wrote to the shared folder.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        payload = generate_latest(registry)
+    else:
+        payload = generate_latest()
+    return Response(payload, media_type=CONTENT_TYPE_LATEST)
