@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from app.applications.router import router as applications_router
 from app.catalogue.router import router as catalogue_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
@@ -21,20 +22,31 @@ from app.core.observability import RequestContext
 from app.core.ratelimit import Counter, MemoryCounter, RateLimit, RedisCounter
 from app.core.settings import Settings, get_settings
 from app.credentials.router import router as credentials_router
+from app.cron_jobs.router import router as cron_jobs_router
+from app.daemons.router import router as daemons_router
 from app.environments.router import router as environments_router
 from app.events.router import router as events_router
 from app.hooks.router import router as hooks_router
+from app.network_rules.router import router as network_rules_router
 from app.networks.router import router as networks_router
 from app.ops.router import router as ops_router
 from app.ops.service import ReadinessProbe
 from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
+from app.registrations import register_all
 from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router
+from app.servers.router import router as servers_router
+from app.services.router import router as services_router
 from app.social_accounts.router import router as social_accounts_router
+from app.ssh_keys.router import router as ssh_keys_router
+from app.ssl_certificates.router import router as ssl_certificates_router
+from app.static_options.router import router as static_options_router
 from app.teams.router import router as teams_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
+from app.variables.router import router as variables_router
+from app.virtual_hosts.router import router as virtual_hosts_router
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens and /users/team-invitations must be matched before
@@ -55,6 +67,17 @@ ROUTERS = [
     events_router,
     hooks_router,
     social_accounts_router,
+    servers_router,
+    applications_router,
+    services_router,
+    daemons_router,
+    cron_jobs_router,
+    ssl_certificates_router,
+    virtual_hosts_router,
+    network_rules_router,
+    ssh_keys_router,
+    variables_router,
+    static_options_router,
 ]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
@@ -68,6 +91,7 @@ token or a project API token.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    register_all()
 
     # State is built here, not in the lifespan, so in-process test transports that skip
     # lifespan events get a working app; nothing here opens a connection yet.

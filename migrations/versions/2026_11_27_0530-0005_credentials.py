@@ -2,7 +2,7 @@
 resource links, resource events, social accounts
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-27 04:30:42.955833
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import app.core.database
 
 revision: str = '0005'
-down_revision: str | None = '0002'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -45,10 +45,33 @@ CLAIMED_TAGS = {
     "Hook Requests",
     "Pipelines - Hooks",
     "Social Accounts",
+    # Environment resources I
+    "Servers",
+    "Applications",
+    "Applications - Variables",
+    "Services",
+    "Services - Variables",
+    "Daemons",
+    "Cron Jobs",
+    "SSL Certificates",
+    "Virtual Hosts",
+    "Network Rules",
+    "SSH Keys",
+    "Variables",
 }
 
-# Operations claimed one by one, where the rest of their tag belongs to another issue.
+# Operations claimed one by one where their tag is shared with other issues.
 CLAIMED_OPERATIONS = {
+    "getStaticApplicationOptions",
+    "getStaticServerOptions",
+    "getStaticServiceOptions",
+    "getStaticCronJobOptions",
+    "getStaticNetworkRuleOptions",
+    "getStaticVirtualHostOptions",
+    "getStaticEnvironmentOptions",
+    "listStaticResourceTypes",
+    "getStaticUserProfileOptions",
+    "listStaticBillingPlansOptions",
     "listStaticPermissions",
     "getStaticCredentialOptions",
     "getStaticCloudProviderService",

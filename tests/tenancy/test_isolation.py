@@ -35,6 +35,7 @@ from app.projects.models import Project
 from app.roles.models import Role
 from app.teams.models import Team, TeamInvitation, TeamLink, TeamMember
 from app.tokens.models import ApiToken
+from app.users.models import User
 from tests import reference
 from tests.factories import (
     auth,
@@ -58,6 +59,9 @@ PUBLIC_OPERATIONS = frozenset(
     {
         "addUser",
         "resendVerificationUser",
+        # Called by a machine being connected, with no bearer token: always 401 here (this
+        # server issues no activation tokens; see getServerCommands).
+        "connectServer",
         "verifyUser",
         "loginUser",
         "refreshTokenUser",
@@ -236,8 +240,70 @@ async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
     )
 
 
+
+
+async def _resources(db: AsyncSession, world: World) -> None:
+    """Environment resources (issue 4), one of each, in the first tenant's environment."""
+    from tests import resource_factories as rf
+
+    environment = await db.get(Environment, world.objects["environment"])
+    project = await db.get(Project, world.objects["project"])
+    owner = await db.get(User, world.objects["owner"])
+    assert environment is not None and project is not None and owner is not None
+    tenant = rf.Tenant(owner, world.owner_token, project, environment)
+    server = await rf.create_server(db, tenant, hostname=f"{MARKER}-srv", name=f"{MARKER}-srv")
+    application = await rf.create_application(db, tenant, name=f"{MARKER}-app")
+    service = await rf.create_service(db, tenant, name=f"{MARKER}-svc")
+    daemon = await rf.create_daemon(db, tenant, name=f"{MARKER}-daemon")
+    cron_job = await rf.create_cron_job(db, tenant, name=f"{MARKER}-cron")
+    host = await rf.create_virtual_host(db, tenant, name=f"{MARKER}.example.com")
+    certificate = await rf.create_ssl_certificate(
+        db, tenant, virtual_host_id=host.id, name=f"{MARKER}.example.com"
+    )
+    rule = await rf.create_network_rule(db, tenant, name=f"{MARKER} rule")
+    key = await rf.create_ssh_key(db, tenant, name=f"{MARKER}-key")
+    for resource_type, resource in (("application", application), ("service", service),
+                                    ("daemon", daemon), ("cronjob", cron_job),
+                                    ("virtual-host", host), ("network-rule", rule),
+                                    ("ssh-key", key)):
+        await rf.link(db, resource_type, resource.id, server)
+    variable = await rf.create_variable(db, tenant, "application", application.id,
+                                        key=f"{MARKER.upper()}_KEY", value_plain=MARKER)
+    world.params.update(
+        server_id=str(server.id),
+        application_id=str(application.id),
+        service_id=str(service.id),
+        daemon_id=str(daemon.id),
+        cron_job_id=str(cron_job.id),
+        virtual_host_id=str(host.id),
+        ssl_certificate_id=str(certificate.id),
+        network_rule_id=str(rule.id),
+        ssh_key_id=str(key.id),
+        variable_id=str(variable.id),
+        resource_type="application",
+        resource_id=str(application.id),
+    )
+    world.objects.update(application=application.id, variable=variable.id)
+
+
+async def _resource_snapshot(db: AsyncSession, world: World) -> Any:
+    """Every environment resource row of the first tenant, as stored."""
+    if "application" not in world.objects:
+        return None
+    from app.models import Base
+
+    tables = ("servers", "applications", "services", "daemons", "cron_jobs", "virtual_hosts",
+              "ssl_certificates", "network_rules", "ssh_keys", "variables", "resource_servers")
+    snapshot = {}
+    for name in tables:
+        table = Base.metadata.tables[name]
+        rows = (await db.execute(select(table))).all()
+        snapshot[name] = sorted(tuple(str(v) for v in row) for row in rows)
+    return snapshot
+
+
 # Later issues append a builder that adds their resources' path parameters to the world.
-WORLD_BUILDERS: list[Builder] = [_tenancy, _credentials_and_networks]
+WORLD_BUILDERS: list[Builder] = [_tenancy, _credentials_and_networks, _resources]
 
 
 async def build_world(db: AsyncSession) -> World:
@@ -387,6 +453,7 @@ async def _snapshot(db: AsyncSession, world: World) -> dict[str, Any]:
         "invitations": [
             (i.status, i.email) for i in (await db.scalars(select(TeamInvitation))).all()
         ],
+        "resources": await _resource_snapshot(db, world),
         "tokens": [
             (t.id, t.revoked_at, t.token_hash)
             for t in (

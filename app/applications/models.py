@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.database import Base, TimestampMixin
+from app.environments.summary import EnvironmentResource as SummaryEntry
+from app.environments.summary import register_environment_resource
+from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
+from app.static_options.catalog import LANGUAGE_RUNTIMES
+
+if TYPE_CHECKING:
+    from app.cron_jobs.models import CronJob
+    from app.daemons.models import Daemon
+    from app.servers.models import Server
+    from app.services.models import Service
+    from app.virtual_hosts.models import VirtualHost
+
+
+class Application(EnvironmentResource, TimestampMixin, Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("environment_id", "name", name="uq_applications_environment_name"),
+    )
+    RESOURCE_TYPE = ResourceType.APPLICATION
+
+    name: Mapped[str] = mapped_column(String(60))
+    repository: Mapped[str] = mapped_column(String(100))
+    default_branch: Mapped[str] = mapped_column(String(200))
+    programming_language: Mapped[str] = mapped_column(String(30))
+    engine_version: Mapped[str] = mapped_column(String(10))
+    framework: Mapped[str] = mapped_column(String(30))
+    root_directory: Mapped[str | None] = mapped_column(String(255))
+    deployments_keep: Mapped[int] = mapped_column(default=5)
+    install_dependencies_command: Mapped[str | None] = mapped_column(Text)
+    build_command: Mapped[str | None] = mapped_column(Text)
+    # Credentials are another issue's table: a plain id until that table exists.
+    credential_id: Mapped[int | None]
+
+    servers: Mapped[list[Server]] = servers_relationship("application", "Application")
+    daemons: Mapped[list[Daemon]] = relationship(
+        back_populates="application", lazy="raise", viewonly=True, order_by="Daemon.id"
+    )
+    cronjobs: Mapped[list[CronJob]] = relationship(
+        back_populates="application", lazy="raise", viewonly=True, order_by="CronJob.id"
+    )
+    virtual_hosts: Mapped[list[VirtualHost]] = relationship(
+        back_populates="application", lazy="raise", viewonly=True, order_by="VirtualHost.id"
+    )
+
+    @property
+    def repository_owner(self) -> str:
+        return self.repository.partition("/")[0]
+
+    @property
+    def repository_name(self) -> str:
+        return self.repository.partition("/")[2]
+
+    @property
+    def programming_language_human_readable(self) -> str:
+        runtime = LANGUAGE_RUNTIMES.get(self.programming_language)
+        return runtime[0] if runtime else self.programming_language
+
+    @property
+    def framework_human_readable(self) -> str:
+        runtime = LANGUAGE_RUNTIMES.get(self.programming_language)
+        return runtime[2].get(self.framework, self.framework) if runtime else self.framework
+
+    @property
+    def credential(self) -> None:
+        return None
+
+    @property
+    def last_deployments(self) -> dict[str, Any]:
+        return {"latest": None, "live": None}
+
+    @property
+    def services(self) -> list[Service]:
+        """Services on the application's servers; set by the service layer when loaded."""
+        value: list[Service] | None = self.__dict__.get("_services")
+        if value is None:
+            raise AttributeError("services were not loaded for this application")
+        return value
+
+    def set_services(self, services: list[Service]) -> None:
+        self.__dict__["_services"] = services
+
+
+register_environment_resource(
+    SummaryEntry(
+        "application",
+        "applications",
+        "Application",
+        "Applications",
+        Application.environment_id,
+    )
+)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from app.applications.models import Application
+from app.cron_jobs.models import CronJob
+from app.daemons.models import Daemon
+from app.resources_common.repository import EnvironmentResourceRepository
+from app.virtual_hosts.models import VirtualHost
+
+
+class ApplicationRepository(EnvironmentResourceRepository[Application]):
+    model = Application
+
+    def list_options(self) -> list[LoaderOption]:
+        return []
+
+    def options(self) -> list[LoaderOption]:
+        return [
+            *super().options(),
+            selectinload(Application.servers),
+            selectinload(Application.daemons).selectinload(Daemon.application),
+            selectinload(Application.daemons).selectinload(Daemon.created_by_user),
+            selectinload(Application.cronjobs).selectinload(CronJob.application),
+            selectinload(Application.cronjobs).selectinload(CronJob.created_by_user),
+            selectinload(Application.virtual_hosts).selectinload(VirtualHost.application),
+            selectinload(Application.virtual_hosts).selectinload(VirtualHost.ssl_certificate),
+            selectinload(Application.virtual_hosts).selectinload(VirtualHost.created_by_user),
+        ]
+
+    async def name_taken(self, environment_id: int, name: str, exclude_id: int | None = None
+                         ) -> bool:
+        stmt = select(Application.id).where(
+            Application.environment_id == environment_id, Application.name == name
+        )
+        if exclude_id is not None:
+            stmt = stmt.where(Application.id != exclude_id)
+        return (await self.session.scalar(stmt.limit(1))) is not None

@@ -1,0 +1,158 @@
+"""Applications: source code deployed from a repository to the environment's servers."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.applications.models import Application
+from app.applications.repository import ApplicationRepository
+from app.applications.schemas import (
+    ApplicationEnvironmentApplyTemplate,
+    ApplicationEnvironmentCreate,
+    ApplicationUpdate,
+    DeploymentApplicationCreate,
+)
+from app.core.auth import Principal
+from app.core.errors import Conflict, ValidationFailed
+from app.resources_common import links
+from app.resources_common.operations import start_operation
+from app.resources_common.service import (
+    EnvironmentResourceService,
+    check_body_id,
+    linked_server_ids,
+)
+from app.services.repository import ServiceRepository
+
+
+class ApplicationService(EnvironmentResourceService[Application]):
+    label = "Application"
+    resource_type = "application"
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.applications = ApplicationRepository(session)
+        super().__init__(session, self.applications)
+
+    async def get(self, principal: Principal, resource_id: int, operation: str = "read"
+                  ) -> Application:
+        application = await super().get(principal, resource_id, operation)
+        await self._attach_services(application)
+        return application
+
+    async def _attach_services(self, application: Application) -> None:
+        services = await ServiceRepository(self.session).on_servers(
+            application.environment_id, [s.id for s in application.servers]
+        )
+        application.set_services(services)
+
+    async def create(
+        self, principal: Principal, environment_id: int, data: ApplicationEnvironmentCreate
+    ) -> Application:
+        environment = await self.environment_for_create(principal, environment_id)
+        if await self.applications.name_taken(environment_id, data.name):
+            raise ValidationFailed.field("name", "The name has already been taken.")
+        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        application = Application(
+            environment_id=environment_id,
+            project_id=environment.project_id,
+            created_by=principal.user_id,
+            name=data.name,
+            repository=data.repository,
+            default_branch=data.default_branch,
+            programming_language=data.programming_language,
+            engine_version=data.engine_version,
+            framework=data.framework,
+            root_directory=data.root_directory or "/",
+            deployments_keep=data.deployments_keep or 5,
+            install_dependencies_command=data.install_dependencies_command,
+            build_command=data.build_command,
+            credential_id=data.credential_id,
+        )
+        await self.applications.add(application)
+        await links.link_servers(self.session, self.resource_type, application.id, server_ids)
+        fresh = await self.fresh(application.id)
+        await self._attach_services(fresh)
+        return fresh
+
+    async def update(self, principal: Principal, application_id: int, data: ApplicationUpdate
+                     ) -> None:
+        check_body_id(data.id, application_id)
+        application = await self.get(principal, application_id, "update")
+        if await self.applications.name_taken(
+            application.environment_id, data.name, application.id
+        ):
+            raise ValidationFailed.field("name", "The name has already been taken.")
+        fields = data.model_fields_set
+        application.name = data.name
+        application.engine_version = data.engine_version
+        application.framework = data.framework
+        application.programming_language = data.programming_language
+        application.default_branch = data.default_branch
+        if "repository" in fields and data.repository is not None:
+            application.repository = data.repository
+            if data.credential_id is None and "credential_id" not in fields:
+                raise ValidationFailed.field(
+                    "credential_id", "The credential id field is required when repository is "
+                    "present."
+                )
+        if "credential_id" in fields and data.credential_id is not None:
+            application.credential_id = data.credential_id
+        for name in ("build_command", "install_dependencies_command"):
+            if name in fields:
+                setattr(application, name, getattr(data, name))
+        if "root_directory" in fields:
+            application.root_directory = data.root_directory or "/"
+        if "deployments_keep" in fields and data.deployments_keep is not None:
+            application.deployments_keep = data.deployments_keep
+        await self.session.flush()
+
+    async def check_delete(self, resource: Application) -> None:
+        dependents = [
+            f"{len(items)} {label}"
+            for label, items in (
+                ("daemon(s)", resource.daemons),
+                ("cron job(s)", resource.cronjobs),
+                ("virtual host(s)", resource.virtual_hosts),
+            )
+            if items
+        ]
+        if dependents:
+            raise Conflict(
+                "The application cannot be deleted while "
+                + ", ".join(dependents)
+                + " belong to it; delete or unlink them first."
+            )
+
+    async def apply_template(
+        self, principal: Principal, environment_id: int, data: ApplicationEnvironmentApplyTemplate
+    ) -> NoReturn:
+        """Templates are not offered here (the catalogue in /static/application-options is
+        empty), so every request is answered with the field that cannot be satisfied."""
+        await self.environment_for_create(principal, environment_id)
+        if data.template is not None:
+            raise ValidationFailed.field(
+                "template", "Custom template manifests are not supported by this server."
+            )
+        if data.template_id is not None:
+            raise ValidationFailed.field(
+                "template_id",
+                f"Unknown template {data.template_id!r}: this server offers no templates.",
+            )
+        raise ValidationFailed.field("template_id", "The template id field is required.")
+
+    async def deploy(
+        self, principal: Principal, application_id: int, data: DeploymentApplicationCreate
+    ) -> int:
+        application = await self.get(principal, application_id, "deploy")
+        return await start_operation(
+            self.session,
+            principal,
+            self.resource_type,
+            application.id,
+            "deploy",
+            environment_id=application.environment_id,
+            project_id=application.project_id,
+            servers=data.servers,
+            trigger_comment=data.trigger_comment,
+        )

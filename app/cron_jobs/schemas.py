@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.projects.schemas import ProjectRelation
+from app.resources_common.fields import CronPattern, UnixUser
+from app.resources_common.relations import ApplicationRelation, ServerRelation
+from app.resources_common.relations import CronJobRelation as CronJobRelation
+from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
+from app.users.schemas import UserRelation
+
+CronName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Command = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=255)]
+
+
+class _CronJobFields(RequestModel):
+    name: CronName
+    command: Command
+    pattern: CronPattern
+    run_as_user: UnixUser
+    application_id: Id | None = None
+
+
+class CronJobEnvironmentCreate(_CronJobFields):
+    linked_resources: LinkedResources = Field(default_factory=list)
+
+
+class CronJobUpdate(_CronJobFields):
+    id: Id
+
+
+class CronJob(ResponseModel):
+    id: int
+    name: str
+    command: str
+    run_as_user: str
+    pattern: str
+    pattern_human_readable: str
+    is_auto_generated: bool
+    last_action: None = None
+    created_by_user: UserRelation
+    application: ApplicationRelation | None
+    project: ProjectRelation
+    environment: EnvironmentRelation
+    servers: list[ServerRelation]
+    created_at: Timestamp
+    updated_at: Timestamp

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.network_rules.models import NetworkRuleDirection, NetworkRuleProtocol
+from app.resources_common import validators
+from app.resources_common.fields import Port
+from app.resources_common.relations import NetworkRuleRelation as NetworkRuleRelation
+from app.resources_common.relations import ServerRelation
+from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
+from app.users.schemas import UserRelation
+
+RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=60)]
+Cidr = Annotated[str, StringConstraints(max_length=64), AfterValidator(validators.validate_cidr)]
+
+
+class NetworkRuleEnvironmentCreate(RequestModel):
+    linked_resources: LinkedResources = Field(default_factory=list)
+    name: RuleName
+    direction: NetworkRuleDirection
+    protocol: NetworkRuleProtocol
+    cidr_block: Cidr
+    port: Port
+
+
+class NetworkRuleUpdate(RequestModel):
+    id: Id
+    name: RuleName
+    direction: NetworkRuleDirection
+    protocol: NetworkRuleProtocol | None = None
+    cidr_block: Cidr
+
+
+class NetworkRule(ResponseModel):
+    id: int
+    name: str
+    direction: NetworkRuleDirection
+    protocol: NetworkRuleProtocol
+    port: int
+    cidr_block: str
+    is_auto_generated: bool
+    last_action: None = None
+    created_by_user: UserRelation
+    environment: EnvironmentRelation
+    servers: list[ServerRelation]
+    created_at: Timestamp
+    updated_at: Timestamp

@@ -1,0 +1,141 @@
+"""What the action engine needs from environment resources, shaped for its registries
+(`app.actions.targets` on the engine branch) but without importing it, so this branch
+stands alone. After the merge, registration is a few lines (see the report / README):
+
+    for resource_type in RESOURCE_TYPES:
+        register_target_resolver(resource_type, target_resolver(resource_type))
+        register_scope_resolver(resource_type, scope_resolver(resource_type))
+    set_server_access_provider(ServerAccessSource(settings))  # map to ServerAccess
+
+Every function works by id in short queries: nothing here holds ORM objects for the
+engine across an SSH run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import SecretBox
+from app.core.settings import Settings
+from app.environments.models import Environment
+from app.projects.models import Project
+from app.resources_common.links import servers_for
+from app.resources_common.registry import resource_models
+from app.servers.models import Server
+from app.variables.models import Variable
+
+TargetResolver = Callable[[AsyncSession, int], Awaitable[Sequence[int]]]
+
+RESOURCE_TYPES = (
+    "application", "cronjob", "daemon", "network-rule", "server", "service", "ssh-key",
+    "ssl-certificate", "virtual-host",
+)
+
+
+def target_resolver(resource_type: str) -> TargetResolver:
+    """`await resolver(session, resource_id)`: the ids of the servers the resource runs on."""
+
+    async def resolve(session: AsyncSession, resource_id: int) -> Sequence[int]:
+        return await servers_for(session, resource_type, resource_id)
+
+    return resolve
+
+
+@dataclass(frozen=True)
+class Scope:
+    environment_id: int
+    project_id: int
+    organization_id: int | None
+
+
+def scope_resolver(resource_type: str) -> Callable[[AsyncSession, int], Awaitable[Scope | None]]:
+    """`await resolver(session, resource_id)`: where the resource lives, None if it does not
+    exist (field names match the engine's ResourceScope)."""
+    model = resource_models()[resource_type]
+
+    async def resolve(session: AsyncSession, resource_id: int) -> Scope | None:
+        row = (
+            await session.execute(
+                select(model.environment_id, model.project_id, Project.organization_id)
+                .join(Project, Project.id == model.project_id)
+                .where(model.id == resource_id)
+            )
+        ).one_or_none()
+        return None if row is None else Scope(row[0], row[1], row[2])
+
+    return resolve
+
+
+@dataclass(frozen=True)
+class ServerConnection:
+    """How to reach one server (the fields of the engine's ServerAccess)."""
+
+    server_id: int
+    host: str
+    port: int
+    username: str
+    private_key: str
+    host_key: str | None
+    max_parallel_actions: int
+    hostname: str
+    os_version_code: str | None
+    secrets: Sequence[str] = field(default_factory=tuple)
+
+
+class ServerAccessSource:
+    """Connection details of a server: its address, SSH user and pinned host key, and the
+    private half of its environment's key (decrypted only here, for the engine)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.box = SecretBox(settings)
+
+    async def get_access(self, session: AsyncSession, server_id: int) -> ServerConnection | None:
+        row = (
+            await session.execute(
+                select(Server, Environment.ssh_private_key_encrypted)
+                .join(Environment, Environment.id == Server.environment_id)
+                .where(Server.id == server_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        server, sealed_key = row
+        if not server.ip_address:
+            return None
+        return ServerConnection(
+            server_id=server.id,
+            host=server.ip_address,
+            port=server.ssh_port,
+            username=server.ssh_user,
+            private_key=self.box.decrypt(sealed_key),
+            host_key=server.host_key,
+            max_parallel_actions=server.max_parallel_actions,
+            hostname=server.hostname,
+            os_version_code=server.os_version_code,
+        )
+
+    async def pin_host_key(self, session: AsyncSession, server_id: int, host_key: str) -> None:
+        """First connection wins: a key already pinned is never replaced from here."""
+        await session.execute(
+            update(Server)
+            .where(Server.id == server_id, Server.host_key.is_(None))
+            .values(host_key=host_key)
+        )
+
+    async def hidden_values(
+        self, session: AsyncSession, resource_type: str, resource_id: int
+    ) -> list[str]:
+        """Decrypted hidden variable values of a resource, for redaction from logs."""
+        sealed = await session.scalars(
+            select(Variable.value_encrypted).where(
+                Variable.resource_type == resource_type,
+                Variable.resource_id == resource_id,
+                Variable.hidden.is_(True),
+                Variable.value_encrypted.is_not(None),
+            )
+        )
+        return [self.box.decrypt(s) for s in sealed if s]

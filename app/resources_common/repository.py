@@ -1,0 +1,93 @@
+"""SQL shared by every environment resource's repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from app.core.pagination import PageParams, paginate
+from app.environments.models import Environment
+from app.projects.models import Project
+from app.resources_common.models import EnvironmentResource
+
+M = TypeVar("M", bound=EnvironmentResource)
+
+
+def project_options(path: Any) -> list[LoaderOption]:
+    """What a ProjectRelation needs, below the relationship `path`."""
+    return [
+        selectinload(path).selectinload(Project.organization),
+        selectinload(path).selectinload(Project.created_by_user),
+    ]
+
+
+def environment_options(model: Any) -> list[LoaderOption]:
+    """What the environment, project and creator relations of a response need."""
+    env = selectinload(model.environment)
+    return [
+        env.selectinload(Environment.project).selectinload(Project.organization),
+        env.selectinload(Environment.project).selectinload(Project.created_by_user),
+        *project_options(model.project),
+        selectinload(model.created_by_user),
+    ]
+
+
+class EnvironmentResourceRepository(Generic[M]):
+    model: type[M]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def options(self) -> list[LoaderOption]:
+        return environment_options(self.model)
+
+    def list_options(self) -> list[LoaderOption]:
+        """What the compact (list) form needs; by default the same as the detail."""
+        return self.options()
+
+    def statement(self) -> Select[Any]:
+        return select(self.model).options(*self.options())
+
+    async def list_in_environment(self, environment_id: int, page: PageParams) -> Sequence[M]:
+        stmt = (
+            select(self.model)
+            .options(*self.list_options())
+            .where(self.model.environment_id == environment_id)
+            .order_by(self.model.id)
+        )
+        return await paginate(self.session, stmt, page)
+
+    async def get(self, resource_id: int, *, fresh: bool = False) -> M | None:
+        stmt = self.statement().where(self.model.id == resource_id)
+        if fresh:
+            # After a write: reload relationships the write may have changed.
+            stmt = stmt.execution_options(populate_existing=True)
+        resource: M | None = await self.session.scalar(stmt)
+        return resource
+
+    async def get_plain(self, resource_id: int) -> M | None:
+        return await self.session.get(self.model, resource_id)
+
+    async def ids_in_environment(self, environment_id: int, ids: Iterable[int]) -> set[int]:
+        wanted = set(ids)
+        if not wanted:
+            return set()
+        rows = await self.session.scalars(
+            select(self.model.id).where(
+                self.model.environment_id == environment_id, self.model.id.in_(wanted)
+            )
+        )
+        return set(rows)
+
+    async def add(self, resource: M) -> None:
+        self.session.add(resource)
+        await self.session.flush()
+
+    async def delete(self, resource: M) -> None:
+        await self.session.delete(resource)
+        await self.session.flush()

@@ -1,0 +1,198 @@
+"""Rules every environment resource shares: linking, deleting, starting operations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import Principal
+from app.core.errors import Conflict, ValidationFailed
+from app.core.pagination import PageParams
+from app.environments.models import Environment
+from app.resources_common import links
+from app.resources_common.access import EnvironmentAccess
+from app.resources_common.models import EnvironmentResource, ResourceType
+from app.resources_common.operations import start_operation
+from app.resources_common.registry import resource_models
+from app.resources_common.repository import EnvironmentResourceRepository
+from app.resources_common.schemas import OperationRequest, ResourceToBeLinked
+
+
+async def linked_server_ids(
+    session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked]
+) -> list[int]:
+    """Servers named in `linked_resources`; each must be a server of the same environment."""
+    from app.servers.models import Server
+
+    wanted: list[int] = []
+    for index, item in enumerate(linked):
+        if item.resource_type != ResourceType.SERVER:
+            raise ValidationFailed.field(
+                f"linked_resources.{index}.resource_type",
+                "This resource can only be linked to servers.",
+            )
+        wanted.append(item.resource_id)
+    if not wanted:
+        return []
+    found = set(
+        await session.scalars(
+            select(Server.id).where(Server.environment_id == environment_id, Server.id.in_(wanted))
+        )
+    )
+    for index, item in enumerate(linked):
+        if item.resource_id not in found:
+            raise ValidationFailed.field(
+                f"linked_resources.{index}.resource_id",
+                f"Server {item.resource_id} does not exist in this environment.",
+            )
+    return list(dict.fromkeys(wanted))
+
+
+async def linked_resources_by_type(
+    session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked]
+) -> dict[str, list[int]]:
+    """Resources named in a server's `linked_resources`, checked to exist in the environment."""
+    models = resource_models()
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(linked):
+        model = models.get(str(item.resource_type))
+        if model is None or item.resource_type == ResourceType.SERVER:
+            raise ValidationFailed.field(
+                f"linked_resources.{index}.resource_type",
+                f"A server cannot be linked to a resource of type {item.resource_type}.",
+            )
+        exists = await session.scalar(
+            select(model.id).where(
+                model.id == item.resource_id, model.environment_id == environment_id
+            )
+        )
+        if exists is None:
+            raise ValidationFailed.field(
+                f"linked_resources.{index}.resource_id",
+                f"The {item.resource_type} {item.resource_id} does not exist in this environment.",
+            )
+        grouped[str(item.resource_type)].append(item.resource_id)
+    return grouped
+
+
+async def remove_resource(session: AsyncSession, resource: EnvironmentResource) -> None:
+    """Delete a resource with everything that hangs off it by (type, id)."""
+    from app.variables.models import Variable
+
+    resource_type = str(resource.RESOURCE_TYPE)
+    await links.unlink_all(session, resource_type, resource.id)
+    await session.execute(
+        delete(Variable).where(
+            Variable.resource_type == resource_type, Variable.resource_id == resource.id
+        )
+    )
+    await session.delete(resource)
+    await session.flush()
+
+
+async def run_operation(
+    session: AsyncSession,
+    principal: Principal,
+    resource: EnvironmentResource,
+    operation: str,
+    body: OperationRequest | None,
+) -> int:
+    return await start_operation(
+        session,
+        principal,
+        str(resource.RESOURCE_TYPE),
+        resource.id,
+        operation,
+        environment_id=resource.environment_id,
+        project_id=resource.project_id,
+        servers=body.servers if body else None,
+        trigger_comment=body.trigger_comment if body else None,
+    )
+
+
+def check_body_id(body_id: int, path_id: int) -> None:
+    if body_id != path_id:
+        raise ValidationFailed.field("id", "The id must match the id in the URL.")
+
+
+M = TypeVar("M", bound=EnvironmentResource)
+
+
+class EnvironmentResourceService(Generic[M]):
+    """Reads, deletes and operations every environment resource shares. Subclasses add
+    create/update rules and may veto deletion in `check_delete`."""
+
+    label: str
+    resource_type: str
+
+    def __init__(self, session: AsyncSession, repository: EnvironmentResourceRepository[M]
+                 ) -> None:
+        self.session = session
+        self.repository = repository
+        self.access = EnvironmentAccess(session)
+
+    def permission(self, operation: str) -> str:
+        return f"{self.resource_type}:{operation}"
+
+    async def list(
+        self, principal: Principal, environment_id: int, page: PageParams
+    ) -> Sequence[M]:
+        await self.access.environment(principal, environment_id, self.permission("read"))
+        return await self.repository.list_in_environment(environment_id, page)
+
+    async def get(self, principal: Principal, resource_id: int, operation: str = "read") -> M:
+        resource = await self.repository.get(resource_id)
+        await self.access.resource(principal, resource, self.permission(operation), self.label)
+        assert resource is not None
+        return resource
+
+    async def environment_for_create(self, principal: Principal, environment_id: int
+                                     ) -> Environment:
+        environment = await self.access.environment(
+            principal, environment_id, self.permission("create")
+        )
+        if environment.archived_at is not None:
+            raise Conflict("The environment is archived; unarchive it to add resources.")
+        return environment
+
+    async def fresh(self, resource_id: int) -> M:
+        resource = await self.repository.get(resource_id, fresh=True)
+        assert resource is not None
+        return resource
+
+    async def check_delete(self, resource: M) -> None:
+        """Raise Conflict when others depend on `resource`."""
+
+    async def delete(self, principal: Principal, resource_id: int) -> None:
+        resource = await self.get(principal, resource_id, "delete")
+        await self.check_delete(resource)
+        await remove_resource(self.session, resource)
+
+    async def operation(
+        self, principal: Principal, resource_id: int, operation: str,
+        body: OperationRequest | None,
+    ) -> int:
+        resource = await self.get(principal, resource_id, operation)
+        return await run_operation(self.session, principal, resource, operation, body)
+
+    async def application_in(self, environment_id: int, application_id: int | None,
+                             field: str = "application_id") -> int | None:
+        """An application id given in a body must name an application of the environment."""
+        if application_id is None:
+            return None
+        from app.applications.models import Application
+
+        found = await self.session.scalar(
+            select(Application.id).where(
+                Application.id == application_id, Application.environment_id == environment_id
+            )
+        )
+        if found is None:
+            raise ValidationFailed.field(
+                field, f"Application {application_id} does not exist in this environment."
+            )
+        return application_id

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.resources_common.repository import EnvironmentResourceRepository
+from app.servers.models import Server
+
+
+class ServerRepository(EnvironmentResourceRepository[Server]):
+    model = Server
+
+    async def hostname_taken(
+        self, environment_id: int, hostname: str, exclude_id: int | None = None
+    ) -> bool:
+        stmt = select(Server.id).where(
+            Server.environment_id == environment_id, Server.hostname == hostname
+        )
+        if exclude_id is not None:
+            stmt = stmt.where(Server.id != exclude_id)
+        return (await self.session.scalar(stmt.limit(1))) is not None

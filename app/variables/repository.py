@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from app.core.pagination import PageParams, paginate
+from app.resources_common.repository import EnvironmentResourceRepository
+from app.variables.models import Variable
+
+
+class VariableRepository(EnvironmentResourceRepository[Variable]):
+    model = Variable
+
+    def options(self) -> list[LoaderOption]:
+        return [selectinload(Variable.created_by_user)]
+
+    async def list_for_resource(
+        self, resource_type: str, resource_id: int, target: str | None, page: PageParams
+    ) -> Sequence[Variable]:
+        stmt = self.statement().where(
+            Variable.resource_type == resource_type, Variable.resource_id == resource_id
+        )
+        if target is not None:
+            stmt = stmt.where(Variable.target == target)
+        return await paginate(self.session, stmt.order_by(Variable.id), page)
+
+    async def key_taken(
+        self, resource_type: str, resource_id: int, target: str, key: str,
+        exclude_id: int | None = None,
+    ) -> bool:
+        stmt = select(Variable.id).where(
+            Variable.resource_type == resource_type,
+            Variable.resource_id == resource_id,
+            Variable.target == target,
+            Variable.key == key,
+        )
+        if exclude_id is not None:
+            stmt = stmt.where(Variable.id != exclude_id)
+        return (await self.session.scalar(stmt.limit(1))) is not None

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.applications.models import Application
+from tests import resource_factories as f
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {"name": "storefront", "repository": "acme/storefront", "credential_id": 12,
+            "programming_language": "php", "framework": "laravel", "engine_version": "8.3",
+            "default_branch": "main"} | overrides
+
+
+async def test_create_and_read_with_relations(client: httpx.AsyncClient, db: AsyncSession
+                                              ) -> None:
+    t = await f.create_tenant(db)
+    server = await f.create_server(db, t)
+    r = await client.post(
+        f"/environments/{t.environment.id}/applications",
+        json=body(root_directory="/src", build_command="npm run build",
+                  linked_resources=[{"resource_type": "server", "resource_id": server.id}]),
+        headers=t.headers,
+    )
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert (created["repository_owner"], created["repository_name"]) == ("acme", "storefront")
+    assert created["programming_language_human_readable"] == "PHP"
+    assert created["framework_human_readable"] == "Laravel"
+    assert created["deployments_keep"] == 5
+    assert created["last_deployments"] == {"latest": None, "live": None}
+    assert [s["id"] for s in created["servers"]] == [server.id]
+    stored = await db.get(Application, created["id"])
+    assert stored is not None and stored.credential_id == 12
+
+    service = await f.create_service(db, t)
+    await f.link(db, "service", service.id, server)
+    daemon = await f.create_daemon(db, t, application_id=created["id"], working_directory="x")
+    cron_job = await f.create_cron_job(db, t, application_id=created["id"])
+    host = await f.create_virtual_host(db, t, application_id=created["id"],
+                                       root_directory="public")
+    r = await client.get(f"/applications/{created['id']}", headers=t.headers)
+    assert r.status_code == 200
+    detail = r.json()
+    assert [d["id"] for d in detail["daemons"]] == [daemon.id]
+    assert [c["id"] for c in detail["cronjobs"]] == [cron_job.id]
+    assert [v["id"] for v in detail["virtual_hosts"]] == [host.id]
+    assert [s["id"] for s in detail["services"]] == [service.id]
+
+    # Dependents block deletion, with the reason.
+    r = await client.delete(f"/applications/{created['id']}", headers=t.headers)
+    assert r.status_code == 409
+    assert "daemon" in r.json()["message"] and "virtual host" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "x" * 61}, "name"),
+        ({"repository": "no-slash"}, "repository"),
+        ({"repository": "a/" + "b" * 100}, "repository"),
+        ({"credential_id": None}, "credential_id"),
+        ({"programming_language": "cobol"}, "programming_language"),
+        ({"framework": "django"}, "framework"),
+        ({"engine_version": "12345678901"}, "engine_version"),
+        ({"default_branch": ""}, "default_branch"),
+        ({"root_directory": "src"}, "root_directory"),
+        ({"deployments_keep": 0}, "deployments_keep"),
+        ({"deployments_keep": 11}, "deployments_keep"),
+    ],
+)
+async def test_field_rules(
+    overrides: dict[str, Any], field: str, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    r = await client.post(f"/environments/{t.environment.id}/applications",
+                          json=body(**overrides), headers=t.headers)
+    assert field in f.field_errors(r), r.json()
+
+
+async def test_update_and_unique_name(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    t = await f.create_tenant(db)
+    await f.create_application(db, t, name="taken")
+    application = await f.create_application(db, t)
+    update = body(id=application.id, name="taken")
+    del update["credential_id"], update["repository"]
+    r = await client.put(f"/applications/{application.id}", json=update, headers=t.headers)
+    assert "name" in f.field_errors(r)
+    update["name"] = "renamed"
+    update["deployments_keep"] = 3
+    r = await client.put(f"/applications/{application.id}", json=update, headers=t.headers)
+    assert r.status_code == 204, r.text
+    await db.refresh(application)
+    assert (application.name, application.deployments_keep, application.framework) == (
+        "renamed", 3, "laravel")
+
+
+async def test_deployments(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    t = await f.create_tenant(db)
+    application = await f.create_application(db, t)
+    url = f"/applications/{application.id}/deployments"
+    r = await client.post(url, json={"type": "launch"}, headers=t.headers)
+    assert "type" in f.field_errors(r)
+    r = await client.post(url, json={"type": "deploy", "source_type": "branch"},
+                          headers=t.headers)
+    assert "source_ref" in f.field_errors(r)
+    r = await client.post(url, json={"type": "deploy", "source_type": "branch",
+                                     "source_ref": "main"}, headers=t.headers)
+    assert "servers" in f.field_errors(r)  # runs on no server yet
+    await f.link(db, "application", application.id, await f.create_server(db, t))
+    r = await client.post(url, json={"type": "deploy", "source_type": "branch",
+                                     "source_ref": "main"}, headers=t.headers)
+    assert r.status_code == 409
+    assert "action engine is not available" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"template_id": "n8n", "template_inputs": {}}, "template_id"),
+        ({"template": "kind: DevopnessTemplate", "template_inputs": {}}, "template"),
+        ({"template_inputs": {}}, "template_id"),
+        ({"template_id": "n8n"}, "template_inputs"),
+    ],
+)
+async def test_templates_are_not_offered(
+    payload: dict[str, Any], field: str, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    other = await f.create_tenant(db)
+    url = f"/environments/{t.environment.id}/applications/apply-template"
+    assert field in f.field_errors(await client.post(url, json=payload, headers=t.headers))
+    if "template_inputs" in payload:
+        r = await client.post(url, json=payload, headers=other.headers)
+        assert r.status_code == 404
