@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.actions import dispatch
+from app.actions.bus import MemoryBus, RedisBus, set_bus
+from app.actions.router import router as actions_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
@@ -20,7 +23,7 @@ from app.users.router import router as users_router
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens must be matched before /users/{user_id}.
-ROUTERS = [tokens_router, users_router]
+ROUTERS = [tokens_router, users_router, actions_router]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
 
@@ -38,12 +41,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     counter: Counter = RedisCounter(redis) if redis is not None else MemoryCounter()
+    set_bus(RedisBus(redis) if redis is not None else MemoryBus())
+    runner = None
+    if settings.redis_url:
+        dispatch.set_dispatcher(dispatch.celery_dispatch)
+    else:
+        # Embedded default: actions run as asyncio tasks of this process.
+        from workers.engine.runner import InProcessRunner
+
+        runner = InProcessRunner(database, settings)
+        dispatch.set_dispatcher(runner.submit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.shutdown()
             await database.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -60,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.counter = counter
     app.state.principal_cache = PrincipalCache()
     app.state.redis = redis
+    app.state.runner = runner
     install_error_handlers(app)
     app.add_middleware(RequireJSONBody)
     for router in ROUTERS:

@@ -1,5 +1,14 @@
 """Imports every domain's models so that `Base.metadata` is complete (Alembic, tests)."""
 
+from app.actions.models import (
+    Action,
+    ActionLogChunk,
+    ActionStep,
+    ActionTarget,
+    Pipeline,
+    PipelineStep,
+    ServerSlotLock,
+)
 from app.core.database import Base
 from app.organizations.models import Organization
 from app.projects.models import Project
@@ -7,4 +16,20 @@ from app.roles.models import Role
 from app.tokens.models import ApiToken
 from app.users.models import AuthSession, User, UserToken
 
-__all__ = ["ApiToken", "AuthSession", "Base", "Organization", "Project", "Role", "User", "UserToken"]
+__all__ = [
+    "Action",
+    "ActionLogChunk",
+    "ActionStep",
+    "ActionTarget",
+    "ApiToken",
+    "AuthSession",
+    "Base",
+    "Organization",
+    "Pipeline",
+    "PipelineStep",
+    "Project",
+    "Role",
+    "ServerSlotLock",
+    "User",
+    "UserToken",
+]
