@@ -358,9 +358,9 @@ def _wrap(step: StepSpec, access: ServerAccess) -> str:
 async def _kill_remote(conn: asyncssh.SSHClientConnection, step_id: int) -> None:
     pidfile = _pidfile(step_id)
     script = (
-        f"p=$(cat {pidfile} 2>/dev/null) || exit 0; kill -TERM -- -$p 2>/dev/null; "
-        "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$p 2>/dev/null || break; sleep 0.2; "
-        f"done; kill -KILL -- -$p 2>/dev/null; rm -f {pidfile}; exit 0"
+        f"p=$(cat {pidfile} 2>/dev/null) || exit 0; kill -TERM -$p 2>/dev/null; "
+        "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -$p 2>/dev/null || break; sleep 0.2; "
+        f"done; kill -KILL -$p 2>/dev/null; rm -f {pidfile}; exit 0"
     )
     with contextlib.suppress(Exception):
         await asyncio.wait_for(conn.run(script, check=False), 15)
