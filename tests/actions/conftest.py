@@ -143,3 +143,22 @@ async def step_log(
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+@pytest.fixture(scope="session")
+async def live_url(app: Any) -> AsyncIterator[str]:
+    """The app behind a real HTTP server: the in-process transport buffers whole bodies."""
+    import uvicorn
+
+    from tests.actions.ssh_servers import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

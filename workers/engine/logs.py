@@ -33,12 +33,16 @@ class Redactor:
         if not self.secrets:
             return text
         text = self._redact(self._carry + text)
-        if self.hold == 0:
-            self._carry = ""
-            return text
-        # Keep the tail back: it may be the start of a secret completed by the next read.
-        self._carry = text[-self.hold :]
-        return text[: -self.hold]
+        # Keep back only a tail that could be the start of a secret completed by the next
+        # read; anything else goes out at once, so live output is never delayed.
+        keep = 0
+        for size in range(min(self.hold, len(text)), 0, -1):
+            tail = text[-size:]
+            if any(secret.startswith(tail) for secret in self.secrets):
+                keep = size
+                break
+        self._carry = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
 
     def flush(self) -> str:
         text, self._carry = self._redact(self._carry), ""
