@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from app.actions import dispatch
 from app.actions.bus import MemoryBus, RedisBus, set_bus
 from app.actions.router import router as actions_router
+from app.actions.targets import load_plugins
 from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     counter: Counter = RedisCounter(redis) if redis is not None else MemoryCounter()
     set_bus(RedisBus(redis) if redis is not None else MemoryBus())
+    load_plugins(settings.engine_plugins)
     runner = None
     if settings.redis_url:
         dispatch.set_dispatcher(dispatch.celery_dispatch)

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 
 from app.actions.bus import RedisBus, set_bus
+from app.actions.targets import load_plugins
 from app.core.database import Database
 from app.core.settings import get_settings
 from workers.celery_app import celery_app
@@ -25,6 +26,7 @@ def _run(coro_factory: object) -> object:
         atexit.register(_loop.close)
     if _database is None:
         settings = get_settings()
+        load_plugins(settings.engine_plugins)
         _database = Database(settings)
         if settings.redis_url:
             from redis.asyncio import Redis

@@ -12,6 +12,7 @@ action engine asks through two registries instead of importing those domains:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -105,3 +106,10 @@ async def resolve_targets(
         resolver = _server_itself
     # De-duplicated, order kept: a resource linked twice to a server runs there once.
     return list(dict.fromkeys(await resolver(session, resource_id)))
+
+
+def load_plugins(modules: str) -> None:
+    """Import the comma-separated `modules` (ENGINE_PLUGINS): they register at import."""
+    for name in (m.strip() for m in modules.split(",")):
+        if name:
+            importlib.import_module(name)

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         default=200, ge=1, description="SSH sessions one worker process runs at once."
     )
     ssh_connect_timeout_seconds: float = Field(default=15.0, gt=0)
+    engine_plugins: str = Field(
+        default="",
+        description=(
+            "Comma-separated modules imported by the API and every worker at start, so "
+            "they can register target resolvers and the server access provider."
+        ),
+    )
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:

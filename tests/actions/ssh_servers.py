@@ -54,6 +54,16 @@ async def _pump(reader: asyncio.StreamReader | None, writer: Any) -> None:
         await writer.drain()
 
 
+_running: set[asyncio.subprocess.Process] = set()
+
+
+def kill_leftovers() -> None:
+    """Kill commands whose client vanished (a killed worker leaves its step running)."""
+    for proc in list(_running):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, 9)
+
+
 async def _run_in_shell(process: asyncssh.SSHServerProcess[bytes]) -> None:
     command = process.command or "exec /bin/sh"
     proc = await asyncio.create_subprocess_exec(
@@ -63,6 +73,7 @@ async def _run_in_shell(process: asyncssh.SSHServerProcess[bytes]) -> None:
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
+    _running.add(proc)
 
     async def feed_stdin() -> None:
         assert proc.stdin is not None
@@ -73,7 +84,9 @@ async def _run_in_shell(process: asyncssh.SSHServerProcess[bytes]) -> None:
 
     feeder = asyncio.create_task(feed_stdin())
     try:
-        await asyncio.gather(_pump(proc.stdout, process.stdout), _pump(proc.stderr, process.stderr))
+        await asyncio.gather(
+            _pump(proc.stdout, process.stdout), _pump(proc.stderr, process.stderr)
+        )
         code = await proc.wait()
     except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, OSError):
         code = 255
@@ -82,6 +95,8 @@ async def _run_in_shell(process: asyncssh.SSHServerProcess[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 1)
         raise
+    finally:
+        _running.discard(proc)
     feeder.cancel()
     process.exit(code if code >= 0 else 128 - code)
 
@@ -106,6 +121,7 @@ class ShellSSHServer:
         return self
 
     async def stop(self) -> None:
+        kill_leftovers()
         if self._acceptor is not None:
             self._acceptor.close()
             await self._acceptor.wait_closed()
