@@ -16,6 +16,11 @@ from app.actions import targets
 from app.actions.targets import ServerAccess
 
 
+def _write(path: str, data: object) -> None:
+    with open(path, "w") as fh:
+        json.dump(data, fh)
+
+
 class FileServers:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -36,8 +41,7 @@ class FileServers:
         servers = data["servers"]
         assert isinstance(servers, dict)
         servers[str(server_id)]["host_key"] = host_key
-        with open(self.path, "w") as fh:
-            json.dump(data, fh)
+        _write(self.path, data)
 
 
 _path = os.environ.get("DVP_TEST_ACCESS_FILE")

@@ -104,7 +104,9 @@ async def _run_in_shell(process: asyncssh.SSHServerProcess[bytes]) -> None:
 @dataclass
 class ShellSSHServer:
     client_key: asyncssh.SSHKey
-    host_key: asyncssh.SSHKey = field(default_factory=lambda: asyncssh.generate_private_key("ssh-ed25519"))
+    host_key: asyncssh.SSHKey = field(
+        default_factory=lambda: asyncssh.generate_private_key("ssh-ed25519")
+    )
     port: int = 0
     _acceptor: Any = None
 
@@ -181,7 +183,9 @@ class OpenSSHServer:
         self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), 0.2
+            ):
                 return self
             time.sleep(0.05)
         raise RuntimeError("sshd did not start")

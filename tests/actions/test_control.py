@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.actions.models import ActionTarget
 from app.core.database import Database
+from tests.actions import fs
 from tests.actions.conftest import World, add_step, run_pipeline, step_log, wait_action
 
 
@@ -54,8 +55,7 @@ async def test_max_parallel_actions_makes_the_second_action_wait(
     waiting = (await client.get(f"/actions/{second['id']}", headers=world.headers)).json()
     assert waiting["targets"][0]["status_reason_code"] == "WAITING_CONCURRENCY_TARGET"
     assert waiting["summary"]["targets"]["pending"] == 1
-    with open(gate, "w"):
-        pass
+    fs.touch(gate)
     done_first = await wait_action(client, world, first["id"])
     done_second = await wait_action(client, world, second["id"])
     assert done_first["status"] == done_second["status"] == "completed"
@@ -75,8 +75,7 @@ async def test_retry_runs_only_what_failed(
     action = await run_pipeline(client, world)
     assert action["status"] == "failed"
     assert action["summary"]["targets"]["failed"] == 2
-    with open(flag, "w"):
-        pass
+    fs.touch(flag)
     response = await client.post(f"/actions/{action['id']}/retry", headers=world.headers)
     assert response.status_code == 201, response.text
     retry = response.json()
@@ -115,9 +114,8 @@ async def test_cancel_kills_running_step_and_skips_the_rest(
     steps = done["targets"][0]["steps"]
     assert [s["status"] for s in steps] == ["failed", "skipped"]
     await asyncio.sleep(2.5)
-    import os
 
-    assert not os.path.exists(marker)
+    assert not fs.exists(marker)
     again = await client.post(f"/actions/{action['id']}/cancel", headers=world.headers)
     assert again.status_code == 409
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.actions import fs
 from tests.actions.conftest import World, add_step, run_pipeline, step_log
 
 
@@ -58,11 +59,10 @@ async def test_step_timeout_kills_the_remote_process_group(
     assert step["status"] == "failed"
     assert "timed out after 1 seconds" in step["status_reason_human_readable"]
     import asyncio
-    import os
 
     await asyncio.sleep(3.5)
     # The background child was in the step's process group: it died with it.
-    assert not os.path.exists(marker)
+    assert not fs.exists(marker)
 
 
 async def test_unreachable_host_fails_target_with_reason_in_log(

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 
+from tests.actions import fs
 from tests.actions.conftest import World, add_step, run_pipeline, step_log
 from tests.actions.ssh_servers import OpenSSHServer
 
@@ -28,7 +29,6 @@ async def test_timeout_on_openssh_kills_children(
     client: httpx.AsyncClient, world: World, openssh_server: OpenSSHServer
 ) -> None:
     import asyncio
-    import os
 
     world.servers.add(101, openssh_server.port)
     marker = f"/tmp/dvp-ossh-{uuid.uuid4().hex}"
@@ -37,4 +37,4 @@ async def test_timeout_on_openssh_kills_children(
     assert action["status"] == "failed"
     assert "timed out" in action["targets"][0]["steps"][0]["status_reason_human_readable"]
     await asyncio.sleep(2.5)
-    assert not os.path.exists(marker)
+    assert not fs.exists(marker)

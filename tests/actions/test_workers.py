@@ -22,6 +22,7 @@ from app.actions.models import ActionLogChunk, ActionStep
 from app.actions.service import start_action
 from app.core.auth import Principal, PrincipalKind
 from app.core.settings import Settings
+from tests.actions import fs
 from tests.actions.conftest import APP_ID, World, add_step, wait_action
 from tests.actions.ssh_servers import ShellSSHServer, kill_leftovers
 from workers.engine.reaper import reap
@@ -43,6 +44,10 @@ def _access_file(tmp_path: Path, world: World, shell_server: ShellSSHServer) -> 
     path = tmp_path / "access.json"
     path.write_text(json.dumps({"servers": servers, "application_servers": world.app_servers}))
     return path
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, cwd=ROOT)
 
 
 def _worker_env(settings: Settings, access_file: Path, **extra: str) -> dict[str, str]:
@@ -102,9 +107,8 @@ async def test_killed_worker_leaves_a_failed_action_and_retry_completes(
     user_id = world.project.user_id
     action_id = await _create_action(app, world, user_id)
     access = _access_file(tmp_path, world, shell_server)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "workers.engine", str(action_id)],
-        env=_worker_env(settings, access), cwd=ROOT,
+    worker = _spawn(
+        [sys.executable, "-m", "workers.engine", str(action_id)], _worker_env(settings, access)
     )
     try:
         for _ in range(300):
@@ -131,7 +135,7 @@ async def test_killed_worker_leaves_a_failed_action_and_retry_completes(
     assert failed["targets"][0]["status"] == "failed"
     assert failed["targets"][0]["steps"][0]["status"] == "failed"
 
-    Path(flag).touch()
+    fs.touch(flag)
     retry = await client.post(f"/actions/{action_id}/retry", headers=world.headers)
     assert retry.status_code == 201, retry.text
     done = await wait_action(client, world, retry.json()["id"])
@@ -161,11 +165,11 @@ async def celery_worker(
     shell_server: ShellSSHServer,
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
     access = _access_file(tmp_path, world, shell_server)
-    worker = subprocess.Popen(
+    worker = _spawn(
         [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
          "-Q", "actions", "--concurrency=1", "--pool=prefork", "--loglevel=WARNING",
          "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        env=_worker_env(settings, access, REDIS_URL=redis_db), cwd=ROOT,
+        _worker_env(settings, access, REDIS_URL=redis_db),
     )
     from workers.celery_app import celery_app
 
