@@ -186,17 +186,20 @@ async def test_project_token_needs_the_operation_permission(
 
 
 async def test_list_queries_do_not_grow_with_rows(
-    client: httpx.AsyncClient, world: World, count_queries: Any, shell_server: Any
+    client: httpx.AsyncClient, world: World, count_queries: Any, shell_server: Any, app: Any
 ) -> None:
     for server_id in (101, 102, 103):
         world.servers.add(server_id, shell_server.port)
     world.app_servers[:] = [101, 102, 103]
     await add_step(client, world, "echo counted")
     await run_pipeline(client, world)
+    # The engine shares the connection pool: count only once it is idle.
+    await app.state.runner.wait_idle()
     with count_queries() as one:
         await client.get("/actions", headers=world.headers)
     for _ in range(3):
         await run_pipeline(client, world)
+    await app.state.runner.wait_idle()
     with count_queries() as four:
         response = await client.get("/actions", headers=world.headers)
     assert len(response.json()) == 4
