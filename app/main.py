@@ -19,12 +19,27 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.ratelimit import Counter, MemoryCounter, RedisCounter
 from app.core.settings import Settings, get_settings
+from app.environments.router import router as environments_router
+from app.organizations.router import router as organizations_router
+from app.projects.router import router as projects_router
+from app.roles.router import router as roles_router
+from app.teams.router import router as teams_router
 from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
 
 # Order matters where literal segments and parameters share a position:
-# /users/personal-access-tokens must be matched before /users/{user_id}.
-ROUTERS = [tokens_router, users_router, actions_router]
+# /users/personal-access-tokens and /users/team-invitations must be matched before
+# /users/{user_id}.
+ROUTERS = [
+    tokens_router,
+    teams_router,
+    users_router,
+    organizations_router,
+    projects_router,
+    environments_router,
+    roles_router,
+    actions_router,
+]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
 

@@ -10,9 +10,11 @@ from app.actions.models import (
     ServerSlotLock,
 )
 from app.core.database import Base
+from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
 from app.roles.models import Role
+from app.teams.models import Team, TeamInvitation, TeamLink, TeamMember
 from app.tokens.models import ApiToken
 from app.users.models import AuthSession, User, UserToken
 
@@ -24,12 +26,17 @@ __all__ = [
     "ApiToken",
     "AuthSession",
     "Base",
+    "Environment",
     "Organization",
     "Pipeline",
     "PipelineStep",
     "Project",
     "Role",
     "ServerSlotLock",
+    "Team",
+    "TeamInvitation",
+    "TeamLink",
+    "TeamMember",
     "User",
     "UserToken",
 ]

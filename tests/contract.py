@@ -34,7 +34,11 @@ def _registry(label: str) -> Registry:
 def _qualify(schema: Any) -> Any:
     if isinstance(schema, dict):
         return {
-            k: ("urn:ref" + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _qualify(v))
+            k: (
+                "urn:ref" + v
+                if k == "$ref" and isinstance(v, str) and v.startswith("#")
+                else _qualify(v)
+            )
             for k, v in schema.items()
         }
     if isinstance(schema, list):

@@ -8,9 +8,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import hash_password, hash_token, new_token
+from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
 from app.roles.models import Role
+from app.teams.models import (
+    Team,
+    TeamInvitation,
+    TeamInvitationStatus,
+    TeamInvitationType,
+    TeamLink,
+    TeamMember,
+)
 from app.tokens.models import ApiToken, ApiTokenType
 from app.tokens.service import PREFIXES
 from app.users.models import User
@@ -125,3 +134,85 @@ async def create_project_token(
     db.add(token)
     await db.commit()
     return token, secret
+
+
+async def create_environment(
+    db: AsyncSession,
+    project: Project,
+    *,
+    name: str | None = None,
+    type: str = "development",
+    archived: bool = False,
+) -> Environment:
+    environment = Environment(
+        project_id=project.id,
+        type=type,
+        name=name or f"env-{next(_seq)}",
+        description="test environment",
+        created_by=project.user_id,
+        ssh_public_key="ssh-ed25519 AAAA test",
+        ssh_private_key_encrypted="v1:not-a-real-key",
+        archived_at=datetime.now(UTC) if archived else None,
+    )
+    db.add(environment)
+    await db.commit()
+    return environment
+
+
+async def create_team(
+    db: AsyncSession,
+    *,
+    organization: Organization | None = None,
+    project: Project | None = None,
+    members: tuple[User, ...] = (),
+    creator: User | None = None,
+) -> Team:
+    team = Team(
+        name=f"Team {next(_seq)}",
+        organization_id=organization.id if organization else None,
+        project_id=project.id if project else None,
+        created_by=creator.id if creator else None,
+    )
+    db.add(team)
+    await db.flush()
+    for member in members:
+        db.add(TeamMember(team_id=team.id, user_id=member.id))
+    await db.commit()
+    return team
+
+
+async def link_team(
+    db: AsyncSession,
+    team: Team,
+    role: Role,
+    *,
+    organization: Organization | None = None,
+    project: Project | None = None,
+    environment: Environment | None = None,
+) -> TeamLink:
+    link = TeamLink(
+        team_id=team.id,
+        role_id=role.id,
+        organization_id=organization.id if organization else None,
+        project_id=project.id if project else None,
+        environment_id=environment.id if environment else None,
+    )
+    db.add(link)
+    await db.commit()
+    return link
+
+
+async def create_invitation(
+    db: AsyncSession, team: Team, *, email: str, creator: User | None = None
+) -> TeamInvitation:
+    invitation = TeamInvitation(
+        team_id=team.id,
+        type=TeamInvitationType.PRIVATE,
+        email=email.lower(),
+        status=TeamInvitationStatus.PENDING,
+        expires_at=datetime.now(UTC) + timedelta(days=7),
+        created_by=creator.id if creator else None,
+    )
+    db.add(invitation)
+    await db.commit()
+    return invitation

@@ -170,9 +170,7 @@ async def _resolve_api_token(
 
 
 async def _touch_token(session: AsyncSession, token_id: str, now: datetime) -> None:
-    await session.execute(
-        update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
-    )
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 async def current_principal(
@@ -210,7 +208,9 @@ async def current_principal(
     return principal
 
 
-async def current_user_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_user_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
     """Account endpoints act on a user; a project token has no user account to act on."""
     if principal.is_project_token:
         raise Forbidden("A project API token cannot be used for user account operations.")

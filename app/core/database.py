@@ -7,7 +7,7 @@ back), then runs the callbacks registered with `after_commit` (mail, action disp
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+class CallerPermissionsMixin:
+    """Carries the calling principal's permissions on a loaded row (set by the Authorizer).
+
+    Kept out of the column set: it belongs to one request, never to the stored row.
+    """
+
+    _PERMISSIONS_KEY = "_current_user_permissions"
+
+    @property
+    def current_user_permissions(self) -> list[str]:
+        value: list[str] = self.__dict__.get(self._PERMISSIONS_KEY, [])
+        return value
+
+    def remember_permissions(self, permissions: Iterable[str]) -> None:
+        self.__dict__[self._PERMISSIONS_KEY] = sorted(permissions)
 
 
 class TimestampMixin:

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -196,6 +196,12 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "The request conflicts with data stored by another request.")
 
 
+async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+    # A value the schema let through but the database cannot hold (e.g. a huge number).
+    logger.info("value rejected by the database: %s", exc)
+    return error_response(422, "A value in the request is out of range.")
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return error_response(500, "Internal server error.")
@@ -206,4 +212,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unhandled)

@@ -14,6 +14,7 @@ T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 2**31 - 1
 
 
 @dataclass
@@ -47,7 +48,9 @@ class PageParams:
 def page_params(
     request: Request,
     response: Response,
-    page: Annotated[int, Query(ge=1, description="Number of the page to be retrieved")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="Number of the page to be retrieved")
+    ] = 1,
     per_page: Annotated[
         int,
         Query(ge=1, le=MAX_PER_PAGE, description="Number of items returned per page"),
@@ -59,15 +62,14 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-async def paginate(session: AsyncSession, statement: Select[Any], page: PageParams) -> Sequence[Any]:
+async def paginate(
+    session: AsyncSession, statement: Select[Any], page: PageParams
+) -> Sequence[Any]:
     """Count with a subquery, fetch one page, write the Link header; returns the rows."""
     count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
     total = int((await session.execute(count_stmt)).scalar_one())
-    rows = (
-        (await session.execute(statement.limit(page.per_page).offset(page.offset)))
-        .scalars()
-        .all()
-    )
+    result = await session.execute(statement.limit(page.per_page).offset(page.offset))
+    rows: Sequence[Any] = result.scalars().all()
     page.write_link_header(total)
     return rows
 

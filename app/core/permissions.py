@@ -1,59 +1,492 @@
 """The authorization layer: every endpoint asks here whether a caller may touch a resource.
 
 A resource the caller cannot see answers 404 (existence is never revealed); one the caller
-can see but not change answers 403. Project API tokens see only their own project and only
-what their role grants.
+can see but not change answers 403. What a caller may do is decided from:
+
+- ownership: the owner of a project, or of the organization a project belongs to, holds
+  every permission on it and on everything inside it;
+- team links: a team linked to an organization, project or environment with a role gives
+  its members that role's permissions there (and below it); several links add up;
+- project API tokens: their own project only, their role's permissions only, and never
+  the user-only permissions (`api_token:*`).
+
+Entry points (`organization`, `project`, `environment`, `team`, `role`) load the target,
+raise NotFound/Forbidden, and remember the caller's permission set on the returned object
+(`current_user_permissions`). List endpoints start from `readable_*` statements, so a list
+can only ever contain what the caller may see.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import Forbidden, NotFound
+from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
+from app.roles.models import Role
+from app.teams.models import Team, TeamLink, TeamMember
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    human_readable: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class ResourcePermissions:
+    resource_type: str
+    human_readable: str
+    operations: tuple[Operation, ...]
+
+
+_CRUD = (
+    Operation("read", "View", "See {plural} and their details"),
+    Operation("create", "Add", "Add new {plural}"),
+    Operation("update", "Edit", "Change existing {plural}"),
+    Operation("delete", "Remove", "Delete {plural}"),
+)
+_EXTRA = {
+    "deploy": Operation("deploy", "Deploy", "Deploy {plural} to their servers"),
+    "start": Operation("start", "Start", "Start {plural}"),
+    "stop": Operation("stop", "Stop", "Stop {plural}"),
+    "restart": Operation("restart", "Restart", "Restart {plural}"),
+    "reload": Operation("reload", "Reload", "Reload the configuration of {plural}"),
+    "get-status": Operation("get-status", "Get status", "Refresh the status of {plural}"),
+    "rotate-key": Operation("rotate-key", "Rotate key", "Replace the SSH key of {plural}"),
+    "archive": Operation("archive", "Archive", "Archive and unarchive {plural}"),
+    "retry": Operation("retry", "Retry", "Retry failed {plural}"),
+    "trigger": Operation("trigger", "Trigger", "Trigger {plural}"),
+}
+
+# resource type -> (human readable, plural for hints, operations beyond read/create/update/delete)
+_RESOURCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("organization", "Organization", "organizations", ()),
+    ("project", "Project", "projects", ()),
+    ("environment", "Environment", "environments", ("archive",)),
+    ("team", "Team", "teams", ()),
+    ("role", "Role", "roles", ()),
+    ("api_token", "API Token", "API tokens", ()),
+    (
+        "server",
+        "Server",
+        "servers",
+        ("deploy", "start", "stop", "restart", "get-status", "rotate-key"),
+    ),
+    ("application", "Application", "applications", ("deploy",)),
+    (
+        "service",
+        "Service",
+        "services",
+        ("deploy", "start", "stop", "restart", "reload", "get-status"),
+    ),
+    ("daemon", "Daemon", "daemons", ("deploy", "start", "stop", "restart", "get-status")),
+    ("cronjob", "Cron Job", "cron jobs", ("deploy",)),
+    ("credential", "Credential", "credentials", ("get-status",)),
+    ("network", "Network", "networks", ("get-status",)),
+    ("network-rule", "Network Rule", "network rules", ("deploy",)),
+    ("subnet", "Subnet", "subnets", ()),
+    ("ssh-key", "SSH Key", "SSH keys", ("deploy",)),
+    ("ssl-certificate", "SSL Certificate", "SSL certificates", ("deploy",)),
+    ("virtual-host", "Virtual Host", "virtual hosts", ("deploy", "get-status")),
+    ("variable", "Variable", "variables", ()),
+    ("pipeline", "Pipeline", "pipelines", ()),
+    ("hook", "Hook", "hooks", ("trigger",)),
+    ("action", "Action", "actions", ("retry",)),
+)
+
+
+def _build_catalogue() -> tuple[ResourcePermissions, ...]:
+    out = []
+    for resource_type, human, plural, extra in _RESOURCES:
+        ops = tuple(
+            Operation(op.name, op.human_readable, op.hint.format(plural=plural))
+            for op in (*_CRUD, *(_EXTRA[name] for name in extra))
+        )
+        out.append(ResourcePermissions(resource_type, human, ops))
+    return tuple(out)
+
+
+CATALOGUE: tuple[ResourcePermissions, ...] = _build_catalogue()
+"""The single permission catalogue: `GET /static/permissions` serves it, roles draw from it."""
+
+ALL_PERMISSIONS: frozenset[str] = frozenset(
+    f"{r.resource_type}:{op.name}" for r in CATALOGUE for op in r.operations
+)
 
 # Operations that only a person may perform, whatever a token's role says: a token that
 # could mint tokens could escalate its own rights.
-USER_ONLY_PERMISSIONS = frozenset({"api_token:create", "api_token:read", "api_token:update",
-                                   "api_token:delete"})
+USER_ONLY_PERMISSIONS = frozenset(
+    {"api_token:create", "api_token:read", "api_token:update", "api_token:delete"}
+)
+
+OPERATE = ("deploy", "start", "stop", "restart", "reload", "get-status", "trigger", "retry")
+
+READ_PERMISSIONS = frozenset(p for p in ALL_PERMISSIONS if p.endswith(":read"))
+DEPLOY_PERMISSIONS = READ_PERMISSIONS | frozenset(
+    p for p in ALL_PERMISSIONS if p.split(":", 1)[1] in OPERATE
+)
+
+
+def required_permissions(permission: str) -> list[str]:
+    """Acting on a resource type presupposes seeing it."""
+    resource_type, operation = permission.split(":", 1)
+    return [] if operation == "read" else [f"{resource_type}:read"]
+
+
+def unknown_permissions(permissions: Iterable[str]) -> list[str]:
+    return sorted(set(permissions) - ALL_PERMISSIONS)
+
+
+def _verb(permission: str) -> str:
+    resource_type, _, operation = permission.partition(":")
+    return f"{operation} {resource_type.replace('_', ' ').replace('-', ' ')}"
 
 
 class Authorizer:
+    """Decides, per request, what the calling principal may see and do."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _project_owner_ids(self, project: Project) -> set[int]:
-        owners = {project.user_id}
+    # ------------------------------------------------------------------ statements
+
+    @staticmethod
+    def _member_links(user_id: int) -> Select[TeamLink]:
+        return select(TeamLink).join(
+            TeamMember,
+            and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
+        )
+
+    def _full_project_access(self, principal: Principal) -> ColumnElement[bool]:
+        """Projects the caller reaches as a whole (all their environments)."""
+        if principal.is_project_token:
+            return Project.id == principal.project_id
+        uid = principal.user_id
+        links = self._member_links(uid).subquery()
+        return or_(
+            Project.user_id == uid,
+            Project.organization_id.in_(
+                select(Organization.id).where(Organization.owner_id == uid)
+            ),
+            Project.organization_id.in_(
+                select(links.c.organization_id).where(links.c.organization_id.is_not(None))
+            ),
+            Project.id.in_(select(links.c.project_id).where(links.c.project_id.is_not(None))),
+        )
+
+    def _linked_environment_ids(self, user_id: int) -> Select[int | None]:
+        links = self._member_links(user_id).subquery()
+        return select(links.c.environment_id).where(links.c.environment_id.is_not(None))
+
+    def project_condition(self, principal: Principal) -> ColumnElement[bool]:
+        """WHERE clause on `Project` limiting rows to those the caller may see."""
+        full = self._full_project_access(principal)
+        if principal.is_project_token:
+            return full
+        via_environment = Project.id.in_(
+            select(Environment.project_id).where(
+                Environment.id.in_(self._linked_environment_ids(principal.user_id))
+            )
+        )
+        return or_(full, via_environment)
+
+    def environment_condition(self, principal: Principal) -> ColumnElement[bool]:
+        """WHERE clause on `Environment` limiting rows to those the caller may see."""
+        if principal.is_project_token:
+            return Environment.project_id == principal.project_id
+        return or_(
+            Environment.project_id.in_(
+                select(Project.id).where(self._full_project_access(principal))
+            ),
+            Environment.id.in_(self._linked_environment_ids(principal.user_id)),
+        )
+
+    def organization_condition(self, principal: Principal) -> ColumnElement[bool]:
+        if principal.is_project_token:
+            return false()
+        links = self._member_links(principal.user_id).subquery()
+        return or_(
+            Organization.owner_id == principal.user_id,
+            Organization.id.in_(
+                select(links.c.organization_id).where(links.c.organization_id.is_not(None))
+            ),
+        )
+
+    def team_condition(self, principal: Principal) -> ColumnElement[bool]:
+        """Teams whose owner (organization or project) the caller sees, or that they are in."""
+        org_ids = select(Organization.id).where(self.organization_condition(principal))
+        project_ids = select(Project.id).where(self._full_project_access(principal))
+        visible = or_(Team.organization_id.in_(org_ids), Team.project_id.in_(project_ids))
+        if principal.is_project_token:
+            return visible
+        member_of = select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+        return or_(visible, Team.id.in_(member_of))
+
+    def readable_projects(self, principal: Principal) -> Select[Project]:
+        return select(Project).where(self.project_condition(principal))
+
+    def readable_environments(self, principal: Principal) -> Select[Environment]:
+        return select(Environment).where(self.environment_condition(principal))
+
+    def readable_environment_ids(self, principal: Principal) -> Select[int]:
+        """For other domains: `Model.environment_id.in_(authorizer.readable_environment_ids(p))`."""
+        return select(Environment.id).where(self.environment_condition(principal))
+
+    def readable_organizations(self, principal: Principal) -> Select[Organization]:
+        return select(Organization).where(self.organization_condition(principal))
+
+    def readable_teams(self, principal: Principal) -> Select[Team]:
+        return select(Team).where(self.team_condition(principal))
+
+    # ------------------------------------------------------------------ permission sets
+
+    @staticmethod
+    def token_permissions(principal: Principal) -> frozenset[str]:
+        return frozenset(principal.permissions or ()) - USER_ONLY_PERMISSIONS
+
+    async def _team_permissions(
+        self,
+        user_id: int,
+        *,
+        organization_id: int | None = None,
+        project_id: int | None = None,
+        environment_id: int | None = None,
+    ) -> frozenset[str] | None:
+        targets = []
+        if organization_id is not None:
+            targets.append(TeamLink.organization_id == organization_id)
+        if project_id is not None:
+            targets.append(TeamLink.project_id == project_id)
+        if environment_id is not None:
+            targets.append(TeamLink.environment_id == environment_id)
+        if not targets:
+            return None
+        stmt = (
+            select(Role.permissions)
+            .select_from(TeamLink)
+            .join(
+                TeamMember,
+                and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
+            )
+            .join(Role, Role.id == TeamLink.role_id)
+            .where(or_(*targets))
+        )
+        rows = (await self.session.scalars(stmt)).all()
+        if not rows:
+            return None
+        return frozenset(p for permissions in rows for p in permissions or ())
+
+    async def organization_permissions(
+        self, principal: Principal, organization: Organization
+    ) -> frozenset[str] | None:
+        """None when the caller cannot see the organization at all."""
+        if principal.is_project_token:
+            return None
+        if organization.owner_id == principal.user_id:
+            return ALL_PERMISSIONS
+        return await self._team_permissions(principal.user_id, organization_id=organization.id)
+
+    async def _project_permissions(
+        self, principal: Principal, project: Project, org_owner_id: int | None
+    ) -> frozenset[str] | None:
+        if principal.is_project_token:
+            return self.token_permissions(principal) if principal.project_id == project.id else None
+        uid = principal.user_id
+        if uid in (project.user_id, org_owner_id):
+            return ALL_PERMISSIONS
+        perms = await self._team_permissions(
+            uid, organization_id=project.organization_id, project_id=project.id
+        )
+        if perms is not None:
+            return perms
+        # Reaching one environment of a project lets the caller see the project around it
+        # and list environments there (the list itself only holds those they reach).
+        reaches_environment = await self.session.scalar(
+            select(Environment.id)
+            .where(
+                Environment.project_id == project.id,
+                Environment.id.in_(self._linked_environment_ids(uid)),
+            )
+            .limit(1)
+        )
+        if reaches_environment is None:
+            return None
+        return frozenset({"project:read", "environment:read"})
+
+    async def project_permissions(
+        self, principal: Principal, project: Project
+    ) -> frozenset[str] | None:
+        org_owner_id = None
         if project.organization_id is not None:
-            org_owner = await self.session.scalar(
+            org_owner_id = await self.session.scalar(
                 select(Organization.owner_id).where(Organization.id == project.organization_id)
             )
-            if org_owner is not None:
-                owners.add(org_owner)
-        return owners
+        return await self._project_permissions(principal, project, org_owner_id)
 
-    async def can_see_project(self, principal: Principal, project: Project) -> bool:
+    async def _environment_permissions(
+        self,
+        principal: Principal,
+        environment: Environment,
+        project_owner_id: int,
+        organization_id: int | None,
+        org_owner_id: int | None,
+    ) -> frozenset[str] | None:
         if principal.is_project_token:
-            return principal.project_id == project.id
-        return principal.user_id in await self._project_owner_ids(project)
+            if principal.project_id != environment.project_id:
+                return None
+            return self.token_permissions(principal)
+        uid = principal.user_id
+        if uid in (project_owner_id, org_owner_id):
+            return ALL_PERMISSIONS
+        return await self._team_permissions(
+            uid,
+            organization_id=organization_id,
+            project_id=environment.project_id,
+            environment_id=environment.id,
+        )
 
-    async def allowed(self, principal: Principal, project: Project, permission: str) -> bool:
-        if not await self.can_see_project(principal, project):
-            return False
-        if principal.is_project_token:
-            if permission in USER_ONLY_PERMISSIONS:
-                return False
-            return permission in (principal.permissions or frozenset())
-        return True
+    # ------------------------------------------------------------------ entry points
 
-    async def project(self, principal: Principal, project_id: int, permission: str) -> Project:
-        """The project, if the caller may see it (else 404) and holds `permission` (else 403)."""
-        project = await self.session.get(Project, project_id)
-        if project is None or not await self.can_see_project(principal, project):
-            raise NotFound("Project not found.")
-        if not await self.allowed(principal, project, permission):
-            raise Forbidden(f"You are not allowed to {permission.replace(':', ' ')} here.")
+    @staticmethod
+    def _check(
+        permissions: frozenset[str] | None, permission: str, not_found: str
+    ) -> frozenset[str]:
+        if permissions is None:
+            raise NotFound(not_found)
+        if permission not in permissions:
+            raise Forbidden(f"You are not allowed to {_verb(permission)} here.")
+        return permissions
+
+    async def organization(
+        self, principal: Principal, key: str | int, permission: str
+    ) -> Organization:
+        """The organization (by id or URL slug) if visible (else 404) and `permission` held."""
+        if isinstance(key, int) or key.isdigit():
+            organization = await self.session.get(Organization, int(key))
+        else:
+            organization = await self.session.scalar(
+                select(Organization).where(Organization.url_slug == key)
+            )
+        permissions = (
+            await self.organization_permissions(principal, organization)
+            if organization is not None
+            else None
+        )
+        self._check(permissions, permission, "Organization not found.")
+        assert organization is not None and permissions is not None
+        organization.remember_permissions(permissions)
+        return organization
+
+    async def project(
+        self,
+        principal: Principal,
+        project_id: int,
+        permission: str,
+        *,
+        not_found: str = "Project not found.",
+    ) -> Project:
+        """The project if the caller may see it (else 404) and holds `permission` (else 403)."""
+        row = (
+            await self.session.execute(
+                select(Project, Organization.owner_id)
+                .outerjoin(Organization, Organization.id == Project.organization_id)
+                .where(Project.id == project_id)
+            )
+        ).one_or_none()
+        permissions = None
+        if row is not None:
+            permissions = await self._project_permissions(principal, row[0], row[1])
+        self._check(permissions, permission, not_found)
+        assert row is not None and permissions is not None
+        project: Project = row[0]
+        project.remember_permissions(permissions)
         return project
+
+    async def environment(
+        self,
+        principal: Principal,
+        environment_id: int,
+        permission: str,
+        *,
+        not_found: str = "Environment not found.",
+    ) -> Environment:
+        """The environment if visible (else 404) and `permission` is held there (else 403).
+
+        Resources inside an environment call this with their own permission and message,
+        e.g. `authorizer.environment(p, server.environment_id, "server:update",
+        not_found="Server not found.")`.
+        """
+        row = (
+            await self.session.execute(
+                select(Environment, Project.user_id, Project.organization_id, Organization.owner_id)
+                .join(Project, Project.id == Environment.project_id)
+                .outerjoin(Organization, Organization.id == Project.organization_id)
+                .where(Environment.id == environment_id)
+            )
+        ).one_or_none()
+        permissions = None
+        if row is not None:
+            permissions = await self._environment_permissions(principal, *row)
+        self._check(permissions, permission, not_found)
+        assert row is not None and permissions is not None
+        environment: Environment = row[0]
+        environment.remember_permissions(permissions)
+        return environment
+
+    async def team_permissions(self, principal: Principal, team: Team) -> frozenset[str] | None:
+        owner_permissions: frozenset[str] | None = None
+        if team.organization_id is not None:
+            organization = await self.session.get(Organization, team.organization_id)
+            if organization is not None:
+                owner_permissions = await self.organization_permissions(principal, organization)
+        elif team.project_id is not None:
+            project = await self.session.get(Project, team.project_id)
+            if project is not None:
+                owner_permissions = await self.project_permissions(principal, project)
+        if principal.is_project_token:
+            return owner_permissions
+        is_member = await self.session.scalar(
+            select(TeamMember.user_id).where(
+                TeamMember.team_id == team.id, TeamMember.user_id == principal.user_id
+            )
+        )
+        if is_member is None:
+            return owner_permissions
+        return (owner_permissions or frozenset()) | {"team:read"}
+
+    async def team(self, principal: Principal, team_id: int, permission: str) -> Team:
+        team = await self.session.get(Team, team_id)
+        permissions = await self.team_permissions(principal, team) if team is not None else None
+        self._check(permissions, permission, "Team not found.")
+        assert team is not None and permissions is not None
+        team.remember_permissions(permissions)
+        return team
+
+    async def role_permissions(self, principal: Principal, role: Role) -> frozenset[str] | None:
+        if role.organization_id is not None:
+            organization = await self.session.get(Organization, role.organization_id)
+            if organization is None:
+                return None
+            return await self.organization_permissions(principal, organization)
+        if role.project_id is not None:
+            project = await self.session.get(Project, role.project_id)
+            if project is None:
+                return None
+            return await self.project_permissions(principal, project)
+        # Predefined roles are shared by every tenant: everyone reads them, nobody edits them.
+        return frozenset({"role:read"})
+
+    async def role(self, principal: Principal, role_id: int, permission: str) -> Role:
+        role = await self.session.get(Role, role_id)
+        permissions = await self.role_permissions(principal, role) if role is not None else None
+        self._check(permissions, permission, "Role not found.")
+        assert role is not None
+        return role

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 
 def format_timestamp(value: datetime) -> str:
@@ -16,6 +16,9 @@ def format_timestamp(value: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+# Database ids are 32-bit on PostgreSQL's `integer`: larger values can name nothing.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
 
@@ -30,3 +33,19 @@ class RequestModel(BaseModel):
     """Base of every request body: unknown fields are ignored, as older clients send extras."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class ResourceCount(ResponseModel):
+    count: int
+
+
+class ResourceSummaryItem(ResponseModel):
+    resource_type: str
+    resource_type_plural: str
+    resource_type_human_readable: str
+    resource_type_human_readable_plural: str
+    summary: ResourceCount
+
+
+class WithPermissions(ResponseModel):
+    current_user_permissions: list[str] = Field(default_factory=list)

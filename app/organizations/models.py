@@ -3,11 +3,11 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.database import Base, TimestampMixin
+from app.core.database import Base, CallerPermissionsMixin, TimestampMixin
 from app.users.models import User
 
 
-class Organization(TimestampMixin, Base):
+class Organization(CallerPermissionsMixin, TimestampMixin, Base):
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,12 +3,12 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.database import Base, TimestampMixin
+from app.core.database import Base, CallerPermissionsMixin, TimestampMixin
 from app.organizations.models import Organization
 from app.users.models import User
 
 
-class Project(TimestampMixin, Base):
+class Project(CallerPermissionsMixin, TimestampMixin, Base):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -22,6 +22,14 @@ class Project(TimestampMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
-    created_by_user: Mapped[User | None] = relationship(
-        lazy="raise", foreign_keys=[created_by]
-    )
+    user: Mapped[User] = relationship(lazy="raise", foreign_keys=[user_id])
+    created_by_user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[created_by])
+
+    @property
+    def owner_type(self) -> str:
+        return "org" if self.organization_id is not None else "user"
+
+    @property
+    def owner(self) -> User | Organization | None:
+        """The owning organization, else the owning user (both must have been loaded)."""
+        return self.organization if self.organization_id is not None else self.user

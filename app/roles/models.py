@@ -9,7 +9,11 @@ from app.users.models import User
 
 
 class Role(TimestampMixin, Base):
-    """A named set of permissions from the catalogue (`resource_type:operation` strings)."""
+    """A named set of permissions from the catalogue (`resource_type:operation` strings).
+
+    Predefined roles (no organization, no project) are usable everywhere; custom roles
+    belong to one organization or, for clients of the older API, to one project.
+    """
 
     __tablename__ = "roles"
 
@@ -22,7 +26,11 @@ class Role(TimestampMixin, Base):
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
     created_by_user: Mapped[User | None] = relationship(lazy="raise")
+    parent: Mapped[Role | None] = relationship(lazy="raise", remote_side=[id])

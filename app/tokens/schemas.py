@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.core.schemas import Name, RequestModel, ResponseModel, Timestamp
+from app.core.schemas import Id, Name, RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
 from app.roles.schemas import RoleRelation
 from app.tokens.models import ApiTokenStatus, ApiTokenType
@@ -18,7 +18,7 @@ class PersonalAccessTokenUserCreate(RequestModel):
 
 class ApiTokenProjectCreate(RequestModel):
     name: Name
-    role_id: int = Field(ge=1)
+    role_id: Id
     expires_at: datetime
 
 

@@ -129,7 +129,9 @@ class TokenService:
         token.reveal(secret)
         return token
 
-    async def revoke_project(self, principal: Principal, project_id: int, token_id: str) -> ApiToken:
+    async def revoke_project(
+        self, principal: Principal, project_id: int, token_id: str
+    ) -> ApiToken:
         await self.authorizer.project(principal, project_id, "api_token:delete")
         token = await self._project_token(project_id, token_id)
         self._revoke(token)

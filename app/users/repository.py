@@ -10,11 +10,20 @@ from app.organizations.models import Organization
 from app.projects.models import Project
 from app.users.models import AuthSession, User, UserToken
 
-
 # Path words under /users/ that a slug must never shadow.
 RESERVED_SLUGS = frozenset(
-    {"me", "billing", "urls", "logout", "login", "account", "password", "refresh-token",
-     "personal-access-tokens", "team-invitations"}
+    {
+        "me",
+        "billing",
+        "urls",
+        "logout",
+        "login",
+        "account",
+        "password",
+        "refresh-token",
+        "personal-access-tokens",
+        "team-invitations",
+    }
 )
 
 
@@ -30,7 +39,7 @@ class UserRepository:
 
     async def get_by_id_or_slug(self, key: str) -> User | None:
         if key.isdigit():
-            return await self.session.get(User, int(key))
+            return await self.session.get(User, int(key)) if len(key) <= 9 else None
         return await self.session.scalar(select(User).where(User.url_slug == key))
 
     async def organization_by_slug(self, slug: str) -> Organization | None:

@@ -21,6 +21,7 @@ def get_service(
 
 Service = Annotated[UserService, Depends(get_service)]
 
+
 def _login_response(tokens: object) -> schemas.UserLoginResponse:
     return schemas.UserLoginResponse.model_validate(tokens)
 
@@ -44,9 +45,7 @@ async def add_user(service: Service, data: Annotated[schemas.UserSignUp, Body()]
     status_code=202,
     response_class=Response,
 )
-async def resend_verification(
-    service: Service, data: schemas.UserResendVerification
-) -> Response:
+async def resend_verification(service: Service, data: schemas.UserResendVerification) -> Response:
     await service.resend_verification(str(data.email))
     return Response(status_code=202)
 
@@ -179,10 +178,10 @@ async def get_user_billing(
 
 
 @router.get("/users/urls", operation_id="getUserUrls", response_model=schemas.UserUrl)
-async def get_user_urls(
-    settings: SettingsDep, principal: CurrentUserPrincipal
-) -> schemas.UserUrl:
-    return schemas.UserUrl(billing_management_url=f"{settings.public_url.rstrip('/')}/users/billing")
+async def get_user_urls(settings: SettingsDep, principal: CurrentUserPrincipal) -> schemas.UserUrl:
+    return schemas.UserUrl(
+        billing_management_url=f"{settings.public_url.rstrip('/')}/users/billing"
+    )
 
 
 @router.get("/users/{user_id}", operation_id="getUser", response_model=schemas.UserPublic)

@@ -105,9 +105,7 @@ class UserService:
 
     async def verify(self, data: UserVerify) -> User:
         user = await self.users.get_by_email(str(data.email))
-        token = await self._consume(
-            user, data.token, UserTokenPurpose.VERIFY_EMAIL, field="token"
-        )
+        token = await self._consume(user, data.token, UserTokenPurpose.VERIFY_EMAIL, field="token")
         assert user is not None and token is not None
         user.name = data.name
         user.password_hash = hash_password(data.password)
@@ -168,7 +166,8 @@ class UserService:
         auth_session = AuthSession(
             user_id=user.id,
             refresh_token_hash=hash_token(refresh),
-            expires_at=datetime.now(UTC) + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            expires_at=datetime.now(UTC)
+            + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
             ip_address=client.ip,
             user_agent=(client.user_agent or "")[:512] or None,
         )

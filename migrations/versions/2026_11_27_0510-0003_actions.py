@@ -1,7 +1,7 @@
 """actions
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 05:10:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import app.core.database
 
 revision: str = '0003'
-down_revision: str | None = '0001'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

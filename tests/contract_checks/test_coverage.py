@@ -24,7 +24,26 @@ CLAIMED_TAGS = {
     "Pipelines",
     "Pipelines - Actions",
     "Pipelines - Steps",
+    # Tenancy and access control
+    "Organizations",
+    "Projects",
+    "Projects - Environments",
+    "Projects - Archived Environments",
+    "Environments",
+    "Roles",
+    "Projects - Roles",
+    "Projects - Teams",
+    "Teams",
+    "Teams - Members",
+    "Teams - Invitations",
+    "Team Invitations",
+    "Users - Team Invitations",
+    "Users - Projects",
+    "Users - Environments",
 }
+
+# Operations claimed one by one, where the rest of their tag belongs to another issue.
+CLAIMED_OPERATIONS = {"listStaticPermissions"}
 
 
 def served_routes(app: Any) -> dict[tuple[str, str], str]:
@@ -41,7 +60,9 @@ async def test_reference_operations_are_served(app: Any) -> None:
     served = served_routes(app)
     missing = [op for op in ops if (op.method, op.path) not in served]
     print(f"\nserved {len(ops) - len(missing)}/{len(ops)}")
-    claimed_missing = [op for op in missing if op.tag in CLAIMED_TAGS]
+    claimed_missing = [
+        op for op in missing if op.tag in CLAIMED_TAGS or op.operation_id in CLAIMED_OPERATIONS
+    ]
     assert not claimed_missing, "claimed but not served: " + ", ".join(
         f"{op.method} {op.path} ({op.operation_id})" for op in claimed_missing
     )

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.core.pagination import PageParams, paginate
+from app.environments.models import Environment
+from app.projects.models import Project
+from app.teams.models import Team
+from app.tokens.models import ApiToken
+
+
+class ProjectRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @staticmethod
+    def with_relations(stmt: Select[Project]) -> Select[Project]:
+        return stmt.options(
+            selectinload(Project.organization), selectinload(Project.created_by_user)
+        )
+
+    async def page(self, stmt: Select[Project], page: PageParams) -> Sequence[Project]:
+        stmt = self.with_relations(stmt).order_by(Project.created_at.desc(), Project.id.desc())
+        return await paginate(self.session, stmt, page)
+
+    async def load_relations(self, project: Project) -> Project:
+        await self.session.refresh(project, ["organization", "created_by_user"])
+        return project
+
+    async def add(self, project: Project) -> None:
+        self.session.add(project)
+        await self.session.flush()
+
+    async def counts(self, project_id: int) -> tuple[int, int, int]:
+        """(active environments, archived environments, teams) of the project."""
+        active = (
+            select(func.count())
+            .select_from(Environment)
+            .where(Environment.project_id == project_id, Environment.archived_at.is_(None))
+            .scalar_subquery()
+        )
+        archived = (
+            select(func.count())
+            .select_from(Environment)
+            .where(Environment.project_id == project_id, Environment.archived_at.is_not(None))
+            .scalar_subquery()
+        )
+        teams = (
+            select(func.count()).select_from(Team).where(Team.project_id == project_id)
+        ).scalar_subquery()
+        row = (await self.session.execute(select(active, archived, teams))).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def delete(self, project: Project) -> None:
+        # Project tokens go first: their role may be one of this project's roles, which the
+        # cascade would otherwise try to remove while a token still points at it.
+        await self.session.execute(delete(ApiToken).where(ApiToken.project_id == project.id))
+        await self.session.delete(project)
+        await self.session.flush()

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.strategy_options import _AbstractLoad
+
+from app.core.pagination import PageParams, paginate
+from app.environments.models import Environment
+from app.projects.models import Project
+from app.teams.models import Team, TeamInvitation, TeamInvitationStatus, TeamLink, TeamMember
+from app.users.models import User
+
+
+def _project_relations(loader: _AbstractLoad) -> list[_AbstractLoad]:
+    return [
+        loader.selectinload(Project.organization),
+        loader.selectinload(Project.created_by_user),
+    ]
+
+
+class TeamRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # teams
+
+    async def page(self, stmt: Select[Team], page: PageParams) -> Sequence[Team]:
+        stmt = stmt.options(
+            selectinload(Team.organization), selectinload(Team.created_by_user)
+        ).order_by(Team.name, Team.id)
+        return await paginate(self.session, stmt, page)
+
+    async def add(self, entity: Team | TeamMember | TeamLink | TeamInvitation) -> None:
+        self.session.add(entity)
+        await self.session.flush()
+
+    async def load_team(self, team: Team) -> Team:
+        await self.session.refresh(team, ["organization", "created_by_user", "project"])
+        if team.project is not None:
+            await self.session.refresh(team.project, ["organization", "created_by_user", "user"])
+        members = (
+            await self.session.scalars(
+                select(TeamMember)
+                .where(TeamMember.team_id == team.id)
+                .options(selectinload(TeamMember.user))
+                .order_by(TeamMember.created_at, TeamMember.user_id)
+            )
+        ).all()
+        set_committed_value(team, "members", list(members))
+        return team
+
+    async def delete(self, entity: Team | TeamMember | TeamLink | TeamInvitation) -> None:
+        await self.session.delete(entity)
+        await self.session.flush()
+
+    # members
+
+    async def member(self, team_id: int, user_id: int) -> TeamMember | None:
+        return await self.session.scalar(
+            select(TeamMember)
+            .where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+            .options(selectinload(TeamMember.user))
+        )
+
+    async def members(self, team_id: int, page: PageParams) -> Sequence[TeamMember]:
+        stmt = (
+            select(TeamMember)
+            .where(TeamMember.team_id == team_id)
+            .options(selectinload(TeamMember.user))
+            .order_by(TeamMember.created_at, TeamMember.user_id)
+        )
+        return await paginate(self.session, stmt, page)
+
+    # links
+
+    def _links(self) -> Select[TeamLink]:
+        project = selectinload(TeamLink.project)
+        environment_project = selectinload(TeamLink.environment).selectinload(Environment.project)
+        return select(TeamLink).options(
+            selectinload(TeamLink.team).selectinload(Team.organization),
+            selectinload(TeamLink.team).selectinload(Team.created_by_user),
+            selectinload(TeamLink.role),
+            selectinload(TeamLink.organization),
+            *_project_relations(project),
+            *_project_relations(environment_project),
+        )
+
+    async def links(self, where: ColumnElement[bool], page: PageParams) -> Sequence[TeamLink]:
+        stmt = self._links().where(where).order_by(TeamLink.created_at, TeamLink.id)
+        return await paginate(self.session, stmt, page)
+
+    async def link(self, team_id: int, where: ColumnElement[bool]) -> TeamLink | None:
+        return await self.session.scalar(select(TeamLink).where(TeamLink.team_id == team_id, where))
+
+    # invitations
+
+    def _invitations(self) -> Select[TeamInvitation]:
+        return select(TeamInvitation).options(
+            selectinload(TeamInvitation.created_by_user),
+            selectinload(TeamInvitation.team).selectinload(Team.organization),
+            selectinload(TeamInvitation.team).selectinload(Team.created_by_user),
+        )
+
+    async def invitations(self, team_id: int, page: PageParams) -> Sequence[TeamInvitation]:
+        stmt = (
+            self._invitations()
+            .where(TeamInvitation.team_id == team_id)
+            .order_by(TeamInvitation.created_at.desc(), TeamInvitation.id)
+        )
+        return await paginate(self.session, stmt, page)
+
+    async def pending_for(
+        self, email: str, now: datetime, page: PageParams
+    ) -> Sequence[TeamInvitation]:
+        stmt = (
+            self._invitations()
+            .where(
+                TeamInvitation.email == email.lower(),
+                TeamInvitation.status == TeamInvitationStatus.PENDING,
+                TeamInvitation.expires_at > now,
+            )
+            .order_by(TeamInvitation.created_at.desc(), TeamInvitation.id)
+        )
+        return await paginate(self.session, stmt, page)
+
+    async def invitation(self, invitation_id: str) -> TeamInvitation | None:
+        invitation: TeamInvitation | None = await self.session.scalar(
+            self._invitations().where(TeamInvitation.id == invitation_id)
+        )
+        return invitation
+
+    async def user(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
