@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
+from app.environments.models import Environment
 from app.projects.models import Project
 from app.users.models import User
 
@@ -65,8 +66,9 @@ class Pipeline(TimestampMixin, Base):
     trigger_when: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The default pipeline of (resource, operation) is the one `start_action` runs.
     is_default: Mapped[bool] = mapped_column(default=False)
-    # Environments live in the tenancy domain; the FK is added when it lands.
-    environment_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[int | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
@@ -123,7 +125,9 @@ class Action(TimestampMixin, Base):
         ForeignKey("pipelines.id", ondelete="SET NULL"), index=True
     )
     retry_of: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
-    environment_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[int | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
@@ -142,6 +146,7 @@ class Action(TimestampMixin, Base):
 
     triggered_by_user: Mapped[User | None] = relationship(lazy="raise")
     project: Mapped[Project | None] = relationship(lazy="raise")
+    environment: Mapped[Environment | None] = relationship(lazy="raise")
     parent: Mapped[Action | None] = relationship(
         lazy="raise", remote_side="Action.id", foreign_keys=[retry_of], back_populates="children"
     )

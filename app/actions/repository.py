@@ -5,29 +5,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
 from app.core.auth import Principal
 from app.core.pagination import PageParams, paginate
-from app.organizations.models import Organization
+from app.core.permissions import Authorizer
+from app.environments.models import Environment
 from app.projects.models import Project
 
 
-def visible_project_ids(principal: Principal) -> Select[int]:
-    """Projects the caller may read: own projects, projects of owned organizations."""
-    if principal.is_project_token:
-        return select(Project.id).where(Project.id == principal.project_id)
-    owned_orgs = select(Organization.id).where(Organization.owner_id == principal.user_id)
-    return select(Project.id).where(
-        or_(Project.user_id == principal.user_id, Project.organization_id.in_(owned_orgs))
+def _visible(
+    authorizer: Authorizer, principal: Principal, environment_id: Any, project_id: Any
+) -> ColumnElement[bool]:
+    """Rows of environments the caller reaches (or, without environment, of their projects)."""
+    projects = select(Project.id).where(authorizer.project_condition(principal))
+    return or_(
+        environment_id.in_(authorizer.readable_environment_ids(principal)),
+        and_(environment_id.is_(None), project_id.in_(projects)),
     )
 
 
 def _action_options() -> list[Any]:
+    environment = selectinload(Action.environment).selectinload(Environment.project)
     return [
+        environment.selectinload(Project.organization),
+        environment.selectinload(Project.created_by_user),
         selectinload(Action.targets).selectinload(ActionTarget.steps),
         selectinload(Action.project).selectinload(Project.organization),
         selectinload(Action.project).selectinload(Project.created_by_user),
@@ -40,11 +45,12 @@ def _action_options() -> list[Any]:
 class ActionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.authorizer = Authorizer(session)
 
     def readable(self, principal: Principal) -> Select[Action]:
         return (
             select(Action)
-            .where(Action.project_id.in_(visible_project_ids(principal)))
+            .where(_visible(self.authorizer, principal, Action.environment_id, Action.project_id))
             .options(*_action_options())
         )
 
@@ -108,11 +114,14 @@ class ActionRepository:
 class PipelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.authorizer = Authorizer(session)
 
     def _readable(self, principal: Principal) -> Select[Pipeline]:
         return (
             select(Pipeline)
-            .where(Pipeline.project_id.in_(visible_project_ids(principal)))
+            .where(
+                _visible(self.authorizer, principal, Pipeline.environment_id, Pipeline.project_id)
+            )
             .options(selectinload(Pipeline.created_by_user), selectinload(Pipeline.steps))
         )
 

@@ -240,9 +240,7 @@ async def list_actions_by_resource(
     page: PageDep,
     settings: SettingsDep,
 ) -> list[schemas.ActionRelation]:
-    actions = await service.list(
-        principal, page, resource_type=resource_type, resource_id=resource_id
-    )
+    actions = await service.list_by_resource(principal, page, resource_type, resource_id)
     return _relations(actions, settings.frontend_url)
 
 
@@ -263,8 +261,8 @@ async def list_environment_actions(
     status: FilterStatus = None,
     operation: FilterOperation = None,
 ) -> list[schemas.ActionRelation]:
-    actions = await service.list(
-        principal, page, environment_id=environment_id, resource_type=resource_type,
+    actions = await service.list_for_environment(
+        principal, page, environment_id, resource_type=resource_type,
         resource_id=resource_id, status=status, type=operation,
     )
     return _relations(actions, settings.frontend_url)
@@ -287,8 +285,8 @@ async def list_environment_actions_by_resource_type(
     status: FilterStatus = None,
     operation: FilterOperation = None,
 ) -> list[schemas.ActionRelation]:
-    actions = await service.list(
-        principal, page, environment_id=environment_id, resource_type=resource_type,
+    actions = await service.list_for_environment(
+        principal, page, environment_id, resource_type=resource_type,
         resource_id=resource_id, status=status, type=operation,
     )
     return _relations(actions, settings.frontend_url)

@@ -13,6 +13,7 @@ from app.actions.models import ActionTarget as ActionTargetModel
 from app.actions.models import Pipeline as PipelineModel
 from app.actions.models import PipelineStep as PipelineStepModel
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.environments.schemas import EnvironmentRelation
 from app.organizations.schemas import OrganizationRelation
 from app.projects.schemas import ProjectRelation
 from app.users.schemas import UserRelation
@@ -193,8 +194,7 @@ class ActionRelation(ResponseModel):
     resource: ActionResource
     organization: OrganizationRelation | None
     project: ProjectRelation | None
-    # Environments belong to the tenancy domain; null until it is merged in.
-    environment: dict[str, Any] | None
+    environment: EnvironmentRelation | None
     summary: ActionSummary
     targets: list[ActionTarget]
     started_at: Timestamp | None
@@ -230,7 +230,11 @@ class ActionRelation(ResponseModel):
                 else None
             ),
             "project": ProjectRelation.model_validate(project) if project is not None else None,
-            "environment": None,
+            "environment": (
+                EnvironmentRelation.model_validate(action.environment)
+                if action.environment is not None
+                else None
+            ),
             "summary": summarize(action.targets),
             "targets": [ActionTarget.of(t) for t in action.targets],
             "started_at": action.started_at,
@@ -344,7 +348,7 @@ class PipelineRelation(ResponseModel):
         return {
             "id": pipeline.id,
             "name": pipeline.name,
-            # The reference has no nulls here; 0 stands for "none" until tenancy lands.
+            # The reference has no nulls here: 0 stands for "none" (a project-level pipeline).
             "environment_id": pipeline.environment_id or 0,
             "project_id": pipeline.project_id or 0,
             "organization_id": pipeline.organization_id or 0,

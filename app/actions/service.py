@@ -33,16 +33,46 @@ from app.actions.schemas import (
     StepPipelineCreate,
     StepPipelineUpdate,
 )
-from app.actions.targets import TargetResolutionError, resolve_targets, server_access_provider
+from app.actions.targets import (
+    ResourceScope,
+    TargetResolutionError,
+    resolve_targets,
+    scope_resolver,
+    server_access_provider,
+)
 from app.core.auth import Principal
 from app.core.database import after_commit, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
+from app.core.permissions import ALL_PERMISSIONS, Authorizer
 from app.projects.models import Project
 from app.users.models import User
 
 STEP_ORDER_GAP = 1000
+
+
+def operation_permission(resource_type: str, operation: str) -> str:
+    """The catalogue permission an operation needs (`get_status` -> `server:get-status`)."""
+    permission = f"{resource_type}:{operation.replace('_', '-')}"
+    return permission if permission in ALL_PERMISSIONS else f"{resource_type}:update"
+
+
+async def authorize_scope(
+    authorizer: Authorizer,
+    principal: Principal,
+    *,
+    environment_id: int | None,
+    project_id: int | None,
+    permission: str,
+    not_found: str,
+) -> None:
+    """404 unless the caller sees the environment (or project); 403 without `permission`."""
+    if environment_id is not None:
+        await authorizer.environment(principal, environment_id, permission, not_found=not_found)
+    elif project_id is not None:
+        await authorizer.project(principal, project_id, permission, not_found=not_found)
+    else:
+        raise NotFound(not_found)
 
 
 @dataclass(frozen=True)
@@ -297,15 +327,71 @@ async def mark_unstarted_failed(
     )
 
 
+async def find_resource_scope(
+    session: AsyncSession, resource_type: str, resource_id: int, *, as_target: bool = False
+) -> ResourceScope | None:
+    """The environment/project of a resource: from its domain, else from our own rows."""
+    resolver = scope_resolver(resource_type)
+    if resolver is not None:
+        return await resolver(session, resource_id)
+    row = (
+        await session.execute(
+            select(Pipeline.environment_id, Pipeline.project_id, Pipeline.organization_id)
+            .where(Pipeline.resource_type == resource_type, Pipeline.resource_id == resource_id)
+            .order_by(Pipeline.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        stmt = select(Action.environment_id, Action.project_id, Action.organization_id)
+        if as_target:
+            stmt = stmt.join(ActionTarget, ActionTarget.action_id == Action.id).where(
+                ActionTarget.resource_type == resource_type,
+                ActionTarget.resource_id == resource_id,
+            )
+        else:
+            stmt = stmt.where(
+                Action.resource_type == resource_type, Action.resource_id == resource_id
+            )
+        row = (await session.execute(stmt.order_by(Action.id).limit(1))).first()
+    if row is None:
+        return None
+    return ResourceScope(environment_id=row[0], project_id=row[1], organization_id=row[2])
+
+
+async def authorize_resource(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    resource_id: int,
+    permission: str,
+    *,
+    as_target: bool = False,
+) -> ResourceScope:
+    not_found = f"{catalog.resource_label(resource_type)} not found."
+    if resource_type not in catalog.RESOURCE_TYPES:
+        raise NotFound(not_found)
+    scope = await find_resource_scope(session, resource_type, resource_id, as_target=as_target)
+    if scope is None:
+        raise NotFound(not_found)
+    await authorize_scope(
+        Authorizer(session), principal, environment_id=scope.environment_id,
+        project_id=scope.project_id, permission=permission, not_found=not_found,
+    )
+    return scope
+
+
 class ActionService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.actions = ActionRepository(session)
         self.authorizer = Authorizer(session)
 
-    async def _check_token(self, principal: Principal, permission: str) -> None:
-        if principal.is_project_token and permission not in (principal.permissions or ()):
-            raise Forbidden(f"You are not allowed to {permission.replace(':', ' ')} here.")
+    async def _check(self, principal: Principal, action: Action, permission: str) -> None:
+        await authorize_scope(
+            self.authorizer, principal, environment_id=action.environment_id,
+            project_id=action.project_id, permission=permission, not_found="Action not found.",
+        )
 
     async def get(self, principal: Principal, action_id: int) -> Action:
         action = await self.actions.get_readable(principal, action_id)
@@ -327,13 +413,31 @@ class ActionService:
     async def list_by_target(
         self, principal: Principal, page: PageParams, resource_type: str, resource_id: int
     ) -> Sequence[Action]:
+        await authorize_resource(
+            self.session, principal, resource_type, resource_id, "action:read", as_target=True
+        )
         return await self.actions.list_by_target(principal, page, resource_type, resource_id)
+
+    async def list_by_resource(
+        self, principal: Principal, page: PageParams, resource_type: str, resource_id: int
+    ) -> Sequence[Action]:
+        await authorize_resource(self.session, principal, resource_type, resource_id,
+                                 "action:read")
+        return await self.actions.list(
+            principal, page, resource_type=resource_type, resource_id=resource_id
+        )
 
     async def list_for_project(
         self, principal: Principal, page: PageParams, project_id: int, **filters: Any
     ) -> Sequence[Action]:
         await self.authorizer.project(principal, project_id, "action:read")
         return await self.actions.list(principal, page, project_id=project_id, **filters)
+
+    async def list_for_environment(
+        self, principal: Principal, page: PageParams, environment_id: int, **filters: Any
+    ) -> Sequence[Action]:
+        await self.authorizer.environment(principal, environment_id, "action:read")
+        return await self.actions.list(principal, page, environment_id=environment_id, **filters)
 
     async def step_for_log(
         self, principal: Principal, action_id: int, target_id: int, order: int
@@ -347,7 +451,7 @@ class ActionService:
 
     async def retry(self, principal: Principal, action_id: int) -> Action:
         original = await self.get(principal, action_id)
-        await self._check_token(principal, f"{original.resource_type}:{original.type}")
+        await self._check(principal, original, "action:retry")
         if original.status not in FINISHED:
             raise Conflict("Only a finished action can be retried.")
         failed = [t for t in original.targets if t.status == ActionStatus.FAILED]
@@ -411,7 +515,9 @@ class ActionService:
 
     async def cancel(self, principal: Principal, action_id: int) -> Action:
         action = await self.get(principal, action_id)
-        await self._check_token(principal, f"{action.resource_type}:{action.type}")
+        await self._check(
+            principal, action, operation_permission(action.resource_type, action.type)
+        )
         if action.status in FINISHED:
             raise Conflict("The action has already finished.")
         now = utcnow()
@@ -441,33 +547,28 @@ class PipelineService:
 
     async def get(self, principal: Principal, pipeline_id: int, permission: str) -> Pipeline:
         pipeline = await self.pipelines.get_readable(principal, pipeline_id)
-        if pipeline is None or pipeline.project_id is None:
+        if pipeline is None:
             raise NotFound("Pipeline not found.")
-        await self.authorizer.project(principal, pipeline.project_id, permission)
+        await authorize_scope(
+            self.authorizer, principal, environment_id=pipeline.environment_id,
+            project_id=pipeline.project_id, permission=permission,
+            not_found="Pipeline not found.",
+        )
         return pipeline
 
     async def list_for_resource(
         self, principal: Principal, page: PageParams, resource_type: str, resource_id: int
     ) -> Sequence[Pipeline]:
+        await authorize_resource(self.session, principal, resource_type, resource_id,
+                                 "pipeline:read")
         return await self.pipelines.list_for_resource(principal, page, resource_type, resource_id)
-
-    async def _resource_scope(
-        self, principal: Principal, resource_type: str, resource_id: int
-    ) -> Pipeline:
-        """Project/environment of a resource, learnt from its existing pipelines."""
-        if resource_type not in catalog.RESOURCE_TYPES:
-            raise ValidationFailed.field("resource_type", "The resource type is invalid.")
-        existing = await self.pipelines.for_resource(resource_type, resource_id)
-        for pipeline in existing:
-            if pipeline.project_id is not None:
-                await self.authorizer.project(principal, pipeline.project_id, "pipeline:create")
-                return pipeline
-        raise NotFound("Resource not found.")
 
     async def create(
         self, principal: Principal, resource_type: str, resource_id: int, data: PipelineCreate
     ) -> Pipeline:
-        scope = await self._resource_scope(principal, resource_type, resource_id)
+        scope = await authorize_resource(
+            self.session, principal, resource_type, resource_id, "pipeline:create"
+        )
         pipeline = Pipeline(
             name=data.name,
             resource_type=resource_type,
@@ -606,10 +707,13 @@ class PipelineService:
         ip_address: str | None,
     ) -> Action:
         pipeline = await self.get(principal, pipeline_id, "pipeline:read")
-        if principal.is_project_token:
-            permission = f"{pipeline.resource_type}:{pipeline.operation}"
-            if permission not in (principal.permissions or ()):
-                raise Forbidden(f"You are not allowed to {permission.replace(':', ' ')} here.")
+        # Running a pipeline is performing its operation on the resource.
+        await authorize_scope(
+            self.authorizer, principal, environment_id=pipeline.environment_id,
+            project_id=pipeline.project_id,
+            permission=operation_permission(pipeline.resource_type, pipeline.operation),
+            not_found="Pipeline not found.",
+        )
         project = await self.session.get(Project, pipeline.project_id)
         action = await start_action(
             self.session,

@@ -6,6 +6,10 @@ action engine asks through two registries instead of importing those domains:
 - `register_target_resolver(resource_type, fn)`: `await fn(session, resource_id)` returns
   the ids of the servers an operation on that resource runs on (a server resolves to
   itself).
+- `register_scope_resolver(resource_type, fn)`: `await fn(session, resource_id)` returns
+  the resource's `ResourceScope` (environment/project) or None if it does not exist; used
+  to authorize `/pipelines/{resource_type}/{resource_id}` and similar routes. Without one,
+  the scope is learnt from the resource's pipelines and past actions.
 - `set_server_access_provider(provider)`: a `ServerAccessProvider` tells the engine how to
   connect to a server id (`ServerAccess`) and persists its host key on first connect.
 """
@@ -20,6 +24,18 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 TargetResolver = Callable[[AsyncSession, int], Awaitable[Sequence[int]]]
+
+
+@dataclass(frozen=True)
+class ResourceScope:
+    """Where a resource lives, for authorization of resource-addressed routes."""
+
+    environment_id: int | None
+    project_id: int | None
+    organization_id: int | None = None
+
+
+ScopeResolver = Callable[[AsyncSession, int], Awaitable[ResourceScope | None]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,7 @@ class TargetResolutionError(Exception):
 
 
 _resolvers: dict[str, TargetResolver] = {}
+_scopes: dict[str, ScopeResolver] = {}
 _provider: ServerAccessProvider | None = None
 
 
@@ -77,6 +94,15 @@ async def _server_itself(_session: AsyncSession, resource_id: int) -> Sequence[i
 
 def register_target_resolver(resource_type: str, resolver: TargetResolver) -> None:
     _resolvers[resource_type] = resolver
+
+
+def register_scope_resolver(resource_type: str, resolver: ScopeResolver) -> None:
+    """How to find the environment of a resource (None: no such resource)."""
+    _scopes[resource_type] = resolver
+
+
+def scope_resolver(resource_type: str) -> ScopeResolver | None:
+    return _scopes.get(resource_type)
 
 
 def unregister_target_resolver(resource_type: str) -> None:

@@ -54,6 +54,7 @@ class World:
     app_servers: list[int]
     servers: LoopbackServers
     pipeline_id: int
+    environment_id: int
 
     @property
     def headers(self) -> dict[str, str]:
@@ -81,6 +82,7 @@ async def world(
     user, token = await factories.user_with_token(db)
     org = await factories.create_organization(db, user)
     project = await factories.create_project(db, user, organization=org)
+    environment = await factories.create_environment(db, project)
     app_servers: list[int] = [101]
     servers.add(101, shell_server.port)
 
@@ -89,12 +91,12 @@ async def world(
 
     targets.register_target_resolver("application", resolve)
     pipelines = await ensure_default_pipelines(
-        db, "application", APP_ID, project_id=project.id, environment_id=7,
+        db, "application", APP_ID, project_id=project.id, environment_id=environment.id,
         organization_id=org.id, created_by=user.id,
     )
     await db.commit()
     deploy: Pipeline = pipelines[0]
-    yield World(token, project, app_servers, servers, deploy.id)
+    yield World(token, project, app_servers, servers, deploy.id, environment.id)
     targets.unregister_target_resolver("application")
 
 

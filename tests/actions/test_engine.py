@@ -16,6 +16,8 @@ async def test_steps_run_in_order_and_logs_are_stored(
     action = await run_pipeline(client, world)
     assert action["status"] == "completed", action
     assert action["status_reason_code"] == "COMPLETED"
+    assert action["environment"]["id"] == world.environment_id
+    assert action["project"]["id"] == world.project.id
     assert action["summary"]["targets"] == {
         "count": 1, "pending": 0, "in_progress": 0, "completed": 1, "failed": 0
     }

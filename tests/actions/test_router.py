@@ -122,8 +122,8 @@ async def test_action_lists_are_scoped_and_filtered(
         "/actions?filter[resource_type]=application&filter[operation]=deploy",
         f"/actions/application/{APP_ID}",
         "/actions/targets/server/101",
-        "/environments/7/actions",
-        "/environments/7/actions/application",
+        f"/environments/{world.environment_id}/actions",
+        f"/environments/{world.environment_id}/actions/application",
         f"/projects/{world.project.id}/actions/application",
         f"/pipelines/{world.pipeline_id}/actions",
     ]
@@ -133,8 +133,6 @@ async def test_action_lists_are_scoped_and_filtered(
         assert [a["id"] for a in response.json()] == [aid], url
     empty = [
         "/actions?filter[status]=failed",
-        "/environments/8/actions",
-        "/actions/targets/server/102",
         f"/projects/{world.project.id}/actions/server",
     ]
     for url in empty:
@@ -154,7 +152,12 @@ async def test_action_lists_are_scoped_and_filtered(
     assert (
         await client.get(f"/projects/{world.project.id}/actions/application", headers=headers)
     ).status_code == 404
-    assert (await client.get(f"/pipelines/application/{APP_ID}", headers=headers)).json() == []
+    assert (await client.get(f"/pipelines/application/{APP_ID}", headers=headers)).status_code == 404
+    # A resource nobody knows is not found either.
+    unknown_server = await client.get("/actions/targets/server/102", headers=world.headers)
+    assert unknown_server.status_code == 404
+    env_list = await client.get(f"/environments/{world.environment_id}/actions", headers=headers)
+    assert env_list.status_code == 404
     unknown = await client.get(f"/actions/{aid}/targets/{target}/steps/9/logs",
                                headers=world.headers)
     assert unknown.status_code == 404
@@ -193,8 +196,11 @@ async def test_list_queries_do_not_grow_with_rows(
     world.app_servers[:] = [101, 102, 103]
     await add_step(client, world, "echo counted")
     await run_pipeline(client, world)
-    # The engine shares the connection pool: count only once it is idle.
-    await app.state.runner.wait_idle()
+    # The engine shares the connection pool: count only once it is idle, reaper paused.
+    runner = app.state.runner
+    await runner.wait_idle()
+    if runner._reaper is not None:
+        runner._reaper.cancel()
     with count_queries() as one:
         await client.get("/actions", headers=world.headers)
     for _ in range(3):
@@ -202,5 +208,6 @@ async def test_list_queries_do_not_grow_with_rows(
     await app.state.runner.wait_idle()
     with count_queries() as four:
         response = await client.get("/actions", headers=world.headers)
+    runner.start()
     assert len(response.json()) == 4
-    assert four.count == one.count
+    assert four.count == one.count, (one.statements, four.statements)

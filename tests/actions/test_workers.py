@@ -75,7 +75,7 @@ async def _create_action(app: Any, world: World, user_id: int) -> int:
             action = await start_action(
                 session, resource_type="application", resource_id=APP_ID, operation="deploy",
                 triggered_by=Principal(kind=PrincipalKind.SESSION, user_id=user_id),
-                project_id=world.project.id, environment_id=7,
+                project_id=world.project.id, environment_id=world.environment_id,
             )
             action_id = action.id
     finally:

@@ -123,8 +123,68 @@ async def _tenancy(db: AsyncSession, world: World) -> None:
     )
 
 
+async def _actions(db: AsyncSession, world: World) -> None:
+    """A pipeline with a step, and a finished action with a target, a step and its log."""
+    from app.actions.models import (
+        Action,
+        ActionLogChunk,
+        ActionStep,
+        ActionTarget,
+        Pipeline,
+        PipelineStep,
+    )
+
+    environment_id = world.objects["environment"]
+    project_id = world.objects["project"]
+    pipeline = Pipeline(
+        name=f"{MARKER} pipeline", resource_type="application", resource_id=4242,
+        operation="deploy", environment_id=environment_id, project_id=project_id,
+        organization_id=world.objects["organization"], created_by=world.objects["owner"],
+    )
+    db.add(pipeline)
+    await db.flush()
+    step = PipelineStep(
+        pipeline_id=pipeline.id, name=f"{MARKER} step", command=f"echo {MARKER}",
+        trigger_order=1000,
+    )
+    action = Action(
+        type="deploy", status="failed", status_reason_code="FAILED", resource_type="application",
+        resource_id=4242, pipeline_id=pipeline.id, environment_id=environment_id,
+        project_id=project_id, trigger_comment=f"{MARKER} comment",
+        triggered_from={"name": MARKER}, triggered_by=world.objects["owner"],
+    )
+    db.add_all([step, action])
+    await db.flush()
+    from app.actions.targets import ServerAccess
+
+    server = ServerAccess(server_id=4343, host="192.0.2.1", port=22, username="root",
+                          private_key="", os_version_code="ubuntu_24_04")
+    target = ActionTarget(
+        action_id=action.id, resource_id=4343, server_id=4343, status="failed",
+        status_reason_code="FAILED", total_steps=1, resource_data=server.resource_data(),
+    )
+    db.add(target)
+    await db.flush()
+    action_step = ActionStep(
+        action_id=action.id, action_target_id=target.id, order=1, command=f"echo {MARKER}",
+        status="failed", status_reason_code="FAILED",
+    )
+    db.add(action_step)
+    await db.flush()
+    db.add_all([
+        ActionLogChunk(action_step_id=action_step.id, seq=1, data=f"{MARKER} output"),
+        ActionLogChunk(action_step_id=action_step.id, seq=2, data="", final=True),
+    ])
+    await db.commit()
+    world.params.update(
+        action_id=str(action.id), action_target_id=str(target.id), action_step_order="1",
+        pipeline_id=str(pipeline.id), step_id=str(step.id), resource_type="application",
+        resource_id="4242", target_resource_type="server", target_resource_id="4343",
+    )
+
+
 # Later issues append a builder that adds their resources' path parameters to the world.
-WORLD_BUILDERS: list[Builder] = [_tenancy]
+WORLD_BUILDERS: list[Builder] = [_tenancy, _actions]
 
 
 async def build_world(db: AsyncSession) -> World:
