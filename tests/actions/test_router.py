@@ -152,7 +152,8 @@ async def test_action_lists_are_scoped_and_filtered(
     assert (
         await client.get(f"/projects/{world.project.id}/actions/application", headers=headers)
     ).status_code == 404
-    assert (await client.get(f"/pipelines/application/{APP_ID}", headers=headers)).status_code == 404
+    foreign = await client.get(f"/pipelines/application/{APP_ID}", headers=headers)
+    assert foreign.status_code == 404
     # A resource nobody knows is not found either.
     unknown_server = await client.get("/actions/targets/server/102", headers=world.headers)
     assert unknown_server.status_code == 404
