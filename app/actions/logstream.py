@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.actions.bus import SignalBus, step_topic
+from app.actions.bus import SignalBus, Subscription, step_topic
 from app.actions.models import FINISHED, ActionStatus, ActionStep
 from app.actions.repository import ActionRepository
 from app.core.database import Database
@@ -73,6 +73,14 @@ async def log_events(
     """
     last = last_event_id
     yield b"retry: 1000\n\n"
+    async with bus.subscribe(step_topic(step_id)) as changes:
+        async for event in _events_after(database, step_id, last, changes):
+            yield event
+
+
+async def _events_after(
+    database: Database, step_id: int, last: int, changes: Subscription
+) -> AsyncIterator[bytes]:
     while True:
         async with database.sessionmaker() as session:
             chunks = await ActionRepository(session).log_chunks(step_id, last, PAGE)
@@ -90,4 +98,4 @@ async def log_events(
             yield _event("end", {"status": status})
             return
         yield b": keep-alive\n\n"
-        await bus.wait(step_topic(step_id), 1.0)
+        await changes.wait(1.0)

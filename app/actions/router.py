@@ -125,15 +125,17 @@ async def get_action(
     wait: Annotated[float | None, Query(ge=0, le=300)] = None,
 ) -> schemas.Action:
     action = await service.get(principal, action_id)
-    if wait:
+    if wait and action.status not in FINISHED:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        bus = get_bus()
-        while action.status not in FINISHED and (left := deadline - loop.time()) > 0:
-            # End the read transaction while waiting so SQLite writers are never blocked.
-            await service.session.commit()
-            await bus.wait(action_topic(action_id), min(left, 1.0))
+        async with get_bus().subscribe(action_topic(action_id)) as changes:
+            # Re-read once subscribed: a change in between still wakes the wait below.
             action = await service.reload(action_id)
+            while action.status not in FINISHED and (left := deadline - loop.time()) > 0:
+                # End the read transaction while waiting so SQLite writers never wait on it.
+                await service.session.commit()
+                await changes.wait(min(left, 1.0))
+                action = await service.reload(action_id)
     return schemas.Action.of(action, settings.frontend_url)
 
 

@@ -156,7 +156,9 @@ class OpenSSHServer:
         host_key.chmod(0o600)
         authorized = self.dir / "authorized_keys"
         authorized.write_bytes(self.client_key.export_public_key("openssh"))
-        authorized.chmod(0o600)
+        # sshd reads it as the login user, who may not be the one running the tests.
+        self.dir.chmod(0o755)
+        authorized.chmod(0o644)
         Path("/run/sshd").mkdir(exist_ok=True) if os.geteuid() == 0 else None
         config = self.dir / "sshd_config"
         config.write_text(

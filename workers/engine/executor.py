@@ -224,6 +224,23 @@ async def _set_step(run: ActionRun, step_id: int, **values: Any) -> None:
         )
 
 
+async def _start_step(run: ActionRun, target_id: int, step: StepSpec) -> None:
+    now = utcnow()
+    async with run.database.transaction() as session:
+        await session.execute(
+            update(ActionStep)
+            .where(ActionStep.id == step.id)
+            .values(status=ActionStatus.IN_PROGRESS, status_reason_code=ReasonCode.IN_PROGRESS,
+                    started_at=now, updated_at=now)
+        )
+        await session.execute(
+            update(ActionTarget)
+            .where(ActionTarget.id == target_id)
+            .values(current_step_order=step.order, updated_at=now)
+        )
+    await run.bus.publish(action_topic(run.action_id))
+
+
 async def _fail_target(
     run: ActionRun, target_id: int, steps: list[StepSpec], message: str, *, log_to: int | None
 ) -> None:
@@ -412,23 +429,24 @@ async def _run_step(
             await log.write(f"\n{failure}\n")
         else:
             pumping.result()
-        await log.flush(final=True)
-    exit_code = process.exit_status
-    if failure is None and exit_code != 0:
-        signal = process.exit_signal[0] if process.exit_signal else None
-        failure = (
-            f"The step was killed by signal {signal}."
-            if signal
-            else f"The step failed with exit code {exit_code}."
+        exit_code = process.exit_status
+        if failure is None and exit_code != 0:
+            signal = process.exit_signal[0] if process.exit_signal else None
+            failure = (
+                f"The step was killed by signal {signal}."
+                if signal
+                else f"The step failed with exit code {exit_code}."
+            )
+        await log.flush(
+            final=True,
+            step_values={
+                "exit_code": exit_code,
+                "completed_at": utcnow(),
+                "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
+                "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
+                "status_message": failure,
+            },
         )
-    await _set_step(
-        run, step.id,
-        exit_code=exit_code,
-        completed_at=utcnow(),
-        status=ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
-        status_reason_code=ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
-        status_message=failure,
-    )
     step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
     if failure:
         raise StepFailed(failure)
@@ -462,11 +480,7 @@ async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int
                 if run.stop.is_set():
                     raise StepFailed(run.stop_reason)
                 current = step
-                await _set_step(
-                    run, step.id, status=ActionStatus.IN_PROGRESS,
-                    status_reason_code=ReasonCode.IN_PROGRESS, started_at=utcnow(),
-                )
-                await _set_target(run, target_id, current_step_order=step.order)
+                await _start_step(run, target_id, step)
                 await _run_step(run, conn, access, step, Redactor(redactor_secrets))
         except StepFailed as exc:
             step_id = current.id if current is not None else first_open

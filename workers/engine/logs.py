@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import insert, update
 
@@ -102,7 +103,11 @@ class StepLog:
         if self._pending_chars >= self.max_buffer:
             await self.flush()
 
-    async def flush(self, *, final: bool = False) -> None:
+    async def flush(
+        self, *, final: bool = False, step_values: dict[str, Any] | None = None
+    ) -> None:
+        """Store pending output; `final` adds the terminal record (and `step_values`, the
+        step's outcome, in the same transaction)."""
         async with self._lock:
             if final:
                 tail = self.redactor.flush()
@@ -126,6 +131,7 @@ class StepLog:
             if not rows:
                 return
             self.total_chars += len(text)
+            now = utcnow()
             async with self.database.transaction() as session:
                 await session.execute(insert(ActionLogChunk), rows)
                 await session.execute(
@@ -134,7 +140,9 @@ class StepLog:
                     .values(
                         log_chunks=self.seq,
                         log_bytes=ActionStep.log_bytes + len(text),
-                        log_updated_at=utcnow(),
+                        log_updated_at=now,
+                        updated_at=now,
+                        **(step_values or {}),
                     )
                 )
         await self.bus.publish(step_topic(self.step_id))
