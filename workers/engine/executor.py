@@ -365,11 +365,9 @@ def _wrap(step: StepSpec, access: ServerAccess) -> str:
         command = f"sudo -n -H -u {shlex.quote(step.run_as_user)} /bin/sh -c {shlex.quote(command)}"
     # The SSH session's shell leads its own process group (sshd calls setsid), so its pid
     # names the group to kill on cancel or timeout, children included.
-    pidfile = _pidfile(step.id)
-    return (
-        f"echo $$ > {pidfile}; /bin/sh -c {shlex.quote(command)}; "
-        f"rc=$?; rm -f {pidfile}; exit $rc"
-    )
+    # The command runs in that shell itself (no extra process per step); the pid files
+    # are removed once per target, after its last step.
+    return f"echo $$ > {_pidfile(step.id)}; {command}"
 
 
 async def _kill_remote(conn: asyncssh.SSHClientConnection, step_id: int) -> None:
@@ -497,6 +495,9 @@ async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int
             return
         finally:
             if conn is not None:
+                pidfiles = " ".join(_pidfile(s.id) for s in steps)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.run(f"rm -f {pidfiles}", check=False), 10)
                 conn.close()
         now = utcnow()
         await _set_target(
