@@ -41,6 +41,12 @@ OPEN = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
 SLOT_POLL_SECONDS = 0.25
 
 
+def _update(model: Any) -> Any:
+    # Engine sessions hold no objects: skip the ORM's synchronisation (an extra SELECT).
+    return update(model).execution_options(synchronize_session=False)
+
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -135,7 +141,7 @@ async def _claim(run: ActionRun) -> bool:
     now = utcnow()
     async with run.database.transaction() as session:
         result = await session.execute(
-            update(Action)
+            _update(Action)
             .where(
                 Action.id == run.action_id,
                 Action.status.in_([ActionStatus.PENDING, ActionStatus.QUEUED]),
@@ -188,12 +194,12 @@ async def _heartbeat(run: ActionRun) -> None:
             if loop.time() - last_beat >= beat_every:
                 last_beat = loop.time()
                 await session.execute(
-                    update(Action)
+                    _update(Action)
                     .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
                     .values(heartbeat_at=now)
                 )
                 await session.execute(
-                    update(ActionTarget)
+                    _update(ActionTarget)
                     .where(ActionTarget.action_id == run.action_id,
                            ActionTarget.status == ActionStatus.IN_PROGRESS)
                     .values(heartbeat_at=now)
@@ -210,7 +216,7 @@ async def _heartbeat(run: ActionRun) -> None:
 async def _set_target(run: ActionRun, target_id: int, **values: Any) -> None:
     async with run.database.transaction() as session:
         await session.execute(
-            update(ActionTarget)
+            _update(ActionTarget)
             .where(ActionTarget.id == target_id)
             .values(updated_at=utcnow(), **values)
         )
@@ -220,7 +226,9 @@ async def _set_target(run: ActionRun, target_id: int, **values: Any) -> None:
 async def _set_step(run: ActionRun, step_id: int, **values: Any) -> None:
     async with run.database.transaction() as session:
         await session.execute(
-            update(ActionStep).where(ActionStep.id == step_id).values(updated_at=utcnow(), **values)
+            _update(ActionStep)
+            .where(ActionStep.id == step_id)
+            .values(updated_at=utcnow(), **values)
         )
 
 
@@ -228,13 +236,13 @@ async def _start_step(run: ActionRun, target_id: int, step: StepSpec) -> None:
     now = utcnow()
     async with run.database.transaction() as session:
         await session.execute(
-            update(ActionStep)
+            _update(ActionStep)
             .where(ActionStep.id == step.id)
             .values(status=ActionStatus.IN_PROGRESS, status_reason_code=ReasonCode.IN_PROGRESS,
                     started_at=now, updated_at=now)
         )
         await session.execute(
-            update(ActionTarget)
+            _update(ActionTarget)
             .where(ActionTarget.id == target_id)
             .values(current_step_order=step.order, updated_at=now)
         )
@@ -265,10 +273,10 @@ async def _fail_target(
                 }
             step.status = values["status"]
             await session.execute(
-                update(ActionStep).where(ActionStep.id == step.id).values(updated_at=now, **values)
+                _update(ActionStep).where(ActionStep.id == step.id).values(updated_at=now, **values)
             )
         await session.execute(
-            update(ActionTarget)
+            _update(ActionTarget)
             .where(ActionTarget.id == target_id)
             .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
                     status_message=message, completed_at=now, updated_at=now)
@@ -528,7 +536,7 @@ async def _finish(run: ActionRun) -> str:
                 f"Failed on {len(failed)} of {len(rows)} target(s): {failed[0].status_message}"
             )
         await session.execute(
-            update(Action)
+            _update(Action)
             .where(Action.id == run.action_id, Action.status == ActionStatus.IN_PROGRESS)
             .values(
                 status=status,

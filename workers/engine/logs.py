@@ -20,6 +20,11 @@ from app.core.database import Database, utcnow
 REDACTED = "********"
 CHUNK_CHARS = 64 * 1024
 
+def _update(model: Any) -> Any:
+    # Engine sessions hold no objects: skip the ORM's synchronisation (an extra SELECT).
+    return update(model).execution_options(synchronize_session=False)
+
+
 
 class Redactor:
     """Replaces known secret values, including ones split across two reads."""
@@ -135,7 +140,7 @@ class StepLog:
             async with self.database.transaction() as session:
                 await session.execute(insert(ActionLogChunk), rows)
                 await session.execute(
-                    update(ActionStep)
+                    _update(ActionStep)
                     .where(ActionStep.id == self.step_id)
                     .values(
                         log_chunks=self.seq,
