@@ -530,7 +530,9 @@ class ActionService:
         claimed = await self.session.scalar(
             select(func.count()).select_from(Action).where(
                 Action.id == action_id,
-                Action.status.in_([ActionStatus.PENDING, ActionStatus.QUEUED]),
+                Action.status.in_(
+                    [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+                ),
             )
         )
         if claimed:

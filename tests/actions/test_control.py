@@ -213,3 +213,29 @@ async def test_secret_never_in_streamed_log(
     )
     assert secret not in response.text
     assert "********" in response.text
+
+
+async def test_pipeline_max_parallel_actions_queues_whole_actions(
+    client: httpx.AsyncClient, world: World, app: Any
+) -> None:
+    updated = await client.put(
+        f"/pipelines/{world.pipeline_id}",
+        json={"id": world.pipeline_id, "name": "Deploy one at a time", "max_parallel_actions": 1},
+        headers=world.headers,
+    )
+    assert updated.status_code == 204
+    gate = f"/tmp/dvp-pgate-{uuid.uuid4().hex}"
+    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done; echo go")
+    first = await run_pipeline(client, world, wait=0)
+    second = await run_pipeline(client, world, wait=0)
+
+    async def second_waits() -> bool:
+        body = (await client.get(f"/actions/{second['id']}", headers=world.headers)).json()
+        return bool(body["status_reason_code"] == "WAITING_CONCURRENCY_PIPELINE")
+
+    await _until(second_waits)
+    body = (await client.get(f"/actions/{second['id']}", headers=world.headers)).json()
+    assert body["status"] == "waiting"
+    fs.touch(gate)
+    assert (await wait_action(client, world, first["id"]))["status"] == "completed"
+    assert (await wait_action(client, world, second["id"]))["status"] == "completed"

@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 import asyncssh
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 
 from app.actions.bus import SignalBus, action_topic, get_bus
 from app.actions.models import (
@@ -26,6 +27,7 @@ from app.actions.models import (
     ActionStatus,
     ActionStep,
     ActionTarget,
+    Pipeline,
     ReasonCode,
 )
 from app.actions.service import mark_unstarted_failed
@@ -38,6 +40,7 @@ from workers.engine.slots import try_claim
 logger = logging.getLogger(__name__)
 
 OPEN = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+CLAIMABLE = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
 SLOT_POLL_SECONDS = 0.25
 
 
@@ -138,40 +141,81 @@ async def run_action(
 
 
 async def _claim(run: ActionRun) -> bool:
+    """Take the action for this worker; waits while its pipeline runs its maximum."""
+    marked_waiting = False
+    while True:
+        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting)
+        marked_waiting = marked_waiting or waiting
+        await run.bus.publish(action_topic(run.action_id))
+        if claimed or not waiting:
+            return claimed
+        await asyncio.sleep(SLOT_POLL_SECONDS)
+
+
+async def _try_claim(run: ActionRun, *, mark_waiting: bool) -> tuple[bool, bool]:
+    """(claimed, still waiting for a pipeline slot)."""
     now = utcnow()
     async with run.database.transaction() as session:
+        pipeline = (
+            await session.execute(
+                select(Pipeline.id, Pipeline.max_parallel_actions)
+                .join(Action, Action.pipeline_id == Pipeline.id)
+                .where(Action.id == run.action_id)
+            )
+        ).first()
+        conditions = [
+            Action.id == run.action_id,
+            Action.status.in_(CLAIMABLE),
+            Action.cancel_requested_at.is_(None),
+        ]
+        if pipeline is not None and pipeline.max_parallel_actions > 0:
+            if session.get_bind().dialect.name == "postgresql":
+                # Serialises claims on this pipeline across workers (see slots.py).
+                await session.execute(
+                    select(Pipeline.id).where(Pipeline.id == pipeline.id).with_for_update()
+                )
+            running = aliased(Action)
+            in_use = (
+                select(func.count())
+                .select_from(running)
+                .where(running.pipeline_id == pipeline.id,
+                       running.status == ActionStatus.IN_PROGRESS)
+                .scalar_subquery()
+            )
+            conditions.append(in_use < pipeline.max_parallel_actions)
         result = await session.execute(
             _update(Action)
-            .where(
-                Action.id == run.action_id,
-                Action.status.in_([ActionStatus.PENDING, ActionStatus.QUEUED]),
-                Action.cancel_requested_at.is_(None),
-            )
+            .where(*conditions)
             .values(
                 status=ActionStatus.IN_PROGRESS,
                 status_reason_code=ReasonCode.IN_PROGRESS,
+                status_message=None,
                 worker_id=run.worker_id,
                 heartbeat_at=now,
                 started_at=now,
                 updated_at=now,
             )
         )
-        claimed = bool(result.rowcount)  # type: ignore[attr-defined]
-        if not claimed:
-            # Redelivered after its worker died (acks_late): never run steps twice;
-            # fail it now if nobody is heartbeating it any more.
-            stale = now - timedelta(seconds=run.settings.action_stale_seconds)
-            action = await session.get(Action, run.action_id)
-            if (
-                action is not None
-                and action.status == ActionStatus.IN_PROGRESS
-                and (action.heartbeat_at is None or action.heartbeat_at < stale)
-            ):
-                await mark_unstarted_failed(
-                    session, run.action_id, "The worker running this action stopped."
-                )
-    await run.bus.publish(action_topic(run.action_id))
-    return claimed
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True, False
+        action = await session.get(Action, run.action_id)
+        if action is None:
+            return False, False
+        if action.status in CLAIMABLE and action.cancel_requested_at is None:
+            if mark_waiting:
+                action.status = ActionStatus.WAITING
+                action.status_reason_code = ReasonCode.WAITING_CONCURRENCY_PIPELINE
+            return False, True
+        # Redelivered after its worker died (acks_late): never run steps twice;
+        # fail it now if nobody is heartbeating it any more.
+        stale = now - timedelta(seconds=run.settings.action_stale_seconds)
+        if action.status == ActionStatus.IN_PROGRESS and (
+            action.heartbeat_at is None or action.heartbeat_at < stale
+        ):
+            await mark_unstarted_failed(
+                session, run.action_id, "The worker running this action stopped."
+            )
+        return False, False
 
 
 async def _heartbeat(run: ActionRun) -> None:

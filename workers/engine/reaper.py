@@ -50,7 +50,9 @@ async def reap(
         orphaned = (
             await session.scalars(
                 select(Action.id).where(
-                    Action.status.in_([ActionStatus.PENDING, ActionStatus.QUEUED]),
+                    Action.status.in_(
+                        [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+                    ),
                     Action.created_at < unclaimed,
                 )
             )
