@@ -234,7 +234,11 @@ async def start_action(
         servers = [s for s in servers if s in set(server_ids)]
     if not servers:
         raise ValidationFailed.field("servers", "The resource is not linked to any server.")
-    provider = server_access_provider() if servers else None
+    try:
+        provider = server_access_provider()
+    except TargetResolutionError as exc:
+        # Nothing can reach servers yet (no resource domain registered): say so, never 500.
+        raise ValidationFailed.field("servers", str(exc)) from exc
 
     action = Action(
         type=operation,
@@ -255,7 +259,6 @@ async def start_action(
     session.add(action)
     await session.flush()
     for server_id in servers:
-        assert provider is not None
         access = await provider.get_access(session, server_id)
         if access is None:
             raise ValidationFailed.field("servers", f"Server {server_id} cannot be reached.")

@@ -212,3 +212,20 @@ async def test_list_queries_do_not_grow_with_rows(
     runner.start()
     assert len(response.json()) == 4
     assert four.count == one.count, (one.statements, four.statements)
+
+
+async def test_no_server_access_provider_is_a_422_not_a_500(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    from app.actions import targets
+
+    await add_step(client, world, "echo unreachable-config")
+    targets.set_server_access_provider(None)
+    try:
+        response = await client.post(
+            f"/pipelines/{world.pipeline_id}/actions", json={}, headers=world.headers
+        )
+    finally:
+        targets.set_server_access_provider(world.servers)
+    assert response.status_code == 422
+    assert "servers" in response.json()["errors"]
