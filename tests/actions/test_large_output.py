@@ -14,8 +14,8 @@ from tests.actions.conftest import World, add_step, run_pipeline
 async def test_big_output_is_chunked_and_complete(
     client: httpx.AsyncClient, world: World, app: object
 ) -> None:
-    # 20 MB here keeps the suite quick; memory use is independent of the size.
-    size_mb = 20
+    # 32 MB keeps the suite quick; the engine's memory use does not grow with the size.
+    size_mb = 32
     await add_step(
         client, world, f"head -c {size_mb * 1024 * 1024} /dev/zero | tr '\\0' 'x'; echo",
         timeout_seconds=300,
@@ -27,8 +27,9 @@ async def test_big_output_is_chunked_and_complete(
     finally:
         tracemalloc.stop()
     assert action["status"] == "completed"
-    # The whole output is 20 MB; the engine never held more than a few buffers of it.
-    assert peak < 12 * 1024 * 1024, peak
+    # Everything the process allocated meanwhile stays well under half of the output:
+    # the engine held a few buffers of it at a time, never the whole.
+    assert peak < size_mb * 1024 * 1024 // 2, peak
     database = app.state.database  # type: ignore[attr-defined]
     async with database.sessionmaker() as session:
         count, total = (
