@@ -1,8 +1,8 @@
-"""The one place this package starts work on the action engine.
+"""The one place credentials, networks and hooks start work on the action engine.
 
-The engine lands on its own branch; until it is merged, starting an action answers 409
-with a clear message instead of pretending that something runs. At merge time the body of
-`start_resource_action` becomes a call to the engine's `start_action(...)`.
+The action runs the pipeline named by a hook (or the resource's default pipeline for the
+operation) on the servers the resource runs on; a resource type the engine cannot place
+anywhere (no servers, no registered target resolver) is a clear error, never a fake run.
 """
 
 from __future__ import annotations
@@ -44,7 +44,43 @@ async def start_resource_action(
     variables: dict[str, object] | None = None,
 ) -> int:
     """Create an action (dispatched after commit) and return its id."""
-    raise EngineUnavailable(
-        f"Cannot start '{action_type}' on {resource_type} {resource_id}: the action engine is "
-        "not available on this server yet."
+    from app.actions import targets
+    from app.actions.models import Pipeline
+    from app.actions.service import start_action
+
+    operation = action_type.replace("-", "_")
+    if pipeline_id is not None:
+        pipeline = await session.get(Pipeline, pipeline_id)
+        if pipeline is None:
+            raise EngineUnavailable(f"Pipeline {pipeline_id} no longer exists.")
+        environment_id, project_id, organization_id = (
+            pipeline.environment_id, pipeline.project_id, pipeline.organization_id
+        )
+    else:
+        resolve = targets.scope_resolver(resource_type)
+        scope = await resolve(session, resource_id) if resolve is not None else None
+        if scope is None:
+            raise EngineUnavailable(
+                f"Cannot start '{action_type}' on {resource_type} {resource_id}: actions on "
+                f"{resource_type} resources have no servers to run on."
+            )
+        environment_id, project_id, organization_id = (
+            scope.environment_id, scope.project_id, scope.organization_id
+        )
+    action = await start_action(
+        session,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        operation=operation,
+        triggered_by=triggered_from.principal,
+        triggered_from="hook" if triggered_from.hook_id else "manual",
+        project_id=project_id,
+        environment_id=environment_id,
+        organization_id=organization_id,
+        pipeline_id=pipeline_id,
+        action_data={"variables": variables} if variables else None,
+        ip_address=triggered_from.ip_address,
+        origin=triggered_from.origin,
+        hook_id=triggered_from.hook_id,
     )
+    return action.id

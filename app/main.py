@@ -10,6 +10,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from app.actions import dispatch
+from app.actions.bus import MemoryBus, RedisBus, set_bus
+from app.actions.router import router as actions_router
+from app.actions.targets import load_plugins
 from app.applications.router import router as applications_router
 from app.catalogue.router import router as catalogue_router
 from app.core.auth import PrincipalCache
@@ -78,6 +82,7 @@ ROUTERS = [
     ssh_keys_router,
     variables_router,
     static_options_router,
+    actions_router,
 ]
 
 DESCRIPTION = """Self-hosted server for the Devopness REST API.
@@ -91,19 +96,34 @@ token or a project API token.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    register_all()
+    register_all(settings)
 
     # State is built here, not in the lifespan, so in-process test transports that skip
     # lifespan events get a working app; nothing here opens a connection yet.
     database = Database(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     counter: Counter = RedisCounter(redis) if redis is not None else MemoryCounter()
+    set_bus(RedisBus(redis) if redis is not None else MemoryBus())
+    load_plugins(settings.engine_plugins)
+    runner = None
+    if settings.redis_url:
+        dispatch.set_dispatcher(dispatch.celery_dispatch)
+    else:
+        # Embedded default: actions run as asyncio tasks of this process.
+        from workers.engine.runner import InProcessRunner
+
+        runner = InProcessRunner(database, settings)
+        dispatch.set_dispatcher(runner.submit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.shutdown()
             await database.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -121,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_cache = PrincipalCache()
     app.state.redis = redis
     app.state.readiness = ReadinessProbe(settings, database, redis)
+    app.state.runner = runner
     install_error_handlers(app)
     # Added innermost first: RequestContext wraps everything so every response (429, 415,
     # CORS preflight) carries a request id and is counted.

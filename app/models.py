@@ -1,5 +1,14 @@
 """Imports every domain's models so that `Base.metadata` is complete (Alembic, tests)."""
 
+from app.actions.models import (
+    Action,
+    ActionLogChunk,
+    ActionStep,
+    ActionTarget,
+    Pipeline,
+    PipelineStep,
+    ServerSlotLock,
+)
 from app.applications.models import Application
 from app.core.database import Base
 from app.credentials.models import Credential, CredentialEnvironment
@@ -27,6 +36,10 @@ from app.variables.models import Variable
 from app.virtual_hosts.models import VirtualHost
 
 __all__ = [
+    "Action",
+    "ActionLogChunk",
+    "ActionStep",
+    "ActionTarget",
     "ApiToken",
     "Application",
     "AuthSession",
@@ -41,12 +54,15 @@ __all__ = [
     "Network",
     "NetworkRule",
     "Organization",
+    "Pipeline",
+    "PipelineStep",
     "Project",
     "ResourceEvent",
     "ResourceLink",
     "ResourceServer",
     "Role",
     "Server",
+    "ServerSlotLock",
     "Service",
     "SocialAccount",
     "SshKey",

@@ -1,14 +1,33 @@
-"""Cross-domain registrations, made once when the application is built.
+"""Cross-domain wiring, made when the API or a worker starts (`register_all`).
 
-Environment resources (servers, applications...) become addressable by `/resource-links`
-and `/events`. Which servers a resource runs on stays in the resources' own link table
-(`resource_servers`), so no user link rules are declared for those pairs here: one source
-of truth for deployment targets.
+- Environment resources (servers, applications...) become addressable by
+  `/resource-links` and `/events`. Which servers a resource runs on stays in the resources'
+  own link table (`resource_servers`), so no user link rules are declared for those pairs:
+  one source of truth for deployment targets.
+- The action engine learns which servers each resource type runs on, where a resource
+  lives (for `/pipelines/{resource_type}/{resource_id}` and friends) and how to reach a
+  server: its address, SSH user, pinned host key and its environment's private key.
+- Incoming hooks resolve their pipeline through the engine's pipelines.
 """
 
 from __future__ import annotations
 
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actions import targets
+from app.actions.models import Pipeline
+from app.core.errors import Conflict
+from app.core.settings import Settings
+from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
 from app.resource_links.registry import environment_resource_type, register_resource_type
+from app.resources_common.engine_adapters import (
+    RESOURCE_TYPES,
+    ServerAccessSource,
+    scope_resolver,
+    target_resolver,
+)
 from app.resources_common.registry import resource_models
 
 _HUMAN = {
@@ -23,13 +42,75 @@ _HUMAN = {
     "virtual-host": "Virtual Host",
 }
 
-_done = False
+
+class EngineServerAccess:
+    """The resources' connection details, in the engine's terms."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.source = ServerAccessSource(settings)
+
+    async def get_access(
+        self, session: AsyncSession, server_id: int
+    ) -> targets.ServerAccess | None:
+        try:
+            found = await self.source.get_access(session, server_id)
+        except (ValueError, InvalidTag) as exc:
+            # A key sealed under another SECRET_KEY (or damaged): refuse clearly, not a 500.
+            raise Conflict(
+                f"The SSH key of server {server_id}'s environment cannot be decrypted with "
+                "this server's SECRET_KEY (was the key changed without re-encrypting?)."
+            ) from exc
+        if found is None:
+            return None
+        return targets.ServerAccess(
+            server_id=found.server_id,
+            host=found.host,
+            port=found.port,
+            username=found.username,
+            private_key=found.private_key,
+            host_key=found.host_key,
+            max_parallel_actions=found.max_parallel_actions,
+            hostname=found.hostname,
+            os_version_code=found.os_version_code,
+            secrets=tuple(found.secrets),
+        )
+
+    async def pin_host_key(self, session: AsyncSession, server_id: int, host_key: str) -> None:
+        await self.source.pin_host_key(session, server_id, host_key)
 
 
-def register_all() -> None:
-    global _done
-    if _done:
-        return
+def _engine_scope(resource_type: str) -> targets.ScopeResolver:
+    resolve = scope_resolver(resource_type)
+
+    async def scope(session: AsyncSession, resource_id: int) -> targets.ResourceScope | None:
+        found = await resolve(session, resource_id)
+        if found is None:
+            return None
+        return targets.ResourceScope(
+            environment_id=found.environment_id,
+            project_id=found.project_id,
+            organization_id=found.organization_id,
+        )
+
+    return scope
+
+
+async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> PipelineRef | None:
+    pipeline = await session.scalar(select(Pipeline).where(Pipeline.id == pipeline_id))
+    if pipeline is None or pipeline.environment_id is None or pipeline.project_id is None:
+        return None
+    return PipelineRef(
+        pipeline.id,
+        pipeline.environment_id,
+        pipeline.project_id,
+        pipeline.resource_type,
+        pipeline.resource_id,
+        pipeline.operation,
+    )
+
+
+def register_all(settings: Settings) -> None:
+    """Idempotent: registering again replaces the previous registration."""
     for resource_type, model in resource_models().items():
         name_column = model.hostname if resource_type == "server" else None  # type: ignore[attr-defined]
         register_resource_type(
@@ -40,4 +121,8 @@ def register_all() -> None:
                 name_column=name_column,
             )
         )
-    _done = True
+    for resource_type in RESOURCE_TYPES:
+        targets.register_target_resolver(resource_type, target_resolver(resource_type))
+        targets.register_scope_resolver(resource_type, _engine_scope(resource_type))
+    targets.set_server_access_provider(EngineServerAccess(settings))
+    register_pipeline_lookup(_pipeline_lookup)

@@ -125,8 +125,37 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
+    application.state.test_globals = _process_globals()
     yield application
     await application.state.database.dispose()
+
+
+def _process_globals() -> dict[str, Any]:
+    from app.actions import bus, dispatch, targets
+
+    return {
+        "bus": bus.get_bus(),
+        "dispatcher": dispatch._dispatcher,
+        "provider": targets._provider,
+        "resolvers": dict(targets._resolvers),
+        "scopes": dict(targets._scopes),
+    }
+
+
+def _restore_process_globals(saved: dict[str, Any], settings: Settings) -> None:
+    """Building another app (other settings, REDIS_URL) re-registers process-wide hooks;
+    put back the session app's, so one test cannot change how the next one runs."""
+    from app.actions import bus, dispatch, targets
+    from app.registrations import register_all
+
+    register_all(settings)
+    bus.set_bus(saved["bus"])
+    dispatch.set_dispatcher(saved["dispatcher"])
+    targets.set_server_access_provider(saved["provider"])
+    targets._resolvers.clear()
+    targets._resolvers.update(saved["resolvers"])
+    targets._scopes.clear()
+    targets._scopes.update(saved["scopes"])
 
 
 @pytest.fixture
@@ -142,11 +171,16 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     application = request.getfixturevalue("app")
+    runner = getattr(application.state, "runner", None)
+    if runner is not None:
+        # Actions a test started finish before their rows go away.
+        await runner.wait_idle()
     async with application.state.database.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(table.delete())
     application.state.counter = MemoryCounter()
     application.state.principal_cache.__init__()
+    _restore_process_globals(application.state.test_globals, application.state.settings)
 
 
 @pytest.fixture

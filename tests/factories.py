@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.security import hash_password, hash_token, new_token
+from app.core.security import SecretBox, hash_password, hash_token, new_token
+from app.environments.keys import SealedKeyPair, new_environment_key
 from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
@@ -27,6 +28,17 @@ from app.users.models import User
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
+
+
+@functools.cache
+def environment_key() -> SealedKeyPair:
+    """A real key pair sealed with the tests' SECRET_KEY, as environments get on creation
+    (shared: generating one per environment would only slow the suite)."""
+    from app.core.settings import Settings
+    from tests.conftest import TEST_SECRET_KEY
+
+    box = SecretBox(Settings(secret_key=TEST_SECRET_KEY, _env_file=None))  # type: ignore[call-arg]
+    return new_environment_key(box, "test-environment")
 
 
 @functools.cache
@@ -157,8 +169,8 @@ async def create_environment(
         name=name or f"env-{next(_seq)}",
         description="test environment",
         created_by=project.user_id,
-        ssh_public_key="ssh-ed25519 AAAA test",
-        ssh_private_key_encrypted="v1:not-a-real-key",
+        ssh_public_key=(key := environment_key()).public_key,
+        ssh_private_key_encrypted=key.private_key_encrypted,
         archived_at=datetime.now(UTC) if archived else None,
     )
     db.add(environment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +25,7 @@ from app.ssl_certificates.models import SslCertificate
 from app.users.models import User
 from app.variables.models import Variable
 from app.virtual_hosts.models import VirtualHost
-from tests.factories import create_project, user_with_token
+from tests.factories import create_project, environment_key, user_with_token
 
 _seq = itertools.count(1)
 
@@ -43,15 +44,15 @@ def ssh_keypair() -> tuple[str, str]:
 
 
 async def create_environment(db: AsyncSession, project: Project, creator: User) -> Environment:
-    public, _ = ssh_keypair()
+    key = environment_key()
     environment = Environment(
         project_id=project.id,
         type="production",
         name=f"env-{next(_seq)}",
         description=None,
         created_by=creator.id,
-        ssh_public_key=public,
-        ssh_private_key_encrypted="not-used-in-these-tests",
+        ssh_public_key=key.public_key,
+        ssh_private_key_encrypted=key.private_key_encrypted,
     )
     db.add(environment)
     await db.commit()
@@ -86,8 +87,10 @@ async def create_server(db: AsyncSession, tenant: Tenant, **overrides: object) -
         "name": f"srv-{n}",
         "hostname": f"srv-{n}",
         "cloud_service_code": "self-hosted-custom",
-        "ip_address": "10.0.0.1",
-        "ssh_port": 22,
+        # Loopback with nothing listening: an operation that reaches the engine fails fast
+        # with "connection refused" and never sends traffic off this machine.
+        "ip_address": "127.0.0.1",
+        "ssh_port": 1,
         "os_version_code": "ubuntu_24_04",
         "provision_input": {"cloud_service_code": "self-hosted-custom",
                             "settings": {"os_version_code": "ubuntu_24_04"}},
@@ -221,3 +224,29 @@ def field_errors(response: httpx.Response) -> dict[str, list[str]]:
     assert body["message"]
     errors: dict[str, list[str]] = body["errors"]
     return errors
+
+
+async def assert_action_started(
+    client: httpx.AsyncClient,
+    response: httpx.Response,
+    tenant: Tenant,
+    *,
+    resource_type: str,
+    resource_id: int,
+    operation: str,
+    server_ids: list[int],
+) -> dict[str, Any]:
+    """An operation answered with the action it started, and that action really ran: its
+    targets are the resource's servers, and it ended (failed: the factory's servers listen
+    on nothing, so the SSH connection is refused)."""
+    assert response.status_code in (200, 201, 202, 204), response.text
+    action_id = int(response.headers["X-Devopness-Action-Id"])
+    r = await client.get(f"/actions/{action_id}", params={"wait": 30}, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    action: dict[str, Any] = r.json()
+    assert action["type"] == operation.replace("-", "_")
+    assert action["resource"]["type"] == resource_type
+    assert action["resource"]["id"] == resource_id
+    assert sorted(t["resource_id"] for t in action["targets"]) == sorted(server_ids)
+    assert action["status"] == "failed", action["status"]
+    return action

@@ -1,4 +1,4 @@
-"""The Celery application: broker and result backend from REDIS_URL, a dedicated queue."""
+"""The Celery application: broker from REDIS_URL, a dedicated queue, the reaper schedule."""
 
 from __future__ import annotations
 
@@ -18,9 +18,18 @@ celery_app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_default_queue="actions",
-    # Longer than the longest step may run, so a slow step is never redelivered mid-run.
-    broker_transport_options={"visibility_timeout": 6 * 3600},
+    task_routes={"devopness.run_action": {"queue": "actions"}},
+    task_ignore_result=True,
+    # Longer than the longest an action may run (steps included), so a slow action is
+    # never redelivered to a second worker while the first still runs it.
+    broker_transport_options={"visibility_timeout": settings.action_time_limit_seconds + 3600},
     broker_connection_retry_on_startup=True,
+    beat_schedule={
+        "reap-actions": {
+            "task": "devopness.reap_actions",
+            "schedule": settings.action_reaper_interval_seconds,
+        }
+    },
     timezone="UTC",
     enable_utc=True,
 )

@@ -71,7 +71,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
         )
         await self.applications.add(application)
         await links.link_servers(self.session, self.resource_type, application.id, server_ids)
-        fresh = await self.fresh(application.id)
+        fresh = await self.created(application)
         await self._attach_services(fresh)
         return fresh
 

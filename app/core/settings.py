@@ -147,6 +147,32 @@ class Settings(BaseSettings):
     outgoing_hook_backoff_seconds: float = Field(default=2.0, ge=0)
     outgoing_hook_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Action engine
+    action_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="How often a running action proves its worker is alive."
+    )
+    action_stale_seconds: float = Field(
+        default=60.0, gt=0, description="Silence after which the reaper fails a running action."
+    )
+    action_queue_timeout_seconds: float = Field(
+        default=3600.0, gt=0, description="A pending action no worker picked up fails after this."
+    )
+    action_time_limit_seconds: int = Field(
+        default=6 * 3600, ge=1, description="Default limit for a whole action (extension)."
+    )
+    action_reaper_interval_seconds: float = Field(default=15.0, gt=0)
+    worker_max_parallel_targets: int = Field(
+        default=200, ge=1, description="SSH sessions one worker process runs at once."
+    )
+    ssh_connect_timeout_seconds: float = Field(default=15.0, gt=0)
+    engine_plugins: str = Field(
+        default="",
+        description=(
+            "Comma-separated modules imported by the API and every worker at start, so "
+            "they can register target resolvers and the server access provider."
+        ),
+    )
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:

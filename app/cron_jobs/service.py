@@ -42,7 +42,7 @@ class CronJobService(EnvironmentResourceService[CronJob]):
         )
         await self.cron_jobs.add(cron_job)
         await links.link_servers(self.session, self.resource_type, cron_job.id, server_ids)
-        return await self.fresh(cron_job.id)
+        return await self.created(cron_job)
 
     async def update(self, principal: Principal, cron_job_id: int, data: CronJobUpdate) -> None:
         check_body_id(data.id, cron_job_id)

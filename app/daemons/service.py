@@ -46,7 +46,7 @@ class DaemonService(EnvironmentResourceService[Daemon]):
         )
         await self.daemons.add(daemon)
         await links.link_servers(self.session, self.resource_type, daemon.id, server_ids)
-        return await self.fresh(daemon.id)
+        return await self.created(daemon)
 
     async def update(self, principal: Principal, daemon_id: int, data: DaemonUpdate) -> None:
         check_body_id(data.id, daemon_id)

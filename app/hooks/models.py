@@ -30,8 +30,10 @@ class Hook(CallerPermissionsMixin, TimestampMixin, Base):
     type: Mapped[str] = mapped_column(String(3))
     name: Mapped[str] = mapped_column(String(60))
     action_type: Mapped[str] = mapped_column(String(32))
-    # Pipelines belong to the engine's package; the foreign key arrives with it.
-    pipeline_id: Mapped[int | None] = mapped_column(index=True)
+    # A hook lives and dies with the pipeline it triggers.
+    pipeline_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
     environment_id: Mapped[int] = mapped_column(
         ForeignKey("environments.id", ondelete="CASCADE"), index=True
     )

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
-from app.core.errors import NotFound, ValidationFailed, validation_errors
+from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
 from app.core.permissions import Authorizer
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.engine_bridge import EngineUnavailable, TriggeredFrom, start_resource_action
+from app.engine_bridge import TriggeredFrom, start_resource_action
 from app.events.audit import record_event
 from app.hooks import payload, verification
 from app.hooks.models import Hook, HookRequest, HookType
@@ -322,20 +322,23 @@ class HookService:
             return TriggerOutcome(422, "The request does not provide the hook's variables.",
                                   errors)
         try:
-            action_id = await start_resource_action(
-                self.session,
-                resource_type=hook.resource_type,
-                resource_id=hook.resource_id,
-                action_type=hook.action_type,
-                pipeline_id=hook.pipeline_id,
-                variables=variables,
-                triggered_from=TriggeredFrom(
-                    ip, hook_id=hook.id, hook_request_id=record.id,
-                    origin=headers.get("origin"),
-                ),
-            )
-        except EngineUnavailable as exc:
-            return TriggerOutcome(409, exc.message)
+            # A savepoint: an action refused half-way leaves nothing behind but the record
+            # of this request and the reason.
+            async with self.session.begin_nested():
+                action_id = await start_resource_action(
+                    self.session,
+                    resource_type=hook.resource_type,
+                    resource_id=hook.resource_id,
+                    action_type=hook.action_type,
+                    pipeline_id=hook.pipeline_id,
+                    variables=variables,
+                    triggered_from=TriggeredFrom(
+                        ip, hook_id=hook.id, hook_request_id=record.id,
+                        origin=headers.get("origin"),
+                    ),
+                )
+        except AppError as exc:
+            return TriggerOutcome(exc.status_code, exc.message, exc.errors)
         return TriggerOutcome(
             200, "The hook's action was started.", action_id=action_id,
             headers={"X-Devopness-Action-Id": str(action_id)},

@@ -41,7 +41,7 @@ class NetworkRuleService(EnvironmentResourceService[NetworkRule]):
         )
         await self.rules.add(rule)
         await links.link_servers(self.session, self.resource_type, rule.id, server_ids)
-        return await self.fresh(rule.id)
+        return await self.created(rule)
 
     async def update(self, principal: Principal, rule_id: int, data: NetworkRuleUpdate) -> None:
         check_body_id(data.id, rule_id)

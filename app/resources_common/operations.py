@@ -1,8 +1,7 @@
 """The one place resource operations start actions.
 
 Endpoints call `start_operation`; it checks which servers the operation targets and hands
-it to the action engine. Until the engine is merged it refuses with 409: an operation must
-never look like it succeeded when nothing will run.
+the operation to the action engine's single entry point, `start_action`.
 """
 
 from __future__ import annotations
@@ -11,17 +10,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.service import ensure_default_pipelines, start_action
 from app.core.auth import Principal
-from app.core.errors import Conflict, ValidationFailed
+from app.core.errors import ValidationFailed
 from app.resources_common.links import servers_for
 
 ACTION_ID_HEADER = "X-Devopness-Action-Id"
-
-ENGINE_UNAVAILABLE = (
-    "The action engine is not available yet on this server: the {operation} operation "
-    "of {resource_type} {resource_id} was not started."
-)
-
 
 def engine_action_type(operation: str) -> str:
     """Route segments and permissions say `get-status`; the engine's action types are
@@ -69,22 +63,22 @@ async def start_operation(
     servers: Sequence[int] | None = None,
     trigger_comment: str | None = None,
 ) -> int:
-    """Create the action for `operation` on the resource; returns the action id.
-
-    Wiring the engine (app.actions.service.start_action) replaces the `raise` below with:
-
-        action = await start_action(
-            session, resource_type=resource_type, resource_id=resource_id,
-            operation=engine_action_type(operation), triggered_by=principal,
-            project_id=project_id, environment_id=environment_id, server_ids=targets,
-            trigger_comment=trigger_comment,
-        )
-        return action.id
-    """
+    """Create the action for `operation` on the resource; returns the action id (dispatched
+    once the request commits)."""
     targets = await check_target_servers(session, resource_type, resource_id, servers)
-    del targets, trigger_comment, principal, environment_id, project_id
-    raise Conflict(
-        ENGINE_UNAVAILABLE.format(
-            operation=operation, resource_type=resource_type, resource_id=resource_id
-        )
+    await ensure_default_pipelines(
+        session, resource_type, resource_id, project_id=project_id,
+        environment_id=environment_id, created_by=principal.user_id,
     )
+    action = await start_action(
+        session,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        operation=engine_action_type(operation),
+        triggered_by=principal,
+        project_id=project_id,
+        environment_id=environment_id,
+        server_ids=targets,
+        trigger_comment=trigger_comment,
+    )
+    return action.id

@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.service import delete_resource_pipelines, ensure_default_pipelines
 from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
@@ -85,6 +86,7 @@ async def remove_resource(session: AsyncSession, resource: EnvironmentResource) 
 
     resource_type = str(resource.RESOURCE_TYPE)
     await links.unlink_all(session, resource_type, resource.id)
+    await delete_resource_pipelines(session, resource_type, resource.id)
     await session.execute(
         delete(Variable).where(
             Variable.resource_type == resource_type, Variable.resource_id == resource.id
@@ -158,6 +160,19 @@ class EnvironmentResourceService(Generic[M]):
         if environment.archived_at is not None:
             raise Conflict("The environment is archived; unarchive it to add resources.")
         return environment
+
+    async def created(self, resource: M) -> M:
+        """After a create: the resource's default pipelines exist from the start (one per
+        operation of its type), then the freshly loaded resource."""
+        await ensure_default_pipelines(
+            self.session,
+            self.resource_type,
+            resource.id,
+            project_id=resource.project_id,
+            environment_id=resource.environment_id,
+            created_by=resource.created_by,
+        )
+        return await self.fresh(resource.id)
 
     async def fresh(self, resource_id: int) -> M:
         resource = await self.repository.get(resource_id, fresh=True)

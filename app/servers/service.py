@@ -67,7 +67,7 @@ class ServerService(EnvironmentResourceService[Server]):
         for resource_type, ids in linked.items():
             for resource_id in ids:
                 await links.link_servers(self.session, resource_type, resource_id, [server.id])
-        return await self.fresh(server.id)
+        return await self.created(server)
 
     async def update(self, principal: Principal, server_id: int, data: ServerUpdate) -> Server:
         check_body_id(data.id, server_id)

@@ -47,7 +47,7 @@ class ServiceService(EnvironmentResourceService[Service]):
         )
         await self.services.add(service)
         await links.link_servers(self.session, self.resource_type, service.id, server_ids)
-        return await self.fresh(service.id)
+        return await self.created(service)
 
     async def update(self, principal: Principal, service_id: int, data: ServiceUpdate) -> None:
         check_body_id(data.id, service_id)

@@ -51,7 +51,7 @@ class SshKeyService(EnvironmentResourceService[SshKey]):
         )
         await self.keys.add(key)
         await links.link_servers(self.session, self.resource_type, key.id, server_ids)
-        return await self.fresh(key.id)
+        return await self.created(key)
 
     async def update(self, principal: Principal, key_id: int, data: SshKeyUpdate) -> None:
         check_body_id(data.id, key_id)

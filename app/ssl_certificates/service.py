@@ -84,7 +84,7 @@ class SslCertificateService(EnvironmentResourceService[SslCertificate]):
             certificate.last_renewed_at = parsed.not_valid_before_utc.astimezone(UTC)
             certificate.active = True
         await self.certificates.add(certificate)
-        return await self.fresh(certificate.id)
+        return await self.created(certificate)
 
 
 def _certificate_names(certificate: object) -> list[str]:

@@ -49,7 +49,7 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
         )
         await self.hosts.add(host)
         await links.link_servers(self.session, self.resource_type, host.id, server_ids)
-        return await self.fresh(host.id)
+        return await self.created(host)
 
     async def update(self, principal: Principal, host_id: int, data: VirtualHostUpdate) -> None:
         check_body_id(data.id, host_id)

@@ -111,11 +111,14 @@ async def test_deployments(client: httpx.AsyncClient, db: AsyncSession) -> None:
     r = await client.post(url, json={"type": "deploy", "source_type": "branch",
                                      "source_ref": "main"}, headers=t.headers)
     assert "servers" in f.field_errors(r)  # runs on no server yet
-    await f.link(db, "application", application.id, await f.create_server(db, t))
+    server = await f.create_server(db, t)
+    await f.link(db, "application", application.id, server)
     r = await client.post(url, json={"type": "deploy", "source_type": "branch",
                                      "source_ref": "main"}, headers=t.headers)
-    assert r.status_code == 409
-    assert "action engine is not available" in r.json()["message"]
+    await f.assert_action_started(
+        client, r, t, resource_type="application", resource_id=application.id,
+        operation="deploy", server_ids=[server.id],
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,14 @@ CLAIMED_TAGS = {
     "Users - Passwords",
     "Users - Personal Access Tokens",
     "Projects - API Tokens",
+    # Action engine (issue 8)
+    "Actions",
+    "Actions - Logs",
+    "Environments - Actions",
+    "Projects - Actions",
+    "Pipelines",
+    "Pipelines - Actions",
+    "Pipelines - Steps",
     # Tenancy and access control
     "Organizations",
     "Projects",

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
 from app.hooks.pipelines import register_pipeline_lookup
+from app.registrations import _pipeline_lookup
 from tests import standins
 from tests.factories_credentials import AWS_VALUES, create_credential, create_tenant
-from tests.hooks.conftest import PIPELINES, create_hook, pipeline_for
-from tests.hooks.conftest import lookup_pipeline as pipeline_lookup
+from tests.hooks.conftest import create_hook, pipeline_for
 
 
 def read(model: Any, response: httpx.Response) -> None:
@@ -28,10 +28,8 @@ def read(model: Any, response: httpx.Response) -> None:
 
 @pytest.fixture
 def pipelines() -> Iterator[None]:
-    register_pipeline_lookup(pipeline_lookup)
+    register_pipeline_lookup(_pipeline_lookup)
     yield
-    PIPELINES.clear()
-    register_pipeline_lookup(None)
 
 
 @pytest.mark.usefixtures("pipelines")
@@ -92,7 +90,7 @@ async def test_sdk_reads_every_shape(
          await client.get(f"/events/network/{network_id}", headers=h))
     read(sdk.ResourceEvent, await client.post(f"/events/network/{network_id}", headers=h))
 
-    pipeline_id = pipeline_for(tenant, 31)
+    pipeline_id = await pipeline_for(db, tenant)
     hook = await create_hook(client, tenant, pipeline_id)
     sdk.Hook.from_dict(hook)
     outgoing = await create_hook(client, tenant, pipeline_id, kind="outgoing",
@@ -102,7 +100,7 @@ async def test_sdk_reads_every_shape(
     read(sdk.HookRelation, await client.get(f"/pipelines/{pipeline_id}/hooks", headers=h))
     r = await client.post(f"/hooks/{hook['id']}/trigger", content=json.dumps({"x": 1}),
                           headers={"Content-Type": "application/json"})
-    assert r.status_code == 409
+    assert r.status_code == 422
     r = await client.get(f"/hooks/incoming/{hook['id']}/requests", headers=h)
     read(sdk.RequestRelation, r)
     read(sdk.HookRequest, await client.get(f"/hook-requests/{r.json()[0]['id']}", headers=h))

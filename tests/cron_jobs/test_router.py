@@ -66,11 +66,15 @@ async def test_update(client: httpx.AsyncClient, db: AsyncSession) -> None:
     assert "pattern" in f.field_errors(r)
 
 
-async def test_deploy_waits_for_the_engine(client: httpx.AsyncClient, db: AsyncSession) -> None:
+async def test_deploy_starts_an_action(client: httpx.AsyncClient, db: AsyncSession) -> None:
     t = await f.create_tenant(db)
     cron_job = await f.create_cron_job(db, t)
     r = await client.post(f"/cron-jobs/{cron_job.id}/deploy", json={}, headers=t.headers)
     assert "servers" in f.field_errors(r)  # runs on no server yet
-    await f.link(db, "cronjob", cron_job.id, await f.create_server(db, t))
+    server = await f.create_server(db, t)
+    await f.link(db, "cronjob", cron_job.id, server)
     r = await client.post(f"/cron-jobs/{cron_job.id}/deploy", json={}, headers=t.headers)
-    assert r.status_code == 409
+    await f.assert_action_started(
+        client, r, t, resource_type="cronjob", resource_id=cron_job.id, operation="deploy",
+        server_ids=[server.id],
+    )

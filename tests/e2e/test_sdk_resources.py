@@ -4,13 +4,14 @@ list of 45 paged by 20."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from devopness import DevopnessClient
 from devopness.core.api_error import DevopnessApiError
 
-from tests.conftest import Mailbox
+from tests.conftest import Mailbox, free_port
 from tests.e2e.conftest import LiveServer, sign_up_and_log_in
 from tests.resource_factories import ssh_keypair
 from tests.resources_common.test_validators import make_certificate
@@ -34,7 +35,7 @@ def test_environment_resources_through_the_sdk(live_server: LiveServer, mailbox:
     ).data.id
 
     server = c.servers.add_environment_server(env, {
-        "hostname": "web-1", "ip_address": "192.0.2.20", "ssh_port": 22,
+        "hostname": "web-1", "ip_address": "127.0.0.1", "ssh_port": free_port(),
         "provision_input": {"cloud_service_code": "self-hosted-custom",
                             "settings": {"os_version_code": "ubuntu_24_04"}},
     }).data
@@ -126,10 +127,18 @@ def test_environment_resources_through_the_sdk(live_server: LiveServer, mailbox:
     })
     assert c.variables.get_variable(variable.id).data.value == "hunter3"
 
-    # Operations are routed; until the action engine lands they answer 409.
-    with pytest.raises(DevopnessApiError) as failure:
-        c.daemons.restart_daemon(daemon.id, {"servers": [server.id]})
-    assert failure.value.status_code == 409
+    # Operations start real actions. Nothing listens on this server's SSH port (a free
+    # loopback port), so the action ends failed with the connection error, never "completed".
+    started = c.daemons.restart_daemon(daemon.id, {"servers": [server.id]})
+    assert started.action_id
+    deadline = time.monotonic() + 60
+    while (action := c.actions.get_action(started.action_id).data).status not in (
+        "completed", "failed"
+    ):
+        assert time.monotonic() < deadline, action.status
+        time.sleep(0.2)
+    assert action.status == "failed"
+    assert action.type == "restart" and action.resource.id == daemon.id
 
     # A list of 45 paged by 20: the SDK reads 3 pages from the Link header.
     for i in range(44):

@@ -1,4 +1,4 @@
-"""Pipelines belong to the engine's package: tests register a lookup of their own."""
+"""Hooks trigger real pipelines of the engine: tests create them as rows."""
 
 from __future__ import annotations
 
@@ -9,30 +9,30 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
+from app.actions.models import Pipeline
+from app.hooks.pipelines import register_pipeline_lookup
+from app.registrations import _pipeline_lookup
 from tests.factories_credentials import Tenant
-
-PIPELINES: dict[int, PipelineRef] = {}
-
-
-async def lookup_pipeline(session: AsyncSession, pipeline_id: int) -> PipelineRef | None:
-    return PIPELINES.get(pipeline_id)
 
 
 @pytest.fixture(autouse=True)
-def pipelines() -> Iterator[dict[int, PipelineRef]]:
-    register_pipeline_lookup(lookup_pipeline)
-    yield PIPELINES
-    PIPELINES.clear()
-    register_pipeline_lookup(None)
+def pipelines() -> Iterator[None]:
+    # Other tests may have swapped the lookup; hooks find the engine's pipelines.
+    register_pipeline_lookup(_pipeline_lookup)
+    yield
 
 
-def pipeline_for(tenant: Tenant, pipeline_id: int) -> int:
-    PIPELINES[pipeline_id] = PipelineRef(
-        id=pipeline_id, environment_id=tenant.environment.id, project_id=tenant.project.id,
-        resource_type="application", resource_id=5, action_type="deploy",
+async def pipeline_for(db: AsyncSession, tenant: Tenant) -> int:
+    """A deploy pipeline of an application of the tenant's environment."""
+    pipeline = Pipeline(
+        name="Deploy application", resource_type="application", resource_id=5,
+        operation="deploy", environment_id=tenant.environment.id,
+        project_id=tenant.project.id, organization_id=tenant.organization.id,
+        created_by=tenant.user.id,
     )
-    return pipeline_id
+    db.add(pipeline)
+    await db.commit()
+    return pipeline.id
 
 
 async def create_hook(

@@ -20,7 +20,7 @@ async def test_incoming_hook_lifecycle_and_requests(
     client: httpx.AsyncClient, db: AsyncSession, count_queries: Any
 ) -> None:
     tenant = await create_tenant(db)
-    pipeline_id = pipeline_for(tenant, 11)
+    pipeline_id = await pipeline_for(db, tenant)
     hook = await create_hook(client, tenant, pipeline_id)
     assert hook["type"] == "in" and hook["action_type"] == "deploy"
     assert hook["url"] == f"http://testserver/hooks/{hook['id']}/trigger"
@@ -29,20 +29,21 @@ async def test_incoming_hook_lifecycle_and_requests(
     stored = await db.get(Hook, hook["id"])
     assert stored is not None and hook["secret"] not in stored.secret_encrypted
 
-    # Triggered without any authentication; the engine is not merged yet: 409, recorded.
+    # Triggered without any authentication; the pipeline's application runs on no server
+    # yet, so the engine refuses with 422 naming why, and the request is recorded.
     r = await client.post(f"/hooks/{hook['id']}/trigger", json={"ref": "refs/heads/main"})
-    assert r.status_code == 409, r.text
-    assert "action engine" in r.json()["message"]
+    assert r.status_code == 422, r.text
+    assert "not linked to any server" in r.json()["message"]
 
     r = await client.get(f"/hooks/incoming/{hook['id']}/requests", headers=tenant.headers)
     assert r.status_code == 200
     [listed] = r.json()
-    assert listed["response_status_code"] == 409 and listed["ip_address"] == "127.0.0.1"
+    assert listed["response_status_code"] == 422 and listed["ip_address"] == "127.0.0.1"
     r = await client.get(f"/hook-requests/{listed['id']}", headers=tenant.headers)
     assert r.status_code == 200, r.text
     detail = r.json()
     assert detail["request_body"] == {"ref": "refs/heads/main"}
-    assert detail["response_body"]["message"].startswith("Cannot start 'deploy'")
+    assert detail["response_body"]["message"] == "The resource is not linked to any server."
     assert detail["hook"]["id"] == hook["id"]
 
     await create_hook(client, tenant, pipeline_id, name="second")
@@ -79,8 +80,9 @@ async def test_trigger_starts_the_action_through_the_engine_entry_point(
 
     monkeypatch.setattr(hook_service, "start_resource_action", fake_start)
     tenant = await create_tenant(db)
+    pipeline_id = await pipeline_for(db, tenant)
     hook = await create_hook(
-        client, tenant, pipeline_for(tenant, 12),
+        client, tenant, pipeline_id,
         settings={"variables": [{"name": "branch", "path": "ref", "type": "string",
                                  "required": True}]},
     )
@@ -88,7 +90,7 @@ async def test_trigger_starts_the_action_through_the_engine_entry_point(
     assert r.status_code == 200, r.text
     assert r.headers["X-Devopness-Action-Id"] == "77"
     [call] = calls
-    assert call["variables"] == {"branch": "main"} and call["pipeline_id"] == 12
+    assert call["variables"] == {"branch": "main"} and call["pipeline_id"] == pipeline_id
     assert call["triggered_from"].hook_id == hook["id"]
     stored = (await db.scalars(select(HookRequest))).one()
     assert stored.action_id == 77 and stored.response_status_code == 200
@@ -103,7 +105,8 @@ async def test_github_signature_and_form_payload(
 ) -> None:
     tenant = await create_tenant(db)
     hook = await create_hook(
-        client, tenant, pipeline_for(tenant, 13), requires_secret=True, secret_algorithm="sha256",
+        client, tenant, await pipeline_for(db, tenant), requires_secret=True,
+        secret_algorithm="sha256",
         trigger_when={"conditions": [{"name": "main only", "type": "request_body",
                                       "path": "ref", "accepted_values": ["refs/heads/main"]}]},
     )
@@ -117,7 +120,7 @@ async def test_github_signature_and_form_payload(
     assert r.status_code == 403
     signature = verification.sign("sha256", hook["secret"], body)
     r = await client.post(url, content=body, headers={**form, "X-Hub-Signature-256": signature})
-    assert r.status_code == 409, r.text  # accepted; the engine is what is missing
+    assert r.status_code == 422, r.text  # accepted; the application has no server to run on
     other = json.dumps({"ref": "refs/heads/dev"}).encode()
     r = await client.post(url, content=other, headers={
         "Content-Type": "application/json",
@@ -125,7 +128,7 @@ async def test_github_signature_and_form_payload(
     })
     assert r.status_code == 200 and "main only" in r.json()["message"]
     rows = (await db.scalars(select(HookRequest).order_by(HookRequest.created_at))).all()
-    assert [row.response_status_code for row in rows] == [403, 403, 409, 200]
+    assert [row.response_status_code for row in rows] == [403, 403, 422, 200]
     assert rows[2].request_body == {"ref": "refs/heads/main"}
 
 
@@ -133,13 +136,13 @@ async def test_gitlab_token_is_masked_in_the_record(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     tenant = await create_tenant(db)
-    hook = await create_hook(client, tenant, pipeline_for(tenant, 14), requires_secret=True,
+    hook = await create_hook(client, tenant, await pipeline_for(db, tenant), requires_secret=True,
                              secret_algorithm="token")
     url = f"/hooks/{hook['id']}/trigger"
     r = await client.post(url, json={}, headers={"X-Gitlab-Token": "guess"})
     assert r.status_code == 403
     r = await client.post(url, json={}, headers={"X-Gitlab-Token": hook["secret"]})
-    assert r.status_code == 409
+    assert r.status_code == 422
     r = await client.get(f"/hooks/incoming/{hook['id']}/requests", headers=tenant.headers)
     for item in r.json():
         detail = (await client.get(f"/hook-requests/{item['id']}", headers=tenant.headers))
@@ -150,7 +153,7 @@ async def test_gitlab_token_is_masked_in_the_record(
 async def test_hook_input_rules_and_tenancy(client: httpx.AsyncClient, db: AsyncSession) -> None:
     tenant = await create_tenant(db)
     stranger = await create_tenant(db)
-    pipeline_id = pipeline_for(tenant, 15)
+    pipeline_id = await pipeline_for(db, tenant)
     url = f"/pipelines/{pipeline_id}/hooks"
     bad: list[tuple[str, dict[str, Any], str]] = [
         ("incoming", {"name": ""}, "name"),
@@ -191,10 +194,10 @@ async def test_any_media_type_reaches_the_trigger(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     tenant = await create_tenant(db)
-    hook = await create_hook(client, tenant, pipeline_for(tenant, 16))
+    hook = await create_hook(client, tenant, await pipeline_for(db, tenant))
     r = await client.post(f"/hooks/{hook['id']}/trigger", content=b"deploy please",
                           headers={"Content-Type": "text/plain"})
-    assert r.status_code == 409  # not 415: senders post what they post
+    assert r.status_code == 422  # not 415: senders post what they post
     stored = (await db.scalars(select(HookRequest))).one()
     assert stored.request_body == {"content": "deploy please"}
     # Other routes still insist on JSON.
@@ -209,7 +212,7 @@ async def test_only_those_who_may_change_a_hook_see_its_secret(
     from tests.factories import create_project_token, create_role
 
     tenant = await create_tenant(db)
-    hook = await create_hook(client, tenant, pipeline_for(tenant, 17))
+    hook = await create_hook(client, tenant, await pipeline_for(db, tenant))
     reader = await create_role(db, permissions=["hook:read"])
     _, token = await create_project_token(db, tenant.project, reader, tenant.user)
     r = await client.get(f"/hooks/incoming/{hook['id']}", headers={"Authorization":

@@ -54,7 +54,7 @@ async def test_outgoing_hook_retries_and_records_each_attempt(
     target.received.clear()
     target.failures_left = 1
     tenant = await create_tenant(db)
-    pipeline_id = pipeline_for(tenant, 21)
+    pipeline_id = await pipeline_for(db, tenant)
     hook = await create_hook(
         client, tenant, pipeline_id, kind="outgoing", target_url=url, requires_secret=True,
         trigger_when={"events": ["action.completed"]},
@@ -94,7 +94,7 @@ async def test_outgoing_hook_gives_up_after_the_configured_attempts(
     app: Any, client: httpx.AsyncClient, db: AsyncSession, settings: Settings,
 ) -> None:
     tenant = await create_tenant(db)
-    pipeline_id = pipeline_for(tenant, 22)
+    pipeline_id = await pipeline_for(db, tenant)
     await create_hook(client, tenant, pipeline_id, kind="outgoing",
                       target_url=f"http://127.0.0.1:{free_port()}/nobody-listens")
 

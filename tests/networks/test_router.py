@@ -194,7 +194,7 @@ async def test_update_status_and_tenancy(
                          headers=tenant.headers)
     assert r.status_code == 422
     r = await client.post(f"{url}/get-status", headers=tenant.headers)
-    assert r.status_code == 409 and "action engine" in r.json()["message"]
+    assert r.status_code == 409 and "no servers to run on" in r.json()["message"]
     r = await client.get(f"/events/network/{network.id}", headers=tenant.headers)
     [event] = r.json()
     assert event["event_type"] == "updated"

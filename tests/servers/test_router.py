@@ -141,7 +141,7 @@ async def test_update_is_partial(client: httpx.AsyncClient, db: AsyncSession) ->
     assert r.status_code == 204 and r.content == b""
     await db.refresh(server)
     assert (server.ssh_port, server.max_parallel_actions, server.ip_address) == (
-        2200, 4, "10.0.0.1")
+        2200, 4, "127.0.0.1")
     r = await client.put(f"/servers/{server.id}", json={"id": server.id + 1}, headers=t.headers)
     assert "id" in f.field_errors(r)
     r = await client.put(f"/servers/{server.id}", json={"id": server.id, "ssh_port": 5},
@@ -177,15 +177,16 @@ async def test_commands_authorise_the_environment_key(
 
 @pytest.mark.parametrize("operation", ["deploy", "get-status", "restart", "rotate-key", "start",
                                        "stop"])
-async def test_operations_wait_for_the_engine(
+async def test_operations_start_actions(
     operation: str, client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     t = await f.create_tenant(db)
     server = await f.create_server(db, t)
     r = await client.post(f"/servers/{server.id}/{operation}", headers=t.headers)
-    assert r.status_code == 409
-    assert "action engine is not available" in r.json()["message"]
-    assert "X-Devopness-Action-Id" not in r.headers
+    await f.assert_action_started(
+        client, r, t, resource_type="server", resource_id=server.id, operation=operation,
+        server_ids=[server.id],
+    )
 
 
 async def test_connect_with_unknown_token_is_refused(

@@ -58,6 +58,10 @@ async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSe
     service = await f.create_service(db, t)
     r = await client.post(f"/services/{service.id}/{operation}", headers=t.headers)
     assert "servers" in f.field_errors(r)  # runs on no server yet
-    await f.link(db, "service", service.id, await f.create_server(db, t))
+    server = await f.create_server(db, t)
+    await f.link(db, "service", service.id, server)
     r = await client.post(f"/services/{service.id}/{operation}", headers=t.headers)
-    assert r.status_code == 409
+    await f.assert_action_started(
+        client, r, t, resource_type="service", resource_id=service.id, operation=operation,
+        server_ids=[server.id],
+    )

@@ -70,4 +70,7 @@ async def test_rename(client: httpx.AsyncClient, db: AsyncSession) -> None:
     await f.link(db, "ssh-key", key.id, server)
     r = await client.post(f"/ssh-keys/{key.id}/deploy", json={"servers": [server.id]},
                           headers=t.headers)
-    assert r.status_code == 409
+    await f.assert_action_started(
+        client, r, t, resource_type="ssh-key", resource_id=key.id, operation="deploy",
+        server_ids=[server.id],
+    )

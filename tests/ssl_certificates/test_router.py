@@ -125,4 +125,7 @@ async def test_deploy_targets_the_virtual_host_servers(
     assert "servers" in f.field_errors(r)
     r = await client.post(f"/ssl-certificates/{certificate.id}/deploy",
                           json={"servers": [server.id]}, headers=t.headers)
-    assert r.status_code == 409
+    await f.assert_action_started(
+        client, r, t, resource_type="ssl-certificate", resource_id=certificate.id,
+        operation="deploy", server_ids=[server.id],
+    )

@@ -140,13 +140,6 @@ async def _tenancy(db: AsyncSession, world: World) -> None:
     )
 
 
-_PIPELINES: dict[int, Any] = {}
-
-
-async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> Any:
-    return _PIPELINES.get(pipeline_id)
-
-
 async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
     """Issue 5: credentials, networks, subnets, links, events, hooks, social accounts."""
     import uuid
@@ -156,7 +149,6 @@ async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
     from app.credentials.secrets import seal
     from app.events.audit import record_event
     from app.hooks.models import Hook, HookRequest
-    from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
     from app.networks.models import Network, Subnet
     from app.resource_links.models import ResourceLink
     from app.social_accounts.models import SocialAccount
@@ -193,11 +185,8 @@ async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
                         environment_id=o["environment"]))
     record_event(db, None, "10.9.9.9", "network", network.id, "created",
                  message=f"{MARKER} created")
-    pipeline_id = 4242
-    _PIPELINES[pipeline_id] = PipelineRef(
-        pipeline_id, o["environment"], o["project"], "network", network.id, "deploy"
-    )
-    register_pipeline_lookup(_pipeline_lookup)
+    # The hook triggers the real pipeline the actions builder made.
+    pipeline_id = int(world.params["pipeline_id"])
     hook = Hook(
         id=str(uuid.uuid4()), type="in", name=f"{MARKER} hook", action_type="deploy",
         pipeline_id=pipeline_id, environment_id=o["environment"], project_id=o["project"],
@@ -226,15 +215,12 @@ async def _credentials_and_networks(db: AsyncSession, world: World) -> None:
         repository_name="repo",
         network_id=str(network.id),
         subnet_id=str(subnet.id),
-        resource_type="network",
-        resource_id=str(network.id),
         child_type="subnet",
         child_id=str(subnet.id),
         link_type="child",
         hook_type="incoming",
         hook_id=hook.id,
         hook_request_id=request.id,
-        pipeline_id=str(pipeline_id),
         social_account_id=str(account.id),
         social_account_provider="github",
     )
@@ -302,8 +288,73 @@ async def _resource_snapshot(db: AsyncSession, world: World) -> Any:
     return snapshot
 
 
+
+
+async def _actions(db: AsyncSession, world: World) -> None:
+    """A pipeline with a step, and a finished action with a target, a step and its log."""
+    from app.actions.models import (
+        Action,
+        ActionLogChunk,
+        ActionStep,
+        ActionTarget,
+        Pipeline,
+        PipelineStep,
+    )
+
+    environment_id = world.objects["environment"]
+    project_id = world.objects["project"]
+    application_id = world.objects["application"]
+    server_id = int(world.params["server_id"])
+    pipeline = Pipeline(
+        name=f"{MARKER} pipeline", resource_type="application", resource_id=application_id,
+        operation="deploy", environment_id=environment_id, project_id=project_id,
+        organization_id=world.objects["organization"], created_by=world.objects["owner"],
+    )
+    db.add(pipeline)
+    await db.flush()
+    step = PipelineStep(
+        pipeline_id=pipeline.id, name=f"{MARKER} step", command=f"echo {MARKER}",
+        trigger_order=1000,
+    )
+    action = Action(
+        type="deploy", status="failed", status_reason_code="FAILED", resource_type="application",
+        resource_id=application_id, pipeline_id=pipeline.id, environment_id=environment_id,
+        project_id=project_id, trigger_comment=f"{MARKER} comment",
+        triggered_from={"name": MARKER}, triggered_by=world.objects["owner"],
+    )
+    db.add_all([step, action])
+    await db.flush()
+    from app.actions.targets import ServerAccess
+
+    server = ServerAccess(server_id=server_id, host="192.0.2.1", port=22, username="root",
+                          private_key="", os_version_code="ubuntu_24_04")
+    target = ActionTarget(
+        action_id=action.id, resource_id=server_id, server_id=server_id, status="failed",
+        status_reason_code="FAILED", total_steps=1, resource_data=server.resource_data(),
+    )
+    db.add(target)
+    await db.flush()
+    action_step = ActionStep(
+        action_id=action.id, action_target_id=target.id, order=1, command=f"echo {MARKER}",
+        status="failed", status_reason_code="FAILED",
+    )
+    db.add(action_step)
+    await db.flush()
+    db.add_all([
+        ActionLogChunk(action_step_id=action_step.id, seq=1, data=f"{MARKER} output"),
+        ActionLogChunk(action_step_id=action_step.id, seq=2, data="", final=True),
+    ])
+    await db.commit()
+    world.params.update(
+        action_id=str(action.id), action_target_id=str(target.id), action_step_order="1",
+        pipeline_id=str(pipeline.id), step_id=str(step.id), resource_type="application",
+        resource_id=str(application_id), target_resource_type="server",
+        target_resource_id=str(server_id),
+    )
+
+
 # Later issues append a builder that adds their resources' path parameters to the world.
-WORLD_BUILDERS: list[Builder] = [_tenancy, _credentials_and_networks, _resources]
+WORLD_BUILDERS: list[Builder] = [_tenancy, _resources, _actions, _credentials_and_networks]
 
 
 async def build_world(db: AsyncSession) -> World:

@@ -79,6 +79,10 @@ async def test_update(client: httpx.AsyncClient, db: AsyncSession) -> None:
 async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSession) -> None:
     t = await f.create_tenant(db)
     host = await f.create_virtual_host(db, t)
-    await f.link(db, "virtual-host", host.id, await f.create_server(db, t))
+    server = await f.create_server(db, t)
+    await f.link(db, "virtual-host", host.id, server)
     r = await client.post(f"/virtual-hosts/{host.id}/{operation}", headers=t.headers)
-    assert r.status_code == 409
+    await f.assert_action_started(
+        client, r, t, resource_type="virtual-host", resource_id=host.id, operation=operation,
+        server_ids=[server.id],
+    )

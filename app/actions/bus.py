@@ -1,0 +1,133 @@
+"""Wake-up signals for live readers (SSE, `?wait=`): "something changed on this topic".
+
+Signals carry no data: readers re-read the database, the one source of truth, so a lost
+or duplicated signal can never lose or duplicate log lines. In-memory fan-out embedded,
+Redis pub/sub when REDIS_URL is set (workers and API processes on other machines).
+
+Readers subscribe *before* reading the database, then wait: a change committed between
+the read and the wait still wakes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "devopness:signal:"
+
+
+def step_topic(step_id: int) -> str:
+    return f"step:{step_id}"
+
+
+def action_topic(action_id: int) -> str:
+    return f"action:{action_id}"
+
+
+class Subscription(Protocol):
+    async def wait(self, seconds: float) -> None:
+        """Return once the topic was signalled since the last wait, or after `seconds`."""
+        ...
+
+
+class SignalBus(Protocol):
+    async def publish(self, topic: str) -> None: ...
+
+    def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+
+
+class _MemorySubscription:
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), seconds)
+        self.event.clear()
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[_MemorySubscription]] = {}
+
+    async def publish(self, topic: str) -> None:
+        for subscription in self._subscribers.get(topic, ()):
+            subscription.event.set()
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
+        subscription = _MemorySubscription()
+        self._subscribers.setdefault(topic, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscribers.get(topic)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[topic]
+
+
+class _RedisSubscription:
+    def __init__(self, pubsub: Any) -> None:
+        self.pubsub = pubsub
+
+    async def wait(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                message = await self.pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=remaining
+                )
+                if message is not None:
+                    # Drain what queued up meanwhile: one wake-up covers them all.
+                    while await self.pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=0
+                    ):
+                        pass
+                    return
+        except Exception:
+            logger.warning("signal subscription failed; falling back to polling", exc_info=True)
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+
+class RedisBus:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def publish(self, topic: str) -> None:
+        try:
+            await self.redis.publish(CHANNEL_PREFIX + topic, b"1")
+        except Exception:  # a missed signal only delays a reader until its next poll
+            logger.warning("could not publish signal %s", topic, exc_info=True)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(CHANNEL_PREFIX + topic)
+            yield _RedisSubscription(pubsub)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+_bus: SignalBus = MemoryBus()
+
+
+def set_bus(bus: SignalBus) -> None:
+    global _bus
+    _bus = bus
+
+
+def get_bus() -> SignalBus:
+    return _bus

@@ -1,0 +1,162 @@
+"""All SQL of actions and pipelines; every read starts from a tenant-scoped statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
+from app.core.auth import Principal
+from app.core.pagination import PageParams, paginate
+from app.core.permissions import Authorizer
+from app.environments.models import Environment
+from app.projects.models import Project
+
+
+def _visible(
+    authorizer: Authorizer, principal: Principal, environment_id: Any, project_id: Any
+) -> ColumnElement[bool]:
+    """Rows of environments the caller reaches (or, without environment, of their projects)."""
+    projects = select(Project.id).where(authorizer.project_condition(principal))
+    return or_(
+        environment_id.in_(authorizer.readable_environment_ids(principal)),
+        and_(environment_id.is_(None), project_id.in_(projects)),
+    )
+
+
+def _action_options() -> list[Any]:
+    environment = selectinload(Action.environment).selectinload(Environment.project)
+    return [
+        environment.selectinload(Project.organization),
+        environment.selectinload(Project.created_by_user),
+        selectinload(Action.targets).selectinload(ActionTarget.steps),
+        selectinload(Action.project).selectinload(Project.organization),
+        selectinload(Action.project).selectinload(Project.created_by_user),
+        selectinload(Action.triggered_by_user),
+        selectinload(Action.parent),
+        selectinload(Action.children),
+    ]
+
+
+class ActionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.authorizer = Authorizer(session)
+
+    def readable(self, principal: Principal) -> Select[Action]:
+        return (
+            select(Action)
+            .where(_visible(self.authorizer, principal, Action.environment_id, Action.project_id))
+            .options(*_action_options())
+        )
+
+    async def get_readable(self, principal: Principal, action_id: int) -> Action | None:
+        stmt = self.readable(principal).where(Action.id == action_id)
+        action: Action | None = await self.session.scalar(
+            stmt.execution_options(populate_existing=True)
+        )
+        return action
+
+    async def get_full(self, action_id: int) -> Action | None:
+        stmt = select(Action).where(Action.id == action_id).options(*_action_options())
+        return await self.session.scalar(stmt.execution_options(populate_existing=True))
+
+    async def list(
+        self, principal: Principal, page: PageParams, **filters: Any
+    ) -> Sequence[Action]:
+        stmt = self.readable(principal)
+        for column, value in filters.items():
+            if value is not None:
+                stmt = stmt.where(getattr(Action, column) == value)
+        return await paginate(self.session, stmt.order_by(Action.id.desc()), page)
+
+    async def list_by_target(
+        self, principal: Principal, page: PageParams, resource_type: str, resource_id: int
+    ) -> Sequence[Action]:
+        targeted = select(ActionTarget.action_id).where(
+            ActionTarget.resource_type == resource_type, ActionTarget.resource_id == resource_id
+        )
+        stmt = self.readable(principal).where(Action.id.in_(targeted))
+        return await paginate(self.session, stmt.order_by(Action.id.desc()), page)
+
+    async def step(self, action_id: int, target_id: int, order: int) -> ActionStep | None:
+        return await self.session.scalar(
+            select(ActionStep).where(
+                ActionStep.action_id == action_id,
+                ActionStep.action_target_id == target_id,
+                ActionStep.order == order,
+            )
+        )
+
+    async def target(self, action_id: int, target_id: int) -> ActionTarget | None:
+        return await self.session.scalar(
+            select(ActionTarget).where(
+                ActionTarget.action_id == action_id, ActionTarget.id == target_id
+            )
+        )
+
+    async def log_chunks(
+        self, step_id: int, after_seq: int, limit: int
+    ) -> Sequence[ActionLogChunk]:
+        stmt = (
+            select(ActionLogChunk)
+            .where(ActionLogChunk.action_step_id == step_id, ActionLogChunk.seq > after_seq)
+            .order_by(ActionLogChunk.seq)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+
+class PipelineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.authorizer = Authorizer(session)
+
+    def _readable(self, principal: Principal) -> Select[Pipeline]:
+        return (
+            select(Pipeline)
+            .where(
+                _visible(self.authorizer, principal, Pipeline.environment_id, Pipeline.project_id)
+            )
+            .options(selectinload(Pipeline.created_by_user), selectinload(Pipeline.steps))
+        )
+
+    async def get_readable(self, principal: Principal, pipeline_id: int) -> Pipeline | None:
+        stmt = self._readable(principal).where(Pipeline.id == pipeline_id)
+        pipeline: Pipeline | None = await self.session.scalar(
+            stmt.execution_options(populate_existing=True)
+        )
+        return pipeline
+
+    async def list_for_resource(
+        self, principal: Principal, page: PageParams, resource_type: str, resource_id: int
+    ) -> Sequence[Pipeline]:
+        stmt = self._readable(principal).where(
+            Pipeline.resource_type == resource_type, Pipeline.resource_id == resource_id
+        )
+        return await paginate(self.session, stmt.order_by(Pipeline.id), page)
+
+    async def for_resource(self, resource_type: str, resource_id: int) -> Sequence[Pipeline]:
+        stmt = select(Pipeline).where(
+            Pipeline.resource_type == resource_type, Pipeline.resource_id == resource_id
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def default_for(
+        self, resource_type: str, resource_id: int, operation: str
+    ) -> Pipeline | None:
+        stmt = (
+            select(Pipeline)
+            .where(
+                Pipeline.resource_type == resource_type,
+                Pipeline.resource_id == resource_id,
+                Pipeline.operation == operation,
+            )
+            .order_by(Pipeline.is_default.desc(), Pipeline.id)
+            .limit(1)
+        )
+        return await self.session.scalar(stmt)

@@ -1,0 +1,596 @@
+"""Runs one action: its targets concurrently, each target's steps in order over SSH.
+
+State lives in the database and is updated by id in short transactions; no ORM object is
+held across an SSH run. The same function runs in a Celery worker and in the API process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import asyncssh
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
+
+from app.actions.bus import SignalBus, action_topic, get_bus
+from app.actions.models import (
+    FINISHED,
+    Action,
+    ActionStatus,
+    ActionStep,
+    ActionTarget,
+    Pipeline,
+    ReasonCode,
+)
+from app.actions.service import mark_unstarted_failed
+from app.actions.targets import ServerAccess, server_access_provider
+from app.core.database import Database, utcnow
+from app.core.settings import Settings
+from workers.engine.logs import Redactor, StepLog
+from workers.engine.slots import try_claim
+
+logger = logging.getLogger(__name__)
+
+OPEN = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+CLAIMABLE = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+SLOT_POLL_SECONDS = 0.25
+
+
+def _update(model: Any) -> Any:
+    # Engine sessions hold no objects: skip the ORM's synchronisation (an extra SELECT).
+    return update(model).execution_options(synchronize_session=False)
+
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class StepSpec:
+    id: int
+    order: int
+    command: str
+    run_as_user: str | None
+    timeout_seconds: int
+    status: str
+
+
+@dataclass
+class ActionRun:
+    database: Database
+    settings: Settings
+    bus: SignalBus
+    action_id: int
+    worker_id: str
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_reason: str = ""
+
+    def request_stop(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
+
+
+class StepFailed(Exception):
+    pass
+
+
+# Per-process bound on concurrent SSH sessions, shared by every action this worker runs.
+_session_limits: dict[int, asyncio.Semaphore] = {}
+
+
+def _session_limit(settings: Settings) -> asyncio.Semaphore:
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _session_limits:
+        _session_limits[loop_id] = asyncio.Semaphore(settings.worker_max_parallel_targets)
+    return _session_limits[loop_id]
+
+
+async def run_action(
+    database: Database,
+    action_id: int,
+    *,
+    settings: Settings | None = None,
+    bus: SignalBus | None = None,
+    worker_id: str | None = None,
+) -> str | None:
+    """Execute a pending action to completion; returns its final status (None: not run)."""
+    settings = settings or database.settings
+    run = ActionRun(
+        database=database,
+        settings=settings,
+        bus=bus or get_bus(),
+        action_id=action_id,
+        worker_id=worker_id or default_worker_id(),
+    )
+    if not await _claim(run):
+        return None
+    heartbeat = asyncio.create_task(_heartbeat(run))
+    try:
+        async with database.transaction() as session:
+            targets = (
+                await session.execute(
+                    select(ActionTarget.id, ActionTarget.server_id,
+                           ActionTarget.max_parallel_actions)
+                    .where(ActionTarget.action_id == action_id, ActionTarget.status.in_(OPEN))
+                    .order_by(ActionTarget.id)
+                )
+            ).all()
+        await asyncio.gather(
+            *(_run_target(run, t.id, t.server_id, t.max_parallel_actions) for t in targets)
+        )
+    except BaseException:
+        logger.exception("action %s crashed in the engine", action_id)
+        async with database.transaction() as session:
+            await mark_unstarted_failed(session, action_id, "The engine failed unexpectedly.")
+        raise
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+    return await _finish(run)
+
+
+async def _claim(run: ActionRun) -> bool:
+    """Take the action for this worker; waits while its pipeline runs its maximum."""
+    marked_waiting = False
+    while True:
+        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting)
+        marked_waiting = marked_waiting or waiting
+        await run.bus.publish(action_topic(run.action_id))
+        if claimed or not waiting:
+            return claimed
+        await asyncio.sleep(SLOT_POLL_SECONDS)
+
+
+async def _try_claim(run: ActionRun, *, mark_waiting: bool) -> tuple[bool, bool]:
+    """(claimed, still waiting for a pipeline slot)."""
+    now = utcnow()
+    async with run.database.transaction() as session:
+        pipeline = (
+            await session.execute(
+                select(Pipeline.id, Pipeline.max_parallel_actions)
+                .join(Action, Action.pipeline_id == Pipeline.id)
+                .where(Action.id == run.action_id)
+            )
+        ).first()
+        conditions = [
+            Action.id == run.action_id,
+            Action.status.in_(CLAIMABLE),
+            Action.cancel_requested_at.is_(None),
+        ]
+        if pipeline is not None and pipeline.max_parallel_actions > 0:
+            if session.get_bind().dialect.name == "postgresql":
+                # Serialises claims on this pipeline across workers (see slots.py).
+                await session.execute(
+                    select(Pipeline.id).where(Pipeline.id == pipeline.id).with_for_update()
+                )
+            running = aliased(Action)
+            in_use = (
+                select(func.count())
+                .select_from(running)
+                .where(running.pipeline_id == pipeline.id,
+                       running.status == ActionStatus.IN_PROGRESS)
+                .scalar_subquery()
+            )
+            conditions.append(in_use < pipeline.max_parallel_actions)
+        result = await session.execute(
+            _update(Action)
+            .where(*conditions)
+            .values(
+                status=ActionStatus.IN_PROGRESS,
+                status_reason_code=ReasonCode.IN_PROGRESS,
+                status_message=None,
+                worker_id=run.worker_id,
+                heartbeat_at=now,
+                started_at=now,
+                updated_at=now,
+            )
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True, False
+        action = await session.get(Action, run.action_id)
+        if action is None:
+            return False, False
+        if action.status in CLAIMABLE and action.cancel_requested_at is None:
+            if mark_waiting:
+                action.status = ActionStatus.WAITING
+                action.status_reason_code = ReasonCode.WAITING_CONCURRENCY_PIPELINE
+            return False, True
+        # Redelivered after its worker died (acks_late): never run steps twice;
+        # fail it now if nobody is heartbeating it any more.
+        stale = now - timedelta(seconds=run.settings.action_stale_seconds)
+        if action.status == ActionStatus.IN_PROGRESS and (
+            action.heartbeat_at is None or action.heartbeat_at < stale
+        ):
+            await mark_unstarted_failed(
+                session, run.action_id, "The worker running this action stopped."
+            )
+        return False, False
+
+
+async def _heartbeat(run: ActionRun) -> None:
+    """Proves this worker is alive; notices cancel requests, the time limit and reaping."""
+    interval = min(run.settings.action_heartbeat_seconds, 1.0)
+    beat_every = run.settings.action_heartbeat_seconds
+    loop = asyncio.get_running_loop()
+    last_beat = loop.time()
+    while True:
+        await asyncio.sleep(interval)
+        now = utcnow()
+        async with run.database.transaction() as session:
+            row = (
+                await session.execute(
+                    select(Action.status, Action.cancel_requested_at, Action.started_at,
+                           Action.time_limit_seconds, Action.worker_id)
+                    .where(Action.id == run.action_id)
+                )
+            ).one()
+            if loop.time() - last_beat >= beat_every:
+                last_beat = loop.time()
+                await session.execute(
+                    _update(Action)
+                    .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
+                    .values(heartbeat_at=now)
+                )
+                await session.execute(
+                    _update(ActionTarget)
+                    .where(ActionTarget.action_id == run.action_id,
+                           ActionTarget.status == ActionStatus.IN_PROGRESS)
+                    .values(heartbeat_at=now)
+                )
+        limit = row.time_limit_seconds or run.settings.action_time_limit_seconds
+        if row.status != ActionStatus.IN_PROGRESS or row.worker_id != run.worker_id:
+            run.request_stop("The action was finished by the reaper.")
+        elif row.cancel_requested_at is not None:
+            run.request_stop("Cancelled by user.")
+        elif row.started_at is not None and now - row.started_at > timedelta(seconds=limit):
+            run.request_stop(f"The action exceeded its time limit of {limit} seconds.")
+
+
+async def _set_target(run: ActionRun, target_id: int, **values: Any) -> None:
+    async with run.database.transaction() as session:
+        await session.execute(
+            _update(ActionTarget)
+            .where(ActionTarget.id == target_id)
+            .values(updated_at=utcnow(), **values)
+        )
+    await run.bus.publish(action_topic(run.action_id))
+
+
+async def _set_step(run: ActionRun, step_id: int, **values: Any) -> None:
+    async with run.database.transaction() as session:
+        await session.execute(
+            _update(ActionStep)
+            .where(ActionStep.id == step_id)
+            .values(updated_at=utcnow(), **values)
+        )
+
+
+async def _start_step(run: ActionRun, target_id: int, step: StepSpec) -> None:
+    now = utcnow()
+    async with run.database.transaction() as session:
+        await session.execute(
+            _update(ActionStep)
+            .where(ActionStep.id == step.id)
+            .values(status=ActionStatus.IN_PROGRESS, status_reason_code=ReasonCode.IN_PROGRESS,
+                    started_at=now, updated_at=now)
+        )
+        await session.execute(
+            _update(ActionTarget)
+            .where(ActionTarget.id == target_id)
+            .values(current_step_order=step.order, updated_at=now)
+        )
+    await run.bus.publish(action_topic(run.action_id))
+
+
+async def _fail_target(
+    run: ActionRun, target_id: int, steps: list[StepSpec], message: str, *, log_to: int | None
+) -> None:
+    """Fail a target: the step that was running (or about to) fails, later ones skip."""
+    now = utcnow()
+    async with run.database.transaction() as session:
+        for step in steps:
+            if step.status in FINISHED:
+                continue
+            if step.id == log_to:
+                values: dict[str, Any] = {
+                    "status": ActionStatus.FAILED,
+                    "status_reason_code": ReasonCode.FAILED,
+                    "status_message": message,
+                    "completed_at": now,
+                }
+            else:
+                values = {
+                    "status": ActionStatus.SKIPPED,
+                    "status_reason_code": ReasonCode.SKIPPED,
+                    "completed_at": now,
+                }
+            step.status = values["status"]
+            await session.execute(
+                _update(ActionStep).where(ActionStep.id == step.id).values(updated_at=now, **values)
+            )
+        await session.execute(
+            _update(ActionTarget)
+            .where(ActionTarget.id == target_id)
+            .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
+                    status_message=message, completed_at=now, updated_at=now)
+        )
+    await run.bus.publish(action_topic(run.action_id))
+
+
+async def _load_target(
+    run: ActionRun, target_id: int, server_id: int
+) -> tuple[ServerAccess | None, list[StepSpec]]:
+    async with run.database.transaction() as session:
+        access = await server_access_provider().get_access(session, server_id)
+        rows = (
+            await session.execute(
+                select(ActionStep.id, ActionStep.order, ActionStep.command,
+                       ActionStep.run_as_user, ActionStep.timeout_seconds, ActionStep.status)
+                .where(ActionStep.action_target_id == target_id)
+                .order_by(ActionStep.order)
+            )
+        ).all()
+    return access, [StepSpec(*row) for row in rows]
+
+
+async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: int) -> bool:
+    marked_waiting = False
+    while not run.stop.is_set():
+        async with run.database.transaction() as session:
+            if await try_claim(session, target_id, server_id, limit):
+                break
+        if not marked_waiting:
+            marked_waiting = True
+            await _set_target(
+                run, target_id,
+                status=ActionStatus.WAITING,
+                status_reason_code=ReasonCode.WAITING_CONCURRENCY_TARGET,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.stop.wait(), SLOT_POLL_SECONDS)
+    else:
+        return False
+    await run.bus.publish(action_topic(run.action_id))
+    return True
+
+
+async def _connect(run: ActionRun, access: ServerAccess) -> asyncssh.SSHClientConnection:
+    key = asyncssh.import_private_key(access.private_key)
+    known_hosts: Any = None
+    if access.host_key:
+        known_hosts = ([asyncssh.import_public_key(access.host_key)], [], [])
+    try:
+        conn = await asyncio.wait_for(
+            asyncssh.connect(
+                access.host,
+                access.port,
+                username=access.username,
+                client_keys=[key],
+                known_hosts=known_hosts,
+                agent_path=None,
+                config=[],
+                preferred_auth="publickey",
+            ),
+            run.settings.ssh_connect_timeout_seconds,
+        )
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise StepFailed(
+            f"Host key verification failed for {access.host}:{access.port}: the server's "
+            "host key changed since it was pinned on the first connection. If the server "
+            "was rebuilt, update its host key; otherwise someone may be intercepting the "
+            f"connection. ({exc.reason})"
+        ) from exc
+    except TimeoutError as exc:
+        raise StepFailed(
+            f"Could not connect to {access.host}:{access.port}: timed out after "
+            f"{run.settings.ssh_connect_timeout_seconds:g} seconds."
+        ) from exc
+    except (OSError, asyncssh.Error) as exc:
+        raise StepFailed(f"Could not connect to {access.host}:{access.port}: {exc}") from exc
+    if not access.host_key:
+        seen = conn.get_server_host_key()
+        if seen is not None:
+            pinned = seen.export_public_key("openssh").decode().strip()
+            async with run.database.transaction() as session:
+                await server_access_provider().pin_host_key(session, access.server_id, pinned)
+    return conn
+
+
+def _pidfile(step_id: int) -> str:
+    return f"/tmp/devopness-step-{step_id}.pid"
+
+
+def _wrap(step: StepSpec, access: ServerAccess) -> str:
+    command = step.command
+    if step.run_as_user and step.run_as_user != access.username:
+        command = f"sudo -n -H -u {shlex.quote(step.run_as_user)} /bin/sh -c {shlex.quote(command)}"
+    # The SSH session's shell leads its own process group (sshd calls setsid), so its pid
+    # names the group to kill on cancel or timeout, children included.
+    # The command runs in that shell itself (no extra process per step); the pid files
+    # are removed once per target, after its last step.
+    return f"echo $$ > {_pidfile(step.id)}; {command}"
+
+
+async def _kill_remote(conn: asyncssh.SSHClientConnection, step_id: int) -> None:
+    pidfile = _pidfile(step_id)
+    script = (
+        f"p=$(cat {pidfile} 2>/dev/null) || exit 0; kill -TERM -$p 2>/dev/null; "
+        "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -$p 2>/dev/null || break; sleep 0.2; "
+        f"done; kill -KILL -$p 2>/dev/null; rm -f {pidfile}; exit 0"
+    )
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.run(script, check=False), 15)
+
+
+async def _run_step(
+    run: ActionRun,
+    conn: asyncssh.SSHClientConnection,
+    access: ServerAccess,
+    step: StepSpec,
+    redactor: Redactor,
+) -> None:
+    """Stream one step's output into its log; raise StepFailed when it does not succeed."""
+    process = await conn.create_process(
+        _wrap(step, access), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+    )
+    process.stdin.write_eof()
+    async with StepLog(run.database, step.id, redactor, run.bus) as log:
+
+        async def pump() -> None:
+            while True:
+                data = await process.stdout.read(65536)
+                if not data:
+                    break
+                await log.write(data)
+            await process.wait()
+
+        pumping = asyncio.create_task(pump())
+        stopping = asyncio.create_task(run.stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {pumping, stopping}, timeout=step.timeout_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
+        failure: str | None = None
+        if pumping not in done:
+            failure = (
+                run.stop_reason
+                if run.stop.is_set()
+                else f"The step timed out after {step.timeout_seconds} seconds."
+            )
+            await _kill_remote(conn, step.id)
+            process.close()
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pumping
+            await log.write(f"\n{failure}\n")
+        else:
+            pumping.result()
+        exit_code = process.exit_status
+        if failure is None and exit_code != 0:
+            signal = process.exit_signal[0] if process.exit_signal else None
+            failure = (
+                f"The step was killed by signal {signal}."
+                if signal
+                else f"The step failed with exit code {exit_code}."
+            )
+        await log.flush(
+            final=True,
+            step_values={
+                "exit_code": exit_code,
+                "completed_at": utcnow(),
+                "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
+                "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
+                "status_message": failure,
+            },
+        )
+    step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
+    if failure:
+        raise StepFailed(failure)
+
+
+async def _log_message(run: ActionRun, step_id: int, message: str) -> None:
+    async with StepLog(run.database, step_id, Redactor(()), run.bus) as log:
+        await log.write(message + "\n")
+        await log.flush(final=True)
+
+
+async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int) -> None:
+    access, steps = await _load_target(run, target_id, server_id)
+    first_open = next((s.id for s in steps if s.status not in FINISHED), None)
+    if access is None:
+        await _fail_target(run, target_id, steps, f"Server {server_id} no longer exists.",
+                           log_to=first_open)
+        return
+    if not await _wait_for_slot(run, target_id, server_id, limit):
+        await _fail_target(run, target_id, steps, run.stop_reason, log_to=None)
+        return
+    async with _session_limit(run.settings):
+        current: StepSpec | None = None
+        conn: asyncssh.SSHClientConnection | None = None
+        try:
+            conn = await _connect(run, access)
+            redactor_secrets = [*access.secrets, access.private_key]
+            for step in steps:
+                if step.status in FINISHED:
+                    continue
+                if run.stop.is_set():
+                    raise StepFailed(run.stop_reason)
+                current = step
+                await _start_step(run, target_id, step)
+                await _run_step(run, conn, access, step, Redactor(redactor_secrets))
+        except StepFailed as exc:
+            step_id = current.id if current is not None else first_open
+            if current is None and step_id is not None:
+                # Nothing ran: put the reason where users look, the first step's log.
+                await _set_step(run, step_id, started_at=utcnow())
+                await _log_message(run, step_id, str(exc))
+            await _fail_target(run, target_id, steps, str(exc), log_to=step_id)
+            return
+        except Exception as exc:
+            logger.exception("target %s failed unexpectedly", target_id)
+            await _fail_target(run, target_id, steps, f"Unexpected error: {exc}",
+                               log_to=current.id if current else first_open)
+            return
+        finally:
+            if conn is not None:
+                pidfiles = " ".join(_pidfile(s.id) for s in steps)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.run(f"rm -f {pidfiles}", check=False), 10)
+                conn.close()
+        now = utcnow()
+        await _set_target(
+            run, target_id,
+            status=ActionStatus.COMPLETED,
+            status_reason_code=ReasonCode.COMPLETED,
+            completed_at=now,
+        )
+
+
+async def _finish(run: ActionRun) -> str:
+    now = utcnow()
+    async with run.database.transaction() as session:
+        rows = (
+            await session.execute(
+                select(ActionTarget.status, ActionTarget.status_message)
+                .where(ActionTarget.action_id == run.action_id)
+                .order_by(ActionTarget.id)
+            )
+        ).all()
+        failed = [r for r in rows if r.status == ActionStatus.FAILED]
+        status = ActionStatus.FAILED if failed else ActionStatus.COMPLETED
+        message = None
+        if run.stop.is_set():
+            message = run.stop_reason
+        elif failed:
+            message = (
+                f"Failed on {len(failed)} of {len(rows)} target(s): {failed[0].status_message}"
+            )
+        await session.execute(
+            _update(Action)
+            .where(Action.id == run.action_id, Action.status == ActionStatus.IN_PROGRESS)
+            .values(
+                status=status,
+                status_reason_code=(
+                    ReasonCode.FAILED if status == ActionStatus.FAILED else ReasonCode.COMPLETED
+                ),
+                status_message=message,
+                completed_at=now,
+                updated_at=now,
+            )
+        )
+    await run.bus.publish(action_topic(run.action_id))
+    return status.value

@@ -1,0 +1,90 @@
+"""Fails actions whose worker vanished, and ones no worker ever picked up.
+
+A running action's worker heartbeats it; silence longer than `action_stale_seconds`
+means the worker died (killed, OOM, machine lost). Finishing the action's targets frees
+their concurrency slots, since a slot is a target in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select
+
+from app.actions.bus import SignalBus, action_topic, get_bus
+from app.actions.models import Action, ActionStatus
+from app.actions.service import mark_unstarted_failed
+from app.core.database import Database, utcnow
+from app.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WORKER_LOST = (
+    "The worker running this action stopped responding (no heartbeat for {seconds:g} "
+    "seconds); the action was marked failed. Retry it to run what failed."
+)
+NEVER_STARTED = "No worker picked this action up within {seconds:g} seconds."
+
+
+async def reap(
+    database: Database, settings: Settings | None = None, bus: SignalBus | None = None
+) -> list[int]:
+    settings = settings or database.settings
+    bus = bus or get_bus()
+    now = utcnow()
+    stale = now - timedelta(seconds=settings.action_stale_seconds)
+    unclaimed = now - timedelta(seconds=settings.action_queue_timeout_seconds)
+    async with database.transaction() as session:
+        lost = (
+            await session.scalars(
+                select(Action.id).where(
+                    Action.status == ActionStatus.IN_PROGRESS,
+                    or_(
+                        Action.heartbeat_at < stale,
+                        and_(Action.heartbeat_at.is_(None), Action.started_at < stale),
+                    ),
+                )
+            )
+        ).all()
+        orphaned = (
+            await session.scalars(
+                select(Action.id).where(
+                    Action.status.in_(
+                        [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+                    ),
+                    Action.created_at < unclaimed,
+                )
+            )
+        ).all()
+        for action_id in lost:
+            await mark_unstarted_failed(
+                session, action_id, WORKER_LOST.format(seconds=settings.action_stale_seconds)
+            )
+        for action_id in orphaned:
+            await mark_unstarted_failed(
+                session, action_id,
+                NEVER_STARTED.format(seconds=settings.action_queue_timeout_seconds),
+            )
+    reaped = [*lost, *orphaned]
+    for action_id in reaped:
+        logger.warning("reaped action %s", action_id)
+        await bus.publish(action_topic(action_id))
+    return reaped
+
+
+async def pending_unclaimed(database: Database, older_than: float) -> list[int]:
+    """Pending actions nobody claimed (e.g. the API restarted before running them)."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    async with database.transaction() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Action.id).where(
+                        Action.status.in_([ActionStatus.PENDING, ActionStatus.QUEUED]),
+                        Action.cancel_requested_at.is_(None),
+                        Action.created_at < cutoff,
+                    )
+                )
+            ).all()
+        )
