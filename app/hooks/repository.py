@@ -27,6 +27,24 @@ class HookRepository:
         )
         return await paginate(self.session, stmt, page)
 
+    async def application_environment(self, application_id: int) -> int | None:
+        from app.applications.models import Application
+
+        environment_id: int | None = await self.session.scalar(
+            select(Application.environment_id).where(Application.id == application_id)
+        )
+        return environment_id
+
+    async def page_for_resource(
+        self, resource_type: str, resource_id: int, page: PageParams
+    ) -> Sequence[Hook]:
+        stmt = (
+            select(Hook)
+            .where(Hook.resource_type == resource_type, Hook.resource_id == resource_id)
+            .order_by(Hook.created_at, Hook.id)
+        )
+        return await paginate(self.session, stmt, page)
+
     async def outgoing_for_pipeline(self, pipeline_id: int) -> Sequence[Hook]:
         stmt = select(Hook).where(
             Hook.pipeline_id == pipeline_id, Hook.type == "out", Hook.active.is_(True)

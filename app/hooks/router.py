@@ -148,6 +148,20 @@ async def get_hook_request(
 
 
 @router.get(
+    "/applications/{application_id:int}/hooks",
+    operation_id="listApplicationHooks",
+    response_model=list[schemas.HookRelation],
+    tags=["Applications - Hooks"],
+)
+async def list_application_hooks(
+    application_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
+) -> list[schemas.HookRelation]:
+    return [_relation(service, h) for h in await service.list_for_application(
+        principal, application_id, page
+    )]
+
+
+@router.get(
     "/pipelines/{pipeline_id:int}/hooks",
     operation_id="listPipelineHooks",
     response_model=list[schemas.HookRelation],

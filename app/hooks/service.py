@@ -144,6 +144,18 @@ class HookService:
         await self._pipeline(principal, pipeline_id, "hook:read")
         return await self.hooks.page_for_pipeline(pipeline_id, page)
 
+    async def list_for_application(
+        self, principal: Principal, application_id: int, page: PageParams
+    ) -> Sequence[Hook]:
+        """Every hook of every pipeline of one application (incoming and outgoing)."""
+        environment_id = await self.hooks.application_environment(application_id)
+        if environment_id is None:
+            raise NotFound("Application not found.")
+        await self.authorizer.environment(
+            principal, environment_id, "hook:read", not_found="Application not found."
+        )
+        return await self.hooks.page_for_resource("application", application_id, page)
+
     async def create(
         self, principal: Principal, ip: str, pipeline_id: int, type_param: HookTypeParam,
         data: HookCreate,

@@ -56,6 +56,7 @@ CLAIMED_TAGS = {
     # Environment resources I
     "Servers",
     "Applications",
+    "Applications - Hooks",
     "Applications - Variables",
     "Services",
     "Services - Variables",

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.models import Pipeline
 from app.hooks import service as hook_service
 from app.hooks import verification
 from app.hooks.models import Hook, HookRequest
@@ -220,3 +221,33 @@ async def test_only_those_who_may_change_a_hook_see_its_secret(
     assert r.status_code == 200 and r.json()["secret"] == "********"
     r = await client.get(f"/hooks/incoming/{hook['id']}", headers=tenant.headers)
     assert r.json()["secret"] == hook["secret"] != "********"
+
+
+async def test_application_hooks_are_listed_per_application(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    from tests import resource_factories as rf
+
+    tenant = await create_tenant(db)
+    rt = rf.Tenant(tenant.user, tenant.token, tenant.project, tenant.environment)
+    application = await rf.create_application(db, rt)
+    other = await rf.create_application(db, rt)
+    pipeline = Pipeline(
+        name="Deploy", resource_type="application", resource_id=application.id,
+        operation="deploy", environment_id=tenant.environment.id,
+        project_id=tenant.project.id, created_by=tenant.user.id,
+    )
+    db.add(pipeline)
+    await db.commit()
+    hook = await create_hook(client, tenant, pipeline.id)
+    r = await client.get(f"/applications/{application.id}/hooks", headers=tenant.headers)
+    assert r.status_code == 200
+    assert [h["id"] for h in r.json()] == [hook["id"]]
+    assert "Link" in r.headers
+    r = await client.get(f"/applications/{other.id}/hooks", headers=tenant.headers)
+    assert r.status_code == 200 and r.json() == []
+    stranger = await create_tenant(db)
+    r = await client.get(f"/applications/{application.id}/hooks", headers=stranger.headers)
+    assert r.status_code == 404
+    r = await client.get("/applications/999999/hooks", headers=tenant.headers)
+    assert r.status_code == 404
