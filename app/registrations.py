@@ -17,10 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import targets
+from app.actions.listeners import ActionFinished, register_finish_listener
 from app.actions.models import Pipeline
+from app.core.database import Database
 from app.core.errors import Conflict
 from app.core.settings import Settings
 from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
+from app.hooks.sender import send_outgoing_hooks
 from app.resource_links.registry import environment_resource_type, register_resource_type
 from app.resources_common.engine_adapters import (
     RESOURCE_TYPES,
@@ -109,6 +112,28 @@ async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> PipelineR
     )
 
 
+async def _outgoing_hooks(database: Database, settings: Settings, event: ActionFinished) -> None:
+    """Outgoing hooks of the action's pipeline hear `action.completed` / `action.failed`."""
+    if event.pipeline_id is None:
+        return
+    await send_outgoing_hooks(
+        database,
+        settings,
+        pipeline_id=event.pipeline_id,
+        event=f"action.{event.status}",
+        variables={
+            "action": {
+                "id": event.action_id,
+                "status": event.status,
+                "type": event.action_type,
+                "resource_type": event.resource_type,
+                "resource_id": event.resource_id,
+            }
+        },
+        action_id=event.action_id,
+    )
+
+
 def register_all(settings: Settings) -> None:
     """Idempotent: registering again replaces the previous registration."""
     for resource_type, model in resource_models().items():
@@ -126,3 +151,4 @@ def register_all(settings: Settings) -> None:
         targets.register_scope_resolver(resource_type, _engine_scope(resource_type))
     targets.set_server_access_provider(EngineServerAccess(settings))
     register_pipeline_lookup(_pipeline_lookup)
+    register_finish_listener(_outgoing_hooks)

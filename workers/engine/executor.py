@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
 from app.actions.bus import SignalBus, action_topic, get_bus
+from app.actions.listeners import ActionFinished, notify_finished
 from app.actions.models import (
     FINISHED,
     Action,
@@ -592,5 +593,23 @@ async def _finish(run: ActionRun) -> str:
                 updated_at=now,
             )
         )
+        action = (
+            await session.execute(
+                select(Action.type, Action.resource_type, Action.resource_id, Action.pipeline_id)
+                .where(Action.id == run.action_id)
+            )
+        ).one()
     await run.bus.publish(action_topic(run.action_id))
+    await notify_finished(
+        run.database,
+        run.settings,
+        ActionFinished(
+            action_id=run.action_id,
+            status=status.value,
+            action_type=action.type,
+            resource_type=action.resource_type,
+            resource_id=action.resource_id,
+            pipeline_id=action.pipeline_id,
+        ),
+    )
     return status.value
