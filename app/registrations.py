@@ -24,7 +24,11 @@ from app.core.errors import Conflict
 from app.core.settings import Settings
 from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
 from app.hooks.sender import send_outgoing_hooks
-from app.resource_links.registry import environment_resource_type, register_resource_type
+from app.resource_links.registry import (
+    environment_resource_type,
+    register_link_rule,
+    register_resource_type,
+)
 from app.resources_common.engine_adapters import (
     RESOURCE_TYPES,
     ServerAccessSource,
@@ -150,5 +154,8 @@ def register_all(settings: Settings) -> None:
         targets.register_target_resolver(resource_type, target_resolver(resource_type))
         targets.register_scope_resolver(resource_type, _engine_scope(resource_type))
     targets.set_server_access_provider(EngineServerAccess(settings))
+    # Users place servers in a network or subnet by linking them (cloud provisioning reads it).
+    register_link_rule("network", "server")
+    register_link_rule("subnet", "server")
     register_pipeline_lookup(_pipeline_lookup)
     register_finish_listener(_outgoing_hooks)
