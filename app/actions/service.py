@@ -43,6 +43,7 @@ from app.actions.targets import (
 from app.core.auth import Principal
 from app.core.database import after_commit, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.logging import request_id_var
 from app.core.pagination import PageParams
 from app.core.permissions import ALL_PERMISSIONS, Authorizer
 from app.projects.models import Project
@@ -172,6 +173,9 @@ async def _trigger_info(
         "user_id": user.id if user and trigger_type != "hook" else None,
         "hook_id": hook_id,
         "hook_request_id": None,
+        # The request that started the action: workers log under the same id, so one
+        # request can be followed from the API into every line the action writes.
+        "request_id": request_id_var.get(),
     }
 
 

@@ -34,6 +34,7 @@ from app.actions.models import (
 from app.actions.service import mark_unstarted_failed
 from app.actions.targets import ServerAccess, server_access_provider
 from app.core.database import Database, utcnow
+from app.core.logging import request_id_var
 from app.core.settings import Settings
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.slots import try_claim
@@ -113,6 +114,25 @@ async def run_action(
         action_id=action_id,
         worker_id=worker_id or default_worker_id(),
     )
+    request_id = await _request_id(database, action_id)
+    token = request_id_var.set(request_id or f"action-{action_id}")
+    try:
+        return await _run_claimed(run)
+    finally:
+        request_id_var.reset(token)
+
+
+async def _request_id(database: Database, action_id: int) -> str | None:
+    async with database.transaction() as session:
+        triggered = await session.scalar(
+            select(Action.triggered_from).where(Action.id == action_id)
+        )
+    value = (triggered or {}).get("request_id")
+    return str(value) if value else None
+
+
+async def _run_claimed(run: ActionRun) -> str | None:
+    database, action_id = run.database, run.action_id
     if not await _claim(run):
         return None
     heartbeat = asyncio.create_task(_heartbeat(run))
