@@ -5,7 +5,7 @@ Services flush; the request commits; dispatch happens only after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import catalog
 from app.actions.dispatch import dispatch_action
+from app.actions.metrics import ACTIONS_STARTED
 from app.actions.models import (
     FINISHED,
     Action,
@@ -292,7 +293,15 @@ async def start_action(
         )
     await session.flush()
     _dispatch_after_commit(session, action.id)
+    after_commit(session, _count_started(resource_type, operation))
     return action
+
+
+def _count_started(resource_type: str, operation: str) -> Callable[[], Awaitable[None]]:
+    async def count() -> None:
+        ACTIONS_STARTED.labels(resource_type, operation).inc()
+
+    return count
 
 
 async def delete_resource_pipelines(

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from app.actions.metrics import QUEUE_DEPTH
 from app.core.errors import Unauthenticated
 from app.core.security import constant_time_equals
-from app.ops.service import ReadinessProbe
+from app.ops.service import ReadinessProbe, queued_actions
 
 router = APIRouter(tags=["Extensions - Operations"])
 
@@ -48,6 +49,7 @@ async def metrics(request: Request) -> Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not constant_time_equals(token.strip(), expected):
             raise Unauthenticated("A valid metrics bearer token is required.")
+    QUEUE_DEPTH.set(await queued_actions(request.app.state.database))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several uvicorn workers: aggregate what every process wrote to the shared folder.
         registry = CollectorRegistry()

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from app.core.database import Database
 from app.core.migrations import alembic_config
@@ -36,6 +36,18 @@ class Readiness:
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks.values())
+
+
+async def queued_actions(database: Database) -> int:
+    """Actions nobody runs yet: the depth of the work queue, whatever the broker."""
+    from app.actions.models import Action, ActionStatus
+
+    waiting = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
+    async with database.engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count()).select_from(Action).where(Action.status.in_(waiting))
+        )
+    return int(count or 0)
 
 
 class ReadinessProbe:

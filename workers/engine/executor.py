@@ -22,6 +22,12 @@ from sqlalchemy.orm import aliased
 
 from app.actions.bus import SignalBus, action_topic, get_bus
 from app.actions.listeners import ActionFinished, notify_finished
+from app.actions.metrics import (
+    ACTION_DURATION,
+    ACTIONS_FINISHED,
+    SSH_CONNECTION_ERRORS,
+    STEPS_RUNNING,
+)
 from app.actions.models import (
     FINISHED,
     Action,
@@ -406,6 +412,7 @@ async def _connect(run: ActionRun, access: ServerAccess) -> asyncssh.SSHClientCo
             run.settings.ssh_connect_timeout_seconds,
         )
     except asyncssh.HostKeyNotVerifiable as exc:
+        SSH_CONNECTION_ERRORS.labels("host_key").inc()
         raise StepFailed(
             f"Host key verification failed for {access.host}:{access.port}: the server's "
             "host key changed since it was pinned on the first connection. If the server "
@@ -413,11 +420,13 @@ async def _connect(run: ActionRun, access: ServerAccess) -> asyncssh.SSHClientCo
             f"connection. ({exc.reason})"
         ) from exc
     except TimeoutError as exc:
+        SSH_CONNECTION_ERRORS.labels("timeout").inc()
         raise StepFailed(
             f"Could not connect to {access.host}:{access.port}: timed out after "
             f"{run.settings.ssh_connect_timeout_seconds:g} seconds."
         ) from exc
     except (OSError, asyncssh.Error) as exc:
+        SSH_CONNECTION_ERRORS.labels("refused_or_other").inc()
         raise StepFailed(f"Could not connect to {access.host}:{access.port}: {exc}") from exc
     if not access.host_key:
         seen = conn.get_server_host_key()
@@ -462,6 +471,17 @@ async def _run_step(
     redactor: Redactor,
 ) -> None:
     """Stream one step's output into its log; raise StepFailed when it does not succeed."""
+    with STEPS_RUNNING.track_inprogress():
+        await _stream_step(run, conn, access, step, redactor)
+
+
+async def _stream_step(
+    run: ActionRun,
+    conn: asyncssh.SSHClientConnection,
+    access: ServerAccess,
+    step: StepSpec,
+    redactor: Redactor,
+) -> None:
     process = await conn.create_process(
         _wrap(step, access), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
     )
@@ -615,10 +635,16 @@ async def _finish(run: ActionRun) -> str:
         )
         action = (
             await session.execute(
-                select(Action.type, Action.resource_type, Action.resource_id, Action.pipeline_id)
+                select(Action.type, Action.resource_type, Action.resource_id, Action.pipeline_id,
+                       Action.started_at)
                 .where(Action.id == run.action_id)
             )
         ).one()
+    ACTIONS_FINISHED.labels(action.resource_type, action.type, status.value).inc()
+    if action.started_at is not None:
+        ACTION_DURATION.labels(action.resource_type, action.type).observe(
+            max(0.0, (now - action.started_at).total_seconds())
+        )
     await run.bus.publish(action_topic(run.action_id))
     await notify_finished(
         run.database,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from app.actions.bus import SignalBus, step_topic
+from app.actions.metrics import LOG_BYTES
 from app.actions.models import ActionLogChunk, ActionStep
 from app.core.database import Database, utcnow
 
@@ -136,6 +137,7 @@ class StepLog:
             if not rows:
                 return
             self.total_chars += len(text)
+            LOG_BYTES.inc(len(text))
             now = utcnow()
             async with self.database.transaction() as session:
                 await session.execute(insert(ActionLogChunk), rows)
