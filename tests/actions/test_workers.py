@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -204,3 +205,35 @@ async def test_celery_runner_executes_actions(
     assert done["status"] == "completed", done
     assert "from-celery-worker" in await _step_output(app, action_id)
     assert celery_worker.poll() is None
+
+
+async def test_sigterm_lets_the_running_step_finish(
+    client: httpx.AsyncClient, world: World, app: Any,
+    celery_worker: subprocess.Popen[bytes],
+) -> None:
+    """A worker told to stop (SIGTERM, as on a deploy or scale-down) finishes the action it
+    is running before it exits: nothing is left in progress without an owner."""
+    await add_step(client, world, "sleep 2; echo survived-sigterm")
+    dispatch.set_dispatcher(dispatch.celery_dispatch)
+    try:
+        response = await client.post(
+            f"/pipelines/{world.pipeline_id}/actions", json={}, headers=world.headers
+        )
+    finally:
+        dispatch.set_dispatcher(app.state.runner.submit)
+    action_id = int(response.headers["X-Devopness-Action-Id"])
+    deadline = time.monotonic() + 30
+    while (await client.get(f"/actions/{action_id}", headers=world.headers)).json()[
+        "status"
+    ] != "in-progress":
+        assert time.monotonic() < deadline, "the worker never started the action"
+        await asyncio.sleep(0.1)
+    celery_worker.send_signal(signal.SIGTERM)
+    done = await wait_action(client, world, action_id, wait=60)
+    assert done["status"] == "completed", done
+    assert "survived-sigterm" in await _step_output(app, action_id)
+    for _ in range(150):
+        if celery_worker.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert celery_worker.poll() is not None, "the worker did not exit after its action"
