@@ -206,12 +206,19 @@ def restore(
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+    ] = None,
 ) -> None:
     """Run a Celery worker that executes actions (needs REDIS_URL)."""
     settings = _settings()
     if not settings.redis_url:
         typer.echo("REDIS_URL is not set: actions run inside `serve`; no worker needed.", err=True)
         raise typer.Exit(2)
+    if metrics_port is not None:
+        from workers.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_port)
     from workers.celery_app import celery_app
 
     celery_app.worker_main(

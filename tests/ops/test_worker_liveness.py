@@ -17,7 +17,7 @@ import redis
 from app.core.settings import Settings
 from app.main import create_app
 from app.ops.service import WORKER_HEARTBEAT_PREFIX
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -44,8 +44,11 @@ async def test_worker_heartbeat(settings: Settings) -> None:
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": "worker-test-secret-key",
     }
+    metrics_port = free_port()
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     worker = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
-        [sys.executable, "-m", "app.cli", "worker", "--concurrency", "1"],
+        [sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
+         "--metrics-port", str(metrics_port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -59,6 +62,11 @@ async def test_worker_heartbeat(settings: Settings) -> None:
             await asyncio.sleep(0.2)
         body = await _readyz(settings)
         assert body["checks"]["worker"]["ok"] is True, body
+        # The worker serves the engine's metrics of all its pool processes.
+        async with httpx.AsyncClient() as http:
+            metrics = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert metrics.status_code == 200
+        assert "devopness_steps_running" in metrics.text
 
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
