@@ -55,9 +55,14 @@ def test_read_only_member_and_deploy_only_token(
         "framework": "django", "engine_version": "3.12", "default_branch": "main",
         "linked_resources": [{"resource_type": "server", "resource_id": server.id}],
     }).data
-    roles = {r.name: r for r in c.roles.list_organization_roles(org.id, per_page=100).data}
-    read_only = next(r for name, r in roles.items() if "read" in name.lower())
-    deployer = next(r for name, r in roles.items() if "deploy" in name.lower())
+    read_only = c.roles.add_organization_role(org.id, {
+        "name": "Viewer", "description": "reads the environment",
+        "permissions": ["environment:read", "server:read", "application:read"],
+    }).data
+    deployer = c.roles.add_organization_role(org.id, {
+        "name": "Deployer", "description": "deploys, deletes nothing",
+        "permissions": ["environment:read", "application:read", "application:deploy"],
+    }).data
     team = c.teams.add_organization_team(org.id, {"name": "Viewers"}).data
 
     guest_email = "guest-e2e@example.com"

@@ -27,7 +27,7 @@ def test_credentials_networks_links_and_hooks(live_server: LiveServer, mailbox: 
         "settings": {"credential": {"access_key_id": "AKIAIOSFODNN7EXAMPLE",
                                     "secret_access_key": secret}},
     }).data
-    c.credentials.link_credential_to_environment(env.id, credential.id)
+    c.credentials.link_credential_to_environment(credential.id, env.id)
     listed = c.credentials.list_environment_credentials(env.id)
     assert [x.id for x in listed.data] == [credential.id]
     assert secret not in str(c.credentials.get_credential(credential.id).data.to_dict())
