@@ -1,11 +1,5 @@
-"""What the action engine needs from environment resources, shaped for its registries
-(`app.actions.targets` on the engine branch) but without importing it, so this branch
-stands alone. After the merge, registration is a few lines (see the report / README):
-
-    for resource_type in RESOURCE_TYPES:
-        register_target_resolver(resource_type, target_resolver(resource_type))
-        register_scope_resolver(resource_type, scope_resolver(resource_type))
-    set_server_access_provider(ServerAccessSource(settings))  # map to ServerAccess
+"""What the action engine needs from environment resources, in the engine's own types
+(`app.actions.targets`); `app.registrations` registers them.
 
 Every function works by id in short queries: nothing here holds ORM objects for the
 engine across an SSH run.
@@ -13,12 +7,14 @@ engine across an SSH run.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.targets import ResourceScope, ScopeResolver, ServerAccess, TargetResolver
+from app.core.errors import Conflict
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.environments.models import Environment
@@ -28,11 +24,16 @@ from app.resources_common.registry import resource_models
 from app.servers.models import Server
 from app.variables.models import Variable
 
-TargetResolver = Callable[[AsyncSession, int], Awaitable[Sequence[int]]]
-
 RESOURCE_TYPES = (
-    "application", "cronjob", "daemon", "network-rule", "server", "service", "ssh-key",
-    "ssl-certificate", "virtual-host",
+    "application",
+    "cronjob",
+    "daemon",
+    "network-rule",
+    "server",
+    "service",
+    "ssh-key",
+    "ssl-certificate",
+    "virtual-host",
 )
 
 
@@ -45,19 +46,12 @@ def target_resolver(resource_type: str) -> TargetResolver:
     return resolve
 
 
-@dataclass(frozen=True)
-class Scope:
-    environment_id: int
-    project_id: int
-    organization_id: int | None
-
-
-def scope_resolver(resource_type: str) -> Callable[[AsyncSession, int], Awaitable[Scope | None]]:
+def scope_resolver(resource_type: str) -> ScopeResolver:
     """`await resolver(session, resource_id)`: where the resource lives, None if it does not
-    exist (field names match the engine's ResourceScope)."""
+    exist."""
     model = resource_models()[resource_type]
 
-    async def resolve(session: AsyncSession, resource_id: int) -> Scope | None:
+    async def resolve(session: AsyncSession, resource_id: int) -> ResourceScope | None:
         row = (
             await session.execute(
                 select(model.environment_id, model.project_id, Project.organization_id)
@@ -65,25 +59,9 @@ def scope_resolver(resource_type: str) -> Callable[[AsyncSession, int], Awaitabl
                 .where(model.id == resource_id)
             )
         ).one_or_none()
-        return None if row is None else Scope(row[0], row[1], row[2])
+        return None if row is None else ResourceScope(row[0], row[1], row[2])
 
     return resolve
-
-
-@dataclass(frozen=True)
-class ServerConnection:
-    """How to reach one server (the fields of the engine's ServerAccess)."""
-
-    server_id: int
-    host: str
-    port: int
-    username: str
-    private_key: str
-    host_key: str | None
-    max_parallel_actions: int
-    hostname: str
-    os_version_code: str | None
-    secrets: Sequence[str] = field(default_factory=tuple)
 
 
 class ServerAccessSource:
@@ -93,7 +71,7 @@ class ServerAccessSource:
     def __init__(self, settings: Settings) -> None:
         self.box = SecretBox(settings)
 
-    async def get_access(self, session: AsyncSession, server_id: int) -> ServerConnection | None:
+    async def get_access(self, session: AsyncSession, server_id: int) -> ServerAccess | None:
         row = (
             await session.execute(
                 select(Server, Environment.ssh_private_key_encrypted)
@@ -106,12 +84,20 @@ class ServerAccessSource:
         server, sealed_key = row
         if not server.ip_address:
             return None
-        return ServerConnection(
+        try:
+            private_key = self.box.decrypt(sealed_key)
+        except (ValueError, InvalidTag) as exc:
+            # A key sealed under another SECRET_KEY (or damaged): refuse clearly, not a 500.
+            raise Conflict(
+                f"The SSH key of server {server_id}'s environment cannot be decrypted with "
+                "this server's SECRET_KEY (was the key changed without re-encrypting?)."
+            ) from exc
+        return ServerAccess(
             server_id=server.id,
             host=server.ip_address,
             port=server.ssh_port,
             username=server.ssh_user,
-            private_key=self.box.decrypt(sealed_key),
+            private_key=private_key,
             host_key=server.host_key,
             max_parallel_actions=server.max_parallel_actions,
             hostname=server.hostname,
