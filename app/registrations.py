@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +38,18 @@ from app.resources_common.engine_adapters import (
     target_resolver,
 )
 from app.resources_common.registry import resource_models
+
+REMOTE_MODULES = (
+    "app.servers.remote",
+    "app.applications.remote",
+    "app.services.remote",
+    "app.daemons.remote",
+    "app.cron_jobs.remote",
+    "app.virtual_hosts.remote",
+    "app.ssl_certificates.remote",
+    "app.network_rules.remote",
+    "app.ssh_keys.remote",
+)
 
 
 async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> PipelineRef | None:
@@ -95,3 +109,6 @@ def register_all(settings: Settings) -> None:
     register_link_rule("subnet", "server")
     register_pipeline_lookup(_pipeline_lookup)
     register_finish_listener(_outgoing_hooks)
+    # What each resource's operations do on its servers (default steps, script parameters).
+    for module in REMOTE_MODULES:
+        importlib.import_module(module).register(settings)

@@ -18,12 +18,12 @@ RESOURCE_TYPES = (
 # Operations whose default pipelines are created with a resource of each type.
 DEFAULT_OPERATIONS: dict[str, tuple[str, ...]] = {
     "application": ("deploy",),
-    "server": ("get_status", "restart", "start", "stop"),
-    "service": ("get_status", "reload", "restart", "start", "stop"),
-    "daemon": ("get_status", "restart", "start", "stop"),
+    "server": ("deploy", "get_status", "provision", "restart", "rotate_key", "start", "stop"),
+    "service": ("deploy", "get_status", "reload", "restart", "start", "stop"),
+    "daemon": ("deploy", "get_status", "remove", "restart", "start", "stop"),
     "cronjob": ("deploy", "remove"),
     "ssl-certificate": ("deploy", "remove"),
-    "virtual-host": ("deploy", "remove"),
+    "virtual-host": ("deploy", "get_status", "remove"),
     "network-rule": ("deploy", "remove"),
     "ssh-key": ("deploy", "remove"),
 }

@@ -217,6 +217,16 @@ async def start_action(
             raise NotFound("Pipeline not found.")
     else:
         pipeline = await pipelines.default_for(resource_type, resource_id, operation)
+        if pipeline is None and (resource_type, operation) in _default_steps:
+            # Made with the resource normally; a resource from before this operation had
+            # built-in steps gets its default pipeline on first use.
+            created = await ensure_default_pipelines(
+                session, resource_type, resource_id, project_id=project_id,
+                environment_id=environment_id, organization_id=organization_id,
+                created_by=triggered_by.user_id if triggered_by else None,
+                operations=[operation],
+            )
+            pipeline = created[0] if created else None
     steps: Sequence[PipelineStep] = ()
     if pipeline is not None:
         steps = (

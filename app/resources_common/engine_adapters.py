@@ -82,6 +82,8 @@ class ServerAccessSource:
         if row is None:
             return None
         server, sealed_key = row
+        # A server whose key was rotated has its own; the others share the environment's.
+        sealed_key = server.ssh_private_key_encrypted or sealed_key
         if not server.ip_address:
             return None
         try:

@@ -7,6 +7,7 @@ entry point, `start_action`, which resolves and checks the target servers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,7 @@ async def start_operation(
     project_id: int,
     servers: Sequence[int] | None = None,
     trigger_comment: str | None = None,
+    action_data: dict[str, Any] | None = None,
 ) -> int:
     """Create the action for `operation` on the resource; returns the action id (dispatched
     once the request commits). `servers` narrows the targets to some of the servers the
@@ -47,5 +49,6 @@ async def start_operation(
         environment_id=environment_id,
         server_ids=servers,
         trigger_comment=trigger_comment,
+        action_data=action_data,
     )
     return action.id

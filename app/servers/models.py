@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
@@ -69,6 +70,15 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     credential_id: Mapped[int | None]
     blueprint_services: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     provision_input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The server's own key pair once rotated (until then the environment's key is used).
+    ssh_public_key: Mapped[str | None] = mapped_column(Text)
+    ssh_private_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Single-use token of the connect command (SHA-256 hex of it) and when it expires.
+    activation_token_hash: Mapped[str | None] = mapped_column(String(64))
+    activation_expires_at: Mapped[datetime | None]
+    # What the last get-status reported (load, memory, disk, OS) and when.
+    status_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status_checked_at: Mapped[datetime | None]
 
     @property
     def provider_name(self) -> str:

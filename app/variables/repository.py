@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.core.pagination import PageParams, paginate
+from app.core.security import SecretBox
 from app.resources_common.repository import EnvironmentResourceRepository
 from app.variables.models import Variable
 
@@ -40,3 +43,33 @@ class VariableRepository(EnvironmentResourceRepository[Variable]):
         if exclude_id is not None:
             stmt = stmt.where(Variable.id != exclude_id)
         return (await self.session.scalar(stmt.limit(1))) is not None
+
+
+async def deployable_variables(
+    session: AsyncSession, box: SecretBox, resource_type: str, resource_id: int
+) -> list[DeployableVariable]:
+    """A resource's variables with their values in clear, for the scripts that write them
+    on servers (never for API responses)."""
+    rows = (
+        await session.scalars(
+            select(Variable)
+            .where(Variable.resource_type == resource_type, Variable.resource_id == resource_id)
+            .order_by(Variable.id)
+        )
+    ).all()
+    result = []
+    for v in rows:
+        value = (
+            box.decrypt(v.value_encrypted) if v.hidden and v.value_encrypted else v.value_plain
+        )
+        result.append(DeployableVariable(v.key, v.type, v.target, value or "", v.hidden))
+    return result
+
+
+@dataclass(frozen=True)
+class DeployableVariable:
+    key: str
+    type: str  # "variable" or "file"
+    target: str  # "os-env-var", "resource-config-file"...
+    value: str
+    hidden: bool

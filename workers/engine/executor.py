@@ -12,6 +12,7 @@ import logging
 import os
 import shlex
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ import asyncssh
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
+from app.actions import builtins
 from app.actions.bus import SignalBus, action_topic, get_bus
 from app.actions.listeners import ActionFinished, notify_finished
 from app.actions.metrics import (
@@ -42,6 +44,7 @@ from app.actions.targets import ServerAccess, server_access_provider
 from app.core.database import Database, utcnow
 from app.core.logging import request_id_var
 from app.core.settings import Settings
+from workers.engine import scripts
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.slots import try_claim
 
@@ -70,6 +73,8 @@ class StepSpec:
     run_as_user: str | None
     timeout_seconds: int
     status: str
+    # ("script" | "python", name) for a built-in step (see app.actions.builtins).
+    builtin: tuple[str, str] | None = None
 
 
 @dataclass
@@ -355,9 +360,16 @@ async def _fail_target(
     await run.bus.publish(action_topic(run.action_id))
 
 
-async def _load_target(
-    run: ActionRun, target_id: int, server_id: int
-) -> tuple[ServerAccess | None, list[StepSpec]]:
+@dataclass
+class TargetPlan:
+    access: ServerAccess | None
+    steps: list[StepSpec]
+    request: builtins.RunRequest | None = None
+    context: builtins.ScriptContext | None = None
+    context_error: str | None = None
+
+
+async def _load_target(run: ActionRun, target_id: int, server_id: int) -> TargetPlan:
     async with run.database.transaction() as session:
         access = await server_access_provider().get_access(session, server_id)
         rows = (
@@ -368,7 +380,30 @@ async def _load_target(
                 .order_by(ActionStep.order)
             )
         ).all()
-    return access, [StepSpec(*row) for row in rows]
+        plan = TargetPlan(access, [StepSpec(*row) for row in rows])
+        for step in plan.steps:
+            step.builtin = builtins.parse_builtin(step.command)
+        if any(s.builtin for s in plan.steps if s.status not in FINISHED):
+            action = (
+                await session.execute(
+                    select(Action.type, Action.resource_type, Action.resource_id,
+                           Action.action_data)
+                    .where(Action.id == run.action_id)
+                )
+            ).one()
+            plan.request = builtins.RunRequest(
+                action_id=run.action_id,
+                resource_type=action.resource_type,
+                resource_id=action.resource_id,
+                operation=action.type,
+                server_id=server_id,
+                action_data=action.action_data or {},
+            )
+            try:
+                plan.context = await builtins.build_context(session, plan.request)
+            except builtins.ContextUnavailable as exc:
+                plan.context_error = str(exc)
+    return plan
 
 
 async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: int) -> bool:
@@ -392,7 +427,9 @@ async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: 
     return True
 
 
-async def _connect(run: ActionRun, access: ServerAccess) -> asyncssh.SSHClientConnection:
+async def _connect(
+    run: ActionRun, access: ServerAccess, *, pin: bool = True
+) -> asyncssh.SSHClientConnection:
     key = asyncssh.import_private_key(access.private_key)
     known_hosts: Any = None
     if access.host_key:
@@ -428,7 +465,7 @@ async def _connect(run: ActionRun, access: ServerAccess) -> asyncssh.SSHClientCo
     except (OSError, asyncssh.Error) as exc:
         SSH_CONNECTION_ERRORS.labels("refused_or_other").inc()
         raise StepFailed(f"Could not connect to {access.host}:{access.port}: {exc}") from exc
-    if not access.host_key:
+    if pin and not access.host_key:
         seen = conn.get_server_host_key()
         if seen is not None:
             pinned = seen.export_public_key("openssh").decode().strip()
@@ -441,14 +478,18 @@ def _pidfile(step_id: int) -> str:
     return f"/tmp/devopness-step-{step_id}.pid"
 
 
-def _wrap(step: StepSpec, access: ServerAccess) -> str:
-    command = step.command
-    if step.run_as_user and step.run_as_user != access.username:
-        command = f"sudo -n -H -u {shlex.quote(step.run_as_user)} /bin/sh -c {shlex.quote(command)}"
+def _as_user(command: str, user: str | None, access: ServerAccess) -> str:
+    if user and user != access.username:
+        return f"sudo -n -H -u {shlex.quote(user)} /bin/sh -c {shlex.quote(command)}"
+    return command
+
+
+def _wrap(step: StepSpec, access: ServerAccess, command: str | None = None) -> str:
     # The SSH session's shell leads its own process group (sshd calls setsid), so its pid
     # names the group to kill on cancel or timeout, children included.
     # The command runs in that shell itself (no extra process per step); the pid files
     # are removed once per target, after its last step.
+    command = _as_user(command or step.command, step.run_as_user, access)
     return f"echo $$ > {_pidfile(step.id)}; {command}"
 
 
@@ -469,10 +510,166 @@ async def _run_step(
     access: ServerAccess,
     step: StepSpec,
     redactor: Redactor,
+    plan: TargetPlan,
 ) -> None:
     """Stream one step's output into its log; raise StepFailed when it does not succeed."""
     with STEPS_RUNNING.track_inprogress():
-        await _stream_step(run, conn, access, step, redactor)
+        if step.builtin is None:
+            await _stream_step(run, conn, access, step, redactor)
+            return
+        if plan.context_error is not None or plan.request is None or plan.context is None:
+            raise StepFailed(plan.context_error or "The step's parameters are unavailable.")
+        kind, name = step.builtin
+        scanner = builtins.ResultScanner()
+        try:
+            if kind == "script":
+                try:
+                    program = scripts.render(name, plan.context.env)
+                except scripts.UnknownScript as exc:
+                    raise StepFailed(str(exc)) from exc
+                await _stream_step(run, conn, access, step, redactor,
+                                   command="/bin/bash -s", stdin=program, scanner=scanner)
+            else:
+                await _python_step(run, conn, access, step, redactor, plan, name, scanner)
+        finally:
+            scanner.close()
+            if scanner.results or step.status == ActionStatus.FAILED:
+                await _handle_results(run, plan.request, scanner.results,
+                                      step.status == ActionStatus.COMPLETED)
+
+
+async def _handle_results(
+    run: ActionRun, request: builtins.RunRequest, results: dict[str, str], succeeded: bool
+) -> None:
+    try:
+        async with run.database.transaction() as session:
+            await builtins.handle_results(session, request, dict(results), succeeded)
+    except Exception:
+        # What the server did is in the log; failing to store a reported value must not
+        # change the step's outcome.
+        logger.exception("action %s: storing step results failed", run.action_id)
+
+
+class _Runtime:
+    """`builtins.StepRuntime` for a Python built-in step."""
+
+    def __init__(
+        self,
+        run: ActionRun,
+        conn: asyncssh.SSHClientConnection,
+        access: ServerAccess,
+        step: StepSpec,
+        log: StepLog,
+        plan: TargetPlan,
+        scanner: builtins.ResultScanner,
+    ) -> None:
+        assert plan.request is not None and plan.context is not None
+        self.engine_run, self.conn, self.access, self.step = run, conn, access, step
+        self.log_writer, self.scanner = log, scanner
+        self.request: builtins.RunRequest = plan.request
+        self.context: builtins.ScriptContext = plan.context
+
+    async def run(self, command: str, *, stdin: str | None = None) -> tuple[int, str]:
+        result = await self.conn.run(
+            _as_user(command, self.step.run_as_user, self.access),
+            input=stdin, check=False, encoding="utf-8", errors="replace",
+        )
+        output = str(result.stdout or "") + str(result.stderr or "")
+        return (result.exit_status if result.exit_status is not None else -1), output
+
+    async def run_script(self, name: str, extra_env: Mapping[str, str] | None = None) -> int:
+        try:
+            program = scripts.render(name, {**self.context.env, **(extra_env or {})})
+        except scripts.UnknownScript as exc:
+            raise StepFailed(str(exc)) from exc
+        process = await self.conn.create_process(
+            _wrap(self.step, self.access, "/bin/bash -s"),
+            stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace",
+        )
+        process.stdin.write(program)
+        process.stdin.write_eof()
+        while data := await process.stdout.read(65536):
+            self.scanner.feed(data)
+            await self.log_writer.write(data)
+        await process.wait()
+        return process.exit_status if process.exit_status is not None else -1
+
+    async def log(self, text: str) -> None:
+        await self.log_writer.write(text if text.endswith("\n") else text + "\n")
+
+    async def record(self, results: Mapping[str, str]) -> None:
+        async with self.engine_run.database.transaction() as session:
+            await builtins.handle_results(session, self.request, dict(results), True)
+
+    async def try_login(self, private_key: str) -> str | None:
+        other = ServerAccess(**{**self.access.__dict__, "private_key": private_key})
+        try:
+            conn = await _connect(self.engine_run, other, pin=False)
+        except StepFailed as exc:
+            return str(exc)
+        try:
+            result = await asyncio.wait_for(conn.run("true", check=False), 30)
+            return None if result.exit_status == 0 else "the test command failed"
+        except (TimeoutError, asyncssh.Error, OSError) as exc:
+            return str(exc) or type(exc).__name__
+        finally:
+            conn.close()
+
+
+async def _python_step(
+    run: ActionRun,
+    conn: asyncssh.SSHClientConnection,
+    access: ServerAccess,
+    step: StepSpec,
+    redactor: Redactor,
+    plan: TargetPlan,
+    name: str,
+    scanner: builtins.ResultScanner,
+) -> None:
+    handler = builtins.python_step(name)
+    if handler is None:
+        raise StepFailed(f"There is no built-in step {name!r}.")
+    async with StepLog(run.database, step.id, redactor, run.bus) as log:
+        runtime = _Runtime(run, conn, access, step, log, plan, scanner)
+        work: asyncio.Future[Any] = asyncio.ensure_future(handler(runtime))
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(run.stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {work, stopping}, timeout=step.timeout_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
+        failure: str | None = None
+        if work not in done:
+            failure = (
+                run.stop_reason
+                if run.stop.is_set()
+                else f"The step timed out after {step.timeout_seconds} seconds."
+            )
+            work.cancel()
+            await _kill_remote(conn, step.id)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+        elif (exc := work.exception()) is not None:
+            failure = str(exc) if isinstance(exc, StepFailed) else f"Unexpected error: {exc}"
+            if not isinstance(exc, StepFailed):
+                logger.error("built-in step %s failed", name, exc_info=exc)
+        if failure:
+            await log.write(f"\n{failure}\n")
+        await log.flush(
+            final=True,
+            step_values={
+                "exit_code": 1 if failure else 0,
+                "completed_at": utcnow(),
+                "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
+                "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
+                "status_message": failure,
+            },
+        )
+    step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
+    if failure:
+        raise StepFailed(failure)
 
 
 async def _stream_step(
@@ -481,10 +678,17 @@ async def _stream_step(
     access: ServerAccess,
     step: StepSpec,
     redactor: Redactor,
+    *,
+    command: str | None = None,
+    stdin: str | None = None,
+    scanner: builtins.ResultScanner | None = None,
 ) -> None:
     process = await conn.create_process(
-        _wrap(step, access), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+        _wrap(step, access, command), stderr=asyncssh.STDOUT, encoding="utf-8",
+        errors="replace",
     )
+    if stdin is not None:
+        process.stdin.write(stdin)
     process.stdin.write_eof()
     async with StepLog(run.database, step.id, redactor, run.bus) as log:
 
@@ -493,6 +697,8 @@ async def _stream_step(
                 data = await process.stdout.read(65536)
                 if not data:
                     break
+                if scanner is not None:
+                    scanner.feed(data)
                 await log.write(data)
             await process.wait()
 
@@ -550,7 +756,8 @@ async def _log_message(run: ActionRun, step_id: int, message: str) -> None:
 
 
 async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int) -> None:
-    access, steps = await _load_target(run, target_id, server_id)
+    plan = await _load_target(run, target_id, server_id)
+    access, steps = plan.access, plan.steps
     first_open = next((s.id for s in steps if s.status not in FINISHED), None)
     if access is None:
         await _fail_target(run, target_id, steps, f"Server {server_id} no longer exists.",
@@ -565,6 +772,8 @@ async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int
         try:
             conn = await _connect(run, access)
             redactor_secrets = [*access.secrets, access.private_key]
+            if plan.context is not None:
+                redactor_secrets.extend(plan.context.secrets)
             for step in steps:
                 if step.status in FINISHED:
                     continue
@@ -572,7 +781,7 @@ async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int
                     raise StepFailed(run.stop_reason)
                 current = step
                 await _start_step(run, target_id, step)
-                await _run_step(run, conn, access, step, Redactor(redactor_secrets))
+                await _run_step(run, conn, access, step, Redactor(redactor_secrets), plan)
         except StepFailed as exc:
             step_id = current.id if current is not None else first_open
             if current is None and step_id is not None:

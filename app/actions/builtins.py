@@ -1,0 +1,189 @@
+"""Built-in steps: the work a resource operation does on a server by default.
+
+A default pipeline step's command names a built-in instead of holding shell text:
+
+- `devopness-script <name>`: the shell script `workers/scripts/<name>.sh`, sent over SSH
+  on stdin (so parameters and secrets never show in the remote process list), run with
+  `workers/scripts/lib.sh` loaded and the resource's parameters exported as
+  `DEVOPNESS_*` variables.
+- `devopness-step <name>`: a Python coroutine the engine runs with the SSH connection
+  (for work a shell cannot do alone: verifying a freshly installed key, say).
+
+The parameters come from the domain that owns the resource, at run time (so a retried
+action sees today's values): `register_context_builder(resource_type, fn)`. A script
+reports values back by printing lines `##devopness-result key=value`; a Python step
+returns or records them; `register_result_handler(resource_type, fn)` stores them (the
+deployed commit, a server's OS, its load).
+
+This module is the registry only: it imports neither FastAPI nor the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SCRIPT = "devopness-script"
+PYTHON_STEP = "devopness-step"
+RESULT_MARKER = "##devopness-result "
+
+
+def script_command(name: str) -> str:
+    return f"{SCRIPT} {name}"
+
+
+def python_step_command(name: str) -> str:
+    return f"{PYTHON_STEP} {name}"
+
+
+def parse_builtin(command: str) -> tuple[str, str] | None:
+    """("script" | "python", name) when the command names a built-in, else None."""
+    kind, _, name = command.strip().partition(" ")
+    name = name.strip()
+    if not name or " " in name:
+        return None
+    if kind == SCRIPT:
+        return "script", name
+    if kind == PYTHON_STEP:
+        return "python", name
+    return None
+
+
+class ContextUnavailable(Exception):
+    """A context builder cannot give parameters (the resource is gone, a credential cannot
+    be opened): the step fails with this message."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Which operation a built-in step serves, on which server."""
+
+    action_id: int
+    resource_type: str
+    resource_id: int
+    operation: str
+    server_id: int
+    action_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScriptContext:
+    """Parameters of a built-in step. `env` names are exported as given (use `DEVOPNESS_`
+    prefixes); `secrets` are values redacted from the step's log wherever they appear."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+    def merge(self, other: ScriptContext) -> None:
+        self.env.update(other.env)
+        self.secrets.extend(other.secrets)
+
+
+class StepRuntime(Protocol):
+    """What a Python built-in step gets from the engine."""
+
+    request: RunRequest
+    context: ScriptContext
+
+    async def run(self, command: str, *, stdin: str | None = None) -> tuple[int, str]:
+        """Run a command on the target over the step's connection; (exit code, output)."""
+        ...
+
+    async def run_script(self, name: str, extra_env: Mapping[str, str] | None = None) -> int:
+        """Run a built-in shell script, its output going to the step's log; exit code."""
+        ...
+
+    async def log(self, text: str) -> None: ...
+
+    async def record(self, results: Mapping[str, str]) -> None:
+        """Hand results to the resource's result handler now, in their own transaction
+        (before a later part of the step could fail)."""
+        ...
+
+    async def try_login(self, private_key: str) -> str | None:
+        """Open a second SSH connection with another key; None on success, else why not."""
+        ...
+
+
+ContextBuilder = Callable[[AsyncSession, RunRequest], Awaitable[ScriptContext]]
+ResultHandler = Callable[[AsyncSession, RunRequest, dict[str, str], bool], Awaitable[None]]
+PythonStep = Callable[[StepRuntime], Awaitable[None]]
+
+_contexts: dict[str, ContextBuilder] = {}
+_results: dict[str, ResultHandler] = {}
+_python_steps: dict[str, PythonStep] = {}
+
+
+def register_context_builder(resource_type: str, builder: ContextBuilder) -> None:
+    _contexts[resource_type] = builder
+
+
+def register_result_handler(resource_type: str, handler: ResultHandler) -> None:
+    _results[resource_type] = handler
+
+
+def register_python_step(name: str, step: PythonStep) -> None:
+    _python_steps[name] = step
+
+
+def python_step(name: str) -> PythonStep | None:
+    return _python_steps.get(name)
+
+
+async def build_context(session: AsyncSession, request: RunRequest) -> ScriptContext:
+    builder = _contexts.get(request.resource_type)
+    context = ScriptContext(
+        env={
+            "DEVOPNESS_ACTION_ID": str(request.action_id),
+            "DEVOPNESS_OPERATION": request.operation,
+            "DEVOPNESS_RESOURCE_TYPE": request.resource_type,
+            "DEVOPNESS_RESOURCE_ID": str(request.resource_id),
+            "DEVOPNESS_SERVER_ID": str(request.server_id),
+        }
+    )
+    server_builder = _contexts.get("server")
+    if server_builder is not None and request.resource_type != "server":
+        # Every script learns about the machine it runs on (its paths, its variables).
+        context.merge(await server_builder(session, request))
+    if builder is not None:
+        context.merge(await builder(session, request))
+    return context
+
+
+async def handle_results(
+    session: AsyncSession, request: RunRequest, results: dict[str, str], succeeded: bool
+) -> None:
+    handler = _results.get(request.resource_type)
+    if handler is not None:
+        await handler(session, request, results, succeeded)
+
+
+class ResultScanner:
+    """Collects `##devopness-result key=value` lines from streamed output."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, str] = {}
+        self._partial = ""
+
+    def feed(self, text: str) -> None:
+        text = self._partial + text
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        if len(self._partial) > 65536:  # a line that long is never a result line
+            self._partial = ""
+        for line in lines:
+            self._take(line)
+
+    def close(self) -> None:
+        self._take(self._partial)
+        self._partial = ""
+
+    def _take(self, line: str) -> None:
+        line = line.rstrip("\r")
+        if line.startswith(RESULT_MARKER):
+            key, sep, value = line[len(RESULT_MARKER):].partition("=")
+            if sep and key.strip():
+                self.results[key.strip()] = value

@@ -1,0 +1,38 @@
+"""servers: own SSH key after rotation, activation tokens, last reported status
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-27 07:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from app.core.database import UTCDateTime
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("servers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ssh_public_key", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("ssh_private_key_encrypted", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("activation_token_hash", sa.String(64), nullable=True))
+        batch_op.add_column(
+            sa.Column("activation_expires_at", UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(sa.Column("status_details", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("status_checked_at", UTCDateTime(timezone=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("servers", schema=None) as batch_op:
+        for column in ("status_checked_at", "status_details", "activation_expires_at",
+                       "activation_token_hash", "ssh_private_key_encrypted", "ssh_public_key"):
+            batch_op.drop_column(column)

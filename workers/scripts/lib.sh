@@ -1,0 +1,58 @@
+# Helpers shared by every built-in script (loaded before the script; bash, set -euo pipefail).
+# Scripts must be idempotent: running one twice leaves the server in the same state.
+
+dv_log() { printf '==> %s\n' "$*"; }
+dv_warn() { printf 'warning: %s\n' "$*"; }
+dv_fail() { printf 'error: %s\n' "$*"; exit 1; }
+dv_has() { command -v "$1" >/dev/null 2>&1; }
+
+# Report a value to the control plane (the deployed commit, the OS...).
+dv_result() { printf '##devopness-result %s=%s\n' "$1" "$2"; }
+
+# Run a command as root: directly when we are root, else through passwordless sudo.
+dv_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@";
+  elif sudo -n true 2>/dev/null; then sudo -n -- "$@";
+  else dv_fail "'$1' needs root: connect as root or give $(id -un) passwordless sudo"; fi
+}
+
+# dv_put_file DEST MODE: install stdin at DEST atomically (temporary file in the same
+# directory, then rename), only when the content differs. Prints "changed" or "unchanged".
+# DV_AS_ROOT=1 writes through dv_root.
+dv_put_file() {
+  local dest=$1 mode=$2 tmp dir run=()
+  [ "${DV_AS_ROOT:-0}" = 1 ] && run=(dv_root)
+  dir=$(dirname -- "$dest")
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then
+    rm -f "$tmp"; echo unchanged; return 0
+  fi
+  "${run[@]}" mkdir -p -- "$dir"
+  "${run[@]}" install -m "$mode" -- "$tmp" "$dest.devopness-new"
+  "${run[@]}" mv -f -- "$dest.devopness-new" "$dest"
+  rm -f "$tmp"
+  echo changed
+}
+
+# dv_block_replace FILE MARKER: print FILE with the block between
+# "# BEGIN devopness MARKER" and "# END devopness MARKER" replaced by stdin (appended when
+# absent; removed when stdin is empty). Lines outside our markers are kept as they are.
+dv_block_replace() {
+  local file=$1 marker=$2 body
+  body=$(cat)
+  awk -v begin="# BEGIN devopness $marker" -v end="# END devopness $marker" -v body="$body" '
+    $0 == begin { skip = 1; if (body != "") { print begin; print body; print end }; done = 1; next }
+    $0 == end && skip { skip = 0; next }
+    !skip { print }
+    END { if (!done && body != "") { print begin; print body; print end } }
+  ' "$file" 2>/dev/null || {
+    if [ -n "$body" ]; then printf '# BEGIN devopness %s\n%s\n# END devopness %s\n' "$marker" "$body" "$marker"; fi
+  }
+}
+
+# The init system in charge: systemd when it runs, else SysV-style `service` scripts
+# (containers and WSL without systemd).
+dv_init_system() {
+  if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi
+}
