@@ -149,8 +149,38 @@ async def build_context(session: AsyncSession, request: RunRequest) -> ScriptCon
         # Every script learns about the machine it runs on (its paths, its variables).
         context.merge(await server_builder(session, request))
     if builder is not None:
-        context.merge(await builder(session, request))
+        try:
+            context.merge(await builder(session, request))
+        except ContextUnavailable:
+            # A removal runs after its resource was deleted: it carries the parameters
+            # captured at deletion (see `snapshot_env`).
+            saved = request.action_data.get("env")
+            if not isinstance(saved, dict):
+                raise
+            context.env.update({str(k): str(v) for k, v in saved.items()})
     return context
+
+
+async def snapshot_env(
+    session: AsyncSession, resource_type: str, resource_id: int, operation: str
+) -> dict[str, str]:
+    """The resource's script parameters now, without secrets, for an action that runs
+    once the resource is gone (removal on delete). Builders must not depend on the server
+    for the resource's own parameters."""
+    builder = _contexts.get(resource_type)
+    if builder is None:
+        return {}
+    context = await builder(
+        session, RunRequest(0, resource_type, resource_id, operation, server_id=0)
+    )
+    secrets = set(context.secrets)
+    return {k: v for k, v in context.env.items() if v not in secrets}
+
+
+def has_default_steps(resource_type: str, operation: str) -> bool:
+    from app.actions.service import _default_steps
+
+    return (resource_type, operation) in _default_steps
 
 
 async def handle_results(

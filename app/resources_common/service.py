@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions import builtins
 from app.actions.service import delete_resource_pipelines, ensure_default_pipelines
 from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
@@ -185,7 +186,23 @@ class EnvironmentResourceService(Generic[M]):
     async def delete(self, principal: Principal, resource_id: int) -> None:
         resource = await self.get(principal, resource_id, "delete")
         await self.check_delete(resource)
+        await self.remove_from_servers(principal, resource)
         await remove_resource(self.session, resource)
+
+    async def remove_from_servers(self, principal: Principal, resource: M) -> int | None:
+        """Deleting a resource that was deployed takes it off its servers: a `remove`
+        action, with the parameters captured now since the row is gone when it runs."""
+        resource_type = str(resource.RESOURCE_TYPE)
+        if not builtins.has_default_steps(resource_type, "remove"):
+            return None
+        if not await links.servers_for(self.session, resource_type, resource.id):
+            return None
+        env = await builtins.snapshot_env(self.session, resource_type, resource.id, "remove")
+        return await start_operation(
+            self.session, principal, resource_type, resource.id, "remove",
+            environment_id=resource.environment_id, project_id=resource.project_id,
+            action_data={"env": env},
+        )
 
     async def operation(
         self, principal: Principal, resource_id: int, operation: str,

@@ -2,7 +2,7 @@
 
 The rendered text is sent on the SSH session's stdin to `bash -s`: `set -euo pipefail`, the
 parameters as exported shell variables (quoted, so any value is data, never code), the
-shared helpers of `lib.sh`, then the script itself.
+shared helpers (`lib.sh`, then `lib/*.sh`), then the script itself.
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ def exists(name: str) -> bool:
     return True
 
 
+@cache
+def _helpers() -> str:
+    """`lib.sh`, then every `lib/*.sh` (helpers of one family each), in name order."""
+    parts = [_read("lib")]
+    parts += [p.read_text() for p in sorted((SCRIPTS_DIR / "lib").glob("*.sh"))]
+    return "\n".join(parts)
+
+
 def render(name: str, env: Mapping[str, str]) -> str:
     """The full program for `bash -s`: parameters, helpers, then the script."""
     body = _read(name)
@@ -49,4 +57,4 @@ def render(name: str, env: Mapping[str, str]) -> str:
             continue
         lines.append(f"export {key}={shlex.quote(str(env[key]))}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
-    return "\n".join(lines) + "\n" + _read("lib") + "\n" + body + "\n"
+    return "\n".join(lines) + "\n" + _helpers() + "\n" + body + "\n"
