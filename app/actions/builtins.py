@@ -52,6 +52,10 @@ def parse_builtin(command: str) -> tuple[str, str] | None:
     return None
 
 
+class StepError(Exception):
+    """Raised by a Python built-in step: the step fails with this message."""
+
+
 class ContextUnavailable(Exception):
     """A context builder cannot give parameters (the resource is gone, a credential cannot
     be opened): the step fails with this message."""
@@ -76,10 +80,14 @@ class ScriptContext:
 
     env: dict[str, str] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    # For Python steps only: never exported to scripts, always redacted.
+    private: dict[str, str] = field(default_factory=dict)
 
     def merge(self, other: ScriptContext) -> None:
         self.env.update(other.env)
         self.secrets.extend(other.secrets)
+        self.private.update(other.private)
+        self.secrets.extend(other.private.values())
 
 
 class StepRuntime(Protocol):

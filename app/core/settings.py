@@ -161,6 +161,9 @@ class Settings(BaseSettings):
         default=6 * 3600, ge=1, description="Default limit for a whole action (extension)."
     )
     action_reaper_interval_seconds: float = Field(default=15.0, gt=0)
+    server_activation_ttl_seconds: int = Field(
+        default=3600, ge=60, description="How long a server's connect command stays valid."
+    )
     worker_max_parallel_targets: int = Field(
         default=200, ge=1, description="SSH sessions one worker process runs at once."
     )

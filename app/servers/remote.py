@@ -3,15 +3,22 @@ operations do there (see `app.actions.builtins`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
+from app.actions.listeners import ActionFinished, register_finish_listener
 from app.actions.service import StepTemplate, register_default_steps
-from app.core.database import utcnow
+from app.core.database import Database, utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
+from app.environments.models import Environment
 from app.servers.models import Server, ServerStatus
+from app.static_options.catalog import OS_VERSIONS
 from app.variables.repository import deployable_variables
 
 
@@ -29,6 +36,8 @@ def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
                 "DEVOPNESS_SERVER_NAME": server.name,
             }
         )
+        if request.resource_type == "server":
+            await _add_server_operation_context(session, box, server, context)
         # The server's own environment variables reach every script run on it: that is
         # how an operator points scripts at non-default paths (DEVOPNESS_NGINX_DIR...).
         for variable in await deployable_variables(session, box, "server", server.id):
@@ -44,38 +53,216 @@ def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
 
 _STATUS_NUMBERS = ("load_1m", "load_5m", "load_15m", "cpus", "memory_total_kb",
                    "memory_available_kb")
+_STATUS_TEXTS = ("os_id", "os_version", "disk_used", "kernel", "os_pretty_name")
 
 
-async def store_results(
-    session: AsyncSession, request: builtins.RunRequest, results: dict[str, str],
-    succeeded: bool,
+def result_handler(settings: Settings) -> builtins.ResultHandler:
+    box = SecretBox(settings)
+
+    async def store(
+        session: AsyncSession, request: builtins.RunRequest, results: dict[str, str],
+        succeeded: bool,
+    ) -> None:
+        """Keep what the server reported (load, memory, disk, OS) and a rotated key."""
+        if request.resource_type != "server" or not results:
+            return
+        server = await session.get(Server, request.server_id)
+        if server is None:
+            return
+        if "rotated_private_key" in results:
+            server.ssh_private_key_encrypted = box.encrypt(results["rotated_private_key"])
+            server.ssh_public_key = results["rotated_public_key"]
+            return
+        details: dict[str, object] = dict(server.status_details or {})
+        for key, value in results.items():
+            if key in _STATUS_NUMBERS:
+                try:
+                    details[key] = float(value) if "." in value else int(value)
+                except ValueError:
+                    continue
+            elif key in _STATUS_TEXTS:
+                details[key] = value[:200]
+        server.status_details = details
+        server.status_checked_at = utcnow()
+        code = _os_version_code(results.get("os_id"), results.get("os_version"))
+        if code is not None:
+            server.os_version_code = code
+
+    return store
+
+
+def _os_version_code(os_id: str | None, version: str | None) -> str | None:
+    if not os_id or not version:
+        return None
+    code = f"{os_id}_{version.replace('.', '_')}"
+    return code if code in OS_VERSIONS else None
+
+
+# Server status after each operation, success first, failure second (None: unchanged).
+_STATUS_AFTER: dict[str, tuple[ServerStatus, ServerStatus | None]] = {
+    "provision": (ServerStatus.RUNNING, ServerStatus.FAILED),
+    "deploy": (ServerStatus.RUNNING, ServerStatus.FAILED),
+    "get_status": (ServerStatus.RUNNING, None),
+    "start": (ServerStatus.RUNNING, None),
+    "restart": (ServerStatus.RUNNING, None),
+    "stop": (ServerStatus.STOPPED, None),
+}
+
+
+async def _status_listener(database: Database, _settings: Settings, event: ActionFinished) -> None:
+    if event.resource_type != "server" or event.action_type not in _STATUS_AFTER:
+        return
+    success, failure = _STATUS_AFTER[event.action_type]
+    status = success if event.status == "completed" else failure
+    if status is None:
+        return
+    async with database.transaction() as session:
+        await session.execute(
+            update(Server).where(Server.id == event.resource_id).values(status=status)
+        )
+
+
+async def verify_connection(step: builtins.StepRuntime) -> None:
+    """The first connection worked (the engine pinned the host key): read what the
+    machine is."""
+    code, output = await step.run(
+        "uname -s; uname -r; id -un; . /etc/os-release 2>/dev/null; "
+        'echo "${ID:-unknown}"; echo "${VERSION_ID:-unknown}"; echo "${PRETTY_NAME:-unknown}"'
+    )
+    lines = output.splitlines()
+    if code != 0 or len(lines) < 6:
+        raise builtins.StepError(
+            f"Could not read the server's system information: {output.strip()}"
+        )
+    kernel_name, kernel, user, os_id, os_version, pretty = lines[:6]
+    if kernel_name != "Linux":
+        raise builtins.StepError(f"Only Linux servers are supported; this one runs {kernel_name}.")
+    await step.log(f"Connected as {user}: {pretty}, kernel {kernel}.")
+    if _os_version_code(os_id, os_version) is None:
+        await step.log(f"note: {pretty} is not one of the listed OS versions; continuing.")
+    await step.record({"os_id": os_id, "os_version": os_version, "kernel": kernel,
+                       "os_pretty_name": pretty})
+
+
+_AUTHORIZED = '"$HOME/.ssh/authorized_keys"'
+
+
+async def rotate_key(step: builtins.StepRuntime) -> None:
+    """New key in, proven to work, stored, and only then the old key out: at every moment
+    one stored key can log in."""
+    private = Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+    public_line = f"{public} devopness-server-{step.request.server_id}"
+    code, output = await step.run(
+        'mkdir -p "$HOME/.ssh" && chmod 700 "$HOME/.ssh" && touch ' + _AUTHORIZED
+        + " && chmod 600 " + _AUTHORIZED + " && cat >> " + _AUTHORIZED,
+        stdin=public_line + "\n",
+    )
+    if code != 0:
+        raise builtins.StepError(f"Could not add the new key to authorized_keys: {output.strip()}")
+    await step.log("Added the new key to authorized_keys.")
+    problem = await step.try_login(private_pem)
+    if problem is not None:
+        await _remove_key_line(step, public)
+        raise builtins.StepError(
+            f"Logging in with the new key failed ({problem}); it was removed again and "
+            "the current key stays in use."
+        )
+    await step.log("Logged in with the new key.")
+    await step.record({"rotated_public_key": public_line, "rotated_private_key": private_pem})
+    await step.log("The new key is stored; from now on actions use it.")
+    old = step.context.env.get("DEVOPNESS_CURRENT_PUBLIC_KEY", "")
+    old_key = " ".join(old.split()[:2])
+    if old_key and old_key != public:
+        await _remove_key_line(step, old_key)
+        await step.log("Removed the previous key from authorized_keys.")
+
+
+async def _remove_key_line(step: builtins.StepRuntime, key: str) -> None:
+    """Drop the lines holding `key` (type and base64, whatever the comment); written
+    aside and renamed, so authorized_keys is never left truncated."""
+    code, output = await step.run(
+        "f=" + _AUTHORIZED + '; k=$(cat); t=$(mktemp "$f.XXXXXX") && '
+        'awk -v k="$k" \'{ split($0, a, " "); if (a[1] " " a[2] != k) print }\' "$f" > "$t" '
+        '&& chmod 600 "$t" && mv -f "$t" "$f"',
+        stdin=key,
+    )
+    if code != 0:
+        raise builtins.StepError(f"Could not update authorized_keys: {output.strip()}")
+
+
+async def wait_reachable(step: builtins.StepRuntime) -> None:
+    """After a reboot: wait (bounded) until the server accepts SSH logins again."""
+    await asyncio.sleep(10)
+    deadline = asyncio.get_running_loop().time() + 600
+    problem: str | None = "not tried"
+    while asyncio.get_running_loop().time() < deadline:
+        problem = await step.try_login(step.context.private["private_key"])
+        if problem is None:
+            await step.log("The server is reachable again.")
+            return
+        await asyncio.sleep(5)
+    raise builtins.StepError(f"The server did not come back within 10 minutes: {problem}")
+
+
+async def _add_server_operation_context(
+    session: AsyncSession, box: SecretBox, server: Server, context: builtins.ScriptContext
 ) -> None:
-    """get-status (and connect) report load, memory, disk and OS: keep the last report."""
-    if request.resource_type != "server" or not results:
-        return
-    server = await session.get(Server, request.server_id)
-    if server is None:
-        return
-    details: dict[str, object] = dict(server.status_details or {})
-    for key, value in results.items():
-        if key in _STATUS_NUMBERS:
-            try:
-                details[key] = float(value) if "." in value else int(value)
-            except ValueError:
-                continue
-        elif key in ("os_id", "os_version", "disk_used", "kernel", "os_pretty_name"):
-            details[key] = value[:200]
-    server.status_details = details
-    server.status_checked_at = utcnow()
-    if succeeded and server.status in (ServerStatus.PENDING, ServerStatus.STOPPED,
-                                       ServerStatus.FAILED, ServerStatus.RESTARTING):
-        server.status = ServerStatus.RUNNING
+    environment = await session.get(Environment, server.environment_id)
+    assert environment is not None
+    sealed = server.ssh_private_key_encrypted or environment.ssh_private_key_encrypted
+    context.env["DEVOPNESS_CURRENT_PUBLIC_KEY"] = (
+        server.ssh_public_key or environment.ssh_public_key
+    )
+    context.env["DEVOPNESS_BLUEPRINT_SERVICES"] = "\n".join(
+        f"{s.get('type', '')}:{s.get('version', '')}:{int(bool(s.get('auto_start', True)))}"
+        f":{s.get('initial_state', 'started')}"
+        for s in server.blueprint_services or []
+    )
+    # To log in again after a reboot (Python steps only; redacted everywhere).
+    private_key = box.decrypt(sealed)
+    context.private["private_key"] = private_key
+    context.secrets.append(private_key)
 
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("server", server_context_builder(settings))
-    builtins.register_result_handler("server", store_results)
-    register_default_steps("server", "get_status", [
-        StepTemplate("Check reachability and load", builtins.script_command("server/get-status"),
+    builtins.register_result_handler("server", result_handler(settings))
+    builtins.register_python_step("server/verify-connection", verify_connection)
+    builtins.register_python_step("server/rotate-key", rotate_key)
+    builtins.register_python_step("server/wait-reachable", wait_reachable)
+    register_finish_listener(_status_listener)
+    status = StepTemplate("Check reachability and load",
+                          builtins.script_command("server/get-status"), timeout_seconds=60)
+    provision = [
+        StepTemplate("Verify the connection",
+                     builtins.python_step_command("server/verify-connection"),
                      timeout_seconds=60),
+        StepTemplate("Install base packages and blueprint services",
+                     builtins.script_command("server/provision"), timeout_seconds=1800),
+        status,
+    ]
+    register_default_steps("server", "get_status", [status])
+    register_default_steps("server", "provision", provision)
+    register_default_steps("server", "deploy", provision[1:])
+    register_default_steps("server", "start", [status])
+    register_default_steps("server", "stop", [
+        StepTemplate("Power off", builtins.script_command("server/stop"), timeout_seconds=60),
+    ])
+    register_default_steps("server", "restart", [
+        StepTemplate("Reboot", builtins.script_command("server/restart"), timeout_seconds=60),
+        StepTemplate("Wait until reachable",
+                     builtins.python_step_command("server/wait-reachable"),
+                     timeout_seconds=900),
+        status,
+    ])
+    register_default_steps("server", "rotate_key", [
+        StepTemplate("Rotate the SSH key", builtins.python_step_command("server/rotate-key"),
+                     timeout_seconds=120),
     ])

@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.core.auth import CurrentPrincipal
-from app.core.deps import SessionDep
-from app.core.errors import Unauthenticated
+from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
+from app.resources_common.operations import ACTION_ID_HEADER
 from app.resources_common.router import add_operation_routes, no_content
 from app.servers import schemas
 from app.servers.models import Server
@@ -17,8 +17,8 @@ from app.servers.service import ServerService
 router = APIRouter(tags=["Servers"])
 
 
-def get_service(session: SessionDep) -> ServerService:
-    return ServerService(session)
+def get_service(session: SessionDep, settings: SettingsDep) -> ServerService:
+    return ServerService(session, settings)
 
 
 Service = Annotated[ServerService, Depends(get_service)]
@@ -92,9 +92,15 @@ async def delete_server(
     response_model=schemas.ServerCommand,
 )
 async def get_server_commands(
-    server_id: int, service: Service, principal: CurrentPrincipal
+    server_id: int, service: Service, principal: CurrentPrincipal, request: Request,
+    settings: SettingsDep,
 ) -> schemas.ServerCommand:
-    return await service.commands(principal, server_id)
+    # The machine calls back the API where the operator configured it to be reached;
+    # without PUBLIC_URL, where this request reached it.
+    base = settings.public_url if "public_url" in settings.model_fields_set else str(
+        request.base_url
+    )
+    return await service.commands(principal, server_id, base)
 
 
 @router.post(
@@ -102,11 +108,25 @@ async def get_server_commands(
     operation_id="connectServer",
     response_class=Response,
 )
-async def connect_server(server_id: int, activation_token: str) -> Response:
-    # Machines are connected by authorising the environment's SSH key (see
-    # getServerCommands); this server issues no activation tokens, so none is valid.
-    del server_id, activation_token
-    raise Unauthenticated("The activation token is invalid.")
+async def connect_server(
+    server_id: int,
+    activation_token: Annotated[str, Path(max_length=200)],
+    service: Service,
+    ssh_user: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+            description="Extension: the OS user the connect command authorised (it sends "
+            "it); actions log in as this user from now on.",
+        ),
+    ] = None,
+) -> Response:
+    action_id = await service.connect(server_id, activation_token, ssh_user)
+    return Response(
+        "Server successfully connected",
+        media_type="text/plain",
+        headers={ACTION_ID_HEADER: str(action_id)},
+    )
 
 
 add_operation_routes(

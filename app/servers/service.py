@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import shlex
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.service import start_action
 from app.core.auth import Principal
-from app.core.errors import Conflict, ValidationFailed
+from app.core.database import utcnow
+from app.core.errors import Conflict, Unauthenticated, ValidationFailed
+from app.core.settings import Settings
 from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
@@ -25,8 +32,9 @@ class ServerService(EnvironmentResourceService[Server]):
     label = LABEL
     resource_type = "server"
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.servers = ServerRepository(session)
+        self.settings = settings
         super().__init__(session, self.servers)
 
     async def create(
@@ -97,21 +105,87 @@ class ServerService(EnvironmentResourceService[Server]):
                 "unlink or delete them first."
             )
 
-    async def commands(self, principal: Principal, server_id: int) -> ServerCommand:
-        """A shell command that authorises the environment's SSH key for the server's SSH
-        user: run on the machine, it lets actions log in."""
-        server = await self.get(principal, server_id)
-        public_key = server.environment.ssh_public_key.strip()
-        home = "/root" if server.ssh_user == "root" else f"/home/{server.ssh_user}"
-        ssh_dir = f"{home}/.ssh"
-        keys = f"{ssh_dir}/authorized_keys"
-        command = (
-            f"mkdir -p {ssh_dir} && chmod 700 {ssh_dir} && touch {keys} && "
-            f"chmod 600 {keys} && (grep -qxF {shlex.quote(public_key)} {keys} || "
-            f"echo {shlex.quote(public_key)} >> {keys}) && "
-            f"chown -R {server.ssh_user}: {ssh_dir}"
+    async def commands(
+        self, principal: Principal, server_id: int, callback_base: str
+    ) -> ServerCommand:
+        """The one-line command a user runs on the machine (as root, or as the user actions
+        should log in as): it authorises the server's SSH key for a dedicated `devopness`
+        user (root runs) or the current user, then calls back `connectServer` with a fresh
+        single-use token. Asking again replaces the previous token."""
+        server = await self.get(principal, server_id, "update")
+        token = secrets.token_urlsafe(32)
+        server.activation_token_hash = _token_hash(token)
+        server.activation_expires_at = utcnow() + timedelta(
+            seconds=self.settings.server_activation_ttl_seconds
         )
-        return ServerCommand(connect_command=command)
+        await self.session.flush()
+        public_key = (server.ssh_public_key or server.environment.ssh_public_key).strip()
+        callback = f"{callback_base.rstrip('/')}/servers/{server.id}/connect/{token}"
+        return ServerCommand(connect_command=connect_command(public_key, callback))
+
+    async def connect(self, server_id: int, token: str, ssh_user: str | None) -> int:
+        """The machine called back: check the single-use token, then start the action
+        that verifies SSH access (pinning the host key, reading the OS) and provisions."""
+        server = await self.session.get(Server, server_id)
+        now = utcnow()
+        if (
+            server is None
+            or server.activation_token_hash is None
+            or not hmac.compare_digest(server.activation_token_hash, _token_hash(token))
+        ):
+            raise Unauthenticated("The activation token is invalid.")
+        if server.activation_expires_at is None or server.activation_expires_at < now:
+            raise Unauthenticated(
+                "The activation token has expired: get a new command from "
+                f"GET /servers/{server_id}/commands."
+            )
+        server.activation_token_hash = None
+        server.activation_expires_at = None
+        if ssh_user is not None:
+            server.ssh_user = ssh_user
+        # Whatever was pinned before belongs to an earlier install of this machine.
+        server.host_key = None
+        server.status = ServerStatus.PROVISIONING
+        await self.session.flush()
+        action = await start_action(
+            self.session,
+            resource_type="server",
+            resource_id=server.id,
+            operation="provision",
+            triggered_by=None,
+            triggered_from="system",
+            project_id=server.project_id,
+            environment_id=server.environment_id,
+            trigger_comment="Connected by the server's connect command",
+        )
+        return action.id
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def connect_command(public_key: str, callback_url: str) -> str:
+    """POSIX sh, one line. Run as root it creates the `devopness` user with passwordless
+    sudo (provisioning installs packages); run as anyone else, that user is used."""
+    script = (
+        "set -e; K=" + shlex.quote(public_key) + "; "
+        'if [ "$(id -u)" -eq 0 ]; then U=devopness; '
+        'id -u "$U" >/dev/null 2>&1 || useradd -m -s /bin/bash "$U"; '
+        "usermod -p '*' \"$U\" 2>/dev/null || true; "
+        'mkdir -p /etc/sudoers.d; echo "$U ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/devopness; '
+        "chmod 440 /etc/sudoers.d/devopness; "
+        'H=$(getent passwd "$U" | cut -d: -f6); '
+        'else U=$(id -un); H=$HOME; fi; '
+        'mkdir -p "$H/.ssh"; chmod 700 "$H/.ssh"; touch "$H/.ssh/authorized_keys"; '
+        'chmod 600 "$H/.ssh/authorized_keys"; '
+        'grep -qxF "$K" "$H/.ssh/authorized_keys" || echo "$K" >> "$H/.ssh/authorized_keys"; '
+        'if [ "$(id -u)" -eq 0 ]; then chown -R "$U": "$H/.ssh"; fi; '
+        "URL=" + shlex.quote(callback_url) + '"?ssh_user=$U"; '
+        'if command -v curl >/dev/null 2>&1; then curl -fsS -X POST "$URL"; '
+        'else wget -qO- --post-data= "$URL"; fi; echo'
+    )
+    return "sh -c " + shlex.quote(script)
 
 
 def _credential_id(value: int | str | None) -> int | None:

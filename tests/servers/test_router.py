@@ -171,8 +171,12 @@ async def test_commands_authorise_the_environment_key(
     r = await client.get(f"/servers/{server.id}/commands", headers=t.headers)
     assert r.status_code == 200
     command = r.json()["connect_command"]
-    assert t.environment.ssh_public_key in command
-    assert "/home/deploy/.ssh/authorized_keys" in command
+    # The key as a shell-quoted literal, the single-use callback, and nothing else to fill in.
+    assert t.environment.ssh_public_key.strip() in command
+    assert f"http://testserver/servers/{server.id}/connect/" in command
+    await db.refresh(server)
+    assert server.activation_token_hash is not None
+    assert server.activation_expires_at is not None
 
 
 @pytest.mark.parametrize("operation", ["deploy", "get-status", "restart", "rotate-key", "start",

@@ -652,8 +652,9 @@ async def _python_step(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
         elif (exc := work.exception()) is not None:
-            failure = str(exc) if isinstance(exc, StepFailed) else f"Unexpected error: {exc}"
-            if not isinstance(exc, StepFailed):
+            expected = isinstance(exc, StepFailed | builtins.StepError)
+            failure = str(exc) if expected else f"Unexpected error: {exc}"
+            if not expected:
                 logger.error("built-in step %s failed", name, exc_info=exc)
         if failure:
             await log.write(f"\n{failure}\n")

@@ -1,0 +1,253 @@
+"""Server operations on a real loopback server: connect, provision, status, key rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from datetime import timedelta
+from typing import Any
+
+import asyncssh
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.database import utcnow
+from app.core.security import SecretBox
+from app.core.settings import Settings
+from app.servers.models import Server
+from tests import resource_factories as rf
+from tests.actions.conftest import live_url  # noqa: F401  (fixture)
+from tests.remote.conftest import Remote, SSHHost, create_os_user, delete_os_user
+
+
+async def _server(db: AsyncSession, server_id: int) -> Server:
+    server = await db.get(Server, server_id, populate_existing=True)
+    assert server is not None
+    return server
+
+
+async def _can_login(port: int, user: str, private_key: str) -> bool:
+    try:
+        conn = await asyncssh.connect(
+            "127.0.0.1", port, username=user,
+            client_keys=[asyncssh.import_private_key(private_key)], known_hosts=None,
+            agent_path=None, config=[], preferred_auth="publickey",
+        )
+    except (asyncssh.PermissionDenied, asyncssh.DisconnectError):
+        return False
+    conn.close()
+    return True
+
+
+async def test_connect_command_authorises_the_key_and_provisions(
+    db: AsyncSession, sshd_host: SSHHost, live_url: str,  # noqa: F811
+) -> None:
+    tenant = await rf.create_tenant(db)
+    # As users add a machine: address and port known, the key not yet on it.
+    server = await rf.create_server(db, tenant, ssh_port=sshd_host.port, ssh_user="root",
+                                    max_parallel_actions=0)
+    public_key = tenant.environment.ssh_public_key.strip()
+    user, home = create_os_user()
+    try:
+        async with httpx.AsyncClient(base_url=live_url, timeout=60) as client:
+            r = await client.get(f"/servers/{server.id}/commands", headers=tenant.headers)
+            assert r.status_code == 200, r.text
+            command = r.json()["connect_command"]
+            # The callback goes to PUBLIC_URL (the tests' is http://testserver); here the
+            # API listens on a loopback port instead, as if behind a proxy.
+            assert f"http://testserver/servers/{server.id}/connect/" in command
+            command = command.replace("http://testserver", live_url)
+            stored = await _server(db, server.id)
+            assert stored.activation_token_hash is not None
+
+            # The user pastes it into a shell on the machine.
+            result = await asyncio.to_thread(
+                subprocess.run, ["runuser", "-u", user, "--", "/bin/bash", "-c", command],
+                capture_output=True, text=True, timeout=60, cwd=home,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "Server successfully connected" in result.stdout
+            keys = (home / ".ssh" / "authorized_keys").read_text()
+            assert public_key in keys
+
+            stored = await _server(db, server.id)
+            assert stored.ssh_user == user
+            assert stored.activation_token_hash is None  # single use
+            action = await _latest_action(client, tenant, server.id)
+            action = await _wait(client, tenant, action["id"])
+            assert action["type"] == "provision"
+            assert action["status"] == "completed", action
+            steps = action["targets"][0]["steps"]
+            assert [s["name"] for s in steps] == [
+                "Verify the connection", "Install base packages and blueprint services",
+                "Check reachability and load",
+            ]
+            stored = await _server(db, server.id)
+            assert stored.host_key == sshd_host.host_key
+            assert stored.status == "running"
+            assert stored.status_details and stored.status_details["os_id"]
+            assert stored.status_details["kernel"]
+
+            # The same command again: its token was used.
+            again = await asyncio.to_thread(
+                subprocess.run, ["runuser", "-u", user, "--", "/bin/bash", "-c", command],
+                capture_output=True, text=True, timeout=60, cwd=home,
+            )
+            assert again.returncode != 0
+            # Running it twice left one copy of the key.
+            keys = (home / ".ssh" / "authorized_keys").read_text().splitlines()
+            assert keys.count(public_key) == 1
+    finally:
+        delete_os_user(user)
+
+
+async def _latest_action(client: httpx.AsyncClient, tenant: rf.Tenant, server_id: int
+                         ) -> dict[str, Any]:
+    r = await client.get(f"/actions/server/{server_id}", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json()[0])
+
+
+async def _wait(client: httpx.AsyncClient, tenant: rf.Tenant, action_id: int
+                ) -> dict[str, Any]:
+    r = await client.get(f"/actions/{action_id}", params={"wait": 120}, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def test_connect_rejects_wrong_expired_and_reused_tokens(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    tenant = await rf.create_tenant(db)
+    server = await rf.create_server(db, tenant)
+    r = await client.post(f"/servers/{server.id}/connect/nope")
+    assert r.status_code == 401
+    assert r.json()["message"] == "The activation token is invalid."
+
+    r = await client.get(f"/servers/{server.id}/commands", headers=tenant.headers)
+    token = r.json()["connect_command"].split(f"/servers/{server.id}/connect/")[1][:43]
+    stored = await _server(db, server.id)
+    stored.activation_expires_at = utcnow() - timedelta(seconds=1)
+    await db.commit()
+    r = await client.post(f"/servers/{server.id}/connect/{token}")
+    assert r.status_code == 401
+    assert "expired" in r.json()["message"]
+    stored = await _server(db, server.id)
+    assert stored.status == "pending"  # nothing started
+
+    # Another server's token does not connect this one.
+    other = await rf.create_server(db, tenant)
+    r = await client.get(f"/servers/{other.id}/commands", headers=tenant.headers)
+    other_token = r.json()["connect_command"].split(f"/servers/{other.id}/connect/")[1][:43]
+    r = await client.post(f"/servers/{server.id}/connect/{other_token}")
+    assert r.status_code == 401
+
+    r = await client.post(f"/servers/{other.id}/connect/{other_token}",
+                          params={"ssh_user": "Bad User"})
+    assert r.status_code == 422
+
+
+async def test_commands_of_another_tenants_server_are_not_found(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    tenant, intruder = await rf.create_tenant(db), await rf.create_tenant(db)
+    server = await rf.create_server(db, tenant)
+    r = await client.get(f"/servers/{server.id}/commands", headers=intruder.headers)
+    assert r.status_code == 404
+    stored = await _server(db, server.id)
+    assert stored.activation_token_hash is None
+
+
+async def test_get_status_and_start_report_load(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    action = await remote.operate(client, f"/servers/{remote.server.id}/get-status")
+    assert "load average" in await remote.logs(client, action)
+    server = await _server(db, remote.server.id)
+    assert server.status_details and server.status_details["cpus"] >= 1
+    assert server.status_details["memory_total_kb"] > 0
+    assert server.status_checked_at is not None
+    assert server.status == "running"
+    assert server.host_key == remote.host.host_key  # pinned on first connection
+    await remote.operate(client, f"/servers/{remote.server.id}/start")
+
+
+async def test_deploy_reapplies_provisioning(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    action = await remote.operate(client, f"/servers/{remote.server.id}/deploy")
+    logs = await remote.logs(client, action)
+    assert "base packages present" in logs
+    assert "server provisioned" in logs
+
+
+async def test_power_operations_need_root_and_say_so(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    for operation in ("stop", "restart"):
+        action = await remote.operate(
+            client, f"/servers/{remote.server.id}/{operation}", expect="failed"
+        )
+        logs = await remote.logs(client, action)
+        assert "needs root" in logs, logs
+    server = await _server(db, remote.server.id)
+    assert server.status != "stopped"
+
+
+async def test_rotate_key_replaces_the_key_without_locking_out(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, settings: Settings
+) -> None:
+    old_public = remote.tenant.environment.ssh_public_key.strip()
+    old_private = SecretBox(settings).decrypt(remote.tenant.environment.ssh_private_key_encrypted)
+    await remote.operate(client, f"/servers/{remote.server.id}/rotate-key")
+    server = await _server(db, remote.server.id)
+    assert server.ssh_public_key and server.ssh_private_key_encrypted
+    new_private = SecretBox(settings).decrypt(server.ssh_private_key_encrypted)
+    keys = remote.read(".ssh/authorized_keys")
+    assert old_public not in keys
+    assert " ".join(server.ssh_public_key.split()[:2]) in keys
+    assert await _can_login(remote.host.port, remote.user, new_private)
+    assert not await _can_login(remote.host.port, remote.user, old_private)
+    # Actions now use the new key; a second rotation works from it.
+    first_rotation = server.ssh_public_key
+    await remote.operate(client, f"/servers/{remote.server.id}/get-status")
+    await remote.operate(client, f"/servers/{remote.server.id}/rotate-key")
+    again = await _server(db, remote.server.id)
+    assert again.ssh_public_key and again.ssh_public_key != first_rotation
+    assert len(remote.read(".ssh/authorized_keys").splitlines()) == 1
+    # The connect command now authorises the server's own key.
+    r = await client.get(f"/servers/{remote.server.id}/commands",
+                         headers=remote.tenant.headers)
+    assert again.ssh_public_key.split()[1] in r.json()["connect_command"]
+
+
+async def test_rotate_key_failure_keeps_the_current_key(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    # authorized_keys the SSH user cannot write: the new key cannot be added.
+    keys = remote.home / ".ssh" / "authorized_keys"
+    os.chown(keys, 0, 0)
+    keys.chmod(0o644)
+    before = keys.read_text()
+    action = await remote.operate(client, f"/servers/{remote.server.id}/rotate-key",
+                                  expect="failed")
+    assert "Could not add the new key" in action["targets"][0]["status_reason_human_readable"]
+    server = await _server(db, remote.server.id)
+    assert server.ssh_public_key is None and server.ssh_private_key_encrypted is None
+    assert keys.read_text() == before
+    await remote.operate(client, f"/servers/{remote.server.id}/get-status")
+
+
+@pytest.mark.parametrize("operation", ["rotate-key", "get-status", "deploy"])
+async def test_another_tenant_cannot_run_server_operations(
+    client: httpx.AsyncClient, db: AsyncSession, operation: str
+) -> None:
+    tenant, intruder = await rf.create_tenant(db), await rf.create_tenant(db)
+    server = await rf.create_server(db, tenant)
+    r = await client.post(f"/servers/{server.id}/{operation}", json={},
+                          headers=intruder.headers)
+    assert r.status_code == 404
+    r = await client.get(f"/actions/server/{server.id}", headers=tenant.headers)
+    assert r.json() == []

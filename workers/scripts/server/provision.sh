@@ -1,0 +1,39 @@
+# Prepare a freshly connected server: base packages, the applications directory, and the
+# services of its blueprint. Idempotent: only what is missing is installed.
+. /etc/os-release 2>/dev/null || true
+case "${ID:-}:${ID_LIKE:-}" in
+  debian:*|ubuntu:*|*:*debian*) ;;
+  *) dv_fail "provisioning supports Debian and Ubuntu; this server runs ${PRETTY_NAME:-an unknown OS}" ;;
+esac
+
+packages=(${DEVOPNESS_BASE_PACKAGES:-ca-certificates curl git unzip rsync acl cron})
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  dv_log "installing base packages: ${missing[*]}"
+  dv_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  dv_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  dv_log "base packages present: ${packages[*]}"
+fi
+
+apps_dir=${DEVOPNESS_APPS_DIR:-$HOME}
+mkdir -p -- "$apps_dir"
+dv_log "applications directory: $apps_dir"
+
+if [ -n "${DEVOPNESS_BLUEPRINT_SERVICES:-}" ]; then
+  while IFS=: read -r type version auto_start initial_state; do
+    [ -n "$type" ] || continue
+    if declare -F dv_service_install >/dev/null; then
+      dv_log "blueprint service: $type $version"
+      dv_service_install "$type" "$version" "$auto_start" "$initial_state"
+    else
+      dv_fail "cannot install blueprint service $type $version: service support is missing"
+    fi
+  done <<< "$DEVOPNESS_BLUEPRINT_SERVICES"
+else
+  dv_log "the blueprint lists no services"
+fi
+dv_log "server provisioned"
