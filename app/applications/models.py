@@ -27,7 +27,7 @@ class Application(EnvironmentResource, TimestampMixin, Base):
     RESOURCE_TYPE = ResourceType.APPLICATION
 
     name: Mapped[str] = mapped_column(String(60))
-    repository: Mapped[str] = mapped_column(String(100))
+    repository: Mapped[str] = mapped_column(String(255))
     default_branch: Mapped[str] = mapped_column(String(200))
     programming_language: Mapped[str] = mapped_column(String(30))
     engine_version: Mapped[str] = mapped_column(String(10))
@@ -52,11 +52,11 @@ class Application(EnvironmentResource, TimestampMixin, Base):
 
     @property
     def repository_owner(self) -> str:
-        return self.repository.partition("/")[0]
+        return _repository_parts(self.repository)[0]
 
     @property
     def repository_name(self) -> str:
-        return self.repository.partition("/")[2]
+        return _repository_parts(self.repository)[1]
 
     @property
     def programming_language_human_readable(self) -> str:
@@ -97,3 +97,14 @@ register_environment_resource(
         Application.environment_id,
     )
 )
+
+
+def _repository_parts(repository: str) -> tuple[str, str]:
+    """(owner, name) of `owner/name` or of a git URL's last two path segments."""
+    path = repository.split("://", 1)[-1]
+    if "://" not in repository and ":" in path and not path.startswith("/"):
+        path = path.split(":", 1)[1]  # scp-like user@host:owner/name.git
+    segments = [s for s in path.split("/") if s]
+    name = segments[-1].removesuffix(".git") if segments else repository
+    owner = segments[-2] if len(segments) >= 2 else ""
+    return owner, name

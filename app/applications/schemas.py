@@ -26,10 +26,20 @@ def _text(max_length: int, min_length: int = 1) -> Any:
     ]
 
 
+# `owner/name` on the credential's provider (the reference), or, for code kept on one's own
+# hosts (Gitea, GitLab, a bare repository), any git URL the servers can reach: https://,
+# ssh://, git://, file://, scp-like `user@host:path`, or an absolute path on the server.
 Repository = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=100,
-                      pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"),
+    StringConstraints(
+        strip_whitespace=True, max_length=255,
+        pattern=(
+            r"^(?:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+            r"|(?:https?|ssh|git|file)://[^\s'\"`$\\]+"
+            r"|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s'\"`$\\]+"
+            r"|/[^\s'\"`$\\]+)$"
+        ),
+    ),
 ]
 RootDirectory = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]

@@ -1,4 +1,5 @@
-"""servers: own SSH key after rotation, activation tokens, last reported status
+"""servers: own SSH key after rotation, activation tokens, last reported status;
+applications: repository holds any git URL
 
 Revision ID: 0007
 Revises: 0006
@@ -18,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Applications may name any git URL (self-hosted code), not only `owner/name`.
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.alter_column("repository", existing_type=sa.String(100),
+                              type_=sa.String(255), existing_nullable=False)
     with op.batch_alter_table("servers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ssh_public_key", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("ssh_private_key_encrypted", sa.Text(), nullable=True))
@@ -32,6 +37,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.alter_column("repository", existing_type=sa.String(255),
+                              type_=sa.String(100), existing_nullable=False)
     with op.batch_alter_table("servers", schema=None) as batch_op:
         for column in ("status_checked_at", "status_details", "activation_expires_at",
                        "activation_token_hash", "ssh_private_key_encrypted", "ssh_public_key"):

@@ -29,6 +29,7 @@ async def test_create_and_read_with_relations(client: httpx.AsyncClient, db: Asy
     assert r.status_code == 201, r.text
     created = r.json()
     assert (created["repository_owner"], created["repository_name"]) == ("acme", "storefront")
+
     assert created["programming_language_human_readable"] == "PHP"
     assert created["framework_human_readable"] == "Laravel"
     assert created["deployments_keep"] == 5
@@ -62,7 +63,9 @@ async def test_create_and_read_with_relations(client: httpx.AsyncClient, db: Asy
     [
         ({"name": "x" * 61}, "name"),
         ({"repository": "no-slash"}, "repository"),
-        ({"repository": "a/" + "b" * 100}, "repository"),
+        ({"repository": "a/" + "b" * 254}, "repository"),
+        ({"repository": "https://host/x'; rm -rf /"}, "repository"),
+        ({"repository": "relative/path/../x y"}, "repository"),
         ({"credential_id": None}, "credential_id"),
         ({"programming_language": "cobol"}, "programming_language"),
         ({"framework": "django"}, "framework"),
@@ -140,3 +143,21 @@ async def test_templates_are_not_offered(
     if "template_inputs" in payload:
         r = await client.post(url, json=payload, headers=other.headers)
         assert r.status_code == 404
+
+
+@pytest.mark.parametrize(("repository", "owner", "name"), [
+    ("https://git.example.com/team/shop.git", "team", "shop"),
+    ("git@gitea.internal:team/shop.git", "team", "shop"),
+    ("ssh://git@gitea.internal:2222/team/shop.git", "team", "shop"),
+    ("/srv/git/shop.git", "git", "shop"),
+])
+async def test_any_git_url_is_accepted(
+    repository: str, owner: str, name: str, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    r = await client.post(f"/environments/{t.environment.id}/applications",
+                          json=body(repository=repository), headers=t.headers)
+    assert r.status_code == 201, r.text
+    assert (r.json()["repository_owner"], r.json()["repository_name"]) == (owner, name)
+    stored = await db.get(Application, r.json()["id"])
+    assert stored is not None and stored.repository == repository
