@@ -6,7 +6,9 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.models import Action
 from app.applications.models import Application
+from app.applications.remote import deployment_data
 from app.applications.repository import ApplicationRepository
 from app.applications.schemas import (
     ApplicationEnvironmentApplyTemplate,
@@ -144,8 +146,13 @@ class ApplicationService(EnvironmentResourceService[Application]):
     async def deploy(
         self, principal: Principal, application_id: int, data: DeploymentApplicationCreate
     ) -> int:
+        """Start a deployment (see `app.applications.remote`); the action's `action_data`
+        holds what was asked for, then the deployed commit and release."""
         application = await self.get(principal, application_id, "deploy")
-        return await start_operation(
+        action_data = await deployment_data(
+            self.session, application, data.type, data.source_type, data.source_ref
+        )
+        action_id = await start_operation(
             self.session,
             principal,
             self.resource_type,
@@ -155,4 +162,12 @@ class ApplicationService(EnvironmentResourceService[Application]):
             project_id=application.project_id,
             servers=data.servers,
             trigger_comment=data.trigger_comment,
+            action_data=action_data,
         )
+        action = await self.session.get(Action, action_id)
+        if action is not None and action.pipeline_id is not None:
+            # The pipeline is only known once the action exists.
+            deployment = dict(action_data["deployment"], pipeline_id=action.pipeline_id)
+            action.action_data = dict(action_data, deployment=deployment)
+            await self.session.flush()
+        return action_id

@@ -1,0 +1,98 @@
+# Application deploy, step 3: make a release live. `current` is switched atomically (a new
+# link renamed over the old one), then the application's daemons restart and nginx reloads
+# when virtual hosts serve it; if that fails, `current` switches back. Old releases beyond
+# `deployments_keep` are removed (never the live one, nor the one live before it).
+app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+meta="$app_dir/.devopness"
+action_release=$DEVOPNESS_ACTION_ID
+
+live_id=""
+[ -L "$app_dir/current" ] && live_id=$(basename -- "$(readlink -- "$app_dir/current")")
+
+# Finished releases, oldest first.
+ready_releases() {
+  local marker
+  for marker in "$meta"/releases/*.ready; do
+    [ -e "$marker" ] || continue
+    marker=$(basename -- "$marker" .ready)
+    [ -d "$app_dir/releases/$marker" ] && printf '%s\n' "$marker"
+  done | sort -n
+}
+
+if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
+  [ -n "$live_id" ] || dv_fail "there is no live release to roll back from"
+  target=""
+  for id in $(ready_releases); do
+    [ "$id" -lt "$live_id" ] && target=$id
+  done
+  [ -n "$target" ] || dv_fail "there is no release older than the live release $live_id to roll back to"
+  dv_log "rolling back from release $live_id to release $target"
+else
+  target=$action_release
+  [ -d "$app_dir/releases/$target" ] && [ -e "$meta/releases/$target.ready" ] \
+    || dv_fail "release $target was not built: nothing to activate"
+fi
+
+# switch_to ID: point `current` at releases/ID (or remove it when ID is empty) atomically.
+switch_to() {
+  local tmp="$app_dir/.current.devopness-new"
+  if [ -z "$1" ]; then rm -f -- "$app_dir/current"; return 0; fi
+  rm -f -- "$tmp"
+  ln -s -- "releases/$1" "$tmp"
+  mv -T -f -- "$tmp" "$app_dir/current"
+}
+
+# run_helper CMD...: CMD in a subshell with errexit in force (the helpers exit on failure;
+# bash ignores errexit in anything run from an `if`, `&&` or `||`, so this is only ever
+# called as a plain command); its exit status goes to helper_status.
+run_helper() {
+  set +e
+  (set -e; "$@") </dev/null
+  helper_status=$?
+  set -e
+}
+
+# Daemons and nginx pick up the live release; reload_failed=1 when one did not.
+reload_users() {
+  local id
+  reload_failed=0
+  for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do
+    run_helper dv_daemon_restart "$id"
+    if [ "$helper_status" -ne 0 ]; then dv_warn "daemon $id did not restart"; reload_failed=1; fi
+  done
+  if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
+    run_helper dv_nginx_reload
+    if [ "$helper_status" -ne 0 ]; then dv_warn "nginx did not reload"; reload_failed=1; fi
+  fi
+}
+
+printf '%s\n' "$live_id" >"$meta/previous.devopness-new"
+mv -f -- "$meta/previous.devopness-new" "$meta/previous"
+switch_to "$target"
+dv_log "current -> releases/$target"
+reload_users
+if [ "$reload_failed" = 1 ]; then
+  switch_to "$live_id"
+  reload_users
+  if [ "$target" = "$action_release" ]; then
+    rm -rf -- "${app_dir:?}/releases/$target" "$meta/releases/$target".*
+  fi
+  dv_fail "the application's daemons or virtual hosts did not take release $target; current switched back to ${live_id:-nothing}"
+fi
+dv_result release "$target"
+if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
+  dv_result commit "$(cat -- "$meta/releases/$target.commit")"
+  dv_result clone_url "$DEVOPNESS_GIT_URL"
+fi
+
+# Keep the newest `deployments_keep` releases, the live one and the one live before it.
+keep=${DEVOPNESS_APP_KEEP:-5}
+mapfile -t releases < <(ready_releases | sort -rn)
+count=0
+for id in "${releases[@]}"; do
+  count=$((count + 1))
+  [ "$count" -le "$keep" ] && continue
+  [ "$id" = "$target" ] || [ "$id" = "$live_id" ] && continue
+  rm -rf -- "${app_dir:?}/releases/$id" "$meta/releases/$id".*
+  dv_log "removed old release $id"
+done

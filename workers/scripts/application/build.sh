@@ -1,0 +1,64 @@
+# Application deploy, step 2: run the install dependencies and build commands in the new
+# release (its root directory), as the SSH user. A failure removes the new release:
+# `current` and the live release stay as they were.
+app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+meta="$app_dir/.devopness"
+release_id=$DEVOPNESS_ACTION_ID
+release="$app_dir/releases/$release_id"
+
+if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
+  dv_log "rollback: nothing to build"
+  exit 0
+fi
+[ -d "$release" ] && [ -e "$meta/releases/$release_id.commit" ] \
+  || dv_fail "release $release_id is missing: the fetch step did not complete"
+
+built=0
+finish() {
+  local status=$?
+  if [ "$built" != 1 ]; then
+    rm -rf -- "$release" "$meta/releases/$release_id".*
+    dv_log "release $release_id removed; the live release is unchanged"
+  fi
+  return "$status"
+}
+trap finish EXIT
+
+app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
+
+# run_app_command NAME COMMAND: COMMAND in the release's root directory with the
+# application's environment variables, none of the deploy's own parameters (tokens,
+# keys) and no stdin (stdin is this script).
+run_app_command() {
+  local name=$1 command=$2 status=0
+  dv_log "$name: $command"
+  (
+    cd -- "$app_root" || exit 1
+    while read -r key value_b64; do
+      [ -n "$key" ] || continue
+      value=$(printf '%s' "$value_b64" | base64 -d; printf x)
+      export "$key=${value%x}"
+    done <<<"${DEVOPNESS_APP_ENV:-}"
+    for var in $(compgen -e); do
+      case $var in DEVOPNESS_*) unset "$var" ;; esac
+    done
+    export APP_DIR="$app_dir" APP_SHARED_DIR="$app_dir/shared" APP_RELEASE_DIR="$release"
+    exec /bin/bash -c "$command" </dev/null
+  ) || status=$?
+  [ "$status" -eq 0 ] || dv_fail "$name failed (exit code $status); the live release is unchanged"
+}
+
+if [ -n "$DEVOPNESS_APP_INSTALL_COMMAND" ]; then
+  run_app_command "install dependencies" "$DEVOPNESS_APP_INSTALL_COMMAND"
+else
+  dv_log "no install dependencies command"
+fi
+if [ -n "$DEVOPNESS_APP_BUILD_COMMAND" ]; then
+  run_app_command "build" "$DEVOPNESS_APP_BUILD_COMMAND"
+else
+  dv_log "no build command"
+fi
+
+cp -- "$meta/releases/$release_id.commit" "$meta/releases/$release_id.ready"
+built=1
+dv_log "release $release_id is ready"

@@ -1,0 +1,182 @@
+# Application deploy, step 1: export the requested source into releases/<action id> and
+# write the application's variables there (see app/applications/remote.py).
+# Any failure removes the new release: `current` and the live release stay as they were.
+app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+meta="$app_dir/.devopness"
+release_id=$DEVOPNESS_ACTION_ID
+release="$app_dir/releases/$release_id"
+mirror="$app_dir/repo.git"
+
+if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
+  dv_log "rollback: nothing to fetch, an existing release becomes live"
+  exit 0
+fi
+
+mkdir -p -- "$app_dir/releases" "$app_dir/shared" "$meta/releases"
+live_id=""
+[ -L "$app_dir/current" ] && live_id=$(basename -- "$(readlink -- "$app_dir/current")")
+
+# Leftovers of deploys that stopped before their release was built (a lost connection, a
+# timeout): never the live release, never a deploy newer than this one.
+for dir in "$app_dir"/releases/*/; do
+  [ -d "$dir" ] || continue
+  id=$(basename -- "$dir")
+  [ "$id" = "$live_id" ] && continue
+  [ -e "$meta/releases/$id.ready" ] && continue
+  case $id in *[!0-9]*) continue ;; esac
+  if [ "$id" -le "$release_id" ]; then
+    dv_log "removing unfinished release $id"
+    rm -rf -- "$dir" "$meta/releases/$id".*
+  fi
+done
+
+work=$(mktemp -d)
+fetched=0
+finish() {
+  local status=$?
+  rm -rf -- "$work"
+  if [ "$fetched" != 1 ]; then
+    rm -rf -- "$release" "$meta/releases/$release_id".*
+    [ "$status" -ne 0 ] && dv_log "release $release_id removed; the live release is unchanged"
+  fi
+  return "$status"
+}
+trap finish EXIT
+
+# Git authentication lives only in this temporary directory (0700), for this run.
+chmod 700 "$work"
+export GIT_TERMINAL_PROMPT=0
+if [ -n "${DEVOPNESS_GIT_SSH_KEY:-}" ]; then
+  (umask 077; printf '%s\n' "$DEVOPNESS_GIT_SSH_KEY" | tr -d '\r' >"$work/deploy_key")
+  GIT_SSH_COMMAND="ssh -i $work/deploy_key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+  export GIT_SSH_COMMAND
+else
+  export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+fi
+if [ -n "${DEVOPNESS_GIT_TOKEN:-}" ]; then
+  # git asks for the username and password; the token is read from this process'
+  # environment, so it is never in a URL, a file or a command line.
+  cat >"$work/askpass" <<'ASKPASS'
+#!/bin/sh
+case "$1" in
+  Username*) printf '%s\n' "$DEVOPNESS_GIT_USERNAME" ;;
+  *) printf '%s\n' "$DEVOPNESS_GIT_TOKEN" ;;
+esac
+ASKPASS
+  chmod 700 "$work/askpass"
+  export GIT_ASKPASS="$work/askpass"
+fi
+dv_has git || dv_fail "git is not installed on this server (apt-get install git)"
+git_m() { git --git-dir="$mirror" "$@" </dev/null; }
+
+[ -n "$DEVOPNESS_GIT_URL" ] || dv_fail "the application has no repository URL"
+dv_log "fetching $DEVOPNESS_GIT_URL"
+if [ ! -d "$mirror" ]; then
+  git init -q --bare -- "$mirror.new" </dev/null
+  rm -rf -- "$mirror"
+  mv -- "$mirror.new" "$mirror"
+fi
+git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
+if ! out=$(git_m fetch --prune --force --no-auto-gc origin \
+  '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1); then
+  printf '%s\n' "$out"
+  dv_fail "could not fetch $DEVOPNESS_GIT_URL (check the URL and the deploy key or token)"
+fi
+
+ref=$DEVOPNESS_DEPLOY_SOURCE_REF
+case $DEVOPNESS_DEPLOY_TYPE:$DEVOPNESS_DEPLOY_SOURCE_TYPE in
+  redeploy:*)
+    [ -n "$live_id" ] || dv_fail "there is no live release to redeploy: deploy first"
+    ref=$(cat -- "$meta/releases/$live_id.commit" 2>/dev/null) \
+      || dv_fail "the live release $live_id has no recorded commit: deploy a branch, tag or commit"
+    dv_log "redeploying commit $ref of the live release $live_id"
+    sha=$(git_m rev-parse -q --verify "$ref^{commit}") \
+      || dv_fail "commit $ref is no longer in the repository"
+    ;;
+  *:branch)
+    sha=$(git_m rev-parse -q --verify "refs/heads/$ref^{commit}") \
+      || dv_fail "branch '$ref' does not exist in $DEVOPNESS_GIT_URL"
+    ;;
+  *:tag)
+    sha=$(git_m rev-parse -q --verify "refs/tags/$ref^{commit}") \
+      || dv_fail "tag '$ref' does not exist in $DEVOPNESS_GIT_URL"
+    ;;
+  *:commit)
+    case $ref in
+      *[!0-9a-fA-F]* | "") dv_fail "'$ref' is not a commit hash" ;;
+    esac
+    [ "${#ref}" -ge 4 ] || dv_fail "commit hash '$ref' is too short"
+    if ! sha=$(git_m rev-parse -q --verify "$ref^{commit}"); then
+      # A commit no branch or tag holds: ask for it by hash (servers that allow it).
+      git_m fetch -q origin "$ref" >/dev/null 2>&1 || true
+      sha=$(git_m rev-parse -q --verify "$ref^{commit}") \
+        || dv_fail "commit '$ref' is not in $DEVOPNESS_GIT_URL"
+    fi
+    ;;
+  *) dv_fail "unknown source type '$DEVOPNESS_DEPLOY_SOURCE_TYPE'" ;;
+esac
+dv_log "deploying commit $sha into release $release_id"
+
+rm -rf -- "$release"
+mkdir -p -- "$release"
+git_m archive --format=tar "$sha" | tar -x -C "$release" -f - \
+  || dv_fail "could not export commit $sha"
+printf '%s\n' "$sha" >"$meta/releases/$release_id.commit"
+
+app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
+[ -d "$app_root" ] \
+  || dv_fail "the root directory '/$DEVOPNESS_APP_ROOT_DIRECTORY' is not in the repository at $sha"
+
+# A path of a variable (file or link) stays inside the release.
+check_path() {
+  case "/$1/" in
+    //) dv_fail "a variable has an empty path" ;;
+    */../* | */./* | //*) dv_fail "'$1' must be a path inside the application" ;;
+  esac
+}
+decode() { printf '%s' "$1" | base64 -d; }
+
+# Shared paths (resource-symlink variables): one copy across releases, in shared/.
+shared="$app_dir/shared"
+while read -r key_b64 dest_b64; do
+  [ -n "$key_b64" ] || continue
+  key=$(decode "$key_b64"); dest=$(decode "$dest_b64")
+  check_path "$key"
+  dest=${dest//'${APP_SHARED_DIR}'/"$shared"}
+  [ -n "$dest" ] || dv_fail "the link '$key' has no destination"
+  link="$app_root/$key"
+  case $dest in "$shared"/*)
+    if [ ! -e "$dest" ] && [ ! -L "$dest" ]; then
+      mkdir -p -- "$(dirname -- "$dest")"
+      if [ -e "$link" ] && [ ! -L "$link" ]; then mv -- "$link" "$dest"; else mkdir -p -- "$dest"; fi
+      dv_log "created shared path ${dest#"$app_dir"/}"
+    fi
+  esac
+  rm -rf -- "$link"
+  mkdir -p -- "$(dirname -- "$link")"
+  ln -s -- "$dest" "$link"
+  dv_log "linked $key -> $dest"
+done <<<"${DEVOPNESS_APP_LINKS:-}"
+
+# Files (resource-config-file variables, and .env from the environment variables).
+while read -r mode key_b64 content_b64; do
+  [ -n "$mode" ] || continue
+  key=$(decode "$key_b64")
+  check_path "$key"
+  file="$app_root/$key"
+  [ -L "$file" ] && rm -f -- "$file"
+  mkdir -p -- "$(dirname -- "$file")"
+  (umask 077; decode "$content_b64" >"$file.devopness-new")
+  chmod "$mode" -- "$file.devopness-new"
+  mv -f -- "$file.devopness-new" "$file"
+  dv_log "wrote $key"
+done <<<"${DEVOPNESS_APP_FILES:-}"
+
+fetched=1
+dv_result release "$release_id"
+dv_result commit "$sha"
+dv_result clone_url "$DEVOPNESS_GIT_URL"
+dv_result commit_author_name "$(git_m log -1 --format=%an "$sha")"
+dv_result commit_author_email "$(git_m log -1 --format=%ae "$sha")"
+dv_result commit_date "$(git_m log -1 --format=%cI "$sha")"
+dv_result commit_message "$(git_m log -1 --format=%s "$sha")"

@@ -1,0 +1,84 @@
+# Application deploy, step 4 (beyond the reference): check the live release with the
+# application variable DEVOPNESS_HEALTH_CHECK_URL (curl) or DEVOPNESS_HEALTH_CHECK_COMMAND
+# (run in the release). When it fails, `current` switches back to the release live before
+# this deploy, daemons and nginx pick that one up again, and a release made by this deploy
+# is removed.
+app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+meta="$app_dir/.devopness"
+url=${DEVOPNESS_HEALTH_CHECK_URL:-}
+command=${DEVOPNESS_HEALTH_CHECK_COMMAND:-}
+if [ -z "$url" ] && [ -z "$command" ]; then
+  dv_log "no health check configured (application variable DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)"
+  exit 0
+fi
+[ -L "$app_dir/current" ] || dv_fail "the application has no live release"
+live_id=$(basename -- "$(readlink -- "$app_dir/current")")
+release="$app_dir/releases/$live_id"
+retries=${DEVOPNESS_HEALTH_CHECK_RETRIES:-5}
+timeout=${DEVOPNESS_HEALTH_CHECK_TIMEOUT:-10}
+case $retries in '' | *[!0-9]*) retries=5 ;; esac
+case $timeout in '' | *[!0-9]*) timeout=10 ;; esac
+[ "$retries" -ge 1 ] || retries=1
+
+app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
+check_once() {
+  if [ -n "$url" ]; then
+    curl -fsS -o /dev/null --max-time "$timeout" -- "$url" </dev/null 2>&1 || return 1
+  fi
+  if [ -n "$command" ]; then
+    (
+      cd -- "$app_root" || exit 1
+      while read -r key value_b64; do
+        [ -n "$key" ] || continue
+        value=$(printf '%s' "$value_b64" | base64 -d; printf x)
+        export "$key=${value%x}"
+      done <<<"${DEVOPNESS_APP_ENV:-}"
+      for var in $(compgen -e); do
+        case $var in DEVOPNESS_*) unset "$var" ;; esac
+      done
+      export APP_DIR="$app_dir" APP_SHARED_DIR="$app_dir/shared" APP_RELEASE_DIR="$release"
+      exec timeout "$timeout" /bin/bash -c "$command" </dev/null
+    ) 2>&1 || return 1
+  fi
+}
+
+what=${url:+"$url"}${url:+${command:+ and }}${command:+"the health check command"}
+attempt=1
+while :; do
+  if out=$(check_once); then
+    [ -n "$out" ] && printf '%s\n' "$out"
+    dv_log "health check passed: $what (release $live_id)"
+    exit 0
+  fi
+  [ -n "$out" ] && printf '%s\n' "$out"
+  [ "$attempt" -ge "$retries" ] && break
+  dv_log "health check attempt $attempt of $retries failed; retrying in 3 seconds"
+  attempt=$((attempt + 1))
+  sleep 3
+done
+
+previous=$(cat -- "$meta/previous" 2>/dev/null || true)
+if [ -n "$previous" ] && [ "$previous" != "$live_id" ] && [ -d "$app_dir/releases/$previous" ]; then
+  tmp="$app_dir/.current.devopness-new"
+  rm -f -- "$tmp"
+  ln -s -- "releases/$previous" "$tmp"
+  mv -T -f -- "$tmp" "$app_dir/current"
+  back="release $previous"
+else
+  rm -f -- "$app_dir/current"
+  back="no release (there was none before)"
+fi
+# Daemons and nginx go back to that release too (helpers in subshells with errexit in
+# force: they exit on failure, and a failure here must not stop the switch back).
+for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do
+  set +e; (set -e; dv_daemon_restart "$id") </dev/null; status=$?; set -e
+  [ "$status" -eq 0 ] || dv_warn "daemon $id did not restart"
+done
+if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
+  set +e; (set -e; dv_nginx_reload) </dev/null; status=$?; set -e
+  [ "$status" -eq 0 ] || dv_warn "nginx did not reload"
+fi
+if [ "$live_id" = "$DEVOPNESS_ACTION_ID" ]; then
+  rm -rf -- "${app_dir:?}/releases/$live_id" "$meta/releases/$live_id".*
+fi
+dv_fail "health check failed after $retries attempt(s): $what (release $live_id); current switched back to $back"
