@@ -192,8 +192,10 @@ def run_server(
     used = cpu_seconds(api_pid) - cpu
     assert action["status"] == "completed", action["status_reason_human_readable"]
     assert len(action["targets"]) == n
+    # A target's own run time: from when the worker started it (an SSH session of the
+    # worker's bounded pool was free) to its last step's end.
     durations = [
-        (_parse(t["completed_at"]) - _parse(t["created_at"])).total_seconds()
+        (_parse(t["completed_at"]) - _parse(t["started_at"])).total_seconds()
         for t in action["targets"]
     ]
     p95 = statistics.quantiles(durations, n=20)[-1] if n > 1 else durations[0]

@@ -217,7 +217,7 @@ class ActionRelation(ResponseModel):
             "type_human_readable": catalog.humanize(action.type),
             "url_web_permalink": f"{base_url}/actions/{action.id}",
             "trigger_comment": action.trigger_comment,
-            "action_data": action.action_data,
+            "action_data": public_action_data(action.action_data),
             "triggered_from": ActionTriggeredFrom.model_validate(action.triggered_from or {}),
             "resource": ActionResource(
                 id=action.resource_id,
@@ -421,3 +421,19 @@ class StepPipelineCreate(RequestModel):
 class StepPipelineUpdate(StepPipelineCreate):
     id: int
     trigger_after: Annotated[int, Field(ge=0, le=16777214)] | None = None
+
+
+def public_action_data(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Only deployment data (the reference's ActionDeploymentData) is shown, and only once
+    the deployed commit is known (its fields are required); what else an action keeps there
+    (parameters captured for a removal, hook variables) is internal."""
+    commit = (data or {}).get("commit")
+    if (
+        data
+        and data.get("release_name")
+        and isinstance(commit, dict)
+        and commit.get("hash")
+        and commit.get("committed_at")
+    ):
+        return data
+    return None

@@ -96,6 +96,28 @@ def decode_access_token(settings: Settings, token: str) -> dict[str, Any] | None
     return payload if payload.get("typ") == "access" else None
 
 
+def sign_server_activation(settings: Settings, server_id: int, nonce: int, expires: int) -> str:
+    """A server's connect token: its id, the activation nonce it is valid for and its
+    expiry (unix time), signed. Issuing one stores nothing; connecting bumps the nonce,
+    which voids every token issued before (single use)."""
+    payload = f"{server_id}-{nonce}-{expires}"
+    key = _derive(settings, b"server-activation")
+    return f"{payload}-{hmac.new(key, payload.encode(), 'sha256').hexdigest()[:40]}"
+
+
+def open_server_activation(settings: Settings, token: str) -> tuple[int, int, int] | None:
+    """(server id, nonce, expiry) of an authentic token, else None."""
+    parts = token.split("-")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]) or len(token) > 120:
+        return None
+    payload = "-".join(parts[:3])
+    key = _derive(settings, b"server-activation")
+    expected = hmac.new(key, payload.encode(), "sha256").hexdigest()[:40]
+    if not hmac.compare_digest(expected, parts[3]):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("ey")
 

@@ -1,12 +1,47 @@
-"""What this resource does on its servers: default steps, script parameters, results.
+"""What a network rule does on its servers: an allow rule in the server's firewall.
 
-See `app.actions.builtins`; `register()` is called by `app.registrations.register_all`.
+nftables by default (our own table `inet devopness`, rebuilt atomically), ufw when the
+server variable DEVOPNESS_FIREWALL=ufw says so, when ufw is active, or when nft is
+missing. The inbound chain accepts everything unless DEVOPNESS_FIREWALL_INBOUND_POLICY=drop
+asks for a default-deny firewall, which always lets SSH in. Needs root (`dv_root`). See
+`workers/scripts/lib/firewall.sh`.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actions import builtins
+from app.actions.service import StepTemplate, register_default_steps
 from app.core.settings import Settings
+from app.network_rules.models import NetworkRule
+
+
+async def network_rule_context(
+    session: AsyncSession, request: builtins.RunRequest
+) -> builtins.ScriptContext:
+    rule = await session.get(NetworkRule, request.resource_id)
+    if rule is None:
+        raise builtins.ContextUnavailable(
+            f"Network rule {request.resource_id} no longer exists."
+        )
+    return builtins.ScriptContext(env={
+        "DEVOPNESS_NETWORK_RULE_ID": str(rule.id),
+        "DEVOPNESS_NETWORK_RULE_NAME": rule.name,
+        "DEVOPNESS_NETWORK_RULE_DIRECTION": rule.direction,
+        "DEVOPNESS_NETWORK_RULE_PROTOCOL": rule.protocol,
+        "DEVOPNESS_NETWORK_RULE_PORT": str(rule.port),
+        "DEVOPNESS_NETWORK_RULE_CIDR": rule.cidr_block,
+    })
 
 
 def register(settings: Settings) -> None:
-    """Nothing yet."""
+    builtins.register_context_builder("network-rule", network_rule_context)
+    register_default_steps("network-rule", "deploy", [
+        StepTemplate("Apply the firewall rule", builtins.script_command("network-rule/deploy"),
+                     timeout_seconds=120),
+    ])
+    register_default_steps("network-rule", "remove", [
+        StepTemplate("Remove the firewall rule", builtins.script_command("network-rule/remove"),
+                     timeout_seconds=120),
+    ])

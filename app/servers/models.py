@@ -73,9 +73,8 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     # The server's own key pair once rotated (until then the environment's key is used).
     ssh_public_key: Mapped[str | None] = mapped_column(Text)
     ssh_private_key_encrypted: Mapped[str | None] = mapped_column(Text)
-    # Single-use token of the connect command (SHA-256 hex of it) and when it expires.
-    activation_token_hash: Mapped[str | None] = mapped_column(String(64))
-    activation_expires_at: Mapped[datetime | None]
+    # Connect tokens are signed for the current nonce; connecting bumps it (single use).
+    activation_nonce: Mapped[int] = mapped_column(default=0, server_default="0")
     # What the last get-status reported (load, memory, disk, OS) and when.
     status_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status_checked_at: Mapped[datetime | None]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import shlex
-from datetime import timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.service import start_action
 from app.core.auth import Principal
 from app.core.database import utcnow
 from app.core.errors import Conflict, Unauthenticated, ValidationFailed
+from app.core.security import open_server_activation, sign_server_activation
 from app.core.settings import Settings
 from app.resources_common import links
 from app.resources_common.service import (
@@ -110,37 +108,40 @@ class ServerService(EnvironmentResourceService[Server]):
     ) -> ServerCommand:
         """The one-line command a user runs on the machine (as root, or as the user actions
         should log in as): it authorises the server's SSH key for a dedicated `devopness`
-        user (root runs) or the current user, then calls back `connectServer` with a fresh
-        single-use token. Asking again replaces the previous token."""
+        user (root runs) or the current user, then calls back `connectServer` with a signed
+        token that expires and works once. Reading the command changes nothing."""
         server = await self.get(principal, server_id, "update")
-        token = secrets.token_urlsafe(32)
-        server.activation_token_hash = _token_hash(token)
-        server.activation_expires_at = utcnow() + timedelta(
-            seconds=self.settings.server_activation_ttl_seconds
+        expires = int(utcnow().timestamp()) + self.settings.server_activation_ttl_seconds
+        token = sign_server_activation(
+            self.settings, server.id, server.activation_nonce, expires
         )
-        await self.session.flush()
         public_key = (server.ssh_public_key or server.environment.ssh_public_key).strip()
         callback = f"{callback_base.rstrip('/')}/servers/{server.id}/connect/{token}"
         return ServerCommand(connect_command=connect_command(public_key, callback))
 
     async def connect(self, server_id: int, token: str, ssh_user: str | None) -> int:
-        """The machine called back: check the single-use token, then start the action
-        that verifies SSH access (pinning the host key, reading the OS) and provisions."""
-        server = await self.session.get(Server, server_id)
-        now = utcnow()
-        if (
-            server is None
-            or server.activation_token_hash is None
-            or not hmac.compare_digest(server.activation_token_hash, _token_hash(token))
-        ):
+        """The machine called back: check the token, then start the action that verifies
+        SSH access (pinning the host key, reading the OS) and provisions."""
+        claims = open_server_activation(self.settings, token)
+        if claims is None or claims[0] != server_id:
             raise Unauthenticated("The activation token is invalid.")
-        if server.activation_expires_at is None or server.activation_expires_at < now:
+        _, nonce, expires = claims
+        if expires < int(utcnow().timestamp()):
             raise Unauthenticated(
                 "The activation token has expired: get a new command from "
                 f"GET /servers/{server_id}/commands."
             )
-        server.activation_token_hash = None
-        server.activation_expires_at = None
+        # One conditional update: of two calls with the same token, one wins.
+        won = await self.session.execute(
+            update(Server)
+            .where(Server.id == server_id, Server.activation_nonce == nonce)
+            .values(activation_nonce=nonce + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if not won.rowcount:  # type: ignore[attr-defined]
+            raise Unauthenticated("The activation token was already used.")
+        server = await self.session.get(Server, server_id, populate_existing=True)
+        assert server is not None
         if ssh_user is not None:
             server.ssh_user = ssh_user
         # Whatever was pinned before belongs to an earlier install of this machine.
@@ -159,10 +160,6 @@ class ServerService(EnvironmentResourceService[Server]):
             trigger_comment="Connected by the server's connect command",
         )
         return action.id
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def connect_command(public_key: str, callback_url: str) -> str:

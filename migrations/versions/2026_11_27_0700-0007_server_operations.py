@@ -1,4 +1,4 @@
-"""servers: own SSH key after rotation, activation tokens, last reported status;
+"""servers: own SSH key after rotation, activation nonce, last reported status;
 applications: repository holds any git URL
 
 Revision ID: 0007
@@ -26,9 +26,8 @@ def upgrade() -> None:
     with op.batch_alter_table("servers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ssh_public_key", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("ssh_private_key_encrypted", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("activation_token_hash", sa.String(64), nullable=True))
         batch_op.add_column(
-            sa.Column("activation_expires_at", UTCDateTime(timezone=True), nullable=True)
+            sa.Column("activation_nonce", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(sa.Column("status_details", sa.JSON(), nullable=True))
         batch_op.add_column(
@@ -41,6 +40,6 @@ def downgrade() -> None:
         batch_op.alter_column("repository", existing_type=sa.String(255),
                               type_=sa.String(100), existing_nullable=False)
     with op.batch_alter_table("servers", schema=None) as batch_op:
-        for column in ("status_checked_at", "status_details", "activation_expires_at",
-                       "activation_token_hash", "ssh_private_key_encrypted", "ssh_public_key"):
+        for column in ("status_checked_at", "status_details", "activation_nonce",
+                       "ssh_private_key_encrypted", "ssh_public_key"):
             batch_op.drop_column(column)

@@ -10,10 +10,11 @@ from typing import Any
 import asyncssh
 import httpx
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import targets
-from app.actions.models import Pipeline
+from app.actions.models import Pipeline, PipelineStep
 from app.actions.service import ensure_default_pipelines
 from app.projects.models import Project
 from tests import factories
@@ -101,8 +102,10 @@ async def world(
         db, "application", APP_ID, project_id=project.id, environment_id=environment.id,
         organization_id=org.id, created_by=user.id,
     )
-    await db.commit()
     deploy: Pipeline = pipelines[0]
+    # Engine tests add their own steps: drop the application's built-in deploy steps.
+    await db.execute(delete(PipelineStep).where(PipelineStep.pipeline_id == deploy.id))
+    await db.commit()
     yield World(token, project, app_servers, servers, deploy.id, environment.id)
     targets.unregister_target_resolver("application")
     if real_resolver is not None:

@@ -58,7 +58,8 @@ async def test_max_parallel_actions_makes_the_second_action_wait(
     fs.touch(gate)
     done_first = await wait_action(client, world, first["id"])
     done_second = await wait_action(client, world, second["id"])
-    assert done_first["status"] == done_second["status"] == "completed"
+    assert done_first["status"] == done_second["status"] == "completed", (
+        done_first["status_reason_human_readable"], done_second["status_reason_human_readable"])
     # Never both at once: the second started only after the first finished.
     assert done_second["targets"][0]["started_at"] >= done_first["targets"][0]["completed_at"]
 
@@ -110,7 +111,7 @@ async def test_cancel_kills_running_step_and_skips_the_rest(
     assert response.status_code == 200, response.text
     done = await wait_action(client, world, action["id"], 20)
     assert done["status"] == "failed"
-    assert done["status_reason_human_readable"] == "Cancelled by user."
+    assert done["status_reason_human_readable"] == "Cancelled by user.", done["targets"][0]["steps"]
     steps = done["targets"][0]["steps"]
     assert [s["status"] for s in steps] == ["failed", "skipped"]
     await asyncio.sleep(2.5)

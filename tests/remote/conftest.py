@@ -163,7 +163,13 @@ def create_os_user() -> tuple[str, Path]:
 
 
 def delete_os_user(user: str) -> None:
-    subprocess.run(["pkill", "-KILL", "-u", user], check=False)
+    # Until none is left: a supervisor may respawn a process while we kill, and the next
+    # test's user often gets the same uid.
+    for _ in range(50):
+        subprocess.run(["pkill", "-KILL", "-u", user], check=False)
+        if subprocess.run(["pgrep", "-u", user], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.05)
     subprocess.run(["crontab", "-r", "-u", user], check=False, capture_output=True)
     subprocess.run(["userdel", "-r", "-f", user], check=False, capture_output=True)
 

@@ -474,11 +474,6 @@ async def test_https_token_from_the_linked_credential(
     assert current(remote, application.name) == f"releases/{action['id']}"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="workers/scripts/lib/daemon.sh: dv_daemon_restart calls dv_sup_init only inside "
-           "$(dv_daemon_installed_with ...), a subshell, so DV_SUP_* are unset when it restarts",
-)
 async def test_linked_daemon_restarts_on_the_new_release(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:

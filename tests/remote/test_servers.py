@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from datetime import timedelta
 from typing import Any
 
 import asyncssh
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import utcnow
-from app.core.security import SecretBox
+from app.core.security import SecretBox, sign_server_activation
 from app.core.settings import Settings
 from app.servers.models import Server
 from tests import resource_factories as rf
@@ -60,7 +59,7 @@ async def test_connect_command_authorises_the_key_and_provisions(
             assert f"http://testserver/servers/{server.id}/connect/" in command
             command = command.replace("http://testserver", live_url)
             stored = await _server(db, server.id)
-            assert stored.activation_token_hash is not None
+            assert stored.activation_nonce == 0  # handing out the command stores nothing
 
             # The user pastes it into a shell on the machine.
             result = await asyncio.to_thread(
@@ -74,7 +73,7 @@ async def test_connect_command_authorises_the_key_and_provisions(
 
             stored = await _server(db, server.id)
             assert stored.ssh_user == user
-            assert stored.activation_token_hash is None  # single use
+            assert stored.activation_nonce == 1  # its token is spent
             action = await _latest_action(client, tenant, server.id)
             action = await _wait(client, tenant, action["id"])
             assert action["type"] == "provision"
@@ -117,8 +116,12 @@ async def _wait(client: httpx.AsyncClient, tenant: rf.Tenant, action_id: int
     return dict(r.json())
 
 
+def _token_of(body: dict[str, Any], server_id: int) -> str:
+    return str(body["connect_command"]).split(f"/servers/{server_id}/connect/")[1].split('"')[0]
+
+
 async def test_connect_rejects_wrong_expired_and_reused_tokens(
-    client: httpx.AsyncClient, db: AsyncSession
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
 ) -> None:
     tenant = await rf.create_tenant(db)
     server = await rf.create_server(db, tenant)
@@ -126,21 +129,36 @@ async def test_connect_rejects_wrong_expired_and_reused_tokens(
     assert r.status_code == 401
     assert r.json()["message"] == "The activation token is invalid."
 
-    r = await client.get(f"/servers/{server.id}/commands", headers=tenant.headers)
-    token = r.json()["connect_command"].split(f"/servers/{server.id}/connect/")[1][:43]
-    stored = await _server(db, server.id)
-    stored.activation_expires_at = utcnow() - timedelta(seconds=1)
-    await db.commit()
-    r = await client.post(f"/servers/{server.id}/connect/{token}")
+    # A token signed for this server, already expired.
+    expired = sign_server_activation(settings, server.id, 0, int(utcnow().timestamp()) - 1)
+    r = await client.post(f"/servers/{server.id}/connect/{expired}")
     assert r.status_code == 401
     assert "expired" in r.json()["message"]
+    # A forged signature.
+    valid = _token_of(
+        (await client.get(f"/servers/{server.id}/commands", headers=tenant.headers)).json(),
+        server.id,
+    )
+    forged = valid[:-1] + ("0" if valid[-1] != "0" else "1")
+    r = await client.post(f"/servers/{server.id}/connect/{forged}")
+    assert r.status_code == 401
     stored = await _server(db, server.id)
     assert stored.status == "pending"  # nothing started
+    assert stored.activation_nonce == 0
+
+    # The valid one works once: a second call with it (or any earlier token) is refused.
+    r = await client.post(f"/servers/{server.id}/connect/{valid}")
+    assert r.status_code == 200, r.text
+    assert r.text == "Server successfully connected"
+    assert r.headers["X-Devopness-Action-Id"]
+    r = await client.post(f"/servers/{server.id}/connect/{valid}")
+    assert r.status_code == 401
+    assert r.json()["message"] == "The activation token was already used."
 
     # Another server's token does not connect this one.
     other = await rf.create_server(db, tenant)
     r = await client.get(f"/servers/{other.id}/commands", headers=tenant.headers)
-    other_token = r.json()["connect_command"].split(f"/servers/{other.id}/connect/")[1][:43]
+    other_token = _token_of(r.json(), other.id)
     r = await client.post(f"/servers/{server.id}/connect/{other_token}")
     assert r.status_code == 401
 
@@ -157,7 +175,7 @@ async def test_commands_of_another_tenants_server_are_not_found(
     r = await client.get(f"/servers/{server.id}/commands", headers=intruder.headers)
     assert r.status_code == 404
     stored = await _server(db, server.id)
-    assert stored.activation_token_hash is None
+    assert stored.activation_nonce == 0
 
 
 async def test_get_status_and_start_report_load(

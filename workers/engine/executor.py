@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shlex
 import socket
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ from app.core.settings import Settings
 from workers.engine import scripts
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.slots import try_claim
+from workers.engine.writer import StateWriter
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class StepSpec:
     status: str
     # ("script" | "python", name) for a built-in step (see app.actions.builtins).
     builtin: tuple[str, str] | None = None
+    token: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
 @dataclass
@@ -86,6 +89,12 @@ class ActionRun:
     worker_id: str
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str = ""
+    writer: StateWriter | None = None
+
+    @property
+    def state(self) -> StateWriter:
+        assert self.writer is not None, "the action's state writer is not running"
+        return self.writer
 
     def request_stop(self, reason: str) -> None:
         if not self.stop.is_set():
@@ -157,9 +166,11 @@ async def _run_claimed(run: ActionRun) -> str | None:
                     .order_by(ActionTarget.id)
                 )
             ).all()
-        await asyncio.gather(
-            *(_run_target(run, t.id, t.server_id, t.max_parallel_actions) for t in targets)
-        )
+        async with StateWriter(database, run.bus) as writer:
+            run.writer = writer
+            await asyncio.gather(
+                *(_run_target(run, t.id, t.server_id, t.max_parallel_actions) for t in targets)
+            )
     except BaseException:
         logger.exception("action %s crashed in the engine", action_id)
         async with database.transaction() as session:
@@ -290,39 +301,20 @@ async def _heartbeat(run: ActionRun) -> None:
 
 
 async def _set_target(run: ActionRun, target_id: int, **values: Any) -> None:
-    async with run.database.transaction() as session:
-        await session.execute(
-            _update(ActionTarget)
-            .where(ActionTarget.id == target_id)
-            .values(updated_at=utcnow(), **values)
-        )
-    await run.bus.publish(action_topic(run.action_id))
+    run.state.target(target_id, updated_at=utcnow(), **values)
+    run.state.publish(action_topic(run.action_id))
 
 
 async def _set_step(run: ActionRun, step_id: int, **values: Any) -> None:
-    async with run.database.transaction() as session:
-        await session.execute(
-            _update(ActionStep)
-            .where(ActionStep.id == step_id)
-            .values(updated_at=utcnow(), **values)
-        )
+    run.state.step(step_id, updated_at=utcnow(), **values)
 
 
 async def _start_step(run: ActionRun, target_id: int, step: StepSpec) -> None:
     now = utcnow()
-    async with run.database.transaction() as session:
-        await session.execute(
-            _update(ActionStep)
-            .where(ActionStep.id == step.id)
-            .values(status=ActionStatus.IN_PROGRESS, status_reason_code=ReasonCode.IN_PROGRESS,
-                    started_at=now, updated_at=now)
-        )
-        await session.execute(
-            _update(ActionTarget)
-            .where(ActionTarget.id == target_id)
-            .values(current_step_order=step.order, updated_at=now)
-        )
-    await run.bus.publish(action_topic(run.action_id))
+    run.state.step(step.id, status=ActionStatus.IN_PROGRESS,
+                   status_reason_code=ReasonCode.IN_PROGRESS, started_at=now, updated_at=now)
+    run.state.target(target_id, current_step_order=step.order, updated_at=now)
+    run.state.publish(action_topic(run.action_id))
 
 
 async def _fail_target(
@@ -330,34 +322,27 @@ async def _fail_target(
 ) -> None:
     """Fail a target: the step that was running (or about to) fails, later ones skip."""
     now = utcnow()
-    async with run.database.transaction() as session:
-        for step in steps:
-            if step.status in FINISHED:
-                continue
-            if step.id == log_to:
-                values: dict[str, Any] = {
-                    "status": ActionStatus.FAILED,
-                    "status_reason_code": ReasonCode.FAILED,
-                    "status_message": message,
-                    "completed_at": now,
-                }
-            else:
-                values = {
-                    "status": ActionStatus.SKIPPED,
-                    "status_reason_code": ReasonCode.SKIPPED,
-                    "completed_at": now,
-                }
-            step.status = values["status"]
-            await session.execute(
-                _update(ActionStep).where(ActionStep.id == step.id).values(updated_at=now, **values)
-            )
-        await session.execute(
-            _update(ActionTarget)
-            .where(ActionTarget.id == target_id)
-            .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                    status_message=message, completed_at=now, updated_at=now)
-        )
-    await run.bus.publish(action_topic(run.action_id))
+    for step in steps:
+        if step.status in FINISHED:
+            continue
+        if step.id == log_to:
+            values: dict[str, Any] = {
+                "status": ActionStatus.FAILED,
+                "status_reason_code": ReasonCode.FAILED,
+                "status_message": message,
+                "completed_at": now,
+            }
+        else:
+            values = {
+                "status": ActionStatus.SKIPPED,
+                "status_reason_code": ReasonCode.SKIPPED,
+                "completed_at": now,
+            }
+        step.status = values["status"]
+        run.state.step(step.id, updated_at=now, **values)
+    run.state.target(target_id, status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
+                     status_message=message, completed_at=now, updated_at=now)
+    run.state.publish(action_topic(run.action_id))
 
 
 @dataclass
@@ -414,11 +399,18 @@ async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: 
                 break
         if not marked_waiting:
             marked_waiting = True
-            await _set_target(
-                run, target_id,
-                status=ActionStatus.WAITING,
-                status_reason_code=ReasonCode.WAITING_CONCURRENCY_TARGET,
-            )
+            # Straight to the database (not through the writer): the claim that ends the
+            # wait is its own transaction and must not be overwritten by this later.
+            async with run.database.transaction() as session:
+                await session.execute(
+                    _update(ActionTarget)
+                    .where(ActionTarget.id == target_id,
+                           ActionTarget.status != ActionStatus.IN_PROGRESS)
+                    .values(status=ActionStatus.WAITING,
+                            status_reason_code=ReasonCode.WAITING_CONCURRENCY_TARGET,
+                            updated_at=utcnow())
+                )
+            await run.bus.publish(action_topic(run.action_id))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.stop.wait(), SLOT_POLL_SECONDS)
     else:
@@ -474,8 +466,10 @@ async def _connect(
     return conn
 
 
-def _pidfile(step_id: int) -> str:
-    return f"/tmp/devopness-step-{step_id}.pid"
+def _pidfile(step: StepSpec) -> str:
+    # Step ids alone are not unique on a server that several control planes (or a rebuilt
+    # database) reach: the run's random token keeps one from killing another's process.
+    return f"/tmp/devopness-step-{step.id}-{step.token}.pid"
 
 
 def _as_user(command: str, user: str | None, access: ServerAccess) -> str:
@@ -486,15 +480,20 @@ def _as_user(command: str, user: str | None, access: ServerAccess) -> str:
 
 def _wrap(step: StepSpec, access: ServerAccess, command: str | None = None) -> str:
     # The SSH session's shell leads its own process group (sshd calls setsid), so its pid
-    # names the group to kill on cancel or timeout, children included.
-    # The command runs in that shell itself (no extra process per step); the pid files
-    # are removed once per target, after its last step.
+    # names the group to kill on cancel or timeout, children included. The command runs
+    # in that shell itself (no extra process or SSH channel per step) on lines of its own;
+    # the pid file goes when it ends normally (one left by `exit` is a few bytes in /tmp,
+    # never reused).
     command = _as_user(command or step.command, step.run_as_user, access)
-    return f"echo $$ > {_pidfile(step.id)}; {command}"
+    pidfile = _pidfile(step)
+    return (
+        f"echo $$ > {pidfile}\n{command}\n"
+        f"__devopness_rc=$?; rm -f {pidfile}; exit $__devopness_rc"
+    )
 
 
-async def _kill_remote(conn: asyncssh.SSHClientConnection, step_id: int) -> None:
-    pidfile = _pidfile(step_id)
+async def _kill_remote(conn: asyncssh.SSHClientConnection, step: StepSpec) -> None:
+    pidfile = _pidfile(step)
     script = (
         f"p=$(cat {pidfile} 2>/dev/null) || exit 0; kill -TERM -$p 2>/dev/null; "
         "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -$p 2>/dev/null || break; sleep 0.2; "
@@ -629,7 +628,7 @@ async def _python_step(
     handler = builtins.python_step(name)
     if handler is None:
         raise StepFailed(f"There is no built-in step {name!r}.")
-    async with StepLog(run.database, step.id, redactor, run.bus) as log:
+    async with StepLog(run.state, step.id, redactor) as log:
         runtime = _Runtime(run, conn, access, step, log, plan, scanner)
         work: asyncio.Future[Any] = asyncio.ensure_future(handler(runtime))
         stopping: asyncio.Future[Any] = asyncio.ensure_future(run.stop.wait())
@@ -648,7 +647,7 @@ async def _python_step(
                 else f"The step timed out after {step.timeout_seconds} seconds."
             )
             work.cancel()
-            await _kill_remote(conn, step.id)
+            await _kill_remote(conn, step)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
         elif (exc := work.exception()) is not None:
@@ -691,7 +690,7 @@ async def _stream_step(
     if stdin is not None:
         process.stdin.write(stdin)
     process.stdin.write_eof()
-    async with StepLog(run.database, step.id, redactor, run.bus) as log:
+    async with StepLog(run.state, step.id, redactor) as log:
 
         async def pump() -> None:
             while True:
@@ -719,7 +718,7 @@ async def _stream_step(
                 if run.stop.is_set()
                 else f"The step timed out after {step.timeout_seconds} seconds."
             )
-            await _kill_remote(conn, step.id)
+            await _kill_remote(conn, step)
             process.close()
             pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -751,7 +750,7 @@ async def _stream_step(
 
 
 async def _log_message(run: ActionRun, step_id: int, message: str) -> None:
-    async with StepLog(run.database, step_id, Redactor(()), run.bus) as log:
+    async with StepLog(run.state, step_id, Redactor(())) as log:
         await log.write(message + "\n")
         await log.flush(final=True)
 
@@ -768,6 +767,9 @@ async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int
         await _fail_target(run, target_id, steps, run.stop_reason, log_to=None)
         return
     async with _session_limit(run.settings):
+        # Running from now on: the time spent queued for one of this worker's SSH sessions
+        # is not the target's run time.
+        run.state.target(target_id, started_at=utcnow())
         current: StepSpec | None = None
         conn: asyncssh.SSHClientConnection | None = None
         try:
@@ -798,9 +800,6 @@ async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int
             return
         finally:
             if conn is not None:
-                pidfiles = " ".join(_pidfile(s.id) for s in steps)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(conn.run(f"rm -f {pidfiles}", check=False), 10)
                 conn.close()
         now = utcnow()
         await _set_target(

@@ -11,21 +11,13 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, update
-
-from app.actions.bus import SignalBus, step_topic
+from app.actions.bus import step_topic
 from app.actions.metrics import LOG_BYTES
-from app.actions.models import ActionLogChunk, ActionStep
-from app.core.database import Database, utcnow
+from app.core.database import utcnow
+from workers.engine.writer import StateWriter
 
 REDACTED = "********"
 CHUNK_CHARS = 64 * 1024
-
-def _update(model: Any) -> Any:
-    # Engine sessions hold no objects: skip the ORM's synchronisation (an extra SELECT).
-    return update(model).execution_options(synchronize_session=False)
-
-
 
 class Redactor:
     """Replaces known secret values, including ones split across two reads."""
@@ -62,22 +54,24 @@ class Redactor:
 
 
 class StepLog:
+    """A step's output on its way to the database, through the action's `StateWriter`."""
+
     def __init__(
         self,
-        database: Database,
+        writer: StateWriter,
         step_id: int,
         redactor: Redactor,
-        bus: SignalBus,
         *,
         start_seq: int = 0,
+        base_bytes: int = 0,
         flush_interval: float = 0.2,
         max_buffer: int = 1024 * 1024,
     ) -> None:
-        self.database = database
+        self.writer = writer
         self.step_id = step_id
         self.redactor = redactor
-        self.bus = bus
         self.seq = start_seq
+        self.base_bytes = base_bytes
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
         self._pending: list[str] = []
@@ -107,13 +101,16 @@ class StepLog:
             self._pending.append(text)
             self._pending_chars += len(text)
         if self._pending_chars >= self.max_buffer:
-            await self.flush()
+            # Wait for the database: memory stays bounded whatever the output size (and
+            # SSH flow control holds the remote side back meanwhile).
+            await self.flush(wait=True)
 
     async def flush(
-        self, *, final: bool = False, step_values: dict[str, Any] | None = None
+        self, *, final: bool = False, step_values: dict[str, Any] | None = None,
+        wait: bool = False,
     ) -> None:
-        """Store pending output; `final` adds the terminal record (and `step_values`, the
-        step's outcome, in the same transaction)."""
+        """Hand pending output to the writer; `final` adds the terminal record (and
+        `step_values`, the step's outcome, stored in the same transaction)."""
         async with self._lock:
             if final:
                 tail = self.redactor.flush()
@@ -139,17 +136,15 @@ class StepLog:
             self.total_chars += len(text)
             LOG_BYTES.inc(len(text))
             now = utcnow()
-            async with self.database.transaction() as session:
-                await session.execute(insert(ActionLogChunk), rows)
-                await session.execute(
-                    _update(ActionStep)
-                    .where(ActionStep.id == self.step_id)
-                    .values(
-                        log_chunks=self.seq,
-                        log_bytes=ActionStep.log_bytes + len(text),
-                        log_updated_at=now,
-                        updated_at=now,
-                        **(step_values or {}),
-                    )
-                )
-        await self.bus.publish(step_topic(self.step_id))
+            self.writer.chunks(rows)
+            self.writer.step(
+                self.step_id,
+                log_chunks=self.seq,
+                log_bytes=self.base_bytes + self.total_chars,
+                log_updated_at=now,
+                updated_at=now,
+                **(step_values or {}),
+            )
+            self.writer.publish(step_topic(self.step_id))
+        if wait:
+            await self.writer.flush()

@@ -39,9 +39,13 @@ dv_put_file() {
 # "# BEGIN devopness MARKER" and "# END devopness MARKER" replaced by stdin (appended when
 # absent; removed when stdin is empty). Lines outside our markers are kept as they are.
 dv_block_replace() {
-  local file=$1 marker=$2 body
-  body=$(cat)
-  awk -v begin="# BEGIN devopness $marker" -v end="# END devopness $marker" -v body="$body" '
+  local file=$1 marker=$2
+  # The body reaches awk through the environment: `-v` would interpret its backslashes.
+  DV_BLOCK_BODY=$(cat)
+  export DV_BLOCK_BODY
+  local body=$DV_BLOCK_BODY
+  awk -v begin="# BEGIN devopness $marker" -v end="# END devopness $marker" '
+    BEGIN { body = ENVIRON["DV_BLOCK_BODY"] }
     $0 == begin { skip = 1; if (body != "") { print begin; print body; print end }; done = 1; next }
     $0 == end && skip { skip = 0; next }
     !skip { print }
