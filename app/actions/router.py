@@ -129,13 +129,16 @@ async def get_action(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         async with get_bus().subscribe(action_topic(action_id)) as changes:
-            # Re-read once subscribed: a change in between still wakes the wait below.
-            action = await service.reload(action_id)
-            while action.status not in FINISHED and (left := deadline - loop.time()) > 0:
+            # Re-read once subscribed: a change in between still wakes the wait below. Each
+            # wake-up reads only the status; the whole action (every target and step) is
+            # loaded once, at the end.
+            status = await service.status(action_id)
+            while status not in FINISHED and (left := deadline - loop.time()) > 0:
                 # End the read transaction while waiting so SQLite writers never wait on it.
                 await service.session.commit()
                 await changes.wait(min(left, 1.0))
-                action = await service.reload(action_id)
+                status = await service.status(action_id)
+        action = await service.reload(action_id)
     return schemas.Action.of(action, settings.frontend_url)
 
 

@@ -437,6 +437,9 @@ class ActionService:
             raise NotFound("Action not found.")
         return action
 
+    async def status(self, action_id: int) -> str | None:
+        return await self.session.scalar(select(Action.status).where(Action.id == action_id))
+
     async def reload(self, action_id: int) -> Action:
         action = await self.actions.get_full(action_id)
         if action is None:

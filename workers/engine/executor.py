@@ -13,7 +13,7 @@ import os
 import secrets
 import shlex
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -166,10 +166,12 @@ async def _run_claimed(run: ActionRun) -> str | None:
                     .order_by(ActionTarget.id)
                 )
             ).all()
+        plans = await _load_plans(run, targets)
         async with StateWriter(database, run.bus) as writer:
             run.writer = writer
             await asyncio.gather(
-                *(_run_target(run, t.id, t.server_id, t.max_parallel_actions) for t in targets)
+                *(_run_target(run, t.id, t.server_id, t.max_parallel_actions, plans[t.id])
+                  for t in targets)
             )
     except BaseException:
         logger.exception("action %s crashed in the engine", action_id)
@@ -352,23 +354,30 @@ class TargetPlan:
     request: builtins.RunRequest | None = None
     context: builtins.ScriptContext | None = None
     context_error: str | None = None
+    load_error: str | None = None
 
 
-async def _load_target(run: ActionRun, target_id: int, server_id: int) -> TargetPlan:
+async def _load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, TargetPlan]:
+    """Everything the targets need before they connect, read in one transaction: the
+    steps of all targets in one query, each server's access, built-in step parameters."""
+    plans: dict[int, TargetPlan] = {}
     async with run.database.transaction() as session:
-        access = await server_access_provider().get_access(session, server_id)
         rows = (
             await session.execute(
-                select(ActionStep.id, ActionStep.order, ActionStep.command,
-                       ActionStep.run_as_user, ActionStep.timeout_seconds, ActionStep.status)
-                .where(ActionStep.action_target_id == target_id)
-                .order_by(ActionStep.order)
+                select(ActionStep.action_target_id, ActionStep.id, ActionStep.order,
+                       ActionStep.command, ActionStep.run_as_user, ActionStep.timeout_seconds,
+                       ActionStep.status)
+                .where(ActionStep.action_id == run.action_id)
+                .order_by(ActionStep.action_target_id, ActionStep.order)
             )
         ).all()
-        plan = TargetPlan(access, [StepSpec(*row) for row in rows])
-        for step in plan.steps:
-            step.builtin = builtins.parse_builtin(step.command)
-        if any(s.builtin for s in plan.steps if s.status not in FINISHED):
+        steps: dict[int, list[StepSpec]] = {}
+        for row in rows:
+            spec = StepSpec(*row[1:])
+            spec.builtin = builtins.parse_builtin(spec.command)
+            steps.setdefault(row[0], []).append(spec)
+        action = None
+        if any(s.builtin for specs in steps.values() for s in specs if s.status not in FINISHED):
             action = (
                 await session.execute(
                     select(Action.type, Action.resource_type, Action.resource_id,
@@ -376,22 +385,44 @@ async def _load_target(run: ActionRun, target_id: int, server_id: int) -> Target
                     .where(Action.id == run.action_id)
                 )
             ).one()
-            plan.request = builtins.RunRequest(
-                action_id=run.action_id,
-                resource_type=action.resource_type,
-                resource_id=action.resource_id,
-                operation=action.type,
-                server_id=server_id,
-                action_data=action.action_data or {},
-            )
+        provider = server_access_provider()
+        for target in targets:
+            plan = TargetPlan(None, steps.get(target.id, []))
+            plans[target.id] = plan
             try:
-                plan.context = await builtins.build_context(session, plan.request)
+                plan.access = await provider.get_access(session, target.server_id)
+                if action is not None and any(
+                    s.builtin for s in plan.steps if s.status not in FINISHED
+                ):
+                    plan.request = builtins.RunRequest(
+                        action_id=run.action_id,
+                        resource_type=action.resource_type,
+                        resource_id=action.resource_id,
+                        operation=action.type,
+                        server_id=target.server_id,
+                        action_data=action.action_data or {},
+                    )
+                    plan.context = await builtins.build_context(session, plan.request)
             except builtins.ContextUnavailable as exc:
                 plan.context_error = str(exc)
-    return plan
+            except Exception as exc:
+                # One server's broken record (a key sealed under another SECRET_KEY...)
+                # fails that target with the reason, not the whole action.
+                logger.warning("target %s cannot be prepared", target.id, exc_info=True)
+                plan.load_error = str(exc) or type(exc).__name__
+    return plans
 
 
 async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: int) -> bool:
+    if limit <= 0:
+        # No limit on the server: nothing to count across workers (the action's claim
+        # already made this worker the only one running its targets).
+        now = utcnow()
+        run.state.target(target_id, status=ActionStatus.IN_PROGRESS,
+                         status_reason_code=ReasonCode.IN_PROGRESS, status_message=None,
+                         started_at=now, heartbeat_at=now, updated_at=now)
+        run.state.publish(action_topic(run.action_id))
+        return True
     marked_waiting = False
     while not run.stop.is_set():
         async with run.database.transaction() as session:
@@ -755,13 +786,21 @@ async def _log_message(run: ActionRun, step_id: int, message: str) -> None:
         await log.flush(final=True)
 
 
-async def _run_target(run: ActionRun, target_id: int, server_id: int, limit: int) -> None:
-    plan = await _load_target(run, target_id, server_id)
+async def _run_target(
+    run: ActionRun, target_id: int, server_id: int, limit: int, plan: TargetPlan
+) -> None:
     access, steps = plan.access, plan.steps
     first_open = next((s.id for s in steps if s.status not in FINISHED), None)
-    if access is None:
-        await _fail_target(run, target_id, steps, f"Server {server_id} no longer exists.",
-                           log_to=first_open)
+    if access is None or plan.load_error is not None:
+        reason = (
+            f"Server {server_id} cannot be reached: {plan.load_error}"
+            if plan.load_error
+            else f"Server {server_id} no longer exists."
+        )
+        if first_open is not None:
+            await _set_step(run, first_open, started_at=utcnow())
+            await _log_message(run, first_open, reason)
+        await _fail_target(run, target_id, steps, reason, log_to=first_open)
         return
     if not await _wait_for_slot(run, target_id, server_id, limit):
         await _fail_target(run, target_id, steps, run.stop_reason, log_to=None)
