@@ -8,6 +8,8 @@ A default pipeline step's command names a built-in instead of holding shell text
   `DEVOPNESS_*` variables.
 - `devopness-step <name>`: a Python coroutine the engine runs with the SSH connection
   (for work a shell cannot do alone: verifying a freshly installed key, say).
+- `devopness-local <name>`: a Python coroutine run before any SSH connection (creating or
+  powering a cloud instance); the engine reads the server's access again after it.
 
 The parameters come from the domain that owns the resource, at run time (so a retried
 action sees today's values): `register_context_builder(resource_type, fn)`. A script
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 SCRIPT = "devopness-script"
 PYTHON_STEP = "devopness-step"
+LOCAL_STEP = "devopness-local"
 RESULT_MARKER = "##devopness-result "
 
 
@@ -39,8 +42,14 @@ def python_step_command(name: str) -> str:
     return f"{PYTHON_STEP} {name}"
 
 
+def local_step_command(name: str) -> str:
+    return f"{LOCAL_STEP} {name}"
+
+
 def parse_builtin(command: str) -> tuple[str, str] | None:
-    """("script" | "python", name) when the command names a built-in, else None."""
+    """("script" | "python" | "local", name) when the command names a built-in, else
+    None. A local step is a Python step that runs in the worker before (or without) an SSH
+    connection: creating a cloud instance, powering one on."""
     kind, _, name = command.strip().partition(" ")
     name = name.strip()
     if not name or " " in name:
@@ -49,6 +58,8 @@ def parse_builtin(command: str) -> tuple[str, str] | None:
         return "script", name
     if kind == PYTHON_STEP:
         return "python", name
+    if kind == LOCAL_STEP:
+        return "local", name
     return None
 
 
@@ -186,9 +197,9 @@ async def snapshot_env(
 
 
 def has_default_steps(resource_type: str, operation: str) -> bool:
-    from app.actions.service import _default_steps
+    from app.actions import service
 
-    return (resource_type, operation) in _default_steps
+    return service.has_default_steps(resource_type, operation)
 
 
 async def handle_results(

@@ -88,14 +88,38 @@ class StepTemplate:
     description: str | None = None
 
 
-_default_steps: dict[tuple[str, str], tuple[StepTemplate, ...]] = {}
+# (resource type, operation, variant) -> steps; variant None is the default.
+_default_steps: dict[tuple[str, str, str | None], tuple[StepTemplate, ...]] = {}
+VariantResolver = Callable[[AsyncSession, int], Awaitable[str | None]]
+_variants: dict[str, VariantResolver] = {}
 
 
 def register_default_steps(
-    resource_type: str, operation: str, steps: Sequence[StepTemplate]
+    resource_type: str, operation: str, steps: Sequence[StepTemplate],
+    *, variant: str | None = None,
 ) -> None:
-    """What a resource operation runs by default (domains call this at import time)."""
-    _default_steps[(resource_type, operation)] = tuple(steps)
+    """What a resource operation runs by default (domains call this at import time).
+    A `variant` (say "cloud" for servers) applies to the resources the type's variant
+    resolver puts in it; the others get the default steps."""
+    _default_steps[(resource_type, operation, variant)] = tuple(steps)
+
+
+def register_variant_resolver(resource_type: str, resolver: VariantResolver) -> None:
+    _variants[resource_type] = resolver
+
+
+def has_default_steps(resource_type: str, operation: str) -> bool:
+    return any(key[:2] == (resource_type, operation) for key in _default_steps)
+
+
+async def _templates(
+    session: AsyncSession, resource_type: str, resource_id: int, operation: str
+) -> tuple[StepTemplate, ...]:
+    resolver = _variants.get(resource_type)
+    variant = await resolver(session, resource_id) if resolver else None
+    if variant is not None and (resource_type, operation, variant) in _default_steps:
+        return _default_steps[(resource_type, operation, variant)]
+    return _default_steps.get((resource_type, operation, None), ())
 
 
 async def ensure_default_pipelines(
@@ -136,7 +160,8 @@ async def ensure_default_pipelines(
         )
         session.add(pipeline)
         await session.flush()
-        for n, template in enumerate(_default_steps.get((resource_type, operation), ()), 1):
+        templates = await _templates(session, resource_type, resource_id, operation)
+        for n, template in enumerate(templates, 1):
             session.add(
                 PipelineStep(
                     pipeline_id=pipeline.id,
@@ -217,7 +242,7 @@ async def start_action(
             raise NotFound("Pipeline not found.")
     else:
         pipeline = await pipelines.default_for(resource_type, resource_id, operation)
-        if pipeline is None and (resource_type, operation) in _default_steps:
+        if pipeline is None and has_default_steps(resource_type, operation):
             # Made with the resource normally; a resource from before this operation had
             # built-in steps gets its default pipeline on first use.
             created = await ensure_default_pipelines(

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         default=6 * 3600, ge=1, description="Default limit for a whole action (extension)."
     )
     action_reaper_interval_seconds: float = Field(default=15.0, gt=0)
+    cloud_ready_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="How long a new cloud instance may take to run."
+    )
+    cloud_ssh_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="How long a running instance may take to answer SSH."
+    )
     server_activation_ttl_seconds: int = Field(
         default=3600, ge=60, description="How long a server's connect command stays valid."
     )

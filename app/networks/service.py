@@ -12,9 +12,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
 from app.core.permissions import Authorizer
 from app.core.settings import Settings
-from app.credentials.catalogue import PROVIDERS, ProviderType
 from app.credentials.models import Credential
-from app.credentials.repository import CredentialRepository
 from app.credentials.service import CredentialService
 from app.engine_bridge import TriggeredFrom, start_resource_action
 from app.environments.models import Environment
@@ -54,30 +52,9 @@ class NetworkService:
         self, principal: Principal, environment: Environment, credential_id: int,
         cloud_service_code: str,
     ) -> Credential:
-        invalid = ValidationFailed.field("credential_id", "The selected credential is invalid.")
-        try:
-            credential = await CredentialService(self.session, self.settings).authorize(
-                principal, credential_id, "credential:read"
-            )
-        except NotFound:
-            raise invalid from None
-        if environment.id not in await CredentialRepository(self.session).environment_ids(
-            credential.id
-        ):
-            raise ValidationFailed.field(
-                "credential_id", "The credential is not linked to this environment."
-            )
-        definition = PROVIDERS.get(credential.provider_code)
-        if definition is None or definition.type is not ProviderType.CLOUD:
-            raise ValidationFailed.field("credential_id", "The credential is not a cloud one.")
-        if definition.cloud_service != cloud_service_code:
-            raise ValidationFailed.field(
-                "credential_id",
-                f"The credential is for {definition.name}, not for {cloud_service_code}.",
-            )
-        if not credential.active:
-            raise ValidationFailed.field("credential_id", "The credential is not active.")
-        return credential
+        return await CredentialService(self.session, self.settings).cloud_credential_for(
+            principal, environment.id, credential_id, cloud_service_code
+        )
 
     async def _network(self, principal: Principal, network_id: int, permission: str) -> Network:
         environment_id = await self.networks.network_environment(network_id)

@@ -84,8 +84,6 @@ class ServerAccessSource:
         server, sealed_key = row
         # A server whose key was rotated has its own; the others share the environment's.
         sealed_key = server.ssh_private_key_encrypted or sealed_key
-        if not server.ip_address:
-            return None
         try:
             private_key = self.box.decrypt(sealed_key)
         except (ValueError, InvalidTag) as exc:
@@ -96,7 +94,9 @@ class ServerAccessSource:
             ) from exc
         return ServerAccess(
             server_id=server.id,
-            host=server.ip_address,
+            # Empty until known (a cloud instance not created yet): connecting then fails
+            # with that reason, while steps that need no connection can still run.
+            host=server.ip_address or "",
             port=server.ssh_port,
             username=server.ssh_user,
             private_key=private_key,

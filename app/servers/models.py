@@ -78,6 +78,10 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     # What the last get-status reported (load, memory, disk, OS) and when.
     status_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status_checked_at: Mapped[datetime | None]
+    # The cloud instance behind the server (created through its provider) and what was
+    # created with it (disks, keys, security groups), for start/stop and destroy.
+    provider_instance_id: Mapped[str | None] = mapped_column(String(128))
+    provider_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     @property
     def provider_name(self) -> str:

@@ -4,6 +4,7 @@ operations do there (see `app.actions.builtins`)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,11 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
 from app.actions.listeners import ActionFinished, register_finish_listener
-from app.actions.service import StepTemplate, register_default_steps
+from app.actions.service import (
+    StepTemplate,
+    register_default_steps,
+    register_variant_resolver,
+)
+from app.cloud.providers import is_cloud
 from app.core.database import Database, utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
+from app.credentials.models import Credential
+from app.credentials.secrets import unseal
 from app.environments.models import Environment
+from app.resources_common.service import remove_resource
+from app.servers import cloud
 from app.servers.models import Server, ServerStatus
 from app.static_options.catalog import OS_VERSIONS
 from app.variables.repository import deployable_variables
@@ -69,6 +79,22 @@ def result_handler(settings: Settings) -> builtins.ResultHandler:
         server = await session.get(Server, request.server_id)
         if server is None:
             return
+        if "destroyed" in results:
+            # The instance is gone: so is the server (nothing left at the provider).
+            await remove_resource(session, server)
+            return
+        if "instance_id" in results:
+            server.provider_instance_id = results["instance_id"] or None
+            if results.get("provider_data"):
+                server.provider_data = json.loads(results["provider_data"])
+        if "ip_address" in results:
+            server.ip_address = results["ip_address"] or server.ip_address
+            if not results["ip_address"] and not server.provider_instance_id:
+                server.ip_address = None
+        if results.get("instance_status"):
+            server.status = _INSTANCE_STATUS.get(results["instance_status"], server.status)
+        if set(results) <= {"instance_id", "provider_data", "ip_address", "instance_status"}:
+            return
         if "rotated_private_key" in results:
             server.ssh_private_key_encrypted = box.encrypt(results["rotated_private_key"])
             server.ssh_public_key = results["rotated_public_key"]
@@ -96,6 +122,20 @@ def _os_version_code(os_id: str | None, version: str | None) -> str | None:
         return None
     code = f"{os_id}_{version.replace('.', '_')}"
     return code if code in OS_VERSIONS else None
+
+
+_INSTANCE_STATUS = {
+    "pending": ServerStatus.PROVISIONING,
+    "running": ServerStatus.RUNNING,
+    "stopping": ServerStatus.STOPPED,
+    "stopped": ServerStatus.STOPPED,
+    "terminated": ServerStatus.FAILED,
+}
+
+
+async def _variant(session: AsyncSession, server_id: int) -> str | None:
+    code = await session.scalar(select(Server.cloud_service_code).where(Server.id == server_id))
+    return "cloud" if code is not None and is_cloud(code) else None
 
 
 # Server status after each operation, success first, failure second (None: unchanged).
@@ -229,6 +269,33 @@ async def _add_server_operation_context(
     private_key = box.decrypt(sealed)
     context.private["private_key"] = private_key
     context.secrets.append(private_key)
+    context.env["DEVOPNESS_SSH_PORT"] = str(server.ssh_port)
+    if is_cloud(server.cloud_service_code):
+        await _add_cloud_context(session, box, server, context)
+
+
+async def _add_cloud_context(
+    session: AsyncSession, box: SecretBox, server: Server, context: builtins.ScriptContext
+) -> None:
+    settings = server.provision_input.get("settings") or {}
+    context.env.update({
+        "DEVOPNESS_CLOUD_SERVICE_CODE": server.cloud_service_code,
+        "DEVOPNESS_CLOUD_REGION": str(settings.get("region") or server.region or ""),
+        "DEVOPNESS_CLOUD_ZONE": str(settings.get("zone") or ""),
+        "DEVOPNESS_CLOUD_INSTANCE_TYPE": str(settings.get("instance_type") or ""),
+        "DEVOPNESS_CLOUD_STORAGE_GB": str(settings.get("storage_size") or ""),
+        "DEVOPNESS_CLOUD_OS_VERSION": str(settings.get("os_version_code")
+                                          or server.os_version_code or ""),
+        "DEVOPNESS_CLOUD_INSTANCE_ID": server.provider_instance_id or "",
+    })
+    credential = (
+        await session.get(Credential, server.credential_id) if server.credential_id else None
+    )
+    if credential is None:
+        raise builtins.ContextUnavailable("The server's cloud credential no longer exists.")
+    values = unseal(box, credential.settings_encrypted)
+    context.private["cloud_credential"] = json.dumps(values)
+    context.secrets.extend(v for v in values.values() if isinstance(v, str) and len(v) >= 8)
 
 
 def register(settings: Settings) -> None:
@@ -262,6 +329,32 @@ def register(settings: Settings) -> None:
                      timeout_seconds=900),
         status,
     ])
+    # Servers created through a cloud provider: the instance is created, powered and
+    # destroyed through the provider (local steps, before any SSH), then as above.
+    cloud.register(settings)
+    register_variant_resolver("server", _variant)
+
+    def local(name: str, title: str, timeout: int = 1800) -> StepTemplate:
+        return StepTemplate(title, builtins.local_step_command(name), timeout_seconds=timeout)
+
+    register_default_steps("server", "provision", [
+        local("server/cloud-create", "Create the cloud instance"), *provision,
+    ], variant="cloud")
+    register_default_steps("server", "start", [
+        local("server/cloud-start", "Power on the instance"), status,
+    ], variant="cloud")
+    register_default_steps("server", "stop", [
+        local("server/cloud-stop", "Power off the instance"),
+    ], variant="cloud")
+    register_default_steps("server", "restart", [
+        local("server/cloud-reboot", "Reboot the instance"), status,
+    ], variant="cloud")
+    register_default_steps("server", "get_status", [
+        local("server/cloud-status", "Read the instance's state", 120),
+    ], variant="cloud")
+    register_default_steps("server", "delete", [
+        local("server/cloud-destroy", "Destroy the instance"),
+    ], variant="cloud")
     register_default_steps("server", "rotate_key", [
         StepTemplate("Rotate the SSH key", builtins.python_step_command("server/rotate-key"),
                      timeout_seconds=120),

@@ -9,7 +9,7 @@ from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import add_operation_routes, no_content
+from app.resources_common.router import action_response, add_operation_routes, no_content
 from app.servers import schemas
 from app.servers.models import Server
 from app.servers.service import ServerService
@@ -46,8 +46,13 @@ async def add_environment_server(
     data: schemas.ServerEnvironmentCreate,
     service: Service,
     principal: CurrentPrincipal,
+    response: Response,
 ) -> Server:
-    return await service.create(principal, environment_id, data)
+    server = await service.create(principal, environment_id, data)
+    if service.last_action_id is not None:
+        # A cloud server: the action that creates and provisions its instance.
+        response.headers[ACTION_ID_HEADER] = str(service.last_action_id)
+    return server
 
 
 @router.get("/servers/{server_id:int}", operation_id="getServer", response_model=schemas.Server)
@@ -80,10 +85,12 @@ async def delete_server(
     principal: CurrentPrincipal,
     destroy_server_disks: bool = True,
 ) -> Response:
-    # Self-hosted machines are only forgotten, never destroyed: the flag has nothing to do.
-    del destroy_server_disks
-    await service.delete(principal, server_id)
-    return no_content()
+    # Self-hosted machines are only forgotten, never destroyed; a cloud server's instance is
+    # destroyed by an action (the record goes once the provider confirms).
+    action_id = await service.delete_server(
+        principal, server_id, destroy_disks=destroy_server_disks
+    )
+    return no_content() if action_id is None else action_response(action_id)
 
 
 @router.get(

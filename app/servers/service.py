@@ -8,20 +8,25 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.service import start_action
+from app.catalogue import service as catalogue_data
+from app.cloud.providers import is_cloud
 from app.core.auth import Principal
 from app.core.database import utcnow
 from app.core.errors import Conflict, Unauthenticated, ValidationFailed
 from app.core.security import open_server_activation, sign_server_activation
 from app.core.settings import Settings
+from app.credentials.service import CredentialService
 from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_resources_by_type,
+    remove_resource,
 )
 from app.servers.models import CloudServiceCode, Server, ServerStatus
 from app.servers.repository import ServerRepository
 from app.servers.schemas import ServerCommand, ServerEnvironmentCreate, ServerUpdate
+from app.static_options.catalog import OS_VERSIONS
 
 LABEL = "Server"
 
@@ -33,18 +38,16 @@ class ServerService(EnvironmentResourceService[Server]):
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.servers = ServerRepository(session)
         self.settings = settings
+        self.last_action_id: int | None = None
         super().__init__(session, self.servers)
 
     async def create(
         self, principal: Principal, environment_id: int, data: ServerEnvironmentCreate
     ) -> Server:
         environment = await self.environment_for_create(principal, environment_id)
-        if data.provision_input.cloud_service_code is not CloudServiceCode.SELF_HOSTED_CUSTOM:
-            raise ValidationFailed.field(
-                "provision_input.cloud_service_code",
-                "This server adds existing machines only (self-hosted-custom); cloud "
-                "provisioning is not available.",
-            )
+        code = str(data.provision_input.cloud_service_code)
+        if is_cloud(code):
+            return await self._create_cloud(principal, environment_id, data)
         if await self.servers.hostname_taken(environment_id, data.hostname):
             raise ValidationFailed.field("hostname", "The hostname has already been taken.")
         linked = await linked_resources_by_type(
@@ -74,6 +77,99 @@ class ServerService(EnvironmentResourceService[Server]):
             for resource_id in ids:
                 await links.link_servers(self.session, resource_type, resource_id, [server.id])
         return await self.created(server)
+
+    async def _create_cloud(
+        self, principal: Principal, environment_id: int, data: ServerEnvironmentCreate
+    ) -> Server:
+        """A server the provider creates: the record first (no address yet), then the
+        provision action that creates the instance, waits for it and provisions it. Its
+        id is in `self.last_action_id` for the response header."""
+        code = str(data.provision_input.cloud_service_code)
+        environment = await self.environment_for_create(principal, environment_id)
+        if data.credential_id in (None, ""):
+            raise ValidationFailed.field(
+                "credential_id", "A cloud server needs the credential of its provider."
+            )
+        credential_id = _credential_id(data.credential_id)
+        assert credential_id is not None
+        credential = await CredentialService(self.session, self.settings).cloud_credential_for(
+            principal, environment_id, credential_id, code
+        )
+        settings = dict(data.provision_input.settings)
+        field = "provision_input.settings"
+        region = str(settings.get("region") or "")
+        if region not in catalogue_data.region_codes(code):
+            raise ValidationFailed.field(f"{field}.region", "The selected region is invalid.")
+        offered = catalogue_data.instances(code, region)
+        types = {str(i.get("type") or i.get("name")) for i in offered}
+        if str(settings.get("instance_type") or "") not in types:
+            raise ValidationFailed.field(
+                f"{field}.instance_type", "The selected instance type is invalid."
+            )
+        storage = settings.get("storage_size")
+        if not isinstance(storage, int) or isinstance(storage, bool) or not 8 <= storage <= 16384:
+            raise ValidationFailed.field(
+                f"{field}.storage_size", "The storage size must be a number of GB (8-16384)."
+            )
+        if str(settings.get("os_version_code") or "") not in OS_VERSIONS:
+            raise ValidationFailed.field(
+                f"{field}.os_version_code", "The selected os version code is invalid."
+            )
+        if await self.servers.hostname_taken(environment_id, data.hostname):
+            raise ValidationFailed.field("hostname", "The hostname has already been taken.")
+        server = Server(
+            environment_id=environment_id,
+            project_id=environment.project_id,
+            created_by=principal.user_id,
+            name=data.hostname,
+            hostname=data.hostname,
+            cloud_service_code=code,
+            ip_address=None,
+            # A custom image may serve SSH elsewhere; the SSH user is the one the instance
+            # authorises the key for at boot (Azure refuses root as its admin user).
+            ssh_port=data.ssh_port or 22,
+            ssh_user=(
+                "devopness"
+                if code == CloudServiceCode.AZURE_RM and data.ssh_user == "root"
+                else data.ssh_user
+            ),
+            max_parallel_actions=data.max_parallel_actions,
+            os_version_code=str(settings["os_version_code"]),
+            region=region,
+            status=ServerStatus.PROVISIONING,
+            active=True,
+            credential_id=credential.id,
+            blueprint_services=[s.model_dump(mode="json") for s in data.blueprint],
+            provision_input=data.provision_input.model_dump(mode="json", exclude_none=True),
+        )
+        await self.servers.add(server)
+        created = await self.created(server)
+        action = await start_action(
+            self.session, resource_type="server", resource_id=server.id, operation="provision",
+            triggered_by=principal, project_id=server.project_id,
+            environment_id=environment_id,
+        )
+        self.last_action_id = action.id
+        return created
+
+    async def delete_server(
+        self, principal: Principal, server_id: int, *, destroy_disks: bool
+    ) -> int | None:
+        """Self-hosted: the record goes. Cloud: a delete action destroys the instance (and
+        its disks when asked) and removes the record once the provider confirms; on
+        failure the record stays, so nothing is left at the provider unrecorded."""
+        server = await self.get(principal, server_id, "delete")
+        await self.check_delete(server)
+        if not is_cloud(server.cloud_service_code):
+            await remove_resource(self.session, server)
+            return None
+        action = await start_action(
+            self.session, resource_type="server", resource_id=server.id, operation="delete",
+            triggered_by=principal, project_id=server.project_id,
+            environment_id=server.environment_id,
+            action_data={"destroy_disks": destroy_disks},
+        )
+        return action.id
 
     async def update(self, principal: Principal, server_id: int, data: ServerUpdate) -> Server:
         check_body_id(data.id, server_id)

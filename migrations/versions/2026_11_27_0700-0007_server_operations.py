@@ -30,6 +30,9 @@ def upgrade() -> None:
             sa.Column("activation_nonce", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(sa.Column("status_details", sa.JSON(), nullable=True))
+        # The cloud instance behind a server created through a provider.
+        batch_op.add_column(sa.Column("provider_instance_id", sa.String(128), nullable=True))
+        batch_op.add_column(sa.Column("provider_data", sa.JSON(), nullable=True))
         batch_op.add_column(
             sa.Column("status_checked_at", UTCDateTime(timezone=True), nullable=True)
         )
@@ -40,6 +43,7 @@ def downgrade() -> None:
         batch_op.alter_column("repository", existing_type=sa.String(255),
                               type_=sa.String(100), existing_nullable=False)
     with op.batch_alter_table("servers", schema=None) as batch_op:
-        for column in ("status_checked_at", "status_details", "activation_nonce",
+        for column in ("provider_data", "provider_instance_id",
+                       "status_checked_at", "status_details", "activation_nonce",
                        "ssh_private_key_encrypted", "ssh_public_key"):
             batch_op.drop_column(column)

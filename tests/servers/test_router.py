@@ -74,8 +74,8 @@ async def test_defaults(client: httpx.AsyncClient, db: AsyncSession) -> None:
         ({"provision_input": None}, "provision_input"),
         ({"provision_input": {"cloud_service_code": "mainframe"}},
          "provision_input.cloud_service_code"),
-        ({"provision_input": {"cloud_service_code": "aws-ec2"}},
-         "provision_input.cloud_service_code"),
+        # A cloud server needs its provider's credential.
+        ({"provision_input": {"cloud_service_code": "aws-ec2"}}, "credential_id"),
         ({"blueprint": [{"type": "oracle", "version": "1"}]}, "blueprint.0.type"),
         ({"linked_resources": [{"resource_type": "planet", "resource_id": 1}]},
          "linked_resources.0.resource_type"),

@@ -450,9 +450,16 @@ async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: 
     return True
 
 
+async def _reload_access(run: ActionRun, server_id: int) -> ServerAccess | None:
+    async with run.database.transaction() as session:
+        return await server_access_provider().get_access(session, server_id)
+
+
 async def _connect(
     run: ActionRun, access: ServerAccess, *, pin: bool = True
 ) -> asyncssh.SSHClientConnection:
+    if not access.host:
+        raise StepFailed(f"Server {access.server_id} has no address yet: it cannot be reached.")
     key = asyncssh.import_private_key(access.private_key)
     known_hosts: Any = None
     if access.host_key:
@@ -536,7 +543,7 @@ async def _kill_remote(conn: asyncssh.SSHClientConnection, step: StepSpec) -> No
 
 async def _run_step(
     run: ActionRun,
-    conn: asyncssh.SSHClientConnection,
+    conn: asyncssh.SSHClientConnection | None,
     access: ServerAccess,
     step: StepSpec,
     redactor: Redactor,
@@ -545,6 +552,7 @@ async def _run_step(
     """Stream one step's output into its log; raise StepFailed when it does not succeed."""
     with STEPS_RUNNING.track_inprogress():
         if step.builtin is None:
+            assert conn is not None
             await _stream_step(run, conn, access, step, redactor)
             return
         if plan.context_error is not None or plan.request is None or plan.context is None:
@@ -553,13 +561,14 @@ async def _run_step(
         scanner = builtins.ResultScanner()
         try:
             if kind == "script":
+                assert conn is not None
                 try:
                     program = scripts.render(name, plan.context.env)
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
                 await _stream_step(run, conn, access, step, redactor,
                                    command="/bin/bash -s", stdin=program, scanner=scanner)
-            else:
+            else:  # "python" (over the connection) or "local" (none)
                 await _python_step(run, conn, access, step, redactor, plan, name, scanner)
         finally:
             scanner.close()
@@ -586,7 +595,7 @@ class _Runtime:
     def __init__(
         self,
         run: ActionRun,
-        conn: asyncssh.SSHClientConnection,
+        conn: asyncssh.SSHClientConnection | None,
         access: ServerAccess,
         step: StepSpec,
         log: StepLog,
@@ -594,10 +603,16 @@ class _Runtime:
         scanner: builtins.ResultScanner,
     ) -> None:
         assert plan.request is not None and plan.context is not None
-        self.engine_run, self.conn, self.access, self.step = run, conn, access, step
+        self.engine_run, self._conn, self.access, self.step = run, conn, access, step
         self.log_writer, self.scanner = log, scanner
         self.request: builtins.RunRequest = plan.request
         self.context: builtins.ScriptContext = plan.context
+
+    @property
+    def conn(self) -> asyncssh.SSHClientConnection:
+        if self._conn is None:
+            raise builtins.StepError("A local step has no SSH connection.")
+        return self._conn
 
     async def run(self, command: str, *, stdin: str | None = None) -> tuple[int, str]:
         result = await self.conn.run(
@@ -648,7 +663,7 @@ class _Runtime:
 
 async def _python_step(
     run: ActionRun,
-    conn: asyncssh.SSHClientConnection,
+    conn: asyncssh.SSHClientConnection | None,
     access: ServerAccess,
     step: StepSpec,
     redactor: Redactor,
@@ -678,7 +693,8 @@ async def _python_step(
                 else f"The step timed out after {step.timeout_seconds} seconds."
             )
             work.cancel()
-            await _kill_remote(conn, step)
+            if conn is not None:
+                await _kill_remote(conn, step)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
         elif (exc := work.exception()) is not None:
@@ -812,18 +828,26 @@ async def _run_target(
         current: StepSpec | None = None
         conn: asyncssh.SSHClientConnection | None = None
         try:
-            conn = await _connect(run, access)
             redactor_secrets = [*access.secrets, access.private_key]
             if plan.context is not None:
                 redactor_secrets.extend(plan.context.secrets)
+            stale_access = False
             for step in steps:
                 if step.status in FINISHED:
                     continue
                 if run.stop.is_set():
                     raise StepFailed(run.stop_reason)
+                local = step.builtin is not None and step.builtin[0] == "local"
+                if not local and conn is None:
+                    if stale_access:
+                        # A local step (a cloud instance created) may have given the
+                        # server its address: read it again before connecting.
+                        access = await _reload_access(run, server_id) or access
+                    conn = await _connect(run, access)
                 current = step
                 await _start_step(run, target_id, step)
                 await _run_step(run, conn, access, step, Redactor(redactor_secrets), plan)
+                stale_access = stale_access or local
         except StepFailed as exc:
             step_id = current.id if current is not None else first_open
             if current is None and step_id is not None:
