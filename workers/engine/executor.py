@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -450,6 +451,17 @@ async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: 
     return True
 
 
+# Parsed once per process: an environment's key serves all of its servers.
+@functools.lru_cache(maxsize=256)
+def _private_key(text: str) -> asyncssh.SSHKey:
+    return asyncssh.import_private_key(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(text: str) -> asyncssh.SSHKey:
+    return asyncssh.import_public_key(text)
+
+
 async def _reload_access(run: ActionRun, server_id: int) -> ServerAccess | None:
     async with run.database.transaction() as session:
         return await server_access_provider().get_access(session, server_id)
@@ -460,10 +472,10 @@ async def _connect(
 ) -> asyncssh.SSHClientConnection:
     if not access.host:
         raise StepFailed(f"Server {access.server_id} has no address yet: it cannot be reached.")
-    key = asyncssh.import_private_key(access.private_key)
+    key = _private_key(access.private_key)
     known_hosts: Any = None
     if access.host_key:
-        known_hosts = ([asyncssh.import_public_key(access.host_key)], [], [])
+        known_hosts = ([_public_key(access.host_key)], [], [])
     try:
         conn = await asyncio.wait_for(
             asyncssh.connect(

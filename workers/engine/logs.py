@@ -76,34 +76,36 @@ class StepLog:
         self.max_buffer = max_buffer
         self._pending: list[str] = []
         self._pending_chars = 0
-        self._lock = asyncio.Lock()
-        self._ticker: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.total_chars = 0
 
     async def __aenter__(self) -> StepLog:
-        self._ticker = asyncio.create_task(self._tick())
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-
-    async def _tick(self) -> None:
-        # Live readers see output within `flush_interval`, not only when a batch fills.
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            if self._pending_chars:
-                await self.flush()
+        if self._timer is not None:
+            self._timer.cancel()
 
     async def write(self, data: str) -> None:
         text = self.redactor.feed(data.replace("\x00", ""))
         if text:
             self._pending.append(text)
             self._pending_chars += len(text)
+            if self._timer is None:
+                # Live readers see output within `flush_interval`, not only when a batch
+                # fills (a timer, not a task per step: most steps end well before it).
+                self._timer = asyncio.get_running_loop().call_later(
+                    self.flush_interval, self._hand_over
+                )
         if self._pending_chars >= self.max_buffer:
             # Wait for the database: memory stays bounded whatever the output size (and
             # SSH flow control holds the remote side back meanwhile).
             await self.flush(wait=True)
+
+    def _hand_over(self) -> None:
+        self._timer = None
+        if self._pending_chars:
+            self._queue()
 
     async def flush(
         self, *, final: bool = False, step_values: dict[str, Any] | None = None,
@@ -111,40 +113,49 @@ class StepLog:
     ) -> None:
         """Hand pending output to the writer; `final` adds the terminal record (and
         `step_values`, the step's outcome, stored in the same transaction)."""
-        async with self._lock:
-            if final:
-                tail = self.redactor.flush()
-                if tail:
-                    self._pending.append(tail)
-                    self._pending_chars += len(tail)
-            text = "".join(self._pending)
-            self._pending.clear()
-            self._pending_chars = 0
-            rows = []
-            for start in range(0, len(text), CHUNK_CHARS):
-                self.seq += 1
-                rows.append(
-                    {"action_step_id": self.step_id, "seq": self.seq,
-                     "data": text[start : start + CHUNK_CHARS], "final": False}
-                )
-            if final:
-                self.seq += 1
-                rows.append({"action_step_id": self.step_id, "seq": self.seq, "data": "",
-                             "final": True})
-            if not rows:
-                return
-            self.total_chars += len(text)
-            LOG_BYTES.inc(len(text))
-            now = utcnow()
-            self.writer.chunks(rows)
-            self.writer.step(
-                self.step_id,
-                log_chunks=self.seq,
-                log_bytes=self.base_bytes + self.total_chars,
-                log_updated_at=now,
-                updated_at=now,
-                **(step_values or {}),
-            )
-            self.writer.publish(step_topic(self.step_id))
+        if final and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue(final=final, step_values=step_values)
         if wait:
             await self.writer.flush()
+
+    def _queue(
+        self, *, final: bool = False, step_values: dict[str, Any] | None = None
+    ) -> None:
+        # Synchronous on purpose: no await between taking the pending text and queueing
+        # it, so two hand-overs can never interleave (no lock needed).
+        if final:
+            tail = self.redactor.flush()
+            if tail:
+                self._pending.append(tail)
+                self._pending_chars += len(tail)
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._pending_chars = 0
+        rows = []
+        for start in range(0, len(text), CHUNK_CHARS):
+            self.seq += 1
+            rows.append(
+                {"action_step_id": self.step_id, "seq": self.seq,
+                 "data": text[start : start + CHUNK_CHARS], "final": False}
+            )
+        if final:
+            self.seq += 1
+            rows.append({"action_step_id": self.step_id, "seq": self.seq, "data": "",
+                         "final": True})
+        if not rows:
+            return
+        self.total_chars += len(text)
+        LOG_BYTES.inc(len(text))
+        now = utcnow()
+        self.writer.chunks(rows)
+        self.writer.step(
+            self.step_id,
+            log_chunks=self.seq,
+            log_bytes=self.base_bytes + self.total_chars,
+            log_updated_at=now,
+            updated_at=now,
+            **(step_values or {}),
+        )
+        self.writer.publish(step_topic(self.step_id))
