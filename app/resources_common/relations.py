@@ -4,7 +4,9 @@ reference them, and one module keeps that graph free of import cycles."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from app.core.schemas import ResponseModel, Timestamp
 from app.users.schemas import UserRelation
@@ -20,7 +22,8 @@ class ServerRelation(ResponseModel):
     credential: None = None
     region: str | None
     region_human_readable: str | None
-    ip_address: str | None
+    # A cloud server has none until its instance runs; the reference types it as a string.
+    ip_address: Annotated[str, BeforeValidator(lambda v: v or "")]
     ssh_port: int
     active: bool
     status: str

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
@@ -122,7 +128,8 @@ class Server(ResponseModel):
     provider_name: str
     provider_name_human_readable: str
     cloud_service_code: CloudServiceCode
-    ip_address: str | None
+    # A cloud server has none until its instance runs; the reference types it as a string.
+    ip_address: Annotated[str, BeforeValidator(lambda v: v or "")]
     ssh_port: int
     ssh_user: str
     os: OperatingSystemVersion
