@@ -111,7 +111,9 @@ def create_step(settings: Settings) -> builtins.PythonStep:
             raise _fail("The provider refused to create the instance", exc) from exc
         # Recorded at once: a worker dying from here on leaves a known instance id.
         await step.record({"instance_id": instance.id,
-                           "provider_data": json.dumps(dict(instance.extra))})
+                           "provider_data": json.dumps(dict(instance.extra)),
+                           # Some clouds refuse root: the user the image authorised.
+                           "ssh_user": str(instance.extra.get("ssh_user") or "")})
         await step.log(f"Instance {instance.id} requested.")
         try:
             ready = await _wait(step, provider, instance.id, "running",

@@ -87,13 +87,16 @@ def result_handler(settings: Settings) -> builtins.ResultHandler:
             server.provider_instance_id = results["instance_id"] or None
             if results.get("provider_data"):
                 server.provider_data = json.loads(results["provider_data"])
+            if results.get("ssh_user"):
+                server.ssh_user = results["ssh_user"][:32]
         if "ip_address" in results:
             server.ip_address = results["ip_address"] or server.ip_address
             if not results["ip_address"] and not server.provider_instance_id:
                 server.ip_address = None
         if results.get("instance_status"):
             server.status = _INSTANCE_STATUS.get(results["instance_status"], server.status)
-        if set(results) <= {"instance_id", "provider_data", "ip_address", "instance_status"}:
+        if set(results) <= {"instance_id", "provider_data", "ip_address", "instance_status",
+                            "ssh_user"}:
             return
         if "rotated_private_key" in results:
             server.ssh_private_key_encrypted = box.encrypt(results["rotated_private_key"])

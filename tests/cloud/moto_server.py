@@ -1,0 +1,93 @@
+"""What moto does not do by itself, for tests that drive AWS code against moto's server.
+
+- `add_ubuntu_image`: moto ships no current Ubuntu AMI from Canonical's account, so put one
+  in the region's backend (moto's server runs in this process: same backends).
+- `answer_error`: make one EC2 operation of a boto3 client get an AWS error answer (the XML
+  EC2 sends, HTTP 400), parsed by botocore as any real one. For what moto does not
+  emulate, such as account limits.
+- `reset`: forget every resource, so a test sees only its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+import httpx
+from botocore.awsrequest import AWSResponse
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.amis import Ami
+from moto.ec2.utils import random_ami_id
+
+from app.cloud.aws import CANONICAL_OWNER
+
+
+def add_ubuntu_image(
+    region: str,
+    codename: str,
+    version: str,
+    *,
+    architecture: str = "x86_64",
+    build: str = "20250115",
+    volume_type: str = "hvm-ssd-gp3",
+    owner: str = CANONICAL_OWNER,
+) -> str:
+    """An AMI named and owned as Canonical publishes them; returns its id."""
+    arch = "amd64" if architecture == "x86_64" else architecture
+    name = f"ubuntu/images/{volume_type}/ubuntu-{codename}-{version}-{arch}-server-{build}"
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    ami_id = random_ami_id()
+    backend.amis[ami_id] = Ami(
+        backend,
+        ami_id,
+        name=name,
+        description=f"Canonical, Ubuntu, {version}, {arch} image",
+        owner_id=owner,
+        public=True,
+        virtualization_type="hvm",
+        architecture=architecture,
+        root_device_type="ebs",
+        root_device_name="/dev/sda1",
+        creation_date=datetime.strptime(build, "%Y%m%d"),
+        hypervisor="xen",
+    )
+    return ami_id
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def answer_error(
+    client: Any, operation: str, code: str, message: str, *, status: int = 400,
+    times: int | None = None,
+) -> list[dict[str, Any]]:
+    """From now on `operation` (e.g. "RunInstances") answers this EC2 error (the first
+    `times` calls only, when given); returns the requests that got it (url, body)."""
+    seen: list[dict[str, Any]] = []
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{escape(code)}</Code>"
+        f"<Message>{escape(message)}</Message></Error></Errors>"
+        "<RequestID>7e0c3c3a-test</RequestID></Response>"
+    ).encode()
+
+    def before_send(request: Any, **_: Any) -> AWSResponse | None:
+        if times is not None and len(seen) >= times:
+            return None  # botocore sends it for real
+        seen.append({"url": request.url, "body": request.body})
+        return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body))
+
+    client.meta.events.register(f"before-send.ec2.{operation}", before_send)
+    return seen
+
+
+def reset(moto_url: str) -> None:
+    httpx.post(f"{moto_url}/moto-api/reset").raise_for_status()
