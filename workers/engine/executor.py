@@ -673,6 +673,42 @@ class _Runtime:
             conn.close()
 
 
+async def _run_bounded(run: ActionRun, work: asyncio.Future[Any], step: StepSpec) -> str | None:
+    """Wait for `work` within the step's timeout; None when it ended, else why it was cut
+    short (the action stopped, or the timeout)."""
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(run.stop.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {work, stopping}, timeout=step.timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopping.cancel()
+    if work in done:
+        return None
+    return (
+        run.stop_reason
+        if run.stop.is_set()
+        else f"The step timed out after {step.timeout_seconds} seconds."
+    )
+
+
+async def _record_outcome(
+    log: StepLog, step: StepSpec, failure: str | None, exit_code: int | None
+) -> None:
+    """The step's terminal log record and status, stored together."""
+    await log.flush(
+        final=True,
+        step_values={
+            "exit_code": exit_code,
+            "completed_at": utcnow(),
+            "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
+            "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
+            "status_message": failure,
+        },
+    )
+    step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
+
+
 async def _python_step(
     run: ActionRun,
     conn: asyncssh.SSHClientConnection | None,
@@ -689,21 +725,8 @@ async def _python_step(
     async with StepLog(run.state, step.id, redactor) as log:
         runtime = _Runtime(run, conn, access, step, log, plan, scanner)
         work: asyncio.Future[Any] = asyncio.ensure_future(handler(runtime))
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(run.stop.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {work, stopping}, timeout=step.timeout_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            stopping.cancel()
-        failure: str | None = None
-        if work not in done:
-            failure = (
-                run.stop_reason
-                if run.stop.is_set()
-                else f"The step timed out after {step.timeout_seconds} seconds."
-            )
+        failure = await _run_bounded(run, work, step)
+        if failure is not None:
             work.cancel()
             if conn is not None:
                 await _kill_remote(conn, step)
@@ -716,17 +739,7 @@ async def _python_step(
                 logger.error("built-in step %s failed", name, exc_info=exc)
         if failure:
             await log.write(f"\n{failure}\n")
-        await log.flush(
-            final=True,
-            step_values={
-                "exit_code": 1 if failure else 0,
-                "completed_at": utcnow(),
-                "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
-                "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
-                "status_message": failure,
-            },
-        )
-    step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
+        await _record_outcome(log, step, failure, 1 if failure else 0)
     if failure:
         raise StepFailed(failure)
 
@@ -761,22 +774,9 @@ async def _stream_step(
                 await log.write(data)
             await process.wait()
 
-        pumping = asyncio.create_task(pump())
-        stopping = asyncio.create_task(run.stop.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {pumping, stopping}, timeout=step.timeout_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            stopping.cancel()
-        failure: str | None = None
-        if pumping not in done:
-            failure = (
-                run.stop_reason
-                if run.stop.is_set()
-                else f"The step timed out after {step.timeout_seconds} seconds."
-            )
+        pumping: asyncio.Future[Any] = asyncio.ensure_future(pump())
+        failure = await _run_bounded(run, pumping, step)
+        if failure is not None:
             await _kill_remote(conn, step)
             process.close()
             pumping.cancel()
@@ -793,17 +793,7 @@ async def _stream_step(
                 if signal
                 else f"The step failed with exit code {exit_code}."
             )
-        await log.flush(
-            final=True,
-            step_values={
-                "exit_code": exit_code,
-                "completed_at": utcnow(),
-                "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
-                "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
-                "status_message": failure,
-            },
-        )
-    step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
+        await _record_outcome(log, step, failure, exit_code)
     if failure:
         raise StepFailed(failure)
 
