@@ -298,11 +298,12 @@ async def start_action(
     )
     session.add(action)
     await session.flush()
+    targets = []
     for server_id in servers:
         access = await provider.get_access(session, server_id)
         if access is None:
             raise ValidationFailed.field("servers", f"Server {server_id} cannot be reached.")
-        target = ActionTarget(
+        targets.append(ActionTarget(
             action_id=action.id,
             resource_type="server",
             resource_id=server_id,
@@ -310,22 +311,24 @@ async def start_action(
             max_parallel_actions=access.max_parallel_actions,
             resource_data=access.resource_data(),
             total_steps=len(steps),
+        ))
+    # One flush for all targets and one for all steps (batched inserts), not one per target.
+    session.add_all(targets)
+    await session.flush()
+    session.add_all(
+        ActionStep(
+            action_id=action.id,
+            action_target_id=target.id,
+            order=n,
+            name=step.name,
+            description=step.description,
+            command=step.command,
+            run_as_user=step.run_as_user,
+            timeout_seconds=step.timeout_seconds,
         )
-        session.add(target)
-        await session.flush()
-        session.add_all(
-            ActionStep(
-                action_id=action.id,
-                action_target_id=target.id,
-                order=n,
-                name=step.name,
-                description=step.description,
-                command=step.command,
-                run_as_user=step.run_as_user,
-                timeout_seconds=step.timeout_seconds,
-            )
-            for n, step in enumerate(steps, 1)
-        )
+        for target in targets
+        for n, step in enumerate(steps, 1)
+    )
     await session.flush()
     _dispatch_after_commit(session, action.id)
     after_commit(session, _count_started(resource_type, operation))

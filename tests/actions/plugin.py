@@ -24,11 +24,17 @@ def _write(path: str, data: object) -> None:
 class FileServers:
     def __init__(self, path: str) -> None:
         self.path = path
+        self._cache: tuple[tuple[int, int], dict[str, object]] | None = None
 
     def _data(self) -> dict[str, object]:
-        with open(self.path) as fh:
-            data: dict[str, object] = json.load(fh)
-        return data
+        # Parsed again only when the file changed: it stands in for an indexed lookup, and
+        # re-reading it for every server would bill the JSON parser to the engine.
+        stat = os.stat(self.path)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._cache is None or self._cache[0] != stamp:
+            with open(self.path) as fh:
+                self._cache = (stamp, json.load(fh))
+        return self._cache[1]
 
     async def get_access(self, session: AsyncSession, server_id: int) -> ServerAccess | None:
         servers = self._data()["servers"]
@@ -37,7 +43,7 @@ class FileServers:
         return ServerAccess(**entry) if entry else None
 
     async def pin_host_key(self, session: AsyncSession, server_id: int, host_key: str) -> None:
-        data = self._data()
+        data = json.loads(json.dumps(self._data()))
         servers = data["servers"]
         assert isinstance(servers, dict)
         servers[str(server_id)]["host_key"] = host_key
