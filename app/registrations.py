@@ -49,6 +49,7 @@ REMOTE_MODULES = (
     "app.ssl_certificates.remote",
     "app.network_rules.remote",
     "app.ssh_keys.remote",
+    "app.networks.remote",
 )
 
 

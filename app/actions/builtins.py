@@ -164,7 +164,7 @@ async def build_context(session: AsyncSession, request: RunRequest) -> ScriptCon
         }
     )
     server_builder = _contexts.get("server")
-    if server_builder is not None and request.resource_type != "server":
+    if server_builder is not None and request.resource_type != "server" and request.server_id:
         # Every script learns about the machine it runs on (its paths, its variables).
         context.merge(await server_builder(session, request))
     if builder is not None:

@@ -39,6 +39,7 @@ from app.actions.targets import (
     TargetResolutionError,
     resolve_targets,
     scope_resolver,
+    self_target,
     server_access_provider,
 )
 from app.core.auth import Principal
@@ -261,6 +262,17 @@ async def start_action(
                 .order_by(PipelineStep.trigger_order, PipelineStep.id)
             )
         ).all()
+    describe = self_target(resource_type)
+    if describe is not None:
+        return await _start_self_targeted(
+            session, describe, resource_type=resource_type, resource_id=resource_id,
+            operation=operation, pipeline=pipeline, steps=steps, triggered_by=triggered_by,
+            triggered_from=triggered_from, project_id=project_id,
+            environment_id=environment_id, organization_id=organization_id,
+            trigger_comment=trigger_comment, action_data=action_data,
+            time_limit_seconds=time_limit_seconds, ip_address=ip_address, origin=origin,
+            hook_id=hook_id,
+        )
     try:
         servers = await resolve_targets(session, resource_type, resource_id)
     except TargetResolutionError as exc:
@@ -327,6 +339,65 @@ async def start_action(
             timeout_seconds=step.timeout_seconds,
         )
         for target in targets
+        for n, step in enumerate(steps, 1)
+    )
+    await session.flush()
+    _dispatch_after_commit(session, action.id)
+    after_commit(session, _count_started(resource_type, operation))
+    return action
+
+
+async def _start_self_targeted(
+    session: AsyncSession,
+    describe: Callable[[AsyncSession, int], Awaitable[dict[str, Any] | None]],
+    *,
+    resource_type: str,
+    resource_id: int,
+    operation: str,
+    pipeline: Pipeline | None,
+    steps: Sequence[PipelineStep],
+    triggered_by: Principal | None,
+    triggered_from: str,
+    project_id: int | None,
+    environment_id: int | None,
+    organization_id: int | None,
+    trigger_comment: str | None,
+    action_data: dict[str, Any] | None,
+    time_limit_seconds: int | None,
+    ip_address: str | None,
+    origin: str | None,
+    hook_id: str | None,
+) -> Action:
+    """An action whose one target is the resource itself (a network at its provider)."""
+    data = await describe(session, resource_id)
+    if data is None:
+        raise NotFound(f"{catalog.resource_label(resource_type)} not found.")
+    action = Action(
+        type=operation, resource_type=resource_type, resource_id=resource_id,
+        pipeline_id=pipeline.id if pipeline is not None else None,
+        environment_id=environment_id, project_id=project_id,
+        organization_id=organization_id, trigger_comment=trigger_comment,
+        triggered_from=await _trigger_info(
+            session, triggered_by, triggered_from, ip_address, origin, hook_id
+        ),
+        triggered_by=triggered_by.user_id if triggered_by else None,
+        action_data=action_data, time_limit_seconds=time_limit_seconds,
+    )
+    session.add(action)
+    await session.flush()
+    # server_id 0: no server, so no concurrency slot is ever counted against one.
+    target = ActionTarget(
+        action_id=action.id, resource_type=resource_type, resource_id=resource_id,
+        server_id=0, max_parallel_actions=0, resource_data=data, total_steps=len(steps),
+    )
+    session.add(target)
+    await session.flush()
+    session.add_all(
+        ActionStep(
+            action_id=action.id, action_target_id=target.id, order=n, name=step.name,
+            description=step.description, command=step.command,
+            run_as_user=step.run_as_user, timeout_seconds=step.timeout_seconds,
+        )
         for n, step in enumerate(steps, 1)
     )
     await session.flush()

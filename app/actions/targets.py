@@ -134,6 +134,21 @@ async def resolve_targets(
     return list(dict.fromkeys(await resolver(session, resource_id)))
 
 
+# Resources an action targets themselves (a network at its provider), not servers: their
+# steps are all local. `await fn(session, resource_id)` gives the target's resource_data
+# (the reference's ActionTargetNetworkData...), None when the resource does not exist.
+SelfTarget = Callable[[AsyncSession, int], Awaitable[dict[str, Any] | None]]
+_self_targets: dict[str, SelfTarget] = {}
+
+
+def register_self_target(resource_type: str, describe: SelfTarget) -> None:
+    _self_targets[resource_type] = describe
+
+
+def self_target(resource_type: str) -> SelfTarget | None:
+    return _self_targets.get(resource_type)
+
+
 def load_plugins(modules: str) -> None:
     """Import the comma-separated `modules` (ENGINE_PLUGINS): they register at import."""
     for name in (m.strip() for m in modules.split(",")):

@@ -50,10 +50,12 @@ async def list_environment_networks(
 )
 async def add_environment_network(
     environment_id: Id, data: schemas.NetworkCreate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
+    principal: CurrentPrincipal, ip: ClientIP, response: Response,
 ) -> Network:
-    # Stored now; provisioning on the cloud is an action the engine starts once wired.
-    return await service.create_network(principal, ip, environment_id, data)
+    network = await service.create_network(principal, ip, environment_id, data)
+    # The action that creates it at the provider.
+    response.headers["X-Devopness-Action-Id"] = str(service.last_action_id)
+    return network
 
 
 @router.get(
@@ -103,8 +105,8 @@ async def update_network(
 async def delete_network(
     network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
-    await service.delete_network(principal, ip, network_id)
-    return Response(status_code=204)
+    action_id = await service.delete_network(principal, ip, network_id)
+    return _deleted(action_id)
 
 
 @router.post(
@@ -143,9 +145,12 @@ async def list_network_subnets(
 )
 async def add_network_subnet(
     network_id: Id, data: schemas.SubnetCreate, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
+    ip: ClientIP, response: Response,
 ) -> Subnet:
-    return await service.create_subnet(principal, ip, network_id, data)
+    subnet = await service.create_subnet(principal, ip, network_id, data)
+    # The action that creates it at the provider.
+    response.headers["X-Devopness-Action-Id"] = str(service.last_action_id)
+    return subnet
 
 
 @router.get(
@@ -168,5 +173,12 @@ async def get_subnet(subnet_id: Id, service: Service, principal: CurrentPrincipa
 async def delete_subnet(
     subnet_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
-    await service.delete_subnet(principal, ip, subnet_id)
-    return Response(status_code=204)
+    action_id = await service.delete_subnet(principal, ip, subnet_id)
+    return _deleted(action_id)
+
+
+def _deleted(action_id: int | None) -> Response:
+    """204; with the action that deletes it at the provider when there is one."""
+    if action_id is None:
+        return Response(status_code=204)
+    return Response(status_code=204, headers={"X-Devopness-Action-Id": str(action_id)})

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.service import start_action
 from app.catalogue import service as catalogue_data
 from app.core.auth import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
@@ -14,7 +15,6 @@ from app.core.permissions import Authorizer
 from app.core.settings import Settings
 from app.credentials.models import Credential
 from app.credentials.service import CredentialService
-from app.engine_bridge import TriggeredFrom, start_resource_action
 from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
 from app.networks import cidr
@@ -43,6 +43,7 @@ class NetworkService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session
         self.settings = settings
+        self.last_action_id: int | None = None
         self.networks = NetworkRepository(session)
         self.authorizer = Authorizer(session)
 
@@ -139,9 +140,22 @@ class NetworkService:
             self.session, principal, ip, "network", network.id, "created", None,
             snapshot(network, NETWORK_AUDITED), environment_id=environment.id,
         )
+        self.last_action_id = await self._start(principal, "network", network.id, "provision",
+                                                network.environment_id, network.project_id)
         loaded = await self.networks.get_network(network.id)
         assert loaded is not None
         return loaded
+
+    async def _start(
+        self, principal: Principal, kind: str, resource_id: int, operation: str,
+        environment_id: int, project_id: int,
+    ) -> int:
+        """The action that does `operation` at the provider (see app.networks.remote)."""
+        action = await start_action(
+            self.session, resource_type=kind, resource_id=resource_id, operation=operation,
+            triggered_by=principal, project_id=project_id, environment_id=environment_id,
+        )
+        return action.id
 
     async def get_network(self, principal: Principal, network_id: int) -> Network:
         return await self._network(principal, network_id, "network:read")
@@ -163,7 +177,12 @@ class NetworkService:
             snapshot(network, NETWORK_AUDITED), environment_id=network.environment_id,
         )
 
-    async def delete_network(self, principal: Principal, ip: str, network_id: int) -> None:
+    async def delete_network(
+        self, principal: Principal, ip: str, network_id: int
+    ) -> int | None:
+        """A network created at the provider is deleted there by an action, and its record
+        once the provider confirmed (the action id is returned); one that never reached the
+        provider goes at once."""
         network = await self._network(principal, network_id, "network:delete")
         count = await self.networks.subnet_count(network.id)
         if count:
@@ -172,15 +191,17 @@ class NetworkService:
             self.session, principal, ip, "network", network.id, "deleted",
             snapshot(network, NETWORK_AUDITED), None, environment_id=network.environment_id,
         )
+        if network.provider_id:
+            return await self._start(principal, "network", network.id, "delete",
+                                     network.environment_id, network.project_id)
         await forget_resource(self.session, "network", network.id)
         await self.networks.delete(network)
+        return None
 
     async def network_status(self, principal: Principal, ip: str, network_id: int) -> int:
         network = await self._network(principal, network_id, "network:get-status")
-        return await start_resource_action(
-            self.session, resource_type="network", resource_id=network.id,
-            action_type="get_status", triggered_from=TriggeredFrom(ip, principal),
-        )
+        return await self._start(principal, "network", network.id, "get_status",
+                                 network.environment_id, network.project_id)
 
     # ------------------------------------------------------------------ subnets
 
@@ -264,6 +285,8 @@ class NetworkService:
             self.session, principal, ip, "subnet", subnet.id, "created", None,
             snapshot(subnet, SUBNET_AUDITED), environment_id=network.environment_id,
         )
+        self.last_action_id = await self._start(principal, "subnet", subnet.id, "provision",
+                                                subnet.environment_id, subnet.project_id)
         loaded = await self.networks.get_subnet(subnet.id)
         assert loaded is not None
         return loaded
@@ -271,11 +294,15 @@ class NetworkService:
     async def get_subnet(self, principal: Principal, subnet_id: int) -> Subnet:
         return await self._subnet(principal, subnet_id, "subnet:read")
 
-    async def delete_subnet(self, principal: Principal, ip: str, subnet_id: int) -> None:
+    async def delete_subnet(self, principal: Principal, ip: str, subnet_id: int) -> int | None:
         subnet = await self._subnet(principal, subnet_id, "subnet:delete")
         record_event(
             self.session, principal, ip, "subnet", subnet.id, "deleted",
             snapshot(subnet, SUBNET_AUDITED), None, environment_id=subnet.environment_id,
         )
+        if subnet.provider_id:
+            return await self._start(principal, "subnet", subnet.id, "delete",
+                                     subnet.environment_id, subnet.project_id)
         await forget_resource(self.session, "subnet", subnet.id)
         await self.networks.delete(subnet)
+        return None

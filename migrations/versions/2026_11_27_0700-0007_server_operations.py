@@ -19,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # What the provider calls the network / subnet we created there.
+    for table in ("networks", "subnets"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("provider_id", sa.String(255), nullable=True))
     # Applications may name any git URL (self-hosted code), not only `owner/name`.
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.alter_column("repository", existing_type=sa.String(100),
@@ -39,6 +43,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in ("networks", "subnets"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("provider_id")
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.alter_column("repository", existing_type=sa.String(255),
                               type_=sa.String(100), existing_nullable=False)

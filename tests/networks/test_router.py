@@ -39,7 +39,8 @@ async def _aws(db: AsyncSession, settings: Settings) -> tuple[Tenant, int]:
 
 
 async def test_network_with_two_subnets(
-    client: httpx.AsyncClient, db: AsyncSession, settings: Settings, count_queries: Any
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings, count_queries: Any,
+    idle: Any,
 ) -> None:
     tenant, credential_id = await _aws(db, settings)
     r = await client.post(f"/environments/{tenant.environment.id}/networks",
@@ -52,6 +53,7 @@ async def test_network_with_two_subnets(
     assert network["credential"]["id"] == credential_id
     assert network["environment"]["id"] == tenant.environment.id
     assert network["project"]["id"] == tenant.project.id
+    await idle()  # subnets go into the network once it exists at the provider
 
     base = f"/networks/{network['id']}/subnets"
     r = await client.post(base, json=subnet_body(credential_id, "10.0.1.0/24"),
@@ -63,6 +65,12 @@ async def test_network_with_two_subnets(
                                                  zone="us-east-1b"), headers=tenant.headers)
     assert r.status_code == 201, r.text
     subnet_id = r.json()["id"]
+    # Each was created at the provider (moto) by its own action.
+    await idle()
+    network_row = await db.get(Network, network["id"], populate_existing=True)
+    assert network_row is not None and (network_row.provider_id or "").startswith("us-east-1/vpc-")
+    subnet_rows = (await db.scalars(select(Subnet).execution_options(populate_existing=True))).all()
+    assert all((s.provider_id or "").startswith("us-east-1/subnet-") for s in subnet_rows)
 
     await client.get(base, headers=tenant.headers)
     with count_queries() as few:
@@ -97,9 +105,17 @@ async def test_network_with_two_subnets(
     for subnet in (await db.scalars(select(Subnet.id))).all():
         r = await client.delete(f"/subnets/{subnet}", headers=tenant.headers)
         assert r.status_code == 204
+        assert r.headers["X-Devopness-Action-Id"]  # deleted at the provider first
+    await idle()
+    assert not (await db.scalars(select(Subnet.id))).all()
     r = await client.delete(f"/networks/{network['id']}", headers=tenant.headers)
     assert r.status_code == 204
+    action = await client.get(f"/actions/{r.headers['X-Devopness-Action-Id']}",
+                              params={"wait": 60}, headers=tenant.headers)
+    assert action.json()["status"] == "completed", action.json()
+    assert action.json()["targets"][0]["resource_type"] == "network"
     assert not (await db.scalars(select(ResourceLink))).all()
+    assert not (await db.scalars(select(Network.id))).all()
     r = await client.get(f"/events/network/{network['id']}", headers=tenant.headers)
     assert r.status_code == 404  # the network is gone: its history answers 404 too
 
@@ -194,7 +210,12 @@ async def test_update_status_and_tenancy(
                          headers=tenant.headers)
     assert r.status_code == 422
     r = await client.post(f"{url}/get-status", headers=tenant.headers)
-    assert r.status_code == 409 and "no servers to run on" in r.json()["message"]
+    assert r.status_code == 204
+    status = await client.get(f"/actions/{r.headers['X-Devopness-Action-Id']}",
+                              params={"wait": 60}, headers=tenant.headers)
+    # This network was never created at the provider: get-status says so.
+    assert status.json()["status"] == "failed"
+    assert "not created at the provider" in status.json()["status_reason_human_readable"]
     r = await client.get(f"/events/network/{network.id}", headers=tenant.headers)
     [event] = r.json()
     assert event["event_type"] == "updated"
@@ -218,7 +239,8 @@ async def test_update_status_and_tenancy(
 
 
 async def test_network_and_event_lists_do_not_grow_queries(
-    client: httpx.AsyncClient, db: AsyncSession, settings: Settings, count_queries: Any
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings, count_queries: Any,
+    idle: Any,
 ) -> None:
     tenant, credential_id = await _aws(db, settings)
     url = f"/environments/{tenant.environment.id}/networks"
@@ -229,6 +251,7 @@ async def test_network_and_event_lists_do_not_grow_queries(
         await client.put(f"/networks/{r.json()['id']}", headers=tenant.headers,
                          json={"id": r.json()["id"], "credential_id": credential_id})
     network_id = r.json()["id"]
+    await idle()
     for list_url in (url, f"/events/network/{network_id}"):
         await client.get(list_url, headers=tenant.headers)
         with count_queries() as few:

@@ -162,7 +162,7 @@ async def _run_claimed(run: ActionRun) -> str | None:
             targets = (
                 await session.execute(
                     select(ActionTarget.id, ActionTarget.server_id,
-                           ActionTarget.max_parallel_actions)
+                           ActionTarget.max_parallel_actions, ActionTarget.resource_type)
                     .where(ActionTarget.action_id == action_id, ActionTarget.status.in_(OPEN))
                     .order_by(ActionTarget.id)
                 )
@@ -356,6 +356,13 @@ class TargetPlan:
     context: builtins.ScriptContext | None = None
     context_error: str | None = None
     load_error: str | None = None
+    # False: the target is the resource itself (a network at its provider), reached by
+    # local steps only, never over SSH.
+    on_server: bool = True
+
+    def secrets(self) -> list[str]:
+        found = [*self.access.secrets, self.access.private_key] if self.access else []
+        return found + (list(self.context.secrets) if self.context else [])
 
 
 async def _load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, TargetPlan]:
@@ -390,8 +397,10 @@ async def _load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, Targe
         for target in targets:
             plan = TargetPlan(None, steps.get(target.id, []))
             plans[target.id] = plan
+            plan.on_server = target.resource_type == "server"
             try:
-                plan.access = await provider.get_access(session, target.server_id)
+                if plan.on_server:
+                    plan.access = await provider.get_access(session, target.server_id)
                 if action is not None and any(
                     s.builtin for s in plan.steps if s.status not in FINISHED
                 ):
@@ -556,7 +565,7 @@ async def _kill_remote(conn: asyncssh.SSHClientConnection, step: StepSpec) -> No
 async def _run_step(
     run: ActionRun,
     conn: asyncssh.SSHClientConnection | None,
-    access: ServerAccess,
+    access: ServerAccess | None,
     step: StepSpec,
     redactor: Redactor,
     plan: TargetPlan,
@@ -564,7 +573,7 @@ async def _run_step(
     """Stream one step's output into its log; raise StepFailed when it does not succeed."""
     with STEPS_RUNNING.track_inprogress():
         if step.builtin is None:
-            assert conn is not None
+            assert conn is not None and access is not None
             await _stream_step(run, conn, access, step, redactor)
             return
         if plan.context_error is not None or plan.request is None or plan.context is None:
@@ -573,7 +582,7 @@ async def _run_step(
         scanner = builtins.ResultScanner()
         try:
             if kind == "script":
-                assert conn is not None
+                assert conn is not None and access is not None
                 try:
                     program = scripts.render(name, plan.context.env)
                 except scripts.UnknownScript as exc:
@@ -608,14 +617,14 @@ class _Runtime:
         self,
         run: ActionRun,
         conn: asyncssh.SSHClientConnection | None,
-        access: ServerAccess,
+        access: ServerAccess | None,
         step: StepSpec,
         log: StepLog,
         plan: TargetPlan,
         scanner: builtins.ResultScanner,
     ) -> None:
         assert plan.request is not None and plan.context is not None
-        self.engine_run, self._conn, self.access, self.step = run, conn, access, step
+        self.engine_run, self._conn, self._access, self.step = run, conn, access, step
         self.log_writer, self.scanner = log, scanner
         self.request: builtins.RunRequest = plan.request
         self.context: builtins.ScriptContext = plan.context
@@ -625,6 +634,12 @@ class _Runtime:
         if self._conn is None:
             raise builtins.StepError("A local step has no SSH connection.")
         return self._conn
+
+    @property
+    def access(self) -> ServerAccess:
+        if self._access is None:
+            raise builtins.StepError("This step runs on no server.")
+        return self._access
 
     async def run(self, command: str, *, stdin: str | None = None) -> tuple[int, str]:
         result = await self.conn.run(
@@ -712,7 +727,7 @@ async def _record_outcome(
 async def _python_step(
     run: ActionRun,
     conn: asyncssh.SSHClientConnection | None,
-    access: ServerAccess,
+    access: ServerAccess | None,
     step: StepSpec,
     redactor: Redactor,
     plan: TargetPlan,
@@ -809,6 +824,9 @@ async def _run_target(
 ) -> None:
     access, steps = plan.access, plan.steps
     first_open = next((s.id for s in steps if s.status not in FINISHED), None)
+    if not plan.on_server:
+        await _run_resource_target(run, target_id, plan, first_open)
+        return
     if access is None or plan.load_error is not None:
         reason = (
             f"Server {server_id} cannot be reached: {plan.load_error}"
@@ -873,6 +891,44 @@ async def _run_target(
             status_reason_code=ReasonCode.COMPLETED,
             completed_at=now,
         )
+
+
+async def _run_resource_target(
+    run: ActionRun, target_id: int, plan: TargetPlan, first_open: int | None
+) -> None:
+    """Local steps on a target that is not a server (no SSH, no concurrency slot)."""
+    now = utcnow()
+    run.state.target(target_id, status=ActionStatus.IN_PROGRESS,
+                     status_reason_code=ReasonCode.IN_PROGRESS, started_at=now,
+                     heartbeat_at=now, updated_at=now)
+    current: StepSpec | None = None
+    try:
+        if plan.load_error is not None:
+            raise StepFailed(plan.load_error)
+        for step in plan.steps:
+            if step.status in FINISHED:
+                continue
+            if run.stop.is_set():
+                raise StepFailed(run.stop_reason)
+            if step.builtin is None or step.builtin[0] != "local":
+                raise StepFailed("This step needs a server; this action runs on none.")
+            current = step
+            await _start_step(run, target_id, step)
+            await _run_step(run, None, None, step, Redactor(plan.secrets()), plan)
+    except StepFailed as exc:
+        step_id = current.id if current is not None else first_open
+        if current is None and step_id is not None:
+            await _set_step(run, step_id, started_at=utcnow())
+            await _log_message(run, step_id, str(exc))
+        await _fail_target(run, target_id, plan.steps, str(exc), log_to=step_id)
+        return
+    except Exception as exc:
+        logger.exception("target %s failed unexpectedly", target_id)
+        await _fail_target(run, target_id, plan.steps, f"Unexpected error: {exc}",
+                           log_to=current.id if current else first_open)
+        return
+    await _set_target(run, target_id, status=ActionStatus.COMPLETED,
+                      status_reason_code=ReasonCode.COMPLETED, completed_at=utcnow())
 
 
 async def _finish(run: ActionRun) -> str:
