@@ -24,7 +24,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, smtp: tuple[Mailbox, int]) -> Iterator[LiveServer]:
+def live_server(
+    settings: Settings, smtp: tuple[Mailbox, int], moto_url: str
+) -> Iterator[LiveServer]:
     _, smtp_port = smtp
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -38,6 +40,8 @@ def live_server(settings: Settings, smtp: tuple[Mailbox, int]) -> Iterator[LiveS
         "SMTP_PORT": str(smtp_port),
         "EMAIL_VERIFICATION_REQUIRED": "true",
         "LOG_LEVEL": "WARNING",
+        # Networks created through the SDK are created at AWS: moto on loopback.
+        "AWS_ENDPOINT_URL": moto_url,
     }
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
