@@ -36,6 +36,10 @@ pytest_plugins = ["tests.provider_fixtures"]
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
 
+# The discard port: nothing listens there, so a connection is refused at once.
+CLOSED = "http://127.0.0.1:9"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,6 +120,15 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
         rate_limit_ip_per_minute=1_000_000,
         rate_limit_auth_per_minute=1_000_000,
         log_format="text",
+        # Nothing in a test may reach a real provider: unless a test points these at its
+        # stand-in (or moto), every provider API is a closed port on loopback.
+        aws_endpoint_url=CLOSED,
+        digitalocean_api_url=f"{CLOSED}/v2",
+        hetzner_api_url=f"{CLOSED}/v1",
+        azure_login_url=f"{CLOSED}/azure-login",
+        azure_management_url=f"{CLOSED}/azure",
+        gcp_compute_url=f"{CLOSED}/compute/v1",
+        provider_timeout_seconds=5.0,
         _env_file=None,  # type: ignore[call-arg]
     )
     upgrade(test_settings)
