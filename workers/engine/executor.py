@@ -91,6 +91,8 @@ class ActionRun:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str = ""
     writer: StateWriter | None = None
+    # Futures of running steps to wake when the action is stopped (see `_run_bounded`).
+    stop_waiters: set[asyncio.Future[None]] = field(default_factory=set)
 
     @property
     def state(self) -> StateWriter:
@@ -101,6 +103,9 @@ class ActionRun:
         if not self.stop.is_set():
             self.stop_reason = reason
             self.stop.set()
+            for waiter in list(self.stop_waiters):
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
 class StepFailed(Exception):
@@ -690,15 +695,27 @@ class _Runtime:
 
 async def _run_bounded(run: ActionRun, work: asyncio.Future[Any], step: StepSpec) -> str | None:
     """Wait for `work` within the step's timeout; None when it ended, else why it was cut
-    short (the action stopped, or the timeout)."""
-    stopping: asyncio.Future[Any] = asyncio.ensure_future(run.stop.wait())
+    short (the action stopped, or the timeout). One future and one timer per step: this
+    runs for every step of every target."""
+    if run.stop.is_set():
+        return run.stop_reason
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(*_: object) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    work.add_done_callback(wake)
+    timer = loop.call_later(step.timeout_seconds, wake)
+    run.stop_waiters.add(waiter)
     try:
-        done, _ = await asyncio.wait(
-            {work, stopping}, timeout=step.timeout_seconds, return_when=asyncio.FIRST_COMPLETED
-        )
+        await waiter
     finally:
-        stopping.cancel()
-    if work in done:
+        timer.cancel()
+        run.stop_waiters.discard(waiter)
+        work.remove_done_callback(wake)
+    if work.done():
         return None
     return (
         run.stop_reason
