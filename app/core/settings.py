@@ -171,7 +171,9 @@ class Settings(BaseSettings):
         default=3600, ge=60, description="How long a server's connect command stays valid."
     )
     worker_max_parallel_targets: int = Field(
-        default=200, ge=1, description="SSH sessions one worker process runs at once."
+        default=20, ge=1,
+        description="SSH sessions one worker process runs at once (bounds per-target latency; "
+        "more targets queue, see the fan-out benchmark).",
     )
     ssh_connect_timeout_seconds: float = Field(default=15.0, gt=0)
     engine_plugins: str = Field(
