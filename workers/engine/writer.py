@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, bindparam, insert, update
 
 from app.actions.bus import SignalBus
 from app.actions.models import ActionLogChunk, ActionStep, ActionTarget
@@ -29,6 +29,28 @@ logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.5
 MAX_ATTEMPTS = 5
+_STEPS = cast(Table, ActionStep.__table__)
+_TARGETS = cast(Table, ActionTarget.__table__)
+_CHUNKS = cast(Table, ActionLogChunk.__table__)
+
+
+def _updates(
+    table: Table, rows: dict[int, dict[str, Any]]
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """One executemany UPDATE per set of columns changed (Core statements, compiled once
+    per shape and cached: the ORM's bulk path costs more per row)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in rows.items():
+        groups.setdefault(tuple(sorted(values)), []).append({"_row_id": row_id, **values})
+    return [
+        (
+            update(table)
+            .where(table.c.id == bindparam("_row_id"))
+            .values({column: bindparam(column) for column in columns}),
+            params,
+        )
+        for columns, params in groups.items()
+    ]
 
 
 class StateWriter:
@@ -119,15 +141,10 @@ class StateWriter:
             try:
                 async with self.database.transaction() as session:
                     if chunks:
-                        await session.execute(insert(ActionLogChunk), chunks)
-                    if steps:
-                        await session.execute(
-                            update(ActionStep), [{"id": k, **v} for k, v in steps.items()]
-                        )
-                    if targets:
-                        await session.execute(
-                            update(ActionTarget), [{"id": k, **v} for k, v in targets.items()]
-                        )
+                        await session.execute(insert(_CHUNKS), chunks)
+                    for table, rows in ((_STEPS, steps), (_TARGETS, targets)):
+                        for statement, params in _updates(table, rows):
+                            await session.execute(statement, params)
                 break
             except Exception:
                 # A locked SQLite file or a dropped connection: try again (the batch is
