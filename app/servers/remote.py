@@ -25,6 +25,7 @@ from app.core.settings import Settings
 from app.credentials.models import Credential
 from app.credentials.secrets import unseal
 from app.environments.models import Environment
+from app.networks.models import Network, Subnet
 from app.resources_common.service import remove_resource
 from app.servers import cloud
 from app.servers.models import Server, ServerStatus
@@ -291,6 +292,20 @@ async def _add_cloud_context(
                                           or server.os_version_code or ""),
         "DEVOPNESS_CLOUD_INSTANCE_ID": server.provider_instance_id or "",
     })
+    subnet_id = server.provision_input.get("subnet_id")
+    if subnet_id:
+        # Placed in one of the environment's subnets: the provider's ids of it and its network.
+        subnet = await session.get(Subnet, int(subnet_id))
+        network = await session.get(Network, subnet.network_id) if subnet else None
+        if subnet is None or network is None or not network.provider_id:
+            raise builtins.ContextUnavailable(
+                f"Subnet {subnet_id} is not created at the provider (yet)."
+            )
+        context.env["DEVOPNESS_CLOUD_NETWORK_ID"] = network.provider_id
+        if subnet.provider_id and subnet.provider_id != network.provider_id:
+            context.env["DEVOPNESS_CLOUD_SUBNET_ID"] = subnet.provider_id
+        if subnet.zone:
+            context.env["DEVOPNESS_CLOUD_ZONE"] = subnet.zone
     credential = (
         await session.get(Credential, server.credential_id) if server.credential_id else None
     )

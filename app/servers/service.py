@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.service import start_action
@@ -16,6 +16,7 @@ from app.core.errors import Conflict, Unauthenticated, ValidationFailed
 from app.core.security import open_server_activation, sign_server_activation
 from app.core.settings import Settings
 from app.credentials.service import CredentialService
+from app.networks.models import Network, Subnet
 from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
@@ -115,6 +116,8 @@ class ServerService(EnvironmentResourceService[Server]):
             raise ValidationFailed.field(
                 f"{field}.os_version_code", "The selected os version code is invalid."
             )
+        if data.provision_input.subnet_id is not None:
+            await self._check_subnet(environment_id, code, data.provision_input.subnet_id)
         if await self.servers.hostname_taken(environment_id, data.hostname):
             raise ValidationFailed.field("hostname", "The hostname has already been taken.")
         server = Server(
@@ -151,6 +154,23 @@ class ServerService(EnvironmentResourceService[Server]):
         )
         self.last_action_id = action.id
         return created
+
+    async def _check_subnet(self, environment_id: int, code: str, subnet_id: int) -> None:
+        row = (
+            await self.session.execute(
+                select(Subnet.environment_id, Network.cloud_service_code)
+                .join(Network, Network.id == Subnet.network_id)
+                .where(Subnet.id == subnet_id)
+            )
+        ).one_or_none()
+        if row is None or row.environment_id != environment_id:
+            raise ValidationFailed.field(
+                "provision_input.subnet_id", "The subnet does not exist in this environment."
+            )
+        if row.cloud_service_code != code:
+            raise ValidationFailed.field(
+                "provision_input.subnet_id", f"The subnet is not a {code} subnet."
+            )
 
     async def delete_server(
         self, principal: Principal, server_id: int, *, destroy_disks: bool

@@ -254,3 +254,59 @@ async def test_cloud_server_input_is_validated(
     r = await client.get(f"/environments/{tenant.environment.id}/servers",
                          headers=tenant.headers)
     assert r.json() == []
+
+
+async def test_network_subnet_and_a_server_placed_in_it(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings,
+    cloud: LoopbackDroplets, sshd_host: SSHHost,
+) -> None:
+    tenant = await fc.create_tenant(db)
+    credential = await fc.create_credential(db, settings, tenant, provider_code="digitalocean",
+                                            values={"api_token": TOKEN})
+    r = await client.post(f"/environments/{tenant.environment.id}/networks", headers=tenant.headers,
+                          json={"name": "shop-vpc", "credential_id": credential.id,
+                                "provision_input": {"cloud_service_code": "digitalocean-droplet",
+                                                    "settings": {"region": "nyc1",
+                                                                 "cidr_block": "10.20.0.0/16"}}})
+    assert r.status_code == 201, r.text
+    network_id = r.json()["id"]
+    created = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    assert created["status"] == "completed", created["status_reason_human_readable"]
+    assert created["targets"][0]["resource_type"] == "network"
+    [vpc] = cloud.vpcs.values()
+    assert (vpc["name"], vpc["region"], vpc["ip_range"]) == ("shop-vpc", "nyc1", "10.20.0.0/16")
+
+    r = await client.post(f"/networks/{network_id}/subnets", headers=tenant.headers,
+                          json={"name": "web", "type": "public", "credential_id": credential.id,
+                                "provision_input": {"settings": {"region": "nyc1",
+                                                                 "cidr_block": "10.20.1.0/24"}}})
+    assert r.status_code == 201, r.text
+    subnet_id = r.json()["id"]
+    done = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    assert done["status"] == "completed", done["status_reason_human_readable"]
+
+    body = _body(tenant, credential.id, sshd_host.port, cloud.user)
+    body["provision_input"]["subnet_id"] = subnet_id
+    server_id, action = await _create(client, tenant, body)
+    assert action["status"] == "completed", action["status_reason_human_readable"]
+    [droplet] = cloud.droplets.values()
+    assert droplet["vpc_uuid"] == vpc["id"]
+
+    r = await client.post(f"/networks/{network_id}/get-status", headers=tenant.headers)
+    status = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    assert status["status"] == "completed"
+
+    # A network with members cannot go; the server first, then subnet and network.
+    r = await client.delete(f"/servers/{server_id}", headers=tenant.headers)
+    assert (await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"])))["status"] \
+        == "completed"
+    r = await client.delete(f"/subnets/{subnet_id}", headers=tenant.headers)
+    assert (await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"])))["status"] \
+        == "completed"
+    r = await client.delete(f"/networks/{network_id}", headers=tenant.headers)
+    assert r.status_code == 204
+    deleted = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    assert deleted["status"] == "completed", deleted["status_reason_human_readable"]
+    assert cloud.vpcs == {}
+    r = await client.get(f"/networks/{network_id}", headers=tenant.headers)
+    assert r.status_code == 404
