@@ -196,11 +196,6 @@ async def snapshot_env(
     return {k: v for k, v in context.env.items() if v not in secrets}
 
 
-def has_default_steps(resource_type: str, operation: str) -> bool:
-    from app.actions import service
-
-    return service.has_default_steps(resource_type, operation)
-
 
 async def handle_results(
     session: AsyncSession, request: RunRequest, results: dict[str, str], succeeded: bool

@@ -264,33 +264,15 @@ async def start_action(
         ).all()
     describe = self_target(resource_type)
     if describe is not None:
-        return await _start_self_targeted(
-            session, describe, resource_type=resource_type, resource_id=resource_id,
-            operation=operation, pipeline=pipeline, steps=steps, triggered_by=triggered_by,
-            triggered_from=triggered_from, project_id=project_id,
-            environment_id=environment_id, organization_id=organization_id,
-            trigger_comment=trigger_comment, action_data=action_data,
-            time_limit_seconds=time_limit_seconds, ip_address=ip_address, origin=origin,
-            hook_id=hook_id,
-        )
-    try:
-        servers = await resolve_targets(session, resource_type, resource_id)
-    except TargetResolutionError as exc:
-        raise ValidationFailed.field("resource_type", str(exc)) from exc
-    if server_ids is not None:
-        unknown = sorted(set(server_ids) - set(servers))
-        if unknown:
-            raise ValidationFailed.field(
-                "servers", f"The resource does not run on server(s) {unknown}."
-            )
-        servers = [s for s in servers if s in set(server_ids)]
-    if not servers:
-        raise ValidationFailed.field("servers", "The resource is not linked to any server.")
-    try:
-        provider = server_access_provider()
-    except TargetResolutionError as exc:
-        # Nothing can reach servers yet (no resource domain registered): say so, never 500.
-        raise ValidationFailed.field("servers", str(exc)) from exc
+        data = await describe(session, resource_id)
+        if data is None:
+            raise NotFound(f"{catalog.resource_label(resource_type)} not found.")
+        # The resource itself (a network at its provider); server_id 0: no server, so no
+        # concurrency slot is ever counted against one.
+        targets = [ActionTarget(resource_type=resource_type, resource_id=resource_id,
+                                server_id=0, max_parallel_actions=0, resource_data=data)]
+    else:
+        targets = await _server_targets(session, resource_type, resource_id, server_ids)
 
     action = Action(
         type=operation,
@@ -310,20 +292,9 @@ async def start_action(
     )
     session.add(action)
     await session.flush()
-    targets = []
-    for server_id in servers:
-        access = await provider.get_access(session, server_id)
-        if access is None:
-            raise ValidationFailed.field("servers", f"Server {server_id} cannot be reached.")
-        targets.append(ActionTarget(
-            action_id=action.id,
-            resource_type="server",
-            resource_id=server_id,
-            server_id=server_id,
-            max_parallel_actions=access.max_parallel_actions,
-            resource_data=access.resource_data(),
-            total_steps=len(steps),
-        ))
+    for target in targets:
+        target.action_id = action.id
+        target.total_steps = len(steps)
     # One flush for all targets and one for all steps (batched inserts), not one per target.
     session.add_all(targets)
     await session.flush()
@@ -347,63 +318,43 @@ async def start_action(
     return action
 
 
-async def _start_self_targeted(
-    session: AsyncSession,
-    describe: Callable[[AsyncSession, int], Awaitable[dict[str, Any] | None]],
-    *,
-    resource_type: str,
-    resource_id: int,
-    operation: str,
-    pipeline: Pipeline | None,
-    steps: Sequence[PipelineStep],
-    triggered_by: Principal | None,
-    triggered_from: str,
-    project_id: int | None,
-    environment_id: int | None,
-    organization_id: int | None,
-    trigger_comment: str | None,
-    action_data: dict[str, Any] | None,
-    time_limit_seconds: int | None,
-    ip_address: str | None,
-    origin: str | None,
-    hook_id: str | None,
-) -> Action:
-    """An action whose one target is the resource itself (a network at its provider)."""
-    data = await describe(session, resource_id)
-    if data is None:
-        raise NotFound(f"{catalog.resource_label(resource_type)} not found.")
-    action = Action(
-        type=operation, resource_type=resource_type, resource_id=resource_id,
-        pipeline_id=pipeline.id if pipeline is not None else None,
-        environment_id=environment_id, project_id=project_id,
-        organization_id=organization_id, trigger_comment=trigger_comment,
-        triggered_from=await _trigger_info(
-            session, triggered_by, triggered_from, ip_address, origin, hook_id
-        ),
-        triggered_by=triggered_by.user_id if triggered_by else None,
-        action_data=action_data, time_limit_seconds=time_limit_seconds,
-    )
-    session.add(action)
-    await session.flush()
-    # server_id 0: no server, so no concurrency slot is ever counted against one.
-    target = ActionTarget(
-        action_id=action.id, resource_type=resource_type, resource_id=resource_id,
-        server_id=0, max_parallel_actions=0, resource_data=data, total_steps=len(steps),
-    )
-    session.add(target)
-    await session.flush()
-    session.add_all(
-        ActionStep(
-            action_id=action.id, action_target_id=target.id, order=n, name=step.name,
-            description=step.description, command=step.command,
-            run_as_user=step.run_as_user, timeout_seconds=step.timeout_seconds,
-        )
-        for n, step in enumerate(steps, 1)
-    )
-    await session.flush()
-    _dispatch_after_commit(session, action.id)
-    after_commit(session, _count_started(resource_type, operation))
-    return action
+async def _server_targets(
+    session: AsyncSession, resource_type: str, resource_id: int,
+    server_ids: Sequence[int] | None,
+) -> list[ActionTarget]:
+    """One target per server the resource runs on (narrowed to `server_ids`), each with
+    the snapshot of the server the reference shows."""
+    try:
+        servers = await resolve_targets(session, resource_type, resource_id)
+    except TargetResolutionError as exc:
+        raise ValidationFailed.field("resource_type", str(exc)) from exc
+    if server_ids is not None:
+        unknown = sorted(set(server_ids) - set(servers))
+        if unknown:
+            raise ValidationFailed.field(
+                "servers", f"The resource does not run on server(s) {unknown}."
+            )
+        servers = [s for s in servers if s in set(server_ids)]
+    if not servers:
+        raise ValidationFailed.field("servers", "The resource is not linked to any server.")
+    try:
+        provider = server_access_provider()
+    except TargetResolutionError as exc:
+        # Nothing can reach servers yet (no resource domain registered): say so, never 500.
+        raise ValidationFailed.field("servers", str(exc)) from exc
+    targets = []
+    for server_id in servers:
+        access = await provider.get_access(session, server_id)
+        if access is None:
+            raise ValidationFailed.field("servers", f"Server {server_id} cannot be reached.")
+        targets.append(ActionTarget(
+            resource_type="server",
+            resource_id=server_id,
+            server_id=server_id,
+            max_parallel_actions=access.max_parallel_actions,
+            resource_data=access.resource_data(),
+        ))
+    return targets
 
 
 def _count_started(resource_type: str, operation: str) -> Callable[[], Awaitable[None]]:

@@ -8,14 +8,14 @@ deletion.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins, targets
 from app.actions.service import StepTemplate, register_default_steps
-from app.cloud.base import NetworkSpec, SubnetSpec
+from app.cloud import steps as cloud_steps
+from app.cloud.base import NetworkProvider, NetworkSpec, SubnetSpec
 from app.cloud.providers import network_provider
 from app.core.security import SecretBox
 from app.core.settings import Settings
@@ -80,7 +80,7 @@ def context_builder(settings: Settings, kind: str) -> builtins.ContextBuilder:
         credential = await session.get(Credential, credential_id)
         if credential is None:
             raise builtins.ContextUnavailable("The credential no longer exists.")
-        values = unseal(box, credential.settings_encrypted)
+        context = cloud_steps.credential_context(unseal(box, credential.settings_encrypted))
         env = {
             "DEVOPNESS_CLOUD_SERVICE_CODE": network.cloud_service_code,
             "DEVOPNESS_NETWORK_NAME": network.name,
@@ -97,27 +97,18 @@ def context_builder(settings: Settings, kind: str) -> builtins.ContextBuilder:
                 "DEVOPNESS_SUBNET_PUBLIC": "1" if subnet.type == "public" else "0",
                 "DEVOPNESS_SUBNET_PROVIDER_ID": subnet.provider_id or "",
             })
-        return builtins.ScriptContext(
-            env=env,
-            secrets=[v for v in values.values() if isinstance(v, str) and len(v) >= 8],
-            private={"cloud_credential": json.dumps(values)},
-        )
+        context.env.update(env)
+        return context
 
     return build
 
 
-def _networks(step: builtins.StepRuntime, settings: Settings) -> Any:
+def _networks(step: builtins.StepRuntime, settings: Settings) -> NetworkProvider:
     code = step.context.env["DEVOPNESS_CLOUD_SERVICE_CODE"]
-    provider = network_provider(
-        code, json.loads(step.context.private["cloud_credential"]), settings
-    )
+    provider = network_provider(code, cloud_steps.credential(step), settings)
     if provider is None:
         raise builtins.StepError(f"{code} has no networks.")
     return provider
-
-
-def _fail(what: str, exc: Exception) -> builtins.StepError:
-    return builtins.StepError(f"{what}: {exc}")
 
 
 def network_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
@@ -132,12 +123,9 @@ def network_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
             tags={"managed-by": "devopness-server",
                   "devopness-network-id": str(step.request.resource_id)},
         )
-        try:
-            ref = await _networks(step, settings).create_network(spec)
-        except builtins.StepError:
-            raise
-        except Exception as exc:
-            raise _fail("The provider did not create the network", exc) from exc
+        networks = _networks(step, settings)
+        ref = await cloud_steps.call("The provider did not create the network",
+                                     networks.create_network(spec))
         await step.record({"provider_id": ref.id})
         await step.log(f"Network {ref.id} created ({ref.provider_status or ref.status}).")
 
@@ -145,23 +133,17 @@ def network_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
         provider_id = step.context.env["DEVOPNESS_NETWORK_PROVIDER_ID"]
         if not provider_id:
             raise builtins.StepError("The network was not created at the provider.")
-        try:
-            ref = await _networks(step, settings).get_network(provider_id)
-        except builtins.StepError:
-            raise
-        except Exception as exc:
-            raise _fail(f"Could not read network {provider_id}", exc) from exc
+        networks = _networks(step, settings)
+        ref = await cloud_steps.call(f"Could not read network {provider_id}",
+                                     networks.get_network(provider_id))
         await step.log(f"Network {provider_id}: {ref.provider_status or ref.status}.")
 
     async def delete(step: builtins.StepRuntime) -> None:
         provider_id = step.context.env["DEVOPNESS_NETWORK_PROVIDER_ID"]
         if provider_id:
-            try:
-                await _networks(step, settings).delete_network(provider_id)
-            except builtins.StepError:
-                raise
-            except Exception as exc:
-                raise _fail(f"Could not delete network {provider_id}", exc) from exc
+            networks = _networks(step, settings)
+            await cloud_steps.call(f"Could not delete network {provider_id}",
+                                   networks.delete_network(provider_id))
             await step.log(f"Network {provider_id} deleted at the provider.")
         await step.record({"destroyed": "1"})
 
@@ -191,12 +173,9 @@ def subnet_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
             public=env["DEVOPNESS_SUBNET_PUBLIC"] == "1",
             tags={"managed-by": "devopness-server"},
         )
-        try:
-            ref = await _networks(step, settings).create_subnet(spec)
-        except builtins.StepError:
-            raise
-        except Exception as exc:
-            raise _fail("The provider did not create the subnet", exc) from exc
+        networks = _networks(step, settings)
+        ref = await cloud_steps.call("The provider did not create the subnet",
+                                     networks.create_subnet(spec))
         await step.record({"provider_id": ref.id})
         await step.log(f"Subnet {ref.id} created.")
 
@@ -205,14 +184,11 @@ def subnet_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
         provider_id = env["DEVOPNESS_SUBNET_PROVIDER_ID"]
         code = env["DEVOPNESS_CLOUD_SERVICE_CODE"]
         if provider_id and code not in _NO_SUBNETS:
-            try:
-                await _networks(step, settings).delete_subnet(
-                    env["DEVOPNESS_NETWORK_PROVIDER_ID"], provider_id
-                )
-            except builtins.StepError:
-                raise
-            except Exception as exc:
-                raise _fail(f"Could not delete subnet {provider_id}", exc) from exc
+            networks = _networks(step, settings)
+            await cloud_steps.call(
+                f"Could not delete subnet {provider_id}",
+                networks.delete_subnet(env["DEVOPNESS_NETWORK_PROVIDER_ID"], provider_id),
+            )
             await step.log(f"Subnet {provider_id} deleted at the provider.")
         await step.record({"destroyed": "1"})
 

@@ -11,6 +11,8 @@ from app.core.pagination import PageDep
 from app.networks import schemas
 from app.networks.models import Network, Subnet
 from app.networks.service import NetworkService
+from app.resources_common.operations import ACTION_ID_HEADER
+from app.resources_common.router import action_response, no_content
 
 router = APIRouter()
 
@@ -54,7 +56,7 @@ async def add_environment_network(
 ) -> Network:
     network = await service.create_network(principal, ip, environment_id, data)
     # The action that creates it at the provider.
-    response.headers["X-Devopness-Action-Id"] = str(service.last_action_id)
+    response.headers[ACTION_ID_HEADER] = str(service.last_action_id)
     return network
 
 
@@ -106,7 +108,7 @@ async def delete_network(
     network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
     action_id = await service.delete_network(principal, ip, network_id)
-    return _deleted(action_id)
+    return no_content() if action_id is None else action_response(action_id)
 
 
 @router.post(
@@ -120,7 +122,7 @@ async def get_status_network(
     network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
     action_id = await service.network_status(principal, ip, network_id)
-    return Response(status_code=204, headers={"X-Devopness-Action-Id": str(action_id)})
+    return action_response(action_id)
 
 
 @router.get(
@@ -149,7 +151,7 @@ async def add_network_subnet(
 ) -> Subnet:
     subnet = await service.create_subnet(principal, ip, network_id, data)
     # The action that creates it at the provider.
-    response.headers["X-Devopness-Action-Id"] = str(service.last_action_id)
+    response.headers[ACTION_ID_HEADER] = str(service.last_action_id)
     return subnet
 
 
@@ -174,11 +176,4 @@ async def delete_subnet(
     subnet_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
     action_id = await service.delete_subnet(principal, ip, subnet_id)
-    return _deleted(action_id)
-
-
-def _deleted(action_id: int | None) -> Response:
-    """204; with the action that deletes it at the provider when there is one."""
-    if action_id is None:
-        return Response(status_code=204)
-    return Response(status_code=204, headers={"X-Devopness-Action-Id": str(action_id)})
+    return no_content() if action_id is None else action_response(action_id)

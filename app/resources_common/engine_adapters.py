@@ -22,7 +22,7 @@ from app.projects.models import Project
 from app.resources_common.links import servers_for
 from app.resources_common.registry import resource_models
 from app.servers.models import Server
-from app.variables.models import Variable
+from app.variables.repository import deployable_variables
 
 RESOURCE_TYPES = (
     "application",
@@ -118,12 +118,5 @@ class ServerAccessSource:
         self, session: AsyncSession, resource_type: str, resource_id: int
     ) -> list[str]:
         """Decrypted hidden variable values of a resource, for redaction from logs."""
-        sealed = await session.scalars(
-            select(Variable.value_encrypted).where(
-                Variable.resource_type == resource_type,
-                Variable.resource_id == resource_id,
-                Variable.hidden.is_(True),
-                Variable.value_encrypted.is_not(None),
-            )
-        )
-        return [self.box.decrypt(s) for s in sealed if s]
+        variables = await deployable_variables(session, self.box, resource_type, resource_id)
+        return [v.value for v in variables if v.hidden and v.value]

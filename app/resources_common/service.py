@@ -10,7 +10,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import delete_resource_pipelines, ensure_default_pipelines
+from app.actions.service import (
+    delete_resource_pipelines,
+    ensure_default_pipelines,
+    has_default_steps,
+)
 from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
@@ -193,7 +197,7 @@ class EnvironmentResourceService(Generic[M]):
         """Deleting a resource that was deployed takes it off its servers: a `remove`
         action, with the parameters captured now since the row is gone when it runs."""
         resource_type = str(resource.RESOURCE_TYPE)
-        if not builtins.has_default_steps(resource_type, "remove"):
+        if not has_default_steps(resource_type, "remove"):
             return None
         if not await links.servers_for(self.session, resource_type, resource.id):
             return None

@@ -15,23 +15,17 @@ import json
 from typing import Any
 
 from app.actions import builtins
-from app.cloud.base import CloudError, CredentialRejected, Instance, InstanceNotFound, InstanceSpec
+from app.cloud import steps as cloud_steps
+from app.cloud.base import CloudError, ComputeProvider, Instance, InstanceNotFound, InstanceSpec
 from app.cloud.providers import compute_provider
 from app.core.settings import Settings
 
 POLL_SECONDS = 3.0
 
 
-def _provider(step: builtins.StepRuntime, settings: Settings) -> Any:
-    credential = json.loads(step.context.private.get("cloud_credential", "{}"))
+def _provider(step: builtins.StepRuntime, settings: Settings) -> ComputeProvider:
     code = step.context.env["DEVOPNESS_CLOUD_SERVICE_CODE"]
-    return compute_provider(code, credential, settings)
-
-
-def _fail(what: str, exc: Exception) -> builtins.StepError:
-    if isinstance(exc, CredentialRejected):
-        return builtins.StepError(f"{what}: the provider rejected the credential ({exc}).")
-    return builtins.StepError(f"{what}: {exc}")
+    return compute_provider(code, cloud_steps.credential(step), settings)
 
 
 async def _wait(
@@ -108,7 +102,7 @@ def create_step(settings: Settings) -> builtins.PythonStep:
         try:
             instance: Instance = await provider.create_instance(spec)
         except Exception as exc:
-            raise _fail("The provider refused to create the instance", exc) from exc
+            raise cloud_steps.failure("The provider refused to create the instance", exc) from exc
         # Recorded at once: a worker dying from here on leaves a known instance id.
         await step.record({"instance_id": instance.id,
                            "provider_data": json.dumps(dict(instance.extra)),
@@ -135,7 +129,7 @@ def create_step(settings: Settings) -> builtins.PythonStep:
                 ) from exc
             await step.record({"instance_id": "", "ip_address": ""})
             await step.log(f"Instance {instance.id} destroyed.")
-            raise _fail("The server could not be created", exc) from exc
+            raise cloud_steps.failure("The server could not be created", exc) from exc
         await step.log("The instance is ready.")
 
     return create
@@ -172,7 +166,7 @@ def power_step(settings: Settings, action: str) -> builtins.PythonStep:
         except builtins.StepError:
             raise
         except Exception as exc:
-            raise _fail(f"Could not {action} instance {instance_id}", exc) from exc
+            raise cloud_steps.failure(f"Could not {action} instance {instance_id}", exc) from exc
         await step.log(f"Instance {instance_id}: {ready.status}.")
 
     return power
@@ -192,7 +186,7 @@ def status_step(settings: Settings) -> builtins.PythonStep:
                 f"Instance {instance_id} no longer exists at the provider."
             ) from exc
         except Exception as exc:
-            raise _fail(f"Could not read instance {instance_id}", exc) from exc
+            raise cloud_steps.failure(f"Could not read instance {instance_id}", exc) from exc
         await step.record({"instance_status": instance.status,
                            "ip_address": instance.public_ip or ""})
         await step.log(f"Instance {instance_id}: {instance.provider_status or instance.status}"
@@ -210,7 +204,7 @@ def destroy_step(settings: Settings) -> builtins.PythonStep:
             try:
                 await provider.destroy_instance(instance_id, destroy_disks=destroy_disks)
             except Exception as exc:
-                raise _fail(f"Could not destroy instance {instance_id}", exc) from exc
+                raise cloud_steps.failure(f"Could not destroy instance {instance_id}", exc) from exc
             await step.log(f"Instance {instance_id} destroyed"
                            + (" with its disks." if destroy_disks else "; its disks are kept."))
         else:

@@ -18,6 +18,7 @@ from app.actions.service import (
     register_default_steps,
     register_variant_resolver,
 )
+from app.cloud import steps as cloud_steps
 from app.cloud.providers import is_cloud
 from app.core.database import Database, utcnow
 from app.core.security import SecretBox
@@ -311,9 +312,7 @@ async def _add_cloud_context(
     )
     if credential is None:
         raise builtins.ContextUnavailable("The server's cloud credential no longer exists.")
-    values = unseal(box, credential.settings_encrypted)
-    context.private["cloud_credential"] = json.dumps(values)
-    context.secrets.extend(v for v in values.values() if isinstance(v, str) and len(v) >= 8)
+    context.merge(cloud_steps.credential_context(unseal(box, credential.settings_encrypted)))
 
 
 def register(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from app.core.errors import Conflict, Unauthenticated, ValidationFailed
 from app.core.security import open_server_activation, sign_server_activation
 from app.core.settings import Settings
 from app.credentials.service import CredentialService
+from app.environments.models import Environment
 from app.networks.models import Network, Subnet
 from app.resources_common import links
 from app.resources_common.service import (
@@ -48,7 +49,7 @@ class ServerService(EnvironmentResourceService[Server]):
         environment = await self.environment_for_create(principal, environment_id)
         code = str(data.provision_input.cloud_service_code)
         if is_cloud(code):
-            return await self._create_cloud(principal, environment_id, data)
+            return await self._create_cloud(principal, environment, data)
         if await self.servers.hostname_taken(environment_id, data.hostname):
             raise ValidationFailed.field("hostname", "The hostname has already been taken.")
         linked = await linked_resources_by_type(
@@ -80,13 +81,13 @@ class ServerService(EnvironmentResourceService[Server]):
         return await self.created(server)
 
     async def _create_cloud(
-        self, principal: Principal, environment_id: int, data: ServerEnvironmentCreate
+        self, principal: Principal, environment: Environment, data: ServerEnvironmentCreate
     ) -> Server:
         """A server the provider creates: the record first (no address yet), then the
         provision action that creates the instance, waits for it and provisions it. Its
         id is in `self.last_action_id` for the response header."""
         code = str(data.provision_input.cloud_service_code)
-        environment = await self.environment_for_create(principal, environment_id)
+        environment_id = environment.id
         if data.credential_id in (None, ""):
             raise ValidationFailed.field(
                 "credential_id", "A cloud server needs the credential of its provider."

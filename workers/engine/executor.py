@@ -836,6 +836,19 @@ async def _log_message(run: ActionRun, step_id: int, message: str) -> None:
         await log.flush(final=True)
 
 
+async def _fail_target_logged(
+    run: ActionRun, target_id: int, steps: list[StepSpec], reason: str,
+    current: StepSpec | None, first_open: int | None,
+) -> None:
+    """Fail the target at the step that ran; when none did, at the first open step with
+    the reason in its log, where users look."""
+    step_id = current.id if current is not None else first_open
+    if current is None and step_id is not None:
+        await _set_step(run, step_id, started_at=utcnow())
+        await _log_message(run, step_id, reason)
+    await _fail_target(run, target_id, steps, reason, log_to=step_id)
+
+
 async def _run_target(
     run: ActionRun, target_id: int, server_id: int, limit: int, plan: TargetPlan
 ) -> None:
@@ -850,10 +863,7 @@ async def _run_target(
             if plan.load_error
             else f"Server {server_id} no longer exists."
         )
-        if first_open is not None:
-            await _set_step(run, first_open, started_at=utcnow())
-            await _log_message(run, first_open, reason)
-        await _fail_target(run, target_id, steps, reason, log_to=first_open)
+        await _fail_target_logged(run, target_id, steps, reason, None, first_open)
         return
     if not await _wait_for_slot(run, target_id, server_id, limit):
         await _fail_target(run, target_id, steps, run.stop_reason, log_to=None)
@@ -865,9 +875,7 @@ async def _run_target(
         current: StepSpec | None = None
         conn: asyncssh.SSHClientConnection | None = None
         try:
-            redactor_secrets = [*access.secrets, access.private_key]
-            if plan.context is not None:
-                redactor_secrets.extend(plan.context.secrets)
+            redactor_secrets = plan.secrets()
             stale_access = False
             for step in steps:
                 if step.status in FINISHED:
@@ -886,12 +894,7 @@ async def _run_target(
                 await _run_step(run, conn, access, step, Redactor(redactor_secrets), plan)
                 stale_access = stale_access or local
         except StepFailed as exc:
-            step_id = current.id if current is not None else first_open
-            if current is None and step_id is not None:
-                # Nothing ran: put the reason where users look, the first step's log.
-                await _set_step(run, step_id, started_at=utcnow())
-                await _log_message(run, step_id, str(exc))
-            await _fail_target(run, target_id, steps, str(exc), log_to=step_id)
+            await _fail_target_logged(run, target_id, steps, str(exc), current, first_open)
             return
         except Exception as exc:
             logger.exception("target %s failed unexpectedly", target_id)
@@ -933,11 +936,7 @@ async def _run_resource_target(
             await _start_step(run, target_id, step)
             await _run_step(run, None, None, step, Redactor(plan.secrets()), plan)
     except StepFailed as exc:
-        step_id = current.id if current is not None else first_open
-        if current is None and step_id is not None:
-            await _set_step(run, step_id, started_at=utcnow())
-            await _log_message(run, step_id, str(exc))
-        await _fail_target(run, target_id, plan.steps, str(exc), log_to=step_id)
+        await _fail_target_logged(run, target_id, plan.steps, str(exc), current, first_open)
         return
     except Exception as exc:
         logger.exception("target %s failed unexpectedly", target_id)
