@@ -238,6 +238,66 @@ def beat(loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> 
     celery_app.start(["beat", f"--loglevel={loglevel}"])
 
 
+@cli.command("catalogue-refresh")
+def catalogue_refresh(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Cloud service codes, e.g. aws-ec2 (default: each one that has "
+                            "a credential in the environment)."),
+    ] = None,
+    credential_id: Annotated[
+        int | None, typer.Option(help="Use this stored cloud credential (its service only).")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Only this region (repeatable).")
+    ] = None,
+    instance_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only types matching this pattern, e.g. 't3.*' "
+                                    "(repeatable)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Folder for <code>.json (default: CATALOGUE_DIR, else the "
+                          "catalogue this package ships)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Ask the providers, report, write nothing.")
+    ] = False,
+) -> None:
+    """Refresh the regions, instance types and prices of the cloud catalogue from the
+    providers' APIs.
+
+    Credentials come from --credential-id or the providers' usual variables:
+    AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, DIGITALOCEAN_TOKEN, HCLOUD_TOKEN,
+    GOOGLE_APPLICATION_CREDENTIALS (a service account key file), AZURE_TENANT_ID +
+    AZURE_SUBSCRIPTION_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET.
+    """
+    from app.catalogue.refresh import RefreshError, refresh_catalogues
+
+    settings = _settings()
+    try:
+        outcomes = asyncio.run(refresh_catalogues(
+            settings, codes=services or [], credential_id=credential_id,
+            only_regions=region or [], only_types=instance_type or [], output=output,
+            dry_run=dry_run,
+        ))
+    except RefreshError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for outcome in outcomes:
+        if outcome.skipped:
+            typer.echo(f"{outcome.code}: skipped, {outcome.skipped}", err=True)
+        elif outcome.error:
+            typer.echo(f"{outcome.code}: not refreshed, {outcome.error}", err=True)
+        if outcome.report:
+            for line in outcome.report.lines():
+                typer.echo(line)
+            typer.echo(f"  wrote {outcome.path}" if outcome.path else "  (dry run: not written)")
+    if not any(o.report for o in outcomes) or any(o.failed for o in outcomes):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     cli(prog_name="devopness-server")
 

@@ -15,6 +15,7 @@ from app.actions.bus import MemoryBus, RedisBus, set_bus
 from app.actions.router import router as actions_router
 from app.actions.targets import load_plugins
 from app.applications.router import router as applications_router
+from app.catalogue import service as catalogue_data
 from app.catalogue.router import router as catalogue_router
 from app.core.auth import PrincipalCache
 from app.core.database import Database
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     register_all(settings)
+    catalogue_data.use_directory(settings.catalogue_dir)
 
     # State is built here, not in the lifespan, so in-process test transports that skip
     # lifespan events get a working app; nothing here opens a connection yet.

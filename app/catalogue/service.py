@@ -1,9 +1,16 @@
-"""The cloud catalogue: services, regions and instance types, from data files kept in
-`app/catalogue/data/` (one JSON per cloud service, edited by hand when providers change)."""
+"""The cloud catalogue: services, regions and instance types, from data files (one JSON
+per cloud service). The project ships them in `app/catalogue/data/`;
+`devopness-server catalogue-refresh` rewrites them from the providers' APIs, into the
+folder `CATALOGUE_DIR` names when set (files there win over the shipped ones).
+
+An instance type is either priced per region (`prices`: region -> [hourly, monthly], sold
+only there: what a refresh writes) or priced once and sold in every region, times the
+file's `region_price_factor` (what a person maintains by hand)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,23 @@ from app.core.errors import NotFound
 from app.credentials.catalogue import PROVIDERS, ProviderType
 
 DATA = Path(__file__).parent / "data"
+_override: Path | None = None
+
+
+def use_directory(directory: Path | None) -> None:
+    """Serve the catalogue files of `directory` before the shipped ones (CATALOGUE_DIR)."""
+    global _override
+    _override = directory
+
+
+def file_for(code: str) -> Path | None:
+    """Where the catalogue of `code` is read from: the override folder first."""
+    if "/" in code or "\\" in code or code.startswith("."):
+        return None
+    for folder in (_override, DATA):
+        if folder is not None and (folder / f"{code}.json").is_file():
+            return folder / f"{code}.json"
+    return None
 
 UBUNTU = {
     "code": "ubuntu",
@@ -32,17 +56,27 @@ UBUNTU = {
 }
 
 
-@lru_cache
-def _raw(code: str) -> dict[str, Any] | None:
-    path = DATA / f"{code}.json"
-    if "/" in code or not path.is_file():
-        return None
+@lru_cache(maxsize=32)
+def _load(path: Path, _version: tuple[int, int]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
+def _raw(code: str) -> dict[str, Any] | None:
+    path = file_for(code)
+    if path is None:
+        return None
+    # Keyed on the file's identity and time, so a refreshed file is served without a
+    # restart (the refresh replaces it atomically: a new inode).
+    stat = path.stat()
+    return _load(path, (stat.st_ino, stat.st_mtime_ns))
+
+
 def service_codes() -> list[str]:
-    return sorted(p.stem for p in DATA.glob("*.json"))
+    codes = {p.stem for p in DATA.glob("*.json")}
+    if _override is not None and _override.is_dir():
+        codes.update(p.stem for p in _override.glob("*.json") if not p.stem.startswith("."))
+    return sorted(codes)
 
 
 def _input(name: str, human: str, kind: str, default: Any, allowed: list[str],
@@ -115,19 +149,30 @@ def zone_codes(code: str, region: str) -> set[str]:
     return {z for r in raw["regions"] if r["code"] == region for z in r["zones"]}
 
 
+def priced_instances(raw: Mapping[str, Any], region: str) -> list[dict[str, Any]]:
+    """The instance types one catalogue file sells in `region`, priced there."""
+    factor = float(raw.get("region_price_factor", {}).get(region, 1.0))
+    result = []
+    for item in raw["instances"]:
+        entry = {k: v for k, v in item.items() if k != "prices"}
+        if "prices" in item:
+            if region not in item["prices"]:
+                continue
+            entry["price_hourly"], entry["price_monthly"] = item["prices"][region]
+        else:
+            entry["price_hourly"] = round(item["price_hourly"] * factor, 5)
+            entry["price_monthly"] = round(item["price_monthly"] * factor, 2)
+        result.append(entry)
+    return result
+
+
 def instances(code: str, region: str) -> list[dict[str, Any]]:
     raw = _raw(code)
     if raw is None:
         raise NotFound("Cloud provider service not found.")
     if region not in {r["code"] for r in raw["regions"]}:
         raise NotFound("Region not found for this cloud provider service.")
-    factor = float(raw.get("region_price_factor", {}).get(region, 1.0))
-    result = []
-    for item in raw["instances"]:
-        hourly = round(item["price_hourly"] * factor, 5)
-        result.append({**item, "price_hourly": hourly,
-                       "price_monthly": round(item["price_monthly"] * factor, 2)})
-    return result
+    return priced_instances(raw, region)
 
 
 def credential_options() -> dict[str, Any]:

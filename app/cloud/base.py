@@ -14,16 +14,20 @@ user can act on. Never let a client library's own exception escape.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.credentials.providers.base import CredentialRejected
 
 __all__ = [
-    "CloudError", "ComputeProvider", "CredentialRejected", "Instance", "InstanceNotFound",
-    "InstanceSpec", "NetworkProvider", "NetworkRef", "NetworkSpec", "QuotaExceeded",
+    "HOURS_PER_MONTH", "CatalogueProvider", "CloudError", "ComputeProvider",
+    "CredentialRejected", "Instance", "InstanceNotFound", "InstanceSpec", "InstanceTypeInfo",
+    "NetworkProvider", "NetworkRef", "NetworkSpec", "Price", "QuotaExceeded", "RegionInfo",
     "SubnetSpec",
 ]
+
+# What providers that bill by the hour quote as a month (AWS, Azure and Google all use 730).
+HOURS_PER_MONTH = 730
 
 
 class CloudError(Exception):
@@ -135,3 +139,46 @@ class NetworkProvider(ABC):
 
     @abstractmethod
     async def delete_subnet(self, network_id: str, subnet_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    code: str  # the provider's region code, as servers are created with (us-east-1, nyc1...)
+    name: str  # what a person reads ("US East (N. Virginia)"); the code when unknown
+    zones: tuple[str, ...] = ()  # availability zones, where the provider has them
+
+
+@dataclass(frozen=True)
+class Price:
+    hourly: float
+    monthly: float
+    currency: str  # ISO 4217 (USD, EUR)
+
+
+@dataclass(frozen=True)
+class InstanceTypeInfo:
+    type: str  # the code servers are created with (t3.micro, s-1vcpu-1gb, cx22, e2-small...)
+    family: str  # how the provider groups it (t3, Basic, Shared vCPU, E2...)
+    architecture: str | None  # "x86_64" or "arm64"
+    vcpus: int
+    memory_mb: int
+    default_disk_size_gb: int  # the disk that comes with the type (0: chosen at creation)
+    # Where the account can order it: region code -> the on-demand Linux price there, or
+    # None where the provider offers it but its API told us no price.
+    regions: Mapping[str, Price | None]
+
+
+class CatalogueProvider(ABC):
+    """What an account can order: regions and instance types with their prices, read from
+    the provider by the catalogue refresh command (`devopness-server catalogue-refresh`)."""
+
+    @abstractmethod
+    async def list_regions(self) -> list[RegionInfo]:
+        """The regions this account can create instances in."""
+
+    @abstractmethod
+    async def list_instance_types(self, regions: Sequence[str]) -> list[InstanceTypeInfo]:
+        """Every instance type offered in at least one of `regions` (codes from
+        `list_regions`), each with the regions among them that offer it and the price
+        there. Types that cannot run an Ubuntu server (GPU-only images, bare metal the
+        provider sells separately) may be left out; say which in the module docstring."""

@@ -15,6 +15,11 @@ Choices a user can rely on:
   to delete.
 - A creation that fails part-way deletes the volume and key it made; one cancelled by the
   caller runs to its end and is then destroyed (`create_or_undo`).
+
+Catalogue (`DigitalOceanCatalogue`): `GET /regions` and `GET /sizes`, both paged (200 a
+page). A size lists the regions that sell it and one price for all of them; sizes or
+regions DigitalOcean marks unavailable are left out. DigitalOcean has no zones and no
+Arm droplets (every size is x86_64).
 """
 
 from __future__ import annotations
@@ -28,22 +33,26 @@ import json
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from app.cloud.base import (
+    CatalogueProvider,
     CloudError,
     ComputeProvider,
     CredentialRejected,
     Instance,
     InstanceNotFound,
     InstanceSpec,
+    InstanceTypeInfo,
     NetworkProvider,
     NetworkRef,
     NetworkSpec,
+    Price,
     QuotaExceeded,
+    RegionInfo,
     SubnetSpec,
 )
 from app.core.settings import Settings
@@ -183,6 +192,19 @@ class _Api:
             raise QuotaExceeded(f"DigitalOcean: {message}")
         raise CloudError(f"DigitalOcean answered {status}: {message}")
 
+    async def every(self, path: str, field: str) -> list[dict[str, Any]]:
+        """All items of a paged collection (`links.pages.next` says whether more follow)."""
+        items: list[dict[str, Any]] = []
+        for page in range(1, 1000):
+            data = await self.call("GET", path, params={"per_page": 200, "page": page})
+            found = data.get(field)
+            if not isinstance(found, list):
+                raise CloudError(f"DigitalOcean answered GET {path} without {field}.")
+            items.extend(i for i in found if isinstance(i, dict))
+            if not (data.get("links") or {}).get("pages", {}).get("next") or not found:
+                return items
+        raise CloudError(f"DigitalOcean kept paging GET {path}.")
+
     async def one(
         self, method: str, path: str, field: str, *, body: Any = None,
         params: Mapping[str, Any] | None = None,
@@ -223,8 +245,7 @@ class DigitalOceanCompute(ComputeProvider):
         self._api = _Api(credential, settings)
 
     async def _size_disk(self, slug: str) -> int:
-        sizes = (await self._api.call("GET", "/sizes", params={"per_page": 200})).get("sizes", [])
-        for size in sizes:
+        for size in await self._api.every("/sizes", "sizes"):
             if size.get("slug") == slug:
                 return int(size.get("disk", 0))
         raise CloudError(f"DigitalOcean has no droplet size {slug!r}.")
@@ -433,3 +454,40 @@ class DigitalOceanNetworks(NetworkProvider):
     async def delete_subnet(self, network_id: str, subnet_id: str) -> None:
         # Nothing to delete: no subnet can have been created on DigitalOcean.
         return None
+
+
+class DigitalOceanCatalogue(CatalogueProvider):
+    def __init__(self, credential: Mapping[str, str], settings: Settings) -> None:
+        self._api = _Api(credential, settings)
+
+    async def list_regions(self) -> list[RegionInfo]:
+        return [
+            RegionInfo(code=str(r["slug"]), name=str(r.get("name") or r["slug"]))
+            for r in await self._api.every("/regions", "regions")
+            if r.get("slug") and r.get("available", True)
+        ]
+
+    async def list_instance_types(self, regions: Sequence[str]) -> list[InstanceTypeInfo]:
+        wanted = set(regions)
+        found = []
+        for size in await self._api.every("/sizes", "sizes"):
+            offered = wanted.intersection(size.get("regions") or [])
+            if not size.get("available", True) or not offered:
+                continue
+            try:
+                price = Price(hourly=float(size["price_hourly"]),
+                              monthly=float(size["price_monthly"]), currency="USD")
+                found.append(InstanceTypeInfo(
+                    type=str(size["slug"]),
+                    family=str(size.get("description") or "Droplet"),
+                    architecture="x86_64",
+                    vcpus=int(size["vcpus"]),
+                    memory_mb=int(size["memory"]),
+                    default_disk_size_gb=int(size["disk"]),
+                    regions=dict.fromkeys(sorted(offered), price),
+                ))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CloudError(
+                    f"DigitalOcean described the size {size.get('slug')!r} without {exc}."
+                ) from exc
+        return found

@@ -6,17 +6,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from app.cloud.base import ComputeProvider, NetworkProvider
+from app.cloud.base import CatalogueProvider, ComputeProvider, NetworkProvider
 from app.core.settings import Settings
 
-# code -> (module, compute class, network class or None)
-PROVIDERS: dict[str, tuple[str, str, str | None]] = {
-    "aws-ec2": ("app.cloud.aws", "AwsCompute", "AwsNetworks"),
+# code -> (module, compute class, network class or None, catalogue class)
+PROVIDERS: dict[str, tuple[str, str, str | None, str]] = {
+    "aws-ec2": ("app.cloud.aws", "AwsCompute", "AwsNetworks", "AwsCatalogue"),
     "digitalocean-droplet": ("app.cloud.digitalocean", "DigitalOceanCompute",
-                             "DigitalOceanNetworks"),
-    "hetzner-hcloud": ("app.cloud.hetzner", "HetznerCompute", "HetznerNetworks"),
-    "gcp-gce": ("app.cloud.gcp", "GcpCompute", "GcpNetworks"),
-    "azure-rm": ("app.cloud.azure", "AzureCompute", "AzureNetworks"),
+                             "DigitalOceanNetworks", "DigitalOceanCatalogue"),
+    "hetzner-hcloud": ("app.cloud.hetzner", "HetznerCompute", "HetznerNetworks",
+                       "HetznerCatalogue"),
+    "gcp-gce": ("app.cloud.gcp", "GcpCompute", "GcpNetworks", "GcpCatalogue"),
+    "azure-rm": ("app.cloud.azure", "AzureCompute", "AzureNetworks", "AzureCatalogue"),
 }
 
 
@@ -27,7 +28,7 @@ def is_cloud(code: str) -> bool:
 def compute_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> ComputeProvider:
-    module, compute, _ = PROVIDERS[code]
+    module, compute, _, _ = PROVIDERS[code]
     cls = getattr(importlib.import_module(module), compute)
     provider: ComputeProvider = cls(credential, settings)
     return provider
@@ -36,9 +37,18 @@ def compute_provider(
 def network_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> NetworkProvider | None:
-    module, _, networks = PROVIDERS[code]
+    module, _, networks, _ = PROVIDERS[code]
     if networks is None:
         return None
     cls = getattr(importlib.import_module(module), networks)
     provider: NetworkProvider = cls(credential, settings)
+    return provider
+
+
+def catalogue_provider(
+    code: str, credential: Mapping[str, str], settings: Settings
+) -> CatalogueProvider:
+    module, _, _, catalogue = PROVIDERS[code]
+    cls = getattr(importlib.import_module(module), catalogue)
+    provider: CatalogueProvider = cls(credential, settings)
     return provider

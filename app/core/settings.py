@@ -142,6 +142,19 @@ class Settings(BaseSettings):
         default=None, description="Overrides the token_uri of Google service account keys."
     )
     gcp_compute_url: str = "https://compute.googleapis.com/compute/v1"
+    # Price lists the catalogue refresh reads (`devopness-server catalogue-refresh`).
+    aws_pricing_endpoint_url: str | None = Field(
+        default=None,
+        description="Override for the AWS Price List API endpoint (default: AWS's own, "
+        "in us-east-1; not aws_endpoint_url, which moto serves without prices).",
+    )
+    azure_prices_url: str = "https://prices.azure.com/api/retail/prices"
+    gcp_billing_url: str = "https://cloudbilling.googleapis.com/v1"
+    catalogue_dir: Path | None = Field(
+        default=None,
+        description="Folder of cloud catalogue files (<cloud_service_code>.json) that "
+        "`catalogue-refresh` writes and the API prefers to the catalogue it ships with.",
+    )
 
     outgoing_hook_attempts: int = Field(default=3, ge=1, le=10)
     outgoing_hook_backoff_seconds: float = Field(default=2.0, ge=0)

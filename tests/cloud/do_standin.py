@@ -5,6 +5,8 @@ and VPCs in memory so tests can see what a call left behind.
 Faults are switched on through attributes: `droplet_limit` (422 with DigitalOcean's
 limit message), `rate_limited` (429), `fail_droplet_create` (500), `fail_key_delete`
 (500), `create_delay` (a slow POST /droplets); READ_ONLY_TOKEN gets 403 on writes.
+Collections page at `page_size` items (at most the `per_page` asked), with DigitalOcean's
+`links.pages` object.
 A droplet is "new" for `boot_polls` reads, then "active" with addresses.
 """
 
@@ -27,7 +29,20 @@ from starlette.routing import Route
 TOKEN = "dop_v1_cloud_standin"
 READ_ONLY_TOKEN = "dop_v1_cloud_standin_read_only"
 SIZES = {"s-1vcpu-1gb": 25, "s-2vcpu-4gb": 80, "s-4vcpu-8gb": 160}
+# slug -> (vcpus, memory MB, hourly, monthly, description, available) as GET /sizes tells.
+SIZE_DETAILS = {
+    "s-1vcpu-1gb": (1, 1024, 0.00893, 6.0, "Basic", True),
+    "s-2vcpu-4gb": (2, 4096, 0.03571, 24.0, "Basic", True),
+    "s-4vcpu-8gb": (4, 8192, 0.07143, 48.0, "Basic", True),
+}
+# Sold only in some regions; and one size DigitalOcean no longer sells.
+SIZE_REGIONS = {"s-4vcpu-8gb": ["fra1", "nyc3"]}
+RETIRED_SIZE = {"slug": "512mb", "memory": 512, "vcpus": 1, "disk": 20, "transfer": 1.0,
+                "price_monthly": 5.0, "price_hourly": 0.00744, "regions": [],
+                "available": False, "description": "Legacy"}
 REGIONS = {"nyc1", "nyc3", "fra1", "ams3", "sgp1"}
+REGION_NAMES = {"nyc1": "New York 1", "nyc3": "New York 3", "fra1": "Frankfurt 1",
+                "ams3": "Amsterdam 3", "sgp1": "Singapore 1", "ams2": "Amsterdam 2"}
 IMAGES = {"ubuntu-22-04-x64", "ubuntu-24-04-x64"}
 
 
@@ -63,6 +78,7 @@ class DigitalOceanStandIn:
     fail_key_delete: bool = False
     create_delay: float = 0.0  # seconds POST /droplets takes
     boot_polls: int = 1
+    page_size: int = 200
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     _polls: dict[int, int] = field(default_factory=dict)
 
@@ -121,9 +137,35 @@ class DigitalOceanStandIn:
     async def sizes(self, request: Request) -> Response:
         if not self._authorised(request):
             return _error(401, "unauthorized", "Unable to authenticate you")
-        sizes = [{"slug": s, "disk": disk, "available": True, "regions": sorted(REGIONS),
-                  "memory": 1024, "vcpus": 1} for s, disk in SIZES.items()]
-        return JSONResponse({"sizes": sizes, "links": {}, "meta": {"total": len(sizes)}})
+        sizes: list[dict[str, Any]] = [RETIRED_SIZE]
+        for slug, disk in SIZES.items():
+            vcpus, memory, hourly, monthly, description, available = SIZE_DETAILS[slug]
+            sizes.append({"slug": slug, "memory": memory, "vcpus": vcpus, "disk": disk,
+                          "transfer": 1.0, "price_monthly": monthly, "price_hourly": hourly,
+                          "regions": SIZE_REGIONS.get(slug, sorted(REGIONS)),
+                          "available": available, "description": description})
+        return self._page(request, "sizes", sizes)
+
+    async def regions(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return _error(401, "unauthorized", "Unable to authenticate you")
+        regions = [{"slug": slug, "name": name, "sizes": sorted(SIZES),
+                    "available": slug in REGIONS, "features": ["metadata"]}
+                   for slug, name in REGION_NAMES.items()]
+        return self._page(request, "regions", regions)
+
+    def _page(self, request: Request, field: str, items: list[dict[str, Any]]) -> Response:
+        self.requests.append((request.method, f"{request.url.path}?{request.url.query}", None))
+        per_page = min(int(request.query_params.get("per_page", 20)), 200, self.page_size)
+        page = int(request.query_params.get("page", 1))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        pages: dict[str, str] = {}
+        if page * per_page < len(items):
+            base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+            pages = {"next": f"{base}?page={page + 1}&per_page={per_page}",
+                     "last": f"{base}?page={-(-len(items) // per_page)}&per_page={per_page}"}
+        return JSONResponse({field: chunk, "links": {"pages": pages},
+                             "meta": {"total": len(items)}})
 
     async def keys_collection(self, request: Request) -> Response:
         if not self._authorised(request):
@@ -348,6 +390,7 @@ class DigitalOceanStandIn:
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/v2/sizes", self.sizes),
+            Route("/v2/regions", self.regions),
             Route("/v2/account/keys", self.keys_collection, methods=["GET", "POST"]),
             Route("/v2/account/keys/{ref}", self.key, methods=["GET", "DELETE"]),
             Route("/v2/volumes", self.volumes_collection, methods=["POST"]),

@@ -28,10 +28,22 @@ TOKEN = "hcloud-cloud-standin-token"
 READ_ONLY_TOKEN = "hcloud-cloud-standin-read-only"
 NOW = "2026-01-02T03:04:05+00:00"
 SERVER_TYPES = {
-    "cx22": {"id": 104, "cores": 2, "memory": 4.0, "disk": 40, "architecture": "x86"},
-    "cax11": {"id": 45, "cores": 2, "memory": 4.0, "disk": 40, "architecture": "arm"},
-    "ccx13": {"id": 96, "cores": 2, "memory": 8.0, "disk": 80, "architecture": "x86"},
+    "cx22": {"id": 104, "cores": 2, "memory": 4.0, "disk": 40, "architecture": "x86",
+             "cpu_type": "shared", "category": "cost_optimized", "net": "0.0060000000"},
+    "cax11": {"id": 45, "cores": 2, "memory": 4.0, "disk": 40, "architecture": "arm",
+              "cpu_type": "shared", "category": "cost_optimized", "net": "0.0062000000"},
+    "ccx13": {"id": 96, "cores": 2, "memory": 8.0, "disk": 80, "architecture": "x86",
+              "cpu_type": "dedicated", "category": "general_purpose", "net": "0.0200000000"},
 }
+# Where each type is sold (default: everywhere); cax11 is Arm, sold in Europe only.
+TYPE_LOCATIONS = {"cax11": ("fsn1", "nbg1", "hel1")}
+# A type Hetzner stopped selling: listed, deprecated.
+RETIRED_TYPE = {"name": "cx11", "id": 1, "cores": 1, "memory": 2.0, "disk": 20,
+                "architecture": "x86", "cpu_type": "shared", "category": "cost_optimized",
+                "net": "0.0050000000"}
+LOCATION_DETAILS = {"fsn1": ("Falkenstein", "DE"), "nbg1": ("Nuremberg", "DE"),
+                    "hel1": ("Helsinki", "FI"), "ash": ("Ashburn, VA", "US"),
+                    "hil": ("Hillsboro, OR", "US"), "sin": ("Singapore", "SG")}
 LOCATIONS = {"fsn1": "eu-central", "nbg1": "eu-central", "hel1": "eu-central",
              "ash": "us-east", "hil": "us-west", "sin": "ap-southeast"}
 IMAGES = {"ubuntu-22.04": 67794396, "ubuntu-24.04": 161547269}
@@ -53,6 +65,14 @@ def _not_found(what: str) -> JSONResponse:
 
 def _invalid(message: str) -> JSONResponse:
     return _error(400, "invalid_input", message)
+
+
+def _price(net: str, location: str) -> dict[str, Any]:
+    hourly = float(net)
+    return {"location": location,
+            "price_hourly": {"net": net, "gross": f"{hourly * 1.19:.10f}"},
+            "price_monthly": {"net": f"{hourly * 730:.4f}", "gross": f"{hourly * 730 * 1.19:.4f}"},
+            "included_traffic": 21990232555520, "price_per_tb_traffic": {"net": "1", "gross": "1"}}
 
 
 def _meta(total: int) -> dict[str, Any]:
@@ -81,6 +101,7 @@ class HetznerStandIn:
     fail_key_delete: bool = False
     create_delay: float = 0.0  # seconds POST /servers takes
     boot_polls: int = 1
+    page_size: int = 50
     _ids: Any = field(default_factory=lambda: itertools.count(5000))
 
     def reset(self) -> None:
@@ -185,15 +206,52 @@ class HetznerStandIn:
         if refused := self._refused(request):
             return refused
         name = request.query_params.get("name")
-        found = [{"id": t["id"], "name": n, "description": n.upper(), "cores": t["cores"],
-                  "memory": t["memory"], "disk": t["disk"], "prices": [],
-                  "storage_type": "local", "cpu_type": "shared",
-                  "architecture": t["architecture"], "deprecated": False, "deprecation": None,
-                  "locations": [{"id": i + 1, "name": loc, "deprecation": None,
-                                 "available": True, "recommended": True}
-                                for i, loc in enumerate(LOCATIONS)]}
-                 for n, t in SERVER_TYPES.items() if name in (None, n)]
-        return JSONResponse({"server_types": found, "meta": _meta(len(found))})
+        found = [self._server_type(n, t, retired=False) for n, t in SERVER_TYPES.items()
+                 if name in (None, n)]
+        if name in (None, RETIRED_TYPE["name"]):
+            found.append(self._server_type(str(RETIRED_TYPE["name"]), RETIRED_TYPE,
+                                           retired=True))
+        return self._paged(request, "server_types", found)
+
+    @staticmethod
+    def _server_type(name: str, t: dict[str, Any], *, retired: bool) -> dict[str, Any]:
+        where = TYPE_LOCATIONS.get(name, tuple(LOCATIONS))
+        deprecation = ({"announced": NOW, "unavailable_after": NOW} if retired else None)
+        return {
+            "id": t["id"], "name": name, "description": name.upper(), "cores": t["cores"],
+            "memory": t["memory"], "disk": t["disk"],
+            "prices": [_price(t["net"], loc) for loc in where],
+            "storage_type": "local", "cpu_type": t["cpu_type"], "category": t["category"],
+            "architecture": t["architecture"], "deprecated": retired,
+            "deprecation": deprecation, "included_traffic": 21990232555520,
+            "locations": [{"id": i + 1, "name": loc, "deprecation": deprecation,
+                           "available": not retired, "recommended": not retired}
+                          for i, loc in enumerate(LOCATIONS) if loc in where],
+        }
+
+    def _location(self, index: int, name: str) -> dict[str, Any]:
+        city, country = LOCATION_DETAILS[name]
+        return {"id": index + 1, "name": name, "description": f"{city} DC Park 1",
+                "country": country, "city": city, "latitude": 50.47612, "longitude": 12.370071,
+                "network_zone": LOCATIONS[name]}
+
+    async def locations(self, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
+        found = [self._location(i, n) for i, n in enumerate(LOCATIONS)]
+        return self._paged(request, "locations", found)
+
+    def _paged(self, request: Request, field: str, items: list[dict[str, Any]]) -> Response:
+        self.requests.append((request.method, f"{request.url.path}?{request.url.query}", None))
+        per_page = min(int(request.query_params.get("per_page", 25)), self.page_size)
+        page = int(request.query_params.get("page", 1))
+        last = max(1, -(-len(items) // per_page))
+        pagination = {"page": page, "per_page": per_page,
+                      "previous_page": page - 1 if page > 1 else None,
+                      "next_page": page + 1 if page < last else None,
+                      "last_page": last, "total_entries": len(items)}
+        return JSONResponse({field: items[(page - 1) * per_page: page * per_page],
+                             "meta": {"pagination": pagination}})
 
     async def ssh_keys(self, request: Request) -> Response:
         if refused := self._refused(request):
@@ -485,6 +543,7 @@ class HetznerStandIn:
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/v1/server_types", self.server_types),
+            Route("/v1/locations", self.locations),
             Route("/v1/ssh_keys", self.ssh_keys, methods=["GET", "POST"]),
             Route("/v1/ssh_keys/{id:int}", self.ssh_key, methods=["GET", "DELETE"]),
             Route("/v1/volumes", self.volumes_collection, methods=["POST"]),
