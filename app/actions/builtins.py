@@ -126,6 +126,11 @@ class StepRuntime(Protocol):
         """Open a second SSH connection with another key; None on success, else why not."""
         ...
 
+    async def reload_context(self) -> ScriptContext:
+        """Build the step's context again from what is stored now (another action may have
+        changed the resource since the step started) and use it from here on."""
+        ...
+
 
 ContextBuilder = Callable[[AsyncSession, RunRequest], Awaitable[ScriptContext]]
 ResultHandler = Callable[[AsyncSession, RunRequest, dict[str, str], bool], Awaitable[None]]

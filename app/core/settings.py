@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     cloud_ready_timeout_seconds: float = Field(
         default=600.0, gt=0, description="How long a new cloud instance may take to run."
     )
+    cloud_network_wait_seconds: float = Field(
+        default=600.0, ge=0,
+        description="How long a subnet's creation waits for its network's creation, "
+        "started just before it, to give the network its provider id.",
+    )
     cloud_ssh_timeout_seconds: float = Field(
         default=300.0, gt=0, description="How long a running instance may take to answer SSH."
     )

@@ -8,11 +8,14 @@ deletion.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins, targets
+from app.actions.models import FINISHED, Action
 from app.actions.service import StepTemplate, register_default_steps
 from app.cloud import steps as cloud_steps
 from app.cloud.base import NetworkProvider, NetworkSpec, SubnetSpec
@@ -89,7 +92,14 @@ def context_builder(settings: Settings, kind: str) -> builtins.ContextBuilder:
             "DEVOPNESS_NETWORK_PROVIDER_ID": network.provider_id or "",
         }
         if subnet is not None:
+            # A network being created now (its provision action not finished) will have a
+            # provider id soon: the subnet's creation waits for it instead of failing.
+            creating = await session.scalar(select(exists().where(
+                Action.resource_type == "network", Action.resource_id == network.id,
+                Action.type == "provision", Action.status.not_in(list(FINISHED)),
+            )))
             env.update({
+                "DEVOPNESS_NETWORK_CREATING": "1" if creating else "",
                 "DEVOPNESS_SUBNET_NAME": subnet.name,
                 "DEVOPNESS_SUBNET_REGION": subnet.region or network.region,
                 "DEVOPNESS_SUBNET_ZONE": subnet.zone or "",
@@ -150,17 +160,39 @@ def network_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
     return {"network/create": create, "network/status": status, "network/delete": delete}
 
 
+async def _network_created(step: builtins.StepRuntime, settings: Settings) -> str:
+    """The provider id of the subnet's network, waiting (with backoff, at most
+    `cloud_network_wait_seconds`) while the network's own creation is still running."""
+    env = step.context.env
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.cloud_network_wait_seconds
+    delay = 0.5
+    while not env["DEVOPNESS_NETWORK_PROVIDER_ID"]:
+        if not env.get("DEVOPNESS_NETWORK_CREATING"):
+            raise builtins.StepError(
+                "The subnet's network is not created at the provider (its creation failed "
+                "or was never run): run the network's provision again, then retry this."
+            )
+        if loop.time() >= deadline:
+            raise builtins.StepError(
+                "The subnet's network was still being created at the provider after "
+                f"{settings.cloud_network_wait_seconds:.0f} s; retry once it is."
+            )
+        if delay == 0.5:
+            await step.log("Waiting for the network to be created at the provider...")
+        await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+        delay = min(delay * 2, 10.0)
+        env = (await step.reload_context()).env
+    return env["DEVOPNESS_NETWORK_PROVIDER_ID"]
+
+
 def subnet_steps(settings: Settings) -> dict[str, builtins.PythonStep]:
     async def create(step: builtins.StepRuntime) -> None:
         env = step.context.env
         if env["DEVOPNESS_SUBNET_PROVIDER_ID"]:
             await step.log(f"Subnet {env['DEVOPNESS_SUBNET_PROVIDER_ID']} already exists.")
             return
-        network_id = env["DEVOPNESS_NETWORK_PROVIDER_ID"]
-        if not network_id:
-            raise builtins.StepError(
-                "The subnet's network is not created at the provider yet; retry once it is."
-            )
+        network_id = await _network_created(step, settings)
         if env["DEVOPNESS_CLOUD_SERVICE_CODE"] in _NO_SUBNETS:
             await step.log("This provider's networks have no subnets: the range is recorded "
                            "for the servers placed in it, nothing is created.")

@@ -4,7 +4,8 @@ and VPCs in memory so tests can see what a call left behind.
 
 Faults are switched on through attributes: `droplet_limit` (422 with DigitalOcean's
 limit message), `rate_limited` (429), `fail_droplet_create` (500), `fail_key_delete`
-(500), `create_delay` (a slow POST /droplets); READ_ONLY_TOKEN gets 403 on writes.
+(500), `create_delay` (a slow POST /droplets), `vpc_delay` and `fail_vpc_create` (500);
+READ_ONLY_TOKEN gets 403 on writes.
 Collections page at `page_size` items (at most the `per_page` asked), with DigitalOcean's
 `links.pages` object.
 A droplet is "new" for `boot_polls` reads, then "active" with addresses.
@@ -79,6 +80,8 @@ class DigitalOceanStandIn:
     create_delay: float = 0.0  # seconds POST /droplets takes
     boot_polls: int = 1
     page_size: int = 200
+    vpc_delay: float = 0.0  # seconds POST /vpcs takes
+    fail_vpc_create: bool = False
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     _polls: dict[int, int] = field(default_factory=dict)
 
@@ -364,6 +367,9 @@ class DigitalOceanStandIn:
             return _unprocessable("name and region are required")
         if body["region"] not in REGIONS:
             return _unprocessable("invalid region")
+        await asyncio.sleep(self.vpc_delay)
+        if self.fail_vpc_create:
+            return _error(500, "server_error", "Server was unable to give you a response.")
         vpc_id = str(uuid.uuid4())
         self.vpcs[vpc_id] = {
             "id": vpc_id, "urn": f"do:vpc:{vpc_id}", "name": body["name"],

@@ -678,6 +678,11 @@ class _Runtime:
         async with self.engine_run.database.transaction() as session:
             await builtins.handle_results(session, self.request, dict(results), True)
 
+    async def reload_context(self) -> builtins.ScriptContext:
+        async with self.engine_run.database.transaction() as session:
+            self.context = await builtins.build_context(session, self.request)
+        return self.context
+
     async def try_login(self, private_key: str) -> str | None:
         other = ServerAccess(**{**self.access.__dict__, "private_key": private_key})
         try:
