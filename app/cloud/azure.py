@@ -12,6 +12,21 @@ ARM resource ids.
 
 Bodies are the REST API's documented JSON, handed to the SDK's models; long-running calls
 go through the SDK's pollers, waited for in a thread with a bound.
+
+The catalogue (`AzureCatalogue`) reads regions from the subscription's locations
+(azure-mgmt-resource-subscriptions, physical regions only; zones from their zone mappings,
+else from the VM sizes' zones) and instance types from one paginated list of the
+subscription's resource SKUs (azure-mgmt-compute; filtered by location when one region is
+asked, and shared with the region listing when that needed it). A size is offered in a
+region unless a Location restriction (NotAvailableForSubscription, QuotaId) keeps this
+subscription out. Left out, because our create could not boot them: Generation 1-only
+sizes (our Ubuntu images are Generation 2), confidential sizes (SEV-SNP, TDX: they need a
+confidential image and security profile), and sizes whose CPU architecture disagrees with
+the image `image_reference` would pick. vCPUs are those the OS sees (vCPUsAvailable, which
+constrained-core sizes give below their billed count). Prices come from the public Azure
+Retail Prices API (no credential sent), one filtered, paged query per region: pay-as-you-go
+Linux meters only (no Windows, Spot or Low Priority), per hour, so monthly = hourly *
+HOURS_PER_MONTH.
 """
 
 from __future__ import annotations
@@ -19,9 +34,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import httpx
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -32,27 +48,35 @@ from azure.core.polling import LROPoller
 from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute import models as compute_models
+from azure.mgmt.compute.models import ResourceSku
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network import models as network_models
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources import models as resource_models
+from azure.mgmt.resource.subscriptions import SubscriptionClient
+from azure.mgmt.resource.subscriptions.models import Location
 
 from app.cloud.base import (
+    HOURS_PER_MONTH,
+    CatalogueProvider,
     CloudError,
     ComputeProvider,
     CredentialRejected,
     Instance,
     InstanceNotFound,
     InstanceSpec,
+    InstanceTypeInfo,
     NetworkProvider,
     NetworkRef,
     NetworkSpec,
+    Price,
     QuotaExceeded,
+    RegionInfo,
     SubnetSpec,
 )
 from app.core.settings import Settings
 
-__all__ = ["AzureCompute", "AzureNetworks"]
+__all__ = ["AzureCatalogue", "AzureCompute", "AzureNetworks"]
 
 # Tokens are always for Azure Resource Manager, wherever the endpoint points.
 SCOPE = "https://management.azure.com/.default"
@@ -95,6 +119,19 @@ _REJECTED_CODES = {
     "AuthorizationFailed", "InvalidAuthenticationToken", "InvalidAuthenticationTokenTenant",
     "AuthenticationFailed", "SubscriptionNotFound", "LinkedAuthorizationFailed",
 }
+
+# The OS disk a server gets unless sized otherwise: Canonical's Ubuntu images are 30 GB, the
+# size the azure-rm catalogue offers by default for AzureCompute's diskSizeGB.
+DEFAULT_OS_DISK_GB = 30
+_ARCHITECTURES = {"x64": "x86_64", "arm64": "arm64"}  # CpuArchitectureType, lowercased
+# Location restrictions that keep this subscription from ordering a size there (Zone
+# restrictions only narrow the zones).
+_UNAVAILABLE = {"NotAvailableForSubscription", "QuotaId"}
+# The Retail Prices API throttles bursts (429): a few regions at a time, a few retries.
+PRICE_CONCURRENCY = 4
+PRICE_RETRIES = 3
+_PRICE_FILTER = ("serviceName eq 'Virtual Machines' and priceType eq 'Consumption' "
+                 "and armRegionName eq '{region}'")
 
 T = TypeVar("T")
 
@@ -194,20 +231,32 @@ class _Azure:
                 raise CredentialRejected(f"The Azure credential is incomplete: {exc}") from exc
         return self._token
 
+    def _options(self) -> dict[str, Any]:
+        if not self.subscription_id:
+            raise CredentialRejected("The Azure credential has no subscription_id.")
+        return {
+            "base_url": self._settings.azure_management_url.rstrip("/"),
+            "credential_scopes": [SCOPE],
+            "polling_interval": self.polling_interval,
+            "connection_timeout": self._settings.provider_timeout_seconds,
+            "read_timeout": self._settings.provider_timeout_seconds,
+        }
+
     def client(self, cls: type[T]) -> T:
         if cls not in self._clients:
-            if not self.subscription_id:
-                raise CredentialRejected("The Azure credential has no subscription_id.")
+            options = self._options()
             self._clients[cls] = cls(  # type: ignore[call-arg]
-                self._identity(),
-                self.subscription_id,
-                base_url=self._settings.azure_management_url.rstrip("/"),
-                credential_scopes=[SCOPE],
-                polling_interval=self.polling_interval,
-                connection_timeout=self._settings.provider_timeout_seconds,
-                read_timeout=self._settings.provider_timeout_seconds,
-            )
+                self._identity(), self.subscription_id, **options)
         client: T = self._clients[cls]
+        return client
+
+    @property
+    def subscriptions(self) -> SubscriptionClient:
+        # Unlike the others, this client takes the subscription per call, not at construction.
+        if SubscriptionClient not in self._clients:
+            options = self._options()
+            self._clients[SubscriptionClient] = SubscriptionClient(self._identity(), **options)
+        client: SubscriptionClient = self._clients[SubscriptionClient]
         return client
 
     @property
@@ -608,3 +657,209 @@ class AzureNetworks(NetworkProvider):
         with contextlib.suppress(InstanceNotFound):
             await az.run(az.network.subnets.begin_delete, group, vnet, name,
                          missing=InstanceNotFound)
+
+
+def _capabilities(sku: ResourceSku) -> dict[str, str]:
+    return {c.name: c.value for c in sku.capabilities or [] if c.name and c.value is not None}
+
+
+def _bootable(name: str, caps: Mapping[str, str]) -> bool:
+    """Whether our Ubuntu images boot on the size, as far as its capabilities tell."""
+    generations = caps.get("HyperVGenerations")
+    if generations is not None and "V2" not in generations.split(","):
+        return False
+    if caps.get("ConfidentialComputingType") in {"SNP", "TDX"}:
+        return False
+    architecture = _ARCHITECTURES.get(caps.get("CpuArchitectureType", "").lower())
+    return architecture is None or (architecture == "arm64") == bool(_ARM_SIZE.match(name))
+
+
+def _offered_in(sku: ResourceSku) -> set[str]:
+    """Lowercased regions where this subscription can order the size."""
+    where = {loc.lower() for loc in sku.locations or []}
+    where |= {i.location.lower() for i in sku.location_info or [] if i.location}
+    for restriction in sku.restrictions or []:
+        if restriction.type != "Location" or restriction.reason_code not in _UNAVAILABLE:
+            continue
+        info = restriction.restriction_info
+        blocked = (info.locations if info is not None else None) or restriction.values_property
+        where -= {loc.lower() for loc in blocked or []}
+    return where
+
+
+def _sku_zones(skus: Iterable[ResourceSku]) -> dict[str, set[str]]:
+    zones: dict[str, set[str]] = {}
+    for sku in skus:
+        if sku.resource_type != "virtualMachines":
+            continue
+        for info in sku.location_info or []:
+            if info.location:
+                zones.setdefault(info.location.lower(), set()).update(info.zones or [])
+    return zones
+
+
+def _size(sku: ResourceSku, caps: Mapping[str, str]) -> tuple[int, int] | None:
+    """(vCPUs, memory MB), None when the capabilities do not say."""
+    try:
+        vcpus = int(caps.get("vCPUsAvailable") or caps["vCPUs"])
+        memory_mb = round(float(caps["MemoryGB"]) * 1024)
+    except (KeyError, ValueError):
+        return None
+    return vcpus, memory_mb
+
+
+def _linux_price(item: Any) -> tuple[str, bool, Price] | None:
+    """(size, primary meter, price) of a Retail Prices item for pay-as-you-go Linux."""
+    if not isinstance(item, dict):
+        return None
+    size, product, sku = item.get("armSkuName"), item.get("productName") or "", \
+        item.get("skuName") or ""
+    if (not size or "Windows" in product or "Spot" in sku or "Low Priority" in sku
+            or item.get("unitOfMeasure") != "1 Hour"):
+        return None
+    try:
+        hourly = float(item["retailPrice"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    price = Price(hourly=hourly, monthly=round(hourly * HOURS_PER_MONTH, 4),
+                  currency=str(item.get("currencyCode") or "USD"))
+    return str(size), item.get("isPrimaryMeterRegion") is not False, price
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.0), 30.0)
+    except ValueError:
+        return 1.0
+
+
+class AzureCatalogue(CatalogueProvider):
+    def __init__(self, credential: Mapping[str, str], settings: Settings) -> None:
+        self.azure = _Azure(credential, settings)
+        self._settings = settings
+        # Every region's SKUs once listed: list_regions and list_instance_types share them.
+        self._all_skus: list[ResourceSku] | None = None
+
+    async def _skus(self, location: str | None = None) -> list[ResourceSku]:
+        if self._all_skus is not None:
+            return self._all_skus
+        az = self.azure
+        skus: list[ResourceSku] = await az.call(list, az.compute.resource_skus.list(
+            filter=f"location eq '{location}'" if location else None))
+        if location is None:
+            self._all_skus = skus
+        return skus
+
+    async def list_regions(self) -> list[RegionInfo]:
+        az = self.azure
+        locations: list[Location] = await az.call(
+            list, az.subscriptions.subscriptions.list_locations(az.subscription_id))
+        regions = [
+            (loc.name, loc.display_name or loc.name,
+             {m.logical_zone for m in loc.availability_zone_mappings or [] if m.logical_zone})
+            for loc in locations
+            if loc.name and loc.metadata is not None and loc.metadata.region_type == "Physical"
+        ]
+        if not all(zones for _, _, zones in regions):
+            # Mappings are not given for every region; the VM sizes there name their zones.
+            sku_zones = _sku_zones(await self._skus())
+            for code, _, zones in regions:
+                if not zones:
+                    zones.update(sku_zones.get(code.lower(), ()))
+        return [RegionInfo(code=code, name=name, zones=tuple(sorted(zones)))
+                for code, name, zones in regions]
+
+    async def list_instance_types(self, regions: Sequence[str]) -> list[InstanceTypeInfo]:
+        wanted = {r.lower(): r for r in regions}
+        if not wanted:
+            return []
+        # One call either way: filtered for a single region, else the whole (shared) list.
+        skus = await self._skus(next(iter(wanted)) if len(wanted) == 1 else None)
+        found: dict[str, tuple[ResourceSku, dict[str, str], tuple[int, int], set[str]]] = {}
+        for sku in skus:
+            if sku.resource_type != "virtualMachines" or not sku.name:
+                continue
+            caps = _capabilities(sku)
+            offered = _offered_in(sku) & wanted.keys()
+            size = _size(sku, caps)
+            if not offered or size is None or not _bootable(sku.name, caps):
+                continue
+            # Azure answers one entry per size and location: merge them.
+            if sku.name in found:
+                found[sku.name][3].update(offered)
+            else:
+                found[sku.name] = (sku, caps, size, offered)
+        prices = await self._prices(sorted({r for *_, where in found.values() for r in where}))
+        types: list[InstanceTypeInfo] = []
+        for name, (sku, caps, (vcpus, memory_mb), where) in sorted(found.items()):
+            types.append(InstanceTypeInfo(
+                type=name,
+                family=sku.family or "",
+                architecture=_ARCHITECTURES.get(caps.get("CpuArchitectureType", "").lower()),
+                vcpus=vcpus,
+                memory_mb=memory_mb,
+                default_disk_size_gb=DEFAULT_OS_DISK_GB,
+                regions={wanted[r]: prices[r].get(name) for r in sorted(where)},
+            ))
+        return types
+
+    async def _prices(self, regions: Sequence[str]) -> dict[str, dict[str, Price]]:
+        """Region -> size -> on-demand Linux price, from the public Retail Prices API."""
+        bound = asyncio.Semaphore(PRICE_CONCURRENCY)
+        # No credential here: the API is public, and ours must not leave Azure's ARM.
+        async with httpx.AsyncClient(timeout=self._settings.provider_timeout_seconds,
+                                     headers={"User-Agent": "devopness-server"}) as http:
+            async def one(region: str) -> dict[str, Price]:
+                async with bound:
+                    return await self._region_prices(http, region)
+
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = {r: group.create_task(one(r)) for r in regions}
+            except* CloudError as failed:
+                raise failed.exceptions[0] from None
+        return {r: task.result() for r, task in tasks.items()}
+
+    async def _region_prices(self, http: httpx.AsyncClient, region: str) -> dict[str, Price]:
+        url: str | None = self._settings.azure_prices_url
+        params: dict[str, str] | None = {"$filter": _PRICE_FILTER.format(region=region)}
+        found: dict[str, tuple[bool, Price]] = {}
+        while url:
+            page = await self._price_page(http, url, params)
+            for item in page.get("Items") or []:
+                parsed = _linux_price(item)
+                if parsed is None:
+                    continue
+                size, primary, price = parsed
+                # Some sizes carry a second meter billed from another region: prefer the
+                # region's own.
+                if size not in found or (primary and not found[size][0]):
+                    found[size] = (primary, price)
+            next_link = page.get("NextPageLink")
+            url, params = (str(next_link), None) if next_link else (None, None)
+        return {size: price for size, (_, price) in found.items()}
+
+    @staticmethod
+    async def _price_page(
+        http: httpx.AsyncClient, url: str, params: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        for attempt in range(PRICE_RETRIES + 1):
+            try:
+                response = await http.get(url, params=params)
+            except httpx.HTTPError as exc:
+                raise CloudError(f"The Azure Retail Prices API could not be reached: {exc}") \
+                    from exc
+            if response.status_code != 429 or attempt == PRICE_RETRIES:
+                break
+            await asyncio.sleep(_retry_after(response))
+        if response.status_code != 200:
+            raise CloudError(f"The Azure Retail Prices API answered {response.status_code}: "
+                             f"{response.text[:300]}")
+        try:
+            page = response.json()
+        except ValueError as exc:
+            raise CloudError("The Azure Retail Prices API answered something other than "
+                             "JSON.") from exc
+        if not isinstance(page, dict):
+            raise CloudError("The Azure Retail Prices API answered an unexpected page.")
+        return page

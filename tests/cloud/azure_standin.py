@@ -12,6 +12,12 @@ Long-running operations answer as ARM does: VM create and VM actions with 201/20
 `Azure-AsyncOperation` URL that reports {"status": "InProgress" | "Succeeded" | "Failed"};
 group and VM deletes with 202 and a `Location` URL that answers 202 until done; the rest
 synchronously with provisioningState "Succeeded".
+
+For the catalogue it lists the subscription's locations and resource SKUs (ARM list shapes,
+SKUs paged through `nextLink` `sku_page_size` at a time, `$filter=location eq '...'`
+honoured) and serves the public Retail Prices API at /prices (`Items`, paged through an
+absolute `NextPageLink` `price_page_size` at a time); it records a failure if a price
+request carries an Authorization header or a filter other than the documented one.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import datetime
 import ipaddress
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import uvicorn
 from cryptography import x509
@@ -45,6 +52,118 @@ CLIENT_SECRET = "azure-standin-secret"
 SUBSCRIPTION = "4d5e6f70-0000-4000-8000-000000000003"
 ACCESS_TOKEN = "eyJ0eXAi.azure-standin-token"
 NO_RIGHTS_SUBSCRIPTION = "00000000-0000-4000-8000-00000000dead"
+
+
+def _location(name: str, display: str, region_type: str = "Physical",
+              zones: tuple[str, ...] = ()) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "id": f"/subscriptions/{SUBSCRIPTION}/locations/{name}", "name": name, "type": "Region",
+        "displayName": display, "regionalDisplayName": display,
+        "metadata": {"regionType": region_type,
+                     "regionCategory": "Recommended" if region_type == "Physical" else "Other"},
+    }
+    if zones:
+        location["availabilityZoneMappings"] = [
+            {"logicalZone": z, "physicalZone": f"{name}-az{z}"} for z in zones]
+    return location
+
+
+# westus has no zones; westeurope's mappings are left out, so its zones come from the SKUs.
+LOCATIONS = [
+    _location("eastus", "East US", zones=("1", "2", "3")),
+    _location("westus", "West US"),
+    _location("westeurope", "West Europe"),
+    _location("unitedstates", "United States", region_type="Logical"),
+]
+_ZONES = {"eastus": ["1", "2", "3"], "westeurope": ["1", "2", "3"]}
+
+
+def _vm_sku(name: str, family: str, location: str, *, restrictions: tuple[dict[str, Any], ...]
+            = (), **capabilities: str) -> dict[str, Any]:
+    """One resource SKU entry as ARM lists them: one per size and location."""
+    caps = {"HyperVGenerations": "V1,V2", "CpuArchitectureType": "x64", **capabilities}
+    return {
+        "resourceType": "virtualMachines", "name": name, "tier": name.split("_")[0],
+        "size": name.split("_", 1)[1], "family": family, "locations": [location],
+        "locationInfo": [{"location": location, "zones": _ZONES.get(location, []),
+                          "zoneDetails": []}],
+        "capabilities": [{"name": k, "value": v} for k, v in caps.items()],
+        "restrictions": list(restrictions),
+    }
+
+
+def _restricted(location: str, reason: str = "NotAvailableForSubscription",
+                zones: list[str] | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {"locations": [location]}
+    if zones:
+        info["zones"] = zones
+    return {"type": "Zone" if zones else "Location", "values": [location],
+            "restrictionInfo": info, "reasonCode": reason}
+
+
+SKUS: list[dict[str, Any]] = [
+    *(_vm_sku("Standard_B1s", "standardBSFamily", loc, vCPUs="1", MemoryGB="1",
+              restrictions=(_restricted(loc, zones=["3"]),) if loc == "eastus" else ())
+      for loc in ("eastus", "westus", "westeurope")),
+    {"resourceType": "disks", "name": "Premium_LRS", "tier": "Premium", "kind": "Disks",
+     "locations": ["eastus"], "locationInfo": [{"location": "eastus", "zones": ["1", "2", "3"]}],
+     "capabilities": [{"name": "MaxSizeGiB", "value": "4096"}], "restrictions": []},
+    *(_vm_sku("Standard_D2ps_v5", "standardDPSv5Family", loc, vCPUs="2", MemoryGB="8",
+              HyperVGenerations="V2", CpuArchitectureType="Arm64")
+      for loc in ("eastus", "westeurope")),
+    *(_vm_sku("Standard_D4s_v5", "standardDSv5Family", loc, vCPUs="4", MemoryGB="16",
+              restrictions=(_restricted(loc),) if loc == "westus" else ())
+      for loc in ("eastus", "westus", "westeurope")),
+    _vm_sku("Standard_E4-2s_v5", "standardESv5Family", "eastus", vCPUs="4",
+            vCPUsAvailable="2", MemoryGB="32"),
+    {"resourceType": "availabilitySets", "name": "Aligned", "locations": ["eastus"],
+     "locationInfo": [{"location": "eastus", "zones": []}],
+     "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "3"}]},
+    # Left out by the catalogue: Generation 1 only, confidential, and not for this offer.
+    _vm_sku("Basic_A1", "basicAFamily", "eastus", vCPUs="1", MemoryGB="1.75",
+            HyperVGenerations="V1"),
+    _vm_sku("Standard_DC2as_v5", "standardDCASv5Family", "eastus", vCPUs="2", MemoryGB="8",
+            HyperVGenerations="V2", ConfidentialComputingType="SNP"),
+    _vm_sku("Standard_NC6s_v3", "standardNCSv3Family", "eastus", vCPUs="6", MemoryGB="112",
+            restrictions=(_restricted("eastus", "QuotaId"),)),
+]
+
+
+def _price(region: str, size: str, price: float, *, product: str = "", sku: str = "",
+           primary: bool = True) -> dict[str, Any]:
+    """One Retail Prices item (pay-as-you-go, per hour)."""
+    short = size.removeprefix("Standard_").replace("_", " ")
+    return {
+        "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": price,
+        "unitPrice": price, "armRegionName": region, "location": region,
+        "effectiveStartDate": "2024-01-01T00:00:00Z", "meterId": f"meter-{region}-{size}",
+        "meterName": short, "productId": "DZH318Z0BQ4L", "skuId": "DZH318Z0BQ4L/00TG",
+        "productName": product or "Virtual Machines Series", "skuName": sku or short,
+        "serviceName": "Virtual Machines", "serviceId": "DZH313Z7MMC8",
+        "serviceFamily": "Compute", "unitOfMeasure": "1 Hour", "type": "Consumption",
+        "isPrimaryMeterRegion": primary, "armSkuName": size,
+    }
+
+
+PRICES: list[dict[str, Any]] = [
+    _price("eastus", "Standard_B1s", 0.0156, product="Virtual Machines BS Series Windows"),
+    _price("eastus", "Standard_B1s", 0.0021, sku="B1s Spot"),
+    _price("eastus", "Standard_B1s", 0.0104, product="Virtual Machines BS Series"),
+    _price("eastus", "Standard_D2ps_v5", 0.077),
+    _price("eastus", "Standard_D4s_v5", 0.25, primary=False),
+    _price("eastus", "Standard_D4s_v5", 0.0384, sku="D4s v5 Low Priority"),
+    _price("eastus", "Standard_D4s_v5", 0.192),
+    _price("eastus", "Standard_D4s_v5", 0.21, primary=False),
+    _price("eastus", "Standard_E4-2s_v5", 0.252),
+    _price("eastus", "Standard_NC6s_v3", 3.06),
+    _price("westus", "Standard_B1s", 0.0124),
+    _price("westeurope", "Standard_B1s", 0.0114),
+    _price("westeurope", "Standard_D2ps_v5", 0.085),
+    # Only the Windows meter: the catalogue has no Linux price for it there.
+    _price("westeurope", "Standard_D4s_v5", 0.376, product="Virtual Machines DSv5 Series Windows"),
+]
+_PRICE_FILTER = re.compile(r"serviceName eq 'Virtual Machines' and priceType eq 'Consumption' "
+                           r"and armRegionName eq '([a-z0-9]+)'")
 
 
 def credential(**overrides: str) -> dict[str, str]:
@@ -70,6 +189,13 @@ class AzureStandIn:
     vm_fails: bool = False  # VM provisioning fails in the async operation
     hang: bool = False  # VM create never finishes
     polls: int = 1  # answers "InProgress"/202 this often before done
+    sku_page_size: int = 3
+    price_page_size: int = 2
+    skus_busy: bool = False  # the SKU list answers 503 ServerBusy
+    prices_fail: bool = False  # the Retail Prices API answers 500
+    prices_throttled: int = 0  # answers 429 this often first
+    sku_requests: list[dict[str, str]] = field(default_factory=list)  # query parameters
+    price_requests: list[dict[str, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def reset(self) -> None:
@@ -79,6 +205,10 @@ class AzureStandIn:
         self.failures.clear()
         self.quota_exceeded = self.vm_fails = self.hang = False
         self.polls = 1
+        self.sku_requests.clear()
+        self.price_requests.clear()
+        self.sku_page_size, self.price_page_size, self.prices_throttled = 3, 2, 0
+        self.skus_busy = self.prices_fail = False
 
     @property
     def login_url(self) -> str:
@@ -199,6 +329,10 @@ class AzureStandIn:
         if parts[:2] != ["subscriptions", SUBSCRIPTION]:
             return _arm_error(404, "SubscriptionNotFound",
                               f"The subscription '{parts[1]}' could not be found.")
+        if request.method == "GET" and len(parts) == 3 and parts[2] == "locations":
+            return JSONResponse({"value": LOCATIONS})
+        if request.method == "GET" and parts[2:] == ["providers", "Microsoft.Compute", "skus"]:
+            return self._skus(dict(request.query_params))
         try:
             if len(parts) == 4 and parts[2].lower() == "resourcegroups":
                 return self._group(request.method, parts[3], body)
@@ -207,6 +341,64 @@ class AzureStandIn:
         except AssertionError as exc:
             self.failures.append(f"{request.method} {path}: {exc}")
             return _arm_error(400, "InvalidRequestContent", f"stand-in check failed: {exc}")
+
+    def _skus(self, query: dict[str, str]) -> Response:
+        self.sku_requests.append(query)
+        if self.skus_busy:
+            busy = _arm_error(503, "ServerBusy", "The server is currently unable to handle "
+                              "the request. Please retry.")
+            busy.headers["Retry-After-Ms"] = "10"  # the SDK retries: let it do so quickly
+            return busy
+        skus = SKUS
+        if "$filter" in query:
+            match = re.fullmatch(r"location eq '([a-z0-9]+)'", query["$filter"])
+            if match is None:
+                self.failures.append(f"SKU filter {query['$filter']!r}")
+                return _arm_error(400, "InvalidFilter", "Only the location filter is supported.")
+            skus = [s for s in SKUS if match[1] in s["locations"]]
+        start = int(query.get("$skiptoken", "0"))
+        page: dict[str, Any] = {"value": skus[start:start + self.sku_page_size]}
+        if start + self.sku_page_size < len(skus):
+            more = {k: v for k, v in query.items() if k != "$skiptoken"}
+            more["$skiptoken"] = str(start + self.sku_page_size)
+            page["nextLink"] = (f"{self.management_url}/subscriptions/{SUBSCRIPTION}/providers/"
+                                f"Microsoft.Compute/skus?{urlencode(more)}")
+        return JSONResponse(page)
+
+    # ------------------------------------------------------------------ Retail Prices
+
+    @property
+    def prices_url(self) -> str:
+        return f"{self.base}/prices"
+
+    async def prices(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        self.price_requests.append(query)
+        if "authorization" in request.headers:
+            self.failures.append("a credential was sent to the public Retail Prices API")
+        match = _PRICE_FILTER.fullmatch(query.get("$filter", ""))
+        if match is None:
+            self.failures.append(f"price filter {query.get('$filter')!r}")
+            return JSONResponse({"Error": {"Code": "InvalidFilter", "Message": "Invalid OData "
+                                           "filter."}}, status_code=400)
+        if self.prices_throttled:
+            self.prices_throttled -= 1
+            return JSONResponse({"Error": {"Code": "TooManyRequests", "Message": "Too many "
+                                           "requests."}}, status_code=429,
+                                headers={"Retry-After": "0"})
+        if self.prices_fail:
+            return JSONResponse({"Error": {"Code": "InternalServerError", "Message": "An "
+                                           "error occurred."}}, status_code=500)
+        items = [p for p in PRICES if p["armRegionName"] == match[1]]
+        start = int(query.get("$skip", "0"))
+        end = start + self.price_page_size
+        more = {"$filter": query["$filter"], "$skip": str(end)}
+        return JSONResponse({
+            "BillingCurrency": "USD", "CustomerEntityId": "Default",
+            "CustomerEntityType": "Retail", "Items": items[start:end],
+            "NextPageLink": f"{self.prices_url}?{urlencode(more)}" if end < len(items) else None,
+            "Count": len(items[start:end]),
+        })
 
     def _group(self, method: str, name: str, body: Any) -> Response:
         key = name.lower()
@@ -471,6 +663,7 @@ def build_app(standin: AzureStandIn) -> Starlette:
         Route("/login/{tenant}/oauth2/v2.0/token", standin.token, methods=["POST"]),
         Route("/arm/operations/{op}", standin.async_operation),
         Route("/arm/locations/{op}", standin.location),
+        Route("/prices", standin.prices),
         Route("/arm/{rest:path}", standin.arm,
               methods=["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"]),
     ])

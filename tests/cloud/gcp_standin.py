@@ -1,15 +1,19 @@
-"""A local stand-in for Google's OAuth token endpoint and the Compute Engine v1 REST API
-(the subset GcpCompute/GcpNetworks call), with the documented JSON shapes.
+"""A local stand-in for Google's OAuth token endpoint, the Compute Engine v1 REST API
+(the subset GcpCompute/GcpNetworks/GcpCatalogue call) and the Cloud Billing Catalog
+API's SKU list, with the documented JSON shapes.
 
 It verifies the service account's RS256 assertion with the key's public half, requires
-the Bearer token it issued on every compute call, checks request bodies, and keeps the
-instances, disks, networks and subnetworks it holds so tests can assert cleanup.
+the Bearer token it issued (for the scope the API needs) on every call, checks request
+bodies and query parameters, and keeps the instances, disks, networks and subnetworks it
+holds so tests can assert cleanup. The list calls page with a small page size.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,6 +29,10 @@ from starlette.routing import Route
 PROJECT = "devopness-test"
 CLIENT_EMAIL = f"provisioner@{PROJECT}.iam.gserviceaccount.com"
 ACCESS_TOKEN = "ya29.gce-standin-token"
+BILLING_TOKEN = "ya29.billing-standin-token"
+BILLING_SCOPES = ("https://www.googleapis.com/auth/cloud-billing.readonly",
+                  "https://www.googleapis.com/auth/cloud-platform")
+COMPUTE_ENGINE_SERVICE = "6F81-5844-456A"
 BASE = "https://www.googleapis.com/compute/v1"
 
 
@@ -55,11 +63,19 @@ class GceStandIn:
     subnets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    queries: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # path, query
     failures: list[str] = field(default_factory=list)  # our requests it found wrong
     self_signed: int = 0  # requests authorised by a self-signed service account JWT
     # Knobs a test turns.
     quota_exceeded: bool = False
     operation_polls: int = 0  # GETs an operation answers RUNNING before it is DONE
+    page_size: int = 3  # what list calls answer at most per page, whatever is asked
+    billing_disabled: bool = False  # the project has not enabled the Cloud Billing API
+    machine_types_status: int | None = None  # aggregated machineTypes answers this error
+    regions: list[dict[str, Any]] = field(default_factory=lambda: _regions())
+    machine_types: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: _machine_types())
+    skus: list[dict[str, Any]] = field(default_factory=lambda: _skus())
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def reset(self) -> None:
@@ -67,9 +83,13 @@ class GceStandIn:
                       self.operations):
             store.clear()
         self.requests.clear()
+        self.queries.clear()
         self.failures.clear()
         self.quota_exceeded = False
         self.operation_polls = 0
+        self.page_size = 3
+        self.billing_disabled = False
+        self.machine_types_status = None
 
     def key_json(self, private_pem: str) -> str:
         return json.dumps({
@@ -87,16 +107,25 @@ class GceStandIn:
         try:
             claims = jwt.decode(
                 form.get("assertion", ""), self.public_key, algorithms=["RS256"],
-                audience=str(request.url),
+                # google-auth names Google's token endpoint whatever token_uri says, and
+                # Google requires that audience.
+                audience=["https://oauth2.googleapis.com/token", str(request.url)],
             )
         except jwt.PyJWTError:
             return JSONResponse(
                 {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
                 status_code=400,
             )
-        if claims.get("iss") != CLIENT_EMAIL or "auth/compute" not in claims.get("scope", ""):
+        scopes = claims.get("scope", "").split()
+        if claims.get("iss") != CLIENT_EMAIL:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        if "https://www.googleapis.com/auth/compute" in scopes:
+            token = ACCESS_TOKEN
+        elif any(scope in scopes for scope in BILLING_SCOPES):
+            token = BILLING_TOKEN
+        else:
             return JSONResponse({"error": "invalid_scope"}, status_code=400)
-        return JSONResponse({"access_token": ACCESS_TOKEN, "expires_in": 3599,
+        return JSONResponse({"access_token": token, "expires_in": 3599,
                              "token_type": "Bearer"})
 
     # ------------------------------------------------------------------ plumbing
@@ -171,6 +200,7 @@ class GceStandIn:
         if request.path_params["project"] != PROJECT:
             return _error(403, "Required 'compute.instances.get' permission", "forbidden")
         body = await self._log(request)
+        self.queries.append((request.url.path, dict(request.query_params)))
         parts = request.path_params["rest"].split("/")
         method = request.method
         try:
@@ -188,6 +218,13 @@ class GceStandIn:
                 op = self.operations[name]
                 self._advance(op)
                 return JSONResponse(self._public(op))
+            case ["regions"] if method == "GET":
+                return JSONResponse(self._region_list(query))
+            case ["aggregated", "machineTypes"] if method == "GET":
+                if self.machine_types_status:
+                    return _error(self.machine_types_status, "Internal error. Please try "
+                                  "again or contact Google Support.", "backendError")
+                return JSONResponse(self._machine_type_list(query))
             case ["zones", zone, "instances"] if method == "POST":
                 return self._insert_instance(zone, body)
             case ["zones", zone, "instances", name] if method == "GET":
@@ -344,9 +381,235 @@ class GceStandIn:
         return JSONResponse(self._operation("insert", name, region=region, on_done=make))
 
 
+    # ------------------------------------------------------------------ catalogue
+
+    def _page(self, query: dict[str, str], size_name: str,
+              items: list[Any]) -> tuple[list[Any], str | None]:
+        """One page of `items` and the next page token, as Google pages: the asked size
+        is a maximum, the token is opaque."""
+        asked = int(query.get(size_name, 500))
+        assert 0 < asked <= (5000 if size_name == "pageSize" else 500), query
+        start = 0
+        if query.get("pageToken"):
+            assert query["pageToken"].startswith("after-"), query
+            start = int(query["pageToken"].removeprefix("after-"))
+        end = start + min(asked, self.page_size)
+        return items[start:end], f"after-{end}" if end < len(items) else None
+
+    def _region_list(self, query: dict[str, str]) -> dict[str, Any]:
+        page, token = self._page(query, "maxResults", self.regions)
+        body: dict[str, Any] = {
+            "kind": "compute#regionList", "id": f"projects/{PROJECT}/regions",
+            "items": page, "selfLink": f"{BASE}/projects/{PROJECT}/regions",
+        }
+        if token:
+            body["nextPageToken"] = token
+        return body
+
+    def _machine_type_list(self, query: dict[str, str]) -> dict[str, Any]:
+        zones = list(self.machine_types)
+        if "filter" in query:
+            # The regular-expression form: `field eq "RE2"`, matching the whole field.
+            match = re.fullmatch(r'zone eq "(.+)"', query["filter"])
+            assert match, query["filter"]
+            zones = [z for z in zones if re.fullmatch(match.group(1), z)]
+        flat = [(zone, mt) for zone in zones for mt in self.machine_types[zone]]
+        page, token = self._page(query, "maxResults", flat)
+        items: dict[str, Any] = {}
+        for zone, mt in page:
+            items.setdefault(f"zones/{zone}", {"machineTypes": []})["machineTypes"].append(mt)
+        for zone in self.machine_types:
+            # Every other scope is listed with a warning, as the API does.
+            items.setdefault(f"zones/{zone}", {"warning": {
+                "code": "NO_RESULTS_ON_PAGE",
+                "message": f"There are no results for scope 'zones/{zone}' on this page.",
+                "data": [{"key": "scope", "value": f"zones/{zone}"}],
+            }})
+        body: dict[str, Any] = {
+            "kind": "compute#machineTypeAggregatedList",
+            "id": f"projects/{PROJECT}/aggregated/machineTypes", "items": items,
+            "selfLink": f"{BASE}/projects/{PROJECT}/aggregated/machineTypes",
+        }
+        if token:
+            body["nextPageToken"] = token
+        return body
+
+    async def sku_list(self, request: Request) -> Response:
+        """GET /v1/services/{service}/skus of the Cloud Billing Catalog API."""
+        if request.headers.get("authorization") != f"Bearer {BILLING_TOKEN}":
+            return JSONResponse({"error": {
+                "code": 401, "status": "UNAUTHENTICATED",
+                "message": "Request had invalid authentication credentials. Expected OAuth "
+                           "2 access token, login cookie or other valid authentication "
+                           "credential.",
+            }}, status_code=401)
+        query = dict(request.query_params)
+        self.requests.append(("GET", request.url.path, None))
+        self.queries.append((request.url.path, query))
+        if self.billing_disabled:
+            return JSONResponse({"error": {
+                "code": 403, "status": "PERMISSION_DENIED",
+                "message": "Cloud Billing API has not been used in project 123456 before or "
+                           "it is disabled. Enable it by visiting https://console.developers"
+                           ".google.com/apis/api/cloudbilling.googleapis.com/overview?project"
+                           "=123456 then retry.",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                             "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
+                             "metadata": {"service": "cloudbilling.googleapis.com",
+                                          "consumer": "projects/123456"}}],
+            }}, status_code=403)
+        if request.path_params["service"] != COMPUTE_ENGINE_SERVICE:
+            return JSONResponse({"error": {"code": 404, "status": "NOT_FOUND",
+                                           "message": "Service not found."}}, status_code=404)
+        if query.get("currencyCode") != "USD":
+            self.failures.append(f"skus asked in {query.get('currencyCode')!r}, not USD")
+        page, token = self._page(query, "pageSize", self.skus)
+        return JSONResponse({"skus": page, "nextPageToken": token or ""})
+
+
+def _id(text: str) -> str:
+    return str(zlib.crc32(text.encode()))
+
+
+def _regions() -> list[dict[str, Any]]:
+    def region(code: str, zones: str, description: str | None = None) -> dict[str, Any]:
+        return {
+            "kind": "compute#region", "id": _id(code), "name": code,
+            "description": description or code, "status": "UP",
+            "creationTimestamp": "1969-12-31T16:00:00.000-08:00",
+            "zones": [f"{BASE}/projects/{PROJECT}/zones/{code}-{z}" for z in zones],
+            "quotas": [{"metric": "CPUS", "limit": 24, "usage": 0}],
+            "selfLink": f"{BASE}/projects/{PROJECT}/regions/{code}", "supportsPzs": False,
+        }
+    return [
+        region("us-central1", "cfab"), region("us-east1", "bcd"),
+        region("europe-west1", "bcd"),
+        # The API's descriptions are usually the code; one that names the place is used.
+        region("asia-northeast1", "abc", description="Tokyo, Japan"),
+        {**region("us-west9", "a"), "status": "DOWN",
+         "deprecated": {"state": "DELETED", "deleted": "2020-01-01T00:00:00Z"}},
+    ]
+
+
+def _machine_type(zone: str, name: str, cpus: int, memory_mb: int,
+                  **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "compute#machineType", "id": _id(name), "name": name,
+        "description": f"{cpus} vCPUs, {memory_mb} MB RAM", "guestCpus": cpus,
+        "memoryMb": memory_mb, "imageSpaceGb": 0, "maximumPersistentDisks": 128,
+        "maximumPersistentDisksSizeGb": "263168", "zone": zone,
+        "creationTimestamp": "1969-12-31T16:00:00.000-08:00", "isSharedCpu": False,
+        "selfLink": f"{BASE}/projects/{PROJECT}/zones/{zone}/machineTypes/{name}", **extra,
+    }
+
+
+def _machine_types() -> dict[str, list[dict[str, Any]]]:
+    x86 = {"architecture": "X86_64"}
+    shared = {**x86, "isSharedCpu": True}
+
+    def standard(zone: str) -> list[dict[str, Any]]:
+        return [_machine_type(zone, "e2-standard-2", 2, 8192, **x86),
+                _machine_type(zone, "n2-standard-4", 4, 16384, **x86)]
+
+    return {
+        "us-central1-a": [
+            _machine_type("us-central1-a", "e2-micro", 2, 1024, **shared),
+            _machine_type("us-central1-a", "e2-medium", 2, 4096, **shared),
+            *standard("us-central1-a"),
+            _machine_type("us-central1-a", "f1-micro", 1, 614, **shared),
+            _machine_type("us-central1-a", "n1-standard-1", 1, 3840, **x86),
+            _machine_type("us-central1-a", "t2a-standard-1", 1, 4096, architecture="ARM64"),
+            # No architecture field: the family tells.
+            _machine_type("us-central1-a", "c4a-standard-1", 1, 4096),
+            _machine_type("us-central1-a", "a2-highgpu-1g", 12, 87040, accelerators=[
+                {"guestAcceleratorType": "nvidia-tesla-a100", "guestAcceleratorCount": 1}],
+                **x86),
+            _machine_type("us-central1-a", "c3-standard-4-lssd", 4, 16384, bundledLocalSsds={
+                "defaultInterface": "NVME", "partitionCount": 1}, **x86),
+            _machine_type("us-central1-a", "n1-ultramem-40", 40, 980992, deprecated={
+                "state": "DEPRECATED", "replacement": "m1-ultramem-40"}, **x86),
+        ],
+        "us-central1-b": [*standard("us-central1-b"),
+                          _machine_type("us-central1-b", "c3-standard-4", 4, 16384, **x86)],
+        "europe-west1-b": standard("europe-west1-b"),
+        "europe-west1-c": [_machine_type("europe-west1-c", "e2-standard-2", 2, 8192, **x86)],
+        "asia-northeast1-a": [
+            *standard("asia-northeast1-a"),
+            _machine_type("asia-northeast1-a", "h3-standard-88", 88, 360448, **x86)],
+    }
+
+
+def _sku(description: str, regions: list[str], group: str, unit: str, usd: float,
+         usage: str = "OnDemand", family: str = "Compute") -> dict[str, Any]:
+    sku_id = _id(description + " ".join(regions))
+    units, nanos = int(usd), round((usd - int(usd)) * 1e9)
+    per_hour = unit == "h"
+    return {
+        "name": f"services/{COMPUTE_ENGINE_SERVICE}/skus/{sku_id}", "skuId": sku_id,
+        "description": description,
+        "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": family,
+                     "resourceGroup": group, "usageType": usage},
+        "serviceRegions": regions,
+        "pricingInfo": [{
+            "summary": "", "effectiveTime": "2026-01-01T00:00:00Z",
+            "currencyConversionRate": 1,
+            "pricingExpression": {
+                "usageUnit": unit, "displayQuantity": 1,
+                "usageUnitDescription": "hour" if per_hour else "gibibyte hour",
+                "baseUnit": "s" if per_hour else "By.s",
+                "baseUnitDescription": "second" if per_hour else "byte second",
+                "baseUnitConversionFactor": 3600 if per_hour else 3865470566400,
+                "tieredRates": [{"startUsageAmount": 0, "unitPrice": {
+                    "currencyCode": "USD", "units": str(units), "nanos": nanos}}],
+            },
+            "aggregationInfo": {"aggregationLevel": "ACCOUNT",
+                                "aggregationInterval": "DAILY", "aggregationCount": 1},
+        }],
+        "serviceProviderName": "Google",
+        "geoTaxonomy": {"type": "REGIONAL", "regions": regions},
+    }
+
+
+# Unit prices the tests compose machine type prices from (USD per vCPU or GiB hour).
+E2_CORE, E2_RAM = 0.02181159, 0.002923408
+E2_CORE_EU, E2_RAM_EU = 0.023992749, 0.003215748
+N2_CORE, N2_RAM = 0.031611, 0.004237
+N1_CORE, N1_RAM = 0.031611, 0.004237
+T2A_CORE, T2A_RAM = 0.0308, 0.0042
+F1_MICRO = 0.0076
+
+
+def _skus() -> list[dict[str, Any]]:
+    us, eu = ["us-central1"], ["europe-west1"]
+    return [
+        _sku("E2 Instance Core running in Americas", us, "CPU", "h", E2_CORE),
+        _sku("Spot Preemptible E2 Instance Core running in Americas", us, "CPU", "h",
+             0.006543, usage="Preemptible"),
+        _sku("E2 Instance Ram running in Americas", us, "RAM", "GiBy.h", E2_RAM),
+        _sku("E2 Instance Core running in Belgium", eu, "CPU", "h", E2_CORE_EU),
+        _sku("E2 Instance Ram running in Belgium", eu, "RAM", "GiBy.h", E2_RAM_EU),
+        _sku("Commitment v1: E2 Cpu in Americas for 1 Year", us, "CPU", "h", 0.013741,
+             usage="Commit1Yr"),
+        _sku("N2 Custom Instance Core running in Americas", us, "CPU", "h", 0.033191),
+        _sku("N2 Instance Core running in Americas", us, "CPU", "h", N2_CORE),
+        _sku("N2 Instance Ram running in Americas", us, "RAM", "GiBy.h", N2_RAM),
+        _sku("N1 Predefined Instance Core running in Americas", us, "N1Standard", "h",
+             N1_CORE),
+        _sku("N1 Predefined Instance Ram running in Americas", us, "N1Standard", "GiBy.h",
+             N1_RAM),
+        _sku("T2A Arm Instance Core running in Americas", us, "CPU", "h", T2A_CORE),
+        _sku("T2A Arm Instance Ram running in Americas", us, "RAM", "GiBy.h", T2A_RAM),
+        _sku("E2 Sole Tenancy Instance Core running in Americas", us, "CPU", "h", 0.023992),
+        _sku("Micro Instance with burstable CPU running in Americas", us, "F1Micro", "h",
+             F1_MICRO),
+        _sku("Storage PD Capacity", us, "PDStandard", "GiBy.mo", 0.04, family="Storage"),
+    ]
+
+
 def build_app(standin: GceStandIn) -> Starlette:
     return Starlette(routes=[
         Route("/token", standin.token, methods=["POST"]),
+        Route("/billing/v1/services/{service}/skus", standin.sku_list, methods=["GET"]),
         Route("/compute/v1/projects/{project}/{rest:path}", standin.compute,
               methods=["GET", "POST", "DELETE", "PATCH"]),
     ])
