@@ -5,6 +5,8 @@
 - `answer_error`: make one EC2 operation of a boto3 client get an AWS error answer (the XML
   EC2 sends, HTTP 400), parsed by botocore as any real one. For what moto does not
   emulate, such as account limits.
+- `page_ec2`: make an EC2 Describe operation answer in pages (moto answers everything
+  at once), so paginated reading is exercised.
 - `reset`: forget every resource, so a test sees only its own.
 """
 
@@ -16,10 +18,13 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
+import pytest
 from botocore.awsrequest import AWSResponse
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.amis import Ami
+from moto.ec2.responses.instances import InstanceResponse
 from moto.ec2.utils import random_ami_id
 
 from app.cloud.aws import CANONICAL_OWNER
@@ -86,6 +91,31 @@ def answer_error(
         return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body))
 
     client.meta.events.register(f"before-send.ec2.{operation}", before_send)
+    return seen
+
+
+def page_ec2(
+    monkeypatch: pytest.MonkeyPatch, method: str, result_key: str, size: int
+) -> list[dict[str, Any]]:
+    """From now on moto's `method` (e.g. "describe_instance_types") answers at most `size`
+    items of `result_key` at a time, with a NextToken as EC2 does (MaxResults is honoured
+    when smaller). Returns, per request, the token it came with and what it got."""
+    seen: list[dict[str, Any]] = []
+    original = getattr(InstanceResponse, method)
+
+    def paged(self: Any) -> ActionResult:
+        answer = original(self).result
+        items = answer[result_key]
+        token = self._get_param("NextToken")
+        start = int(token or 0)
+        limit = min(int(self._get_param("MaxResults") or size), size)
+        page = {result_key: items[start:start + limit]}
+        if start + limit < len(items):
+            page["NextToken"] = str(start + limit)
+        seen.append({"token": token, "items": len(page[result_key])})
+        return ActionResult(page)
+
+    monkeypatch.setattr(InstanceResponse, method, paged)
     return seen
 
 
