@@ -325,8 +325,9 @@ class _Azure:
 
 
 def _tags(tags: Mapping[str, str], **more: str) -> dict[str, str]:
-    return {**{str(k)[:512]: str(v)[:256] for k, v in tags.items()}, "managed-by": "devopness",
-            **more}
+    # Every resource we create says so with the tag the other providers carry too.
+    return {"managed-by": "devopness-server",
+            **{str(k)[:512]: str(v)[:256] for k, v in tags.items()}, **more}
 
 
 class AzureCompute(ComputeProvider):
