@@ -5,12 +5,12 @@ Services flush; the request commits; dispatch happens only after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import catalog
@@ -269,8 +269,7 @@ async def start_action(
             raise NotFound(f"{catalog.resource_label(resource_type)} not found.")
         # The resource itself (a network at its provider); server_id 0: no server, so no
         # concurrency slot is ever counted against one.
-        targets = [ActionTarget(resource_type=resource_type, resource_id=resource_id,
-                                server_id=0, max_parallel_actions=0, resource_data=data)]
+        targets = [_target_row(resource_type, resource_id, 0, 0, data)]
     else:
         targets = await _server_targets(session, resource_type, resource_id, server_ids)
 
@@ -293,26 +292,11 @@ async def start_action(
     session.add(action)
     await session.flush()
     for target in targets:
-        target.action_id = action.id
-        target.total_steps = len(steps)
-    # One flush for all targets and one for all steps (batched inserts), not one per target.
-    session.add_all(targets)
-    await session.flush()
-    session.add_all(
-        ActionStep(
-            action_id=action.id,
-            action_target_id=target.id,
-            order=n,
-            name=step.name,
-            description=step.description,
-            command=step.command,
-            run_as_user=step.run_as_user,
-            timeout_seconds=step.timeout_seconds,
-        )
-        for target in targets
-        for n, step in enumerate(steps, 1)
+        target["total_steps"] = len(steps)
+    await _insert_targets(
+        session, action.id, targets,
+        lambda _: (_step_row(n, step) for n, step in enumerate(steps, 1)),
     )
-    await session.flush()
     _dispatch_after_commit(session, action.id)
     after_commit(session, _count_started(resource_type, operation))
     return action
@@ -321,7 +305,7 @@ async def start_action(
 async def _server_targets(
     session: AsyncSession, resource_type: str, resource_id: int,
     server_ids: Sequence[int] | None,
-) -> list[ActionTarget]:
+) -> list[dict[str, Any]]:
     """One target per server the resource runs on (narrowed to `server_ids`), each with
     the snapshot of the server the reference shows."""
     try:
@@ -347,14 +331,57 @@ async def _server_targets(
         access = await provider.get_access(session, server_id)
         if access is None:
             raise ValidationFailed.field("servers", f"Server {server_id} cannot be reached.")
-        targets.append(ActionTarget(
-            resource_type="server",
-            resource_id=server_id,
-            server_id=server_id,
-            max_parallel_actions=access.max_parallel_actions,
-            resource_data=access.resource_data(),
-        ))
+        targets.append(_target_row("server", server_id, server_id, access.max_parallel_actions,
+                                   access.resource_data()))
     return targets
+
+
+def _target_row(
+    resource_type: str, resource_id: int, server_id: int, max_parallel_actions: int,
+    resource_data: dict[str, Any] | None, total_steps: int = 0,
+) -> dict[str, Any]:
+    return {"resource_type": resource_type, "resource_id": resource_id, "server_id": server_id,
+            "max_parallel_actions": max_parallel_actions, "resource_data": resource_data,
+            "total_steps": total_steps}
+
+
+def _step_row(
+    order: int, step: PipelineStep | ActionStep, *, skipped_by: int | None = None
+) -> dict[str, Any]:
+    """A step of a new action; `skipped_by`: the action in which it already completed."""
+    return {
+        "order": order, "name": step.name, "description": step.description,
+        "command": step.command, "run_as_user": step.run_as_user,
+        "timeout_seconds": step.timeout_seconds,
+        "status": ActionStatus.SKIPPED if skipped_by else ActionStatus.PENDING,
+        "status_reason_code": ReasonCode.SKIPPED if skipped_by else ReasonCode.PENDING,
+        "status_message": f"Skipped: completed in action {skipped_by}." if skipped_by else None,
+    }
+
+
+async def _insert_targets(
+    session: AsyncSession, action_id: int, targets: Sequence[dict[str, Any]],
+    steps: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
+) -> None:
+    """Insert an action's targets and their steps (`steps(target)`) as two batched
+    statements. Through the ORM each row would be its own INSERT on SQLite, which cannot
+    return the ids of a multi-row insert in order: ids are read back by server instead
+    (an action targets a server once)."""
+    await session.execute(insert(ActionTarget), [{**t, "action_id": action_id} for t in targets])
+    ids: dict[int, int] = {
+        server_id: target_id for server_id, target_id in await session.execute(
+            select(ActionTarget.server_id, ActionTarget.id)
+            .where(ActionTarget.action_id == action_id)
+        )
+    }
+    if len(ids) != len(targets):
+        raise RuntimeError(f"action {action_id} targets a server more than once")
+    rows = [
+        {**step, "action_id": action_id, "action_target_id": ids[target["server_id"]]}
+        for target in targets for step in steps(target)
+    ]
+    if rows:
+        await session.execute(insert(ActionStep), rows)
 
 
 def _count_started(resource_type: str, operation: str) -> Callable[[], Awaitable[None]]:
@@ -568,39 +595,19 @@ class ActionService:
         )
         self.session.add(action)
         await self.session.flush()
-        for old in failed:
-            target = ActionTarget(
-                action_id=action.id,
-                resource_type=old.resource_type,
-                resource_id=old.resource_id,
-                server_id=old.server_id,
-                max_parallel_actions=old.max_parallel_actions,
-                resource_data=old.resource_data,
-                total_steps=old.total_steps,
-            )
-            self.session.add(target)
-            await self.session.flush()
-            for step in old.steps:
-                # Steps that completed are not run again: only what failed is retried.
-                done = step.status == ActionStatus.COMPLETED
-                self.session.add(
-                    ActionStep(
-                        action_id=action.id,
-                        action_target_id=target.id,
-                        order=step.order,
-                        name=step.name,
-                        description=step.description,
-                        command=step.command,
-                        run_as_user=step.run_as_user,
-                        timeout_seconds=step.timeout_seconds,
-                        status=ActionStatus.SKIPPED if done else ActionStatus.PENDING,
-                        status_reason_code=ReasonCode.SKIPPED if done else ReasonCode.PENDING,
-                        status_message=(
-                            f"Skipped: completed in action {original.id}." if done else None
-                        ),
-                    )
-                )
-        await self.session.flush()
+        previous = {old.server_id: old for old in failed}
+        await _insert_targets(
+            self.session, action.id,
+            [_target_row(old.resource_type, old.resource_id, old.server_id,
+                         old.max_parallel_actions, old.resource_data, old.total_steps)
+             for old in failed],
+            # Steps that completed are not run again: only what failed is retried.
+            lambda target: (
+                _step_row(step.order, step, skipped_by=(
+                    original.id if step.status == ActionStatus.COMPLETED else None))
+                for step in previous[target["server_id"]].steps
+            ),
+        )
         _dispatch_after_commit(self.session, action.id)
         return await self.reload(action.id)
 
