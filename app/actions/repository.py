@@ -61,6 +61,16 @@ class ActionRepository:
         )
         return action
 
+    async def readable_status(self, principal: Principal, action_id: int) -> str | None:
+        """The status of an action the caller may read (None: none such), without loading
+        its targets and steps."""
+        return await self.session.scalar(
+            select(Action.status).where(
+                Action.id == action_id,
+                _visible(self.authorizer, principal, Action.environment_id, Action.project_id),
+            )
+        )
+
     async def get_full(self, action_id: int) -> Action | None:
         stmt = select(Action).where(Action.id == action_id).options(*_action_options())
         return await self.session.scalar(stmt.execution_options(populate_existing=True))

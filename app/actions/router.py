@@ -124,22 +124,23 @@ async def get_action(
     settings: SettingsDep,
     wait: Annotated[float | None, Query(ge=0, le=300)] = None,
 ) -> schemas.Action:
-    action = await service.get(principal, action_id)
-    if wait and action.status not in FINISHED:
+    if not wait:
+        return schemas.Action.of(await service.get(principal, action_id), settings.frontend_url)
+    # Waiting reads only the status (and whether the caller may read the action at all);
+    # the whole action, every target and step, is loaded once, at the end.
+    status: str | None = await service.readable_status(principal, action_id)
+    if status not in FINISHED:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         async with get_bus().subscribe(action_topic(action_id)) as changes:
-            # Re-read once subscribed: a change in between still wakes the wait below. Each
-            # wake-up reads only the status; the whole action (every target and step) is
-            # loaded once, at the end.
+            # Re-read once subscribed: a change in between still wakes the wait below.
             status = await service.status(action_id)
             while status not in FINISHED and (left := deadline - loop.time()) > 0:
                 # End the read transaction while waiting so SQLite writers never wait on it.
                 await service.session.commit()
                 await changes.wait(min(left, 1.0))
                 status = await service.status(action_id)
-        action = await service.reload(action_id)
-    return schemas.Action.of(action, settings.frontend_url)
+    return schemas.Action.of(await service.reload(action_id), settings.frontend_url)
 
 
 @router.post(

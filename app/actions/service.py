@@ -514,6 +514,12 @@ class ActionService:
             raise NotFound("Action not found.")
         return action
 
+    async def readable_status(self, principal: Principal, action_id: int) -> str:
+        status = await self.actions.readable_status(principal, action_id)
+        if status is None:
+            raise NotFound("Action not found.")
+        return status
+
     async def status(self, action_id: int) -> str | None:
         return await self.session.scalar(select(Action.status).where(Action.id == action_id))
 

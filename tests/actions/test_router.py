@@ -144,6 +144,8 @@ async def test_action_lists_are_scoped_and_filtered(
     headers = factories.auth(other)
     assert (await client.get("/actions", headers=headers)).json() == []
     assert (await client.get(f"/actions/{aid}", headers=headers)).status_code == 404
+    waited = await client.get(f"/actions/{aid}", params={"wait": 1}, headers=headers)
+    assert waited.status_code == 404
     target = action["targets"][0]["id"]
     log = await client.get(f"/actions/{aid}/targets/{target}/steps/1/logs", headers=headers)
     assert log.status_code == 404
