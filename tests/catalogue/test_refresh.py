@@ -315,3 +315,26 @@ def test_the_command(
     monkeypatch.setenv("DIGITALOCEAN_TOKEN", "wrong")
     result = runner.invoke(cli, ["catalogue-refresh", DO_CODE])
     assert result.exit_code == 1 and "rejected the credential" in result.output
+
+
+async def test_refresh_of_two_providers_at_once(
+    do: do_standin.DigitalOceanStandIn, do_served: tuple[Any, str],
+    hetzner: hetzner_standin.HetznerStandIn, hetzner_served: tuple[Any, str], tmp_path: Path,
+) -> None:
+    settings = Settings(digitalocean_api_url=f"{do_served[1]}/v2",
+                        hetzner_api_url=f"{hetzner_served[1]}/v1", provider_timeout_seconds=5.0,
+                        _env_file=None)  # type: ignore[call-arg]
+    outcomes = await refresh_catalogues(
+        settings, output=tmp_path,
+        environ={"DIGITALOCEAN_TOKEN": do_standin.TOKEN, "HCLOUD_TOKEN": hetzner_standin.TOKEN},
+    )
+    assert sorted(o.code for o in outcomes if o.path) == [DO_CODE, "hetzner-hcloud"]
+    data = json.loads((tmp_path / "hetzner-hcloud.json").read_text())
+    shipped = json.loads((catalogue_data.DATA / "hetzner-hcloud.json").read_text())
+    assert data["name"] == shipped["name"]  # kept from the shipped file
+    assert {r["code"] for r in data["regions"]} == set(hetzner_standin.LOCATIONS)
+    arm = next(i for i in data["instances"] if i["type"] == "cax11")
+    assert arm["price_currency"] == "EUR" and set(arm["prices"]) == {"fsn1", "nbg1", "hel1"}
+    assert "cx11" not in {i["type"] for i in data["instances"]}  # no longer sold
+    served = catalogue_data.priced_instances(data, "ash")
+    assert [i["type"] for i in served] == ["cx22", "ccx13"]
