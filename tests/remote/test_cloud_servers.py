@@ -6,10 +6,7 @@ loopback sshd, whose authorized_keys the stand-in fills at "boot" as cloud-init 
 
 from __future__ import annotations
 
-import os
-import pwd
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.settings import Settings
-from app.servers.models import Server
 from tests import factories_credentials as fc
 from tests.cloud.do_standin import TOKEN, DigitalOceanStandIn
 from tests.conftest import free_port
+from tests.remote.cloud_loopback import authorize_key, stored_server, wait_action
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 from tests.standins import serve
 
@@ -31,7 +28,6 @@ class LoopbackDroplets(DigitalOceanStandIn):
     """Droplets answer on 127.0.0.1; creating one authorises its keys for `user`."""
 
     user: str = ""
-    home: Path = Path("/nonexistent")
 
     def _droplet_json(self, droplet: dict[str, Any]) -> dict[str, Any]:
         data = super()._droplet_json(droplet)
@@ -43,16 +39,8 @@ class LoopbackDroplets(DigitalOceanStandIn):
     async def droplets_collection(self, request: Request) -> Response:
         response = await super().droplets_collection(request)
         if request.method == "POST" and response.status_code == 202:
-            ssh = self.home / ".ssh"
-            ssh.mkdir(mode=0o700, exist_ok=True)
-            keys = ssh / "authorized_keys"
-            with keys.open("a") as fh:
-                for key in self.keys.values():
-                    fh.write(key["public_key"].strip() + "\n")
-            entry = pwd.getpwnam(self.user)
-            for path in (ssh, keys):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            keys.chmod(0o600)
+            for key in self.keys.values():
+                authorize_key(self.user, key["public_key"])
         return response
 
 
@@ -69,8 +57,8 @@ def do_url() -> Iterator[str]:
 def cloud(do_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch,
           sshd_host: SSHHost) -> Iterator[LoopbackDroplets]:
     _STANDIN.reset()
-    user, home = create_os_user()
-    _STANDIN.user, _STANDIN.home = user, home
+    user, _ = create_os_user()
+    _STANDIN.user = user
     monkeypatch.setattr(settings, "digitalocean_api_url", f"{do_url}/v2")
     monkeypatch.setattr(settings, "provider_timeout_seconds", 5.0)
     monkeypatch.setattr(settings, "cloud_ssh_timeout_seconds", 3.0)
@@ -93,24 +81,12 @@ def _body(tenant: fc.Tenant, credential_id: int, port: int, user: str,
     }
 
 
-async def _wait(client: httpx.AsyncClient, tenant: fc.Tenant, action_id: int
-                ) -> dict[str, Any]:
-    r = await client.get(f"/actions/{action_id}", params={"wait": 120},
-                         headers=tenant.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-async def _server(db: AsyncSession, server_id: int) -> Server | None:
-    return await db.get(Server, server_id, populate_existing=True)
-
-
 async def _create(client: httpx.AsyncClient, tenant: fc.Tenant, body: dict[str, Any]
                   ) -> tuple[int, dict[str, Any]]:
     r = await client.post(f"/environments/{tenant.environment.id}/servers", json=body,
                           headers=tenant.headers)
     assert r.status_code == 201, r.text
-    action = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    action = await wait_action(client, tenant, r)
     return int(r.json()["id"]), action
 
 
@@ -134,7 +110,7 @@ async def test_cloud_server_lifecycle(
     assert (droplet["region"], droplet["size"], droplet["image"]) == (
         "nyc1", "s-1vcpu-1gb", "ubuntu-24-04-x64")
     assert f"devopness-server-id:{server_id}" in droplet["tags"]
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None
     assert server.provider_instance_id == str(droplet["id"])
     assert server.ip_address == "127.0.0.1"
@@ -147,24 +123,24 @@ async def test_cloud_server_lifecycle(
     ):
         r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
         assert r.status_code == 204, r.text
-        done = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+        done = await wait_action(client, tenant, r)
         assert done["status"] == "completed", done["status_reason_human_readable"]
         assert (droplet["id"], power) in cloud.actions
-        server = await _server(db, server_id)
+        server = await stored_server(db, server_id)
         assert server is not None and server.status == expected_status
 
     r = await client.post(f"/servers/{server_id}/get-status", headers=tenant.headers)
-    done = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed"
 
     r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
                             headers=tenant.headers)
     assert r.status_code == 204, r.text
-    done = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
     assert cloud.droplets == {}
     assert cloud.keys == {}  # the key we uploaded went with the last droplet using it
-    assert await _server(db, server_id) is None
+    assert await stored_server(db, server_id) is None
 
 
 async def test_quota_error_fails_the_action_and_leaves_nothing(
@@ -181,14 +157,14 @@ async def test_quota_error_fails_the_action_and_leaves_nothing(
     assert action["status"] == "failed"
     assert "droplet limit" in action["status_reason_human_readable"]
     assert cloud.droplets == {} and cloud.keys == {}
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None and server.status == "failed"
     assert server.provider_instance_id is None
     # The record stays (nothing at the provider); deleting it now destroys nothing.
     r = await client.delete(f"/servers/{server_id}", headers=tenant.headers)
-    done = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed"
-    assert await _server(db, server_id) is None
+    assert await stored_server(db, server_id) is None
 
 
 async def test_instance_never_reachable_is_destroyed(
@@ -211,7 +187,7 @@ async def test_instance_never_reachable_is_destroyed(
     log = r.json()["step"]["output"]
     assert "destroyed" in log, log
     assert cloud.droplets == {}
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None and server.provider_instance_id is None
 
 
@@ -270,7 +246,7 @@ async def test_network_subnet_and_a_server_placed_in_it(
                                                                  "cidr_block": "10.20.0.0/16"}}})
     assert r.status_code == 201, r.text
     network_id = r.json()["id"]
-    created = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    created = await wait_action(client, tenant, r)
     assert created["status"] == "completed", created["status_reason_human_readable"]
     assert created["targets"][0]["resource_type"] == "network"
     [vpc] = cloud.vpcs.values()
@@ -282,7 +258,7 @@ async def test_network_subnet_and_a_server_placed_in_it(
                                                                  "cidr_block": "10.20.1.0/24"}}})
     assert r.status_code == 201, r.text
     subnet_id = r.json()["id"]
-    done = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
 
     body = _body(tenant, credential.id, sshd_host.port, cloud.user)
@@ -293,19 +269,19 @@ async def test_network_subnet_and_a_server_placed_in_it(
     assert droplet["vpc_uuid"] == vpc["id"]
 
     r = await client.post(f"/networks/{network_id}/get-status", headers=tenant.headers)
-    status = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    status = await wait_action(client, tenant, r)
     assert status["status"] == "completed"
 
     # A network with members cannot go; the server first, then subnet and network.
     r = await client.delete(f"/servers/{server_id}", headers=tenant.headers)
-    assert (await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"])))["status"] \
+    assert (await wait_action(client, tenant, r))["status"] \
         == "completed"
     r = await client.delete(f"/subnets/{subnet_id}", headers=tenant.headers)
-    assert (await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"])))["status"] \
+    assert (await wait_action(client, tenant, r))["status"] \
         == "completed"
     r = await client.delete(f"/networks/{network_id}", headers=tenant.headers)
     assert r.status_code == 204
-    deleted = await _wait(client, tenant, int(r.headers["X-Devopness-Action-Id"]))
+    deleted = await wait_action(client, tenant, r)
     assert deleted["status"] == "completed", deleted["status_reason_human_readable"]
     assert cloud.vpcs == {}
     r = await client.get(f"/networks/{network_id}", headers=tenant.headers)

@@ -8,8 +8,6 @@ a fresh OS user on the loopback sshd."""
 
 from __future__ import annotations
 
-import os
-import pwd
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
-from app.servers.models import Server
 from tests import factories_credentials as fc
 from tests.cloud.azure_standin import (
     SUBSCRIPTION,
@@ -31,6 +28,7 @@ from tests.cloud.azure_standin import (
     serve_tls,
 )
 from tests.conftest import free_port
+from tests.remote.cloud_loopback import authorize_key, stored_server, wait_action
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 
 NAME = "azure-web-1"
@@ -72,20 +70,7 @@ class LoopbackAzure(AzureStandIn):
         if profile["adminUsername"] != self.user:
             return
         for key in profile["linuxConfiguration"]["ssh"]["publicKeys"]:
-            _authorize(self.user, key["keyData"])
-
-
-def _authorize(user: str, key: str) -> None:
-    entry = pwd.getpwnam(user)
-    ssh = Path(entry.pw_dir) / ".ssh"
-    ssh.mkdir(mode=0o700, exist_ok=True)
-    keys = ssh / "authorized_keys"
-    with keys.open("a") as fh:
-        fh.write(key.strip() + "\n")
-    for path in (ssh, keys):
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-    ssh.chmod(0o700)
-    keys.chmod(0o600)
+            authorize_key(self.user, key["keyData"])
 
 
 _STANDIN = LoopbackAzure()
@@ -120,18 +105,6 @@ def cloud(azure_served: LoopbackAzure, settings: Settings, monkeypatch: pytest.M
     delete_os_user(user)
 
 
-async def _wait(client: httpx.AsyncClient, tenant: fc.Tenant, response: httpx.Response
-                ) -> dict[str, Any]:
-    r = await client.get(f"/actions/{response.headers['X-Devopness-Action-Id']}",
-                         params={"wait": 120}, headers=tenant.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-async def _server(db: AsyncSession, server_id: int) -> Server | None:
-    return await db.get(Server, server_id, populate_existing=True)
-
-
 def _body(credential_id: int, port: int, user: str) -> dict[str, Any]:
     return {
         "hostname": NAME, "credential_id": credential_id,
@@ -152,7 +125,7 @@ async def _create(client: httpx.AsyncClient, db: AsyncSession, settings: Setting
     r = await client.post(f"/environments/{tenant.environment.id}/servers",
                           json=_body(stored.id, port, cloud.user), headers=tenant.headers)
     assert r.status_code == 201, r.text
-    return tenant, int(r.json()["id"]), await _wait(client, tenant, r)
+    return tenant, int(r.json()["id"]), await wait_action(client, tenant, r)
 
 
 def _vm_gets(cloud: LoopbackAzure) -> int:
@@ -181,7 +154,7 @@ async def test_azure_server_lifecycle_through_the_api(
     assert key["keyData"].startswith("ssh-")
     assert vm["tags"]["devopness-server-id"] == str(server_id)
     assert vm["tags"]["devopness-ssh-user"] == cloud.user
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None
     assert (server.provider_instance_id, server.ip_address, server.status, server.ssh_user) == (
         VM_ID, "127.0.0.1", "running", cloud.user)
@@ -194,29 +167,29 @@ async def test_azure_server_lifecycle_through_the_api(
     ):
         r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
         assert r.status_code == 204, r.text
-        done = await _wait(client, tenant, r)
+        done = await wait_action(client, tenant, r)
         assert done["status"] == "completed", done["status_reason_human_readable"]
         assert vm["_actions"][-1] == api_action
-        server = await _server(db, server_id)
+        server = await stored_server(db, server_id)
         assert server is not None and server.status == expected
     assert vm["_actions"] == ["deallocate", "start", "restart"]
 
     looked = _vm_gets(cloud)
     r = await client.post(f"/servers/{server_id}/get-status", headers=tenant.headers)
-    done = await _wait(client, tenant, r)
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
     assert _vm_gets(cloud) > looked  # it asked Azure, not the stored row
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None and (server.status, server.ip_address) == ("running", "127.0.0.1")
 
     r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
                             headers=tenant.headers)
     assert r.status_code == 204, r.text
-    done = await _wait(client, tenant, r)
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
     # With its disks the whole group goes: VM, OS disk, NIC, IP, security group, network.
     assert cloud.groups == {} and cloud.resources == {}
-    assert await _server(db, server_id) is None
+    assert await stored_server(db, server_id) is None
     assert cloud.failures == []
 
 
@@ -234,7 +207,7 @@ async def test_azure_quota_fails_the_action_and_leaves_nothing(
                for m, p, _ in cloud.requests)
     # ... and went with the group.
     assert cloud.groups == {} and cloud.resources == {}
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None and server.status == "failed"
     assert server.provider_instance_id is None
     assert cloud.failures == []

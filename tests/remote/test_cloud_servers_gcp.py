@@ -7,11 +7,8 @@ loopback sshd."""
 
 from __future__ import annotations
 
-import os
-import pwd
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
-from app.servers.models import Server
 from tests import factories_credentials as fc
 from tests.cloud.gcp_standin import GceStandIn, build_app, new_key
 from tests.conftest import free_port
+from tests.remote.cloud_loopback import authorize_key, stored_server, wait_action
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 from tests.standins import serve
 
@@ -60,20 +57,7 @@ class LoopbackGce(GceStandIn):
         for line in items.get("ssh-keys", "").splitlines():
             user, _, key = line.partition(":")
             if user == self.user and key:
-                _authorize(user, key)
-
-
-def _authorize(user: str, key: str) -> None:
-    entry = pwd.getpwnam(user)
-    ssh = Path(entry.pw_dir) / ".ssh"
-    ssh.mkdir(mode=0o700, exist_ok=True)
-    keys = ssh / "authorized_keys"
-    with keys.open("a") as fh:
-        fh.write(key.strip() + "\n")
-    for path in (ssh, keys):
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-    ssh.chmod(0o700)
-    keys.chmod(0o600)
+                authorize_key(user, key)
 
 
 _PRIVATE_PEM, _PUBLIC_KEY = new_key()
@@ -100,18 +84,6 @@ def cloud(gcp_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch,
     delete_os_user(user)
 
 
-async def _wait(client: httpx.AsyncClient, tenant: fc.Tenant, response: httpx.Response
-                ) -> dict[str, Any]:
-    r = await client.get(f"/actions/{response.headers['X-Devopness-Action-Id']}",
-                         params={"wait": 120}, headers=tenant.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-async def _server(db: AsyncSession, server_id: int) -> Server | None:
-    return await db.get(Server, server_id, populate_existing=True)
-
-
 def _body(credential_id: int, port: int, user: str) -> dict[str, Any]:
     return {
         "hostname": NAME, "credential_id": credential_id,
@@ -134,7 +106,7 @@ async def _create(client: httpx.AsyncClient, db: AsyncSession, settings: Setting
     r = await client.post(f"/environments/{tenant.environment.id}/servers",
                           json=_body(credential.id, port, cloud.user), headers=tenant.headers)
     assert r.status_code == 201, r.text
-    return tenant, int(r.json()["id"]), await _wait(client, tenant, r)
+    return tenant, int(r.json()["id"]), await wait_action(client, tenant, r)
 
 
 def _instance_gets(cloud: LoopbackGce) -> int:
@@ -160,7 +132,7 @@ async def test_gcp_server_lifecycle_through_the_api(
                                  "devopness-ssh-user": cloud.user}
     [ssh_keys] = [i["value"] for i in created["metadata"]["items"] if i["key"] == "ssh-keys"]
     assert ssh_keys.startswith(f"{cloud.user}:ssh-")
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None
     assert (server.provider_instance_id, server.ip_address, server.status, server.ssh_user) == (
         f"{ZONE}/{NAME}", "127.0.0.1", "running", cloud.user)
@@ -172,30 +144,30 @@ async def test_gcp_server_lifecycle_through_the_api(
     ):
         r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
         assert r.status_code == 204, r.text
-        done = await _wait(client, tenant, r)
+        done = await wait_action(client, tenant, r)
         assert done["status"] == "completed", done["status_reason_human_readable"]
         assert created["_actions"][-1] == api_action
-        server = await _server(db, server_id)
+        server = await stored_server(db, server_id)
         assert server is not None and server.status == expected
     assert created["_actions"] == ["stop", "start", "reset"]
 
     looked = _instance_gets(cloud)
     r = await client.post(f"/servers/{server_id}/get-status", headers=tenant.headers)
-    done = await _wait(client, tenant, r)
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
     assert _instance_gets(cloud) > looked  # it asked Compute Engine, not the stored row
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None and (server.status, server.ip_address) == ("running", "127.0.0.1")
 
     r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
                             headers=tenant.headers)
     assert r.status_code == 204, r.text
-    done = await _wait(client, tenant, r)
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
     assert cloud.instances == {} and cloud.disks == {}
     # Keeping the disk would have turned its auto-delete off first.
     assert not any(p.endswith("/setDiskAutoDelete") for _, p, _ in cloud.requests)
-    assert await _server(db, server_id) is None
+    assert await stored_server(db, server_id) is None
     assert cloud.failures == []
 
 
@@ -213,7 +185,7 @@ async def test_gcp_quota_fails_the_action_and_leaves_nothing(
                for m, p, _ in cloud.requests)
     # ... and nothing of it is left.
     assert cloud.instances == {} and cloud.disks == {}
-    server = await _server(db, server_id)
+    server = await stored_server(db, server_id)
     assert server is not None and server.status == "failed"
     assert server.provider_instance_id is None
     assert cloud.failures == []

@@ -5,10 +5,7 @@ sshd, its keys authorised at "boot" as cloud-init would."""
 
 from __future__ import annotations
 
-import os
-import pwd
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +19,7 @@ from app.servers.models import Server
 from tests import factories_credentials as fc
 from tests.cloud.hetzner_standin import TOKEN, HetznerStandIn
 from tests.conftest import free_port
+from tests.remote.cloud_loopback import authorize_key, wait_action
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 from tests.standins import serve
 
@@ -30,7 +28,6 @@ class LoopbackServers(HetznerStandIn):
     """Servers answer on 127.0.0.1; creating one authorises its keys for `user`."""
 
     user: str = ""
-    home: Path = Path("/nonexistent")
 
     def _server_json(self, s: dict[str, Any]) -> dict[str, Any]:
         data = super()._server_json(s)
@@ -40,16 +37,8 @@ class LoopbackServers(HetznerStandIn):
     async def servers_collection(self, request: Request) -> Response:
         response = await super().servers_collection(request)
         if request.method == "POST" and response.status_code == 201:
-            ssh = self.home / ".ssh"
-            ssh.mkdir(mode=0o700, exist_ok=True)
-            keys = ssh / "authorized_keys"
-            with keys.open("a") as fh:
-                for key in self.keys.values():
-                    fh.write(key["public_key"].strip() + "\n")
-            entry = pwd.getpwnam(self.user)
-            for path in (ssh, keys):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            keys.chmod(0o600)
+            for key in self.keys.values():
+                authorize_key(self.user, key["public_key"])
         return response
 
 
@@ -66,21 +55,13 @@ def hetzner_url() -> Iterator[str]:
 def cloud(hetzner_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch,
           sshd_host: SSHHost) -> Iterator[LoopbackServers]:
     _STANDIN.reset()
-    user, home = create_os_user()
-    _STANDIN.user, _STANDIN.home = user, home
+    user, _ = create_os_user()
+    _STANDIN.user = user
     monkeypatch.setattr(settings, "hetzner_api_url", f"{hetzner_url}/v1")
     monkeypatch.setattr(settings, "provider_timeout_seconds", 5.0)
     monkeypatch.setattr(settings, "cloud_ssh_timeout_seconds", 3.0)
     yield _STANDIN
     delete_os_user(user)
-
-
-async def _wait(client: httpx.AsyncClient, tenant: fc.Tenant, response: httpx.Response
-                ) -> dict[str, Any]:
-    r = await client.get(f"/actions/{response.headers['X-Devopness-Action-Id']}",
-                         params={"wait": 120}, headers=tenant.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
 
 
 def _body(credential_id: int, port: int, user: str) -> dict[str, Any]:
@@ -107,7 +88,7 @@ async def test_hetzner_server_lifecycle_through_the_api(
                           headers=tenant.headers)
     assert r.status_code == 201, r.text
     server_id = int(r.json()["id"])
-    action = await _wait(client, tenant, r)
+    action = await wait_action(client, tenant, r)
     assert action["status"] == "completed", action["status_reason_human_readable"]
     [created] = cloud.servers.values()
     assert (created["location"], created["server_type"], created["image"]) == (
@@ -125,7 +106,7 @@ async def test_hetzner_server_lifecycle_through_the_api(
     ):
         r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
         assert r.status_code == 204, r.text
-        done = await _wait(client, tenant, r)
+        done = await wait_action(client, tenant, r)
         assert done["status"] == "completed", done["status_reason_human_readable"]
         assert (created["id"], endpoint) in cloud.power
         server = await db.get(Server, server_id, populate_existing=True)
@@ -134,7 +115,7 @@ async def test_hetzner_server_lifecycle_through_the_api(
     r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
                             headers=tenant.headers)
     assert r.status_code == 204, r.text
-    done = await _wait(client, tenant, r)
+    done = await wait_action(client, tenant, r)
     assert done["status"] == "completed", done["status_reason_human_readable"]
     assert cloud.servers == {} and cloud.keys == {}
     assert await db.get(Server, server_id, populate_existing=True) is None
@@ -152,7 +133,7 @@ async def test_hetzner_limit_fails_the_action_and_leaves_nothing(
                           json=_body(credential.id, sshd_host.port, cloud.user),
                           headers=tenant.headers)
     assert r.status_code == 201, r.text
-    action = await _wait(client, tenant, r)
+    action = await wait_action(client, tenant, r)
     assert action["status"] == "failed"
     assert "limit" in action["status_reason_human_readable"]
     assert cloud.servers == {} and cloud.keys == {}

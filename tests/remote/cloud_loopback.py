@@ -1,0 +1,45 @@
+"""What the end-to-end cloud server tests share: the provider stand-ins' "instances" are
+OS users on the loopback sshd, booted by authorising the keys the create request carried
+(as cloud-init or a guest agent would); actions are awaited through the API."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.servers.models import Server
+from tests import factories_credentials as fc
+
+
+def authorize_key(user: str, public_key: str) -> None:
+    """Append `public_key` to `user`'s authorized_keys, owned by them with sshd's modes."""
+    entry = pwd.getpwnam(user)
+    ssh = Path(entry.pw_dir) / ".ssh"
+    ssh.mkdir(mode=0o700, exist_ok=True)
+    keys = ssh / "authorized_keys"
+    with keys.open("a") as fh:
+        fh.write(public_key.strip() + "\n")
+    for path in (ssh, keys):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    ssh.chmod(0o700)
+    keys.chmod(0o600)
+
+
+async def wait_action(
+    client: httpx.AsyncClient, tenant: fc.Tenant, started: httpx.Response | int
+) -> dict[str, Any]:
+    """The action (by id, or the one a response started) once it has finished."""
+    action_id = (started.headers["X-Devopness-Action-Id"]
+                 if isinstance(started, httpx.Response) else started)
+    r = await client.get(f"/actions/{action_id}", params={"wait": 120}, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def stored_server(db: AsyncSession, server_id: int) -> Server | None:
+    return await db.get(Server, server_id, populate_existing=True)
