@@ -33,7 +33,7 @@ class Network(CallerPermissionsMixin, TimestampMixin, Base):
     cidr_block: Mapped[str | None] = mapped_column(String(43))
     is_auto_generated: Mapped[bool] = mapped_column(default=False)
     # The provider's id once created there (None: not created at the provider yet).
-    provider_id: Mapped[str | None] = mapped_column(String(255))
+    provider_id: Mapped[str | None] = mapped_column(String(512))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     environment: Mapped[Environment] = relationship(lazy="raise")
@@ -81,7 +81,7 @@ class Subnet(CallerPermissionsMixin, TimestampMixin, Base):
     zone: Mapped[str | None] = mapped_column(String(64))
     cidr_block: Mapped[str] = mapped_column(String(43))
     is_auto_generated: Mapped[bool] = mapped_column(default=False)
-    provider_id: Mapped[str | None] = mapped_column(String(255))
+    provider_id: Mapped[str | None] = mapped_column(String(512))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     network: Mapped[Network] = relationship(lazy="raise")

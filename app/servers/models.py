@@ -80,7 +80,7 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     status_checked_at: Mapped[datetime | None]
     # The cloud instance behind the server (created through its provider) and what was
     # created with it (disks, keys, security groups), for start/stop and destroy.
-    provider_instance_id: Mapped[str | None] = mapped_column(String(128))
+    provider_instance_id: Mapped[str | None] = mapped_column(String(512))
     provider_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     @property

@@ -25,7 +25,7 @@ from app.cli import cli
 from app.cloud.base import CredentialRejected, InstanceTypeInfo, Price, RegionInfo
 from app.cloud.digitalocean import DigitalOceanCatalogue
 from app.cloud.hetzner import HetznerCatalogue
-from app.core.settings import Settings
+from app.core.settings import Settings, get_settings
 from tests.cloud import do_standin, hetzner_standin
 from tests.conftest import free_port
 from tests.factories_credentials import create_credential, create_tenant
@@ -293,7 +293,7 @@ async def test_refresh_with_a_stored_credential_and_filters(
 
 def test_the_command(
     do: do_standin.DigitalOceanStandIn, do_served: tuple[Any, str], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("DIGITALOCEAN_API_URL", f"{do_served[1]}/v2")
@@ -301,6 +301,10 @@ def test_the_command(
     for variable in ("DIGITALOCEAN_TOKEN", "HCLOUD_TOKEN", "AWS_ACCESS_KEY_ID",
                      "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_CLIENT_ID"):
         monkeypatch.delenv(variable, raising=False)
+    # The command reads settings once per process (cached): build them from this
+    # environment, and drop them again so no later test sees it.
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
     runner = CliRunner()
     result = runner.invoke(cli, ["catalogue-refresh", "--dry-run"])
     assert result.exit_code == 1  # nothing had a credential
