@@ -88,6 +88,7 @@ async def test_list_queries_do_not_grow_with_rows(
         counts.append(q.count)
         sizes.append(len(r.json()))
     assert sizes[1] > sizes[0], f"{path}: the fixture did not grow the list ({sizes})"
+    assert counts[0] > 0, f"{path}: the counter saw none of the request's queries"
     assert counts[0] == counts[1], (
         f"{path}: {counts[0]} queries for {sizes[0]} rows, {counts[1]} for {sizes[1]}"
     )
