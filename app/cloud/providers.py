@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from typing import Any
 
 from app.cloud.base import CatalogueProvider, ComputeProvider, NetworkProvider
 from app.core.settings import Settings
@@ -25,12 +26,16 @@ def is_cloud(code: str) -> bool:
     return code in PROVIDERS
 
 
+def _build(module: str, name: str, credential: Mapping[str, str], settings: Settings) -> Any:
+    """An instance of class `name` of `module`, imported on first use."""
+    return getattr(importlib.import_module(module), name)(credential, settings)
+
+
 def compute_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> ComputeProvider:
     module, compute, _, _ = PROVIDERS[code]
-    cls = getattr(importlib.import_module(module), compute)
-    provider: ComputeProvider = cls(credential, settings)
+    provider: ComputeProvider = _build(module, compute, credential, settings)
     return provider
 
 
@@ -40,8 +45,7 @@ def network_provider(
     module, _, networks, _ = PROVIDERS[code]
     if networks is None:
         return None
-    cls = getattr(importlib.import_module(module), networks)
-    provider: NetworkProvider = cls(credential, settings)
+    provider: NetworkProvider = _build(module, networks, credential, settings)
     return provider
 
 
@@ -49,6 +53,5 @@ def catalogue_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> CatalogueProvider:
     module, _, _, catalogue = PROVIDERS[code]
-    cls = getattr(importlib.import_module(module), catalogue)
-    provider: CatalogueProvider = cls(credential, settings)
+    provider: CatalogueProvider = _build(module, catalogue, credential, settings)
     return provider
