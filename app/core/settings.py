@@ -194,6 +194,12 @@ class Settings(BaseSettings):
         "more targets queue, see the fan-out benchmark).",
     )
     ssh_connect_timeout_seconds: float = Field(default=15.0, gt=0)
+    engine_write_interval_seconds: float = Field(
+        default=0.05, gt=0, le=1,
+        description="How often a running action's state and log chunks are committed "
+        "(one transaction per interval, see workers/engine/writer.py): longer means fewer, "
+        "larger transactions and later live updates.",
+    )
     engine_plugins: str = Field(
         default="",
         description=(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,37 @@ async def wait_action(
 
 async def stored_server(db: AsyncSession, server_id: int) -> Server | None:
     return await db.get(Server, server_id, populate_existing=True)
+
+
+async def completes(
+    client: httpx.AsyncClient, tenant: fc.Tenant, method: str, path: str, **kwargs: Any
+) -> dict[str, Any]:
+    """Call an operation endpoint (204 and an action) and return the completed action."""
+    r = await client.request(method, path, headers=tenant.headers, **kwargs)
+    assert r.status_code == 204, r.text
+    done = await wait_action(client, tenant, r)
+    assert done["status"] == "completed", done["status_reason_human_readable"]
+    return done
+
+
+async def power_cycle(
+    client: httpx.AsyncClient, db: AsyncSession, tenant: fc.Tenant, server_id: int,
+    calls: Callable[[], Sequence[Any]], expected: Mapping[str, Any],
+) -> None:
+    """Stop, start and restart through the API. After each, the provider's last recorded
+    power call (`calls()[-1]`) is `expected[operation]` and the stored status follows."""
+    for operation, status in (("stop", "stopped"), ("start", "running"),
+                              ("restart", "running")):
+        await completes(client, tenant, "POST", f"/servers/{server_id}/{operation}")
+        assert calls()[-1] == expected[operation], (operation, list(calls()))
+        server = await stored_server(db, server_id)
+        assert server is not None and server.status == status
+
+
+async def delete_with_disks(
+    client: httpx.AsyncClient, db: AsyncSession, tenant: fc.Tenant, server_id: int
+) -> None:
+    """Delete the server and its disks through the API; its record goes."""
+    await completes(client, tenant, "DELETE", f"/servers/{server_id}",
+                    params={"destroy_server_disks": "true"})
+    assert await stored_server(db, server_id) is None

@@ -19,7 +19,14 @@ from app.core.settings import Settings
 from tests import factories_credentials as fc
 from tests.cloud.do_standin import TOKEN, DigitalOceanStandIn
 from tests.conftest import free_port
-from tests.remote.cloud_loopback import authorize_key, stored_server, wait_action
+from tests.remote.cloud_loopback import (
+    authorize_key,
+    completes,
+    delete_with_disks,
+    power_cycle,
+    stored_server,
+    wait_action,
+)
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 from tests.standins import serve
 
@@ -117,30 +124,15 @@ async def test_cloud_server_lifecycle(
     assert server.status == "running"
     assert server.host_key == sshd_host.host_key
 
-    for operation, expected_status, power in (
-        ("stop", "stopped", "shutdown"), ("start", "running", "power_on"),
-        ("restart", "running", "reboot"),
-    ):
-        r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
-        assert r.status_code == 204, r.text
-        done = await wait_action(client, tenant, r)
-        assert done["status"] == "completed", done["status_reason_human_readable"]
-        assert (droplet["id"], power) in cloud.actions
-        server = await stored_server(db, server_id)
-        assert server is not None and server.status == expected_status
-
-    r = await client.post(f"/servers/{server_id}/get-status", headers=tenant.headers)
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed"
-
-    r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
-                            headers=tenant.headers)
-    assert r.status_code == 204, r.text
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed", done["status_reason_human_readable"]
+    droplet_id = droplet["id"]
+    await power_cycle(client, db, tenant, server_id, lambda: cloud.actions, {
+        "stop": (droplet_id, "shutdown"), "start": (droplet_id, "power_on"),
+        "restart": (droplet_id, "reboot"),
+    })
+    await completes(client, tenant, "POST", f"/servers/{server_id}/get-status")
+    await delete_with_disks(client, db, tenant, server_id)
     assert cloud.droplets == {}
     assert cloud.keys == {}  # the key we uploaded went with the last droplet using it
-    assert await stored_server(db, server_id) is None
 
 
 async def test_quota_error_fails_the_action_and_leaves_nothing(

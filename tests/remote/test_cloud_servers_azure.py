@@ -28,7 +28,14 @@ from tests.cloud.azure_standin import (
     serve_tls,
 )
 from tests.conftest import free_port
-from tests.remote.cloud_loopback import authorize_key, stored_server, wait_action
+from tests.remote.cloud_loopback import (
+    authorize_key,
+    completes,
+    delete_with_disks,
+    power_cycle,
+    stored_server,
+    wait_action,
+)
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 
 NAME = "azure-web-1"
@@ -160,36 +167,20 @@ async def test_azure_server_lifecycle_through_the_api(
         VM_ID, "127.0.0.1", "running", cloud.user)
     assert server.host_key == sshd_host.host_key
 
-    for operation, expected, api_action in (
-        # Stopping deallocates: a powered-off VM still bills its cores.
-        ("stop", "stopped", "deallocate"), ("start", "running", "start"),
-        ("restart", "running", "restart"),
-    ):
-        r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
-        assert r.status_code == 204, r.text
-        done = await wait_action(client, tenant, r)
-        assert done["status"] == "completed", done["status_reason_human_readable"]
-        assert vm["_actions"][-1] == api_action
-        server = await stored_server(db, server_id)
-        assert server is not None and server.status == expected
+    # Stopping deallocates: a powered-off VM still bills its cores.
+    await power_cycle(client, db, tenant, server_id, lambda: vm["_actions"],
+                      {"stop": "deallocate", "start": "start", "restart": "restart"})
     assert vm["_actions"] == ["deallocate", "start", "restart"]
 
     looked = _vm_gets(cloud)
-    r = await client.post(f"/servers/{server_id}/get-status", headers=tenant.headers)
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed", done["status_reason_human_readable"]
+    await completes(client, tenant, "POST", f"/servers/{server_id}/get-status")
     assert _vm_gets(cloud) > looked  # it asked Azure, not the stored row
     server = await stored_server(db, server_id)
     assert server is not None and (server.status, server.ip_address) == ("running", "127.0.0.1")
 
-    r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
-                            headers=tenant.headers)
-    assert r.status_code == 204, r.text
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed", done["status_reason_human_readable"]
+    await delete_with_disks(client, db, tenant, server_id)
     # With its disks the whole group goes: VM, OS disk, NIC, IP, security group, network.
     assert cloud.groups == {} and cloud.resources == {}
-    assert await stored_server(db, server_id) is None
     assert cloud.failures == []
 
 

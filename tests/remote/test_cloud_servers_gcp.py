@@ -19,7 +19,14 @@ from app.core.settings import Settings
 from tests import factories_credentials as fc
 from tests.cloud.gcp_standin import GceStandIn, build_app, new_key
 from tests.conftest import free_port
-from tests.remote.cloud_loopback import authorize_key, stored_server, wait_action
+from tests.remote.cloud_loopback import (
+    authorize_key,
+    completes,
+    delete_with_disks,
+    power_cycle,
+    stored_server,
+    wait_action,
+)
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 from tests.standins import serve
 
@@ -138,36 +145,20 @@ async def test_gcp_server_lifecycle_through_the_api(
         f"{ZONE}/{NAME}", "127.0.0.1", "running", cloud.user)
     assert server.host_key == sshd_host.host_key
 
-    for operation, expected, api_action in (
-        ("stop", "stopped", "stop"), ("start", "running", "start"),
-        ("restart", "running", "reset"),
-    ):
-        r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
-        assert r.status_code == 204, r.text
-        done = await wait_action(client, tenant, r)
-        assert done["status"] == "completed", done["status_reason_human_readable"]
-        assert created["_actions"][-1] == api_action
-        server = await stored_server(db, server_id)
-        assert server is not None and server.status == expected
+    await power_cycle(client, db, tenant, server_id, lambda: created["_actions"],
+                      {"stop": "stop", "start": "start", "restart": "reset"})
     assert created["_actions"] == ["stop", "start", "reset"]
 
     looked = _instance_gets(cloud)
-    r = await client.post(f"/servers/{server_id}/get-status", headers=tenant.headers)
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed", done["status_reason_human_readable"]
+    await completes(client, tenant, "POST", f"/servers/{server_id}/get-status")
     assert _instance_gets(cloud) > looked  # it asked Compute Engine, not the stored row
     server = await stored_server(db, server_id)
     assert server is not None and (server.status, server.ip_address) == ("running", "127.0.0.1")
 
-    r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
-                            headers=tenant.headers)
-    assert r.status_code == 204, r.text
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed", done["status_reason_human_readable"]
+    await delete_with_disks(client, db, tenant, server_id)
     assert cloud.instances == {} and cloud.disks == {}
     # Keeping the disk would have turned its auto-delete off first.
     assert not any(p.endswith("/setDiskAutoDelete") for _, p, _ in cloud.requests)
-    assert await stored_server(db, server_id) is None
     assert cloud.failures == []
 
 

@@ -19,7 +19,7 @@ from app.servers.models import Server
 from tests import factories_credentials as fc
 from tests.cloud.hetzner_standin import TOKEN, HetznerStandIn
 from tests.conftest import free_port
-from tests.remote.cloud_loopback import authorize_key, wait_action
+from tests.remote.cloud_loopback import authorize_key, delete_with_disks, power_cycle, wait_action
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user
 from tests.standins import serve
 
@@ -100,25 +100,13 @@ async def test_hetzner_server_lifecycle_through_the_api(
         str(created["id"]), "127.0.0.1", "running")
     assert server.host_key == sshd_host.host_key
 
-    for operation, expected, endpoint in (
-        ("stop", "stopped", "shutdown"), ("start", "running", "poweron"),
-        ("restart", "running", "reboot"),
-    ):
-        r = await client.post(f"/servers/{server_id}/{operation}", headers=tenant.headers)
-        assert r.status_code == 204, r.text
-        done = await wait_action(client, tenant, r)
-        assert done["status"] == "completed", done["status_reason_human_readable"]
-        assert (created["id"], endpoint) in cloud.power
-        server = await db.get(Server, server_id, populate_existing=True)
-        assert server is not None and server.status == expected
-
-    r = await client.delete(f"/servers/{server_id}", params={"destroy_server_disks": "true"},
-                            headers=tenant.headers)
-    assert r.status_code == 204, r.text
-    done = await wait_action(client, tenant, r)
-    assert done["status"] == "completed", done["status_reason_human_readable"]
+    hetzner_id = created["id"]
+    await power_cycle(client, db, tenant, server_id, lambda: cloud.power, {
+        "stop": (hetzner_id, "shutdown"), "start": (hetzner_id, "poweron"),
+        "restart": (hetzner_id, "reboot"),
+    })
+    await delete_with_disks(client, db, tenant, server_id)
     assert cloud.servers == {} and cloud.keys == {}
-    assert await db.get(Server, server_id, populate_existing=True) is None
 
 
 async def test_hetzner_limit_fails_the_action_and_leaves_nothing(

@@ -173,7 +173,9 @@ async def _run_claimed(run: ActionRun) -> str | None:
                 )
             ).all()
         plans = await _load_plans(run, targets)
-        async with StateWriter(database, run.bus) as writer:
+        async with StateWriter(
+            database, run.bus, tick=run.settings.engine_write_interval_seconds
+        ) as writer:
             run.writer = writer
             await asyncio.gather(
                 *(_run_target(run, t.id, t.server_id, t.max_parallel_actions, plans[t.id])
@@ -530,10 +532,10 @@ async def _connect(
     return conn
 
 
-def _pidfile(step: StepSpec) -> str:
+def _marker(step: StepSpec) -> str:
     # Step ids alone are not unique on a server that several control planes (or a rebuilt
     # database) reach: the run's random token keeps one from killing another's process.
-    return f"/tmp/devopness-step-{step.id}-{step.token}.pid"
+    return f"devopness-step-{step.id}-{step.token}"
 
 
 def _as_user(command: str, user: str | None, access: ServerAccess) -> str:
@@ -543,25 +545,30 @@ def _as_user(command: str, user: str | None, access: ServerAccess) -> str:
 
 
 def _wrap(step: StepSpec, access: ServerAccess, command: str | None = None) -> str:
-    # The SSH session's shell leads its own process group (sshd calls setsid), so its pid
-    # names the group to kill on cancel or timeout, children included. The command runs
-    # in that shell itself (no extra process or SSH channel per step) on lines of its own;
-    # the pid file goes when it ends normally (one left by `exit` is a few bytes in /tmp,
-    # never reused).
+    # The SSH session's shell leads its own process group (sshd calls setsid), and its
+    # command line (`sh -c <this>`) carries the step's marker: a cancel or timeout finds
+    # the group by it. No pid file: nothing to write, and nothing to remove afterwards
+    # (an `rm` per step was one more process spawned on the server for every step). The
+    # command runs in that shell itself on lines of its own; the closing `exit` keeps the
+    # shell from exec'ing the command in its place (dash and bash do so for a last
+    # command), which would take the marker out of the group leader's command line.
     command = _as_user(command or step.command, step.run_as_user, access)
-    pidfile = _pidfile(step)
-    return (
-        f"echo $$ > {pidfile}\n{command}\n"
-        f"__devopness_rc=$?; rm -f {pidfile}; exit $__devopness_rc"
-    )
+    return f": {_marker(step)}\n{command}\nexit $?"
 
 
 async def _kill_remote(conn: asyncssh.SSHClientConnection, step: StepSpec) -> None:
-    pidfile = _pidfile(step)
+    # The marker is split in this script's own text so that its shell does not match.
+    head, tail = _marker(step).split("-", 1)
     script = (
-        f"p=$(cat {pidfile} 2>/dev/null) || exit 0; kill -TERM -$p 2>/dev/null; "
-        "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -$p 2>/dev/null || break; sleep 0.2; "
-        f"done; kill -KILL -$p 2>/dev/null; rm -f {pidfile}; exit 0"
+        f"m={head}-''{tail}; "
+        'if command -v pgrep >/dev/null 2>&1; then p=$(pgrep -f -- "$m"); else '
+        "p=$(for d in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $d/cmdline 2>/dev/null)\" "
+        'in *"$m"*) echo ${d#/proc/};; esac; done); fi; '
+        '[ -n "$p" ] || exit 0; '
+        "for g in $p; do kill -TERM -$g 2>/dev/null || kill -TERM $g 2>/dev/null; done; "
+        "for i in 1 2 3 4 5 6 7 8 9 10; do a=; for g in $p; do kill -0 -$g 2>/dev/null "
+        "&& a=1; done; [ -n \"$a\" ] || break; sleep 0.2; done; "
+        "for g in $p; do kill -KILL -$g 2>/dev/null; done; exit 0"
     )
     with contextlib.suppress(Exception):
         await asyncio.wait_for(conn.run(script, check=False), 15)
