@@ -29,6 +29,9 @@ def step_topic(step_id: int) -> str:
 
 
 def action_topic(action_id: int) -> str:
+    """Signalled when the action's own status changes (claimed, finished, reaped): not on
+    every target or step change, which nobody waits for and which would wake `?wait=`
+    readers hundreds of times during a large fan-out."""
     return f"action:{action_id}"
 
 

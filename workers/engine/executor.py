@@ -312,7 +312,6 @@ async def _heartbeat(run: ActionRun) -> None:
 
 async def _set_target(run: ActionRun, target_id: int, **values: Any) -> None:
     run.state.target(target_id, updated_at=utcnow(), **values)
-    run.state.publish(action_topic(run.action_id))
 
 
 async def _set_step(run: ActionRun, step_id: int, **values: Any) -> None:
@@ -324,7 +323,6 @@ async def _start_step(run: ActionRun, target_id: int, step: StepSpec) -> None:
     run.state.step(step.id, status=ActionStatus.IN_PROGRESS,
                    status_reason_code=ReasonCode.IN_PROGRESS, started_at=now, updated_at=now)
     run.state.target(target_id, current_step_order=step.order, updated_at=now)
-    run.state.publish(action_topic(run.action_id))
 
 
 async def _fail_target(
@@ -352,7 +350,6 @@ async def _fail_target(
         run.state.step(step.id, updated_at=now, **values)
     run.state.target(target_id, status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
                      status_message=message, completed_at=now, updated_at=now)
-    run.state.publish(action_topic(run.action_id))
 
 
 @dataclass
@@ -438,7 +435,6 @@ async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: 
         run.state.target(target_id, status=ActionStatus.IN_PROGRESS,
                          status_reason_code=ReasonCode.IN_PROGRESS, status_message=None,
                          started_at=now, heartbeat_at=now, updated_at=now)
-        run.state.publish(action_topic(run.action_id))
         return True
     marked_waiting = False
     while not run.stop.is_set():
@@ -458,12 +454,10 @@ async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: 
                             status_reason_code=ReasonCode.WAITING_CONCURRENCY_TARGET,
                             updated_at=utcnow())
                 )
-            await run.bus.publish(action_topic(run.action_id))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.stop.wait(), SLOT_POLL_SECONDS)
     else:
         return False
-    await run.bus.publish(action_topic(run.action_id))
     return True
 
 
