@@ -8,7 +8,10 @@ with its own SSH connection. Measured in the same run:
 - devopness-server (embedded: API + in-process runner + SQLite in one uvicorn process):
   wall time from the POST that starts the action to the action completed (read with
   `?wait=`), the API process's CPU time, and the p95 of per-target durations;
-- the floor: a bare asyncssh script running the same 5 commands per target concurrently;
+- the floor: a bare asyncssh script running the same 5 commands per target concurrently,
+  with asyncssh's defaults (the issue's baseline); and the same script offering the
+  engine's ciphers (`SSH_ENCRYPTION_ALGS`, AES-GCM first), so that the engine's own
+  overhead is visible apart from its cipher choice;
 - `ansible-playbook` with forks = N, pipelining and ControlPersist (one control path per
   target), when it is installed.
 
@@ -58,11 +61,15 @@ def cpu_seconds(pid: int) -> float:
 # ---- the floor: bare asyncssh -------------------------------------------------------
 
 
-async def bare_asyncssh(n: int, port: int, key: asyncssh.SSHKey, user: str) -> float:
+async def bare_asyncssh(
+    n: int, port: int, key: asyncssh.SSHKey, user: str, ciphers: list[str] | None
+) -> float:
+    options = {"encryption_algs": ciphers} if ciphers else {}
+
     async def one() -> None:
         async with asyncssh.connect(
             "127.0.0.1", port, username=user, client_keys=[key], known_hosts=None,
-            agent_path=None, config=[],
+            agent_path=None, config=[], **options,
         ) as conn:
             for command in STEPS:
                 result = await conn.run(command, check=True)
@@ -73,9 +80,11 @@ async def bare_asyncssh(n: int, port: int, key: asyncssh.SSHKey, user: str) -> f
     return time.perf_counter() - started
 
 
-def run_floor(n: int, port: int, key: asyncssh.SSHKey, user: str) -> tuple[float, float]:
+def run_floor(
+    n: int, port: int, key: asyncssh.SSHKey, user: str, ciphers: list[str] | None = None
+) -> tuple[float, float]:
     cpu = time.process_time()
-    wall = asyncio.run(bare_asyncssh(n, port, key, user))
+    wall = asyncio.run(bare_asyncssh(n, port, key, user, ciphers))
     return wall, time.process_time() - cpu
 
 
@@ -249,6 +258,8 @@ def main() -> None:
         from app.core.migrations import upgrade
         from app.core.settings import Settings
 
+        engine_ciphers = Settings(_env_file=None).ssh_encryption_algs.split(",")  # type: ignore[call-arg]
+
         upgrade(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]
         token, _ = asyncio.run(setup_server_data(database_url, max(sizes)))
         access_file = work / "access.json"
@@ -293,10 +304,13 @@ def main() -> None:
                     ))
                     s_wall, s_cpu, p95 = run_server(http, api.pid, pipelines[n], n)
                     f_wall, f_cpu = run_floor(n, sshd.port, key, user)
+                    c_wall, c_cpu = run_floor(n, sshd.port, key, user, engine_ciphers)
                     a_wall = a_cpu = None
                     if ansible:
                         a_wall, a_cpu = run_ansible(n, sshd.port, key_file, user, work)
-                    rows.append((n, s_wall, s_cpu, p95, f_wall, f_cpu, a_wall, a_cpu))
+                    rows.append(
+                        (n, s_wall, s_cpu, p95, f_wall, f_cpu, c_wall, c_cpu, a_wall, a_cpu)
+                    )
                     print(f"N={n}: server {s_wall:.2f}s floor {f_wall:.2f}s", file=sys.stderr)
         finally:
             api.terminate()
@@ -306,10 +320,11 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print("| N | server wall (s) | server CPU (s) | target p95 (s) | asyncssh floor wall (s) "
-          "| floor CPU (s) | wall / floor | CPU / floor | ansible wall (s) | ansible CPU (s) "
+          "| floor CPU (s) | wall / floor | CPU / floor | same-cipher floor wall (s) "
+          "| its CPU (s) | wall / it | CPU / it | ansible wall (s) | ansible CPU (s) "
           "| ansible / server |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, s_wall, s_cpu, p95, f_wall, f_cpu, a_wall, a_cpu in rows:
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, s_wall, s_cpu, p95, f_wall, f_cpu, c_wall, c_cpu, a_wall, a_cpu in rows:
         ansible_cols = (
             f"{a_wall:.2f} | {a_cpu:.2f} | {a_wall / s_wall:.1f}x"
             if a_wall is not None and a_cpu is not None
@@ -317,7 +332,9 @@ def main() -> None:
         )
         print(
             f"| {n} | {s_wall:.2f} | {s_cpu:.2f} | {p95:.2f} | {f_wall:.2f} | {f_cpu:.2f} "
-            f"| {s_wall / f_wall:.2f}x | {s_cpu / max(f_cpu, 0.01):.2f}x | {ansible_cols} |"
+            f"| {s_wall / f_wall:.2f}x | {s_cpu / max(f_cpu, 0.01):.2f}x | {c_wall:.2f} "
+            f"| {c_cpu:.2f} | {s_wall / c_wall:.2f}x | {s_cpu / max(c_cpu, 0.01):.2f}x "
+            f"| {ansible_cols} |"
         )
 
 

@@ -194,6 +194,32 @@ class Settings(BaseSettings):
         "more targets queue, see the fan-out benchmark).",
     )
     ssh_connect_timeout_seconds: float = Field(default=15.0, gt=0)
+    ssh_encryption_algs: str = Field(
+        default=(
+            "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+            "aes128-ctr,aes192-ctr,aes256-ctr"
+        ),
+        description="Ciphers the engine offers, most preferred first (the server picks the "
+        "first it also supports). AES-GCM first: an AEAD cipher like ChaCha20-Poly1305, and "
+        "about a third less controller CPU per session with AES-NI (see the fan-out "
+        "benchmark).",
+    )
+
+    @field_validator("ssh_encryption_algs")
+    @classmethod
+    def _known_ciphers(cls, value: str) -> str:
+        # Only asyncssh's default (current, secure) ciphers: no CBC, RC4 or 3DES.
+        from asyncssh.encryption import get_default_encryption_algs
+
+        known = {alg.decode() for alg in get_default_encryption_algs()}
+        wanted = [alg.strip() for alg in value.split(",") if alg.strip()]
+        unknown = [alg for alg in wanted if alg not in known]
+        if not wanted or unknown:
+            raise ValueError(
+                f"unsupported cipher(s) {', '.join(unknown) or '(none given)'}; "
+                f"supported: {', '.join(sorted(known))}"
+            )
+        return ",".join(wanted)
     engine_write_interval_seconds: float = Field(
         default=0.05, gt=0, le=1,
         description="How often a running action's state and log chunks are committed "

@@ -32,10 +32,18 @@ def free_port() -> int:
 
 
 class _Server(asyncssh.SSHServer):
-    def __init__(self, authorized: asyncssh.SSHKey) -> None:
+    def __init__(self, authorized: asyncssh.SSHKey, ciphers: list[str] | None = None) -> None:
         self.authorized = authorized
+        self.ciphers = ciphers
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        if self.ciphers is not None:
+            # Known once the key exchange is done: read it when authentication begins.
+            self._conn = conn
 
     def begin_auth(self, username: str) -> bool:
+        if self.ciphers is not None:
+            self.ciphers.append(str(self._conn.get_extra_info("recv_cipher")))
         return True
 
     def public_key_auth_supported(self) -> bool:
@@ -109,11 +117,13 @@ class ShellSSHServer:
     )
     port: int = 0
     _acceptor: Any = None
+    # The cipher each client connection chose, in order (what clients offered first).
+    ciphers: list[str] = field(default_factory=list)
 
     async def start(self) -> ShellSSHServer:
         self.port = self.port or free_port()
         self._acceptor = await asyncssh.create_server(
-            lambda: _Server(self.client_key),
+            lambda: _Server(self.client_key, self.ciphers),
             "127.0.0.1",
             self.port,
             server_host_keys=[self.host_key],

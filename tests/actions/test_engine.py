@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
+from app.core.settings import Settings
 from tests.actions import fs
 from tests.actions.conftest import World, add_step, run_pipeline, step_log
+from tests.actions.ssh_servers import ShellSSHServer
 
 
 async def test_steps_run_in_order_and_logs_are_stored(
@@ -158,3 +162,29 @@ async def test_pipeline_action_can_pick_servers(
     )
     assert response.status_code == 422
     assert "servers" in response.json()["errors"]
+
+
+async def test_engine_offers_aes_gcm_first_and_follows_the_setting(
+    client: httpx.AsyncClient, world: World, shell_server: ShellSSHServer,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await add_step(client, world, "echo connected")
+    shell_server.ciphers.clear()
+    action = await run_pipeline(client, world)
+    assert action["status"] == "completed", action["status_reason_human_readable"]
+    assert shell_server.ciphers == ["aes128-gcm@openssh.com"]
+
+    monkeypatch.setattr(settings, "ssh_encryption_algs", "chacha20-poly1305@openssh.com")
+    shell_server.ciphers.clear()
+    action = await run_pipeline(client, world)
+    assert action["status"] == "completed", action["status_reason_human_readable"]
+    assert shell_server.ciphers == ["chacha20-poly1305@openssh.com"]
+
+
+def test_cipher_setting_accepts_only_current_ciphers() -> None:
+    assert Settings(
+        _env_file=None, ssh_encryption_algs=" aes256-gcm@openssh.com , aes128-ctr"
+    ).ssh_encryption_algs == "aes256-gcm@openssh.com,aes128-ctr"
+    for weak in ("arcfour", "3des-cbc", "aes128-cbc", "nonsense", " , "):
+        with pytest.raises(ValidationError, match="unsupported cipher"):
+            Settings(_env_file=None, ssh_encryption_algs=weak)

@@ -497,6 +497,7 @@ async def _connect(
                 agent_path=None,
                 config=[],
                 preferred_auth="publickey",
+                encryption_algs=run.settings.ssh_encryption_algs.split(","),
             ),
             run.settings.ssh_connect_timeout_seconds,
         )
