@@ -1,6 +1,6 @@
 """Fan-out benchmark: one action of 5 shell steps on N targets, against a loopback sshd.
 
-    python benchmarks/fanout.py [--sizes 1,10,50,100] [--no-ansible]
+    python benchmarks/fanout.py [--sizes 1,10,50,100] [--repeat K] [--no-ansible]
 
 Each target is a distinct server record pointing at the same OpenSSH sshd on 127.0.0.1,
 with its own SSH connection. Measured in the same run:
@@ -15,7 +15,11 @@ with its own SSH connection. Measured in the same run:
 - `ansible-playbook` with forks = N, pipelining and ControlPersist (one control path per
   target), when it is installed.
 
-Prints a markdown table. Needs `sshd` (openssh-server); ansible-core is optional.
+Prints a markdown table (the first run of each size, Ansible included) and, with
+`--repeat K`, a second one: median and range over K runs of the server and both floors
+(each run measures all three back to back; a shared 2-core machine varies by +-10% from
+one minute to the next, so one run proves little). Needs `sshd` (openssh-server);
+ansible-core is optional.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import httpx
@@ -226,6 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50,100")
     parser.add_argument("--no-ansible", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size (Ansible: one)")
     parser.add_argument(
         "--user",
         default=None,
@@ -302,16 +308,18 @@ def main() -> None:
                     access_file.write_text(json.dumps(
                         {"servers": servers, "application_servers": list(range(1, n + 1))}
                     ))
-                    s_wall, s_cpu, p95 = run_server(http, api.pid, pipelines[n], n)
-                    f_wall, f_cpu = run_floor(n, sshd.port, key, user)
-                    c_wall, c_cpu = run_floor(n, sshd.port, key, user, engine_ciphers)
-                    a_wall = a_cpu = None
-                    if ansible:
-                        a_wall, a_cpu = run_ansible(n, sshd.port, key_file, user, work)
-                    rows.append(
-                        (n, s_wall, s_cpu, p95, f_wall, f_cpu, c_wall, c_cpu, a_wall, a_cpu)
-                    )
-                    print(f"N={n}: server {s_wall:.2f}s floor {f_wall:.2f}s", file=sys.stderr)
+                    for attempt in range(args.repeat):
+                        s_wall, s_cpu, p95 = run_server(http, api.pid, pipelines[n], n)
+                        f_wall, f_cpu = run_floor(n, sshd.port, key, user)
+                        c_wall, c_cpu = run_floor(n, sshd.port, key, user, engine_ciphers)
+                        a_wall = a_cpu = None
+                        if ansible and attempt == 0:
+                            a_wall, a_cpu = run_ansible(n, sshd.port, key_file, user, work)
+                        rows.append(
+                            (n, s_wall, s_cpu, p95, f_wall, f_cpu, c_wall, c_cpu, a_wall, a_cpu)
+                        )
+                        print(f"N={n}: server {s_wall:.2f}s floor {f_wall:.2f}s",
+                              file=sys.stderr)
         finally:
             api.terminate()
             api.wait(10)
@@ -324,7 +332,10 @@ def main() -> None:
           "| its CPU (s) | wall / it | CPU / it | ansible wall (s) | ansible CPU (s) "
           "| ansible / server |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, s_wall, s_cpu, p95, f_wall, f_cpu, c_wall, c_cpu, a_wall, a_cpu in rows:
+    first: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        first.setdefault(row[0], row)
+    for n, s_wall, s_cpu, p95, f_wall, f_cpu, c_wall, c_cpu, a_wall, a_cpu in first.values():
         ansible_cols = (
             f"{a_wall:.2f} | {a_cpu:.2f} | {a_wall / s_wall:.1f}x"
             if a_wall is not None and a_cpu is not None
@@ -335,6 +346,28 @@ def main() -> None:
             f"| {s_wall / f_wall:.2f}x | {s_cpu / max(f_cpu, 0.01):.2f}x | {c_wall:.2f} "
             f"| {c_cpu:.2f} | {s_wall / c_wall:.2f}x | {s_cpu / max(c_cpu, 0.01):.2f}x "
             f"| {ansible_cols} |"
+        )
+    if args.repeat > 1:
+        print_spread(rows)
+
+
+def print_spread(rows: list[tuple[Any, ...]]) -> None:
+    def cell(values: list[float], unit: str) -> str:
+        return (f"{statistics.median(values):.2f}{unit} "
+                f"({min(values):.2f} to {max(values):.2f})")
+
+    print(f"\nMedian (range) over {len(rows) // len({r[0] for r in rows})} runs per size:\n")
+    print("| N | server wall (s) | target p95 (s) | wall / floor | CPU / floor "
+          "| wall / same-cipher floor | CPU / same-cipher floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sorted({r[0] for r in rows}):
+        runs = [r for r in rows if r[0] == n]
+        print(
+            f"| {n} | {cell([r[1] for r in runs], '')} | {cell([r[3] for r in runs], '')} "
+            f"| {cell([r[1] / r[4] for r in runs], 'x')} "
+            f"| {cell([r[2] / max(r[5], 0.01) for r in runs], 'x')} "
+            f"| {cell([r[1] / r[6] for r in runs], 'x')} "
+            f"| {cell([r[2] / max(r[7], 0.01) for r in runs], 'x')} |"
         )
 
 

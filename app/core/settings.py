@@ -189,7 +189,7 @@ class Settings(BaseSettings):
         default=3600, ge=60, description="How long a server's connect command stays valid."
     )
     worker_max_parallel_targets: int = Field(
-        default=20, ge=1,
+        default=15, ge=1,
         description="SSH sessions one worker process runs at once (bounds per-target latency; "
         "more targets queue, see the fan-out benchmark).",
     )
