@@ -25,7 +25,6 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret containing another is replaced whole.
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-        self.hold = max((len(s) for s in self.secrets), default=1) - 1
         self._carry = ""
 
     def feed(self, text: str) -> str:
@@ -34,14 +33,29 @@ class Redactor:
         text = self._redact(self._carry + text)
         # Keep back only a tail that could be the start of a secret completed by the next
         # read; anything else goes out at once, so live output is never delayed.
-        keep = 0
-        for size in range(min(self.hold, len(text)), 0, -1):
-            tail = text[-size:]
-            if any(secret.startswith(tail) for secret in self.secrets):
-                keep = size
-                break
+        keep = self._partial_tail(text)
         self._carry = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep]
+
+    def _partial_tail(self, text: str) -> int:
+        """Length of the longest tail of `text` that is a proper prefix of a secret.
+
+        Only positions holding a secret's first character are tried (a private key is a
+        secret: trying every tail length up to its size cost hundreds of slices per read).
+        """
+        keep = 0
+        for secret in self.secrets:
+            # `text` holds no whole secret (just redacted), so a tail starting earlier
+            # than len(secret) - 1 characters from the end cannot be a prefix of it; one
+            # starting at or after len(text) - keep would not be longer than what is kept.
+            end = len(text) - keep
+            at = text.find(secret[0], max(0, len(text) - len(secret) + 1), end)
+            while at != -1:
+                if secret.startswith(text[at:]):
+                    keep = len(text) - at
+                    break  # the earliest match is this secret's longest tail
+                at = text.find(secret[0], at + 1, end)
+        return keep
 
     def flush(self) -> str:
         text, self._carry = self._redact(self._carry), ""
