@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import pytest
 import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,6 +46,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.conftest import free_port
 
 TENANT = "8f2c1d7e-0000-4000-8000-000000000001"
 CLIENT_ID = "0c1b2a39-0000-4000-8000-000000000002"
@@ -714,3 +717,24 @@ def serve_tls(app: Any, port: int, cert: Path, key: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(standin: AzureStandIn, workdir: Path) -> Iterator[AzureStandIn]:
+    """Serve `standin` over TLS with a fresh self-signed certificate that the SDKs trust
+    (requests reads REQUESTS_CA_BUNDLE, the Retail Prices client SSL_CERT_FILE) until the
+    block ends."""
+    cert, key = self_signed_certificate(workdir)
+    with pytest.MonkeyPatch.context() as patch, \
+            serve_tls(build_app(standin), free_port(), cert, key) as url:
+        patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        patch.setenv("SSL_CERT_FILE", str(cert))
+        standin.base = url
+        yield standin
+
+
+def checked(standin: AzureStandIn) -> Iterator[AzureStandIn]:
+    """A test's view of a served stand-in: emptied first, and no wrong request from us."""
+    standin.reset()
+    yield standin
+    assert standin.failures == [], standin.failures

@@ -4,9 +4,7 @@ Entra ID + Resource Manager stand-in (served over TLS, trusted via REQUESTS_CA_B
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,10 +23,9 @@ from tests.cloud.azure_standin import (
     NO_RIGHTS_SUBSCRIPTION,
     SUBSCRIPTION,
     AzureStandIn,
-    build_app,
+    checked,
     credential,
-    self_signed_certificate,
-    serve_tls,
+    serving,
 )
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdevopnessstandinkey devopness@test"
@@ -37,28 +34,15 @@ VM_ID = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/"
          "Microsoft.Compute/virtualMachines/web-1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureStandIn]:
-    cert, key = self_signed_certificate(Path(tmp_path_factory.mktemp("azure-tls")))
-    standin = AzureStandIn()
-    with pytest.MonkeyPatch.context() as patch, \
-            serve_tls(build_app(standin), _free_port(), cert, key) as url:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-        standin.base = url
+    with serving(AzureStandIn(), tmp_path_factory.mktemp("azure-tls")) as standin:
         yield standin
 
 
 @pytest.fixture
 def standin(served: AzureStandIn) -> Iterator[AzureStandIn]:
-    served.reset()
-    yield served
-    assert served.failures == [], served.failures
+    yield from checked(served)
 
 
 @pytest.fixture

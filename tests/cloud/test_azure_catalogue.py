@@ -4,9 +4,7 @@ trusted via REQUESTS_CA_BUNDLE for the SDK and SSL_CERT_FILE for httpx)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,36 +15,21 @@ from tests.cloud.azure_standin import (
     NO_RIGHTS_SUBSCRIPTION,
     SKUS,
     AzureStandIn,
-    build_app,
+    checked,
     credential,
-    self_signed_certificate,
-    serve_tls,
+    serving,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureStandIn]:
-    cert, key = self_signed_certificate(Path(tmp_path_factory.mktemp("azure-tls")))
-    standin = AzureStandIn()
-    with pytest.MonkeyPatch.context() as patch, \
-            serve_tls(build_app(standin), _free_port(), cert, key) as url:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-        patch.setenv("SSL_CERT_FILE", str(cert))
-        standin.base = url
+    with serving(AzureStandIn(), tmp_path_factory.mktemp("azure-tls")) as standin:
         yield standin
 
 
 @pytest.fixture
 def standin(served: AzureStandIn) -> Iterator[AzureStandIn]:
-    served.reset()
-    yield served
-    assert served.failures == [], served.failures
+    yield from checked(served)
 
 
 @pytest.fixture

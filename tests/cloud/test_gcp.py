@@ -3,7 +3,6 @@ google-auth's service account flow, against the local GCE stand-in."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -19,17 +18,12 @@ from app.cloud.base import (
 )
 from app.cloud.gcp import GcpCompute, GcpNetworks, default_zone, image_family
 from app.core.settings import Settings
-from tests.cloud.gcp_standin import PROJECT, GceStandIn, build_app, new_key
+from tests.cloud.gcp_standin import PROJECT, GceStandIn, build_app, checked, new_key
+from tests.conftest import free_port
 from tests.standins import serve
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdevopnessstandinkey devopness@test"
 ZONE = "us-central1-a"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +34,13 @@ def keys() -> tuple[str, object]:
 @pytest.fixture(scope="module")
 def served(keys: tuple[str, object]) -> Iterator[tuple[GceStandIn, str]]:
     standin = GceStandIn(public_key=keys[1])
-    with serve(build_app(standin), _free_port()) as url:
+    with serve(build_app(standin), free_port()) as url:
         yield standin, url
 
 
 @pytest.fixture
 def standin(served: tuple[GceStandIn, str]) -> Iterator[GceStandIn]:
-    standin, _ = served
-    standin.reset()
-    yield standin
-    assert standin.failures == [], standin.failures
+    yield from checked(served[0])
 
 
 @pytest.fixture

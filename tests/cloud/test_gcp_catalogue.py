@@ -3,7 +3,6 @@ Catalog API (google-auth's authorized session), against the local GCE stand-in."
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -26,17 +25,13 @@ from tests.cloud.gcp_standin import (
     T2A_RAM,
     GceStandIn,
     build_app,
+    checked,
     new_key,
 )
+from tests.conftest import free_port
 from tests.standins import serve
 
 US, EU = "us-central1", "europe-west1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +42,13 @@ def keys() -> tuple[str, object]:
 @pytest.fixture(scope="module")
 def served(keys: tuple[str, object]) -> Iterator[tuple[GceStandIn, str]]:
     standin = GceStandIn(public_key=keys[1])
-    with serve(build_app(standin), _free_port()) as url:
+    with serve(build_app(standin), free_port()) as url:
         yield standin, url
 
 
 @pytest.fixture
 def standin(served: tuple[GceStandIn, str]) -> Iterator[GceStandIn]:
-    standin, _ = served
-    standin.reset()
-    yield standin
-    assert standin.failures == [], standin.failures
+    yield from checked(served[0])
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,12 +21,9 @@ from tests import factories_credentials as fc
 from tests.cloud.azure_standin import (
     SUBSCRIPTION,
     AzureStandIn,
-    build_app,
     credential,
-    self_signed_certificate,
-    serve_tls,
+    serving,
 )
-from tests.conftest import free_port
 from tests.remote.cloud_loopback import (
     authorize_key,
     completes,
@@ -85,13 +81,8 @@ _STANDIN = LoopbackAzure()
 
 @pytest.fixture(scope="module")
 def azure_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackAzure]:
-    cert, key = self_signed_certificate(Path(tmp_path_factory.mktemp("azure-tls")))
-    with pytest.MonkeyPatch.context() as patch, \
-            serve_tls(build_app(_STANDIN), free_port(), cert, key) as url:
-        # requests (under the SDK and MSAL) verifies TLS against this bundle only.
-        patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-        _STANDIN.base = url
-        yield _STANDIN
+    with serving(_STANDIN, tmp_path_factory.mktemp("azure-tls")) as standin:
+        yield standin
 
 
 @pytest.fixture
