@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from app.actions.models import ActionStatus, ReasonCode
 
 ACTION_TYPES = (
@@ -66,13 +68,27 @@ def humanize(value: str) -> str:
     return " ".join(part.capitalize() for part in value.replace("-", "_").split("_") if part)
 
 
+# Cached: an action's response labels every target and step (600 labels at 100 targets).
+@functools.lru_cache(maxsize=256)
 def resource_label(resource_type: str) -> str:
-    return _RESOURCE_LABELS.get(resource_type, humanize(resource_type))
+    return _RESOURCE_LABELS.get(resource_type) or humanize(resource_type)
 
 
+@functools.lru_cache(maxsize=64)
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(ActionStatus(status), humanize(status))
+    try:
+        return STATUS_LABELS[ActionStatus(status)]
+    except (ValueError, KeyError):
+        return humanize(status)
+
+
+@functools.lru_cache(maxsize=64)
+def _reason_text(code: str) -> str:
+    try:
+        return REASON_LABELS[ReasonCode(code)]
+    except (ValueError, KeyError):
+        return humanize(code)
 
 
 def reason_label(code: str, message: str | None) -> str:
-    return message or REASON_LABELS.get(ReasonCode(code), humanize(code))
+    return message or _reason_text(code)

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstr
 
 def format_timestamp(value: datetime) -> str:
     """The reference's date format: UTC, microseconds, `Z` (2015-05-12T15:50:38.000000Z)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    # isoformat rather than strftime: about 4x faster, and large responses format
+    # thousands of these (every target and step of an action carries four).
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
