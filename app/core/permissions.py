@@ -23,8 +23,10 @@ not_found="Server not found.")`. A visible environment without the permission is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -174,60 +176,25 @@ class Authorizer:
             and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
         )
 
-    def _full_project_access(self, principal: Principal) -> ColumnElement[bool]:
+    def _full_project_access(self, principal: Principal | _Who) -> ColumnElement[bool]:
         """Projects the caller reaches as a whole (all their environments)."""
-        if principal.is_project_token:
-            return Project.id == principal.project_id
-        uid = principal.user_id
-        links = self._member_links(uid).subquery()
-        return or_(
-            Project.user_id == uid,
-            Project.organization_id.in_(
-                select(Organization.id).where(Organization.owner_id == uid)
-            ),
-            Project.organization_id.in_(
-                select(links.c.organization_id).where(links.c.organization_id.is_not(None))
-            ),
-            Project.id.in_(select(links.c.project_id).where(links.c.project_id.is_not(None))),
-        )
+        return _full_project_access(_who(principal))
 
-    def _linked_environment_ids(self, user_id: int) -> Select[int | None]:
-        links = self._member_links(user_id).subquery()
+    @staticmethod
+    def _linked_environment_ids(user_id: int) -> Select[int | None]:
+        links = Authorizer._member_links(user_id).subquery()
         return select(links.c.environment_id).where(links.c.environment_id.is_not(None))
 
     def project_condition(self, principal: Principal) -> ColumnElement[bool]:
         """WHERE clause on `Project` limiting rows to those the caller may see."""
-        full = self._full_project_access(principal)
-        if principal.is_project_token:
-            return full
-        via_environment = Project.id.in_(
-            select(Environment.project_id).where(
-                Environment.id.in_(self._linked_environment_ids(principal.user_id))
-            )
-        )
-        return or_(full, via_environment)
+        return _project_condition(_who(principal))
 
     def environment_condition(self, principal: Principal) -> ColumnElement[bool]:
         """WHERE clause on `Environment` limiting rows to those the caller may see."""
-        if principal.is_project_token:
-            return Environment.project_id == principal.project_id
-        return or_(
-            Environment.project_id.in_(
-                select(Project.id).where(self._full_project_access(principal))
-            ),
-            Environment.id.in_(self._linked_environment_ids(principal.user_id)),
-        )
+        return _environment_condition(_who(principal))
 
     def organization_condition(self, principal: Principal) -> ColumnElement[bool]:
-        if principal.is_project_token:
-            return false()
-        links = self._member_links(principal.user_id).subquery()
-        return or_(
-            Organization.owner_id == principal.user_id,
-            Organization.id.in_(
-                select(links.c.organization_id).where(links.c.organization_id.is_not(None))
-            ),
-        )
+        return _organization_condition(_who(principal))
 
     def team_condition(self, principal: Principal) -> ColumnElement[bool]:
         """Teams whose owner (organization or project) the caller sees, or that they are in."""
@@ -516,3 +483,73 @@ class Authorizer:
         self._check(permissions, permission, "Role not found.")
         assert role is not None
         return role
+
+
+# ---- visibility conditions, built once per caller identity --------------------------
+#
+# Every request builds one or more of these (about a millisecond each: the subqueries'
+# column collections are costly to set up). They depend only on who asks, never on data
+# (memberships are read by the database when the statement runs), and SQLAlchemy
+# expressions are immutable, so one object serves every request of the same caller.
+
+
+class _Who(NamedTuple):
+    is_project_token: bool
+    user_id: int
+    project_id: int | None
+
+
+def _who(principal: Principal | _Who) -> _Who:
+    return _Who(principal.is_project_token, principal.user_id, principal.project_id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _full_project_access(who: _Who) -> ColumnElement[bool]:
+    if who.is_project_token:
+        return Project.id == who.project_id
+    uid = who.user_id
+    links = Authorizer._member_links(uid).subquery()
+    return or_(
+        Project.user_id == uid,
+        Project.organization_id.in_(select(Organization.id).where(Organization.owner_id == uid)),
+        Project.organization_id.in_(
+            select(links.c.organization_id).where(links.c.organization_id.is_not(None))
+        ),
+        Project.id.in_(select(links.c.project_id).where(links.c.project_id.is_not(None))),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _project_condition(who: _Who) -> ColumnElement[bool]:
+    full = _full_project_access(who)
+    if who.is_project_token:
+        return full
+    via_environment = Project.id.in_(
+        select(Environment.project_id).where(
+            Environment.id.in_(Authorizer._linked_environment_ids(who.user_id))
+        )
+    )
+    return or_(full, via_environment)
+
+
+@functools.lru_cache(maxsize=1024)
+def _environment_condition(who: _Who) -> ColumnElement[bool]:
+    if who.is_project_token:
+        return Environment.project_id == who.project_id
+    return or_(
+        Environment.project_id.in_(select(Project.id).where(_full_project_access(who))),
+        Environment.id.in_(Authorizer._linked_environment_ids(who.user_id)),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _organization_condition(who: _Who) -> ColumnElement[bool]:
+    if who.is_project_token:
+        return false()
+    links = Authorizer._member_links(who.user_id).subquery()
+    return or_(
+        Organization.owner_id == who.user_id,
+        Organization.id.in_(
+            select(links.c.organization_id).where(links.c.organization_id.is_not(None))
+        ),
+    )
