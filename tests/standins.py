@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote
 
 import jwt
@@ -31,6 +31,23 @@ HETZNER_TOKEN = "hcloud-standin-token"
 AZURE = {"tenant_id": "tenant-1", "client_id": "client-1", "client_secret": "azure-secret",
          "subscription_id": "sub-1"}
 OAUTH_CODES = {"github": "gh-code", "gitlab": "gl-code", "bitbucket": "bb-code"}
+
+class _Checking(Protocol):
+    failures: list[str]
+
+    def reset(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Checking)
+
+
+def checked(standin: _S) -> Iterator[_S]:
+    """A test's view of a served stand-in (`yield from` it in a fixture): emptied first,
+    and no request from us that it found wrong."""
+    standin.reset()
+    yield standin
+    assert standin.failures == [], standin.failures
+
 
 REPOS = [("octo", f"repo-{i}") for i in range(1, 6)]
 SHA = "5f1e7d2a9c3b4e6f8a0b1c2d3e4f5a6b7c8d9e0f"

@@ -731,10 +731,3 @@ def serving(standin: AzureStandIn, workdir: Path) -> Iterator[AzureStandIn]:
         patch.setenv("SSL_CERT_FILE", str(cert))
         standin.base = url
         yield standin
-
-
-def checked(standin: AzureStandIn) -> Iterator[AzureStandIn]:
-    """A test's view of a served stand-in: emptied first, and no wrong request from us."""
-    standin.reset()
-    yield standin
-    assert standin.failures == [], standin.failures

@@ -14,7 +14,6 @@ import itertools
 import json
 import re
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -614,10 +613,3 @@ def build_app(standin: GceStandIn) -> Starlette:
         Route("/compute/v1/projects/{project}/{rest:path}", standin.compute,
               methods=["GET", "POST", "DELETE", "PATCH"]),
     ])
-
-
-def checked(standin: GceStandIn) -> Iterator[GceStandIn]:
-    """A test's view of a served stand-in: emptied first, and no wrong request from us."""
-    standin.reset()
-    yield standin
-    assert standin.failures == [], standin.failures

@@ -23,10 +23,10 @@ from tests.cloud.azure_standin import (
     NO_RIGHTS_SUBSCRIPTION,
     SUBSCRIPTION,
     AzureStandIn,
-    checked,
     credential,
     serving,
 )
+from tests.standins import checked
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdevopnessstandinkey devopness@test"
 GROUP = "devopness-web-1"

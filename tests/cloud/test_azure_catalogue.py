@@ -15,10 +15,10 @@ from tests.cloud.azure_standin import (
     NO_RIGHTS_SUBSCRIPTION,
     SKUS,
     AzureStandIn,
-    checked,
     credential,
     serving,
 )
+from tests.standins import checked
 
 
 @pytest.fixture(scope="module")

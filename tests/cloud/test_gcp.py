@@ -18,9 +18,9 @@ from app.cloud.base import (
 )
 from app.cloud.gcp import GcpCompute, GcpNetworks, default_zone, image_family
 from app.core.settings import Settings
-from tests.cloud.gcp_standin import PROJECT, GceStandIn, build_app, checked, new_key
+from tests.cloud.gcp_standin import PROJECT, GceStandIn, build_app, new_key
 from tests.conftest import free_port
-from tests.standins import serve
+from tests.standins import checked, serve
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdevopnessstandinkey devopness@test"
 ZONE = "us-central1-a"

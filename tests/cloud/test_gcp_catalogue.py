@@ -25,11 +25,10 @@ from tests.cloud.gcp_standin import (
     T2A_RAM,
     GceStandIn,
     build_app,
-    checked,
     new_key,
 )
 from tests.conftest import free_port
-from tests.standins import serve
+from tests.standins import checked, serve
 
 US, EU = "us-central1", "europe-west1"
 
