@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
 
 from app.actions.models import ActionStatus, ReasonCode
 
@@ -74,20 +77,22 @@ def resource_label(resource_type: str) -> str:
     return _RESOURCE_LABELS.get(resource_type) or humanize(resource_type)
 
 
+def _fixed_or_humanized(labels: Mapping[Any, str], vocabulary: type[Enum], value: str) -> str:
+    """The reference's text for a known value, else the value made readable."""
+    try:
+        return labels[vocabulary(value)]
+    except (ValueError, KeyError):
+        return humanize(value)
+
+
 @functools.lru_cache(maxsize=64)
 def status_label(status: str) -> str:
-    try:
-        return STATUS_LABELS[ActionStatus(status)]
-    except (ValueError, KeyError):
-        return humanize(status)
+    return _fixed_or_humanized(STATUS_LABELS, ActionStatus, status)
 
 
 @functools.lru_cache(maxsize=64)
 def _reason_text(code: str) -> str:
-    try:
-        return REASON_LABELS[ReasonCode(code)]
-    except (ValueError, KeyError):
-        return humanize(code)
+    return _fixed_or_humanized(REASON_LABELS, ReasonCode, code)
 
 
 def reason_label(code: str, message: str | None) -> str:

@@ -176,10 +176,6 @@ class Authorizer:
             and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
         )
 
-    def _full_project_access(self, principal: Principal | _Who) -> ColumnElement[bool]:
-        """Projects the caller reaches as a whole (all their environments)."""
-        return _full_project_access(_who(principal))
-
     @staticmethod
     def _linked_environment_ids(user_id: int) -> Select[int | None]:
         links = Authorizer._member_links(user_id).subquery()
@@ -199,7 +195,7 @@ class Authorizer:
     def team_condition(self, principal: Principal) -> ColumnElement[bool]:
         """Teams whose owner (organization or project) the caller sees, or that they are in."""
         org_ids = select(Organization.id).where(self.organization_condition(principal))
-        project_ids = select(Project.id).where(self._full_project_access(principal))
+        project_ids = select(Project.id).where(_full_project_access(_who(principal)))
         visible = or_(Team.organization_id.in_(org_ids), Team.project_id.in_(project_ids))
         if principal.is_project_token:
             return visible
@@ -499,12 +495,13 @@ class _Who(NamedTuple):
     project_id: int | None
 
 
-def _who(principal: Principal | _Who) -> _Who:
+def _who(principal: Principal) -> _Who:
     return _Who(principal.is_project_token, principal.user_id, principal.project_id)
 
 
 @functools.lru_cache(maxsize=1024)
 def _full_project_access(who: _Who) -> ColumnElement[bool]:
+    """Projects the caller reaches as a whole (all their environments)."""
     if who.is_project_token:
         return Project.id == who.project_id
     uid = who.user_id

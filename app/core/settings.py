@@ -220,6 +220,7 @@ class Settings(BaseSettings):
                 f"supported: {', '.join(sorted(known))}"
             )
         return ",".join(wanted)
+
     engine_write_interval_seconds: float = Field(
         default=0.05, gt=0, le=1,
         description="How often a running action's state and log chunks are committed "
