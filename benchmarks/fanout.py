@@ -264,9 +264,9 @@ def main() -> None:
         from app.core.migrations import upgrade
         from app.core.settings import Settings
 
-        engine_ciphers = Settings(_env_file=None).ssh_encryption_algs.split(",")  # type: ignore[call-arg]
-
-        upgrade(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]
+        settings = Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+        engine_ciphers = settings.ssh_encryption_algs.split(",")
+        upgrade(settings)
         token, _ = asyncio.run(setup_server_data(database_url, max(sizes)))
         access_file = work / "access.json"
         servers = {
