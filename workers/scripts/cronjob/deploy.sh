@@ -77,6 +77,6 @@ chmod 644 "$work/next"
 # crontab is the one we read.
 "${cron[@]}" "$work/next" >"$work/err" 2>&1 \
   || dv_fail "crontab refused the new entry for $user (nothing changed): $(cat "$work/err")"
-"${cron[@]}" -l 2>/dev/null | grep -xF "# BEGIN devopness cronjob $id" >/dev/null \
+grep -qxF "# BEGIN devopness cronjob $id" <<<"$("${cron[@]}" -l 2>/dev/null || true)" \
   || dv_fail "cron job $id is missing from the crontab of $user after installing it"
 dv_log "installed cron job $id in the crontab of $user: $pattern $command"

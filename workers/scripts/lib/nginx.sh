@@ -100,7 +100,8 @@ dv_nginx_pid() {
   conf=$(dv_nginx_conf)
   pidfile=${DEVOPNESS_NGINX_PID:-}
   if [ -z "$pidfile" ] && [ -r "$conf" ]; then
-    pidfile=$(sed -n 's/^[[:space:]]*pid[[:space:]]\{1,\}\([^;]*\);.*/\1/p' "$conf" | head -n 1)
+    pidfile=$(sed -n 's/^[[:space:]]*pid[[:space:]]\{1,\}\([^;]*\);.*/\1/p' "$conf")
+    pidfile=${pidfile%%$'\n'*}
   fi
   pidfile=${pidfile:-/run/nginx.pid}
   [ -r "$pidfile" ] || return 1
@@ -134,8 +135,12 @@ dv_nginx_reload() {
   fi
   # A reload only signals the master: wait (briefly) for workers with the new
   # configuration, so that what runs next (a health check, a test) sees it.
+  # (The list is read first and tested on its own: `producer | grep -q` fails with
+  # SIGPIPE under pipefail once grep stops reading, and the loop would run every try.)
+  local now
   for i in $(seq 50); do
-    if dv_nginx_workers "$pid" | grep -qvxF -e "${workers:-none}"; then break; fi
+    now=$(dv_nginx_workers "$pid")
+    if [ -n "$now" ] && grep -qvxF -e "${workers:-none}" <<<"$now"; then break; fi
     sleep 0.1
   done
   dv_log "nginx reloaded"
