@@ -83,16 +83,12 @@ from app.credentials.catalogue import ProviderType
 from app.credentials.models import Credential, CredentialEnvironment
 from app.credentials.secrets import unseal
 from app.daemons.models import Daemon
+from app.variables import reserved
 from app.variables.repository import DeployableVariable, deployable_variables
 from app.virtual_hosts.models import VirtualHost
 
 # Application variables that steer the deployment itself (see the module docstring).
-CONTROL_VARIABLES = frozenset({
-    "DEVOPNESS_APPLICATIONS_DIR", "DEVOPNESS_APPS_DIR",
-    "DEVOPNESS_GIT_URL", "DEVOPNESS_GIT_SSH_KEY",
-    "DEVOPNESS_HEALTH_CHECK_URL", "DEVOPNESS_HEALTH_CHECK_COMMAND",
-    "DEVOPNESS_HEALTH_CHECK_RETRIES", "DEVOPNESS_HEALTH_CHECK_TIMEOUT",
-})
+CONTROL_VARIABLES = reserved.APPLICATION_SETTINGS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:")
 # How each source provider takes a token over HTTPS (username, password = token).
@@ -242,8 +238,9 @@ def _variables_env(
             context.secrets.extend([v.value, _b64(v.value)])
         if v.target == "os-env-var" and v.type == "variable":
             if v.key in CONTROL_VARIABLES:
-                context.env[v.key] = v.value
-            elif _ENV_NAME.match(v.key):
+                if reserved.application_setting_problem(v.key, v.value) is None:
+                    context.env[v.key] = v.value
+            elif _ENV_NAME.match(v.key) and not reserved.is_reserved(v.key):
                 env_rows.append((v.key, _b64(v.value)))
                 dotenv += dotenv_line(v.key, v.value)
         elif v.target == "resource-config-file":

@@ -6,6 +6,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common import validators
+from app.resources_common.fields import ONE_LINE, line
 from app.resources_common.relations import ApplicationRelation as ApplicationRelation
 from app.resources_common.relations import (
     CronJobRelation,
@@ -20,10 +21,7 @@ from app.users.schemas import UserRelation
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length,
-                               max_length=max_length)
-    ]
+    return line(min_length, max_length)
 
 
 # `owner/name` on the credential's provider (the reference), or, for code kept on one's own
@@ -40,9 +38,16 @@ Repository = Annotated[
             r"|/[^\s'\"`$\\]+)$"
         ),
     ),
+    ONE_LINE,
 ]
-RootDirectory = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
-Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
+RootDirectory = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=0, max_length=255),
+    ONE_LINE,
+]
+Command = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=0, max_length=1024),
+    ONE_LINE,
+]
 
 
 class _ApplicationFields(RequestModel):
@@ -93,9 +98,11 @@ class ApplicationUpdate(_ApplicationFields):
 
 class DeploymentApplicationCreate(RequestModel):
     type: Literal["deploy", "redeploy", "rollback"]
-    environment: Annotated[str, StringConstraints(max_length=60)] | None = None
+    environment: Annotated[str, StringConstraints(max_length=60), ONE_LINE] | None = None
     source_type: Literal["branch", "tag", "commit"] | None = None
-    source_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    source_ref: Annotated[
+        str, StringConstraints(min_length=1, max_length=200), ONE_LINE
+    ] | None = Field(
         default=None, validate_default=True
     )
     pipeline_id: Id | None = None

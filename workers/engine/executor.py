@@ -587,11 +587,13 @@ async def _run_step(
             raise StepFailed(plan.context_error or "The step's parameters are unavailable.")
         kind, name = step.builtin
         scanner = builtins.ResultScanner()
+        redactor.remove(f"{scanner.token} ")
         try:
             if kind == "script":
                 assert conn is not None and access is not None
                 try:
-                    program = scripts.render(name, plan.context.env)
+                    program = scripts.render(name, plan.context.env, scanner.token)
+                    scanner.expect(scripts.result_keys(name))
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
                 await _stream_step(run, conn, access, step, redactor,
@@ -658,7 +660,9 @@ class _Runtime:
 
     async def run_script(self, name: str, extra_env: Mapping[str, str] | None = None) -> int:
         try:
-            program = scripts.render(name, {**self.context.env, **(extra_env or {})})
+            program = scripts.render(name, {**self.context.env, **(extra_env or {})},
+                                     self.scanner.token)
+            self.scanner.expect(scripts.result_keys(name))
         except scripts.UnknownScript as exc:
             raise StepFailed(str(exc)) from exc
         process = await self.conn.create_process(

@@ -32,6 +32,9 @@ command=${command//\\%/$'\x01'}
 command=${command//%/\\%}
 command=${command//$'\x01'/\\%}
 name=${name//[$'\n\r']/ }
+# The name is a comment inside our block: never one that reads as a marker line (of this
+# job, another job, or another block in the crontab such as the certificate renewal).
+case $name in "BEGIN devopness"* | "END devopness"*) name="name: $name" ;; esac
 
 # Whose crontab: the SSH user's own with plain `crontab`, another user's through root.
 me=$(id -un)

@@ -1,13 +1,13 @@
 # nginx helpers (owned by the virtual hosts family; dv_nginx_reload is also used by
 # application deploys).
 #
-# Paths, overridable per server (server variables) so that a non-root layout works too:
+# Paths, overridable per server (layout settings an operator stores as server variables; see
+# app/variables/reserved.py) so that a non-root layout works too:
 #   DEVOPNESS_NGINX_DIR        /etc/nginx (holds sites-available/ and sites-enabled/)
 #   DEVOPNESS_NGINX_CONF       $DEVOPNESS_NGINX_DIR/nginx.conf
 #   DEVOPNESS_NGINX_PREFIX     nginx -p (optional)
 #   DEVOPNESS_NGINX_ERROR_LOG  nginx -e (optional; the error log used before the
 #                              configuration is read)
-#   DEVOPNESS_NGINX_BIN        nginx
 #   DEVOPNESS_NGINX_HTTP_PORT / DEVOPNESS_NGINX_HTTPS_PORT  80 / 443
 #   DEVOPNESS_NGINX_IPV6       1: also listen on [::] (default: when the kernel has IPv6)
 #   DEVOPNESS_SSL_DIR          /etc/ssl/devopness (custom certificates, <id>/...)
@@ -61,11 +61,12 @@ dv_require_root_for() {
   dv_fail "$1 is not writable by $(id -un): connect as root, give $(id -un) passwordless sudo, or point the DEVOPNESS_* path variables at directories it owns"
 }
 
-# The nginx binary: a non-root login's PATH often lacks /usr/sbin.
+# The nginx binary, from the usual places only (never named by a variable: it runs as
+# root). A non-root login's PATH often lacks /usr/sbin.
 dv_nginx_find() {
   local candidate
-  for candidate in "${DEVOPNESS_NGINX_BIN:-nginx}" /usr/sbin/nginx /usr/local/sbin/nginx \
-      /usr/local/nginx/sbin/nginx; do
+  for candidate in /usr/sbin/nginx /usr/local/sbin/nginx /usr/local/nginx/sbin/nginx \
+      /usr/bin/nginx; do
     if command -v "$candidate" 2>/dev/null; then return 0; fi
   done
   return 1
