@@ -147,10 +147,22 @@ dv_nginx_reload() {
   dv_log "nginx reloaded"
 }
 
+# dv_nginx_workers PID: the children of PID, one per line. Shell builtins only: this runs
+# in a wait loop, and one program per process on the machine took seconds per call.
 dv_nginx_workers() {
-  local child
+  local children="/proc/$1/task/$1/children" child key value kids=()
+  if [ -r "$children" ]; then
+    read -r -a kids <"$children" || true
+    [ "${#kids[@]}" -eq 0 ] || printf '%s\n' "${kids[@]}"
+    return 0
+  fi
   for child in /proc/[0-9]*; do
-    [ "$(awk '/^PPid:/ {print $2}' "$child/status" 2>/dev/null)" = "$1" ] && printf '%s\n' "${child#/proc/}"
+    while read -r key value; do
+      if [ "$key" = PPid: ]; then
+        [ "$value" = "$1" ] && printf '%s\n' "${child#/proc/}"
+        break
+      fi
+    done 2>/dev/null <"$child/status" || true
   done
   return 0
 }
