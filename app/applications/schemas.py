@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common import validators
-from app.resources_common.fields import ONE_LINE, line
+from app.resources_common.fields import ONE_LINE, blank_as_none, line
 from app.resources_common.relations import ApplicationRelation as ApplicationRelation
 from app.resources_common.relations import (
     CronJobRelation,
@@ -57,7 +57,7 @@ class _ApplicationFields(RequestModel):
     name: _text(60)  # type: ignore[valid-type]
     build_command: Command | None = None
     engine_version: _text(10)  # type: ignore[valid-type]
-    root_directory: RootDirectory | None = None
+    root_directory: Annotated[RootDirectory | None, BeforeValidator(blank_as_none)] = None
     default_branch: _text(200)  # type: ignore[valid-type]
     deployments_keep: Annotated[int, Field(ge=1, le=10)] | None = None
     install_dependencies_command: Command | None = None

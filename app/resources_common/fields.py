@@ -32,7 +32,7 @@ def text(min_length: int = 1, max_length: int = 255) -> type[str]:
     return line(min_length, max_length)
 
 
-def _blank_as_none(value: Any) -> Any:
+def blank_as_none(value: Any) -> Any:
     """Clients send "" for "not set" (a daemon's working directory, a virtual host's root:
     the application's own directory); the contract sets no minimum length."""
     if isinstance(value, str) and not value.strip():
@@ -61,4 +61,4 @@ Path255 = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), ONE_LINE
 ]
 # A path that may be left unset with null or "".
-OptionalPath = Annotated[Path255 | None, BeforeValidator(_blank_as_none)]
+OptionalPath = Annotated[Path255 | None, BeforeValidator(blank_as_none)]
