@@ -38,7 +38,7 @@ def venv_dir() -> Path:
 def _is_new_enough(python: str) -> bool:
     try:
         ran = subprocess.run(
-            [python, "-c", "import sys, venv; print(sys.version_info >= (%d, %d))" % MIN_PYTHON],
+            [python, "-c", f"import sys, venv; print(sys.version_info >= {MIN_PYTHON})"],
             capture_output=True, text=True, timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -96,8 +96,8 @@ def ensure() -> tuple[Path | None, str]:
     python = find_python()
     if python is None:
         return None, (
-            "devopness-mcp-server needs Python >= %d.%d and none was found (looked in "
-            "DEVOPNESS_MCP_PYTHON, pyenv's versions and PATH)" % MIN_PYTHON
+            "devopness-mcp-server needs Python >= {}.{} and none was found (looked in "
+            "DEVOPNESS_MCP_PYTHON, pyenv's versions and PATH)".format(*MIN_PYTHON)
         )
     venv.parent.mkdir(parents=True, exist_ok=True)
     # Several worktrees or test sessions may start at once: one installs, the others wait.
