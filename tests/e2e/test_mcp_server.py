@@ -93,7 +93,7 @@ def agent(
 
 FINISHED = ("completed", "failed")
 ITEM1 = "issue 16 item 1: fixed on a parallel branch (GET /applications/{id} credential is null)"
-ITEM2 = "issue 16 item 2: fixed on a parallel branch (deploy to a server not linked yet answers 422)"
+ITEM2 = "issue 16 item 2: fixed on a parallel branch (deploy to an unlinked server answers 422)"
 ITEM3 = "issue 16 item 3: fixed on a parallel branch (empty working/root directory answers 422)"
 ITEM4 = "issue 16 item 4: fixed on a parallel branch (the MCP HTTP transport wants devopness_pat_)"
 
