@@ -127,7 +127,7 @@ async def test_project_token_is_bounded_by_its_creator_current_rights(
     environment = await create_environment(db, project)
     member = await create_user(db)
     team = await create_team(db, organization=org, members=(member,))
-    member_role = await create_role(db, permissions=MEMBER)
+    member_role = await create_role(db, permissions=MEMBER, organization=org)
     await link_team(db, team, member_role, project=project)
     # A token bound to the Owner role, e.g. minted before minting was checked.
     _, secret = await create_project_token(db, project, await _owner_role(db), member)
@@ -193,8 +193,10 @@ async def test_token_of_a_member_reaching_one_environment_sees_only_that_one(
     r = await client.get(f"/projects/{project.id}/environments", headers=auth(secret))
     assert r.status_code == 200, r.text
     assert [e["id"] for e in r.json()] == [reached.id]
-    assert (await client.get(f"/environments/{reached.id}", headers=auth(secret))).status_code == 200
-    assert (await client.get(f"/environments/{hidden.id}", headers=auth(secret))).status_code == 404
+    r = await client.get(f"/environments/{reached.id}", headers=auth(secret))
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/environments/{hidden.id}", headers=auth(secret))
+    assert r.status_code == 404, r.text
 
 
 # ------------------------------------------------------------------ roles
@@ -414,7 +416,7 @@ async def test_new_tokens_carry_the_documented_prefixes(
     role = await create_role(db, permissions=["project:read"])
     r = await client.post(
         f"/projects/{project.id}/tokens", headers=auth(token),
-        json={"name": "ci", "role_id": role.id, "expires_at": _future()},
+        json={"name": "ci deployer", "role_id": role.id, "expires_at": _future()},
     )
     assert r.status_code == 201, r.text
     created = r.json()
