@@ -366,6 +366,16 @@ class Authorizer:
             )
         return await self._project_permissions(principal, project, org_owner_id)
 
+    async def creator_permissions(self, user_id: int, project: Project) -> frozenset[str]:
+        """What a person (a project token's creator) holds in a project now."""
+        org_owner_id = None
+        if project.organization_id is not None:
+            org_owner_id = await self.session.scalar(
+                select(Organization.owner_id).where(Organization.id == project.organization_id)
+            )
+        scope = _ProjectScope(project.id, project.user_id, project.organization_id, org_owner_id)
+        return await self._user_project_permissions(user_id, scope) or frozenset()
+
     async def _user_environment_permissions(
         self, uid: int, environment_id: int, scope: _ProjectScope
     ) -> frozenset[str] | None:

@@ -151,8 +151,15 @@ class TokenService:
     async def rotate_project(
         self, principal: Principal, project_id: int, token_id: str, data: TokenRotate
     ) -> ApiToken:
-        await self.authorizer.project(principal, project_id, "api_token:update")
+        project = await self.authorizer.project(principal, project_id, "api_token:update")
         token = await self._project_token(project_id, token_id)
+        # Whoever rotates receives the secret, and with it what the token may do (its role,
+        # bounded by its creator): no more than the rotator holds.
+        creator = await self.authorizer.creator_permissions(token.user_id, project)
+        role = set(token.role.permissions) if token.role is not None else set()
+        self.authorizer.ensure_grantable(
+            (role & creator) - USER_ONLY_PERMISSIONS, project.current_user_permissions
+        )
         return await self._rotate(token, token_id, data)
 
     # shared

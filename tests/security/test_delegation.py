@@ -112,10 +112,30 @@ async def test_member_cannot_mint_a_token_with_rights_she_lacks(
         json={"name": "owner ci", "role_id": owner_role.id, "expires_at": _future()},
     )
     assert r.status_code == 201, r.text
+    owners = r.json()
     r = await client.post(
-        f"/projects/{project.id}/teams", headers=auth(r.json()["token"]), json={"name": "ci team"}
+        f"/projects/{project.id}/teams", headers=auth(owners["token"]), json={"name": "ci team"}
     )
     assert r.status_code == 201, r.text
+
+    # Rotating hands the new secret to whoever rotates: the owner's token stays hers.
+    await link_team(
+        db, await create_team(db, organization=org, members=(member,)),
+        await create_role(db, permissions=["project:read", "api_token:update"]), project=project,
+    )
+    rotate = f"/projects/{project.id}/tokens/{owners['id']}/rotate"
+    r = await client.post(
+        rotate, headers=auth(member_token), json={"id": owners["id"], "expires_at": _future()}
+    )
+    assert r.status_code == 403, r.text
+    r = await client.post(
+        f"/projects/{project.id}/teams", headers=auth(owners["token"]), json={"name": "still"}
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        rotate, headers=auth(owner_token), json={"id": owners["id"], "expires_at": _future()}
+    )
+    assert r.status_code == 200, r.text
 
 
 async def test_project_token_is_bounded_by_its_creator_current_rights(
