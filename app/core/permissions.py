@@ -356,24 +356,27 @@ class Authorizer:
             raise self._creator_left()
         return self._bounded_by_creator(principal, creator)
 
+    async def _org_owner_id(self, project: Project) -> int | None:
+        if project.organization_id is None:
+            return None
+        owner_id: int | None = await self.session.scalar(
+            select(Organization.owner_id).where(Organization.id == project.organization_id)
+        )
+        return owner_id
+
     async def project_permissions(
         self, principal: Principal, project: Project
     ) -> frozenset[str] | None:
-        org_owner_id = None
-        if project.organization_id is not None:
-            org_owner_id = await self.session.scalar(
-                select(Organization.owner_id).where(Organization.id == project.organization_id)
-            )
-        return await self._project_permissions(principal, project, org_owner_id)
+        return await self._project_permissions(
+            principal, project, await self._org_owner_id(project)
+        )
 
     async def creator_permissions(self, user_id: int, project: Project) -> frozenset[str]:
         """What a person (a project token's creator) holds in a project now."""
-        org_owner_id = None
-        if project.organization_id is not None:
-            org_owner_id = await self.session.scalar(
-                select(Organization.owner_id).where(Organization.id == project.organization_id)
-            )
-        scope = _ProjectScope(project.id, project.user_id, project.organization_id, org_owner_id)
+        scope = _ProjectScope(
+            project.id, project.user_id, project.organization_id,
+            await self._org_owner_id(project),
+        )
         return await self._user_project_permissions(user_id, scope) or frozenset()
 
     async def _user_environment_permissions(
