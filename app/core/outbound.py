@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -38,12 +39,18 @@ MASK = "********"
 MAX_SUMMARY_BYTES = 4096
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SPECIAL_NAMES = ("localhost", "localhost.localdomain")
+_SCP_LIKE = re.compile(r"^[^@/\s]+@(\[[^\]]+\]|[^:/\s]+):")
 
 _configured: Settings | None = None
 
 
-class OutboundRefused(Exception):
-    """The policy refuses this destination; nothing was sent to it."""
+class OutboundRefused(ValueError):
+    """The policy refuses this destination; nothing was sent to it. A ValueError, so that
+    request validators report it as the field's error."""
+
+
+class Unresolvable(OutboundRefused):
+    """The name has no address (here): nothing can be sent to it."""
 
 
 def configure(settings: Settings) -> None:
@@ -136,10 +143,23 @@ def check_host(host: str, settings: Settings | None = None) -> None:
 
 
 def url_host(url: str) -> str:
+    """The host of a URL, or of an scp-like git address (`git@host:path`); "" for none."""
+    if "://" not in url:
+        scp = _SCP_LIKE.match(url)
+        return _bare(scp.group(1)) if scp else ""
     try:
         return urlsplit(url).hostname or ""
     except ValueError:
         return ""
+
+
+def check_url_host(url: str, settings: Settings | None = None) -> str:
+    """`check_host` for a URL that may name no host (a git path on the server itself);
+    returns the URL, for validators."""
+    host = url_host(url)
+    if host:
+        check_host(host, settings)
+    return url
 
 
 def check_url(url: str, settings: Settings | None = None) -> None:
@@ -172,7 +192,7 @@ async def resolve(host: str, port: int, settings: Settings) -> str:
             host, port, type=socket.SOCK_STREAM
         )
     except (socket.gaierror, UnicodeError) as exc:
-        raise OutboundRefused(f"{host} cannot be resolved ({exc}).") from exc
+        raise Unresolvable(f"{host} cannot be resolved ({exc}).") from exc
     return _checked(host, infos, settings)
 
 
@@ -181,7 +201,7 @@ def resolve_sync(host: str, port: int, settings: Settings) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise OutboundRefused(f"{host} cannot be resolved ({exc}).") from exc
+        raise Unresolvable(f"{host} cannot be resolved ({exc}).") from exc
     return _checked(host, infos, settings)
 
 
