@@ -167,7 +167,7 @@ def check_url(url: str, settings: Settings | None = None) -> None:
     check_host(url_host(url), settings)
 
 
-def _checked(host: str, infos: Sequence[Any], settings: Settings) -> str:
+def _checked(host: str, infos: Sequence[Any], settings: Settings) -> list[str]:
     addresses: list[IPAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
@@ -181,11 +181,12 @@ def _checked(host: str, infos: Sequence[Any], settings: Settings) -> str:
         reason = refusal(address, settings)
         if reason:
             raise _refuse(host, address, reason)
-    return str(addresses[0])
+    return [str(address) for address in addresses]
 
 
-async def resolve(host: str, port: int, settings: Settings) -> str:
-    """Resolve `host` once and return the checked address to connect to."""
+async def resolve(host: str, port: int, settings: Settings) -> list[str]:
+    """Resolve `host` once and return the checked addresses to connect to (in the
+    resolver's order of preference)."""
     host = _bare(host)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
@@ -196,7 +197,7 @@ async def resolve(host: str, port: int, settings: Settings) -> str:
     return _checked(host, infos, settings)
 
 
-def resolve_sync(host: str, port: int, settings: Settings) -> str:
+def resolve_sync(host: str, port: int, settings: Settings) -> list[str]:
     host = _bare(host)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -221,11 +222,19 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None, socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            address = await asyncio.wait_for(resolve(host, port, self._settings), timeout)
+            addresses = await asyncio.wait_for(resolve(host, port, self._settings), timeout)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+        for address in addresses[:-1]:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                continue
         return await self._inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address,
+            addresses[-1], port, timeout=timeout, local_address=local_address,
             socket_options=socket_options,
         )
 
@@ -248,9 +257,17 @@ class _PinnedSyncBackend(httpcore.NetworkBackend):
         self, host: str, port: int, timeout: float | None = None,
         local_address: str | None = None, socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        address = resolve_sync(host, port, self._settings)
+        addresses = resolve_sync(host, port, self._settings)
+        for address in addresses[:-1]:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                continue
         return self._inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address,
+            addresses[-1], port, timeout=timeout, local_address=local_address,
             socket_options=socket_options,
         )
 

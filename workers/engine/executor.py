@@ -489,7 +489,7 @@ async def _connect(
         known_hosts = ([_public_key(access.host_key)], [], [])
     try:
         # The outbound policy: the address checked is the address connected to.
-        address = await outbound.resolve(access.host, access.port, run.settings)
+        address = (await outbound.resolve(access.host, access.port, run.settings))[0]
     except outbound.OutboundRefused as exc:
         raise StepFailed(f"Will not connect to {access.host}:{access.port}: {exc}") from exc
     try:
