@@ -7,6 +7,7 @@ is a loopback listener that counts the connections it gets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -68,10 +69,8 @@ class Listener:
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(self.answer)}\r\nConnection: close\r\n\r\n"
                 )
-                try:
+                with contextlib.suppress(OSError):
                     conn.sendall(head.encode() + self.answer)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._sock.close()
