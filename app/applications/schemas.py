@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
+from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common import validators
 from app.resources_common.relations import ApplicationRelation as ApplicationRelation
@@ -40,6 +41,8 @@ Repository = Annotated[
             r"|/[^\s'\"`$\\]+)$"
         ),
     ),
+    # The outbound policy: a repository never points a server's fetch at an internal host.
+    AfterValidator(lambda v: outbound.check_url_host(v)),
 ]
 RootDirectory = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]

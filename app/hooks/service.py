@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import outbound
 from app.core.auth import Principal
 from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
@@ -128,6 +129,14 @@ class HookService:
             raise ValidationFailed(next(iter(errors.values()))[0], errors) from None
         return parsed.model_dump(mode="json", exclude_none=True)
 
+    def _target_url(self, url: str) -> str:
+        # Names are resolved and checked again each time the hook fires.
+        try:
+            outbound.check_url(url, self.settings)
+        except outbound.OutboundRefused as exc:
+            raise ValidationFailed.field("target_url", str(exc)) from None
+        return url
+
     @staticmethod
     def _secret_rules(kind: HookType, requires_secret: bool, algorithm: str | None) -> None:
         if kind is HookType.INCOMING and requires_secret and algorithm is None:
@@ -185,7 +194,8 @@ class HookService:
             secret_header_name=data.secret_header_name
             or (verification.header_name(algorithm, None) if algorithm else None),
             verify_ssl=data.verify_ssl,
-            target_url=data.target_url if kind is HookType.OUTGOING else None,
+            target_url=self._target_url(data.target_url)
+            if kind is HookType.OUTGOING and data.target_url else None,
             settings=self._settings(kind, data.settings),
             trigger_when=data.trigger_when.model_dump(mode="json") if data.trigger_when else {},
             created_by=principal.user_id,
@@ -233,7 +243,7 @@ class HookService:
         if "target_url" in fields and kind is HookType.OUTGOING:
             if not data.target_url:
                 raise ValidationFailed.field("target_url", "The target url field is required.")
-            hook.target_url = data.target_url
+            hook.target_url = self._target_url(data.target_url)
         await self.session.flush()
         self._record(principal, ip, hook, "hook-updated")
 
@@ -296,8 +306,10 @@ class HookService:
             hook_id=hook.id,
             ip_address=ip[:64],
             url=url[:2048],
-            request_headers=self._stored_headers(hook, headers),
-            request_body=body,
+            request_headers=outbound.mask_secrets(
+                self._stored_headers(hook, headers), [self.secret(hook)]
+            ),
+            request_body=outbound.mask_secrets(body, [self.secret(hook)]),
             response_status_code=0,
             response_headers={},
         )
