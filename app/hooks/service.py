@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import outbound
 from app.core.auth import Principal
-from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
+from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
+from app.core.permissions import Authorizer, operation_permission
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.engine_bridge import TriggeredFrom, start_resource_action
@@ -31,6 +31,7 @@ from app.hooks.schemas import (
     HookTypeParam,
     HookUpdate,
 )
+from app.projects.models import Project
 
 MASK = "********"
 ALWAYS_MASKED_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-gitlab-token"}
@@ -171,6 +172,15 @@ class HookService:
     ) -> Hook:
         pipeline, permissions = await self._pipeline(principal, pipeline_id, "hook:create")
         kind = HookType.from_param(type_param)
+        if kind is HookType.INCOMING:
+            # Whoever holds the URL runs the pipeline: the hook may carry only what its
+            # creator could run herself.
+            needed = operation_permission(pipeline.resource_type, pipeline.action_type)
+            if needed not in permissions:
+                raise Forbidden(
+                    f"A hook that runs this pipeline needs the '{needed}' permission, "
+                    "which you do not hold."
+                )
         self._secret_rules(kind, data.requires_secret, data.secret_algorithm)
         if kind is HookType.OUTGOING and not data.target_url:
             raise ValidationFailed.field(
@@ -321,12 +331,25 @@ class HookService:
         await self.hooks.add(record)
         return outcome
 
+    async def _creator_may_run(self, hook: Hook) -> bool:
+        project = await self.session.get(Project, hook.project_id)
+        if project is None:
+            return False
+        held = await self.authorizer.creator_environment_permissions(
+            hook.created_by, project, hook.environment_id
+        )
+        return operation_permission(hook.resource_type, hook.action_type) in held
+
     async def _evaluate(
         self, hook: Hook, record: HookRequest, headers: Mapping[str, str], raw_body: bytes,
         body: Any, ip: str,
     ) -> TriggerOutcome:
         if not hook.active:
             return TriggerOutcome(403, "The hook is not active.")
+        if not await self._creator_may_run(hook):
+            return TriggerOutcome(
+                403, "The hook's creator may no longer run this operation; the hook is refused."
+            )
         if hook.requires_secret:
             algorithm = hook.secret_algorithm or "sha256"
             name = verification.header_name(algorithm, hook.secret_header_name)
