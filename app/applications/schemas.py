@@ -2,8 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common import validators
 from app.resources_common.fields import ONE_LINE, blank_as_none, line
@@ -39,6 +47,8 @@ Repository = Annotated[
         ),
     ),
     ONE_LINE,
+    # The outbound policy: a repository never points a server's fetch at an internal host.
+    AfterValidator(lambda v: outbound.check_url_host(v)),
 ]
 RootDirectory = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=0, max_length=255),

@@ -10,6 +10,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
 from app.resources_common import validators
@@ -31,6 +32,16 @@ MaxParallelActions = Annotated[int, Field(ge=0, le=10)]
 UnixUser = Annotated[
     str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", max_length=32)
 ]
+
+
+def _reachable_ipv4(value: str) -> str:
+    """An IPv4 address the control plane may connect to (see app.core.outbound)."""
+    address = validators.validate_ipv4(value)
+    try:
+        outbound.check_host(address)
+    except outbound.OutboundRefused as exc:
+        raise ValueError(str(exc)) from None
+    return address
 
 
 class BlueprintService(RequestModel):
@@ -86,7 +97,7 @@ class ServerEnvironmentCreate(RequestModel):
             if _self_hosted(info):
                 raise ValueError("required for self-hosted-custom servers")
             return None
-        return validators.validate_ipv4(value)
+        return _reachable_ipv4(value)
 
     @field_validator("ssh_port")
     @classmethod
@@ -104,9 +115,7 @@ class ServerUpdate(RequestModel):
     credential_id: int | str | None = None
     ssh_user: UnixUser | None = None
 
-    _ip = field_validator("ip_address")(
-        lambda v: None if v is None else validators.validate_ipv4(v)
-    )
+    _ip = field_validator("ip_address")(lambda v: None if v is None else _reachable_ipv4(v))
 
 
 class OperatingSystemVersion(ResponseModel):

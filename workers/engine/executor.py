@@ -43,6 +43,7 @@ from app.actions.models import (
 )
 from app.actions.service import mark_unstarted_failed
 from app.actions.targets import ServerAccess, server_access_provider
+from app.core import outbound
 from app.core.database import Database, utcnow
 from app.core.logging import request_id_var
 from app.core.settings import Settings
@@ -487,9 +488,14 @@ async def _connect(
     if access.host_key:
         known_hosts = ([_public_key(access.host_key)], [], [])
     try:
+        # The outbound policy: the address checked is the address connected to.
+        address = (await outbound.resolve(access.host, access.port, run.settings))[0]
+    except outbound.OutboundRefused as exc:
+        raise StepFailed(f"Will not connect to {access.host}:{access.port}: {exc}") from exc
+    try:
         conn = await asyncio.wait_for(
             asyncssh.connect(
-                access.host,
+                address,
                 access.port,
                 username=access.username,
                 client_keys=[key],
