@@ -188,7 +188,7 @@ MULTI_LINE = {
     ("actions", "conditions"),
 }
 # The request schemas whose text reaches a server (a file or a command line there).
-SERVER_FACING = ["actions", "applications", "cron_jobs", "daemons", "network_rules",
+SERVER_FACING = ["actions", "applications", "cron_jobs", "daemons", "network_rules", "servers",
                  "services", "ssh_keys", "ssl_certificates", "variables", "virtual_hosts"]
 
 
@@ -205,6 +205,8 @@ def _has_one_line_rule(annotation: Any, metadata: list[Any]) -> bool:
 def _is_text(annotation: Any) -> bool:
     if annotation is str:
         return True
+    if typing.get_origin(annotation) is dict:
+        return False  # a mapping's keys are not a field's text
     return any(_is_text(arg) for arg in typing.get_args(annotation))
 
 
