@@ -23,8 +23,6 @@ from app.cloud.providers import is_cloud
 from app.core.database import Database, utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.credentials.models import Credential
-from app.credentials.secrets import unseal
 from app.environments.models import Environment
 from app.networks.models import Network, Subnet
 from app.resources_common.service import remove_resource
@@ -307,12 +305,9 @@ async def _add_cloud_context(
             context.env["DEVOPNESS_CLOUD_SUBNET_ID"] = subnet.provider_id
         if subnet.zone:
             context.env["DEVOPNESS_CLOUD_ZONE"] = subnet.zone
-    credential = (
-        await session.get(Credential, server.credential_id) if server.credential_id else None
-    )
-    if credential is None:
-        raise builtins.ContextUnavailable("The server's cloud credential no longer exists.")
-    context.merge(cloud_steps.credential_context(unseal(box, credential.settings_encrypted)))
+    context.merge(await cloud_steps.credential_context_for(
+        session, box, server.credential_id, server.environment_id
+    ))
 
 
 def register(settings: Settings) -> None:
