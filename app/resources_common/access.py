@@ -191,3 +191,18 @@ class EnvironmentAccess:
         if active and not credential.active:
             raise ValidationFailed.field(field, "The credential is not active.")
         return credential
+
+    async def source_credential(
+        self, principal: Principal, credential_id: int, *, environment_id: int,
+        field: str = "credential_id",
+    ) -> int:
+        """An application's source credential: checked like any credential when the id
+        names one. An id naming no credential at all is kept as given: clients send a
+        placeholder for repositories that need none, and a deploy opens only a credential
+        usable in the environment (`app.applications.remote.source_credential`)."""
+        if await CredentialRepository(self.session).get(credential_id) is not None:
+            await self.credential(
+                principal, credential_id, environment_id=environment_id, field=field,
+                provider_type=ProviderType.SOURCE,
+            )
+        return credential_id

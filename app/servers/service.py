@@ -77,10 +77,13 @@ class ServerService(EnvironmentResourceService[Server]):
             provision_input=data.provision_input.model_dump(mode="json", exclude_none=True),
         )
         await self.servers.add(server)
+        await self._link(server, linked)
+        return await self.created(server)
+
+    async def _link(self, server: Server, linked: dict[str, list[int]]) -> None:
         for resource_type, ids in linked.items():
             for resource_id in ids:
                 await links.link_servers(self.session, resource_type, resource_id, [server.id])
-        return await self.created(server)
 
     async def _create_cloud(
         self, principal: Principal, environment: Environment, data: ServerEnvironmentCreate
@@ -126,6 +129,9 @@ class ServerService(EnvironmentResourceService[Server]):
             )
         if await self.servers.hostname_taken(environment_id, data.hostname):
             raise ValidationFailed.field("hostname", "The hostname has already been taken.")
+        linked = await linked_resources_by_type(
+            self.session, environment_id, data.linked_resources, principal
+        )
         server = Server(
             environment_id=environment_id,
             project_id=environment.project_id,
@@ -152,6 +158,7 @@ class ServerService(EnvironmentResourceService[Server]):
             provision_input=data.provision_input.model_dump(mode="json", exclude_none=True),
         )
         await self.servers.add(server)
+        await self._link(server, linked)
         created = await self.created(server)
         action = await start_action(
             self.session, resource_type="server", resource_id=server.id, operation="provision",
