@@ -30,7 +30,7 @@ from app.resources_common.schemas import OperationRequest, ResourceToBeLinked
 
 async def linked_server_ids(
     session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked],
-    principal: Principal | None = None,
+    principal: Principal | None,
 ) -> list[int]:
     """Servers named in `linked_resources`; each must be a server of the same environment
     (and readable by `principal` when given)."""
@@ -51,7 +51,7 @@ async def linked_server_ids(
 
 async def linked_resources_by_type(
     session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked],
-    principal: Principal | None = None,
+    principal: Principal | None,
 ) -> dict[str, list[int]]:
     """Resources named in a server's `linked_resources`, checked to exist in the environment
     (and to be readable by `principal` when given)."""
@@ -204,8 +204,8 @@ class EnvironmentResourceService(Generic[M]):
         return await run_operation(self.session, principal, resource, operation, body)
 
     async def application_in(self, environment_id: int, application_id: int | None,
-                             field: str = "application_id",
-                             principal: Principal | None = None) -> int | None:
+                             field: str = "application_id", *,
+                             principal: Principal | None) -> int | None:
         """An application id given in a body must name an application of the environment."""
         if application_id is None:
             return None
