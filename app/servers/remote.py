@@ -295,6 +295,9 @@ async def _add_cloud_context(
     if subnet_id:
         # Placed in one of the environment's subnets: the provider's ids of it and its network.
         subnet = await session.get(Subnet, int(subnet_id))
+        if subnet is not None and subnet.environment_id != server.environment_id:
+            # Re-checked at run time like the credential: only a subnet of this environment.
+            subnet = None
         network = await session.get(Network, subnet.network_id) if subnet else None
         if subnet is None or network is None or not network.provider_id:
             raise builtins.ContextUnavailable(
