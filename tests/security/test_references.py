@@ -294,3 +294,30 @@ async def test_re_connecting_a_connected_server_needs_more_than_server_update(
     assert r.status_code == 200, r.text
     r = await client.get(f"/servers/{server.id}/commands", headers=owner.headers)
     assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------- the permission half
+
+
+async def test_linking_needs_the_right_to_read_what_is_linked(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """A body id of the caller's own environment still needs `<kind>:read` there: a member
+    who may add daemons but not see servers cannot place one on a server (403)."""
+    owner = await fc.create_tenant(db)
+    server = await rf.create_server(db, _resources_tenant(owner))
+    member, token = await user_with_token(db)
+    team = await create_team(db, organization=owner.organization, members=(member,))
+    role = await create_role(db, permissions=["environment:read", "daemon:read",
+                                              "daemon:create"])
+    await link_team(db, team, role, environment=owner.environment)
+    body = {"name": "worker", "command": "sleep 60", "run_as_user": "root",
+            "working_directory": "/srv/app", "process_count": 1,
+            "linked_resources": [{"resource_type": "server", "resource_id": server.id}]}
+    url = f"/environments/{owner.environment.id}/daemons"
+    r = await client.post(url, json=body, headers=auth(token))
+    assert r.status_code == 403, r.text
+    r = await client.get(url, headers=owner.headers)
+    assert r.json() == []
+    r = await client.post(url, json=body, headers=owner.headers)
+    assert r.status_code == 201, r.text
