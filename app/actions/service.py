@@ -770,9 +770,18 @@ class PipelineService:
     async def link_step(self, principal: Principal, pipeline_id: int, step_id: int) -> None:
         pipeline = await self.get(principal, pipeline_id, "pipeline:update")
         step = await self.session.get(PipelineStep, step_id)
-        source = await self.session.get(Pipeline, step.pipeline_id) if step else None
-        if step is None or source is None or source.project_id != pipeline.project_id:
+        if step is None:
             raise NotFound("Pipeline step not found.")
+        if step.pipeline_id != pipeline.id:
+            # Copying a step hands its command (secrets included) to this pipeline: the
+            # caller must read the step's own pipeline, wherever it is (404 when they cannot
+            # see it, 403 without pipeline:read there), and both share the project.
+            try:
+                source = await self.get(principal, step.pipeline_id, "pipeline:read")
+            except NotFound:
+                raise NotFound("Pipeline step not found.") from None
+            if source.project_id != pipeline.project_id:
+                raise NotFound("Pipeline step not found.")
         last = max((s.trigger_order for s in pipeline.steps), default=0)
         if step.pipeline_id == pipeline.id:
             if not step.linked:

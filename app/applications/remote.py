@@ -82,7 +82,8 @@ from app.core import outbound
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.credentials.catalogue import ProviderType
-from app.credentials.models import Credential, CredentialEnvironment
+from app.credentials.models import Credential
+from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import unseal
 from app.daemons.models import Daemon
 from app.variables import reserved
@@ -158,19 +159,16 @@ def _without_userinfo(url: str) -> str:
 async def source_credential(
     session: AsyncSession, application: Application
 ) -> Credential | None:
-    """The application's source provider credential, only when it is linked to the
-    application's environment (a bare id never reaches another tenant's secrets)."""
+    """The application's source provider credential, only when it is usable in the
+    application's environment (`CredentialRepository.usable_in`): a bare id never reaches
+    another tenant's secrets."""
     if application.credential_id is None:
         return None
-    credential: Credential | None = await session.scalar(
-        select(Credential)
-        .join(CredentialEnvironment, CredentialEnvironment.credential_id == Credential.id)
-        .where(
-            Credential.id == application.credential_id,
-            CredentialEnvironment.environment_id == application.environment_id,
-            Credential.provider_type == ProviderType.SOURCE.value,
-        )
+    credential = await CredentialRepository(session).usable_in(
+        application.credential_id, application.environment_id
     )
+    if credential is None or credential.provider_type != ProviderType.SOURCE.value:
+        return None
     return credential
 
 

@@ -35,10 +35,13 @@ async def start_operation(
     servers: Sequence[int] | None = None,
     trigger_comment: str | None = None,
     action_data: dict[str, Any] | None = None,
+    pipeline_id: int | None = None,
 ) -> int:
     """Create the action for `operation` on the resource; returns the action id (dispatched
     once the request commits). `servers` narrows the targets to some of the servers the
-    resource runs on; the engine refuses (422 on `servers`) any other, or none at all."""
+    resource runs on; the engine refuses (422 on `servers`) any other, or none at all.
+    `pipeline_id` (already resolved through `EnvironmentAccess.reference`) replaces the
+    operation's default pipeline."""
     action = await start_action(
         session,
         resource_type=resource_type,
@@ -50,5 +53,6 @@ async def start_operation(
         server_ids=servers,
         trigger_comment=trigger_comment,
         action_data=action_data,
+        pipeline_id=pipeline_id,
     )
     return action.id

@@ -23,8 +23,6 @@ from app.cloud.providers import is_cloud
 from app.core.database import Database, utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.credentials.models import Credential
-from app.credentials.secrets import unseal
 from app.environments.models import Environment
 from app.networks.models import Network, Subnet
 from app.resources_common.service import remove_resource
@@ -302,6 +300,9 @@ async def _add_cloud_context(
     if subnet_id:
         # Placed in one of the environment's subnets: the provider's ids of it and its network.
         subnet = await session.get(Subnet, int(subnet_id))
+        if subnet is not None and subnet.environment_id != server.environment_id:
+            # Re-checked at run time like the credential: only a subnet of this environment.
+            subnet = None
         network = await session.get(Network, subnet.network_id) if subnet else None
         if subnet is None or network is None or not network.provider_id:
             raise builtins.ContextUnavailable(
@@ -312,12 +313,9 @@ async def _add_cloud_context(
             context.env["DEVOPNESS_CLOUD_SUBNET_ID"] = subnet.provider_id
         if subnet.zone:
             context.env["DEVOPNESS_CLOUD_ZONE"] = subnet.zone
-    credential = (
-        await session.get(Credential, server.credential_id) if server.credential_id else None
-    )
-    if credential is None:
-        raise builtins.ContextUnavailable("The server's cloud credential no longer exists.")
-    context.merge(cloud_steps.credential_context(unseal(box, credential.settings_encrypted)))
+    context.merge(await cloud_steps.credential_context_for(
+        session, box, server.credential_id, server.environment_id
+    ))
 
 
 def register(settings: Settings) -> None:
