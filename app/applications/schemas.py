@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.credentials.schemas import CredentialRelation
 from app.resources_common import validators
 from app.resources_common.relations import ApplicationRelation as ApplicationRelation
 from app.resources_common.relations import (
@@ -140,7 +141,7 @@ class Application(ResponseModel):
     last_deployments: dict[str, Any]
     environment: EnvironmentRelation
     servers: list[ServerRelation]
-    credential: None = None
+    credential: CredentialRelation | None
     services: list[ServiceRelation]
     cronjobs: list[CronJobRelation]
     virtual_hosts: list[VirtualHostRelation]
