@@ -21,6 +21,7 @@ from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.environments.schemas import EnvironmentRelation
 from app.organizations.schemas import OrganizationRelation
 from app.projects.schemas import ProjectRelation
+from app.resources_common.fields import ONE_LINE
 from app.users.schemas import UserRelation
 
 ActionTypeName = Literal[
@@ -287,7 +288,7 @@ class ActionPipelineCreate(RequestModel):
     servers: list[Annotated[int, Field(ge=1)]] | None = None
     trigger_comment: Annotated[str, StringConstraints(max_length=255)] | None = None
     source_type: Literal["branch", "commit", "tag"] | None = None
-    source_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
+    source_ref: Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None = None
 
 
 # ---- pipelines -----------------------------------------------------------------------
@@ -386,7 +387,7 @@ class Pipeline(PipelineRelation):
         return cls(**cls.fields_of(pipeline), steps=[Step.of(s) for s in pipeline.steps])
 
 
-PipelineName = Annotated[str, StringConstraints(min_length=3, max_length=80)]
+PipelineName = Annotated[str, StringConstraints(min_length=3, max_length=80), ONE_LINE]
 MaxParallel = Annotated[int, Field(ge=0, le=10)]
 
 
@@ -426,17 +427,17 @@ class PipelineUpdate(RequestModel):
     trigger_when: TriggerWhen | None = None
 
 
-StepName = Annotated[str, StringConstraints(min_length=4, max_length=60)]
+StepName = Annotated[str, StringConstraints(min_length=4, max_length=60), ONE_LINE]
 StepCommand = Annotated[str, StringConstraints(min_length=10, max_length=300)]
 
 
 class StepPipelineCreate(RequestModel):
     name: StepName | None = None
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
-    type: Annotated[str, StringConstraints(max_length=20)] = "default-step"
+    type: Annotated[str, StringConstraints(max_length=20), ONE_LINE] = "default-step"
     command: StepCommand
     runner: RunnerName
-    run_as_user: Annotated[str, StringConstraints(max_length=60)] | None = None
+    run_as_user: Annotated[str, StringConstraints(max_length=60), ONE_LINE] | None = None
     # Extension: seconds the step may run before it is killed and fails.
     timeout_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 600
 

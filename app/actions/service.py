@@ -47,17 +47,11 @@ from app.core.database import after_commit, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.logging import request_id_var
 from app.core.pagination import PageParams
-from app.core.permissions import ALL_PERMISSIONS, Authorizer
+from app.core.permissions import Authorizer, operation_permission
 from app.projects.models import Project
 from app.users.models import User
 
 STEP_ORDER_GAP = 1000
-
-
-def operation_permission(resource_type: str, operation: str) -> str:
-    """The catalogue permission an operation needs (`get_status` -> `server:get-status`)."""
-    permission = f"{resource_type}:{operation.replace('_', '-')}"
-    return permission if permission in ALL_PERMISSIONS else f"{resource_type}:update"
 
 
 async def authorize_scope(
@@ -573,9 +567,16 @@ class ActionService:
             raise NotFound("Action step not found.")
         return target, step
 
+    async def _check_operation(self, principal: Principal, action: Action, *also: str) -> None:
+        """Retrying or cancelling an action is performing its operation on its resource:
+        the same permission as starting it (a token refused `stop` cannot retry a `stop`),
+        plus what acting on the action itself needs."""
+        for permission in (*also, operation_permission(action.resource_type, action.type)):
+            await self._check(principal, action, permission)
+
     async def retry(self, principal: Principal, action_id: int) -> Action:
         original = await self.get(principal, action_id)
-        await self._check(principal, original, "action:retry")
+        await self._check_operation(principal, original, "action:retry")
         if original.status not in FINISHED:
             raise Conflict("Only a finished action can be retried.")
         failed = [t for t in original.targets if t.status == ActionStatus.FAILED]
@@ -619,9 +620,7 @@ class ActionService:
 
     async def cancel(self, principal: Principal, action_id: int) -> Action:
         action = await self.get(principal, action_id)
-        await self._check(
-            principal, action, operation_permission(action.resource_type, action.type)
-        )
+        await self._check_operation(principal, action)
         if action.status in FINISHED:
             raise Conflict("The action has already finished.")
         now = utcnow()

@@ -14,7 +14,7 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Bearer secrets this server issues or accepts, and credentials in URLs: never logged.
 _SECRET_PATTERNS = [
-    re.compile(r"dvp_(?:pat|prj|rt)_[A-Za-z0-9_\-]+"),
+    re.compile(r"(?:dvp_(?:pat|prj|rt)|devopness_(?:pat|proj))_[A-Za-z0-9_\-]+"),
     re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
     re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
     re.compile(r"(?i)((?:password|secret|token|private_key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),

@@ -7,8 +7,12 @@ can see but not change answers 403. What a caller may do is decided from:
   every permission on it and on everything inside it;
 - team links: a team linked to an organization, project or environment with a role gives
   its members that role's permissions there (and below it); several links add up;
-- project API tokens: their own project only, their role's permissions only, and never
-  the user-only permissions (`api_token:*`).
+- project API tokens: their own project only, and there at most what both their role and
+  their creator hold right now (checked on every use, so a token shrinks with its creator
+  and has nothing once its creator has lost the project), never the user-only
+  permissions (`api_token:*`);
+- delegation: nobody grants (in a role, a team link, an invitation into a linked team or a
+  token) a permission they do not hold at that scope: `ensure_grantable`.
 
 Entry points (`organization`, `project`, `environment`, `team`, `role`) load the target,
 raise NotFound/Forbidden, and remember the caller's permission set on the returned object
@@ -32,7 +36,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound, Unauthenticated
 from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
@@ -144,6 +148,20 @@ DEPLOY_PERMISSIONS = READ_PERMISSIONS | frozenset(
 )
 
 
+# Action types that need another operation's permission: taking a resource off its servers
+# is part of deleting it.
+_OPERATION_PERMISSION_ALIASES = {"remove": "delete"}
+
+
+def operation_permission(resource_type: str, operation: str) -> str:
+    """The one permission an operation on a resource needs (`get_status` ->
+    `server:get-status`), whether it is started, run from a pipeline, retried or cancelled.
+    Operations the catalogue does not name (provision, configure...) change the resource."""
+    name = operation.replace("_", "-")
+    permission = f"{resource_type}:{_OPERATION_PERMISSION_ALIASES.get(name, name)}"
+    return permission if permission in ALL_PERMISSIONS else f"{resource_type}:update"
+
+
 def required_permissions(permission: str) -> list[str]:
     """Acting on a resource type presupposes seeing it."""
     resource_type, operation = permission.split(":", 1)
@@ -157,6 +175,15 @@ def unknown_permissions(permissions: Iterable[str]) -> list[str]:
 def _verb(permission: str) -> str:
     resource_type, _, operation = permission.partition(":")
     return f"{operation} {resource_type.replace('_', ' ').replace('-', ' ')}"
+
+
+class _ProjectScope(NamedTuple):
+    """Who owns a project, as the permission rules need it."""
+
+    project_id: int
+    owner_id: int
+    organization_id: int | None
+    org_owner_id: int | None
 
 
 class Authorizer:
@@ -233,6 +260,7 @@ class Authorizer:
 
     @staticmethod
     def token_permissions(principal: Principal) -> frozenset[str]:
+        """What a project token's role allows; its creator's rights bound it further."""
         return frozenset(principal.permissions or ()) - USER_ONLY_PERMISSIONS
 
     async def _team_permissions(
@@ -277,16 +305,13 @@ class Authorizer:
             return ALL_PERMISSIONS
         return await self._team_permissions(principal.user_id, organization_id=organization.id)
 
-    async def _project_permissions(
-        self, principal: Principal, project: Project, org_owner_id: int | None
+    async def _user_project_permissions(
+        self, uid: int, scope: _ProjectScope
     ) -> frozenset[str] | None:
-        if principal.is_project_token:
-            return self.token_permissions(principal) if principal.project_id == project.id else None
-        uid = principal.user_id
-        if uid in (project.user_id, org_owner_id):
+        if uid in (scope.owner_id, scope.org_owner_id):
             return ALL_PERMISSIONS
         perms = await self._team_permissions(
-            uid, organization_id=project.organization_id, project_id=project.id
+            uid, organization_id=scope.organization_id, project_id=scope.project_id
         )
         if perms is not None:
             return perms
@@ -295,25 +320,90 @@ class Authorizer:
         reaches_environment = await self.session.scalar(
             select(Environment.id)
             .where(
-                Environment.project_id == project.id,
+                Environment.project_id == scope.project_id,
                 Environment.id.in_(self._linked_environment_ids(uid)),
             )
             .limit(1)
         )
         if reaches_environment is None:
             return None
-        self._partial_projects.add(project.id)
+        self._partial_projects.add(scope.project_id)
         return frozenset({"project:read", "environment:read"})
+
+    def _bounded_by_creator(
+        self, principal: Principal, creator: frozenset[str] | None
+    ) -> frozenset[str] | None:
+        """A project token holds what its role and its creator both hold, now."""
+        return None if creator is None else self.token_permissions(principal) & creator
+
+    @staticmethod
+    def _creator_left() -> Unauthenticated:
+        # Every use of such a token ends here: say why rather than answer 404 to everything.
+        return Unauthenticated(
+            "The token is no longer valid: its creator no longer has access to its project."
+        )
+
+    async def _project_permissions(
+        self, principal: Principal, project: Project, org_owner_id: int | None
+    ) -> frozenset[str] | None:
+        scope = _ProjectScope(project.id, project.user_id, project.organization_id, org_owner_id)
+        if not principal.is_project_token:
+            return await self._user_project_permissions(principal.user_id, scope)
+        if principal.project_id != project.id:
+            return None
+        creator = await self._user_project_permissions(principal.user_id, scope)
+        if creator is None:
+            raise self._creator_left()
+        return self._bounded_by_creator(principal, creator)
+
+    async def _org_owner_id(self, project: Project) -> int | None:
+        if project.organization_id is None:
+            return None
+        owner_id: int | None = await self.session.scalar(
+            select(Organization.owner_id).where(Organization.id == project.organization_id)
+        )
+        return owner_id
 
     async def project_permissions(
         self, principal: Principal, project: Project
     ) -> frozenset[str] | None:
-        org_owner_id = None
-        if project.organization_id is not None:
-            org_owner_id = await self.session.scalar(
-                select(Organization.owner_id).where(Organization.id == project.organization_id)
-            )
-        return await self._project_permissions(principal, project, org_owner_id)
+        return await self._project_permissions(
+            principal, project, await self._org_owner_id(project)
+        )
+
+    async def creator_permissions(self, user_id: int, project: Project) -> frozenset[str]:
+        """What a person (a project token's creator) holds in a project now."""
+        scope = _ProjectScope(
+            project.id, project.user_id, project.organization_id,
+            await self._org_owner_id(project),
+        )
+        return await self._user_project_permissions(user_id, scope) or frozenset()
+
+    async def creator_environment_permissions(
+        self, user_id: int | None, project: Project, environment_id: int
+    ) -> frozenset[str]:
+        """What a person (the creator of a hook that fires later) holds in one environment now."""
+        if user_id is None:
+            return frozenset()
+        scope = _ProjectScope(
+            project.id, project.user_id, project.organization_id,
+            await self._org_owner_id(project),
+        )
+        return await self._user_environment_permissions(user_id, environment_id, scope) or (
+            frozenset()
+        )
+
+    async def _user_environment_permissions(
+        self, uid: int, environment_id: int, scope: _ProjectScope
+    ) -> frozenset[str] | None:
+        if uid in (scope.owner_id, scope.org_owner_id):
+            return ALL_PERMISSIONS
+        return await self._team_permissions(
+            uid,
+            organization_id=scope.organization_id,
+            project_id=scope.project_id,
+            environment_id=environment_id,
+        )
 
     async def _environment_permissions(
         self,
@@ -323,19 +413,35 @@ class Authorizer:
         organization_id: int | None,
         org_owner_id: int | None,
     ) -> frozenset[str] | None:
-        if principal.is_project_token:
-            if principal.project_id != environment.project_id:
-                return None
-            return self.token_permissions(principal)
-        uid = principal.user_id
-        if uid in (project_owner_id, org_owner_id):
-            return ALL_PERMISSIONS
-        return await self._team_permissions(
-            uid,
-            organization_id=organization_id,
-            project_id=environment.project_id,
-            environment_id=environment.id,
+        scope = _ProjectScope(
+            environment.project_id, project_owner_id, organization_id, org_owner_id
         )
+        if not principal.is_project_token:
+            return await self._user_environment_permissions(
+                principal.user_id, environment.id, scope
+            )
+        if principal.project_id != environment.project_id:
+            return None
+        creator = await self._user_environment_permissions(
+            principal.user_id, environment.id, scope
+        )
+        if creator is None and await self._user_project_permissions(
+            principal.user_id, scope
+        ) is None:
+            raise self._creator_left()
+        return self._bounded_by_creator(principal, creator)
+
+    @staticmethod
+    def ensure_grantable(
+        granted: Iterable[str], held: Iterable[str], *, already: Iterable[str] = ()
+    ) -> None:
+        """Delegation: what a caller hands out (a role's permissions, in a role, a team link,
+        an invitation or a token) must be held by the caller at that scope. Permissions the
+        grant `already` gave are not handed out anew (renaming a role changes nothing)."""
+        beyond = sorted(set(granted) - set(already) - set(held))
+        if beyond:
+            listed = ", ".join(beyond[:5]) + (", ..." if len(beyond) > 5 else "")
+            raise Forbidden(f"You cannot grant permissions you do not hold here: {listed}.")
 
     # ------------------------------------------------------------------ entry points
 
@@ -399,6 +505,21 @@ class Authorizer:
         project.remember_permissions(permissions)
         return project
 
+    async def _environment_row(
+        self, principal: Principal, environment_id: int
+    ) -> tuple[Environment | None, frozenset[str] | None]:
+        row = (
+            await self.session.execute(
+                select(Environment, Project.user_id, Project.organization_id, Organization.owner_id)
+                .join(Project, Project.id == Environment.project_id)
+                .outerjoin(Organization, Organization.id == Project.organization_id)
+                .where(Environment.id == environment_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None, None
+        return row[0], await self._environment_permissions(principal, *row)
+
     async def environment(
         self,
         principal: Principal,
@@ -413,22 +534,34 @@ class Authorizer:
         e.g. `authorizer.environment(p, server.environment_id, "server:update",
         not_found="Server not found.")`.
         """
-        row = (
-            await self.session.execute(
-                select(Environment, Project.user_id, Project.organization_id, Organization.owner_id)
-                .join(Project, Project.id == Environment.project_id)
-                .outerjoin(Organization, Organization.id == Project.organization_id)
-                .where(Environment.id == environment_id)
-            )
-        ).one_or_none()
-        permissions = None
-        if row is not None:
-            permissions = await self._environment_permissions(principal, *row)
+        environment, permissions = await self._environment_row(principal, environment_id)
         self._check(permissions, permission, not_found)
-        assert row is not None and permissions is not None
-        environment: Environment = row[0]
+        assert environment is not None and permissions is not None
         environment.remember_permissions(permissions)
         return environment
+
+    async def held_at(
+        self,
+        principal: Principal,
+        *,
+        organization_id: int | None = None,
+        project_id: int | None = None,
+        environment_id: int | None = None,
+    ) -> frozenset[str]:
+        """The caller's permissions at one organization, project or environment (nothing
+        where they cannot see it): what they may hand out there."""
+        permissions: frozenset[str] | None = None
+        if organization_id is not None:
+            organization = await self.session.get(Organization, organization_id)
+            if organization is not None:
+                permissions = await self.organization_permissions(principal, organization)
+        elif project_id is not None:
+            project = await self.session.get(Project, project_id)
+            if project is not None:
+                permissions = await self.project_permissions(principal, project)
+        elif environment_id is not None:
+            _, permissions = await self._environment_row(principal, environment_id)
+        return permissions or frozenset()
 
     async def team_permissions(self, principal: Principal, team: Team) -> frozenset[str] | None:
         owner_permissions: frozenset[str] | None = None
@@ -499,11 +632,16 @@ def _who(principal: Principal) -> _Who:
     return _Who(principal.is_project_token, principal.user_id, principal.project_id)
 
 
+def _creator(who: _Who) -> _Who:
+    """The person behind a project token: what they see bounds what the token sees."""
+    return _Who(False, who.user_id, None)
+
+
 @functools.lru_cache(maxsize=1024)
 def _full_project_access(who: _Who) -> ColumnElement[bool]:
     """Projects the caller reaches as a whole (all their environments)."""
     if who.is_project_token:
-        return Project.id == who.project_id
+        return and_(Project.id == who.project_id, _full_project_access(_creator(who)))
     uid = who.user_id
     links = Authorizer._member_links(uid).subquery()
     return or_(
@@ -518,21 +656,22 @@ def _full_project_access(who: _Who) -> ColumnElement[bool]:
 
 @functools.lru_cache(maxsize=1024)
 def _project_condition(who: _Who) -> ColumnElement[bool]:
-    full = _full_project_access(who)
     if who.is_project_token:
-        return full
+        return and_(Project.id == who.project_id, _project_condition(_creator(who)))
     via_environment = Project.id.in_(
         select(Environment.project_id).where(
             Environment.id.in_(Authorizer._linked_environment_ids(who.user_id))
         )
     )
-    return or_(full, via_environment)
+    return or_(_full_project_access(who), via_environment)
 
 
 @functools.lru_cache(maxsize=1024)
 def _environment_condition(who: _Who) -> ColumnElement[bool]:
     if who.is_project_token:
-        return Environment.project_id == who.project_id
+        return and_(
+            Environment.project_id == who.project_id, _environment_condition(_creator(who))
+        )
     return or_(
         Environment.project_id.in_(select(Project.id).where(_full_project_access(who))),
         Environment.id.in_(Authorizer._linked_environment_ids(who.user_id)),

@@ -44,6 +44,16 @@ def password_needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
+# The documented API token prefixes (the reference's `ApiTokenTypePrefix` followed by `_`):
+# clients tell token kinds apart by them (the official MCP server accepts a personal access
+# token only when it starts with `devopness_pat_`), and so do secret scanners.
+PERSONAL_ACCESS_TOKEN_PREFIX = "devopness_pat_"
+PROJECT_API_TOKEN_PREFIX = "devopness_proj_"
+# Prefixes of tokens issued by earlier versions. Tokens are found by their hash, so these keep
+# working as they are; listed for whoever needs to recognise one (log redaction).
+LEGACY_TOKEN_PREFIXES = ("dvp_pat_", "dvp_prj_")
+
+
 def new_token(prefix: str) -> str:
     """A high-entropy bearer secret; the prefix lets secret scanners recognise leaks."""
     return f"{prefix}{secrets.token_urlsafe(32)}"

@@ -116,6 +116,15 @@ class Settings(BaseSettings):
         "readable until `devopness-server reencrypt-secrets` re-seals them with SECRET_KEY.",
     )
 
+    outbound_allow_private_networks: bool = Field(
+        default=False,
+        description="Let connections the control plane opens on a user's behalf (outgoing "
+        "hooks, repository URLs, a Google key's token_uri, servers' SSH addresses) reach "
+        "loopback, link-local and private addresses. Off: only public addresses are "
+        "reached. Turn on only when servers or hook receivers live on a private network "
+        "the control plane may reach (the cloud metadata endpoint becomes reachable too).",
+    )
+
     # Provider APIs. Base URLs are settings so that a test (or an on-premises GitLab or
     # GitHub Enterprise) points the same client code elsewhere.
     provider_timeout_seconds: float = Field(default=15.0, gt=0)

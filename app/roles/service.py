@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,27 +77,36 @@ class RoleService:
         organization = await self.authorizer.organization(
             principal, organization_key, "role:create"
         )
-        return await self._add(principal, data, organization_id=organization.id)
+        return await self._add(
+            principal, data, organization.current_user_permissions,
+            organization_id=organization.id,
+        )
 
     async def create_in_project(
         self, principal: Principal, project_id: int, data: RoleCreate
     ) -> Role:
         project = await self.authorizer.project(principal, project_id, "role:create")
-        return await self._add(principal, data, project_id=project.id)
+        return await self._add(
+            principal, data, project.current_user_permissions, project_id=project.id
+        )
 
     async def _add(
         self,
         principal: Principal,
         data: RoleCreate,
+        held: Iterable[str],
         *,
         organization_id: int | None = None,
         project_id: int | None = None,
     ) -> Role:
+        permissions = _valid_permissions(data.permissions)
+        # Whoever is given the role gets these: the creator must hold them where it belongs.
+        self.authorizer.ensure_grantable(permissions, held)
         role = Role(
             name=data.name,
             description=data.description or "",
             is_predefined=False,
-            permissions=_valid_permissions(data.permissions),
+            permissions=permissions,
             organization_id=organization_id,
             project_id=project_id,
             created_by=None if principal.is_project_token else principal.user_id,
@@ -116,7 +125,12 @@ class RoleService:
         role.name = data.name
         if "description" in data.model_fields_set:
             role.description = data.description or ""
-        role.permissions = _valid_permissions(data.permissions)
+        permissions = _valid_permissions(data.permissions)
+        # The role may already be given to teams and tokens (her own among them): what it
+        # gains, the editor hands out, so she must hold it where the role belongs.
+        held = await self.authorizer.role_permissions(principal, role) or frozenset()
+        self.authorizer.ensure_grantable(permissions, held, already=role.permissions)
+        role.permissions = permissions
         await self.session.flush()
 
     async def delete(self, principal: Principal, role_id: int) -> None:

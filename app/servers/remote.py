@@ -31,6 +31,7 @@ from app.resources_common.service import remove_resource
 from app.servers import cloud
 from app.servers.models import Server, ServerStatus
 from app.static_options.catalog import OS_VERSIONS
+from app.variables import reserved
 from app.variables.repository import deployable_variables
 
 
@@ -50,10 +51,14 @@ def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
         )
         if request.resource_type == "server":
             await _add_server_operation_context(session, box, server, context)
-        # The server's own environment variables reach every script run on it: that is
-        # how an operator points scripts at non-default paths (DEVOPNESS_NGINX_DIR...).
+        # An operator points scripts at a non-default layout (DEVOPNESS_NGINX_DIR...) with
+        # server variables: only those layout settings, with values of their expected
+        # shape, reach a script. Nothing else a user stores is exported into scripts that
+        # run through sudo (see app.variables.reserved).
         for variable in await deployable_variables(session, box, "server", server.id):
-            if variable.target != "os-env-var":
+            if variable.target != "os-env-var" or not reserved.operator_setting(
+                variable.key, variable.value
+            ):
                 continue
             context.env[variable.key] = variable.value
             if variable.hidden:

@@ -12,6 +12,7 @@ from sqlalchemy.orm.strategy_options import _AbstractLoad
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
 from app.projects.models import Project
+from app.roles.models import Role
 from app.teams.models import Team, TeamInvitation, TeamInvitationStatus, TeamLink, TeamMember
 from app.users.models import User
 
@@ -101,6 +102,15 @@ class TeamRepository:
         return await self.session.scalar(select(TeamLink).where(TeamLink.team_id == team_id, where))
 
     # invitations
+
+    async def grants(self, team_id: int) -> Sequence[tuple[TeamLink, list[str]]]:
+        """Every link of a team with its role's permissions: what joining the team gives."""
+        rows = await self.session.execute(
+            select(TeamLink, Role.permissions)
+            .join(Role, Role.id == TeamLink.role_id)
+            .where(TeamLink.team_id == team_id)
+        )
+        return [(link, list(permissions or ())) for link, permissions in rows]
 
     def _invitations(self) -> Select[TeamInvitation]:
         return select(TeamInvitation).options(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.database import after_commit
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.mail import Mailer
 from app.core.pagination import PageParams
 from app.core.permissions import Authorizer
@@ -233,12 +233,7 @@ class TeamService:
         role = await self._role_usable(role_id, found)
         if role is None:
             raise ValidationFailed.field("role_id", "The selected role id is invalid.")
-        # Nobody hands out more than they hold: that would be an escalation of privileges.
-        beyond = sorted(set(role.permissions) - set(found.current_user_permissions))
-        if beyond:
-            raise Forbidden(
-                "The role grants permissions you do not hold here: " + ", ".join(beyond[:5])
-            )
+        self.authorizer.ensure_grantable(role.permissions, found.current_user_permissions)
         existing = await self.teams.link(team.id, self._link_where(found))
         if existing is not None:
             existing.role_id = role.id
@@ -300,10 +295,23 @@ class TeamService:
         team = await self.authorizer.team(principal, team_id, "team:update")
         return await self.teams.invitations(team.id, page)
 
+    async def _ensure_joinable_by_grant(self, principal: Principal, team: Team) -> None:
+        """Bringing someone into a team hands them every role the team is linked with:
+        the inviter must hold each of those where the link is."""
+        for link, permissions in await self.teams.grants(team.id):
+            held = await self.authorizer.held_at(
+                principal,
+                organization_id=link.organization_id,
+                project_id=link.project_id,
+                environment_id=link.environment_id,
+            )
+            self.authorizer.ensure_grantable(permissions, held)
+
     async def invite(
         self, principal: Principal, team_id: int, data: schemas.InvitationCreate
     ) -> TeamInvitation:
         team = await self.authorizer.team(principal, team_id, "team:update")
+        await self._ensure_joinable_by_grant(principal, team)
         now = datetime.now(UTC)
         invitation = TeamInvitation(
             team_id=team.id,

@@ -10,8 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
-from app.core.security import hash_token, new_token
+from app.core.permissions import USER_ONLY_PERMISSIONS, Authorizer
+from app.core.security import (
+    PERSONAL_ACCESS_TOKEN_PREFIX,
+    PROJECT_API_TOKEN_PREFIX,
+    hash_token,
+    new_token,
+)
 from app.core.settings import Settings
 from app.tokens.models import ApiToken, ApiTokenType
 from app.tokens.repository import TokenRepository
@@ -22,8 +27,8 @@ from app.tokens.schemas import (
 )
 
 PREFIXES = {
-    ApiTokenType.PERSONAL_ACCESS_TOKEN: "dvp_pat_",
-    ApiTokenType.PROJECT_API_TOKEN: "dvp_prj_",
+    ApiTokenType.PERSONAL_ACCESS_TOKEN: PERSONAL_ACCESS_TOKEN_PREFIX,
+    ApiTokenType.PROJECT_API_TOKEN: PROJECT_API_TOKEN_PREFIX,
 }
 
 
@@ -115,6 +120,11 @@ class TokenService:
         role = await self.tokens.role_usable_in(data.role_id, project)
         if role is None:
             raise ValidationFailed.field("role_id", "The selected role id is invalid.")
+        # A token never gets the user-only rights, so only the rest is handed out; its use
+        # is bounded by its creator's rights as well (Authorizer), this refuses it early.
+        self.authorizer.ensure_grantable(
+            set(role.permissions) - USER_ONLY_PERMISSIONS, project.current_user_permissions
+        )
         token = ApiToken(
             type=ApiTokenType.PROJECT_API_TOKEN,
             name=data.name,
@@ -141,8 +151,15 @@ class TokenService:
     async def rotate_project(
         self, principal: Principal, project_id: int, token_id: str, data: TokenRotate
     ) -> ApiToken:
-        await self.authorizer.project(principal, project_id, "api_token:update")
+        project = await self.authorizer.project(principal, project_id, "api_token:update")
         token = await self._project_token(project_id, token_id)
+        # Whoever rotates receives the secret, and with it what the token may do (its role,
+        # bounded by its creator): no more than the rotator holds.
+        creator = await self.authorizer.creator_permissions(token.user_id, project)
+        role = set(token.role.permissions) if token.role is not None else set()
+        self.authorizer.ensure_grantable(
+            (role & creator) - USER_ONLY_PERMISSIONS, project.current_user_permissions
+        )
         return await self._rotate(token, token_id, data)
 
     # shared

@@ -47,7 +47,7 @@ def test_create_user_prints_a_working_token(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
-    assert token.startswith("dvp_pat_")
+    assert token.startswith("devopness_pat_")
     assert "created user" in result.stderr
 
     again = _run(

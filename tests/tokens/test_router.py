@@ -35,7 +35,7 @@ async def test_create_personal_access_token_shows_secret_once(
     )
     assert r.status_code == 201
     created = r.json()
-    assert created["token"].startswith("dvp_pat_")
+    assert created["token"].startswith("devopness_pat_")
     assert created["status"] == "active" and created["type"] == "personal_access_token"
     assert created["user"]["id"] == user.id
 
@@ -220,7 +220,7 @@ async def test_project_token_lifecycle(client: httpx.AsyncClient, db: AsyncSessi
     )
     assert r.status_code == 201, r.text
     created = r.json()
-    assert created["token"].startswith("dvp_prj_")
+    assert created["token"].startswith("devopness_proj_")
     assert created["type"] == "project_api_token"
     assert created["project"]["id"] == project.id
     assert created["role"]["id"] == role.id

@@ -43,6 +43,7 @@ from app.actions.models import (
 )
 from app.actions.service import mark_unstarted_failed
 from app.actions.targets import ServerAccess, server_access_provider
+from app.core import outbound
 from app.core.database import Database, utcnow
 from app.core.logging import request_id_var
 from app.core.settings import Settings
@@ -487,9 +488,14 @@ async def _connect(
     if access.host_key:
         known_hosts = ([_public_key(access.host_key)], [], [])
     try:
+        # The outbound policy: the address checked is the address connected to.
+        address = (await outbound.resolve(access.host, access.port, run.settings))[0]
+    except outbound.OutboundRefused as exc:
+        raise StepFailed(f"Will not connect to {access.host}:{access.port}: {exc}") from exc
+    try:
         conn = await asyncio.wait_for(
             asyncssh.connect(
-                access.host,
+                address,
                 access.port,
                 username=access.username,
                 client_keys=[key],
@@ -587,11 +593,13 @@ async def _run_step(
             raise StepFailed(plan.context_error or "The step's parameters are unavailable.")
         kind, name = step.builtin
         scanner = builtins.ResultScanner()
+        redactor.remove(f"{scanner.token} ")
         try:
             if kind == "script":
                 assert conn is not None and access is not None
                 try:
-                    program = scripts.render(name, plan.context.env)
+                    program = scripts.render(name, plan.context.env, scanner.token)
+                    scanner.expect(scripts.result_keys(name))
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
                 await _stream_step(run, conn, access, step, redactor,
@@ -658,7 +666,9 @@ class _Runtime:
 
     async def run_script(self, name: str, extra_env: Mapping[str, str] | None = None) -> int:
         try:
-            program = scripts.render(name, {**self.context.env, **(extra_env or {})})
+            program = scripts.render(name, {**self.context.env, **(extra_env or {})},
+                                     self.scanner.token)
+            self.scanner.expect(scripts.result_keys(name))
         except scripts.UnknownScript as exc:
             raise StepFailed(str(exc)) from exc
         process = await self.conn.create_process(

@@ -20,7 +20,9 @@ dv_service_need_root() {
 
 # The version apt would install (empty when no apt source offers the package).
 dv_apt_candidate() {
-  apt-cache policy -- "$1" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" { print $2; exit }'
+  local policy
+  policy=$(apt-cache policy -- "$1" 2>/dev/null || true)
+  awk '$1 == "Candidate:" && $2 != "(none)" && !found { print $2; found = 1 }' <<<"$policy"
 }
 
 dv_pkg_installed() {
@@ -82,7 +84,7 @@ dv_service_check_version() {
 # dv_service_unit_exists: the unit (systemd) or init script (SysV) is there.
 dv_service_unit_exists() {
   if [ "$DV_S_INIT" = systemd ]; then
-    systemctl list-unit-files --no-legend "$DV_S_UNIT.service" 2>/dev/null | grep -q .
+    [ -n "$(systemctl list-unit-files --no-legend "$DV_S_UNIT.service" 2>/dev/null || true)" ]
   else
     [ -x "/etc/init.d/$DV_S_UNIT" ]
   fi

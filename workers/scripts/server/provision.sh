@@ -9,7 +9,8 @@ esac
 packages=(${DEVOPNESS_BASE_PACKAGES:-ca-certificates curl git unzip rsync acl cron})
 missing=()
 for pkg in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  [[ $pkg =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || dv_fail "'$pkg' is not a package name"
+  [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   dv_log "installing base packages: ${missing[*]}"
