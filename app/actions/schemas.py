@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from app.actions import catalog
 from app.actions.models import Action as ActionModel
@@ -386,8 +391,26 @@ PipelineName = Annotated[str, StringConstraints(min_length=3, max_length=80), ON
 MaxParallel = Annotated[int, Field(ge=0, le=10)]
 
 
+class TriggerWhenCondition(RequestModel):
+    """One condition on a triggering request's body (the reference's TriggerWhenCondition);
+    pipelines and incoming hooks store it and answer it back as given."""
+
+    name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    type: Literal["request_body"] = "request_body"
+    path: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    accepted_values: list[bool | int | float | str | None] = Field(min_length=1, max_length=100)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The reference's `name` is a string when present, never null.
+        data: dict[str, Any] = handler(self)
+        if data.get("name") is None:
+            data.pop("name", None)
+        return data
+
+
 class TriggerWhen(RequestModel):
-    conditions: list[dict[str, Any]] = Field(default_factory=list)
+    conditions: list[TriggerWhenCondition] = Field(default_factory=list, max_length=20)
 
 
 class PipelineCreate(RequestModel):

@@ -394,10 +394,31 @@ def results_handler(settings: Settings) -> builtins.ResultHandler:
                 deployment["source_ref"] = sha
         if "release" in results:
             data["release_name"] = results["release"][:100]
+        if deployment.get("type") == "rollback" and sha:
+            commit = await _released_commit(session, request, data["release_name"], commit)
         data["commit"], data["deployment"] = commit, deployment
         action.action_data = data
 
     return store
+
+
+async def _released_commit(
+    session: AsyncSession, request: builtins.RunRequest, release: str, commit: dict[str, Any]
+) -> dict[str, Any]:
+    """A rollback only switches to an existing release, so only the hash is reported;
+    the release is named after the action that deployed it, which recorded the commit's
+    author, date and message (needed for the commit to be shown at all)."""
+    if not release.isdigit():
+        return commit
+    origin = await session.get(Action, int(release))
+    if origin is None or (origin.resource_type, origin.resource_id) != (
+        request.resource_type, request.resource_id
+    ):
+        return commit
+    recorded = (origin.action_data or {}).get("commit")
+    if not isinstance(recorded, dict) or recorded.get("hash") != commit.get("hash"):
+        return commit
+    return {**commit, **{k: v for k, v in recorded.items() if v}}
 
 
 def register(settings: Settings) -> None:

@@ -5,6 +5,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.applications.models import Application
+from app.credentials.models import Credential
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
 from app.resources_common.repository import EnvironmentResourceRepository
@@ -21,6 +22,7 @@ class ApplicationRepository(EnvironmentResourceRepository[Application]):
         return [
             *super().options(),
             selectinload(Application.servers),
+            selectinload(Application.credential).selectinload(Credential.created_by_user),
             selectinload(Application.daemons).selectinload(Daemon.application),
             selectinload(Application.daemons).selectinload(Daemon.created_by_user),
             selectinload(Application.cronjobs).selectinload(CronJob.application),

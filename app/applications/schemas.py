@@ -13,6 +13,7 @@ from pydantic import (
 
 from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.credentials.schemas import CredentialRelation
 from app.resources_common import validators
 from app.resources_common.fields import ONE_LINE, blank_as_none, line
 from app.resources_common.relations import ApplicationRelation as ApplicationRelation
@@ -157,7 +158,7 @@ class Application(ResponseModel):
     last_deployments: dict[str, Any]
     environment: EnvironmentRelation
     servers: list[ServerRelation]
-    credential: None = None
+    credential: CredentialRelation | None
     services: list[ServiceRelation]
     cronjobs: list[CronJobRelation]
     virtual_hosts: list[VirtualHostRelation]
