@@ -12,6 +12,7 @@ from pydantic import (
 
 from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.credentials.schemas import CredentialRelation
 from app.projects.schemas import ProjectRelation
 from app.resources_common import validators
 from app.resources_common.fields import ONE_LINE
@@ -153,7 +154,9 @@ class Server(ResponseModel):
     project: ProjectRelation
     last_action: None = None
     environment: EnvironmentRelation
-    credential: None = None
+    credential: CredentialRelation | None = Field(
+        default=None, validation_alias="credential_record"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
