@@ -33,9 +33,9 @@ CACHE = Path(os.environ.get("DEVOPNESS_ROOTFS_CACHE", "/var/cache/devopness-test
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # Packages the tests install inside: downloaded into the image, installed by the tests.
-DOWNLOADED = ("redis-server", "supervisor")
+DOWNLOADED = ("redis-server", "supervisor", "nginx")
 # Bump when what the image holds changes.
-IMAGE = CACHE / f"debian-{SUITE}-minbase-ssh-v2.tar.gz"
+IMAGE = CACHE / f"debian-{SUITE}-minbase-ssh-v3.tar.gz"
 
 SSHD_CONFIG = """\
 HostKey /etc/ssh/ssh_host_ed25519_key
