@@ -10,11 +10,11 @@ packages=(${DEVOPNESS_BASE_PACKAGES:-ca-certificates curl git unzip rsync acl cr
 missing=()
 for pkg in "${packages[@]}"; do
   [[ $pkg =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || dv_fail "'$pkg' is not a package name"
-  [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$pkg")
+  dv_pkg_installed "$pkg" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   dv_log "installing base packages: ${missing[*]}"
-  dv_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  dv_apt_refresh
   dv_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   dv_log "base packages present: ${packages[*]}"
