@@ -133,7 +133,7 @@ def test_a_new_users_journey_from_connect_to_rollback(
         {"base_url": live_server.url, "api_token": access, "strict_validation_mode": True}
     )
     j = Journey(c)
-    org = c.organizations.add_organization({"name": "Journey", "url_slug": "journey"}).data
+    org = c.organizations.add_organization({"name": "Journey Shop", "url_slug": "journey-shop-org"}).data
     project = c.projects.add_organization_project(org.id, {"name": "Shop"}).data
     env = c.environments.add_project_environment(
         project.id, {"type": "production", "name": "Production"}
@@ -216,7 +216,6 @@ def test_a_new_users_journey_from_connect_to_rollback(
     response = c.applications.add_application_deployment(application.id, {"type": "rollback"})
     rolled, _ = j.finished(response.action_id)
     assert fetch(machine, "http://127.0.0.1/") == (200, "<h1>shop v1</h1>\n")
-    assert rolled.action_data.commit.hash == first
 
     # 8. A broken build fails its deploy; the live release keeps serving.
     repo.commit({"index.html": "<h1>shop v3</h1>\n", "build.sh": "echo broken >&2; exit 3\n"},
@@ -241,3 +240,7 @@ def test_a_new_users_journey_from_connect_to_rollback(
     everything = "\n".join(j.all_logs)
     assert SECRET not in everything
     assert "PRIVATE KEY" not in everything
+
+    # The rollback recorded which commit went live (issue 16, defect 5).
+    rolled = c.actions.get_action(rolled.id).data
+    assert rolled.action_data is not None and rolled.action_data.commit.hash == first
