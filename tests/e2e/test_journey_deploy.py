@@ -133,7 +133,9 @@ def test_a_new_users_journey_from_connect_to_rollback(
         {"base_url": live_server.url, "api_token": access, "strict_validation_mode": True}
     )
     j = Journey(c)
-    org = c.organizations.add_organization({"name": "Journey Shop", "url_slug": "journey-shop-org"}).data
+    org = c.organizations.add_organization(
+        {"name": "Journey Shop", "url_slug": "journey-shop-org"}
+    ).data
     project = c.projects.add_organization_project(org.id, {"name": "Shop"}).data
     env = c.environments.add_project_environment(
         project.id, {"type": "production", "name": "Production"}
