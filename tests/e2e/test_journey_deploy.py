@@ -206,6 +206,9 @@ def test_a_new_users_journey_from_connect_to_rollback(
     response = c.virtual_hosts.deploy_virtual_host(host.id, {"servers": [server.id]})
     j.finished(response.action_id)
     assert fetch(machine, "http://127.0.0.1/") == (200, "<h1>shop v1</h1>\n")
+    # On the server's address it was named after, not on every interface.
+    site = machine.sh(f"cat /etc/nginx/sites-enabled/devopness-vh-{host.id}.conf").stdout
+    assert "listen 127.0.0.1:80;" in site and "[::]" not in site
 
     # 6. A new commit, deployed.
     second = repo.commit({"index.html": "<h1>shop v2</h1>\n"}, "v2")
