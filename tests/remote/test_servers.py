@@ -372,10 +372,9 @@ async def test_blueprint_services_are_installed_when_provisioning(
     server = await _server(db, server_id)
     root_host.authorize(tenant.environment.ssh_public_key)
     # The machine is offline: apt installs from the files in its image, without refreshing
-    # its lists, and the base packages are those it has.
-    for key, value in (("DEVOPNESS_APT_MAX_AGE", "999999999"),
-                       ("DEVOPNESS_BASE_PACKAGES", "openssh-server procps")):
-        await rf.create_variable(db, tenant, "server", server_id, key=key, value_plain=value)
+    # its lists.
+    await rf.create_variable(db, tenant, "server", server_id, key="DEVOPNESS_APT_MAX_AGE",
+                             value_plain="999999999")
     remote = Remote(tenant, server, "root", root_host.root / "root", None)  # type: ignore[arg-type]
 
     action = await remote.operate(client, f"/servers/{server_id}/deploy")
