@@ -374,7 +374,7 @@ async def test_blueprint_services_are_installed_when_provisioning(
     # The machine is offline: apt installs from the files in its image, without refreshing
     # its lists.
     await rf.create_variable(db, tenant, "server", server_id, key="DEVOPNESS_APT_MAX_AGE",
-                             value_plain="999999999")
+                             value_plain="999999")
     remote = Remote(tenant, server, "root", root_host.root / "root", None)  # type: ignore[arg-type]
 
     action = await remote.operate(client, f"/servers/{server_id}/deploy")
