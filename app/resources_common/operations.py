@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.service import start_action
 from app.core.auth import Principal
+from app.resources_common import links
 
 ACTION_ID_HEADER = "X-Devopness-Action-Id"
 
@@ -41,7 +42,14 @@ async def start_operation(
     once the request commits). `servers` narrows the targets to some of the servers the
     resource runs on; the engine refuses (422 on `servers`) any other, or none at all.
     `pipeline_id` (already resolved through `EnvironmentAccess.reference`) replaces the
-    operation's default pipeline."""
+    operation's default pipeline. A deploy first links the servers it names (each must be
+    in the environment), and an application's first deploy links the environment's only
+    server."""
+    if operation == "deploy":
+        await links.link_deploy_targets(
+            session, resource_type, resource_id, environment_id, servers,
+            link_first_server=resource_type == "application",
+        )
     action = await start_action(
         session,
         resource_type=resource_type,

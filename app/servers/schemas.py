@@ -19,7 +19,7 @@ from app.resources_common.fields import ONE_LINE
 from app.resources_common.relations import ServerRelation as ServerRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.servers.models import CloudServiceCode, ServerStatus
-from app.static_options.catalog import OS_VERSIONS
+from app.static_options.catalog import OS_VERSIONS, SERVICE_TYPES
 from app.users.schemas import UserRelation
 
 ServiceTypeName = Literal[
@@ -51,6 +51,17 @@ class BlueprintService(RequestModel):
     version: Annotated[str, StringConstraints(min_length=1, max_length=30), ONE_LINE]
     auto_start: bool = True
     initial_state: Literal["started", "stopped"] = "started"
+
+    @field_validator("version")
+    @classmethod
+    def _offered_version(cls, value: str, info: ValidationInfo) -> str:
+        # Provisioning installs exactly what the service catalogue offers.
+        kind = info.data.get("type")
+        if kind is not None and value not in SERVICE_TYPES[kind][2]:
+            raise ValueError(
+                f"{kind} {value} is not offered; choose one of " + ", ".join(SERVICE_TYPES[kind][2])
+            )
+        return value
 
 
 class ProvisionInput(RequestModel):

@@ -186,12 +186,15 @@ class ServerService(EnvironmentResourceService[Server]):
     async def delete_server(
         self, principal: Principal, server_id: int, *, destroy_disks: bool
     ) -> int | None:
-        """Self-hosted: the record goes. Cloud: a delete action destroys the instance (and
-        its disks when asked) and removes the record once the provider confirms; on
-        failure the record stays, so nothing is left at the provider unrecorded."""
+        """Self-hosted: a server that was never connected goes at once; a connected one
+        goes when its delete action has taken the keys this product authorised (and no
+        other record uses) out of authorized_keys. Cloud: a delete action destroys the
+        instance (and its disks when asked) and removes the record once the provider
+        confirms; on failure the record stays, so nothing is left at the provider
+        unrecorded."""
         server = await self.get(principal, server_id, "delete")
         await self.check_delete(server)
-        if not is_cloud(server.cloud_service_code):
+        if not is_cloud(server.cloud_service_code) and server.host_key is None:
             await remove_resource(self.session, server)
             return None
         action = await start_action(

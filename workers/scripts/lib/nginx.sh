@@ -189,6 +189,16 @@ dv_ssl_cert_dir() {
   fi
 }
 
+# dv_ip_is_local ADDRESS: the IPv4 address is assigned to this machine (loopback included).
+dv_ip_is_local() {
+  local address=$1 listed
+  case "$address" in 127.*) return 0 ;; 0.0.0.0) return 1 ;; esac
+  listed=$(ip -o -4 addr show 2>/dev/null || true)
+  [ -n "$listed" ] || listed=$(hostname -I 2>/dev/null || true)
+  listed=" $(printf '%s' "$listed" | tr '\n/' '  ') "
+  [[ "$listed" == *" $address "* ]]
+}
+
 # dv_vh_render: the server blocks of the virtual host described by DEVOPNESS_VH_*; TLS
 # when DEVOPNESS_VH_SSL_ID names a certificate whose files are on this server.
 dv_vh_render() {
@@ -199,10 +209,13 @@ dv_vh_render() {
   # [::] only where the kernel has IPv6: nginx -t accepts it anyway, but nginx would
   # then fail to bind when it (re)starts.
   if [ -z "$ipv6" ]; then if [ -e /proc/net/if_inet6 ]; then ipv6=1; else ipv6=0; fi; fi
+  local bind=""
   if [ "$kind" = ip-based ]; then
-    # "203.0.113.7:8080": requests to that address and port.
+    # "203.0.113.7:8080": requests to that address and port, bound to that address when
+    # it is one of this machine's (a public address behind NAT is not: every interface).
     server_name=${name%%:*}
     [ "$name" != "$server_name" ] && http_port=${name##*:}
+    if dv_ip_is_local "$server_name"; then bind="$server_name:"; fi
   fi
   if [ -n "${DEVOPNESS_VH_SSL_ID:-}" ]; then
     cert_dir=$(dv_ssl_cert_dir "$DEVOPNESS_VH_SSL_ID" "${DEVOPNESS_VH_SSL_ISSUER:-custom}")
@@ -219,8 +232,8 @@ dv_vh_render() {
   fi
   # `listen ... http2` rather than `http2 on` (nginx >= 1.25): Debian 12 and Ubuntu 24.04
   # ship older versions.
-  local listen_http="    listen $http_port;" listen_https="    listen $https_port ssl http2;"
-  if [ "$ipv6" = 1 ]; then
+  local listen_http="    listen $bind$http_port;" listen_https="    listen $bind$https_port ssl http2;"
+  if [ "$ipv6" = 1 ] && [ -z "$bind" ]; then
     listen_http+=$'\n'"    listen [::]:$http_port;"
     listen_https+=$'\n'"    listen [::]:$https_port ssl http2;"
   fi
