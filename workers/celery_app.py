@@ -11,7 +11,7 @@ settings = get_settings()
 celery_app = Celery(
     "devopness",
     broker=settings.redis_url or "memory://",
-    include=["workers.tasks", "workers.heartbeat"],
+    include=["workers.tasks", "workers.heartbeat", "workers.sweeper"],
 )
 celery_app.conf.update(
     task_acks_late=True,
@@ -24,6 +24,9 @@ celery_app.conf.update(
     # never redelivered to a second worker while the first still runs it.
     broker_transport_options={"visibility_timeout": settings.action_time_limit_seconds + 3600},
     broker_connection_retry_on_startup=True,
+    # A broker outage of any length is waited out: the sweep (workers/sweeper.py) fails
+    # the actions it could not hand over, the worker itself keeps reconnecting.
+    broker_connection_max_retries=None,
     beat_schedule={
         "reap-actions": {
             "task": "devopness.reap_actions",
