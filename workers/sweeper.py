@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +38,23 @@ BROKER_DOWN = (
 _stop = threading.Event()
 
 
-async def sweep_once(database: Database, settings: Settings, bus: SignalBus) -> list[int]:
+@dataclass
+class BrokerOutage:
+    """When this sweeper first failed to reach the broker (monotonic), None while it can:
+    an action fails for the broker only once the broker has been gone for the bound, not
+    because it was queued long ago and the broker blinked."""
+
+    since: float | None = None
+
+    def failed(self) -> float:
+        if self.since is None:
+            self.since = time.monotonic()
+        return time.monotonic() - self.since
+
+
+async def sweep_once(
+    database: Database, settings: Settings, bus: SignalBus, outage: BrokerOutage
+) -> list[int]:
     """One pass; returns the actions it re-sent."""
     await reap(database, settings, bus)
     waiting = await unclaimed_since(database, settings.action_redispatch_after_seconds)
@@ -51,10 +69,12 @@ async def sweep_once(database: Database, settings: Settings, bus: SignalBus) -> 
             await asyncio.to_thread(send, action_id, settings.action_queue_timeout_seconds)
             resent.append(action_id)
             logger.warning("re-sent action %s to the broker", action_id)
+        outage.since = None
     except BrokerUnavailable as exc:
         logger.warning("broker unreachable while sweeping: %s", exc)
-        unsent = {i: created[i] for i in missing if i not in resent}
-        await _fail_overdue(database, settings, bus, unsent)
+        if outage.failed() >= settings.action_broker_timeout_seconds:
+            unsent = {i: created[i] for i in missing if i not in resent}
+            await _fail_overdue(database, settings, bus, unsent)
     return resent
 
 
@@ -78,10 +98,11 @@ def _sweep_forever(settings: Settings) -> None:
     async def main() -> None:
         database = Database(settings)
         bus = RedisBus(Redis.from_url(settings.redis_url or "", socket_connect_timeout=2))
+        outage = BrokerOutage()
         try:
             while not _stop.is_set():
                 try:
-                    await sweep_once(database, settings, bus)
+                    await sweep_once(database, settings, bus, outage)
                 except Exception:
                     logger.exception("action sweep failed")
                 await asyncio.to_thread(_stop.wait, settings.action_reaper_interval_seconds)
