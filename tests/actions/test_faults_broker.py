@@ -27,8 +27,8 @@ from app.actions import dispatch
 from app.core.settings import Settings
 from tests.actions.conftest import World, add_step
 from tests.actions.ssh_servers import ShellSSHServer
-from tests.actions.test_workers import _access_file, _step_output, _worker_env
-from tests.conftest import ROOT, free_port
+from tests.actions.test_workers import _access_file, _spawn, _step_output, _worker_env
+from tests.conftest import free_port
 
 BROKER_TIMEOUT = 4.0
 SWEEP_INTERVAL = 0.5
@@ -111,11 +111,8 @@ async def workers(
         ACTION_BROKER_TIMEOUT_SECONDS=str(BROKER_TIMEOUT),
     )
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
-             "--loglevel", "WARNING"],
-            env=env, cwd=ROOT,
-        )
+        _spawn([sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
+                "--loglevel", "WARNING"], env)
         for _ in range(2)
     ]
     from workers.celery_app import celery_app
