@@ -158,6 +158,18 @@ class RedisBus:
 
 
 _bus: SignalBus = MemoryBus()
+# Set once this process is shutting down: live readers end (SSE closes after its last
+# event id, `?wait=` answers with the current state) so clients reconnect elsewhere.
+_draining = False
+
+
+def start_draining() -> None:
+    global _draining
+    _draining = True
+
+
+def draining() -> bool:
+    return _draining
 
 
 def set_bus(bus: SignalBus) -> None:
