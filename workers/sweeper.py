@@ -25,7 +25,7 @@ from celery.signals import worker_ready, worker_shutdown
 from app.actions.bus import RedisBus, SignalBus
 from app.core.database import Database, utcnow
 from app.core.settings import Settings, get_settings
-from workers.engine.reaper import fail_unclaimed, reap, unclaimed_since
+from workers.engine.reaper import abandoned_waiting, fail_unclaimed, reap, unclaimed_since
 from workers.sending import BrokerUnavailable, broker_name, send, unrecorded
 
 logger = logging.getLogger(__name__)
@@ -58,13 +58,14 @@ async def sweep_once(
     """One pass; returns the actions it re-sent."""
     await reap(database, settings, bus)
     waiting = await unclaimed_since(database, settings.action_redispatch_after_seconds)
-    if not waiting:
+    abandoned = await abandoned_waiting(database, settings)
+    if not waiting and not abandoned:
         return []
     created = dict(waiting)
     resent: list[int] = []
     missing = list(created)
     try:
-        missing = await asyncio.to_thread(unrecorded, missing)
+        missing = [*await asyncio.to_thread(unrecorded, missing), *abandoned]
         for action_id in missing:
             await asyncio.to_thread(send, action_id, settings.action_queue_timeout_seconds)
             resent.append(action_id)
@@ -73,7 +74,7 @@ async def sweep_once(
     except BrokerUnavailable as exc:
         logger.warning("broker unreachable while sweeping: %s", exc)
         if outage.failed() >= settings.action_broker_timeout_seconds:
-            unsent = {i: created[i] for i in missing if i not in resent}
+            unsent = {i: created[i] for i in missing if i not in resent and i in created}
             await _fail_overdue(database, settings, bus, unsent)
     return resent
 

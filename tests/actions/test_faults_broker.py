@@ -22,8 +22,10 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from sqlalchemy import select, update
 
 from app.actions import dispatch
+from app.actions.models import Action, Pipeline
 from app.core.settings import Settings
 from tests.actions.conftest import World, add_step
 from tests.actions.ssh_servers import ShellSSHServer
@@ -32,6 +34,7 @@ from tests.conftest import free_port
 
 BROKER_TIMEOUT = 4.0
 SWEEP_INTERVAL = 0.5
+STALE = 3.0
 
 
 class RedisServer:
@@ -109,6 +112,7 @@ async def workers(
         ACTION_REAPER_INTERVAL_SECONDS=str(SWEEP_INTERVAL),
         ACTION_REDISPATCH_AFTER_SECONDS="1",
         ACTION_BROKER_TIMEOUT_SECONDS=str(BROKER_TIMEOUT),
+        ACTION_STALE_SECONDS=str(STALE),
     )
     procs = [
         _spawn([sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
@@ -137,6 +141,10 @@ async def workers(
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 async def _start(client: httpx.AsyncClient, world: World) -> int:
@@ -222,3 +230,38 @@ async def test_broker_restart_loses_no_queued_action(
     for action_id, action in done.items():
         assert action["status"] == "completed", action
         assert (await _step_output(app, action_id)).count("ran-once") == 1, action_id
+
+
+async def test_action_waiting_in_a_killed_worker_is_sent_again(
+    client: httpx.AsyncClient, world: World, app: Any,
+    workers: list[subprocess.Popen[bytes]],
+) -> None:
+    """An action waiting for its pipeline's slot is held by a worker; that worker dies
+    (its message dies unacknowledged with it) and the action still runs, once."""
+    async with app.state.database.transaction() as session:
+        await session.execute(
+            update(Pipeline).where(Pipeline.id == world.pipeline_id)
+            .values(max_parallel_actions=1)
+        )
+    await add_step(client, world, "sleep 3; echo ran-once")
+    first = await _start(client, world)
+    second = await _start(client, world)
+    deadline = time.monotonic() + 30
+    while True:
+        async with app.state.database.transaction() as session:
+            row = (await session.execute(
+                select(Action.status, Action.worker_id).where(Action.id == second)
+            )).one()
+        if row.status == "waiting" and row.worker_id:
+            break
+        assert time.monotonic() < deadline, f"never waited: {row}"
+        await asyncio.sleep(0.1)
+    child = int(row.worker_id.rsplit(":", 1)[1])
+    master = _parent(child)
+    assert master in [p.pid for p in workers]
+    for pid in (child, master):
+        os.kill(pid, signal.SIGKILL)
+    done = await _finished(client, world, [first, second], within=STALE + 30)
+    for action_id, action in done.items():
+        assert action["status"] == "completed", action
+        assert (await _step_output(app, action_id)).count("ran-once") == 1

@@ -199,8 +199,14 @@ async def _run_claimed(run: ActionRun) -> str | None:
 async def _claim(run: ActionRun) -> bool:
     """Take the action for this worker; waits while its pipeline runs its maximum."""
     marked_waiting = False
+    loop = asyncio.get_running_loop()
+    last_beat = loop.time()
     while True:
-        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting)
+        # A waiting action is held by this worker: it heartbeats like a running one, so
+        # that the sweep re-sends it if this worker dies while it waits.
+        beat = loop.time() - last_beat >= run.settings.action_heartbeat_seconds
+        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting, beat=beat)
+        last_beat = loop.time() if beat else last_beat
         marked_waiting = marked_waiting or waiting
         await run.bus.publish(action_topic(run.action_id))
         if claimed or not waiting:
@@ -208,7 +214,9 @@ async def _claim(run: ActionRun) -> bool:
         await asyncio.sleep(SLOT_POLL_SECONDS)
 
 
-async def _try_claim(run: ActionRun, *, mark_waiting: bool) -> tuple[bool, bool]:
+async def _try_claim(
+    run: ActionRun, *, mark_waiting: bool, beat: bool = False
+) -> tuple[bool, bool]:
     """(claimed, still waiting for a pipeline slot)."""
     now = utcnow()
     async with run.database.transaction() as session:
@@ -261,6 +269,9 @@ async def _try_claim(run: ActionRun, *, mark_waiting: bool) -> tuple[bool, bool]
             if mark_waiting:
                 action.status = ActionStatus.WAITING
                 action.status_reason_code = ReasonCode.WAITING_CONCURRENCY_PIPELINE
+            if mark_waiting or beat:
+                action.worker_id = run.worker_id
+                action.heartbeat_at = now
             return False, True
         # Redelivered after its worker died (acks_late): never run steps twice;
         # fail it now if nobody is heartbeating it any more.

@@ -106,6 +106,25 @@ async def unclaimed_since(database: Database, older_than: float) -> list[tuple[i
     return [(row.id, row.created_at) for row in rows]
 
 
+async def abandoned_waiting(database: Database, settings: Settings) -> list[int]:
+    """Actions waiting for a pipeline slot whose worker stopped heartbeating: their message
+    died with that worker (unacknowledged), so they must be sent again."""
+    stale = utcnow() - timedelta(seconds=settings.action_stale_seconds)
+    async with database.transaction() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Action.id).where(
+                        Action.status == ActionStatus.WAITING,
+                        Action.cancel_requested_at.is_(None),
+                        or_(Action.heartbeat_at < stale,
+                            and_(Action.heartbeat_at.is_(None), Action.created_at < stale)),
+                    ).order_by(Action.id)
+                )
+            ).all()
+        )
+
+
 async def fail_unclaimed(
     database: Database, action_ids: list[int], message: str, bus: SignalBus | None = None
 ) -> list[int]:
