@@ -22,7 +22,11 @@ celery_app.conf.update(
     task_ignore_result=True,
     # Longer than the longest an action may run (steps included), so a slow action is
     # never redelivered to a second worker while the first still runs it.
-    broker_transport_options={"visibility_timeout": settings.action_time_limit_seconds + 3600},
+    broker_transport_options={
+        "visibility_timeout": settings.action_time_limit_seconds + 3600,
+        # An unreachable broker fails a send quickly; the sweep sends it again later.
+        "socket_connect_timeout": 5,
+    },
     broker_connection_retry_on_startup=True,
     # A broker outage of any length is waited out: the sweep (workers/sweeper.py) fails
     # the actions it could not hand over, the worker itself keeps reconnecting.

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "devopness:signal:"
+SUBSCRIBE_TIMEOUT = 2.0
 
 
 def step_topic(step_id: int) -> str:
@@ -92,7 +93,8 @@ class _RedisSubscription:
     async def connect(self) -> bool:
         pubsub = self.redis.pubsub()
         try:
-            await pubsub.subscribe(self.channel)
+            # Bounded: an unreachable (not refusing) Redis must not hold a reader either.
+            await asyncio.wait_for(pubsub.subscribe(self.channel), SUBSCRIBE_TIMEOUT)
         except Exception as exc:  # every reader retries each second: no traceback
             logger.warning("could not subscribe to %s (%s); polling instead", self.channel, exc)
             await _close(pubsub)
