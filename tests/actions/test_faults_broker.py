@@ -147,6 +147,18 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def _children(pid: int) -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and (p / "stat").exists() and _safe_parent(int(p.name)) == pid]
+
+
+def _safe_parent(pid: int) -> int | None:
+    try:
+        return _parent(pid)
+    except OSError:
+        return None
+
+
 async def _start(client: httpx.AsyncClient, world: World) -> int:
     response = await client.post(
         f"/pipelines/{world.pipeline_id}/actions", json={}, headers=world.headers
@@ -249,17 +261,21 @@ async def test_action_waiting_in_a_killed_worker_is_sent_again(
     deadline = time.monotonic() + 30
     while True:
         async with app.state.database.transaction() as session:
-            row = (await session.execute(
-                select(Action.status, Action.worker_id).where(Action.id == second)
-            )).one()
-        if row.status == "waiting" and row.worker_id:
+            rows = dict((await session.execute(
+                select(Action.id, Action.status).where(Action.id.in_([first, second]))
+            )).tuples().all())
+            running_in = await session.scalar(
+                select(Action.worker_id).where(Action.id == first)
+            )
+        if rows == {first: "in-progress", second: "waiting"}:
             break
-        assert time.monotonic() < deadline, f"never waited: {row}"
+        assert time.monotonic() < deadline, f"never waited: {rows}"
         await asyncio.sleep(0.1)
-    child = int(row.worker_id.rsplit(":", 1)[1])
-    master = _parent(child)
-    assert master in [p.pid for p in workers]
-    for pid in (child, master):
+    # The other worker holds the waiting one: kill it, pool process and all.
+    assert running_in is not None
+    busy = _parent(int(running_in.rsplit(":", 1)[1]))
+    holder = next(p for p in workers if p.pid != busy)
+    for pid in (*_children(holder.pid), holder.pid):
         os.kill(pid, signal.SIGKILL)
     done = await _finished(client, world, [first, second], within=STALE + 30)
     for action_id, action in done.items():
