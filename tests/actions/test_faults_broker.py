@@ -261,16 +261,18 @@ async def test_action_waiting_in_a_killed_worker_is_sent_again(
     deadline = time.monotonic() + 30
     while True:
         async with app.state.database.transaction() as session:
-            rows = dict((await session.execute(
-                select(Action.id, Action.status).where(Action.id.in_([first, second]))
-            )).tuples().all())
-            running_in = await session.scalar(
-                select(Action.worker_id).where(Action.id == first)
-            )
-        if rows == {first: "in-progress", second: "waiting"}:
+            rows = {
+                row.status: row.worker_id
+                for row in await session.execute(
+                    select(Action.status, Action.worker_id)
+                    .where(Action.id.in_([first, second]))
+                )
+            }
+        if set(rows) == {"in-progress", "waiting"}:
             break
         assert time.monotonic() < deadline, f"never waited: {rows}"
         await asyncio.sleep(0.1)
+    running_in = rows["in-progress"]
     # The other worker holds the waiting one: kill it, pool process and all.
     assert running_in is not None
     busy = _parent(int(running_in.rsplit(":", 1)[1]))
