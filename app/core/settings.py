@@ -244,6 +244,28 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Reliability under faults: dispatch, the workers' sweep, graceful shutdown.
+    action_dispatch_attempts: int = Field(
+        default=3, ge=1, le=10,
+        description="Tries to hand a new action to the broker before the request answers; "
+        "an action still not sent is re-sent by the workers' sweep.",
+    )
+    action_redispatch_after_seconds: float = Field(
+        default=10.0, gt=0,
+        description="A pending action the broker has no record of is re-sent by the "
+        "workers' sweep once it is this old (lost on dispatch, or with Redis' data).",
+    )
+    action_broker_timeout_seconds: float = Field(
+        default=300.0, gt=0,
+        description="A pending action that could not be handed to the broker for this long "
+        "fails, with a reason naming the broker.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=8.0, gt=0, le=300,
+        description="On SIGTERM the API tells followers (`?wait=`, SSE) to reconnect and "
+        "exits within this many seconds.",
+    )
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:
