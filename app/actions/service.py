@@ -49,6 +49,7 @@ from app.core.logging import request_id_var
 from app.core.pagination import PageParams
 from app.core.permissions import Authorizer, operation_permission
 from app.projects.models import Project
+from app.resources_common import links
 from app.users.models import User
 
 STEP_ORDER_GAP = 1000
@@ -829,6 +830,14 @@ class PipelineService:
             not_found="Pipeline not found.",
         )
         project = await self.session.get(Project, pipeline.project_id)
+        if pipeline.operation == "deploy" and pipeline.environment_id is not None:
+            # Running a deploy pipeline is a deploy: it links the servers it names, as the
+            # resource's own deploy operation does.
+            await links.link_deploy_targets(
+                self.session, pipeline.resource_type, pipeline.resource_id,
+                pipeline.environment_id, data.servers,
+                link_first_server=pipeline.resource_type == "application",
+            )
         action = await start_action(
             self.session,
             resource_type=pipeline.resource_type,

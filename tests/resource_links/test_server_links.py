@@ -225,3 +225,33 @@ async def test_other_operations_only_narrow_to_linked_servers(
                           headers=tenant.headers)
     assert "servers" in field_errors(r)
     assert await _placements(db, "daemon", daemon.id) == [linked.id]
+
+
+async def test_running_a_deploy_pipeline_links_the_servers_it_names(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """Agents (the official MCP server) and the web app deploy by running the resource's
+    deploy pipeline with `servers`: that is a deploy too, so it links them."""
+    tenant = await create_tenant(db)
+    server = await create_server(db, tenant)
+    r = await client.post(
+        f"/environments/{tenant.environment.id}/daemons", headers=tenant.headers,
+        json={"name": "worker", "command": "sleep 100", "process_count": 1,
+              "run_as_user": "www-data", "working_directory": "/srv"},
+    )
+    assert r.status_code == 201, r.text
+    daemon_id = r.json()["id"]
+    r = await client.get(f"/pipelines/daemon/{daemon_id}", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    [deploy] = [p for p in r.json() if p["operation"] == "deploy"]
+
+    elsewhere = await create_server(db, await create_tenant(db))
+    r = await client.post(f"/pipelines/{deploy['id']}/actions",
+                          json={"servers": [elsewhere.id]}, headers=tenant.headers)
+    assert r.status_code in (404, 422), r.text
+    assert await _placements(db, "daemon", daemon_id) == []
+
+    r = await client.post(f"/pipelines/{deploy['id']}/actions",
+                          json={"servers": [server.id]}, headers=tenant.headers)
+    assert r.status_code == 201, r.text
+    assert await _placements(db, "daemon", daemon_id) == [server.id]
