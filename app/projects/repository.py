@@ -54,6 +54,13 @@ class ProjectRepository:
         row = (await self.session.execute(select(active, archived, teams))).one()
         return int(row[0]), int(row[1]), int(row[2])
 
+    async def environments(self, project_id: int) -> Sequence[Environment]:
+        """All of the project's environments, archived ones included."""
+        result = await self.session.scalars(
+            select(Environment).where(Environment.project_id == project_id).order_by(Environment.id)
+        )
+        return result.all()
+
     async def delete(self, project: Project) -> None:
         # Project tokens go first: their role may be one of this project's roles, which the
         # cascade would otherwise try to remove while a token still points at it.

@@ -12,7 +12,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
 from app.core.permissions import MAX_ID, Authorizer
 from app.core.schemas import ResourceSummaryItem
-from app.environments.summary import summary_item
+from app.environments.summary import environment_summary, summary_item
 from app.organizations.models import Organization
 from app.projects.models import Project
 from app.projects.repository import ProjectRepository
@@ -134,10 +134,24 @@ class ProjectService:
 
     async def delete(self, principal: Principal, project_id: int) -> None:
         project = await self.authorizer.project(principal, project_id, "project:delete")
-        active, archived, _ = await self.projects.counts(project.id)
-        if active or archived:
+        # Removing a project removes the environments inside it; one that still holds
+        # resources (servers, applications, ...) blocks it, as removing it alone would.
+        environments = await self.projects.environments(project.id)
+        blocked = []
+        for environment in environments:
+            remaining = [
+                f"{item.summary.count} {item.resource_type_human_readable_plural.lower()}"
+                for item in await environment_summary(self.session, environment.id)
+                if item.summary.count
+            ]
+            if remaining:
+                blocked.append(f"{environment.name} ({', '.join(remaining)})")
+        if blocked:
             raise Conflict(
-                f"The project still has {active + archived} environment(s), archived ones "
-                "included; delete them first."
+                "The project's environments still hold resources: " + "; ".join(blocked)
+                + ". Delete them first."
             )
+        for environment in environments:
+            await self.session.delete(environment)
+        await self.session.flush()
         await self.projects.delete(project)
