@@ -98,7 +98,15 @@ class ProjectService:
         )
         return await self._add(principal, project)
 
+    async def _check_name(self, project: Project, name: str) -> None:
+        # One name per product or client inside an organization (or a user's own projects).
+        if await self.projects.name_taken(project, name):
+            raise ValidationFailed.field(
+                "name", "The name has already been taken: choose a unique name."
+            )
+
     async def _add(self, principal: Principal, project: Project) -> Project:
+        await self._check_name(project, project.name)
         await self.projects.add(project)
         project.remember_permissions(
             await self.authorizer.project_permissions(principal, project) or ()
@@ -127,6 +135,8 @@ class ProjectService:
         project = await self.authorizer.project(principal, project_id, "project:update")
         if data.id != project.id:
             raise ValidationFailed.field("id", "The id must match the project in the URL.")
+        if data.name != project.name:
+            await self._check_name(project, data.name)
         project.name = data.name
         if "logo_url" in data.model_fields_set or "logo_image" in data.model_fields_set:
             project.logo_url = self._logo(data)

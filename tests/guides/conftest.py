@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from devopness import DevopnessClient
+from devopness.services.team_service import TeamInvitationService
 
 from app.core.migrations import upgrade
 from app.core.settings import Settings
@@ -166,10 +167,12 @@ class Guide:
     server: GuideServer
     token: str
     c: DevopnessClient = field(init=False)
+    invitations: TeamInvitationService = field(init=False)
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         self.c = sdk(self.server, self.token)
+        self.invitations = self.c.teams.invitations
         self.http = httpx.Client(
             base_url=self.server.url,
             headers={"Accept": "application/json", "Authorization": f"Bearer {self.token}"},
@@ -220,6 +223,19 @@ class Guide:
         org = self.organization()
         project = self.project(org.id)
         return Workspace(org, project, self.environment(project.id))
+
+    def as_other(self, token: str) -> Guide:
+        return Guide(self.server, token)
+
+    def member(self, team_id: int) -> Guide:
+        """Another person, invited to the team and having accepted."""
+        email, token = self.user()
+        invitation = self.invitations.add_team_invitation(
+            team_id, {"type": "private", "email": email}
+        ).data
+        other = self.as_other(token)
+        other.invitations.accept_team_invitation(invitation.id)
+        return other
 
     def application(self, where: Workspace) -> Any:
         credential = self.github_credential(where.org.id, where.env.id)

@@ -20,7 +20,7 @@ def test_view_environment(guide: Guide) -> None:
     data = shown.data
     assert (data.id, data.name, data.type) == (env.id, env.name, env.type)
     # A summary of resources in the environment.
-    counts = {item.resource_type: item.count for item in data.resource_summary}
+    counts = {item.resource_type: item.summary.count for item in data.resource_summary}
     assert counts.get("ssh-key") == 1
     # Team memberships and settings.
     assert [t.id for t in data.teams] == [team.id]

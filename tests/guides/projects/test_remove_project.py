@@ -25,5 +25,5 @@ def test_remove_project(guide: Guide) -> None:
         guide.c.environments.get_environment(env.id)
     assert env_gone.value.status_code == 404
     # ... and team access to it is removed.
-    assert project.id not in [m.project.id for m in guide.c.teams.list_team_memberships(team.id).data
-                              if getattr(m, "project", None) is not None]
+    memberships = guide.c.teams.list_team_memberships(team.id).data
+    assert [m for m in memberships if m.project is not None and m.project.id == project.id] == []

@@ -13,7 +13,7 @@ def test_view_project(guide: Guide) -> None:
     role = guide.role(org.id)
     guide.c.teams.link_team_to_project(project.id, team.id, {"role_id": role.id})
     token = guide.c.api_tokens.add_project_api_token(
-        project.id, {"name": "ci", "role_id": role.id, "expires_at": in_days(30)}
+        project.id, {"name": "ci-pipeline", "role_id": role.id, "expires_at": in_days(30)}
     ).data
 
     shown = guide.c.projects.get_project(project.id)

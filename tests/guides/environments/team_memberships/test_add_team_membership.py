@@ -9,11 +9,7 @@ def test_add_team_membership(guide: Guide) -> None:
     where = guide.workspace()
     team = guide.team(where.org.id)
     role = guide.role(where.org.id, ["environment:read", "project:read"])
-    # A member of the team (invited and accepted) ...
-    email, token = guide.user()
-    invitation = guide.c.teams.add_team_invitation(team.id, {"email": email}).data
-    member = guide.__class__(guide.server, token)
-    member.c.teams.accept_team_invitation(invitation.id)
+    member = guide.member(team.id)
 
     linked = guide.c.teams.link_team_to_environment(where.env.id, team.id, {"role_id": role.id})
     assert linked.status == 204
