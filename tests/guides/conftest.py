@@ -54,6 +54,14 @@ SKIPPED: dict[str, str] = {
 _NOT_GUIDES = {"index", "README", "authoring-guidelines"}
 
 
+# Defects other branches own, found by following the guides (expected to fail here).
+ORG_AFTER_INVITE = (
+    "a member who accepted an invitation to one of an organization's teams does not see "
+    "the organization: GET /organizations answers [] (expected it listed); only teams "
+    "linked to the organization itself grant that (app/core/permissions._organization_condition)"
+)
+
+
 # ------------------------------------------------------------------ the server
 
 
@@ -122,7 +130,8 @@ def guide_server(
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=HERE.parents[1], env=env,
     )
-    deadline = time.monotonic() + 30
+    # Generous: the machine running the suite may be busy importing for other processes.
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(f"{url}/users/me", timeout=1).status_code == 401:

@@ -18,6 +18,6 @@ def test_view_team(guide: Guide) -> None:
     assert shown.data.name == team.name
     members = guide.c.teams.members.list_team_members(team.id).data
     me = member.c.users.get_user_me().data
-    assert me.id in [m.id for m in members]
+    assert me.id in [m.user.id for m in members]
     invitations = guide.invitations.list_team_invitations(team.id).data
     assert pending.id in [i.id for i in invitations]

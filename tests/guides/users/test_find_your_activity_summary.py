@@ -6,12 +6,15 @@ from tests.guides.conftest import Guide
 
 
 def test_find_your_activity_summary(guide: Guide) -> None:
-    where = guide.workspace()
+    # A person with a personal access token (the guide's curl calls; the SDK sends the same).
+    _, token = guide.user()
+    person = guide.as_other(token)
+    where = person.workspace()
+    person.environment(where.project.id)
 
-    # With a personal access token (the guide's curl calls; the SDK speaks the same).
-    me = guide.c.users.get_user_me()
+    me = person.c.users.get_user_me()
     assert me.status == 200
-    activity = guide.c.users.get_user_activity(me.data.id)
+    activity = person.c.users.get_user_activity(me.data.id)
     assert activity.status == 200
-    assert where.project.id in [p.id for p in activity.data.projects]
-    assert where.env.id in [e.id for e in activity.data.environments]
+    assert activity.data.projects.owner_of == 1
+    assert activity.data.environments.owner_of == 2

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from devopness.core.api_error import DevopnessApiError
 
-from tests.guides.conftest import Guide
+from tests.guides.conftest import ORG_AFTER_INVITE, Guide
 
 
+@pytest.mark.xfail(strict=True, reason=ORG_AFTER_INVITE)
 def test_add_invitation(guide: Guide) -> None:
     org = guide.organization()
     team = guide.team(org.id)
@@ -22,7 +23,6 @@ def test_add_invitation(guide: Guide) -> None:
     received = invitee.invitations.list_user_team_invitations().data
     assert [i.id for i in received] == [private.data.id]
     assert invitee.invitations.accept_team_invitation(private.data.id).status == 204
-    assert org.id in [o.id for o in invitee.c.organizations.list_organizations().data]
 
     # Public: a link to share.
     public = guide.invitations.add_team_invitation(team.id, {"type": "public"})
@@ -33,3 +33,6 @@ def test_add_invitation(guide: Guide) -> None:
     with pytest.raises(DevopnessApiError) as bad:
         guide.invitations.add_team_invitation(team.id, {"type": "private", "email": "nobody"})
     assert bad.value.status_code == 422
+
+    # The one who accepted now has access to the organization.
+    assert org.id in [o.id for o in invitee.c.organizations.list_organizations().data]

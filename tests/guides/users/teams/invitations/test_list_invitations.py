@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from tests.guides.conftest import Guide
+import pytest
+
+from tests.guides.conftest import ORG_AFTER_INVITE, Guide
 
 
+@pytest.mark.xfail(strict=True, reason=ORG_AFTER_INVITE)
 def test_list_received_invitations(guide: Guide) -> None:
     org = guide.organization()
     backend, ops = guide.team(org.id), guide.team(org.id)
@@ -26,8 +29,10 @@ def test_list_received_invitations(guide: Guide) -> None:
     assert me.invitations.accept_team_invitation(first.id).status == 204
     assert me.invitations.reject_team_invitation(second.id).status == 204
 
+    me_user = me.c.users.get_user_me().data
+    members = guide.c.teams.members
+    assert me_user.id in [m.user.id for m in members.list_team_members(backend.id).data]
+    assert me_user.id not in [m.user.id for m in members.list_team_members(ops.id).data]
+
     # After accepting, you have access to that organization.
     assert org.id in [o.id for o in me.c.organizations.list_organizations().data]
-    me_user = me.c.users.get_user_me().data
-    assert me_user.id in [m.id for m in guide.c.teams.members.list_team_members(backend.id).data]
-    assert me_user.id not in [m.id for m in guide.c.teams.members.list_team_members(ops.id).data]
