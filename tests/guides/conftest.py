@@ -60,6 +60,12 @@ ORG_AFTER_INVITE = (
     "the organization: GET /organizations answers [] (expected it listed); only teams "
     "linked to the organization itself grant that (app/core/permissions._organization_condition)"
 )
+SSH_KEY_LINK = (
+    "linking a server to an SSH key after creation is refused: POST /resource-links/ssh-key/"
+    "{id}/server/{id}/link answers 422 'A server cannot be linked to a ssh-key' (and the "
+    "server-side direction 'A ssh-key cannot be linked to a server'); expected 204 and the "
+    "server in GET /ssh-keys/{id} servers, as linked_resources at creation already allows"
+)
 
 
 # ------------------------------------------------------------------ the server
@@ -232,6 +238,15 @@ class Guide:
         org = self.organization()
         project = self.project(org.id)
         return Workspace(org, project, self.environment(project.id))
+
+    def loopback_server(self, environment_id: int) -> Any:
+        """A self-hosted server on loopback where nothing listens: actions on it run and
+        fail at connect, so a guide can be followed up to what happens on the machine."""
+        return self.c.servers.add_environment_server(environment_id, {
+            "hostname": unique("web"), "ip_address": "127.0.0.1", "ssh_port": free_port(),
+            "provision_input": {"cloud_service_code": "self-hosted-custom",
+                                "settings": {"os_version_code": "ubuntu_24_04"}},
+        }).data
 
     def as_other(self, token: str) -> Guide:
         return Guide(self.server, token)
