@@ -67,6 +67,12 @@ SSH_KEY_LINK = (
     "server in GET /ssh-keys/{id} servers, as linked_resources at creation already allows"
 )
 
+CREDENTIAL_IN_USE = (
+    "a credential an application uses can be removed: DELETE /credentials/{id} answers 204 "
+    "(expected 409/422 naming the application, and the credential kept) - "
+    "credentials/remove-credential says removal cannot be done while a resource uses it"
+)
+
 
 # ------------------------------------------------------------------ the server
 
@@ -234,6 +240,17 @@ class Guide:
         self.c.credentials.link_credential_to_environment(credential.id, environment_id)
         return credential
 
+    def credential(self, where: Workspace, provider_code: str, provider_type: str,
+                   values: dict[str, str], name: str | None = None) -> Any:
+        """ADD CREDENTIAL from an environment: made in its organization, linked to it."""
+        credential = self.c.credentials.add_organization_credential(where.org.id, {
+            "name": name or unique(provider_code), "provider_code": provider_code,
+            "provider_type": provider_type, "active": True,
+            "settings": {"credential": values},
+        }).data
+        self.c.credentials.link_credential_to_environment(credential.id, where.env.id)
+        return credential
+
     def workspace(self) -> Workspace:
         org = self.organization()
         project = self.project(org.id)
@@ -261,8 +278,8 @@ class Guide:
         other.invitations.accept_team_invitation(invitation.id)
         return other
 
-    def application(self, where: Workspace) -> Any:
-        credential = self.github_credential(where.org.id, where.env.id)
+    def application(self, where: Workspace, credential: Any = None) -> Any:
+        credential = credential or self.github_credential(where.org.id, where.env.id)
         return self.c.applications.add_environment_application(where.env.id, {
             "name": unique("app"), "repository": "octo/repo-1", "credential_id": credential.id,
             "programming_language": "python", "framework": "django", "engine_version": "3.12",
