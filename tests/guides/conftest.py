@@ -60,17 +60,22 @@ ORG_AFTER_INVITE = (
     "the organization: GET /organizations answers [] (expected it listed); only teams "
     "linked to the organization itself grant that (app/core/permissions._organization_condition)"
 )
-SSH_KEY_LINK = (
-    "linking a server to an SSH key after creation is refused: POST /resource-links/ssh-key/"
-    "{id}/server/{id}/link answers 422 'A server cannot be linked to a ssh-key' (and the "
-    "server-side direction 'A ssh-key cannot be linked to a server'); expected 204 and the "
-    "server in GET /ssh-keys/{id} servers, as linked_resources at creation already allows"
-)
 
 CREDENTIAL_IN_USE = (
     "a credential an application uses can be removed: DELETE /credentials/{id} answers 204 "
     "(expected 409/422 naming the application, and the credential kept) - "
     "credentials/remove-credential says removal cannot be done while a resource uses it"
+)
+
+SERVER_LINKS_APART = (
+    "servers linked to an SSH key (linked_resources at creation) are kept apart from the "
+    "resource links: GET /resource-links/ssh-key/{id} answers [] (expected the server, "
+    "link_type child) and POST /resource-links/ssh-key/{id}/server/{id}/link answers 422"
+)
+TEMPLATED_TARGET_URL = (
+    "an outgoing hook's target_url with a {{ ... }} template holding spaces, as the guide's "
+    "example has, is refused: POST /pipelines/{id}/hooks/outgoing answers 422 'should match "
+    "pattern ^https?://\\S+$' (expected 201, the template rendered when the hook fires)"
 )
 
 
@@ -278,9 +283,12 @@ class Guide:
         other.invitations.accept_team_invitation(invitation.id)
         return other
 
-    def application(self, where: Workspace, credential: Any = None) -> Any:
+    def application(self, where: Workspace, credential: Any = None,
+                    server_id: int | None = None) -> Any:
         credential = credential or self.github_credential(where.org.id, where.env.id)
+        on_server = [{"resource_type": "server", "resource_id": server_id}] if server_id else []
         return self.c.applications.add_environment_application(where.env.id, {
+            "linked_resources": on_server,
             "name": unique("app"), "repository": "octo/repo-1", "credential_id": credential.id,
             "programming_language": "python", "framework": "django", "engine_version": "3.12",
             "default_branch": "main",
