@@ -45,9 +45,19 @@ SECTIONS = (
 )
 
 # Guides no API client can follow, with the reason (mirrored in README.md).
+_BILLING = "billing of the hosted service"
+_LEGAL = "legal pages"
+_MCP_SETUP = "MCP client set-up"
 SKIPPED: dict[str, str] = {
-    "users/subscriptions/upgrade-subscription": "billing of the hosted service",
-    "users/subscriptions/cancel-subscription": "billing of the hosted service",
+    "users/subscriptions/upgrade-subscription": _BILLING,
+    "users/subscriptions/cancel-subscription": _BILLING,
+    "legal/privacy-policy": _LEGAL,
+    "legal/terms-of-service": _LEGAL,
+    "security/reporting-a-security-vulnerability": _LEGAL,
+    **{f"mcp/{client}": _MCP_SETUP for client in (
+        "antigravity", "claude-code", "codex-cli", "gemini-cli", "jetbrains", "opencode",
+        "trae", "warp", "windsurf", "zed",
+    )},
 }
 
 # Concept pages and site furniture: not how-to guides.
@@ -384,11 +394,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
     for name in failing:
         tr.write_line(f"  failing: {name}")
-    if pending:
-        sections = sorted({p.split("/")[0] for p in pending})
-        tr.write_line(f"  not yet followed ({len(pending)}): sections {', '.join(sections)}")
-        for name in pending:
-            tr.write_line(f"    {name}")
+    by_section: dict[str, list[str]] = {}
+    for name in pending:
+        section, _, rest = name.partition("/")
+        by_section.setdefault(section, []).append(rest)
+    for section, names in sorted(by_section.items()):
+        tr.write_line(f"  not yet followed: {section}: {', '.join(names)}")
 
 
 def slug_of(name: str) -> str:

@@ -24,9 +24,10 @@ def test_run_pipeline(guide: Guide) -> None:
     deploy = next(p for p in pipelines if p.operation == "deploy")
 
     # DEPLOY: the pipeline's operation, run with its defaults.
-    r = guide.http.post(f"/network-rules/{rule.id}/deploy", json={"pipeline_id": deploy.id})
-    assert r.status_code in (200, 202, 204), r.text
-    action_id = int(r.headers["X-Devopness-Action-Id"])
+    started = guide.c.network_rules.deploy_network_rule(rule.id, {"pipeline_id": deploy.id})
+    assert started.status in (200, 202, 204)
+    action_id = started.action_id
+    assert action_id is not None
 
     action = guide.c.actions.get_action(action_id).data
     assert (action.type, action.resource.type, action.resource.id) == (

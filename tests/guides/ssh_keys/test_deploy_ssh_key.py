@@ -23,8 +23,8 @@ def test_deploy_ssh_key(guide: Guide) -> None:
 
     deployed = guide.c.ssh_keys.deploy_ssh_key(key.id, {"servers": [server.id]})
     assert deployed.status in (200, 202, 204)
-    actions = guide.c.actions.list_environment_actions(where.env.id).data
-    action_id = next(a.id for a in actions if a.resource.type == "ssh-key")
+    action_id = deployed.action_id
+    assert action_id is not None
 
     action = guide.c.actions.get_action(action_id).data
     assert (action.type, action.resource.type) == ("deploy", "ssh-key")
