@@ -77,11 +77,6 @@ CREDENTIAL_IN_USE = (
     "credentials/remove-credential says removal cannot be done while a resource uses it"
 )
 
-SERVER_LINKS_APART = (
-    "servers linked to an SSH key (linked_resources at creation) are kept apart from the "
-    "resource links: GET /resource-links/ssh-key/{id} answers [] (expected the server, "
-    "link_type child) and POST /resource-links/ssh-key/{id}/server/{id}/link answers 422"
-)
 TEMPLATED_TARGET_URL = (
     "an outgoing hook's target_url with a {{ ... }} template holding spaces, as the guide's "
     "example has, is refused: POST /pipelines/{id}/hooks/outgoing answers 422 'should match "

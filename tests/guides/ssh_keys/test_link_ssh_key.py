@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.guides.conftest import SERVER_LINKS_APART, Guide
+from tests.guides.conftest import Guide
 from tests.resource_factories import ssh_keypair
 
 
-@pytest.mark.xfail(strict=True, reason=SERVER_LINKS_APART)
 def test_link_ssh_key(guide: Guide) -> None:
     where = guide.workspace()
     server = guide.loopback_server(where.env.id)
