@@ -35,15 +35,20 @@ def _relation(service: HookService, hook: Hook) -> schemas.HookRelation:
 
 
 def _detail(service: HookService, hook: Hook) -> schemas.Hook:
-    return schemas.Hook.model_validate(
+    relation = schemas.HookRelation.model_validate(hook).model_dump()
+    detail = schemas.Hook.model_validate(
         {
-            **schemas.HookRelation.model_validate(hook).model_dump(),
+            **relation,
             "url": service.trigger_url(hook),
             "secret": service.visible_secret(hook),
             "secret_algorithm": hook.secret_algorithm,
             "secret_header_name": hook.secret_header_name,
             "created_by_user": hook.created_by_user,
         }
+    )
+    # After validation: the shape masks configured header values for everyone.
+    return detail.model_copy(
+        update={"settings": service.visible_settings(hook, detail.settings)}
     )
 
 

@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from app.core.outbound import MASK
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.users.schemas import UserRelation
 
@@ -101,7 +102,11 @@ class HookRelation(ResponseModel):
         neither requires a key, so an object matches exactly one only when the keys of the
         other shape are present and null: a hook shows its own keys and nulls the others."""
         if info.data.get("type") == "out":
-            own = {"request_headers": list(value.get("request_headers") or [])}
+            # Configured header values are credentials for the receiver: masked in every
+            # view; the hook's detail unmasks them for those who may change it.
+            own = {"request_headers": [
+                {**header, "value": MASK} for header in value.get("request_headers") or []
+            ]}
             if value.get("request_body") is not None:
                 own["request_body"] = value["request_body"]
             return {**own, "variables": None}

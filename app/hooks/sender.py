@@ -40,6 +40,9 @@ SIGNATURE_HEADER = "X-Devopness-Signature-256"
 _TEMPLATE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 _MASKED = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
 MAX_STORED_HEADERS = 50
+# Shorter configured header values ("1", "json") are masked by name only: masking them
+# wherever they appear would blank out unrelated text.
+MIN_SECRET_LENGTH = 6
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -53,6 +56,8 @@ class OutgoingRequest:
     verify_ssl: bool
     # Values masked wherever they appear in what is stored of the attempt.
     secrets: tuple[str, ...] = ()
+    # Header names (lower case) the user configured: their values are never stored.
+    configured_headers: frozenset[str] = frozenset()
 
 
 def render(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -103,15 +108,23 @@ def build_request(
         "X-Devopness-Event": event,
         "X-Devopness-Hook-Id": hook.id,
     }
+    configured: list[str] = []
     for header in hook.settings.get("request_headers") or []:
-        headers[str(header["name"])] = str(render(header["value"], context))
+        value = str(render(header["value"], context))
+        headers[str(header["name"])] = value
+        configured.append(value)
     secret = box.decrypt(hook.secret_encrypted)
     if hook.requires_secret:
         algorithm = hook.secret_algorithm or "sha256"
         name = hook.secret_header_name or SIGNATURE_HEADER
         headers[name] = verification.sign(algorithm, secret, body)
     return OutgoingRequest(
-        hook.id, hook.target_url or "", headers, body, hook.verify_ssl, secrets=(secret,)
+        hook.id, hook.target_url or "", headers, body, hook.verify_ssl,
+        # Configured header values are the receiver's credentials: as secret as the hook's.
+        secrets=(secret, *(value for value in configured if len(value) >= MIN_SECRET_LENGTH)),
+        configured_headers=frozenset(
+            str(header["name"]).lower() for header in hook.settings.get("request_headers") or []
+        ),
     )
 
 
@@ -143,7 +156,8 @@ async def _record(
         ip_address=(urlsplit(request.url).hostname or "")[:64],
         url=masked(request.url)[:2048],
         request_headers=masked({
-            k: outbound.MASK if k.lower() in _MASKED else v for k, v in request.headers.items()
+            k: outbound.MASK if k.lower() in _MASKED | request.configured_headers else v
+            for k, v in request.headers.items()
         }),
         request_body=masked(sent),
         response_status_code=status,

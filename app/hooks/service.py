@@ -89,6 +89,13 @@ class HookService:
             return self.secret(hook)
         return MASK
 
+    def visible_settings(self, hook: Hook, shown: dict[str, Any]) -> dict[str, Any]:
+        """The settings as the hook's detail shows them: the response shape masks configured
+        header values; those who may change the hook see what they configured."""
+        if "hook:update" in hook.current_user_permissions and hook.type == HookType.OUTGOING:
+            return {**shown, "request_headers": list(hook.settings.get("request_headers") or [])}
+        return shown
+
     # ------------------------------------------------------------------ access
 
     async def _pipeline(

@@ -244,6 +244,43 @@ async def test_hook_requests_show_no_secret_to_a_read_only_user_and_keep_a_bound
     assert len(body["content"]) <= outbound.MAX_SUMMARY_BYTES
 
 
+async def test_configured_hook_headers_are_secrets_to_readers(
+    app: Any, client: httpx.AsyncClient, db: AsyncSession, settings: Settings,
+) -> None:
+    """A header the user configures on an outgoing hook (an API key for the receiver) is a
+    secret: readers of the hook and of its stored requests never see its value."""
+    api_key = "receiver-api-key-0f9e8d7c"
+    echo = Listener(answer=json.dumps({"seen": f"X-Api-Key: {api_key}"}).encode())
+    try:
+        tenant = await create_tenant(db)
+        pipeline_id = await pipeline_for(db, tenant)
+        hook = await create_hook(
+            client, tenant, pipeline_id, kind="outgoing",
+            target_url=f"http://127.0.0.1:{echo.port}/notify",
+            settings={"request_headers": [{"name": "X-Api-Key", "value": api_key}]},
+        )
+        ids = await send_outgoing_hooks(
+            app.state.database, settings, pipeline_id=pipeline_id, event="action.completed",
+            variables={"action": {"status": "completed"}},
+        )
+        assert api_key.encode() in echo.received[0]
+    finally:
+        echo.close()
+
+    _, token = await create_project_token(
+        db, tenant.project, await create_role(db, permissions=["hook:read"]), tenant.user
+    )
+    reader = auth(token)
+    for path in (f"/hooks/outgoing/{hook['id']}", f"/hook-requests/{ids[0]}",
+                 f"/pipelines/{pipeline_id}/hooks"):
+        r = await client.get(path, headers=reader)
+        assert r.status_code == 200, (path, r.text)
+        assert api_key not in r.text, path
+    # Whoever may change the hook still sees what she configured.
+    r = await client.get(f"/hooks/outgoing/{hook['id']}", headers=tenant.headers)
+    assert r.json()["settings"]["request_headers"] == [{"name": "X-Api-Key", "value": api_key}]
+
+
 async def test_incoming_hook_requests_mask_the_token_wherever_it_is_sent(
     client: httpx.AsyncClient, db: AsyncSession,
 ) -> None:
