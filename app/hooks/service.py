@@ -330,12 +330,16 @@ class HookService:
             response_status_code=0,
             response_headers={},
         )
+        # Written first: the transaction is a writer before the savepoint below reads.
+        # SQLite refuses at once (no busy wait) to turn a reading transaction into a
+        # writing one when another connection committed meanwhile: a 500 under bursts.
+        await self.hooks.add(record)
         outcome = await self._evaluate(hook, record, headers, raw_body, body, ip)
         record.response_status_code = outcome.status_code
         record.response_body = outcome.body
         record.response_headers = {"content-type": "application/json", **outcome.headers}
         record.action_id = outcome.action_id
-        await self.hooks.add(record)
+        await self.session.flush()
         return outcome
 
     async def _creator_may_run(self, hook: Hook) -> bool:

@@ -46,13 +46,7 @@ _LAST = {
 KNOWN_FAILURES: dict[str, str] = {}
 # Failures that depend on timing, so a strict mark would fail the runs where they do not
 # happen; each is a defect to fix, not a shape to accept.
-INTERMITTENT: dict[str, str] = {
-    "POST /hooks/{hook_id}/trigger": (
-        "SQLite: a trigger's transaction reads, then inserts the action; when the embedded "
-        "runner commits in between, SQLite refuses the upgrade to a write lock at once "
-        "('database is locked', busy_timeout does not apply) and the request answers 500"
-    ),
-}
+INTERMITTENT: dict[str, str] = {}
 
 
 def _operations() -> list[Any]:
