@@ -147,8 +147,15 @@ def _seed(http: httpx.Client, s: SeededServer) -> None:
         "settings": {"credential": {"access_key_id": "AKIAIOSFODNN7EXAMPLE",
                                     "secret_access_key": "wJalrXUtnFEMI/K7MDENG/EXAMPLEKEY"}},
     })
+    # An application fetches its code with a source provider's credential, never a cloud one.
+    source = _made(http, f"/environments/{env}/credentials", {
+        "name": "github", "provider_code": "github", "provider_type": "source_provider",
+        "active": True,
+        "settings": {"credential": {"auth_type": "api_credentials",
+                                    "access_token": "ghp_seeded0000000000000000000000000000"}},
+    })
     application = p["application_id"] = _made(http, f"/environments/{env}/applications", {
-        "name": "shop", "repository": "acme/shop", "credential_id": p["credential_id"],
+        "name": "shop", "repository": "acme/shop", "credential_id": source,
         "programming_language": "python", "framework": "django", "engine_version": "3.12",
         "default_branch": "main", "linked_resources": on_server,
     })
