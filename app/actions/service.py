@@ -836,7 +836,7 @@ class PipelineService:
             await links.link_deploy_targets(
                 self.session, pipeline.resource_type, pipeline.resource_id,
                 pipeline.environment_id, data.servers,
-                link_first_server=pipeline.resource_type == "application",
+                link_first_server=pipeline.resource_type == "application", strict=False,
             )
         action = await start_action(
             self.session,

@@ -81,20 +81,26 @@ async def resources_on_server(session: AsyncSession, server_id: int) -> dict[str
     return {str(t): int(n) for t, n in rows.all()}
 
 
-async def environment_servers(
-    session: AsyncSession, environment_id: int, server_ids: Sequence[int], field: str
-) -> list[int]:
-    """`server_ids`, each checked to be a server of the environment (422 on `field.N`
-    otherwise: a server elsewhere, even of another tenant, is named the same way)."""
+async def _in_environment(
+    session: AsyncSession, environment_id: int, server_ids: Sequence[int]
+) -> set[int]:
     from app.servers.models import Server
 
-    found = set(
+    return set(
         await session.scalars(
             select(Server.id).where(
                 Server.environment_id == environment_id, Server.id.in_(list(server_ids))
             )
         )
     )
+
+
+async def environment_servers(
+    session: AsyncSession, environment_id: int, server_ids: Sequence[int], field: str
+) -> list[int]:
+    """`server_ids`, each checked to be a server of the environment (422 on `field.N`
+    otherwise: a server elsewhere, even of another tenant, is named the same way)."""
+    found = await _in_environment(session, environment_id, server_ids)
     for index, server_id in enumerate(server_ids):
         if server_id not in found:
             raise ValidationFailed.field(
@@ -111,14 +117,21 @@ async def link_deploy_targets(
     server_ids: Sequence[int] | None,
     *,
     link_first_server: bool,
+    strict: bool = True,
 ) -> None:
     """A deploy links the servers it is asked to deploy to. With no `servers`, a resource
     linked to none is linked to the environment's server when `link_first_server` and the
-    environment has exactly one (with several, the user chooses)."""
+    environment has exactly one (with several, the user chooses). Not `strict` (a pipeline
+    run), ids that name no server of the environment are left to the action's own target
+    check, which answers 422 on `servers` as a pipeline run always has."""
     if resource_type not in SERVER_LINKED_TYPES:
         return
     if server_ids is not None:
-        wanted = await environment_servers(session, environment_id, server_ids, "servers")
+        if strict:
+            wanted = await environment_servers(session, environment_id, server_ids, "servers")
+        else:
+            found = await _in_environment(session, environment_id, server_ids)
+            wanted = [s for s in dict.fromkeys(server_ids) if s in found]
         await link_servers(session, resource_type, resource_id, wanted)
         return
     if not link_first_server or await servers_for(session, resource_type, resource_id):
