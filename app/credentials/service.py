@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.applications.models import Application
 from app.catalogue.service import cloud_service_summary
 from app.core.auth import Principal
 from app.core.errors import (
@@ -25,7 +26,7 @@ from app.core.security import SecretBox
 from app.core.settings import Settings, get_settings
 from app.credentials import catalogue
 from app.credentials.catalogue import AuthType, Provider, ProviderType
-from app.credentials.models import Credential
+from app.credentials.models import Credential, CredentialEnvironment
 from app.credentials.providers import cloud_adapter, oauth_redirect_uri, source_adapter
 from app.credentials.providers.base import CheckResult, CredentialRejected, ProviderError
 from app.credentials.repository import CredentialRepository
@@ -39,10 +40,11 @@ from app.credentials.schemas import (
 from app.credentials.secrets import seal, unseal
 from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
-from app.networks.models import Network
+from app.networks.models import Network, Subnet
 from app.projects.models import Project
 from app.resource_links.registry import ResourceRef, ResourceType, register_resource_type
 from app.resource_links.service import forget_resource
+from app.servers.models import Server
 
 AUDITED = ("name", "active", "provider_code", "auth_type", "settings_encrypted")
 NOT_FOUND = "Credential not found."
@@ -322,17 +324,38 @@ class CredentialService:
 
     async def delete(self, principal: Principal, ip: str, credential_id: int) -> None:
         credential = await self.authorize(principal, credential_id, "credential:delete")
-        in_use = await self.session.scalar(
-            select(func.count()).select_from(Network).where(Network.credential_id == credential.id)
-        )
-        if in_use:
-            raise Conflict(f"The credential is used by {in_use} network(s); delete them first.")
+        users = await self._users(credential.id)
+        if users:
+            listed = ", ".join(f"{count} {kind}(s)" for kind, count in users)
+            raise Conflict(f"The credential is used by {listed}; change or delete them first.")
         record_event(
             self.session, principal, ip, "credential", credential.id, "deleted",
             snapshot(credential, AUDITED), None,
         )
         await forget_resource(self.session, "credential", credential.id)
         await self.credentials.delete(credential)
+
+    async def _users(self, credential_id: int) -> list[tuple[str, int]]:
+        """What uses the credential, by kind: networks and subnets by their key, applications
+        and servers while it is linked to their environment (the rule that lets them use
+        it; a stale id elsewhere does not hold the credential)."""
+        linked = select(CredentialEnvironment.environment_id).where(
+            CredentialEnvironment.credential_id == credential_id
+        )
+        conditions: list[tuple[str, Any]] = [
+            ("network", Network.credential_id == credential_id),
+            ("subnet", Subnet.credential_id == credential_id),
+            ("application", and_(Application.credential_id == credential_id,
+                                 Application.environment_id.in_(linked))),
+            ("server", and_(Server.credential_id == credential_id,
+                            Server.environment_id.in_(linked))),
+        ]
+        found = []
+        for kind, condition in conditions:
+            count = await self.session.scalar(select(func.count()).where(condition))
+            if count:
+                found.append((kind, int(count)))
+        return found
 
     async def _environment_for_link(
         self, principal: Principal, environment_id: int

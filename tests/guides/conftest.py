@@ -71,11 +71,6 @@ ORG_AFTER_INVITE = (
     "linked to the organization itself grant that (app/core/permissions._organization_condition)"
 )
 
-CREDENTIAL_IN_USE = (
-    "a credential an application uses can be removed: DELETE /credentials/{id} answers 204 "
-    "(expected 409/422 naming the application, and the credential kept) - "
-    "credentials/remove-credential says removal cannot be done while a resource uses it"
-)
 
 TEMPLATED_TARGET_URL = (
     "an outgoing hook's target_url with a {{ ... }} template holding spaces, as the guide's "

@@ -6,10 +6,9 @@ import pytest
 from devopness.core.api_error import DevopnessApiError
 
 from tests import standins
-from tests.guides.conftest import CREDENTIAL_IN_USE, Guide
+from tests.guides.conftest import Guide
 
 
-@pytest.mark.xfail(strict=True, reason=CREDENTIAL_IN_USE)
 def test_remove_credential(guide: Guide) -> None:
     where = guide.workspace()
     unused = guide.credential(where, "hetzner", "cloud_provider",
