@@ -395,9 +395,9 @@ class TriggerWhenCondition(RequestModel):
     """One condition on a triggering request's body (the reference's TriggerWhenCondition);
     pipelines and incoming hooks store it and answer it back as given."""
 
-    name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    name: Annotated[str, StringConstraints(max_length=255), ONE_LINE] | None = None
     type: Literal["request_body"] = "request_body"
-    path: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    path: Annotated[str, StringConstraints(min_length=1, max_length=255), ONE_LINE]
     accepted_values: list[bool | int | float | str | None] = Field(min_length=1, max_length=100)
 
     @model_serializer(mode="wrap")

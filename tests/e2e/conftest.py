@@ -44,6 +44,10 @@ def live_server(
         "AWS_ENDPOINT_URL": moto_url,
         # Its SSH targets and hook receivers are on loopback.
         "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true",
+        # Every e2e module signs users up from 127.0.0.1 against this one process; the
+        # limits themselves are tested in-process (tests/core).
+        "RATE_LIMIT_AUTH_PER_MINUTE": "100000",
+        "RATE_LIMIT_IP_PER_MINUTE": "100000",
     }
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(

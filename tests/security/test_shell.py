@@ -186,6 +186,8 @@ MULTI_LINE = {
     ("applications", "trigger_comment"), ("applications", "template_inputs"),
     ("applications", "template_id"), ("applications", "template"),
     ("actions", "conditions"),
+    # Compared with a triggering request's values, never written to a server.
+    ("actions", "accepted_values"),
 }
 # The request schemas whose text reaches a server (a file or a command line there).
 SERVER_FACING = ["actions", "applications", "cron_jobs", "daemons", "network_rules", "servers",
