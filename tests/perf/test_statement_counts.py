@@ -1,0 +1,146 @@
+"""No N+1 on any read: every GET operation of the reference runs a fixed, small number of SQL
+statements, whatever the page size and however many related rows exist.
+
+The cases are generated from the reference's GET operations: a new operation without a row
+in CEILINGS fails here. Each case seeds a world holding one of every resource, counts the
+statements of one request, grows every relation the request could walk (list items,
+servers per resource, targets and steps per action, members, links, variables...), and
+counts again: the two counts must be equal and within the operation's ceiling. Lists are
+also read at per_page=5 and per_page=50, which must cost the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.settings import Settings
+from tests import reference
+from tests.perf.world import grow, seed
+
+GROWTH = 6
+
+# Statements per request at most, by operationId: the measured count of each read, so that
+# one more statement (an N+1 shows as several) fails here and the table shows the change.
+CEILINGS: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call an operation in the seeded world, where the defaults do not fit."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    # A list whose items do not grow with the world (read from a provider stand-in).
+    fixed_list: bool = False
+
+
+CASES: dict[str, Case] = {
+    "listActionsByResourceType": Case(),
+    "listEnvironmentActionsByResourceType": Case(),
+    "listProjectActionsByResourceType": Case(),
+    "listPipelinesByResourceType": Case(),
+    "listResourceEventsByResourceType": Case(),
+    "listVariablesByResourceType": Case(),
+    "listResourceLinksByResourceType": Case(params={"resource_type": "network",
+                                                     "resource_id": "network_id"}),
+    "listResourceLinksByResourceTypeAndLinkType": Case(
+        params={"resource_type": "network", "resource_id": "network_id"}),
+    "getEnvironmentCredentialSettings": Case(),
+    "getOrganizationCredentialSettings": Case(),
+    "listCredentialRepositories": Case(fixed_list=True),
+    "listStaticCloudInstancesByCloudProviderServiceCodeAndRegionCode": Case(fixed_list=True),
+    "listStaticBillingPlansOptions": Case(fixed_list=True),
+    "listStaticPermissions": Case(fixed_list=True),
+    "listStaticResourceTypes": Case(fixed_list=True),
+}
+
+# GET operations not covered, each with its reason. Empty: every read is measured.
+EXCLUDED: dict[str, str] = {}
+
+
+def _get_operations() -> list[tuple[str, str, bool]]:
+    """(operationId, path, answers a list) of every GET operation of the reference."""
+    if reference.reference_dir() is None:
+        return []
+    current, _ = reference.documents()
+    found = []
+    for path, item in current["paths"].items():
+        op = item.get("get")
+        if op is None:
+            continue
+        schema = (op.get("responses", {}).get("200", {}).get("content", {})
+                  .get("application/json", {}).get("schema", {}))
+        found.append((op["operationId"], path, schema.get("type") == "array"))
+    return sorted(found)
+
+
+OPERATIONS = _get_operations()
+
+
+def test_every_get_operation_is_covered() -> None:
+    reference.require_reference()
+    ids = {op_id for op_id, _, _ in OPERATIONS}
+    covered = ids - set(EXCLUDED)
+    assert not set(EXCLUDED) - ids, "exclusions name operations the reference lacks"
+    assert not set(CASES) - ids, "cases name operations the reference lacks"
+    assert set(CEILINGS) == covered, (
+        f"ceilings missing for {sorted(covered - set(CEILINGS))}, "
+        f"stale for {sorted(set(CEILINGS) - covered)}"
+    )
+    assert len(covered) == len(OPERATIONS) - len(EXCLUDED)
+
+
+@pytest.fixture
+def github_oauth(settings: Settings, providers: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "github_client_id", "gh-client")
+    monkeypatch.setattr(settings, "github_client_secret", "gh-secret")
+
+
+async def _count(client: httpx.AsyncClient, count_queries: Any, path: str,
+                 query: dict[str, Any], headers: dict[str, str]) -> tuple[int, httpx.Response]:
+    # A warm-up request first: the one-off bookkeeping of a token (its first use, the
+    # cached principal) is not the read's cost.
+    await client.get(path, params=query, headers=headers)
+    with count_queries() as q:
+        r = await client.get(path, params=query, headers=headers)
+    assert r.status_code < 300, f"{path}: {r.status_code} {r.text}"
+    return q.count, r
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "template", "is_list"),
+    [pytest.param(*op, id=op[0]) for op in OPERATIONS if op[0] not in EXCLUDED],
+)
+async def test_statements_do_not_grow(
+    operation_id: str, template: str, is_list: bool, client: httpx.AsyncClient,
+    db: AsyncSession, settings: Settings, github_oauth: None, count_queries: Any,
+) -> None:
+    case = CASES.get(operation_id, Case())
+    world = await seed(db, settings)
+    params = world.params()
+    params |= {k: params.get(v, v) if isinstance(v, str) else v for k, v in case.params.items()}
+    path = template.format(**params)
+    query = dict(case.query) | ({"per_page": 50} if is_list else {})
+
+    small, r_small = await _count(client, count_queries, path, query, world.headers)
+    await grow(db, world, GROWTH)
+    grown, r_grown = await _count(client, count_queries, path, query, world.headers)
+    counts = {"small world": small, "grown world": grown}
+    if is_list:
+        sizes = (len(r_small.json()), len(r_grown.json()))
+        if not case.fixed_list:
+            assert sizes[1] > 5 and sizes[1] > sizes[0], (
+                f"{path}: growing the world did not grow the list ({sizes})")
+        counts["per_page=5"], _ = await _count(
+            client, count_queries, path, query | {"per_page": 5}, world.headers)
+    print(f"{operation_id}: {counts}")
+    assert small > 0, f"{path}: the counter saw none of the request's statements"
+    assert len(set(counts.values())) == 1, f"{path}: statements differ: {counts}"
+    ceiling = CEILINGS.get(operation_id)
+    assert ceiling is not None, f"{operation_id}: no ceiling in CEILINGS (measured {grown})"
+    assert grown <= ceiling, f"{path}: {grown} statements, ceiling {ceiling}"
