@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
 from app.actions.service import ensure_default_pipelines
 from app.applications.models import Application
+from app.core.permissions import ALL_PERMISSIONS
 from app.core.security import SecretBox, hash_token, new_token
 from app.core.settings import Settings
 from app.credentials.catalogue import PROVIDERS
@@ -73,8 +74,12 @@ ON_SERVERS = ("application", "daemon", "cronjob", "service", "network-rule", "ss
 
 @dataclass
 class World:
+    """`caller` reads: a member of the organization's team whose role grants everything, so
+    every read walks the permission checks a non-owner pays for."""
+
     settings: Settings
     owner: User
+    caller: User
     token: str
     organization: Organization
     project: Project
@@ -145,11 +150,12 @@ class World:
             "social_account_provider": "github",
             "ssh_key_id": self.ssh_key.id,
             "ssl_certificate_id": self.ssl_certificate.id,
-            "cloud_service_code": "aws-ec2",
+            "cloud_provider_service_code": "aws-ec2",
             "region_code": "us-east-1",
             "subnet_id": self.subnet.id,
             "team_id": self.team.id,
-            "user_id": self.owner.id,
+            "user_id": self.caller.id,
+            "owner_id": self.owner.id,
             "personal_access_token_id": self.pat.id,
             "variable_id": self.variable.id,
             "virtual_host_id": self.virtual_host.id,
@@ -283,7 +289,7 @@ async def _add_targets(db: AsyncSession, action: Action, servers: list[Server], 
     now = datetime.now(UTC)
     targets = [ActionTarget(action_id=action.id, resource_type="server", resource_id=s.id,
                             server_id=s.id, status="completed", status_reason_code="COMPLETED",
-                            resource_data={"hostname": s.hostname, "ip_address": s.ip_address},
+                            resource_data=_server_data(s),
                             total_steps=steps, started_at=now, completed_at=now)
                for s in servers]
     db.add_all(targets)
@@ -300,6 +306,13 @@ async def _add_targets(db: AsyncSession, action: Action, servers: list[Server], 
     return targets
 
 
+def _server_data(server: Server) -> dict[str, Any]:
+    return {"id": server.id, "hostname": server.hostname, "provider_name": "self-hosted",
+            "provider_name_human_readable": "VPS/Self Hosted", "ip_address": server.ip_address,
+            "ssh_port": server.ssh_port, "os_version_code": server.os_version_code,
+            "provision_input": server.provision_input}
+
+
 def _link_servers(resource_type: str, resource_id: int, servers: list[Server]
                   ) -> list[ResourceServer]:
     return [ResourceServer(resource_type=resource_type, resource_id=resource_id,
@@ -308,20 +321,27 @@ def _link_servers(resource_type: str, resource_id: int, servers: list[Server]
 
 async def seed(db: AsyncSession, settings: Settings) -> World:
     box = SecretBox(settings)
-    owner, token = await user_with_token(db)
+    owner = await create_user(db)
+    caller, token = await user_with_token(db)
     org = await create_organization(db, owner)
     project = await create_project(db, owner, organization=org)
     member = await create_user(db)
+    mine = await create_project(db, caller)
+    everything = Role(name=f"all-{_n()}", description="everything", is_predefined=False,
+                      permissions=sorted(ALL_PERMISSIONS), organization_id=org.id)
     key = environment_key()
     envs = [Environment(project_id=project.id, type="production", name=f"env-{_n()}",
                         created_by=owner.id, ssh_public_key=key.public_key,
                         ssh_private_key_encrypted=key.private_key_encrypted,
                         archived_at=archived)
             for archived in (None, datetime.now(UTC))]
+    envs.append(Environment(project_id=mine.id, type="production", name=f"env-{_n()}",
+                            created_by=caller.id, ssh_public_key=key.public_key,
+                            ssh_private_key_encrypted=key.private_key_encrypted))
     role = Role(name=f"role-{_n()}", description="custom", is_predefined=False,
                 permissions=["environment:read"], organization_id=org.id)
     team = Team(name=f"Team {_n()}", organization_id=org.id, created_by=owner.id)
-    db.add_all([*envs, role, team])
+    db.add_all([*envs, role, everything, team])
     await db.flush()
     env = envs[0]
     github = _credential(settings, org, owner, "github",
@@ -330,15 +350,15 @@ async def seed(db: AsyncSession, settings: Settings) -> World:
                              {"access_key_id": "AKIAIOSFODNN7EXAMPLE",
                               "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
     project_token = _api_token(ApiTokenType.PROJECT_API_TOKEN, owner, project, role)
-    pat = _api_token(ApiTokenType.PERSONAL_ACCESS_TOKEN, owner)
+    pat = _api_token(ApiTokenType.PERSONAL_ACCESS_TOKEN, caller)
     db.add_all([github, credential, project_token, pat,
-                _team_member(team, owner), _team_member(team, member),
-                TeamLink(team_id=team.id, role_id=role.id, organization_id=org.id),
+                _team_member(team, caller), _team_member(team, member), _team_member(team, owner),
+                TeamLink(team_id=team.id, role_id=everything.id, organization_id=org.id),
                 TeamInvitation(team_id=team.id, type=TeamInvitationType.PRIVATE,
-                               email=owner.email, status=TeamInvitationStatus.PENDING,
+                               email=caller.email, status=TeamInvitationStatus.PENDING,
                                expires_at=datetime.now(UTC) + timedelta(days=7),
                                created_by=owner.id),
-                SocialAccount(user_id=owner.id, provider="github", provider_user_id="1",
+                SocialAccount(user_id=caller.id, provider="github", provider_user_id="1",
                               provider_user_nickname="octo",
                               token_encrypted=box.encrypt(standins.GITHUB_TOKEN))])
     await db.flush()
@@ -388,7 +408,7 @@ async def seed(db: AsyncSession, settings: Settings) -> World:
     await db.flush()
     hook_request = _hook_request(incoming)
     db.add_all([hook_request, _hook_request(outgoing)])
-    world = World(settings, owner, token, org, project, env, envs[1], role, team, member,
+    world = World(settings, owner, caller, token, org, project, env, envs[1], role, team, member,
                   project_token, pat, credential, github, network, subnet, server, application,
                   daemon, cron_job, service, network_rule, ssh_key, virtual_host,
                   ssl_certificate, variable, pipeline, incoming, outgoing, hook_request,
@@ -412,11 +432,17 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
     box = SecretBox(w.settings)
     base = _base(env=w.environment, project=w.project, user=w.owner)
     key = environment_key()
-    users = []
-    for _ in range(n):
-        users.append(await create_user(db))
-        await create_project(db, w.owner, organization=w.organization)
-        await create_organization(db, w.owner)
+    users = [User(email=f"member{_n()}@example.com", name="Member", url_slug=f"member-{_n()}",
+                  password_hash=w.owner.password_hash, active=True,
+                  email_verified_at=datetime.now(UTC)) for _ in range(n)]
+    organizations = [Organization(name=f"Org {_n()}", url_slug=f"org-x{_n()}",
+                                  owner_id=w.caller.id) for _ in range(n)]
+    projects = [Project(name=f"Project {_n()}", user_id=w.owner.id,
+                        organization_id=w.organization.id, created_by=w.owner.id)
+                for _ in range(n)]
+    # The caller's own projects, each with an environment (`/users/{user_id}/...`).
+    personal = [Project(name=f"Mine {_n()}", user_id=w.caller.id, created_by=w.caller.id)
+                for _ in range(n)]
     envs = [Environment(project_id=w.project.id, type="production", name=f"env-{_n()}",
                         created_by=w.owner.id, ssh_public_key=key.public_key,
                         ssh_private_key_encrypted=key.private_key_encrypted,
@@ -431,7 +457,14 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
     credentials = [_credential(w.settings, w.organization, w.owner, "aws",
                                {"access_key_id": "AKIAIOSFODNN7EXAMPLE",
                                 "secret_access_key": "x" * 40}) for _ in range(n)]
-    db.add_all([*envs, *roles, *teams, *servers, *credentials])
+    db.add_all([*users, *organizations, *projects, *personal])
+    await db.flush()
+    envs += [Environment(project_id=p.id, type="production", name=f"env-{_n()}",
+                         created_by=w.caller.id, ssh_public_key=key.public_key,
+                         ssh_private_key_encrypted=key.private_key_encrypted)
+             for p in personal]
+    db.add_all([*envs, *roles, *teams, *servers,
+                *credentials])
     await db.flush()
     w.servers.extend(servers)
     applications = [_application(base, w.github.id) for _ in range(n)]
@@ -477,8 +510,14 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                 for t in teams])
     db.add_all([TeamLink(team_id=t.id, role_id=w.role.id, environment_id=w.environment.id)
                 for t in teams])
+    db.add_all([TeamLink(team_id=w.team.id, role_id=w.role.id, project_id=p.id)
+                for p in projects])
+    db.add_all([SocialAccount(user_id=w.caller.id, provider=provider, provider_user_id="1",
+                              provider_user_nickname="octo",
+                              token_encrypted=box.encrypt(standins.GITHUB_TOKEN))
+                for provider in ("gitlab", "bitbucket")])
     db.add_all([TeamInvitation(team_id=t.id, type=TeamInvitationType.PRIVATE,
-                               email=w.owner.email, status=TeamInvitationStatus.PENDING,
+                               email=w.caller.email, status=TeamInvitationStatus.PENDING,
                                expires_at=datetime.now(UTC) + timedelta(days=7),
                                created_by=w.owner.id) for t in [w.team, *teams]])
     db.add_all([TeamInvitation(team_id=w.team.id, type=TeamInvitationType.PRIVATE,
@@ -488,13 +527,18 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                                created_by=w.owner.id) for _ in range(n)])
     db.add_all([_api_token(ApiTokenType.PROJECT_API_TOKEN, w.owner, w.project, w.role)
                 for _ in range(n)])
-    db.add_all([_api_token(ApiTokenType.PERSONAL_ACCESS_TOKEN, w.owner) for _ in range(n)])
+    db.add_all([_api_token(ApiTokenType.PERSONAL_ACCESS_TOKEN, w.caller) for _ in range(n)])
     # Pipelines of new applications, hooks and their requests.
     for a in applications:
         await ensure_default_pipelines(
             db, "application", a.id, project_id=w.project.id, environment_id=w.environment.id,
             organization_id=w.organization.id, created_by=w.owner.id,
         )
+    db.add_all([Pipeline(name=f"Custom {_n()}", resource_type="application",
+                         resource_id=w.application.id, operation="deploy",
+                         environment_id=w.environment.id, project_id=w.project.id,
+                         organization_id=w.organization.id, created_by=w.owner.id)
+                for _ in range(n)])
     hooks = [_hook(box, w.pipeline, kind, w.owner) for _ in range(n) for kind in ("in", "out")]
     db.add_all(hooks)
     await db.flush()
@@ -506,6 +550,6 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                            status_reason_code="COMPLETED", exit_code=0)
                 for order in range(2, n + 2)])
     for _ in range(n):
-        await _action(db, w, w.servers, steps=2)
+        await _action(db, w, [w.server, *servers[:1]], steps=2)
     db.add_all(_events(w, n))
     await db.commit()
