@@ -266,19 +266,20 @@ def _api_token(kind: ApiTokenType, user: User, project: Project | None = None,
         role_id=role.id if role else None, expires_at=datetime.now(UTC) + timedelta(days=30))
 
 
-async def _action(db: AsyncSession, w: World, servers: list[Server], steps: int
-                  ) -> tuple[Action, list[ActionTarget]]:
+async def _action(db: AsyncSession, w: World, servers: list[Server], steps: int,
+                  by: User | None = None) -> tuple[Action, list[ActionTarget]]:
     """A finished deploy of the application: a target per server, `steps` steps each, and
     a log on every step."""
     now = datetime.now(UTC)
+    by = by or w.owner
     action = Action(type="deploy", status="completed", status_reason_code="COMPLETED",
                     resource_type="application", resource_id=w.application.id,
                     pipeline_id=w.pipeline.id, environment_id=w.environment.id,
                     project_id=w.project.id, organization_id=w.organization.id,
-                    triggered_from={"trigger_type": "manual", "name": w.owner.name or "",
-                                    "email": w.owner.email, "ip_address": "127.0.0.1",
-                                    "user_id": w.owner.id},
-                    triggered_by=w.owner.id, started_at=now, completed_at=now)
+                    triggered_from={"trigger_type": "manual", "name": by.name or "",
+                                    "email": by.email, "ip_address": "127.0.0.1",
+                                    "user_id": by.id},
+                    triggered_by=by.id, started_at=now, completed_at=now)
     db.add(action)
     await db.flush()
     return action, await _add_targets(db, action, servers, steps)
@@ -430,21 +431,29 @@ def _events(w: World, n: int) -> list[ResourceEvent]:
 async def grow(db: AsyncSession, w: World, n: int) -> None:
     """Add `n` more rows of every kind the reads of `w` can reach."""
     box = SecretBox(w.settings)
-    base = _base(env=w.environment, project=w.project, user=w.owner)
     key = environment_key()
     users = [User(email=f"member{_n()}@example.com", name="Member", url_slug=f"member-{_n()}",
                   password_hash=w.owner.password_hash, active=True,
                   email_verified_at=datetime.now(UTC)) for _ in range(n)]
+    db.add_all(users)
+    await db.flush()
+    # Grown rows name many creators: a read that loads each row's creator on its own
+    # (hidden while every row shares one) shows here.
+    creators = itertools.cycle(users)
+
+    def b() -> dict[str, Any]:
+        return _base(env=w.environment, project=w.project, user=next(creators))
+
     organizations = [Organization(name=f"Org {_n()}", url_slug=f"org-x{_n()}",
                                   owner_id=w.caller.id) for _ in range(n)]
     projects = [Project(name=f"Project {_n()}", user_id=w.owner.id,
-                        organization_id=w.organization.id, created_by=w.owner.id)
+                        organization_id=w.organization.id, created_by=next(creators).id)
                 for _ in range(n)]
     # The caller's own projects, each with an environment (`/users/{user_id}/...`).
     personal = [Project(name=f"Mine {_n()}", user_id=w.caller.id, created_by=w.caller.id)
                 for _ in range(n)]
     envs = [Environment(project_id=w.project.id, type="production", name=f"env-{_n()}",
-                        created_by=w.owner.id, ssh_public_key=key.public_key,
+                        created_by=next(creators).id, ssh_public_key=key.public_key,
                         ssh_private_key_encrypted=key.private_key_encrypted,
                         archived_at=archived)
             for _ in range(n) for archived in (None, datetime.now(UTC))]
@@ -452,12 +461,12 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                   permissions=["server:read"], organization_id=w.organization.id)
              for _ in range(n)]
     teams = [Team(name=f"Team {_n()}", organization_id=w.organization.id,
-                  created_by=w.owner.id) for _ in range(n)]
-    servers = [_server(base) for _ in range(n)]
-    credentials = [_credential(w.settings, w.organization, w.owner, "aws",
+                  created_by=next(creators).id) for _ in range(n)]
+    servers = [_server(b()) for _ in range(n)]
+    credentials = [_credential(w.settings, w.organization, next(creators), "aws",
                                {"access_key_id": "AKIAIOSFODNN7EXAMPLE",
                                 "secret_access_key": "x" * 40}) for _ in range(n)]
-    db.add_all([*users, *organizations, *projects, *personal])
+    db.add_all([*organizations, *projects, *personal])
     await db.flush()
     envs += [Environment(project_id=p.id, type="production", name=f"env-{_n()}",
                          created_by=w.caller.id, ssh_public_key=key.public_key,
@@ -467,26 +476,26 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                 *credentials])
     await db.flush()
     w.servers.extend(servers)
-    applications = [_application(base, w.github.id) for _ in range(n)]
-    networks = [Network(**base, credential_id=w.credential.id, name=f"net-{_n()}",
+    applications = [_application(b(), w.github.id) for _ in range(n)]
+    networks = [Network(**b(), credential_id=w.credential.id, name=f"net-{_n()}",
                         provider_name="aws", cloud_service_code="aws-ec2", region="us-east-1",
                         cidr_block="10.0.0.0/16") for _ in range(n)]
     db.add_all([*applications, *networks])
     await db.flush()
-    subnets = [Subnet(**base, network_id=w.network.id, credential_id=w.credential.id,
+    subnets = [Subnet(**b(), network_id=w.network.id, credential_id=w.credential.id,
                       name=f"subnet-{_n()}", region="us-east-1", cidr_block="10.0.2.0/24")
                for _ in range(n)]
-    vhosts = [_virtual_host(base, w.application.id) for _ in range(n)]
-    services = [_service(base) for _ in range(n)]
+    vhosts = [_virtual_host(b(), w.application.id) for _ in range(n)]
+    services = [_service(b()) for _ in range(n)]
     db.add_all([*subnets, *vhosts, *services,
-                *[_daemon(base, w.application.id) for _ in range(n)],
-                *[_cron_job(base, w.application.id) for _ in range(n)],
-                *[_network_rule(base) for _ in range(n)],
-                *[_ssh_key(base) for _ in range(n)]])
+                *[_daemon(b(), w.application.id) for _ in range(n)],
+                *[_cron_job(b(), w.application.id) for _ in range(n)],
+                *[_network_rule(b()) for _ in range(n)],
+                *[_ssh_key(b()) for _ in range(n)]])
     await db.flush()
-    db.add_all([_ssl_certificate(base, v.id) for v in vhosts])
-    db.add_all([_variable(base, "application", w.application.id) for _ in range(n)])
-    db.add_all([_variable(base, "service", w.service.id) for _ in range(n)])
+    db.add_all([_ssl_certificate(b(), v.id) for v in vhosts])
+    db.add_all([_variable(b(), "application", w.application.id) for _ in range(n)])
+    db.add_all([_variable(b(), "service", w.service.id) for _ in range(n)])
     db.add_all([CredentialEnvironment(credential_id=c.id, environment_id=w.environment.id)
                 for c in credentials])
     db.add_all([ResourceLink(parent_type="network", parent_id=w.network.id,
@@ -519,13 +528,13 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
     db.add_all([TeamInvitation(team_id=t.id, type=TeamInvitationType.PRIVATE,
                                email=w.caller.email, status=TeamInvitationStatus.PENDING,
                                expires_at=datetime.now(UTC) + timedelta(days=7),
-                               created_by=w.owner.id) for t in [w.team, *teams]])
+                               created_by=next(creators).id) for t in [w.team, *teams]])
     db.add_all([TeamInvitation(team_id=w.team.id, type=TeamInvitationType.PRIVATE,
                                email=f"guest{_n()}@example.com",
                                status=TeamInvitationStatus.PENDING,
                                expires_at=datetime.now(UTC) + timedelta(days=7),
-                               created_by=w.owner.id) for _ in range(n)])
-    db.add_all([_api_token(ApiTokenType.PROJECT_API_TOKEN, w.owner, w.project, w.role)
+                               created_by=next(creators).id) for _ in range(n)])
+    db.add_all([_api_token(ApiTokenType.PROJECT_API_TOKEN, next(creators), w.project, w.role)
                 for _ in range(n)])
     db.add_all([_api_token(ApiTokenType.PERSONAL_ACCESS_TOKEN, w.caller) for _ in range(n)])
     # Pipelines of new applications, hooks and their requests.
@@ -537,9 +546,9 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
     db.add_all([Pipeline(name=f"Custom {_n()}", resource_type="application",
                          resource_id=w.application.id, operation="deploy",
                          environment_id=w.environment.id, project_id=w.project.id,
-                         organization_id=w.organization.id, created_by=w.owner.id)
+                         organization_id=w.organization.id, created_by=next(creators).id)
                 for _ in range(n)])
-    hooks = [_hook(box, w.pipeline, kind, w.owner) for _ in range(n) for kind in ("in", "out")]
+    hooks = [_hook(box, w.pipeline, kind, next(creators)) for _ in range(n) for kind in ("in", "out")]
     db.add_all(hooks)
     await db.flush()
     db.add_all([_hook_request(h) for h in [w.incoming, w.outgoing] for _ in range(n)])
@@ -550,6 +559,6 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                            status_reason_code="COMPLETED", exit_code=0)
                 for order in range(2, n + 2)])
     for _ in range(n):
-        await _action(db, w, [w.server, *servers[:1]], steps=2)
+        await _action(db, w, [w.server, *servers[:1]], steps=2, by=next(creators))
     db.add_all(_events(w, n))
     await db.commit()
