@@ -548,7 +548,8 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                          environment_id=w.environment.id, project_id=w.project.id,
                          organization_id=w.organization.id, created_by=next(creators).id)
                 for _ in range(n)])
-    hooks = [_hook(box, w.pipeline, kind, next(creators)) for _ in range(n) for kind in ("in", "out")]
+    hooks = [_hook(box, w.pipeline, kind, next(creators))
+             for _ in range(n) for kind in ("in", "out")]
     db.add_all(hooks)
     await db.flush()
     db.add_all([_hook_request(h) for h in [w.incoming, w.outgoing] for _ in range(n)])
