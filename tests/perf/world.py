@@ -67,11 +67,6 @@ from tests.factories import (
 
 _seq = itertools.count(1)
 
-# Resource types whose rows run on servers (`resource_servers`).
-ON_SERVERS = ("application", "daemon", "cronjob", "service", "network-rule", "ssh-key",
-              "virtual-host")
-
-
 @dataclass
 class World:
     """`caller` reads: a member of the organization's team whose role grants everything, so
@@ -389,9 +384,11 @@ async def seed(db: AsyncSession, settings: Settings) -> World:
                 ResourceLink(parent_type="network", parent_id=network.id, child_type="subnet",
                              child_id=subnet.id, can_be_unlinked=False, environment_id=env.id)])
     await db.flush()
-    resources = {"application": application, "daemon": daemon, "cronjob": cron_job,
-                 "service": service, "network-rule": network_rule, "ssh-key": ssh_key,
-                 "virtual-host": virtual_host}
+    resources: dict[str, Any] = {
+        "application": application, "daemon": daemon, "cronjob": cron_job,
+        "service": service, "network-rule": network_rule, "ssh-key": ssh_key,
+        "virtual-host": virtual_host,
+    }
     for resource_type, resource in resources.items():
         db.add_all(_link_servers(resource_type, resource.id, [server]))
     pipelines = await ensure_default_pipelines(
@@ -502,9 +499,11 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
                              child_type="subnet", child_id=s.id, can_be_unlinked=False,
                              environment_id=w.environment.id) for s in subnets])
     # Every resource of the world runs on every new server, and so do the new ones.
-    resources = {"application": w.application, "daemon": w.daemon, "cronjob": w.cron_job,
-                 "service": w.service, "network-rule": w.network_rule, "ssh-key": w.ssh_key,
-                 "virtual-host": w.virtual_host}
+    resources: dict[str, Any] = {
+        "application": w.application, "daemon": w.daemon, "cronjob": w.cron_job,
+        "service": w.service, "network-rule": w.network_rule, "ssh-key": w.ssh_key,
+        "virtual-host": w.virtual_host,
+    }
     for resource_type, resource in resources.items():
         db.add_all(_link_servers(resource_type, resource.id, servers))
     for a in applications:
