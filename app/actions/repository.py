@@ -134,7 +134,7 @@ class PipelineRepository:
             .where(
                 _visible(self.authorizer, principal, Pipeline.environment_id, Pipeline.project_id)
             )
-            .options(selectinload(Pipeline.created_by_user), selectinload(Pipeline.steps))
+            .options(joinedload(Pipeline.created_by_user), selectinload(Pipeline.steps))
         )
 
     async def get_readable(self, principal: Principal, pipeline_id: int) -> Pipeline | None:
