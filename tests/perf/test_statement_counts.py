@@ -25,8 +25,11 @@ from tests.perf.world import grow, seed
 
 GROWTH = 6
 
-# Statements per request at most, by operationId: the measured count of each read, so that
-# one more statement (an N+1 shows as several) fails here and the table shows the change.
+# Statements per request at most, by operationId: the measured count of each read (the
+# same on SQLite and PostgreSQL), so that one more statement fails here and the change shows
+# in this table. 0: the read touches no row once the caller's token is cached (static
+# catalogues, the user's URLs); a query added to one of them shows too. The caller is a
+# team member, not an owner: the counts include the permission checks members pay for.
 CEILINGS: dict[str, int] = {
     "getAction": 4,
     "getActionLog": 9,
@@ -146,19 +149,11 @@ class Case:
 
 
 CASES: dict[str, Case] = {
-    "listActionsByResourceType": Case(),
-    "listEnvironmentActionsByResourceType": Case(),
-    "listProjectActionsByResourceType": Case(),
-    "listPipelinesByResourceType": Case(),
-    "listResourceEventsByResourceType": Case(),
-    "listVariablesByResourceType": Case(),
     "listResourceLinksByResourceType": Case(params={"resource_type": "network",
                                                      "resource_id": "network_id"}),
     "listResourceLinksByResourceTypeAndLinkType": Case(
         params={"resource_type": "network", "resource_id": "network_id"}),
     "listSocialAccounts": Case(short_list=True),
-    "getEnvironmentCredentialSettings": Case(),
-    "getOrganizationCredentialSettings": Case(),
     "listCredentialRepositories": Case(fixed_list=True),
     "listStaticCloudInstancesByCloudProviderServiceCodeAndRegionCode": Case(fixed_list=True),
     "listStaticBillingPlansOptions": Case(fixed_list=True),
@@ -166,7 +161,8 @@ CASES: dict[str, Case] = {
     "listStaticResourceTypes": Case(fixed_list=True),
 }
 
-# GET operations not covered, each with its reason. Empty: every read is measured.
+# GET operations not covered, each with its reason. Empty: every read is measured, those
+# that read no row included (their ceiling is 0).
 EXCLUDED: dict[str, str] = {}
 
 
@@ -221,9 +217,13 @@ async def plain_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def github_oauth(settings: Settings, providers: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def stand_ins(settings: Settings, providers: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub (repositories, OAuth status) answered by the local stand-in; a cached token
+    that outlives a slow request, so the warm-up always takes authentication out of the
+    count."""
     monkeypatch.setattr(settings, "github_client_id", "gh-client")
     monkeypatch.setattr(settings, "github_client_secret", "gh-secret")
+    monkeypatch.setattr(settings, "auth_cache_seconds", 3600.0)
 
 
 async def _count(client: httpx.AsyncClient, count_queries: Any, path: str,
@@ -239,11 +239,14 @@ async def _count(client: httpx.AsyncClient, count_queries: Any, path: str,
 
 @pytest.mark.parametrize(
     ("operation_id", "template", "is_list"),
-    [pytest.param(*op, id=op[0]) for op in OPERATIONS if op[0] not in EXCLUDED],
+    [pytest.param(*op, id=op[0]) for op in OPERATIONS if op[0] not in EXCLUDED]
+    or [pytest.param("", "", False, id="no-reference", marks=pytest.mark.skip(
+        reason="API reference not found: put it at ../shared/reference or set "
+               "DEVOPNESS_REFERENCE_DIR (the cases are generated from it)"))],
 )
 async def test_statements_do_not_grow(
     operation_id: str, template: str, is_list: bool, plain_client: httpx.AsyncClient,
-    db: AsyncSession, settings: Settings, github_oauth: None, count_queries: Any,
+    db: AsyncSession, settings: Settings, stand_ins: None, count_queries: Any,
 ) -> None:
     case = CASES.get(operation_id, Case())
     world = await seed(db, settings)
