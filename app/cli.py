@@ -60,6 +60,9 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
+        # Live readers are told to reconnect at once (app/ops/shutdown.py); this bounds
+        # whatever else is still in flight.
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds) - 1),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ from app.network_rules.router import router as network_rules_router
 from app.networks.router import router as networks_router
 from app.ops.router import router as ops_router
 from app.ops.service import ReadinessProbe
+from app.ops.shutdown import drain_on_signals
 from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
 from app.registrations import register_all
@@ -119,11 +121,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        restore_signals = drain_on_signals(asyncio.get_running_loop())
         if runner is not None:
             runner.start()
         try:
             yield
         finally:
+            restore_signals()
             if runner is not None:
                 await runner.shutdown()
             await database.dispose()

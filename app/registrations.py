@@ -22,6 +22,7 @@ from app.actions import targets
 from app.actions.catalog import resource_label
 from app.actions.listeners import ActionFinished, register_finish_listener
 from app.actions.models import Pipeline
+from app.core import outbound
 from app.core.database import Database
 from app.core.settings import Settings
 from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
@@ -91,6 +92,7 @@ async def _outgoing_hooks(database: Database, settings: Settings, event: ActionF
 
 def register_all(settings: Settings) -> None:
     """Idempotent: registering again replaces the previous registration."""
+    outbound.configure(settings)
     for resource_type, model in resource_models().items():
         name_column = model.hostname if resource_type == "server" else None  # type: ignore[attr-defined]
         register_resource_type(

@@ -37,6 +37,13 @@ pytest_plugins = ["tests.provider_fixtures"]
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
 
+# Test targets (SSH servers, hook receivers, stand-ins) listen on loopback, which the
+# outbound policy refuses by default: the suite allows it, in this process and in every
+# server or worker it starts. tests/security/test_outbound.py turns it off again.
+ALLOW_PRIVATE = "OUTBOUND_ALLOW_PRIVATE_NETWORKS"
+os.environ[ALLOW_PRIVATE] = "true"
+
+
 # The discard port: nothing listens there, so a connection is refused at once.
 CLOSED = "http://127.0.0.1:9"
 
@@ -130,6 +137,7 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
         azure_management_url=f"{CLOSED}/azure",
         gcp_compute_url=f"{CLOSED}/compute/v1",
         provider_timeout_seconds=5.0,
+        outbound_allow_private_networks=True,
         _env_file=None,  # type: ignore[call-arg]
     )
     upgrade(test_settings)

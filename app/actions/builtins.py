@@ -13,7 +13,8 @@ A default pipeline step's command names a built-in instead of holding shell text
 
 The parameters come from the domain that owns the resource, at run time (so a retried
 action sees today's values): `register_context_builder(resource_type, fn)`. A script
-reports values back by printing lines `##devopness-result key=value`; a Python step
+reports values back with `dv_result key value` (a `##devopness-result` line that only
+counts with its run's token and a key the script reports, see `ResultScanner`); a Python step
 returns or records them; `register_result_handler(resource_type, fn)` stores them (the
 deployed commit, a server's OS, its load).
 
@@ -22,7 +23,8 @@ This module is the registry only: it imports neither FastAPI nor the engine.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -211,11 +213,22 @@ async def handle_results(
 
 
 class ResultScanner:
-    """Collects `##devopness-result key=value` lines from streamed output."""
+    """Collects `##devopness-result <token> key=value` lines from streamed output.
+
+    A built-in script's output also carries what it runs (a build command, a daemon's log,
+    a program's error message), and any of those can print a result line. So a line
+    counts only when it carries this run's `token` (a secret the script holds in an
+    unexported shell variable: what the script starts never sees it) and names a key the
+    running script reports (`expect`)."""
 
     def __init__(self) -> None:
+        self.token = secrets.token_hex(16)
+        self.keys: set[str] = set()
         self.results: dict[str, str] = {}
         self._partial = ""
+
+    def expect(self, keys: Iterable[str]) -> None:
+        self.keys.update(keys)
 
     def feed(self, text: str) -> None:
         text = self._partial + text
@@ -232,7 +245,8 @@ class ResultScanner:
 
     def _take(self, line: str) -> None:
         line = line.rstrip("\r")
-        if line.startswith(RESULT_MARKER):
-            key, sep, value = line[len(RESULT_MARKER):].partition("=")
-            if sep and key.strip():
-                self.results[key.strip()] = value
+        prefix = f"{RESULT_MARKER}{self.token} "
+        if line.startswith(prefix):
+            key, sep, value = line[len(prefix):].partition("=")
+            if sep and key in self.keys:
+                self.results[key] = value

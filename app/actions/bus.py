@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "devopness:signal:"
+SUBSCRIBE_TIMEOUT = 2.0
 
 
 def step_topic(step_id: int) -> str:
@@ -80,12 +81,40 @@ class MemoryBus:
 
 
 class _RedisSubscription:
-    def __init__(self, pubsub: Any) -> None:
+    """A pub/sub subscription that survives Redis going away: while it cannot subscribe,
+    `wait` sleeps (readers poll the database, as they do between signals anyway) and it
+    subscribes again on a later wait."""
+
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.pubsub: Any = None
+
+    async def connect(self) -> bool:
+        pubsub = self.redis.pubsub()
+        try:
+            # Bounded: an unreachable (not refusing) Redis must not hold a reader either.
+            await asyncio.wait_for(pubsub.subscribe(self.channel), SUBSCRIBE_TIMEOUT)
+        except Exception as exc:  # every reader retries each second: no traceback
+            logger.warning("could not subscribe to %s (%s); polling instead", self.channel, exc)
+            await _close(pubsub)
+            return False
         self.pubsub = pubsub
+        return True
+
+    async def close(self) -> None:
+        if self.pubsub is not None:
+            await _close(self.pubsub)
+            self.pubsub = None
 
     async def wait(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        if self.pubsub is None and not await self.connect():
+            # Subscribed only now: a change made before it would not wake us, so return
+            # for a re-read of the database instead of waiting on the fresh subscription.
+            await asyncio.sleep(seconds)
+            return
         try:
             while (remaining := deadline - loop.time()) > 0:
                 message = await self.pubsub.get_message(
@@ -100,7 +129,13 @@ class _RedisSubscription:
                     return
         except Exception:
             logger.warning("signal subscription failed; falling back to polling", exc_info=True)
+            await self.close()
             await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+
+async def _close(pubsub: Any) -> None:
+    with contextlib.suppress(Exception):
+        await pubsub.aclose()
 
 
 class RedisBus:
@@ -115,16 +150,28 @@ class RedisBus:
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
-        pubsub = self.redis.pubsub()
+        # Like publish: Redis being away makes readers poll, it never fails them.
+        subscription = _RedisSubscription(self.redis, CHANNEL_PREFIX + topic)
+        await subscription.connect()
         try:
-            await pubsub.subscribe(CHANNEL_PREFIX + topic)
-            yield _RedisSubscription(pubsub)
+            yield subscription
         finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await subscription.close()
 
 
 _bus: SignalBus = MemoryBus()
+# Set once this process is shutting down: live readers end (SSE closes after its last
+# event id, `?wait=` answers with the current state) so clients reconnect elsewhere.
+_draining = False
+
+
+def start_draining() -> None:
+    global _draining
+    _draining = True
+
+
+def draining() -> bool:
+    return _draining
 
 
 def set_bus(bus: SignalBus) -> None:

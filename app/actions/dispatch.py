@@ -31,7 +31,21 @@ async def dispatch_action(action_id: int) -> None:
 
 
 async def celery_dispatch(action_id: int) -> None:
-    from workers.tasks import run_action  # Celery loads only where it is used
+    """Send to the broker, retried briefly; what still fails is left to the workers' sweep,
+    which re-sends it, or fails it naming the broker once ACTION_BROKER_TIMEOUT_SECONDS
+    pass."""
+    from app.core.settings import get_settings
+    from workers.sending import BrokerUnavailable, send_with_retries  # Celery loads here only
 
-    # apply_async talks to the broker synchronously; keep the event loop free.
-    await asyncio.to_thread(run_action.apply_async, args=[action_id], queue="actions")
+    settings = get_settings()
+    try:
+        # The broker client is synchronous; keep the event loop free.
+        await asyncio.to_thread(
+            send_with_retries, action_id, settings.action_queue_timeout_seconds,
+            settings.action_dispatch_attempts,
+        )
+    except BrokerUnavailable as exc:
+        logger.error(
+            "action %s could not be handed to the broker (%s); the workers' sweep will "
+            "re-send it", action_id, exc,
+        )

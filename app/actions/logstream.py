@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.actions.bus import SignalBus, Subscription, step_topic
+from app.actions.bus import SignalBus, Subscription, draining, step_topic
 from app.actions.models import FINISHED, ActionStatus, ActionStep
 from app.actions.repository import ActionRepository
 from app.core.database import Database
@@ -96,6 +96,10 @@ async def _events_after(
         if status in FINISHED and status != ActionStatus.IN_PROGRESS:
             # Finished without a terminal chunk (never ran, or reaped): nothing more comes.
             yield _event("end", {"status": status})
+            return
+        if draining():
+            # The server is restarting: the client reconnects (after `retry`) with the
+            # Last-Event-ID of the last chunk above and resumes on another process.
             return
         yield b": keep-alive\n\n"
         await changes.wait(1.0)

@@ -207,6 +207,10 @@ class ActionStep(TimestampMixin, Base):
     log_updated_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # How to find and stop the step's processes on its server ({"marker", "ssh_user",
+    # "run_as_user"}), stored before it starts and cleared once it is known to have
+    # ended: any worker can stop what a dead one left running.
+    remote_process: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ActionLogChunk(Base):

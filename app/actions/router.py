@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.actions import schemas
-from app.actions.bus import action_topic, get_bus
+from app.actions.bus import action_topic, draining, get_bus
 from app.actions.logstream import log_events, log_json
 from app.actions.models import FINISHED
 from app.actions.models import Action as ActionModel
@@ -135,7 +135,8 @@ async def get_action(
         async with get_bus().subscribe(action_topic(action_id)) as changes:
             # Re-read once subscribed: a change in between still wakes the wait below.
             status = await service.status(action_id)
-            while status not in FINISHED and (left := deadline - loop.time()) > 0:
+            while (status not in FINISHED and not draining()
+                   and (left := deadline - loop.time()) > 0):
                 # End the read transaction while waiting so SQLite writers never wait on it.
                 await service.session.commit()
                 await changes.wait(min(left, 1.0))

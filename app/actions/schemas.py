@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from app.actions import catalog
 from app.actions.models import Action as ActionModel
@@ -16,6 +21,7 @@ from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.environments.schemas import EnvironmentRelation
 from app.organizations.schemas import OrganizationRelation
 from app.projects.schemas import ProjectRelation
+from app.resources_common.fields import ONE_LINE
 from app.users.schemas import UserRelation
 
 ActionTypeName = Literal[
@@ -282,7 +288,7 @@ class ActionPipelineCreate(RequestModel):
     servers: list[Annotated[int, Field(ge=1)]] | None = None
     trigger_comment: Annotated[str, StringConstraints(max_length=255)] | None = None
     source_type: Literal["branch", "commit", "tag"] | None = None
-    source_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
+    source_ref: Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None = None
 
 
 # ---- pipelines -----------------------------------------------------------------------
@@ -381,12 +387,30 @@ class Pipeline(PipelineRelation):
         return cls(**cls.fields_of(pipeline), steps=[Step.of(s) for s in pipeline.steps])
 
 
-PipelineName = Annotated[str, StringConstraints(min_length=3, max_length=80)]
+PipelineName = Annotated[str, StringConstraints(min_length=3, max_length=80), ONE_LINE]
 MaxParallel = Annotated[int, Field(ge=0, le=10)]
 
 
+class TriggerWhenCondition(RequestModel):
+    """One condition on a triggering request's body (the reference's TriggerWhenCondition);
+    pipelines and incoming hooks store it and answer it back as given."""
+
+    name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    type: Literal["request_body"] = "request_body"
+    path: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    accepted_values: list[bool | int | float | str | None] = Field(min_length=1, max_length=100)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The reference's `name` is a string when present, never null.
+        data: dict[str, Any] = handler(self)
+        if data.get("name") is None:
+            data.pop("name", None)
+        return data
+
+
 class TriggerWhen(RequestModel):
-    conditions: list[dict[str, Any]] = Field(default_factory=list)
+    conditions: list[TriggerWhenCondition] = Field(default_factory=list, max_length=20)
 
 
 class PipelineCreate(RequestModel):
@@ -403,17 +427,17 @@ class PipelineUpdate(RequestModel):
     trigger_when: TriggerWhen | None = None
 
 
-StepName = Annotated[str, StringConstraints(min_length=4, max_length=60)]
+StepName = Annotated[str, StringConstraints(min_length=4, max_length=60), ONE_LINE]
 StepCommand = Annotated[str, StringConstraints(min_length=10, max_length=300)]
 
 
 class StepPipelineCreate(RequestModel):
     name: StepName | None = None
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
-    type: Annotated[str, StringConstraints(max_length=20)] = "default-step"
+    type: Annotated[str, StringConstraints(max_length=20), ONE_LINE] = "default-step"
     command: StepCommand
     runner: RunnerName
-    run_as_user: Annotated[str, StringConstraints(max_length=60)] | None = None
+    run_as_user: Annotated[str, StringConstraints(max_length=60), ONE_LINE] | None = None
     # Extension: seconds the step may run before it is killed and fails.
     timeout_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 600
 

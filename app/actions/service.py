@@ -49,6 +49,7 @@ from app.core.logging import request_id_var
 from app.core.pagination import PageParams
 from app.core.permissions import Authorizer, operation_permission
 from app.projects.models import Project
+from app.resources_common import links
 from app.users.models import User
 
 STEP_ORDER_GAP = 1000
@@ -770,9 +771,18 @@ class PipelineService:
     async def link_step(self, principal: Principal, pipeline_id: int, step_id: int) -> None:
         pipeline = await self.get(principal, pipeline_id, "pipeline:update")
         step = await self.session.get(PipelineStep, step_id)
-        source = await self.session.get(Pipeline, step.pipeline_id) if step else None
-        if step is None or source is None or source.project_id != pipeline.project_id:
+        if step is None:
             raise NotFound("Pipeline step not found.")
+        if step.pipeline_id != pipeline.id:
+            # Copying a step hands its command (secrets included) to this pipeline: the
+            # caller must read the step's own pipeline, wherever it is (404 when they cannot
+            # see it, 403 without pipeline:read there), and both share the project.
+            try:
+                source = await self.get(principal, step.pipeline_id, "pipeline:read")
+            except NotFound:
+                raise NotFound("Pipeline step not found.") from None
+            if source.project_id != pipeline.project_id:
+                raise NotFound("Pipeline step not found.")
         last = max((s.trigger_order for s in pipeline.steps), default=0)
         if step.pipeline_id == pipeline.id:
             if not step.linked:
@@ -820,6 +830,14 @@ class PipelineService:
             not_found="Pipeline not found.",
         )
         project = await self.session.get(Project, pipeline.project_id)
+        if pipeline.operation == "deploy" and pipeline.environment_id is not None:
+            # Running a deploy pipeline is a deploy: it links the servers it names, as the
+            # resource's own deploy operation does.
+            await links.link_deploy_targets(
+                self.session, pipeline.resource_type, pipeline.resource_id,
+                pipeline.environment_id, data.servers,
+                link_first_server=pipeline.resource_type == "application",
+            )
         action = await start_action(
             self.session,
             resource_type=pipeline.resource_type,

@@ -12,6 +12,7 @@ from app.resources_common.models import EnvironmentResource, ResourceType, serve
 from app.static_options.catalog import LANGUAGE_RUNTIMES
 
 if TYPE_CHECKING:
+    from app.credentials.models import Credential
     from app.cron_jobs.models import CronJob
     from app.daemons.models import Daemon
     from app.servers.models import Server
@@ -36,8 +37,18 @@ class Application(EnvironmentResource, TimestampMixin, Base):
     deployments_keep: Mapped[int] = mapped_column(default=5)
     install_dependencies_command: Mapped[str | None] = mapped_column(Text)
     build_command: Mapped[str | None] = mapped_column(Text)
-    # Credentials are another issue's table: a plain id until that table exists.
+    # A plain id (no foreign key): the credential is used, and shown, only while it is
+    # linked to the application's environment, so a stale or foreign id reveals nothing.
     credential_id: Mapped[int | None]
+    credential: Mapped[Credential | None] = relationship(
+        "Credential",
+        secondary="credential_environments",
+        primaryjoin="and_(Application.credential_id == "
+        "foreign(CredentialEnvironment.credential_id), "
+        "Application.environment_id == foreign(CredentialEnvironment.environment_id))",
+        secondaryjoin="foreign(CredentialEnvironment.credential_id) == Credential.id",
+        uselist=False, viewonly=True, lazy="raise",
+    )
 
     servers: Mapped[list[Server]] = servers_relationship("application", "Application")
     daemons: Mapped[list[Daemon]] = relationship(
@@ -67,10 +78,6 @@ class Application(EnvironmentResource, TimestampMixin, Base):
     def framework_human_readable(self) -> str:
         runtime = LANGUAGE_RUNTIMES.get(self.programming_language)
         return runtime[2].get(self.framework, self.framework) if runtime else self.framework
-
-    @property
-    def credential(self) -> None:
-        return None
 
     @property
     def last_deployments(self) -> dict[str, Any]:

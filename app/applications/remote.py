@@ -66,6 +66,7 @@ steps report.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,22 +78,20 @@ from app.actions import builtins
 from app.actions.models import Action
 from app.actions.service import StepTemplate, register_default_steps
 from app.applications.models import Application
+from app.core import outbound
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.credentials.catalogue import ProviderType
-from app.credentials.models import Credential, CredentialEnvironment
+from app.credentials.models import Credential
+from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import unseal
 from app.daemons.models import Daemon
+from app.variables import reserved
 from app.variables.repository import DeployableVariable, deployable_variables
 from app.virtual_hosts.models import VirtualHost
 
 # Application variables that steer the deployment itself (see the module docstring).
-CONTROL_VARIABLES = frozenset({
-    "DEVOPNESS_APPLICATIONS_DIR", "DEVOPNESS_APPS_DIR",
-    "DEVOPNESS_GIT_URL", "DEVOPNESS_GIT_SSH_KEY",
-    "DEVOPNESS_HEALTH_CHECK_URL", "DEVOPNESS_HEALTH_CHECK_COMMAND",
-    "DEVOPNESS_HEALTH_CHECK_RETRIES", "DEVOPNESS_HEALTH_CHECK_TIMEOUT",
-})
+CONTROL_VARIABLES = reserved.APPLICATION_SETTINGS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:")
 # How each source provider takes a token over HTTPS (username, password = token).
@@ -160,19 +159,16 @@ def _without_userinfo(url: str) -> str:
 async def source_credential(
     session: AsyncSession, application: Application
 ) -> Credential | None:
-    """The application's source provider credential, only when it is linked to the
-    application's environment (a bare id never reaches another tenant's secrets)."""
+    """The application's source provider credential, only when it is usable in the
+    application's environment (`CredentialRepository.usable_in`): a bare id never reaches
+    another tenant's secrets."""
     if application.credential_id is None:
         return None
-    credential: Credential | None = await session.scalar(
-        select(Credential)
-        .join(CredentialEnvironment, CredentialEnvironment.credential_id == Credential.id)
-        .where(
-            Credential.id == application.credential_id,
-            CredentialEnvironment.environment_id == application.environment_id,
-            Credential.provider_type == ProviderType.SOURCE.value,
-        )
+    credential = await CredentialRepository(session).usable_in(
+        application.credential_id, application.environment_id
     )
+    if credential is None or credential.provider_type != ProviderType.SOURCE.value:
+        return None
     return credential
 
 
@@ -242,8 +238,9 @@ def _variables_env(
             context.secrets.extend([v.value, _b64(v.value)])
         if v.target == "os-env-var" and v.type == "variable":
             if v.key in CONTROL_VARIABLES:
-                context.env[v.key] = v.value
-            elif _ENV_NAME.match(v.key):
+                if reserved.application_setting_problem(v.key, v.value) is None:
+                    context.env[v.key] = v.value
+            elif _ENV_NAME.match(v.key) and not reserved.is_reserved(v.key):
                 env_rows.append((v.key, _b64(v.value)))
                 dotenv += dotenv_line(v.key, v.value)
         elif v.target == "resource-config-file":
@@ -324,8 +321,10 @@ async def _git_source(
     credential = await source_credential(session, application)
     if override:
         url = override
+        await _check_git_host(url, settings)
     elif is_git_url(application.repository):
         url = application.repository
+        await _check_git_host(url, settings)
     elif credential is not None and (web := provider_web_url(settings, credential.provider_code)):
         url = f"{web.rstrip('/')}/{application.repository}.git"
     else:
@@ -348,6 +347,21 @@ async def _git_source(
     token = values.get("access_token", "")
     user = values.get("username") or _TOKEN_USERS.get(credential.provider_code, "git")
     return url, (user if token else ""), token
+
+
+async def _check_git_host(url: str, settings: Settings) -> None:
+    """A git URL a user gave passes the outbound policy (app.core.outbound): a deploy
+    never points a server's fetch at an internal address. A name the control plane cannot
+    resolve is left to the server (it may know names the control plane does not)."""
+    host = outbound.url_host(url)
+    if not host:
+        return  # a path on the server itself
+    try:
+        outbound.check_host(host, settings)
+        with contextlib.suppress(outbound.Unresolvable):
+            await outbound.resolve(host, 0, settings)
+    except outbound.OutboundRefused as exc:
+        raise builtins.ContextUnavailable(f"The repository URL is refused: {exc}") from exc
 
 
 def results_handler(settings: Settings) -> builtins.ResultHandler:
@@ -380,10 +394,31 @@ def results_handler(settings: Settings) -> builtins.ResultHandler:
                 deployment["source_ref"] = sha
         if "release" in results:
             data["release_name"] = results["release"][:100]
+        if deployment.get("type") == "rollback" and sha:
+            commit = await _released_commit(session, request, data["release_name"], commit)
         data["commit"], data["deployment"] = commit, deployment
         action.action_data = data
 
     return store
+
+
+async def _released_commit(
+    session: AsyncSession, request: builtins.RunRequest, release: str, commit: dict[str, Any]
+) -> dict[str, Any]:
+    """A rollback only switches to an existing release, so only the hash is reported;
+    the release is named after the action that deployed it, which recorded the commit's
+    author, date and message (needed for the commit to be shown at all)."""
+    if not release.isdigit():
+        return commit
+    origin = await session.get(Action, int(release))
+    if origin is None or (origin.resource_type, origin.resource_id) != (
+        request.resource_type, request.resource_id
+    ):
+        return commit
+    recorded = (origin.action_data or {}).get("commit")
+    if not isinstance(recorded, dict) or recorded.get("hash") != commit.get("hash"):
+        return commit
+    return {**commit, **{k: v for k, v in recorded.items() if v}}
 
 
 def register(settings: Settings) -> None:

@@ -5,6 +5,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.applications.models import Application
+from app.credentials.models import Credential
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
 from app.resources_common.repository import EnvironmentResourceRepository
@@ -22,6 +23,7 @@ class ApplicationRepository(EnvironmentResourceRepository[Application]):
             *super().options(),
             selectinload(Application.servers),
             # One statement per collection; what each item points at joins into it.
+            selectinload(Application.credential).joinedload(Credential.created_by_user),
             selectinload(Application.daemons).joinedload(Daemon.application),
             selectinload(Application.daemons).joinedload(Daemon.created_by_user),
             selectinload(Application.cronjobs).joinedload(CronJob.application),

@@ -2,10 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.credentials.schemas import CredentialRelation
 from app.resources_common import validators
+from app.resources_common.fields import ONE_LINE, blank_as_none, line
 from app.resources_common.relations import ApplicationRelation as ApplicationRelation
 from app.resources_common.relations import (
     CronJobRelation,
@@ -20,10 +30,7 @@ from app.users.schemas import UserRelation
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length,
-                               max_length=max_length)
-    ]
+    return line(min_length, max_length)
 
 
 # `owner/name` on the credential's provider (the reference), or, for code kept on one's own
@@ -40,9 +47,18 @@ Repository = Annotated[
             r"|/[^\s'\"`$\\]+)$"
         ),
     ),
+    ONE_LINE,
+    # The outbound policy: a repository never points a server's fetch at an internal host.
+    AfterValidator(lambda v: outbound.check_url_host(v)),
 ]
-RootDirectory = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
-Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
+RootDirectory = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=0, max_length=255),
+    ONE_LINE,
+]
+Command = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=0, max_length=1024),
+    ONE_LINE,
+]
 
 
 class _ApplicationFields(RequestModel):
@@ -52,7 +68,7 @@ class _ApplicationFields(RequestModel):
     name: _text(60)  # type: ignore[valid-type]
     build_command: Command | None = None
     engine_version: _text(10)  # type: ignore[valid-type]
-    root_directory: RootDirectory | None = None
+    root_directory: Annotated[RootDirectory | None, BeforeValidator(blank_as_none)] = None
     default_branch: _text(200)  # type: ignore[valid-type]
     deployments_keep: Annotated[int, Field(ge=1, le=10)] | None = None
     install_dependencies_command: Command | None = None
@@ -93,9 +109,11 @@ class ApplicationUpdate(_ApplicationFields):
 
 class DeploymentApplicationCreate(RequestModel):
     type: Literal["deploy", "redeploy", "rollback"]
-    environment: Annotated[str, StringConstraints(max_length=60)] | None = None
+    environment: Annotated[str, StringConstraints(max_length=60), ONE_LINE] | None = None
     source_type: Literal["branch", "tag", "commit"] | None = None
-    source_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    source_ref: Annotated[
+        str, StringConstraints(min_length=1, max_length=200), ONE_LINE
+    ] | None = Field(
         default=None, validate_default=True
     )
     pipeline_id: Id | None = None
@@ -140,7 +158,7 @@ class Application(ResponseModel):
     last_deployments: dict[str, Any]
     environment: EnvironmentRelation
     servers: list[ServerRelation]
-    credential: None = None
+    credential: CredentialRelation | None
     services: list[ServiceRelation]
     cronjobs: list[CronJobRelation]
     virtual_hosts: list[VirtualHostRelation]

@@ -6,7 +6,7 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.models import Action
+from app.actions.models import Action, Pipeline
 from app.applications.models import Application
 from app.applications.remote import deployment_data
 from app.applications.repository import ApplicationRepository
@@ -54,7 +54,12 @@ class ApplicationService(EnvironmentResourceService[Application]):
         environment = await self.environment_for_create(principal, environment_id)
         if await self.applications.name_taken(environment_id, data.name):
             raise ValidationFailed.field("name", "The name has already been taken.")
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
+        await self.access.source_credential(
+            principal, data.credential_id, environment_id=environment_id
+        )
         application = Application(
             environment_id=environment_id,
             project_id=environment.project_id,
@@ -99,7 +104,9 @@ class ApplicationService(EnvironmentResourceService[Application]):
                     "present."
                 )
         if "credential_id" in fields and data.credential_id is not None:
-            application.credential_id = data.credential_id
+            application.credential_id = await self.access.source_credential(
+                principal, data.credential_id, environment_id=application.environment_id
+            )
         for name in ("build_command", "install_dependencies_command"):
             if name in fields:
                 setattr(application, name, getattr(data, name))
@@ -149,6 +156,9 @@ class ApplicationService(EnvironmentResourceService[Application]):
         """Start a deployment (see `app.applications.remote`); the action's `action_data`
         holds what was asked for, then the deployed commit and release."""
         application = await self.get(principal, application_id, "deploy")
+        pipeline_id = None
+        if data.pipeline_id is not None:
+            pipeline_id = await self._deploy_pipeline(principal, application, data.pipeline_id)
         action_data = await deployment_data(
             self.session, application, data.type, data.source_type, data.source_ref
         )
@@ -163,6 +173,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
             servers=data.servers,
             trigger_comment=data.trigger_comment,
             action_data=action_data,
+            pipeline_id=pipeline_id,
         )
         action = await self.session.get(Action, action_id)
         if action is not None and action.pipeline_id is not None:
@@ -171,3 +182,20 @@ class ApplicationService(EnvironmentResourceService[Application]):
             action.action_data = dict(action_data, deployment=deployment)
             await self.session.flush()
         return action_id
+
+    async def _deploy_pipeline(
+        self, principal: Principal, application: Application, pipeline_id: int
+    ) -> int:
+        """A pipeline chosen for a deployment: one of this application's deploy pipelines,
+        readable by the caller."""
+        await self.access.reference(
+            principal, "pipeline", pipeline_id, field="pipeline_id",
+            environment_id=application.environment_id,
+        )
+        pipeline = await self.session.get(Pipeline, pipeline_id)
+        if pipeline is None or (pipeline.resource_type, pipeline.resource_id,
+                                pipeline.operation) != ("application", application.id, "deploy"):
+            raise ValidationFailed.field(
+                "pipeline_id", "The pipeline is not a deploy pipeline of this application."
+            )
+        return pipeline_id

@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
 from google.api_core import exceptions as gexc
 from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exc
+from google.auth import transport as auth_transport
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import compute_v1
 from google.oauth2 import service_account
@@ -60,6 +62,7 @@ from app.cloud.base import (
     RegionInfo,
     SubnetSpec,
 )
+from app.core import outbound
 from app.core.settings import Settings
 
 __all__ = ["GcpCatalogue", "GcpCompute", "GcpNetworks"]
@@ -209,6 +212,57 @@ def translate(exc: Exception, *, missing: type[CloudError] = CloudError) -> Exce
     return CloudError(f"Google Cloud could not be reached ({type(exc).__name__}: {exc}).")
 
 
+class _TokenResponse(auth_transport.Response):
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return dict(self._response.headers)
+
+    @property
+    def data(self) -> bytes:
+        return self._response.content
+
+
+class _PolicyRequest(auth_transport.Request):
+    """google-auth's token requests to a key's own token_uri (the user's choice), sent
+    through the outbound policy: checked, and connected to the address checked."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __call__(
+        self, url: str, method: str = "GET", body: Any = None,
+        headers: Mapping[str, str] | None = None, timeout: float | None = None,
+        **kwargs: Any,
+    ) -> _TokenResponse:
+        try:
+            with outbound.sync_client(
+                self._settings, timeout=timeout or self._settings.provider_timeout_seconds
+            ) as http:
+                response = http.request(method, url, content=body, headers=headers)
+        except outbound.OutboundRefused as exc:
+            raise auth_exc.TransportError(f"the key's token_uri is refused: {exc}") from exc  # type: ignore[no-untyped-call]
+        except httpx.HTTPError as exc:
+            raise auth_exc.TransportError(type(exc).__name__) from exc  # type: ignore[no-untyped-call]
+        return _TokenResponse(response)
+
+
+def _credentials_class(request: _PolicyRequest) -> type[service_account.Credentials]:
+    # A class, not an attribute: google-auth copies credentials (`with_scopes`) through
+    # `self.__class__(...)`, and each copy must keep refreshing through the policy.
+    class PolicyCredentials(service_account.Credentials):
+        def refresh(self, _request: Any) -> None:
+            super().refresh(request)  # type: ignore[no-untyped-call]
+
+    return PolicyCredentials
+
+
 class _Gcp:
     """Clients for one service account, all pointed at the configured endpoint."""
 
@@ -232,10 +286,13 @@ class _Gcp:
             try:
                 info = json.loads(self._credential["service_account_key"])
                 self._project = str(info["project_id"])
-                token_uri = self._settings.gcp_token_url or info.get("token_uri") or (
-                    DEFAULT_TOKEN_URI
-                )
-                self._creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                # The operator's token endpoint is trusted; a key's own is the user's.
+                cls = service_account.Credentials
+                token_uri = self._settings.gcp_token_url
+                if not token_uri:
+                    token_uri = str(info.get("token_uri") or DEFAULT_TOKEN_URI)
+                    cls = _credentials_class(_PolicyRequest(self._settings))
+                self._creds = cls.from_service_account_info(  # type: ignore[no-untyped-call]
                     {**info, "token_uri": token_uri}, scopes=[SCOPE]
                 )
             except (KeyError, TypeError, ValueError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Select, func, select
@@ -42,7 +43,8 @@ class PageParams:
 
     def _url(self, page: int) -> str:
         url = self.request.url.include_query_params(page=page, per_page=self.per_page)
-        return str(url)
+        # The path arrives decoded; a header (and RFC 8288) needs the URL percent-encoded.
+        return str(url.replace(path=quote(url.path, safe="/:@!$&'()*+,;=~")))
 
 
 def page_params(

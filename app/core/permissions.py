@@ -379,6 +379,20 @@ class Authorizer:
         )
         return await self._user_project_permissions(user_id, scope) or frozenset()
 
+    async def creator_environment_permissions(
+        self, user_id: int | None, project: Project, environment_id: int
+    ) -> frozenset[str]:
+        """What a person (the creator of a hook that fires later) holds in one environment now."""
+        if user_id is None:
+            return frozenset()
+        scope = _ProjectScope(
+            project.id, project.user_id, project.organization_id,
+            await self._org_owner_id(project),
+        )
+        return await self._user_environment_permissions(user_id, environment_id, scope) or (
+            frozenset()
+        )
+
     async def _user_environment_permissions(
         self, uid: int, environment_id: int, scope: _ProjectScope
     ) -> frozenset[str] | None:

@@ -116,6 +116,15 @@ class Settings(BaseSettings):
         "readable until `devopness-server reencrypt-secrets` re-seals them with SECRET_KEY.",
     )
 
+    outbound_allow_private_networks: bool = Field(
+        default=False,
+        description="Let connections the control plane opens on a user's behalf (outgoing "
+        "hooks, repository URLs, a Google key's token_uri, servers' SSH addresses) reach "
+        "loopback, link-local and private addresses. Off: only public addresses are "
+        "reached. Turn on only when servers or hook receivers live on a private network "
+        "the control plane may reach (the cloud metadata endpoint becomes reachable too).",
+    )
+
     # Provider APIs. Base URLs are settings so that a test (or an on-premises GitLab or
     # GitHub Enterprise) points the same client code elsewhere.
     provider_timeout_seconds: float = Field(default=15.0, gt=0)
@@ -233,6 +242,28 @@ class Settings(BaseSettings):
             "Comma-separated modules imported by the API and every worker at start, so "
             "they can register target resolvers and the server access provider."
         ),
+    )
+
+    # Reliability under faults: dispatch, the workers' sweep, graceful shutdown.
+    action_dispatch_attempts: int = Field(
+        default=3, ge=1, le=10,
+        description="Tries to hand a new action to the broker before the request answers; "
+        "an action still not sent is re-sent by the workers' sweep.",
+    )
+    action_redispatch_after_seconds: float = Field(
+        default=10.0, gt=0,
+        description="A pending action the broker has no record of is re-sent by the "
+        "workers' sweep once it is this old (lost on dispatch, or with Redis' data).",
+    )
+    action_broker_timeout_seconds: float = Field(
+        default=300.0, gt=0,
+        description="A pending action that could not be handed to the broker for this long "
+        "fails, with a reason naming the broker.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=8.0, gt=0, le=300,
+        description="On SIGTERM the API tells followers (`?wait=`, SSE) to reconnect and "
+        "exits within this many seconds.",
     )
 
     @model_validator(mode="after")

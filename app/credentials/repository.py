@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential, CredentialEnvironment
+from app.environments.models import Environment
+from app.projects.models import Project
 
 
 class CredentialRepository:
@@ -49,6 +51,40 @@ class CredentialRepository:
         return await self.session.scalar(
             self.with_relations(select(Credential).where(Credential.id == credential_id))
         )
+
+    async def usable_in(self, credential_id: int, environment_id: int) -> Credential | None:
+        """The credential, only if a resource of `environment_id` may use it: linked to that
+        environment and owned by the environment's organization (or, for a personal project,
+        by that project). Asked on create, on update and again when an action runs, so a
+        credential that left the resource's scope is never opened for it."""
+        credential: Credential | None = await self.session.scalar(
+            self.with_relations(
+                select(Credential)
+                .join(
+                    CredentialEnvironment,
+                    and_(
+                        CredentialEnvironment.credential_id == Credential.id,
+                        CredentialEnvironment.environment_id == environment_id,
+                    ),
+                )
+                .join(Environment, Environment.id == CredentialEnvironment.environment_id)
+                .join(Project, Project.id == Environment.project_id)
+                .where(
+                    Credential.id == credential_id,
+                    or_(
+                        and_(
+                            Credential.organization_id.is_not(None),
+                            Credential.organization_id == Project.organization_id,
+                        ),
+                        and_(
+                            Credential.project_id.is_not(None),
+                            Credential.project_id == Project.id,
+                        ),
+                    ),
+                )
+            )
+        )
+        return credential
 
     async def environment_ids(self, credential_id: int) -> list[int]:
         rows = await self.session.scalars(

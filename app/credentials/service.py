@@ -24,7 +24,7 @@ from app.core.permissions import Authorizer
 from app.core.security import SecretBox
 from app.core.settings import Settings, get_settings
 from app.credentials import catalogue
-from app.credentials.catalogue import PROVIDERS, AuthType, Provider, ProviderType
+from app.credentials.catalogue import AuthType, Provider, ProviderType
 from app.credentials.models import Credential
 from app.credentials.providers import cloud_adapter, oauth_redirect_uri, source_adapter
 from app.credentials.providers.base import CheckResult, CredentialRejected, ProviderError
@@ -445,37 +445,6 @@ class CredentialService:
         if repository is None:
             raise NotFound("Repository not found.")
         return repository
-
-    async def cloud_credential_for(
-        self, principal: Principal, environment_id: int, credential_id: int,
-        cloud_service_code: str,
-    ) -> Credential:
-        """The credential a cloud resource of `environment_id` uses: readable by the caller,
-        linked to the environment, active, for that cloud service (422 on `credential_id`
-        otherwise)."""
-        invalid = ValidationFailed.field("credential_id", "The selected credential is invalid.")
-        try:
-            credential = await self.authorize(principal, credential_id, "credential:read")
-        except NotFound:
-            raise invalid from None
-        if environment_id not in await CredentialRepository(self.session).environment_ids(
-            credential.id
-        ):
-            raise ValidationFailed.field(
-                "credential_id", "The credential is not linked to this environment."
-            )
-        definition = PROVIDERS.get(credential.provider_code)
-        if definition is None or definition.type is not ProviderType.CLOUD:
-            raise ValidationFailed.field("credential_id", "The credential is not a cloud one.")
-        if definition.cloud_service != cloud_service_code:
-            raise ValidationFailed.field(
-                "credential_id",
-                f"The credential is for {definition.name}, not for {cloud_service_code}.",
-            )
-        if not credential.active:
-            raise ValidationFailed.field("credential_id", "The credential is not active.")
-        return credential
-
 
 
 def _input_setting(f: catalogue.InputField) -> dict[str, Any]:

@@ -6,14 +6,20 @@ from pydantic import Field, StringConstraints
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
-from app.resources_common.fields import CronPattern, UnixUser
+from app.resources_common.fields import ONE_LINE, CronPattern, UnixUser
 from app.resources_common.relations import ApplicationRelation, ServerRelation
 from app.resources_common.relations import CronJobRelation as CronJobRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.users.schemas import UserRelation
 
-CronName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-Command = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=255)]
+CronName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    ONE_LINE,
+]
+Command = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=5, max_length=255),
+    ONE_LINE,
+]
 
 
 class _CronJobFields(RequestModel):

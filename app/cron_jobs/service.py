@@ -28,8 +28,12 @@ class CronJobService(EnvironmentResourceService[CronJob]):
         self, principal: Principal, environment_id: int, data: CronJobEnvironmentCreate
     ) -> CronJob:
         environment = await self.environment_for_create(principal, environment_id)
-        application_id = await self.application_in(environment_id, data.application_id)
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        application_id = await self.application_in(
+            environment_id, data.application_id, principal=principal
+        )
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
         cron_job = CronJob(
             environment_id=environment_id,
             project_id=environment.project_id,
@@ -49,7 +53,7 @@ class CronJobService(EnvironmentResourceService[CronJob]):
         cron_job = await self.get(principal, cron_job_id, "update")
         if "application_id" in data.model_fields_set:
             cron_job.application_id = await self.application_in(
-                cron_job.environment_id, data.application_id
+                cron_job.environment_id, data.application_id, principal=principal
             )
         cron_job.name = data.name
         cron_job.command = data.command

@@ -6,7 +6,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
-from app.resources_common.fields import Path255, SlugName, UnixUser
+from app.resources_common.fields import ONE_LINE, OptionalPath, SlugName, UnixUser
 from app.resources_common.relations import ApplicationRelation, ServerRelation
 from app.resources_common.relations import DaemonRelation as DaemonRelation
 from app.resources_common.schemas import (
@@ -17,7 +17,10 @@ from app.resources_common.schemas import (
 )
 from app.users.schemas import UserRelation
 
-Command = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Command = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    ONE_LINE,
+]
 ProcessCount = Annotated[int, Field(ge=1, le=99)]
 
 
@@ -27,7 +30,7 @@ class _DaemonFields(RequestModel):
     name: SlugName
     command: Command
     process_count: ProcessCount
-    working_directory: Path255 | None
+    working_directory: OptionalPath
     run_as_user: UnixUser
 
     @field_validator("working_directory")

@@ -31,8 +31,12 @@ class DaemonService(EnvironmentResourceService[Daemon]):
         environment = await self.environment_for_create(principal, environment_id)
         if await self.daemons.name_taken(environment_id, data.name):
             raise ValidationFailed.field("name", "The name has already been taken.")
-        application_id = await self.application_in(environment_id, data.application_id)
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        application_id = await self.application_in(
+            environment_id, data.application_id, principal=principal
+        )
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
         daemon = Daemon(
             environment_id=environment_id,
             project_id=environment.project_id,
@@ -54,7 +58,7 @@ class DaemonService(EnvironmentResourceService[Daemon]):
         if await self.daemons.name_taken(daemon.environment_id, data.name, daemon.id):
             raise ValidationFailed.field("name", "The name has already been taken.")
         daemon.application_id = await self.application_in(
-            daemon.environment_id, data.application_id
+            daemon.environment_id, data.application_id, principal=principal
         )
         daemon.name = data.name
         daemon.command = data.command

@@ -93,6 +93,9 @@ class EnvironmentService:
         )
         if data.id != environment.id:
             raise ValidationFailed.field("id", "The id must match the environment in the URL.")
+        if environment.archived_at is not None:
+            # Archived environments are read-only, their own settings included.
+            raise Conflict("The environment is archived; unarchive it to change it.")
         if await self.environments.name_taken(
             environment.project_id, data.name, except_id=environment.id
         ):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.users.schemas import UserRelation
@@ -93,6 +93,20 @@ class HookRelation(ResponseModel):
     trigger_when: dict[str, Any]
     created_at: Timestamp
     updated_at: Timestamp
+
+    @field_validator("settings", mode="after")
+    @classmethod
+    def _one_settings_shape(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """The reference's settings are `oneOf` the incoming and the outgoing shape, and
+        neither requires a key, so an object matches exactly one only when the keys of the
+        other shape are present and null: a hook shows its own keys and nulls the others."""
+        if info.data.get("type") == "out":
+            own = {"request_headers": list(value.get("request_headers") or [])}
+            if value.get("request_body") is not None:
+                own["request_body"] = value["request_body"]
+            return {**own, "variables": None}
+        return {"variables": list(value.get("variables") or []),
+                "request_headers": None, "request_body": None}
 
 
 class Hook(HookRelation):

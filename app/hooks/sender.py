@@ -8,6 +8,11 @@ The engine calls, after the transaction that changed the action has committed:
 Each attempt is recorded as a hook request in its own short transaction (never holding a
 transaction open across a network call); failed attempts are retried with exponential
 backoff, each retry pointing at the first attempt through `retry_of`.
+
+Hooks go only where the outbound policy (app.core.outbound) lets the control plane
+connect; a refused target is recorded once, with the reason, and not retried. What is
+stored of an attempt masks the hook's secret wherever it appears and keeps only a bounded
+summary of the answer.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from app.core import outbound
 from app.core.database import Database
 from app.core.security import SecretBox
 from app.core.settings import Settings
@@ -32,7 +38,8 @@ from app.hooks.repository import HookRepository
 
 SIGNATURE_HEADER = "X-Devopness-Signature-256"
 _TEMPLATE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
-_MASKED = {"authorization", "proxy-authorization", "cookie"}
+_MASKED = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+MAX_STORED_HEADERS = 50
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -44,6 +51,8 @@ class OutgoingRequest:
     headers: dict[str, str]
     body: bytes
     verify_ssl: bool
+    # Values masked wherever they appear in what is stored of the attempt.
+    secrets: tuple[str, ...] = ()
 
 
 def render(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -96,18 +105,23 @@ def build_request(
     }
     for header in hook.settings.get("request_headers") or []:
         headers[str(header["name"])] = str(render(header["value"], context))
+    secret = box.decrypt(hook.secret_encrypted)
     if hook.requires_secret:
         algorithm = hook.secret_algorithm or "sha256"
         name = hook.secret_header_name or SIGNATURE_HEADER
-        headers[name] = verification.sign(algorithm, box.decrypt(hook.secret_encrypted), body)
-    return OutgoingRequest(hook.id, hook.target_url or "", headers, body, hook.verify_ssl)
+        headers[name] = verification.sign(algorithm, secret, body)
+    return OutgoingRequest(
+        hook.id, hook.target_url or "", headers, body, hook.verify_ssl, secrets=(secret,)
+    )
 
 
-def _response_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"content": response.text[: payload.MAX_STORED_TEXT]}
+def _summary_headers(headers: httpx.Headers) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if len(kept) >= MAX_STORED_HEADERS:
+            break
+        kept[name] = outbound.MASK if name.lower() in _MASKED else value[:1024]
+    return kept
 
 
 async def _record(
@@ -118,20 +132,23 @@ async def _record(
         sent: Any = json.loads(request.body)
     except ValueError:
         sent = {"content": request.body.decode("utf-8", errors="replace")}
+    def masked(value: Any) -> Any:
+        return outbound.mask_secrets(value, request.secrets)
+
     row = HookRequest(
         id=str(uuid.uuid4()),
         hook_id=request.hook_id,
         action_id=action_id,
         retry_of=retry_of,
         ip_address=(urlsplit(request.url).hostname or "")[:64],
-        url=request.url[:2048],
-        request_headers={
-            k: "********" if k.lower() in _MASKED else v for k, v in request.headers.items()
-        },
-        request_body=sent,
+        url=masked(request.url)[:2048],
+        request_headers=masked({
+            k: outbound.MASK if k.lower() in _MASKED else v for k, v in request.headers.items()
+        }),
+        request_body=masked(sent),
         response_status_code=status,
-        response_headers=response_headers,
-        response_body=response_body,
+        response_headers=masked(response_headers),
+        response_body=masked(response_body),
     )
     async with database.transaction() as session:
         session.add(row)
@@ -145,23 +162,27 @@ async def deliver(
     """Send one outgoing request with retries; returns the ids of the recorded attempts."""
     ids: list[str] = []
     for attempt in range(settings.outgoing_hook_attempts):
+        refused = False
         try:
-            async with httpx.AsyncClient(
-                verify=request.verify_ssl, timeout=settings.outgoing_hook_timeout_seconds,
-                follow_redirects=False,
-            ) as http:
-                response = await http.post(request.url, content=request.body,
-                                           headers=request.headers)
-            status = response.status_code
-            headers = dict(response.headers)
-            body = _response_body(response)
+            async with outbound.async_client(
+                settings, verify=request.verify_ssl,
+                timeout=settings.outgoing_hook_timeout_seconds,
+            ) as http, http.stream(
+                "POST", request.url, content=request.body, headers=request.headers
+            ) as response:
+                status = response.status_code
+                headers = _summary_headers(response.headers)
+                body = await outbound.read_summary(response)
+        except outbound.OutboundRefused as exc:
+            refused = True
+            status, headers, body = 0, {}, {"error": "OutboundRefused", "message": str(exc)}
         except httpx.HTTPError as exc:
             status, headers, body = 0, {}, {"error": type(exc).__name__}
         ids.append(
             await _record(database, request, action_id, ids[0] if ids else None, status,
                           headers, body)
         )
-        if 200 <= status < 300:
+        if refused or 200 <= status < 300:
             break
         if attempt + 1 < settings.outgoing_hook_attempts:
             await sleep(settings.outgoing_hook_backoff_seconds * 2**attempt)

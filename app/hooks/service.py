@@ -11,10 +11,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import outbound
 from app.core.auth import Principal
-from app.core.errors import AppError, NotFound, ValidationFailed, validation_errors
+from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
+from app.core.permissions import Authorizer, operation_permission
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.engine_bridge import TriggeredFrom, start_resource_action
@@ -30,6 +31,7 @@ from app.hooks.schemas import (
     HookTypeParam,
     HookUpdate,
 )
+from app.projects.models import Project
 
 MASK = "********"
 ALWAYS_MASKED_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-gitlab-token"}
@@ -128,6 +130,14 @@ class HookService:
             raise ValidationFailed(next(iter(errors.values()))[0], errors) from None
         return parsed.model_dump(mode="json", exclude_none=True)
 
+    def _target_url(self, url: str) -> str:
+        # Names are resolved and checked again each time the hook fires.
+        try:
+            outbound.check_url(url, self.settings)
+        except outbound.OutboundRefused as exc:
+            raise ValidationFailed.field("target_url", str(exc)) from None
+        return url
+
     @staticmethod
     def _secret_rules(kind: HookType, requires_secret: bool, algorithm: str | None) -> None:
         if kind is HookType.INCOMING and requires_secret and algorithm is None:
@@ -162,6 +172,15 @@ class HookService:
     ) -> Hook:
         pipeline, permissions = await self._pipeline(principal, pipeline_id, "hook:create")
         kind = HookType.from_param(type_param)
+        if kind is HookType.INCOMING:
+            # Whoever holds the URL runs the pipeline: the hook may carry only what its
+            # creator could run herself.
+            needed = operation_permission(pipeline.resource_type, pipeline.action_type)
+            if needed not in permissions:
+                raise Forbidden(
+                    f"A hook that runs this pipeline needs the '{needed}' permission, "
+                    "which you do not hold."
+                )
         self._secret_rules(kind, data.requires_secret, data.secret_algorithm)
         if kind is HookType.OUTGOING and not data.target_url:
             raise ValidationFailed.field(
@@ -185,7 +204,8 @@ class HookService:
             secret_header_name=data.secret_header_name
             or (verification.header_name(algorithm, None) if algorithm else None),
             verify_ssl=data.verify_ssl,
-            target_url=data.target_url if kind is HookType.OUTGOING else None,
+            target_url=self._target_url(data.target_url)
+            if kind is HookType.OUTGOING and data.target_url else None,
             settings=self._settings(kind, data.settings),
             trigger_when=data.trigger_when.model_dump(mode="json") if data.trigger_when else {},
             created_by=principal.user_id,
@@ -233,7 +253,7 @@ class HookService:
         if "target_url" in fields and kind is HookType.OUTGOING:
             if not data.target_url:
                 raise ValidationFailed.field("target_url", "The target url field is required.")
-            hook.target_url = data.target_url
+            hook.target_url = self._target_url(data.target_url)
         await self.session.flush()
         self._record(principal, ip, hook, "hook-updated")
 
@@ -296,8 +316,10 @@ class HookService:
             hook_id=hook.id,
             ip_address=ip[:64],
             url=url[:2048],
-            request_headers=self._stored_headers(hook, headers),
-            request_body=body,
+            request_headers=outbound.mask_secrets(
+                self._stored_headers(hook, headers), [self.secret(hook)]
+            ),
+            request_body=outbound.mask_secrets(body, [self.secret(hook)]),
             response_status_code=0,
             response_headers={},
         )
@@ -309,12 +331,25 @@ class HookService:
         await self.hooks.add(record)
         return outcome
 
+    async def _creator_may_run(self, hook: Hook) -> bool:
+        project = await self.session.get(Project, hook.project_id)
+        if project is None:
+            return False
+        held = await self.authorizer.creator_environment_permissions(
+            hook.created_by, project, hook.environment_id
+        )
+        return operation_permission(hook.resource_type, hook.action_type) in held
+
     async def _evaluate(
         self, hook: Hook, record: HookRequest, headers: Mapping[str, str], raw_body: bytes,
         body: Any, ip: str,
     ) -> TriggerOutcome:
         if not hook.active:
             return TriggerOutcome(403, "The hook is not active.")
+        if not await self._creator_may_run(hook):
+            return TriggerOutcome(
+                403, "The hook's creator may no longer run this operation; the hook is refused."
+            )
         if hook.requires_secret:
             algorithm = hook.secret_algorithm or "sha256"
             name = verification.header_name(algorithm, hook.secret_header_name)

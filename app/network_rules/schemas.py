@@ -7,14 +7,18 @@ from pydantic import AfterValidator, Field, StringConstraints
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.network_rules.models import NetworkRuleDirection, NetworkRuleProtocol
 from app.resources_common import validators
-from app.resources_common.fields import Port
+from app.resources_common.fields import ONE_LINE, Port
 from app.resources_common.relations import NetworkRuleRelation as NetworkRuleRelation
 from app.resources_common.relations import ServerRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.users.schemas import UserRelation
 
-RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=60)]
-Cidr = Annotated[str, StringConstraints(max_length=64), AfterValidator(validators.validate_cidr)]
+RuleName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=60),
+    ONE_LINE,
+]
+Cidr = Annotated[str, StringConstraints(max_length=64), ONE_LINE,
+                 AfterValidator(validators.validate_cidr)]
 
 
 class NetworkRuleEnvironmentCreate(RequestModel):

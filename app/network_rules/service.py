@@ -28,7 +28,9 @@ class NetworkRuleService(EnvironmentResourceService[NetworkRule]):
         self, principal: Principal, environment_id: int, data: NetworkRuleEnvironmentCreate
     ) -> NetworkRule:
         environment = await self.environment_for_create(principal, environment_id)
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
         rule = NetworkRule(
             environment_id=environment_id,
             project_id=environment.project_id,

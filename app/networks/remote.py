@@ -22,8 +22,6 @@ from app.cloud.base import NetworkProvider, NetworkSpec, SubnetSpec
 from app.cloud.providers import network_provider
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.credentials.models import Credential
-from app.credentials.secrets import unseal
 from app.networks.models import Network, Subnet
 from app.resource_links.service import forget_resource
 
@@ -80,10 +78,9 @@ def context_builder(settings: Settings, kind: str) -> builtins.ContextBuilder:
         if network is None:
             raise builtins.ContextUnavailable(f"Network {request.resource_id} no longer exists.")
         credential_id = subnet.credential_id if subnet else network.credential_id
-        credential = await session.get(Credential, credential_id)
-        if credential is None:
-            raise builtins.ContextUnavailable("The credential no longer exists.")
-        context = cloud_steps.credential_context(unseal(box, credential.settings_encrypted))
+        context = await cloud_steps.credential_context_for(
+            session, box, credential_id, network.environment_id
+        )
         env = {
             "DEVOPNESS_CLOUD_SERVICE_CODE": network.cloud_service_code,
             "DEVOPNESS_NETWORK_NAME": network.name,

@@ -14,7 +14,6 @@ from app.core.pagination import PageParams
 from app.core.permissions import Authorizer
 from app.core.settings import Settings
 from app.credentials.models import Credential
-from app.credentials.service import CredentialService
 from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
 from app.networks import cidr
@@ -28,6 +27,7 @@ from app.resource_links.registry import (
     resource_type,
 )
 from app.resource_links.service import add_managed_link, forget_resource
+from app.resources_common.access import EnvironmentAccess
 
 NETWORK_AUDITED = ("name", "credential_id", "cloud_service_code", "region", "cidr_block")
 SUBNET_AUDITED = ("name", "network_id", "credential_id", "region", "zone", "cidr_block")
@@ -53,8 +53,9 @@ class NetworkService:
         self, principal: Principal, environment: Environment, credential_id: int,
         cloud_service_code: str,
     ) -> Credential:
-        return await CredentialService(self.session, self.settings).cloud_credential_for(
-            principal, environment.id, credential_id, cloud_service_code
+        return await EnvironmentAccess(self.session).credential(
+            principal, credential_id, environment_id=environment.id,
+            cloud_service_code=cloud_service_code, active=True,
         )
 
     async def _network(self, principal: Principal, network_id: int, permission: str) -> Network:

@@ -24,17 +24,32 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     operation_id="getReadyz",
-    summary="Ready to serve: database migrated, Redis and a worker reachable when configured",
+    summary="Ready to serve: database migrated, Redis (the broker) and a worker reachable "
+    "when configured; details with the metrics token",
     responses={503: {"description": "A dependency is down; `checks` says which"}},
 )
 async def readyz(request: Request) -> JSONResponse:
     probe: ReadinessProbe = request.app.state.readiness
     result = await probe.check()
+    # Up/down for anyone (load balancers); the why (exception text, host names) only for
+    # the operator's metrics token, and in the logs.
+    detailed = _has_metrics_token(request)
     body = {
         "status": "ready" if result.ok else "not ready",
-        "checks": {name: check.as_dict() for name, check in result.checks.items()},
+        "checks": {
+            name: check.as_dict() if detailed else {"ok": check.ok}
+            for name, check in result.checks.items()
+        },
     }
     return JSONResponse(body, status_code=200 if result.ok else 503)
+
+
+def _has_metrics_token(request: Request) -> bool:
+    expected = request.app.state.settings.metrics_token
+    if not expected:
+        return False
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and constant_time_equals(token.strip(), expected)
 
 
 @router.get(
@@ -44,11 +59,8 @@ async def readyz(request: Request) -> JSONResponse:
     response_class=Response,
 )
 async def metrics(request: Request) -> Response:
-    expected = request.app.state.settings.metrics_token
-    if expected:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not constant_time_equals(token.strip(), expected):
-            raise Unauthenticated("A valid metrics bearer token is required.")
+    if request.app.state.settings.metrics_token and not _has_metrics_token(request):
+        raise Unauthenticated("A valid metrics bearer token is required.")
     QUEUE_DEPTH.set(await queued_actions(request.app.state.database))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several uvicorn workers: aggregate what every process wrote to the shared folder.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from sqlalchemy import func, select, text
 from app.core.database import Database
 from app.core.migrations import alembic_config
 from app.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 WORKER_HEARTBEAT_PREFIX = "devopness:worker:"
 CHECK_TIMEOUT = 2.0
@@ -57,6 +60,7 @@ class ReadinessProbe:
         self.redis = redis
         self._heads = set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
         self._cached: tuple[float, Readiness] | None = None
+        self._logged: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
     async def check(self) -> Readiness:
@@ -68,9 +72,23 @@ class ReadinessProbe:
             result.checks["database"] = await self._bounded(self._database())
             if self.redis is not None:
                 result.checks["redis"] = await self._bounded(self._redis())
+                # Redis is also the broker: actions cannot be handed to workers without it.
+                result.checks["broker"] = result.checks["redis"]
                 result.checks["worker"] = await self._bounded(self._workers())
+            self._log_changes(result)
             self._cached = (time.monotonic(), result)
             return result
+
+    def _log_changes(self, result: Readiness) -> None:
+        """Details are logged (not shown to anonymous callers), once per change."""
+        for name, check in result.checks.items():
+            state, previous = f"{check.ok}:{check.detail}", self._logged.get(name)
+            if previous != state:
+                self._logged[name] = state
+                if not check.ok:
+                    logger.warning("readiness check %s failed: %s", name, check.detail)
+                elif previous is not None:
+                    logger.info("readiness check %s ok again: %s", name, check.detail)
 
     async def _bounded(self, check: Any) -> CheckResult:
         try:

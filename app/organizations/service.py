@@ -33,8 +33,17 @@ class OrganizationService:
             if wanted in RESERVED_SLUGS or await self.organizations.slug_taken(wanted):
                 raise ValidationFailed.field("url_slug", "The url slug has already been taken.")
             return wanted
-        base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "org"
-        candidate, n = base, 1
+        # The slug comes from the name: a name whose slug another organization (or a
+        # user) holds is "already taken"; a reserved or too-short one gets a suffix.
+        base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30].strip("-")
+        if len(base) >= 2 and base not in RESERVED_SLUGS:
+            if await self.organizations.slug_taken(base):
+                raise ValidationFailed.field(
+                    "name", "The name has already been taken: choose a unique name."
+                )
+            return base
+        base = (base or "org")[:24]
+        candidate, n = f"{base}-2", 2
         while candidate in RESERVED_SLUGS or await self.organizations.slug_taken(candidate):
             n += 1
             candidate = f"{base}-{n}"

@@ -57,6 +57,25 @@ class ProjectRepository:
         row = (await self.session.execute(select(active, archived, teams))).one()
         return int(row[0]), int(row[1]), int(row[2])
 
+    async def name_taken(self, project: Project, name: str) -> bool:
+        """Whether another project of the same owner (organization, else user) has `name`."""
+        owner = (
+            Project.organization_id == project.organization_id
+            if project.organization_id is not None
+            else (Project.organization_id.is_(None)) & (Project.user_id == project.user_id)
+        )
+        stmt = select(Project.id).where(owner, func.lower(Project.name) == name.lower())
+        if project.id is not None:
+            stmt = stmt.where(Project.id != project.id)
+        return await self.session.scalar(stmt.limit(1)) is not None
+
+    async def environments(self, project_id: int) -> Sequence[Environment]:
+        """All of the project's environments, archived ones included."""
+        result = await self.session.scalars(
+            select(Environment).where(Environment.project_id == project_id).order_by(Environment.id)
+        )
+        return result.all()
+
     async def delete(self, project: Project) -> None:
         # Project tokens go first: their role may be one of this project's roles, which the
         # cascade would otherwise try to remove while a token still points at it.

@@ -12,7 +12,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
 from app.core.permissions import MAX_ID, Authorizer
 from app.core.schemas import ResourceSummaryItem
-from app.environments.summary import summary_item
+from app.environments.summary import environment_summary, summary_item
 from app.organizations.models import Organization
 from app.projects.models import Project
 from app.projects.repository import ProjectRepository
@@ -98,7 +98,15 @@ class ProjectService:
         )
         return await self._add(principal, project)
 
+    async def _check_name(self, project: Project, name: str) -> None:
+        # One name per product or client inside an organization (or a user's own projects).
+        if await self.projects.name_taken(project, name):
+            raise ValidationFailed.field(
+                "name", "The name has already been taken: choose a unique name."
+            )
+
     async def _add(self, principal: Principal, project: Project) -> Project:
+        await self._check_name(project, project.name)
         await self.projects.add(project)
         project.remember_permissions(
             await self.authorizer.project_permissions(principal, project) or ()
@@ -127,6 +135,8 @@ class ProjectService:
         project = await self.authorizer.project(principal, project_id, "project:update")
         if data.id != project.id:
             raise ValidationFailed.field("id", "The id must match the project in the URL.")
+        if data.name != project.name:
+            await self._check_name(project, data.name)
         project.name = data.name
         if "logo_url" in data.model_fields_set or "logo_image" in data.model_fields_set:
             project.logo_url = self._logo(data)
@@ -134,10 +144,24 @@ class ProjectService:
 
     async def delete(self, principal: Principal, project_id: int) -> None:
         project = await self.authorizer.project(principal, project_id, "project:delete")
-        active, archived, _ = await self.projects.counts(project.id)
-        if active or archived:
+        # Removing a project removes the environments inside it; one that still holds
+        # resources (servers, applications, ...) blocks it, as removing it alone would.
+        environments = await self.projects.environments(project.id)
+        blocked = []
+        for environment in environments:
+            remaining = [
+                f"{item.summary.count} {item.resource_type_human_readable_plural.lower()}"
+                for item in await environment_summary(self.session, environment.id)
+                if item.summary.count
+            ]
+            if remaining:
+                blocked.append(f"{environment.name} ({', '.join(remaining)})")
+        if blocked:
             raise Conflict(
-                f"The project still has {active + archived} environment(s), archived ones "
-                "included; delete them first."
+                "The project's environments still hold resources: " + "; ".join(blocked)
+                + ". Delete them first."
             )
+        for environment in environments:
+            await self.session.delete(environment)
+        await self.session.flush()
         await self.projects.delete(project)

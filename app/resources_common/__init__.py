@@ -9,7 +9,9 @@ certificates, virtual hosts, network rules, SSH keys, variables) share.
 - operations.py: `start_operation(...)`, the one place operation endpoints start actions.
 - engine_adapters.py: target/scope resolvers and the server access source, shaped for the
   action engine's registries.
-- access.py, repository.py, service.py, router.py, schemas.py, relations.py, fields.py,
+- access.py: `EnvironmentAccess`, the one tenant-scoped, permission-checked lookup for
+  what a URL names and for every id a request body names (`reference`, `credential`).
+- repository.py, service.py, router.py, schemas.py, relations.py, fields.py,
   validators.py: authorization, SQL, rules, HTTP helpers and shapes shared by the
   resource packages.
 """

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.service import start_action
 from app.core.auth import Principal
+from app.resources_common import links
 
 ACTION_ID_HEADER = "X-Devopness-Action-Id"
 
@@ -35,10 +36,20 @@ async def start_operation(
     servers: Sequence[int] | None = None,
     trigger_comment: str | None = None,
     action_data: dict[str, Any] | None = None,
+    pipeline_id: int | None = None,
 ) -> int:
     """Create the action for `operation` on the resource; returns the action id (dispatched
     once the request commits). `servers` narrows the targets to some of the servers the
-    resource runs on; the engine refuses (422 on `servers`) any other, or none at all."""
+    resource runs on; the engine refuses (422 on `servers`) any other, or none at all.
+    `pipeline_id` (already resolved through `EnvironmentAccess.reference`) replaces the
+    operation's default pipeline. A deploy first links the servers it names (each must be
+    in the environment), and an application's first deploy links the environment's only
+    server."""
+    if operation == "deploy":
+        await links.link_deploy_targets(
+            session, resource_type, resource_id, environment_id, servers,
+            link_first_server=resource_type == "application",
+        )
     action = await start_action(
         session,
         resource_type=resource_type,
@@ -50,5 +61,6 @@ async def start_operation(
         server_ids=servers,
         trigger_comment=trigger_comment,
         action_data=action_data,
+        pipeline_id=pipeline_id,
     )
     return action.id

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
@@ -29,40 +29,34 @@ from app.resources_common.schemas import OperationRequest, ResourceToBeLinked
 
 
 async def linked_server_ids(
-    session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked]
+    session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked],
+    principal: Principal | None,
 ) -> list[int]:
-    """Servers named in `linked_resources`; each must be a server of the same environment."""
-    from app.servers.models import Server
-
-    wanted: list[int] = []
+    """Servers named in `linked_resources`; each must be a server of the same environment
+    (and readable by `principal` when given)."""
     for index, item in enumerate(linked):
         if item.resource_type != ResourceType.SERVER:
             raise ValidationFailed.field(
                 f"linked_resources.{index}.resource_type",
                 "This resource can only be linked to servers.",
             )
-        wanted.append(item.resource_id)
-    if not wanted:
-        return []
-    found = set(
-        await session.scalars(
-            select(Server.id).where(Server.environment_id == environment_id, Server.id.in_(wanted))
-        )
-    )
+    access = EnvironmentAccess(session)
     for index, item in enumerate(linked):
-        if item.resource_id not in found:
-            raise ValidationFailed.field(
-                f"linked_resources.{index}.resource_id",
-                f"Server {item.resource_id} does not exist in this environment.",
-            )
-    return list(dict.fromkeys(wanted))
+        await access.reference(
+            principal, "server", item.resource_id,
+            field=f"linked_resources.{index}.resource_id", environment_id=environment_id,
+        )
+    return list(dict.fromkeys(item.resource_id for item in linked))
 
 
 async def linked_resources_by_type(
-    session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked]
+    session: AsyncSession, environment_id: int, linked: Sequence[ResourceToBeLinked],
+    principal: Principal | None,
 ) -> dict[str, list[int]]:
-    """Resources named in a server's `linked_resources`, checked to exist in the environment."""
+    """Resources named in a server's `linked_resources`, checked to exist in the environment
+    (and to be readable by `principal` when given)."""
     models = resource_models()
+    access = EnvironmentAccess(session)
     grouped: dict[str, list[int]] = defaultdict(list)
     for index, item in enumerate(linked):
         model = models.get(str(item.resource_type))
@@ -71,16 +65,10 @@ async def linked_resources_by_type(
                 f"linked_resources.{index}.resource_type",
                 f"A server cannot be linked to a resource of type {item.resource_type}.",
             )
-        exists = await session.scalar(
-            select(model.id).where(
-                model.id == item.resource_id, model.environment_id == environment_id
-            )
+        await access.reference(
+            principal, str(item.resource_type), item.resource_id,
+            field=f"linked_resources.{index}.resource_id", environment_id=environment_id,
         )
-        if exists is None:
-            raise ValidationFailed.field(
-                f"linked_resources.{index}.resource_id",
-                f"The {item.resource_type} {item.resource_id} does not exist in this environment.",
-            )
         grouped[str(item.resource_type)].append(item.resource_id)
     return grouped
 
@@ -216,19 +204,12 @@ class EnvironmentResourceService(Generic[M]):
         return await run_operation(self.session, principal, resource, operation, body)
 
     async def application_in(self, environment_id: int, application_id: int | None,
-                             field: str = "application_id") -> int | None:
+                             field: str = "application_id", *,
+                             principal: Principal | None) -> int | None:
         """An application id given in a body must name an application of the environment."""
         if application_id is None:
             return None
-        from app.applications.models import Application
-
-        found = await self.session.scalar(
-            select(Application.id).where(
-                Application.id == application_id, Application.environment_id == environment_id
-            )
+        return await self.access.reference(
+            principal, "application", application_id, field=field,
+            environment_id=environment_id,
         )
-        if found is None:
-            raise ValidationFailed.field(
-                field, f"Application {application_id} does not exist in this environment."
-            )
-        return application_id

@@ -13,6 +13,24 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+# --- text that ends up in a configuration file or a command line ---------------------
+
+# C0 controls (newline, carriage return, NUL, escape...), DEL and C1 controls, and the
+# Unicode line and paragraph separators some parsers also end a line at.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def refuse_control_characters(value: str) -> str:
+    """One line of plain text: a newline in a path, a name or a command would start a new
+    line (a new directive, unit setting or crontab entry) in whatever file it is written to."""
+    found = CONTROL_CHARACTERS.search(value)
+    if found:
+        raise ValueError(
+            f"must not contain control characters such as line breaks (found {found.group()!r})"
+        )
+    return value
+
+
 # --- cron expressions ---------------------------------------------------------------
 
 _MONTHS = {m: i for i, m in enumerate(

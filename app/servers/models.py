@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
 from app.environments.summary import EnvironmentResource as SummaryEntry
 from app.environments.summary import register_environment_resource
 from app.resources_common.models import EnvironmentResource, ResourceType
 from app.static_options.catalog import OS_VERSIONS
+
+if TYPE_CHECKING:
+    from app.credentials.models import Credential
 
 
 class ServerStatus(enum.StrEnum):
@@ -66,8 +69,20 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     region: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default=ServerStatus.PENDING)
     active: Mapped[bool] = mapped_column(default=True)
-    # Credentials are another issue's table: kept as a plain id until that table exists.
+    # A plain id (no foreign key): shown, like it is used, only while the credential is
+    # linked to the server's environment, so a stale or foreign id reveals nothing.
     credential_id: Mapped[int | None]
+    # Named apart from `credential` so the compact ServerRelation, embedded everywhere,
+    # never asks for it.
+    credential_record: Mapped[Credential | None] = relationship(
+        "Credential",
+        secondary="credential_environments",
+        primaryjoin="and_(Server.credential_id == "
+        "foreign(CredentialEnvironment.credential_id), "
+        "Server.environment_id == foreign(CredentialEnvironment.environment_id))",
+        secondaryjoin="foreign(CredentialEnvironment.credential_id) == Credential.id",
+        uselist=False, viewonly=True, lazy="raise",
+    )
     blueprint_services: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     provision_input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The server's own key pair once rotated (until then the environment's key is used).
@@ -94,10 +109,6 @@ class Server(EnvironmentResource, TimestampMixin, Base):
     @property
     def region_human_readable(self) -> str | None:
         return self.region
-
-    @property
-    def credential(self) -> None:
-        return None
 
     @property
     def blueprint(self) -> dict[str, Any]:

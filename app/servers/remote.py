@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,14 +24,14 @@ from app.cloud.providers import is_cloud
 from app.core.database import Database, utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.credentials.models import Credential
-from app.credentials.secrets import unseal
 from app.environments.models import Environment
 from app.networks.models import Network, Subnet
 from app.resources_common.service import remove_resource
 from app.servers import cloud
 from app.servers.models import Server, ServerStatus
+from app.services.remote import service_env
 from app.static_options.catalog import OS_VERSIONS
+from app.variables import reserved
 from app.variables.repository import deployable_variables
 
 
@@ -49,11 +50,17 @@ def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
             }
         )
         if request.resource_type == "server":
-            await _add_server_operation_context(session, box, server, context)
-        # The server's own environment variables reach every script run on it: that is
-        # how an operator points scripts at non-default paths (DEVOPNESS_NGINX_DIR...).
+            await _add_server_operation_context(
+                session, box, server, context, request.operation
+            )
+        # An operator points scripts at a non-default layout (DEVOPNESS_NGINX_DIR...) with
+        # server variables: only those layout settings, with values of their expected
+        # shape, reach a script. Nothing else a user stores is exported into scripts that
+        # run through sudo (see app.variables.reserved).
         for variable in await deployable_variables(session, box, "server", server.id):
-            if variable.target != "os-env-var":
+            if variable.target != "os-env-var" or not reserved.operator_setting(
+                variable.key, variable.value
+            ):
                 continue
             context.env[variable.key] = variable.value
             if variable.hidden:
@@ -242,6 +249,57 @@ async def _remove_key_line(step: builtins.StepRuntime, key: str) -> None:
         raise builtins.StepError(f"Could not update authorized_keys: {output.strip()}")
 
 
+def _key_of(line: str | None) -> str:
+    """Type and base64 of an OpenSSH public key line, without its comment."""
+    return " ".join((line or "").split()[:2])
+
+
+async def _keys_to_forget(
+    session: AsyncSession, server: Server, environment_key: str
+) -> list[str]:
+    """The keys this product authorised for the server (its environment's key, which the
+    connect command adds, and its own after a rotation) that no other server record still
+    logs in with on the same machine and user."""
+    mine = [k for k in dict.fromkeys((_key_of(server.ssh_public_key), _key_of(environment_key)))
+            if k]
+    rows = await session.execute(
+        select(Server.ssh_public_key, Environment.ssh_public_key)
+        .join(Environment, Environment.id == Server.environment_id)
+        .where(
+            Server.id != server.id,
+            Server.ip_address == server.ip_address,
+            Server.ssh_port == server.ssh_port,
+            Server.ssh_user == server.ssh_user,
+        )
+    )
+    in_use = {_key_of(own or shared) for own, shared in rows.all()}
+    return [k for k in mine if k not in in_use]
+
+
+async def forget_keys(step: builtins.StepRuntime) -> None:
+    """Before the record goes: take the keys only it used out of authorized_keys."""
+    keys = [k for k in step.context.private.get("forget_keys", "").splitlines() if k]
+    if not keys:
+        await step.log("Another server record still logs in with this key: it stays.")
+        return
+    for key in keys:
+        await _remove_key_line(step, key)
+    await step.log(f"Removed {len(keys)} key(s) this server was connected with from "
+                   "authorized_keys.")
+
+
+async def _remove_self_hosted(database: Database, _settings: Settings,
+                              event: ActionFinished) -> None:
+    """A self-hosted server's delete action cleaned up what it could; the record goes
+    whatever the outcome (a machine that cannot be reached any more is still removed)."""
+    if event.resource_type != "server" or event.action_type != "delete":
+        return
+    async with database.transaction() as session:
+        server = await session.get(Server, event.resource_id)
+        if server is not None and not is_cloud(server.cloud_service_code):
+            await remove_resource(session, server)
+
+
 async def wait_reachable(step: builtins.StepRuntime) -> None:
     """After a reboot: wait (bounded) until the server accepts SSH logins again."""
     await asyncio.sleep(10)
@@ -257,7 +315,8 @@ async def wait_reachable(step: builtins.StepRuntime) -> None:
 
 
 async def _add_server_operation_context(
-    session: AsyncSession, box: SecretBox, server: Server, context: builtins.ScriptContext
+    session: AsyncSession, box: SecretBox, server: Server, context: builtins.ScriptContext,
+    operation: str,
 ) -> None:
     environment = await session.get(Environment, server.environment_id)
     assert environment is not None
@@ -265,11 +324,11 @@ async def _add_server_operation_context(
     context.env["DEVOPNESS_CURRENT_PUBLIC_KEY"] = (
         server.ssh_public_key or environment.ssh_public_key
     )
-    context.env["DEVOPNESS_BLUEPRINT_SERVICES"] = "\n".join(
-        f"{s.get('type', '')}:{s.get('version', '')}:{int(bool(s.get('auto_start', True)))}"
-        f":{s.get('initial_state', 'started')}"
-        for s in server.blueprint_services or []
-    )
+    context.env["DEVOPNESS_BLUEPRINT_SERVICES"] = _blueprint_lines(server.blueprint_services)
+    if operation == "delete":
+        context.private["forget_keys"] = "\n".join(
+            await _keys_to_forget(session, server, environment.ssh_public_key)
+        )
     # To log in again after a reboot (Python steps only; redacted everywhere).
     private_key = box.decrypt(sealed)
     context.private["private_key"] = private_key
@@ -277,6 +336,21 @@ async def _add_server_operation_context(
     context.env["DEVOPNESS_SSH_PORT"] = str(server.ssh_port)
     if is_cloud(server.cloud_service_code):
         await _add_cloud_context(session, box, server, context)
+
+
+def _blueprint_lines(blueprint: list[dict[str, Any]] | None) -> str:
+    """What `server/provision.sh` installs, one service a line, with the packages and unit
+    the services family installs it with (`service_env`)."""
+    lines = []
+    for item in blueprint or []:
+        kind, version = str(item.get("type") or ""), str(item.get("version") or "latest")
+        env = service_env(kind, version)
+        lines.append(":".join((
+            kind, version, "true" if item.get("auto_start", True) else "false",
+            str(item.get("initial_state") or "started"), env["DEVOPNESS_SERVICE_UNIT"],
+            env["DEVOPNESS_SERVICE_VERSION_PACKAGE"], env["DEVOPNESS_SERVICE_PACKAGES"],
+        )))
+    return "\n".join(lines)
 
 
 async def _add_cloud_context(
@@ -297,6 +371,9 @@ async def _add_cloud_context(
     if subnet_id:
         # Placed in one of the environment's subnets: the provider's ids of it and its network.
         subnet = await session.get(Subnet, int(subnet_id))
+        if subnet is not None and subnet.environment_id != server.environment_id:
+            # Re-checked at run time like the credential: only a subnet of this environment.
+            subnet = None
         network = await session.get(Network, subnet.network_id) if subnet else None
         if subnet is None or network is None or not network.provider_id:
             raise builtins.ContextUnavailable(
@@ -307,12 +384,9 @@ async def _add_cloud_context(
             context.env["DEVOPNESS_CLOUD_SUBNET_ID"] = subnet.provider_id
         if subnet.zone:
             context.env["DEVOPNESS_CLOUD_ZONE"] = subnet.zone
-    credential = (
-        await session.get(Credential, server.credential_id) if server.credential_id else None
-    )
-    if credential is None:
-        raise builtins.ContextUnavailable("The server's cloud credential no longer exists.")
-    context.merge(cloud_steps.credential_context(unseal(box, credential.settings_encrypted)))
+    context.merge(await cloud_steps.credential_context_for(
+        session, box, server.credential_id, server.environment_id
+    ))
 
 
 def register(settings: Settings) -> None:
@@ -321,7 +395,9 @@ def register(settings: Settings) -> None:
     builtins.register_python_step("server/verify-connection", verify_connection)
     builtins.register_python_step("server/rotate-key", rotate_key)
     builtins.register_python_step("server/wait-reachable", wait_reachable)
+    builtins.register_python_step("server/forget-keys", forget_keys)
     register_finish_listener(_status_listener)
+    register_finish_listener(_remove_self_hosted)
     status = StepTemplate("Check reachability and load",
                           builtins.script_command("server/get-status"), timeout_seconds=60)
     provision = [
@@ -372,6 +448,10 @@ def register(settings: Settings) -> None:
     register_default_steps("server", "delete", [
         local("server/cloud-destroy", "Destroy the instance"),
     ], variant="cloud")
+    register_default_steps("server", "delete", [
+        StepTemplate("Remove the server's keys from authorized_keys",
+                     builtins.python_step_command("server/forget-keys"), timeout_seconds=60),
+    ])
     register_default_steps("server", "rotate_key", [
         StepTemplate("Rotate the SSH key", builtins.python_step_command("server/rotate-key"),
                      timeout_seconds=120),

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
+from app.credentials.models import Credential
 from app.resources_common.repository import EnvironmentResourceRepository
 from app.servers.models import Server
 
 
 class ServerRepository(EnvironmentResourceRepository[Server]):
     model = Server
+
+    def options(self) -> list[LoaderOption]:
+        return [
+            *super().options(),
+            selectinload(Server.credential_record).selectinload(Credential.created_by_user),
+        ]
 
     async def hostname_taken(
         self, environment_id: int, hostname: str, exclude_id: int | None = None

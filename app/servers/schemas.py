@@ -10,13 +10,16 @@ from pydantic import (
     field_validator,
 )
 
+from app.core import outbound
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.credentials.schemas import CredentialRelation
 from app.projects.schemas import ProjectRelation
 from app.resources_common import validators
+from app.resources_common.fields import ONE_LINE
 from app.resources_common.relations import ServerRelation as ServerRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.servers.models import CloudServiceCode, ServerStatus
-from app.static_options.catalog import OS_VERSIONS
+from app.static_options.catalog import OS_VERSIONS, SERVICE_TYPES
 from app.users.schemas import UserRelation
 
 ServiceTypeName = Literal[
@@ -29,15 +32,36 @@ OsVersionCode = Literal[
 SshPort = Annotated[int, Field(ge=22, le=65535)]
 MaxParallelActions = Annotated[int, Field(ge=0, le=10)]
 UnixUser = Annotated[
-    str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", max_length=32)
+    str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", max_length=32), ONE_LINE
 ]
+
+
+def _reachable_ipv4(value: str) -> str:
+    """An IPv4 address the control plane may connect to (see app.core.outbound)."""
+    address = validators.validate_ipv4(value)
+    try:
+        outbound.check_host(address)
+    except outbound.OutboundRefused as exc:
+        raise ValueError(str(exc)) from None
+    return address
 
 
 class BlueprintService(RequestModel):
     type: ServiceTypeName
-    version: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    version: Annotated[str, StringConstraints(min_length=1, max_length=30), ONE_LINE]
     auto_start: bool = True
     initial_state: Literal["started", "stopped"] = "started"
+
+    @field_validator("version")
+    @classmethod
+    def _offered_version(cls, value: str, info: ValidationInfo) -> str:
+        # Provisioning installs exactly what the service catalogue offers.
+        kind = info.data.get("type")
+        if kind is not None and value not in SERVICE_TYPES[kind][2]:
+            raise ValueError(
+                f"{kind} {value} is not offered; choose one of " + ", ".join(SERVICE_TYPES[kind][2])
+            )
+        return value
 
 
 class ProvisionInput(RequestModel):
@@ -66,14 +90,14 @@ class ServerEnvironmentCreate(RequestModel):
     # Declared first: the address rules below depend on the cloud service.
     provision_input: ProvisionInput
     linked_resources: LinkedResources = Field(default_factory=list)
-    hostname: Annotated[str, StringConstraints(min_length=1, max_length=60)]
-    ip_address: str | None = Field(default=None, validate_default=True)
+    hostname: Annotated[str, StringConstraints(min_length=1, max_length=60), ONE_LINE]
+    ip_address: Annotated[str, ONE_LINE] | None = Field(default=None, validate_default=True)
     ssh_port: SshPort | None = Field(default=None, validate_default=True)
     max_parallel_actions: MaxParallelActions = 1
     blueprint: Annotated[list[BlueprintService], Field(max_length=20)] = Field(
         default_factory=list
     )
-    credential_id: int | str | None = None
+    credential_id: int | Annotated[str, ONE_LINE] | None = None
     # Not in the reference: the OS user actions log in as (the engine's SSH user).
     ssh_user: UnixUser = "root"
 
@@ -86,7 +110,7 @@ class ServerEnvironmentCreate(RequestModel):
             if _self_hosted(info):
                 raise ValueError("required for self-hosted-custom servers")
             return None
-        return validators.validate_ipv4(value)
+        return _reachable_ipv4(value)
 
     @field_validator("ssh_port")
     @classmethod
@@ -98,15 +122,13 @@ class ServerEnvironmentCreate(RequestModel):
 
 class ServerUpdate(RequestModel):
     id: Id
-    ip_address: str | None = None
+    ip_address: Annotated[str, ONE_LINE] | None = None
     ssh_port: SshPort | None = None
     max_parallel_actions: MaxParallelActions | None = None
-    credential_id: int | str | None = None
+    credential_id: int | Annotated[str, ONE_LINE] | None = None
     ssh_user: UnixUser | None = None
 
-    _ip = field_validator("ip_address")(
-        lambda v: None if v is None else validators.validate_ipv4(v)
-    )
+    _ip = field_validator("ip_address")(lambda v: None if v is None else _reachable_ipv4(v))
 
 
 class OperatingSystemVersion(ResponseModel):
@@ -143,7 +165,9 @@ class Server(ResponseModel):
     project: ProjectRelation
     last_action: None = None
     environment: EnvironmentRelation
-    credential: None = None
+    credential: CredentialRelation | None = Field(
+        default=None, validation_alias="credential_record"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -12,10 +12,9 @@ from app.catalogue import service as catalogue_data
 from app.cloud.providers import is_cloud
 from app.core.auth import Principal
 from app.core.database import utcnow
-from app.core.errors import Conflict, Unauthenticated, ValidationFailed
+from app.core.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from app.core.security import open_server_activation, sign_server_activation
 from app.core.settings import Settings
-from app.credentials.service import CredentialService
 from app.environments.models import Environment
 from app.networks.models import Network, Subnet
 from app.resources_common import links
@@ -53,8 +52,11 @@ class ServerService(EnvironmentResourceService[Server]):
         if await self.servers.hostname_taken(environment_id, data.hostname):
             raise ValidationFailed.field("hostname", "The hostname has already been taken.")
         linked = await linked_resources_by_type(
-            self.session, environment_id, data.linked_resources
+            self.session, environment_id, data.linked_resources, principal
         )
+        credential_id = _credential_id(data.credential_id)
+        if credential_id is not None:
+            await self.access.credential(principal, credential_id, environment_id=environment_id)
         settings = data.provision_input.settings
         server = Server(
             environment_id=environment_id,
@@ -70,15 +72,18 @@ class ServerService(EnvironmentResourceService[Server]):
             os_version_code=settings.get("os_version_code"),
             status=ServerStatus.PENDING,
             active=True,
-            credential_id=_credential_id(data.credential_id),
+            credential_id=credential_id,
             blueprint_services=[s.model_dump(mode="json") for s in data.blueprint],
             provision_input=data.provision_input.model_dump(mode="json", exclude_none=True),
         )
         await self.servers.add(server)
+        await self._link(server, linked)
+        return await self.created(server)
+
+    async def _link(self, server: Server, linked: dict[str, list[int]]) -> None:
         for resource_type, ids in linked.items():
             for resource_id in ids:
                 await links.link_servers(self.session, resource_type, resource_id, [server.id])
-        return await self.created(server)
 
     async def _create_cloud(
         self, principal: Principal, environment: Environment, data: ServerEnvironmentCreate
@@ -94,8 +99,9 @@ class ServerService(EnvironmentResourceService[Server]):
             )
         credential_id = _credential_id(data.credential_id)
         assert credential_id is not None
-        credential = await CredentialService(self.session, self.settings).cloud_credential_for(
-            principal, environment_id, credential_id, code
+        credential = await self.access.credential(
+            principal, credential_id, environment_id=environment_id, cloud_service_code=code,
+            active=True,
         )
         settings = dict(data.provision_input.settings)
         field = "provision_input.settings"
@@ -118,9 +124,14 @@ class ServerService(EnvironmentResourceService[Server]):
                 f"{field}.os_version_code", "The selected os version code is invalid."
             )
         if data.provision_input.subnet_id is not None:
-            await self._check_subnet(environment_id, code, data.provision_input.subnet_id)
+            await self._check_subnet(
+                principal, environment_id, code, data.provision_input.subnet_id
+            )
         if await self.servers.hostname_taken(environment_id, data.hostname):
             raise ValidationFailed.field("hostname", "The hostname has already been taken.")
+        linked = await linked_resources_by_type(
+            self.session, environment_id, data.linked_resources, principal
+        )
         server = Server(
             environment_id=environment_id,
             project_id=environment.project_id,
@@ -147,6 +158,7 @@ class ServerService(EnvironmentResourceService[Server]):
             provision_input=data.provision_input.model_dump(mode="json", exclude_none=True),
         )
         await self.servers.add(server)
+        await self._link(server, linked)
         created = await self.created(server)
         action = await start_action(
             self.session, resource_type="server", resource_id=server.id, operation="provision",
@@ -156,32 +168,33 @@ class ServerService(EnvironmentResourceService[Server]):
         self.last_action_id = action.id
         return created
 
-    async def _check_subnet(self, environment_id: int, code: str, subnet_id: int) -> None:
-        row = (
-            await self.session.execute(
-                select(Subnet.environment_id, Network.cloud_service_code)
-                .join(Network, Network.id == Subnet.network_id)
-                .where(Subnet.id == subnet_id)
-            )
-        ).one_or_none()
-        if row is None or row.environment_id != environment_id:
-            raise ValidationFailed.field(
-                "provision_input.subnet_id", "The subnet does not exist in this environment."
-            )
-        if row.cloud_service_code != code:
-            raise ValidationFailed.field(
-                "provision_input.subnet_id", f"The subnet is not a {code} subnet."
-            )
+    async def _check_subnet(
+        self, principal: Principal, environment_id: int, code: str, subnet_id: int
+    ) -> None:
+        field = "provision_input.subnet_id"
+        await self.access.reference(
+            principal, "subnet", subnet_id, field=field, environment_id=environment_id
+        )
+        network_code = await self.session.scalar(
+            select(Network.cloud_service_code)
+            .join(Subnet, Subnet.network_id == Network.id)
+            .where(Subnet.id == subnet_id)
+        )
+        if network_code != code:
+            raise ValidationFailed.field(field, f"The subnet is not a {code} subnet.")
 
     async def delete_server(
         self, principal: Principal, server_id: int, *, destroy_disks: bool
     ) -> int | None:
-        """Self-hosted: the record goes. Cloud: a delete action destroys the instance (and
-        its disks when asked) and removes the record once the provider confirms; on
-        failure the record stays, so nothing is left at the provider unrecorded."""
+        """Self-hosted: a server that was never connected goes at once; a connected one
+        goes when its delete action has taken the keys this product authorised (and no
+        other record uses) out of authorized_keys. Cloud: a delete action destroys the
+        instance (and its disks when asked) and removes the record once the provider
+        confirms; on failure the record stays, so nothing is left at the provider
+        unrecorded."""
         server = await self.get(principal, server_id, "delete")
         await self.check_delete(server)
-        if not is_cloud(server.cloud_service_code):
+        if not is_cloud(server.cloud_service_code) and server.host_key is None:
             await remove_resource(self.session, server)
             return None
         action = await start_action(
@@ -193,9 +206,16 @@ class ServerService(EnvironmentResourceService[Server]):
         return action.id
 
     async def update(self, principal: Principal, server_id: int, data: ServerUpdate) -> Server:
+        """Address changes keep the pinned host key: a different machine at the new
+        address is refused at the first connection, before any step (or secret) is sent.
+        Only the connect command re-pins (see `commands`)."""
         check_body_id(data.id, server_id)
         server = await self.get(principal, server_id, "update")
         fields = data.model_fields_set
+        if "credential_id" in fields:
+            server.credential_id = await self._credential_for(
+                principal, server, _credential_id(data.credential_id)
+            )
         if "ip_address" in fields:
             if data.ip_address is None:
                 raise ValidationFailed.field("ip_address", "The ip address cannot be empty.")
@@ -206,10 +226,26 @@ class ServerService(EnvironmentResourceService[Server]):
             server.max_parallel_actions = data.max_parallel_actions
         if "ssh_user" in fields and data.ssh_user is not None:
             server.ssh_user = data.ssh_user
-        if "credential_id" in fields:
-            server.credential_id = _credential_id(data.credential_id)
         await self.session.flush()
         return server
+
+    async def _credential_for(
+        self, principal: Principal, server: Server, credential_id: int | None
+    ) -> int | None:
+        """The credential a server may use: usable in its environment and readable by the
+        caller; a cloud server needs an active one of its own cloud service."""
+        cloud = is_cloud(server.cloud_service_code)
+        if credential_id is None:
+            if cloud:
+                raise ValidationFailed.field(
+                    "credential_id", "A cloud server needs the credential of its provider."
+                )
+            return None
+        credential = await self.access.credential(
+            principal, credential_id, environment_id=server.environment_id,
+            cloud_service_code=server.cloud_service_code if cloud else None, active=cloud,
+        )
+        return credential.id
 
     async def check_delete(self, resource: Server) -> None:
         dependents = await links.resources_on_server(self.session, resource.id)
@@ -228,6 +264,18 @@ class ServerService(EnvironmentResourceService[Server]):
         user (root runs) or the current user, then calls back `connectServer` with a signed
         token that expires and works once. Reading the command changes nothing."""
         server = await self.get(principal, server_id, "update")
+        if server.host_key is not None:
+            # Re-connecting trusts a possibly different machine with everything deployed to
+            # this server: the rights to remove this server and add another one.
+            environment = await self.access.environment(
+                principal, server.environment_id, self.permission("update")
+            )
+            permissions = set(environment.current_user_permissions)
+            if not {self.permission("create"), self.permission("delete")} <= permissions:
+                raise Forbidden(
+                    "The server is connected: re-connecting it (possibly to another machine) "
+                    "needs the server:create and server:delete permissions."
+                )
         expires = int(utcnow().timestamp()) + self.settings.server_activation_ttl_seconds
         token = sign_server_activation(
             self.settings, server.id, server.activation_nonce, expires

@@ -6,6 +6,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.projects.schemas import ProjectRelation
+from app.resources_common.fields import ONE_LINE
 from app.resources_common.relations import ServerRelation
 from app.resources_common.relations import ServiceRelation as ServiceRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
@@ -17,7 +18,10 @@ ServiceType = Literal[
     "docker", "mysql", "newrelic-infra", "nginx", "php", "postgresql", "redis", "supervisor",
     "ufw",
 ]
-Version = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
+Version = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30),
+    ONE_LINE,
+]
 
 
 class ServiceEnvironmentCreate(RequestModel):

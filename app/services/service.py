@@ -34,7 +34,9 @@ class ServiceService(EnvironmentResourceService[Service]):
             raise ValidationFailed.field(
                 "type", f"A {data.type} {data.version} service already exists in this environment."
             )
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
         service = Service(
             environment_id=environment_id,
             project_id=environment.project_id,

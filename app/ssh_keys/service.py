@@ -38,7 +38,9 @@ class SshKeyService(EnvironmentResourceService[SshKey]):
             raise ValidationFailed.field(
                 "public_key", "This public key has already been added to the environment."
             )
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
         key = SshKey(
             environment_id=environment_id,
             project_id=environment.project_id,

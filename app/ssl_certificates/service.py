@@ -32,12 +32,12 @@ class SslCertificateService(EnvironmentResourceService[SslCertificate]):
         self, principal: Principal, environment_id: int, data: SslCertificateEnvironmentCreate
     ) -> SslCertificate:
         environment = await self.environment_for_create(principal, environment_id)
+        await self.access.reference(
+            principal, "virtual-host", data.virtual_host_id, field="virtual_host_id",
+            environment_id=environment_id,
+        )
         host = await self.session.get(VirtualHost, data.virtual_host_id)
-        if host is None or host.environment_id != environment_id:
-            raise ValidationFailed.field(
-                "virtual_host_id",
-                f"Virtual host {data.virtual_host_id} does not exist in this environment.",
-            )
+        assert host is not None
         if host.type != VirtualHostType.NAME_BASED:
             raise ValidationFailed.field(
                 "virtual_host_id", "SSL certificates are issued for name-based virtual hosts."

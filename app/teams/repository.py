@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,6 +29,20 @@ class TeamRepository:
         self.session = session
 
     # teams
+
+    async def name_taken(
+        self, name: str, *, organization_id: int | None, project_id: int | None,
+        except_id: int | None = None,
+    ) -> bool:
+        """Whether the same organization (or project) already has a team called `name`."""
+        stmt = select(Team.id).where(
+            Team.organization_id == organization_id if organization_id is not None
+            else Team.project_id == project_id,
+            func.lower(Team.name) == name.lower(),
+        )
+        if except_id is not None:
+            stmt = stmt.where(Team.id != except_id)
+        return await self.session.scalar(stmt.limit(1)) is not None
 
     async def page(self, stmt: Select[Team], page: PageParams) -> Sequence[Team]:
         # Many-to-one relations are joined into the page query; lists stay one round trip.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import StringConstraints
 
 from app.core.schemas import Id, RequestModel, ResponseModel, Timestamp
 from app.environments.schemas import EnvironmentRelation
@@ -10,7 +10,7 @@ from app.organizations.schemas import OrganizationRelation
 from app.projects.schemas import ProjectRelation
 from app.roles.schemas import RoleRelation
 from app.teams.models import TeamInvitationStatus, TeamInvitationType
-from app.users.schemas import UserRelation
+from app.users.schemas import EmailAddress, UserRelation
 
 TeamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 PhotoUrl = Annotated[
@@ -33,7 +33,7 @@ class TeamLinkCreate(RequestModel):
 
 class InvitationCreate(RequestModel):
     type: TeamInvitationType
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
 
 
 MembershipTarget = Literal["organization", "project", "environment"]

@@ -87,6 +87,10 @@ class TeamService:
         project_id: int | None = None,
     ) -> Team:
         creator = None if principal.is_project_token else principal.user_id
+        if await self.teams.name_taken(
+            data.name, organization_id=organization_id, project_id=project_id
+        ):
+            raise ValidationFailed.field("name", "The name has already been taken.")
         team = Team(
             name=data.name,
             photo_url=data.photo_url,
@@ -107,6 +111,11 @@ class TeamService:
         team = await self.authorizer.team(principal, team_id, "team:update")
         if data.id != team.id:
             raise ValidationFailed.field("id", "The id must match the team in the URL.")
+        if await self.teams.name_taken(
+            data.name, organization_id=team.organization_id, project_id=team.project_id,
+            except_id=team.id,
+        ):
+            raise ValidationFailed.field("name", "The name has already been taken.")
         team.name = data.name
         if "photo_url" in data.model_fields_set:
             team.photo_url = data.photo_url

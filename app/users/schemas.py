@@ -1,34 +1,70 @@
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, StringConstraints
+import idna
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from app.core.schemas import Name, RequestModel, ResponseModel, Timestamp
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _email_address(value: str) -> str:
+    """`local@domain` with a valid local part and any DNS name as the domain, internal
+    ones included (`.local`, `.internal`, `.lan`, a bare host name): on-prem installs
+    use them, and whether mail arrives is the operator's SMTP server's business."""
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("value is not a valid email address: it must have exactly one @")
+    if len(local.encode()) > 64:
+        raise ValueError("value is not a valid email address: the part before the @-sign "
+                         "is longer than 64 characters")
+    try:
+        # The local part by email-validator's rules; the stand-in domain only keeps its
+        # refusal of special-use names (".local", ...) out of the way.
+        checked = validate_email(f"{local}@example.com", check_deliverability=False)
+        ascii_domain = idna.encode(domain, uts46=True).decode().lower()
+    except (EmailNotValidError, idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+    if len(ascii_domain) > 253 or not all(_LABEL.match(p) for p in ascii_domain.split(".")):
+        raise ValueError("value is not a valid email address: the domain is not a valid "
+                         "host name")
+    return f"{checked.local_part}@{domain.lower()}"
+
+
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=255),
+    AfterValidator(_email_address),
+    WithJsonSchema({"type": "string", "format": "email"}),
+]
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=255)]
 Language = Literal["en", "pt"]
 
 
 class UserSignUp(RequestModel):
-    email: EmailStr
+    email: EmailAddress
     name: Name | None = None
     password: Password | None = None
 
 
 class UserVerify(RequestModel):
-    email: EmailStr
+    email: EmailAddress
     token: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     name: Name
     password: Password
 
 
 class UserResendVerification(RequestModel):
-    email: EmailStr
+    email: EmailAddress
 
 
 class UserLogin(RequestModel):
-    email: EmailStr
+    email: EmailAddress
     password: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
@@ -37,12 +73,12 @@ class UserRefreshToken(RequestModel):
 
 
 class PasswordSendResetLink(RequestModel):
-    email: EmailStr
+    email: EmailAddress
 
 
 class PasswordUserReset(RequestModel):
     token: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    email: EmailStr
+    email: EmailAddress
     password: Password
     password_confirmation: Annotated[str, StringConstraints(max_length=255)]
 

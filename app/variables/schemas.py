@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.resources_common.fields import ONE_LINE
 from app.resources_common.relations import VariableRelation as VariableRelation
 from app.resources_common.schemas import Id
 from app.users.schemas import UserRelation
@@ -17,7 +18,10 @@ VariableTarget = Literal[
     "php-fpm_pool-d-www-conf", "redis-conf", "resource-config-file", "resource-symlink",
     "supervisord-conf", "sysctl-conf",
 ]
-Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Key = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    ONE_LINE,
+]
 # File contents keep their whitespace (the request model strips strings by default).
 Value = Annotated[str, StringConstraints(strip_whitespace=False, max_length=21504)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]

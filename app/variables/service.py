@@ -18,6 +18,7 @@ from app.resources_common.models import EnvironmentResource
 from app.resources_common.registry import resource_models
 from app.resources_common.service import check_body_id
 from app.static_options.catalog import RESOURCE_VARIABLE_TARGETS
+from app.variables import reserved
 from app.variables.models import Variable
 from app.variables.repository import VariableRepository
 from app.variables.schemas import VariableCreate, VariableUpdate
@@ -79,6 +80,25 @@ class VariableService:
                 + ", ".join(allowed) + ".",
             )
 
+    async def _check_name(
+        self, principal: Principal, resource_type: str, owner: EnvironmentResource,
+        data: VariableCreate,
+    ) -> None:
+        """Names the built-in scripts read are not the user's to set (see
+        `app.variables.reserved`): an application's deploy settings need the right to
+        update the application, every other such name is refused."""
+        if data.target != "os-env-var":
+            return
+        if resource_type == "application" and data.key in reserved.APPLICATION_SETTINGS:
+            await self.access.resource(principal, owner, "application:update", "Application")
+            problem = reserved.application_setting_problem(data.key, data.value)
+            if problem is not None:
+                raise ValidationFailed.field("value", f"The value of {data.key} {problem}.")
+            return
+        reason = reserved.reserved_reason(data.key)
+        if reason is not None:
+            raise ValidationFailed.field("key", reason[0].upper() + reason[1:] + ".")
+
     def _store_value(self, variable: Variable, value: str, hidden: bool) -> None:
         variable.hidden = hidden
         if hidden:
@@ -99,6 +119,7 @@ class VariableService:
     ) -> Variable:
         owner = await self._owner(principal, resource_type, resource_id, "variable:create")
         self._check_target(resource_type, data.target)
+        await self._check_name(principal, resource_type, owner, data)
         if await self.variables.key_taken(resource_type, resource_id, data.target, data.key):
             raise ValidationFailed.field("key", "The key has already been taken for this target.")
         variable = Variable(
@@ -122,6 +143,9 @@ class VariableService:
         check_body_id(data.id, variable_id)
         variable = await self.get(principal, variable_id, "variable:update")
         self._check_target(variable.resource_type, data.target)
+        owner = await self._owner(principal, variable.resource_type, variable.resource_id,
+                                  "variable:update")
+        await self._check_name(principal, variable.resource_type, owner, data)
         if await self.variables.key_taken(
             variable.resource_type, variable.resource_id, data.target, data.key, variable.id
         ):

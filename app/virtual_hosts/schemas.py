@@ -6,23 +6,27 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common import validators
+from app.resources_common.fields import ONE_LINE, OptionalPath
 from app.resources_common.relations import ApplicationRelation, SslCertificateRelation
 from app.resources_common.relations import VirtualHostRelation as VirtualHostRelation
 from app.resources_common.schemas import Id, LinkedResources, check_directory
 from app.users.schemas import UserRelation
 from app.virtual_hosts.models import VirtualHostType
 
-HostName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Path255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+HostName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    ONE_LINE,
+]
 ListenAddress = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    ONE_LINE,
 ]
 
 
 class _VirtualHostFields(RequestModel):
     # Declared before root_directory, whose rule depends on it.
     application_id: Id | None = None
-    root_directory: Path255 | None = None
+    root_directory: OptionalPath = None
     application_listen_address: ListenAddress | None = None
 
     _root = field_validator("root_directory")(check_directory)

@@ -35,8 +35,12 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
         environment = await self.environment_for_create(principal, environment_id)
         if await self.hosts.name_taken(environment_id, data.name):
             raise ValidationFailed.field("name", "The name has already been taken.")
-        application_id = await self.application_in(environment_id, data.application_id)
-        server_ids = await linked_server_ids(self.session, environment_id, data.linked_resources)
+        application_id = await self.application_in(
+            environment_id, data.application_id, principal=principal
+        )
+        server_ids = await linked_server_ids(
+            self.session, environment_id, data.linked_resources, principal
+        )
         host = VirtualHost(
             environment_id=environment_id,
             project_id=environment.project_id,
@@ -69,7 +73,7 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
         host.name = name
         if "application_id" in fields:
             host.application_id = await self.application_in(
-                host.environment_id, data.application_id
+                host.environment_id, data.application_id, principal=principal
             )
         if "root_directory" in fields:
             host.root_directory = data.root_directory

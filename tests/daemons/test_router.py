@@ -115,12 +115,13 @@ async def test_update_and_unique_name(client: httpx.AsyncClient, db: AsyncSessio
 async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSession) -> None:
     t = await f.create_tenant(db)
     server = await f.create_server(db, t)
-    unlinked = await f.create_server(db, t)
+    # A deploy links the servers of its environment it names; none may name another's.
+    unlinked = await f.create_server(db, await f.create_tenant(db) if operation == "deploy" else t)
     daemon = await f.create_daemon(db, t)
     await f.link(db, "daemon", daemon.id, server)
     url = f"/daemons/{daemon.id}/{operation}"
     r = await client.post(url, json={"servers": [unlinked.id]}, headers=t.headers)
-    assert "servers" in f.field_errors(r)
+    assert {"servers", "servers.0"} & set(f.field_errors(r))
     r = await client.post(url, json={"trigger_comment": "x" * 256}, headers=t.headers)
     assert "trigger_comment" in f.field_errors(r)
     r = await client.post(url, json={"servers": [server.id], "trigger_comment": "go"},

@@ -42,6 +42,8 @@ def live_server(
         "LOG_LEVEL": "WARNING",
         # Networks created through the SDK are created at AWS: moto on loopback.
         "AWS_ENDPOINT_URL": moto_url,
+        # Its SSH targets and hook receivers are on loopback.
+        "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true",
     }
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(

@@ -92,10 +92,6 @@ def agent(
 
 
 FINISHED = ("completed", "failed")
-ITEM1 = "issue 16 item 1: fixed on a parallel branch (GET /applications/{id} credential is null)"
-ITEM2 = "issue 16 item 2: fixed on a parallel branch (deploy to an unlinked server answers 422)"
-ITEM3 = "issue 16 item 3: fixed on a parallel branch (empty working/root directory answers 422)"
-ITEM4 = "issue 16 item 4: fixed on a parallel branch (the MCP HTTP transport wants devopness_pat_)"
 
 
 def _pipeline(agent: McpAgent, resource_type: str, resource_id: int, operation: str) -> int:
@@ -219,7 +215,6 @@ def test_an_agent_creates_an_application_and_its_variables(
     assert read["key"] == "config/app.ini"
 
 
-@pytest.mark.xfail(reason=ITEM1, strict=False)
 def test_an_agent_edits_an_application(agent: McpAgent, application: dict[str, Any]) -> None:
     edited = agent.call(
         "devopness_edit_application", application_id=application["id"], repository=None,
@@ -230,7 +225,6 @@ def test_an_agent_edits_an_application(agent: McpAgent, application: dict[str, A
     assert edited["repository"] == "acme/shop"
 
 
-@pytest.mark.xfail(reason=ITEM2, strict=False)
 def test_an_agent_deploys_an_application_and_reads_its_logs(
     agent: McpAgent, world: World, application: dict[str, Any]
 ) -> None:
@@ -259,7 +253,6 @@ def test_an_agent_creates_edits_and_lists_a_daemon(agent: McpAgent, world: World
     assert created["id"] in [d["id"] for d in listed]
 
 
-@pytest.mark.xfail(reason=ITEM3, strict=False)
 def test_an_agent_runs_a_daemon_in_the_application_root(
     agent: McpAgent, world: World, application: dict[str, Any]
 ) -> None:
@@ -270,7 +263,6 @@ def test_an_agent_runs_a_daemon_in_the_application_root(
     assert created["application_name"] == "shop"
 
 
-@pytest.mark.xfail(reason=ITEM2, strict=False)
 def test_an_agent_deploys_a_daemon(agent: McpAgent, world: World) -> None:
     created = agent.call("devopness_create_daemon", **_daemon_args(world), name="deployed",
                          command="sleep 600", working_directory="/srv/deployed").data
@@ -298,7 +290,6 @@ def test_an_agent_creates_a_virtual_host(
     assert [v["id"] for v in listed] == [virtual_host["id"]]
 
 
-@pytest.mark.xfail(reason=ITEM3, strict=False)
 def test_an_agent_serves_a_virtual_host_from_the_application_root(
     agent: McpAgent, world: World, application: dict[str, Any], virtual_host: dict[str, Any]
 ) -> None:
@@ -327,7 +318,6 @@ def test_an_agent_requests_a_certificate(
     assert [c["id"] for c in listed] == [certificate["id"]]
 
 
-@pytest.mark.xfail(reason=ITEM2, strict=False)
 def test_an_agent_deploys_a_virtual_host_and_its_certificate(
     agent: McpAgent, world: World, virtual_host: dict[str, Any], certificate: dict[str, Any]
 ) -> None:
@@ -359,7 +349,6 @@ def test_an_agent_manages_a_network_rule(agent: McpAgent, world: World) -> None:
     assert created["id"] not in [r["id"] for r in listed]
 
 
-@pytest.mark.xfail(reason=ITEM2, strict=False)
 def test_an_agent_deploys_a_network_rule(agent: McpAgent, world: World) -> None:
     created = agent.call("devopness_create_network_rule", **_daemon_args(world),
                          rule_name="ssh", rule_direction="inbound", rule_protocol="tcp",
@@ -393,7 +382,6 @@ def test_an_agent_deploys_and_reads_the_action_logs(agent: McpAgent, world: Worl
     assert failed and failed[0]["output"], logs
 
 
-@pytest.mark.xfail(reason=ITEM4, strict=False)
 def test_the_streamable_http_transport_accepts_our_personal_access_token(
     mcp_server_venv: Path, live_server: LiveServer, world: World,  # noqa: F811
     tmp_path: Path,

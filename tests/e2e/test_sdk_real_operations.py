@@ -117,7 +117,7 @@ def test_connect_a_server_and_deploy_an_application_twice(
             deployed.append(action)
 
         app_dir = home / "shop"
-        releases = sorted((app_dir / "releases").iterdir())
+        releases = sorted((app_dir / "releases").iterdir(), key=lambda p: int(p.name))
         assert len(releases) == 2
         current = (app_dir / "current").resolve()
         assert current == releases[-1].resolve()

@@ -53,8 +53,8 @@ async def test_readyz_names_pending_migrations(make_client: Any, tmp_path: Path)
     old = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
     migrations.upgrade(old, "0001")
     migrations.downgrade(old, "base")
-    async with await make_client(database_url=url) as c:
-        r = await c.get("/readyz")
+    async with await make_client(database_url=url, metrics_token="ops-token") as c:
+        r = await c.get("/readyz", headers={"Authorization": "Bearer ops-token"})
     assert r.status_code == 503
     check = r.json()["checks"]["database"]
     assert check["ok"] is False and "migrations pending" in check["detail"]
@@ -75,9 +75,11 @@ async def test_readyz_with_redis_needs_a_live_worker(make_client: Any) -> None:
             assert checks["redis"]["ok"] is True
             assert checks["worker"]["ok"] is False
         await redis.set(f"{WORKER_HEARTBEAT_PREFIX}worker-a", "alive", ex=30)
-        async with await make_client(redis_url=REDIS_TEST_URL) as c:
+        async with await make_client(redis_url=REDIS_TEST_URL, metrics_token="ops-token") as c:
             r = await c.get("/readyz")
             assert r.status_code == 200, r.text
+            assert "worker-a" not in r.text  # host names only for operators
+            r = await c.get("/readyz", headers={"Authorization": "Bearer ops-token"})
             assert "worker-a" in r.json()["checks"]["worker"]["detail"]
     finally:
         await redis.flushdb()
@@ -87,6 +89,26 @@ async def test_readyz_with_redis_needs_a_live_worker(make_client: Any) -> None:
         r = await c.get("/readyz")
     assert r.status_code == 503
     assert r.json()["checks"]["redis"]["ok"] is False
+    assert r.json()["checks"]["broker"]["ok"] is False
+
+
+async def test_readyz_shows_details_only_to_the_metrics_token(make_client: Any) -> None:
+    """Anyone may ask whether the server is ready; only operators see why it is not
+    (exception text, worker host names, migration ids)."""
+    secret = "scrape-secret-value"
+    async with await make_client(redis_url="redis://127.0.0.1:1/0", metrics_token=secret) as c:
+        anonymous = await c.get("/readyz")
+        wrong = await c.get("/readyz", headers={"Authorization": "Bearer nope"})
+        operator = await c.get("/readyz", headers={"Authorization": f"Bearer {secret}"})
+    for r in (anonymous, wrong):
+        assert r.status_code == 503
+        assert r.json()["checks"] == {
+            "database": {"ok": True}, "redis": {"ok": False}, "broker": {"ok": False},
+            "worker": {"ok": False},
+        }
+        assert "127.0.0.1" not in r.text and "Error" not in r.text
+    assert operator.status_code == 503
+    assert "Error" in operator.json()["checks"]["redis"]["detail"]
 
 
 async def test_metrics_count_requests_by_route_template(

@@ -19,6 +19,7 @@ from tests.factories import (
     link_team,
     user_with_token,
 )
+from tests.resource_factories import Tenant, create_ssh_key
 
 
 async def test_personal_project_lifecycle(client: httpx.AsyncClient, db: AsyncSession) -> None:
@@ -67,7 +68,7 @@ async def test_bodiless_create_names_missing_fields(
     assert r.status_code == 422 and "name" in r.json()["errors"]
 
 
-async def test_organization_project_and_delete_refused_with_environments(
+async def test_organization_project_and_delete_takes_its_empty_environments(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     owner, token = await user_with_token(db)
@@ -80,13 +81,29 @@ async def test_organization_project_and_delete_refused_with_environments(
     assert body["organization"]["id"] == org.id and body["user_id"] == owner.id
     project = await db.get(Project, body["id"])
     assert project is not None
-    await create_environment(db, project)
-    await create_environment(db, project, archived=True)
-    r = await client.delete(f"/projects/{project.id}", headers=auth(token))
-    assert r.status_code == 409
+    environment = await create_environment(db, project)
+    archived = await create_environment(db, project, archived=True)
     r = await client.get(f"/projects/{project.id}", headers=auth(token))
     summary = {i["resource_type"]: i["summary"]["count"] for i in r.json()["resource_summary"]}
     assert summary["environment"] == 1 and summary["archived-environment"] == 1
+
+    # An environment holding a resource blocks the removal, and nothing is removed.
+    tenant = Tenant(owner, token, project, archived)
+    key = await create_ssh_key(db, tenant)
+    r = await client.delete(f"/projects/{project.id}", headers=auth(token))
+    assert r.status_code == 409
+    assert "ssh keys" in r.json()["message"].lower()
+    r = await client.get(f"/environments/{environment.id}", headers=auth(token))
+    assert r.status_code == 200
+
+    # Without resources, the project's environments go with it.
+    await db.delete(key)
+    await db.commit()
+    r = await client.delete(f"/projects/{project.id}", headers=auth(token))
+    assert r.status_code == 204, r.text
+    for env in (environment, archived):
+        r = await client.get(f"/environments/{env.id}", headers=auth(token))
+        assert r.status_code == 404
 
 
 async def test_lists_filter_by_owner_and_never_leak(

@@ -33,9 +33,12 @@ CACHE = Path(os.environ.get("DEVOPNESS_ROOTFS_CACHE", "/var/cache/devopness-test
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # Packages the tests install inside: downloaded into the image, installed by the tests.
-DOWNLOADED = ("redis-server", "supervisor")
+# nginx, and what a connected machine needs (sudo, curl, the base packages of provisioning:
+# tests/remote/test_journey.py).
+DOWNLOADED = ("redis-server", "supervisor", "nginx", "ca-certificates", "curl", "git", "unzip",
+              "rsync", "acl", "cron", "sudo")
 # Bump when what the image holds changes.
-IMAGE = CACHE / f"debian-{SUITE}-minbase-ssh-v2.tar.gz"
+IMAGE = CACHE / f"debian-{SUITE}-minbase-ssh-v4.tar.gz"
 
 SSHD_CONFIG = """\
 HostKey /etc/ssh/ssh_host_ed25519_key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import asyncssh
@@ -18,6 +19,7 @@ from app.core.settings import Settings
 from app.servers.models import Server
 from tests import resource_factories as rf
 from tests.actions.conftest import live_url  # noqa: F401  (fixture)
+from tests.remote import roothost
 from tests.remote.conftest import Remote, SSHHost, create_os_user, delete_os_user
 
 
@@ -269,3 +271,122 @@ async def test_another_tenant_cannot_run_server_operations(
     assert r.status_code == 404
     r = await client.get(f"/actions/server/{server.id}", headers=tenant.headers)
     assert r.json() == []
+
+
+async def test_deleting_a_connected_server_forgets_its_key_when_no_other_record_uses_it(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    keys_file = remote.home / ".ssh" / "authorized_keys"
+    env_key = " ".join(remote.tenant.environment.ssh_public_key.split()[:2])
+    own_line = rf.ssh_keypair()[0] + " me@laptop"
+    with keys_file.open("a") as f:
+        f.write(own_line + "\n")
+    # A second record of the same machine and user (another name for it) shares the key.
+    twin = await rf.create_server(db, remote.tenant, ssh_port=remote.host.port,
+                                  ssh_user=remote.user, max_parallel_actions=0)
+    for server_id in (remote.server.id, twin.id):
+        await remote.operate(client, f"/servers/{server_id}/get-status")  # connected
+
+    r = await client.delete(f"/servers/{remote.server.id}", headers=remote.tenant.headers)
+    assert r.status_code == 204, r.text
+    action = await remote.wait(client, int(r.headers["X-Devopness-Action-Id"]))
+    assert "still logs in with this key" in await remote.logs(client, action)
+    r = await client.get(f"/servers/{remote.server.id}", headers=remote.tenant.headers)
+    assert r.status_code == 404
+    assert env_key in keys_file.read_text()  # the twin still logs in with it
+    await remote.operate(client, f"/servers/{twin.id}/get-status")
+
+    r = await client.delete(f"/servers/{twin.id}", headers=remote.tenant.headers)
+    assert r.status_code == 204, r.text
+    action = await remote.wait(client, int(r.headers["X-Devopness-Action-Id"]))
+    assert "Removed 1 key(s)" in await remote.logs(client, action)
+    assert (await client.get(f"/servers/{twin.id}", headers=remote.tenant.headers)
+            ).status_code == 404
+    left = keys_file.read_text().splitlines()
+    assert [line for line in left if env_key in line] == []
+    assert own_line in left  # what the product did not add stays
+
+
+async def test_deleting_an_unreachable_server_still_removes_it(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    tenant = await rf.create_tenant(db)
+    server = await rf.create_server(db, tenant, host_key="ssh-ed25519 AAAAgone")
+    r = await client.delete(f"/servers/{server.id}", headers=tenant.headers)
+    assert r.status_code == 204, r.text
+    r = await client.get(f"/actions/{r.headers['X-Devopness-Action-Id']}",
+                         params={"wait": 60}, headers=tenant.headers)
+    assert r.json()["status"] == "failed"
+    assert (await client.get(f"/servers/{server.id}", headers=tenant.headers)
+            ).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("service", "field"),
+    [({"type": "apache", "version": "latest"}, "blueprint.0.type"),
+     ({"type": "php", "version": "latest"}, "blueprint.0.version"),
+     ({"type": "nginx", "version": "0.1; reboot"}, "blueprint.0.version")],
+)
+async def test_a_blueprint_service_that_cannot_be_installed_is_refused(
+    client: httpx.AsyncClient, db: AsyncSession, service: dict[str, str], field: str
+) -> None:
+    tenant = await rf.create_tenant(db)
+    r = await client.post(
+        f"/environments/{tenant.environment.id}/servers",
+        json={"hostname": "web-1", "ip_address": "127.0.0.1", "ssh_port": 2222,
+              "provision_input": {"cloud_service_code": "self-hosted-custom",
+                                  "settings": {"os_version_code": "ubuntu_24_04"}},
+              "blueprint": [service]},
+        headers=tenant.headers,
+    )
+    assert field in rf.field_errors(r)
+
+
+@pytest.fixture(scope="module")
+def root_host() -> Iterator[roothost.RootHost]:
+    try:
+        roothost.check_available()
+        roothost.build_image()
+    except roothost.Unavailable as e:
+        pytest.skip(f"no throwaway Debian machine: {e}")
+    with roothost.started() as host:
+        yield host
+
+
+@pytest.mark.roothost
+async def test_blueprint_services_are_installed_when_provisioning(
+    client: httpx.AsyncClient, db: AsyncSession, root_host: roothost.RootHost
+) -> None:
+    tenant = await rf.create_tenant(db)
+    r = await client.post(
+        f"/environments/{tenant.environment.id}/servers",
+        json={"hostname": "web-1", "ip_address": "127.0.0.1", "ssh_port": root_host.port,
+              "ssh_user": "root", "max_parallel_actions": 0,
+              "provision_input": {"cloud_service_code": "self-hosted-custom",
+                                  "settings": {"os_version_code": "ubuntu_24_04"}},
+              "blueprint": [{"type": "nginx", "version": "latest"}]},
+        headers=tenant.headers,
+    )
+    assert r.status_code == 201, r.text
+    server_id = r.json()["id"]
+    server = await _server(db, server_id)
+    root_host.authorize(tenant.environment.ssh_public_key)
+    # The machine is offline: apt installs from the files in its image, without refreshing
+    # its lists.
+    await rf.create_variable(db, tenant, "server", server_id, key="DEVOPNESS_APT_MAX_AGE",
+                             value_plain="999999")
+    remote = Remote(tenant, server, "root", root_host.root / "root", None)  # type: ignore[arg-type]
+
+    action = await remote.operate(client, f"/servers/{server_id}/deploy")
+    logs = await remote.logs(client, action)
+    assert "blueprint service: nginx latest" in logs
+    assert "installing nginx" in logs
+    assert "##devopness-result state=active" in logs
+    assert "nginx" in root_host.sh("pgrep -a nginx").stdout
+    page = root_host.sh("""bash -c 'exec 3<>/dev/tcp/127.0.0.1/80; """
+                        """printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3'""").stdout
+    assert page.startswith("HTTP/1.1 200 OK") and "nginx" in page
+
+    # Provisioning again installs nothing more.
+    action = await remote.operate(client, f"/servers/{server_id}/deploy")
+    assert "nginx already installed" in await remote.logs(client, action)

@@ -170,7 +170,9 @@ async def test_ip_based_site_serves_the_application_current_release(
     nginx.start()
     await remote.operate(client, f"/virtual-hosts/{host_id}/deploy")
     config = nginx.available(host_id).read_text()
-    assert f"listen {port};" in config and "server_name 127.0.0.1;" in config
+    # On the address given, not on every interface.
+    assert f"listen 127.0.0.1:{port};" in config and "server_name 127.0.0.1;" in config
+    assert "[::]" not in config
     assert f'root "{current}/public";' in config
     assert nginx.curl(f"http://127.0.0.1:{port}/") == "release two"
 

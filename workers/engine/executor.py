@@ -43,6 +43,7 @@ from app.actions.models import (
 )
 from app.actions.service import mark_unstarted_failed
 from app.actions.targets import ServerAccess, server_access_provider
+from app.core import outbound
 from app.core.database import Database, utcnow
 from app.core.logging import request_id_var
 from app.core.settings import Settings
@@ -79,6 +80,9 @@ class StepSpec:
     # ("script" | "python", name) for a built-in step (see app.actions.builtins).
     builtin: tuple[str, str] | None = None
     token: str = field(default_factory=lambda: secrets.token_hex(6))
+    # True once a stop of this step could not be confirmed: its `remote_process` record
+    # stays, and the next run on the server stops it first.
+    left_running: bool = False
 
 
 @dataclass
@@ -196,8 +200,14 @@ async def _run_claimed(run: ActionRun) -> str | None:
 async def _claim(run: ActionRun) -> bool:
     """Take the action for this worker; waits while its pipeline runs its maximum."""
     marked_waiting = False
+    loop = asyncio.get_running_loop()
+    last_beat = loop.time()
     while True:
-        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting)
+        # A waiting action is held by this worker: it heartbeats like a running one, so
+        # that the sweep re-sends it if this worker dies while it waits.
+        beat = loop.time() - last_beat >= run.settings.action_heartbeat_seconds
+        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting, beat=beat)
+        last_beat = loop.time() if beat else last_beat
         marked_waiting = marked_waiting or waiting
         await run.bus.publish(action_topic(run.action_id))
         if claimed or not waiting:
@@ -205,7 +215,9 @@ async def _claim(run: ActionRun) -> bool:
         await asyncio.sleep(SLOT_POLL_SECONDS)
 
 
-async def _try_claim(run: ActionRun, *, mark_waiting: bool) -> tuple[bool, bool]:
+async def _try_claim(
+    run: ActionRun, *, mark_waiting: bool, beat: bool = False
+) -> tuple[bool, bool]:
     """(claimed, still waiting for a pipeline slot)."""
     now = utcnow()
     async with run.database.transaction() as session:
@@ -258,6 +270,9 @@ async def _try_claim(run: ActionRun, *, mark_waiting: bool) -> tuple[bool, bool]
             if mark_waiting:
                 action.status = ActionStatus.WAITING
                 action.status_reason_code = ReasonCode.WAITING_CONCURRENCY_PIPELINE
+            if mark_waiting or beat:
+                action.worker_id = run.worker_id
+                action.heartbeat_at = now
             return False, True
         # Redelivered after its worker died (acks_late): never run steps twice;
         # fail it now if nobody is heartbeating it any more.
@@ -346,6 +361,8 @@ async def _fail_target(
                 "status_reason_code": ReasonCode.SKIPPED,
                 "completed_at": now,
             }
+        if not step.left_running:
+            values["remote_process"] = None
         step.status = values["status"]
         run.state.step(step.id, updated_at=now, **values)
     run.state.target(target_id, status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
@@ -363,6 +380,9 @@ class TargetPlan:
     # False: the target is the resource itself (a network at its provider), reached by
     # local steps only, never over SSH.
     on_server: bool = True
+    # Steps of earlier runs on this server that may still be alive there (their worker
+    # died, or could not confirm a stop): (step id, its `remote_process` record).
+    leftovers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     def secrets(self) -> list[str]:
         found = [*self.access.secrets, self.access.private_key] if self.access else []
@@ -424,7 +444,42 @@ async def _load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, Targe
                 # fails that target with the reason, not the whole action.
                 logger.warning("target %s cannot be prepared", target.id, exc_info=True)
                 plan.load_error = str(exc) or type(exc).__name__
+        await _record_remote_processes(session, run.action_id, targets, plans)
     return plans
+
+
+async def _record_remote_processes(
+    session: Any, action_id: int, targets: Sequence[Any], plans: dict[int, TargetPlan]
+) -> None:
+    """Before any step starts: store how to find and stop each one on its server, so that
+    any worker can stop it if this one dies; read what earlier runs may have left alive."""
+    records = [
+        {"id": step.id, "remote_process": _remote_process(step, plan.access)}
+        for plan in plans.values() if plan.on_server and plan.access is not None
+        for step in plan.steps
+        if step.status not in FINISHED and not (step.builtin and step.builtin[0] == "local")
+    ]
+    if records:
+        await session.execute(_update(ActionStep), records)
+    servers = {t.server_id: t.id for t in targets if plans[t.id].on_server}
+    if not servers:
+        return
+    left = await session.execute(
+        select(ActionTarget.server_id, ActionStep.id, ActionStep.remote_process)
+        .join(ActionTarget, ActionTarget.id == ActionStep.action_target_id)
+        .where(ActionTarget.server_id.in_(list(servers)),
+               ActionStep.remote_process.is_not(None),
+               ActionStep.action_id != action_id,
+               ActionStep.status.in_(list(FINISHED)))
+        .order_by(ActionStep.id)
+    )
+    for row in left:
+        plans[servers[row.server_id]].leftovers.append((row.id, row.remote_process))
+
+
+def _remote_process(step: StepSpec, access: ServerAccess) -> dict[str, Any]:
+    return {"marker": _marker(step), "ssh_user": access.username,
+            "run_as_user": step.run_as_user}
 
 
 async def _wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: int) -> bool:
@@ -487,9 +542,14 @@ async def _connect(
     if access.host_key:
         known_hosts = ([_public_key(access.host_key)], [], [])
     try:
+        # The outbound policy: the address checked is the address connected to.
+        address = (await outbound.resolve(access.host, access.port, run.settings))[0]
+    except outbound.OutboundRefused as exc:
+        raise StepFailed(f"Will not connect to {access.host}:{access.port}: {exc}") from exc
+    try:
         conn = await asyncio.wait_for(
             asyncssh.connect(
-                access.host,
+                address,
                 access.port,
                 username=access.username,
                 client_keys=[key],
@@ -533,40 +593,133 @@ def _marker(step: StepSpec) -> str:
     return f"devopness-step-{step.id}-{step.token}"
 
 
-def _as_user(command: str, user: str | None, access: ServerAccess) -> str:
+def _as_user(
+    command: str, user: str | None, access: ServerAccess, marker: str | None = None
+) -> str:
     if user and user != access.username:
-        return f"sudo -n -H -u {shlex.quote(user)} /bin/sh -c {shlex.quote(command)}"
+        # sudo resets the environment: carry the marker across so the step's processes
+        # run as that user still carry it (and a stop finds them, see _KILL).
+        marked = f"env {MARKER_VARIABLE}={marker} " if marker else ""
+        return f"sudo -n -H -u {shlex.quote(user)} {marked}/bin/sh -c {shlex.quote(command)}"
     return command
+
+
+MARKER_VARIABLE = "DEVOPNESS_STEP"
 
 
 def _wrap(step: StepSpec, access: ServerAccess, command: str | None = None) -> str:
     # The SSH session's shell leads its own process group (sshd calls setsid), and its
-    # command line (`sh -c <this>`) carries the step's marker: a cancel or timeout finds
-    # the group by it. No pid file: nothing to write, and nothing to remove afterwards
-    # (an `rm` per step was one more process spawned on the server for every step). The
-    # command runs in that shell itself on lines of its own; the closing `exit` keeps the
-    # shell from exec'ing the command in its place (dash and bash do so for a last
-    # command), which would take the marker out of the group leader's command line.
-    command = _as_user(command or step.command, step.run_as_user, access)
-    return f": {_marker(step)}\n{command}\nexit $?"
+    # command line (`sh -c <this>`) carries the step's marker; every process it starts
+    # inherits the marker in its environment, even one that leaves the group or is run
+    # as another user through sudo. A stop finds them all by it (see _KILL). No pid file:
+    # nothing to write, and nothing to remove afterwards. The command runs in that shell
+    # itself on lines of its own; the closing `exit` keeps the shell from exec'ing the
+    # command in its place (dash and bash do so for a last command), which would take
+    # the marker out of the group leader's command line.
+    marker = _marker(step)
+    command = _as_user(command or step.command, step.run_as_user, access, marker)
+    return f": {marker}\nexport {MARKER_VARIABLE}={marker}\n{command}\nexit $?"
 
 
-async def _kill_remote(conn: asyncssh.SSHClientConnection, step: StepSpec) -> None:
-    # The marker is split in this script's own text so that its shell does not match.
-    head, tail = _marker(step).split("-", 1)
-    script = (
-        f"m={head}-''{tail}; "
-        'if command -v pgrep >/dev/null 2>&1; then p=$(pgrep -f -- "$m"); else '
-        "p=$(for d in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $d/cmdline 2>/dev/null)\" "
-        'in *"$m"*) echo ${d#/proc/};; esac; done); fi; '
-        '[ -n "$p" ] || exit 0; '
-        "for g in $p; do kill -TERM -$g 2>/dev/null || kill -TERM $g 2>/dev/null; done; "
-        "for i in 1 2 3 4 5 6 7 8 9 10; do a=; for g in $p; do kill -0 -$g 2>/dev/null "
-        "&& a=1; done; [ -n \"$a\" ] || break; sleep 0.2; done; "
-        "for g in $p; do kill -KILL -$g 2>/dev/null; done; exit 0"
+# Stops every process of a step: those whose command line or environment carries its
+# marker, their descendants and their process groups; TERM, then KILL after 2 s. Exits 0
+# once none is left (zombies count as gone), 1 when some could not be stopped (not
+# permitted: another user's). The marker is split in this script's own text (`@HEAD@`
+# and `@TAIL@`) so that its own shell does not match (grep matches itself, and is gone
+# by the time the matches are checked).
+_KILL = r"""
+m=@HEAD@-''@TAIL@
+found=$( { grep -l -a -F -- "$m" /proc/[0-9]*/cmdline; \
+  grep -l -a -F -- "@VAR@=$m" /proc/[0-9]*/environ; } 2>/dev/null | cut -d/ -f3 | sort -u)
+roots=
+for p in $found; do [ "$p" != "$$" ] && [ -d "/proc/$p" ] && roots="$roots $p"; done
+[ -n "$roots" ] || exit 0
+tree=$(ps -e -o pid= -o ppid= -o pgid= | awk -v roots="$roots" -v self="$$" '
+  BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) mark[r[i]] = 1 }
+  { pid[NR] = $1; ppid[NR] = $2; pgid[NR] = $3; if ($1 in mark) group[$3] = 1 }
+  END {
+    do {
+      changed = 0
+      for (i = 1; i <= NR; i++)
+        if (!(pid[i] in mark) && pid[i] != self && (ppid[i] in mark || pgid[i] in group)) {
+          mark[pid[i]] = 1; changed = 1
+        }
+    } while (changed)
+    for (p in mark) print p
+  }')
+alive() {
+  for p in $tree; do
+    s=$(ps -o stat= -p "$p" 2>/dev/null) || continue
+    case $s in Z*) ;; *) return 0 ;; esac
+  done
+  return 1
+}
+kill -TERM $tree 2>/dev/null
+i=0
+while [ $i -lt 20 ]; do alive || exit 0; sleep 0.1; i=$((i + 1)); done
+kill -KILL $tree 2>/dev/null
+sleep 0.2
+alive && exit 1
+exit 0
+"""
+
+
+async def _kill_remote(
+    conn: asyncssh.SSHClientConnection, marker: str, ssh_user: str | None,
+    run_as_user: str | None,
+) -> bool:
+    """Stop a step's processes with the privilege it was started with; True once none is
+    left."""
+    head, tail = marker.split("-", 1)
+    script = (_KILL.replace("@HEAD@", head).replace("@TAIL@", tail)
+              .replace("@VAR@", MARKER_VARIABLE))
+    commands = [script]
+    if run_as_user and run_as_user != ssh_user:
+        # Its processes run as that user: only that user (or root, through the same
+        # sudo rule the step used) may signal them. Then the SSH user's own shell.
+        commands.insert(
+            0, f"sudo -n -u {shlex.quote(run_as_user)} /bin/sh -c {shlex.quote(script)}"
+        )
+    stopped = False
+    for command in commands:
+        try:
+            result = await asyncio.wait_for(conn.run(command, check=False), 15)
+            stopped = result.exit_status == 0
+        except (TimeoutError, asyncssh.Error, OSError):
+            logger.warning("could not stop remote step %s", marker, exc_info=True)
+            stopped = False
+    return stopped
+
+
+async def _kill_step(
+    conn: asyncssh.SSHClientConnection, access: ServerAccess | None, step: StepSpec
+) -> None:
+    stopped = await _kill_remote(
+        conn, _marker(step), access.username if access else None, step.run_as_user
     )
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(conn.run(script, check=False), 15)
+    step.left_running = not stopped
+
+
+async def _stop_leftovers(
+    run: ActionRun, conn: asyncssh.SSHClientConnection, plan: TargetPlan
+) -> None:
+    """No step starts on a server while an earlier run of one may still be alive there."""
+    for step_id, record in plan.leftovers:
+        stopped = await _kill_remote(
+            conn, str(record.get("marker", "")), record.get("ssh_user"),
+            record.get("run_as_user"),
+        )
+        if not stopped:
+            raise StepFailed(
+                f"An earlier run of step {step_id} may still be running on this server "
+                "and could not be stopped; nothing was started, so it does not run twice."
+            )
+        async with run.database.transaction() as session:
+            await session.execute(
+                _update(ActionStep).where(ActionStep.id == step_id).values(remote_process=None)
+            )
+        logger.warning("stopped what step %s left running on its server", step_id)
+    plan.leftovers.clear()
 
 
 async def _run_step(
@@ -587,11 +740,13 @@ async def _run_step(
             raise StepFailed(plan.context_error or "The step's parameters are unavailable.")
         kind, name = step.builtin
         scanner = builtins.ResultScanner()
+        redactor.remove(f"{scanner.token} ")
         try:
             if kind == "script":
                 assert conn is not None and access is not None
                 try:
-                    program = scripts.render(name, plan.context.env)
+                    program = scripts.render(name, plan.context.env, scanner.token)
+                    scanner.expect(scripts.result_keys(name))
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
                 await _stream_step(run, conn, access, step, redactor,
@@ -658,7 +813,9 @@ class _Runtime:
 
     async def run_script(self, name: str, extra_env: Mapping[str, str] | None = None) -> int:
         try:
-            program = scripts.render(name, {**self.context.env, **(extra_env or {})})
+            program = scripts.render(name, {**self.context.env, **(extra_env or {})},
+                                     self.scanner.token)
+            self.scanner.expect(scripts.result_keys(name))
         except scripts.UnknownScript as exc:
             raise StepFailed(str(exc)) from exc
         process = await self.conn.create_process(
@@ -743,6 +900,7 @@ async def _record_outcome(
             "status": ActionStatus.FAILED if failure else ActionStatus.COMPLETED,
             "status_reason_code": ReasonCode.FAILED if failure else ReasonCode.COMPLETED,
             "status_message": failure,
+            **({} if step.left_running else {"remote_process": None}),
         },
     )
     step.status = ActionStatus.FAILED if failure else ActionStatus.COMPLETED
@@ -768,7 +926,7 @@ async def _python_step(
         if failure is not None:
             work.cancel()
             if conn is not None:
-                await _kill_remote(conn, step)
+                await _kill_step(conn, access, step)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
         elif (exc := work.exception()) is not None:
@@ -816,7 +974,7 @@ async def _stream_step(
         pumping: asyncio.Future[Any] = asyncio.ensure_future(pump())
         failure = await _run_bounded(run, pumping, step)
         if failure is not None:
-            await _kill_remote(conn, step)
+            await _kill_step(conn, access, step)
             process.close()
             pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -896,6 +1054,7 @@ async def _run_target(
                         # server its address: read it again before connecting.
                         access = await _reload_access(run, server_id) or access
                     conn = await _connect(run, access)
+                    await _stop_leftovers(run, conn, plan)
                 current = step
                 await _start_step(run, target_id, step)
                 await _run_step(run, conn, access, step, Redactor(redactor_secrets), plan)

@@ -26,6 +26,12 @@ class Redactor:
         # Longest first, so a secret containing another is replaced whole.
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
         self._carry = ""
+        self._removed: set[str] = set()
+
+    def remove(self, text: str) -> None:
+        """Take `text` out of the log altogether (a result line's token)."""
+        self._removed.add(text)
+        self.secrets = sorted({*self.secrets, text}, key=len, reverse=True)
 
     def feed(self, text: str) -> str:
         if not self.secrets:
@@ -63,7 +69,7 @@ class Redactor:
 
     def _redact(self, text: str) -> str:
         for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
+            text = text.replace(secret, "" if secret in self._removed else REDACTED)
         return text
 
 

@@ -48,13 +48,27 @@ def _helpers() -> str:
     return "\n".join(parts)
 
 
-def render(name: str, env: Mapping[str, str]) -> str:
-    """The full program for `bash -s`: parameters, helpers, then the script."""
+_RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
+
+
+@cache
+def result_keys(name: str) -> frozenset[str]:
+    """The result keys script `name` may report: those it (or a shared helper) passes to
+    `dv_result` literally. A result line with any other key is ignored."""
+    return frozenset(_RESULT_CALL.findall(_read(name) + "\n" + _helpers()))
+
+
+def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
+    """The full program for `bash -s`: parameters, helpers, then the script.
+
+    `result_token` marks the script's own result lines; it is a shell variable of the
+    script, not exported, so nothing the script starts can print a line that counts."""
     body = _read(name)
     lines = ["set -euo pipefail", "umask 022"]
     for key in sorted(env):
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.match(key) or key.startswith("DV_"):
             continue
         lines.append(f"export {key}={shlex.quote(str(env[key]))}")
+    lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
     return "\n".join(lines) + "\n" + _helpers() + "\n" + body + "\n"

@@ -6,8 +6,10 @@ dv_warn() { printf 'warning: %s\n' "$*"; }
 dv_fail() { printf 'error: %s\n' "$*"; exit 1; }
 dv_has() { command -v "$1" >/dev/null 2>&1; }
 
-# Report a value to the control plane (the deployed commit, the OS...).
-dv_result() { printf '##devopness-result %s=%s\n' "$1" "$2"; }
+# Report a value to the control plane (the deployed commit, the OS...). The line carries
+# this run's token (an unexported shell variable set by the engine): output of anything
+# the script runs cannot forge one. The value stays on one line.
+dv_result() { printf '##devopness-result %s %s=%s\n' "${DV_RESULT_TOKEN:-}" "$1" "${2//[$'\n\r']/ }"; }
 
 # Run a command as root: directly when we are root, else through passwordless sudo.
 dv_root() {

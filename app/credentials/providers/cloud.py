@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+import httpx
 import jwt
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core import outbound
 from app.credentials.providers.base import (
     CheckResult,
     CloudAdapter,
@@ -155,6 +157,14 @@ class AzureAdapter(HttpAdapter, CloudAdapter):
 class GoogleCloudAdapter(HttpAdapter, CloudAdapter):
     SCOPE = "https://www.googleapis.com/auth/compute"
 
+    def _token_client(self) -> httpx.AsyncClient:
+        if self.settings.gcp_token_url:
+            return self.client()
+        return outbound.async_client(
+            self.settings, timeout=self.settings.provider_timeout_seconds,
+            headers={"User-Agent": "devopness-server"},
+        )
+
     async def _check(self, credential: Mapping[str, str]) -> str:
         try:
             key = json.loads(credential["service_account_key"])
@@ -163,8 +173,10 @@ class GoogleCloudAdapter(HttpAdapter, CloudAdapter):
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CredentialRejected("The service account key is not a valid JSON key.") from exc
-        token_url = self.settings.gcp_token_url or key.get(
-            "token_uri", "https://oauth2.googleapis.com/token"
+        # The operator's token endpoint is trusted; a key's own token_uri is the user's
+        # choice and goes through the outbound policy.
+        token_url = self.settings.gcp_token_url or str(
+            key.get("token_uri") or "https://oauth2.googleapis.com/token"
         )
         now = int(time.time())
         try:
@@ -177,7 +189,7 @@ class GoogleCloudAdapter(HttpAdapter, CloudAdapter):
         except (ValueError, TypeError, jwt.PyJWTError) as exc:
             raise CredentialRejected("The service account private key is unusable.") from exc
         try:
-            async with self.client() as http:
+            async with self._token_client() as http:
                 token_response = await http.post(
                     token_url,
                     data={
@@ -185,18 +197,21 @@ class GoogleCloudAdapter(HttpAdapter, CloudAdapter):
                         "assertion": assertion,
                     },
                 )
-                if token_response.status_code in (400, 401):
-                    raise CredentialRejected("Google rejected the service account key.")
-                self.raise_for(token_response, "Google Cloud")
-                token = self.json(token_response, "Google Cloud").get("access_token")
-                if not token:
-                    raise ProviderError("Google issued no access token.")
+            if token_response.status_code in (400, 401):
+                raise CredentialRejected("Google rejected the service account key.")
+            self.raise_for(token_response, "Google Cloud")
+            token = self.json(token_response, "Google Cloud").get("access_token")
+            if not token:
+                raise ProviderError("Google issued no access token.")
+            async with self.client() as http:
                 response = await http.get(
                     f"{self.settings.gcp_compute_url.rstrip('/')}/projects/{project}",
                     headers={"Authorization": f"Bearer {token}"},
                 )
         except (CredentialRejected, ProviderError):
             raise
+        except outbound.OutboundRefused as exc:
+            raise CredentialRejected(f"The key's token_uri is refused: {exc}") from exc
         except Exception as exc:
             raise ProviderError(type(exc).__name__) from exc
         self.raise_for(response, "Google Cloud")

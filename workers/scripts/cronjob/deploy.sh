@@ -32,6 +32,9 @@ command=${command//\\%/$'\x01'}
 command=${command//%/\\%}
 command=${command//$'\x01'/\\%}
 name=${name//[$'\n\r']/ }
+# The name is a comment inside our block: never one that reads as a marker line (of this
+# job, another job, or another block in the crontab such as the certificate renewal).
+case $name in "BEGIN devopness"* | "END devopness"*) name="name: $name" ;; esac
 
 # Whose crontab: the SSH user's own with plain `crontab`, another user's through root.
 me=$(id -un)
@@ -77,6 +80,6 @@ chmod 644 "$work/next"
 # crontab is the one we read.
 "${cron[@]}" "$work/next" >"$work/err" 2>&1 \
   || dv_fail "crontab refused the new entry for $user (nothing changed): $(cat "$work/err")"
-"${cron[@]}" -l 2>/dev/null | grep -xF "# BEGIN devopness cronjob $id" >/dev/null \
+grep -qxF "# BEGIN devopness cronjob $id" <<<"$("${cron[@]}" -l 2>/dev/null || true)" \
   || dv_fail "cron job $id is missing from the crontab of $user after installing it"
 dv_log "installed cron job $id in the crontab of $user: $pattern $command"

@@ -127,9 +127,12 @@ EOF
 dv_sup_settle() {
   local i
   for i in $(seq 1 100); do
-    dv_sup_ctl status "$(dv_daemon_unit_name "$1"):*" 2>&1 \
-      | awk '$2 == "STARTING" || $2 == "BACKOFF" || $2 == "STOPPING" { busy = 1 } END { exit !busy }' \
-      || return 0
+    # supervisorctl exits non-zero while a process is not running: read its output
+    # whatever its status, then decide.
+    local out
+    out=$(dv_sup_ctl status "$(dv_daemon_unit_name "$1"):*" 2>&1 || true)
+    awk '$2 == "STARTING" || $2 == "BACKOFF" || $2 == "STOPPING" { busy = 1 } END { exit !busy }' \
+      <<<"$out" || return 0
     sleep 0.2
   done
 }

@@ -203,4 +203,4 @@ dv_fw_ufw_args() {
   fi
 }
 
-dv_fw_ufw_active() { dv_root ufw status 2>/dev/null | grep '^Status: active' >/dev/null; }
+dv_fw_ufw_active() { grep -q '^Status: active' <<<"$(dv_root ufw status 2>/dev/null || true)"; }

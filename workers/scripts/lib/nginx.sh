@@ -1,13 +1,13 @@
 # nginx helpers (owned by the virtual hosts family; dv_nginx_reload is also used by
 # application deploys).
 #
-# Paths, overridable per server (server variables) so that a non-root layout works too:
+# Paths, overridable per server (layout settings an operator stores as server variables; see
+# app/variables/reserved.py) so that a non-root layout works too:
 #   DEVOPNESS_NGINX_DIR        /etc/nginx (holds sites-available/ and sites-enabled/)
 #   DEVOPNESS_NGINX_CONF       $DEVOPNESS_NGINX_DIR/nginx.conf
 #   DEVOPNESS_NGINX_PREFIX     nginx -p (optional)
 #   DEVOPNESS_NGINX_ERROR_LOG  nginx -e (optional; the error log used before the
 #                              configuration is read)
-#   DEVOPNESS_NGINX_BIN        nginx
 #   DEVOPNESS_NGINX_HTTP_PORT / DEVOPNESS_NGINX_HTTPS_PORT  80 / 443
 #   DEVOPNESS_NGINX_IPV6       1: also listen on [::] (default: when the kernel has IPv6)
 #   DEVOPNESS_SSL_DIR          /etc/ssl/devopness (custom certificates, <id>/...)
@@ -61,11 +61,12 @@ dv_require_root_for() {
   dv_fail "$1 is not writable by $(id -un): connect as root, give $(id -un) passwordless sudo, or point the DEVOPNESS_* path variables at directories it owns"
 }
 
-# The nginx binary: a non-root login's PATH often lacks /usr/sbin.
+# The nginx binary, from the usual places only (never named by a variable: it runs as
+# root). A non-root login's PATH often lacks /usr/sbin.
 dv_nginx_find() {
   local candidate
-  for candidate in "${DEVOPNESS_NGINX_BIN:-nginx}" /usr/sbin/nginx /usr/local/sbin/nginx \
-      /usr/local/nginx/sbin/nginx; do
+  for candidate in /usr/sbin/nginx /usr/local/sbin/nginx /usr/local/nginx/sbin/nginx \
+      /usr/bin/nginx; do
     if command -v "$candidate" 2>/dev/null; then return 0; fi
   done
   return 1
@@ -100,7 +101,8 @@ dv_nginx_pid() {
   conf=$(dv_nginx_conf)
   pidfile=${DEVOPNESS_NGINX_PID:-}
   if [ -z "$pidfile" ] && [ -r "$conf" ]; then
-    pidfile=$(sed -n 's/^[[:space:]]*pid[[:space:]]\{1,\}\([^;]*\);.*/\1/p' "$conf" | head -n 1)
+    pidfile=$(sed -n 's/^[[:space:]]*pid[[:space:]]\{1,\}\([^;]*\);.*/\1/p' "$conf")
+    pidfile=${pidfile%%$'\n'*}
   fi
   pidfile=${pidfile:-/run/nginx.pid}
   [ -r "$pidfile" ] || return 1
@@ -134,17 +136,33 @@ dv_nginx_reload() {
   fi
   # A reload only signals the master: wait (briefly) for workers with the new
   # configuration, so that what runs next (a health check, a test) sees it.
+  # (The list is read first and tested on its own: `producer | grep -q` fails with
+  # SIGPIPE under pipefail once grep stops reading, and the loop would run every try.)
+  local now
   for i in $(seq 50); do
-    if dv_nginx_workers "$pid" | grep -qvxF -e "${workers:-none}"; then break; fi
+    now=$(dv_nginx_workers "$pid")
+    if [ -n "$now" ] && grep -qvxF -e "${workers:-none}" <<<"$now"; then break; fi
     sleep 0.1
   done
   dv_log "nginx reloaded"
 }
 
+# dv_nginx_workers PID: the children of PID, one per line. Shell builtins only: this runs
+# in a wait loop, and one program per process on the machine took seconds per call.
 dv_nginx_workers() {
-  local child
+  local children="/proc/$1/task/$1/children" child key value kids=()
+  if [ -r "$children" ]; then
+    read -r -a kids <"$children" || true
+    [ "${#kids[@]}" -eq 0 ] || printf '%s\n' "${kids[@]}"
+    return 0
+  fi
   for child in /proc/[0-9]*; do
-    [ "$(awk '/^PPid:/ {print $2}' "$child/status" 2>/dev/null)" = "$1" ] && printf '%s\n' "${child#/proc/}"
+    while read -r key value; do
+      if [ "$key" = PPid: ]; then
+        [ "$value" = "$1" ] && printf '%s\n' "${child#/proc/}"
+        break
+      fi
+    done 2>/dev/null <"$child/status" || true
   done
   return 0
 }
@@ -171,6 +189,16 @@ dv_ssl_cert_dir() {
   fi
 }
 
+# dv_ip_is_local ADDRESS: the IPv4 address is assigned to this machine (loopback included).
+dv_ip_is_local() {
+  local address=$1 listed
+  case "$address" in 127.*) return 0 ;; 0.0.0.0) return 1 ;; esac
+  listed=$(ip -o -4 addr show 2>/dev/null || true)
+  [ -n "$listed" ] || listed=$(hostname -I 2>/dev/null || true)
+  listed=" $(printf '%s' "$listed" | tr '\n/' '  ') "
+  [[ "$listed" == *" $address "* ]]
+}
+
 # dv_vh_render: the server blocks of the virtual host described by DEVOPNESS_VH_*; TLS
 # when DEVOPNESS_VH_SSL_ID names a certificate whose files are on this server.
 dv_vh_render() {
@@ -181,10 +209,13 @@ dv_vh_render() {
   # [::] only where the kernel has IPv6: nginx -t accepts it anyway, but nginx would
   # then fail to bind when it (re)starts.
   if [ -z "$ipv6" ]; then if [ -e /proc/net/if_inet6 ]; then ipv6=1; else ipv6=0; fi; fi
+  local bind=""
   if [ "$kind" = ip-based ]; then
-    # "203.0.113.7:8080": requests to that address and port.
+    # "203.0.113.7:8080": requests to that address and port, bound to that address when
+    # it is one of this machine's (a public address behind NAT is not: every interface).
     server_name=${name%%:*}
     [ "$name" != "$server_name" ] && http_port=${name##*:}
+    if dv_ip_is_local "$server_name"; then bind="$server_name:"; fi
   fi
   if [ -n "${DEVOPNESS_VH_SSL_ID:-}" ]; then
     cert_dir=$(dv_ssl_cert_dir "$DEVOPNESS_VH_SSL_ID" "${DEVOPNESS_VH_SSL_ISSUER:-custom}")
@@ -201,8 +232,8 @@ dv_vh_render() {
   fi
   # `listen ... http2` rather than `http2 on` (nginx >= 1.25): Debian 12 and Ubuntu 24.04
   # ship older versions.
-  local listen_http="    listen $http_port;" listen_https="    listen $https_port ssl http2;"
-  if [ "$ipv6" = 1 ]; then
+  local listen_http="    listen $bind$http_port;" listen_https="    listen $bind$https_port ssl http2;"
+  if [ "$ipv6" = 1 ] && [ -z "$bind" ]; then
     listen_http+=$'\n'"    listen [::]:$http_port;"
     listen_https+=$'\n'"    listen [::]:$https_port ssl http2;"
   fi

@@ -43,7 +43,7 @@ if [ -f "$dir/devopness.nft" ] && [ -f "$dir/rules/$id.rule" ] \
    && cmp -s "$stage/$id.rule" "$dir/rules/$id.rule" \
    && dv_fw_nft_render "$stage" "$(dv_fw_policy)" >"$stage/program" \
    && cmp -s "$stage/program" "$dir/devopness.nft" \
-   && dv_root nft list table inet devopness 2>/dev/null | grep -F "comment \"$marker\"" >/dev/null; then
+   && grep -qF "comment \"$marker\"" <<<"$(dv_root nft list table inet devopness 2>/dev/null || true)"; then
   dv_log "rule $id is already in force (unchanged)"
 else
   dv_fw_nft_sync "$stage"

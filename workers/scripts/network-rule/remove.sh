@@ -35,7 +35,8 @@ if [ -d "$dir/rules" ]; then
 fi
 dv_fw_nft_sync "$stage"
 dv_root rm -f -- "$dir/rules/$id.rule"
-if dv_root nft list table inet devopness 2>/dev/null | grep -F "comment \"$marker\"" >/dev/null; then
+table=$(dv_root nft list table inet devopness 2>/dev/null || true)
+if grep -qF "comment \"$marker\"" <<<"$table"; then
   dv_fail "rule $id is still in table inet devopness after removing it"
 fi
 dv_log "rule $id removed from table inet devopness"

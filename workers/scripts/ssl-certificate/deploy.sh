@@ -98,7 +98,7 @@ deploy_custom() {
 # A path as one word of a crontab line: single-quoted (no backslashes: they do not
 # survive the managed-block rewrite), and without `%`, which cron reads as a newline.
 cron_word() {
-  case $1 in *"'"* | *%*) dv_fail "'$1' cannot be used in a crontab line (it contains ' or %)" ;; esac
+  case $1 in *"'"* | *%* | *[[:cntrl:]]*) dv_fail "'$1' cannot be used in a crontab line (it contains ', % or a control character)" ;; esac
   printf "'%s'" "$1"
 }
 

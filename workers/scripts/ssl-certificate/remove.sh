@@ -30,7 +30,7 @@ case $DEVOPNESS_SSL_ISSUER in
     else
       dv_log "certbot has no certificate devopness-$id"
     fi
-    if ! dv_as_owner "$base" find "$base/renewal" -maxdepth 1 -name '*.conf' 2>/dev/null | grep -q .; then
+    if [ -z "$(dv_as_owner "$base" find "$base/renewal" -maxdepth 1 -name '*.conf' 2>/dev/null || true)" ]; then
       cron=(); dv_writable "$base" || cron=(dv_root)
       dv_crontab_lock
       current=$(mktemp); updated=$(mktemp)

@@ -18,13 +18,15 @@ if ! pid=$(dv_nginx_pid); then
   exit 0
 fi
 dv_result nginx_running yes
-host=$DEVOPNESS_VH_NAME port=${DEVOPNESS_NGINX_HTTP_PORT:-80}
+host=$DEVOPNESS_VH_NAME port=${DEVOPNESS_NGINX_HTTP_PORT:-80} address=127.0.0.1
 if [ "${DEVOPNESS_VH_TYPE:-}" = ip-based ]; then
   [ "${host%%:*}" != "$host" ] && port=${host##*:}
   host=${host%%:*}
+  # Bound to that address when it is this machine's (see dv_vh_render).
+  if dv_ip_is_local "$host"; then address=$host; fi
 fi
 if dv_has curl; then
-  code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' -H "Host: $host" "http://127.0.0.1:$port/" || true)
+  code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' -H "Host: $host" "http://$address:$port/" || true)
   dv_log "nginx (pid $pid) answers HTTP ${code:-000} for http://$host:$port/"
   dv_result http_status "${code:-000}"
 else
