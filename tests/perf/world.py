@@ -166,9 +166,9 @@ def _base(w: World | None = None, *, env: Environment, project: Project, user: U
     return {"environment_id": env.id, "project_id": project.id, "created_by": user.id}
 
 
-def _server(base: dict[str, Any]) -> Server:
+def _server(base: dict[str, Any], credential_id: int | None = None) -> Server:
     n = _n()
-    return Server(**base, name=f"srv-{n}", hostname=f"srv-{n}",
+    return Server(**base, name=f"srv-{n}", hostname=f"srv-{n}", credential_id=credential_id,
                   cloud_service_code="self-hosted-custom", ip_address="127.0.0.1", ssh_port=1,
                   os_version_code="ubuntu_24_04", status="running",
                   provision_input={"cloud_service_code": "self-hosted-custom",
@@ -364,7 +364,7 @@ async def seed(db: AsyncSession, settings: Settings) -> World:
     network = Network(**base, credential_id=credential.id, name=f"net-{_n()}",
                       provider_name="aws", cloud_service_code="aws-ec2", region="us-east-1",
                       cidr_block="10.0.0.0/16")
-    server = _server(base)
+    server = _server(base, credential.id)
     application = _application(base, github.id)
     db.add_all([network, server, application])
     await db.flush()
@@ -459,7 +459,7 @@ async def grow(db: AsyncSession, w: World, n: int) -> None:
              for _ in range(n)]
     teams = [Team(name=f"Team {_n()}", organization_id=w.organization.id,
                   created_by=next(creators).id) for _ in range(n)]
-    servers = [_server(b()) for _ in range(n)]
+    servers = [_server(b(), w.credential.id) for _ in range(n)]
     credentials = [_credential(w.settings, w.organization, next(creators), "aws",
                                {"access_key_id": "AKIAIOSFODNN7EXAMPLE",
                                 "secret_access_key": "x" * 40}) for _ in range(n)]
