@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential, CredentialEnvironment
@@ -19,7 +19,7 @@ class CredentialRepository:
     @staticmethod
     def with_relations(stmt: Select[Credential]) -> Select[Credential]:
         return stmt.options(
-            joinedload(Credential.organization), joinedload(Credential.created_by_user)
+            selectinload(Credential.organization), selectinload(Credential.created_by_user)
         )
 
     def linked_to(self, environment_id: int) -> Select[Credential]:
