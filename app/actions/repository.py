@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
 from app.core.auth import Principal
@@ -29,15 +29,17 @@ def _visible(
 
 
 def _action_options() -> list[Any]:
-    environment = selectinload(Action.environment).selectinload(Environment.project)
+    # Many-to-one relations join into the action's SELECT; collections load in one
+    # statement each.
+    environment = joinedload(Action.environment).joinedload(Environment.project)
     return [
-        environment.selectinload(Project.organization),
-        environment.selectinload(Project.created_by_user),
+        environment.joinedload(Project.organization),
+        environment.joinedload(Project.created_by_user),
         selectinload(Action.targets).selectinload(ActionTarget.steps),
-        selectinload(Action.project).selectinload(Project.organization),
-        selectinload(Action.project).selectinload(Project.created_by_user),
-        selectinload(Action.triggered_by_user),
-        selectinload(Action.parent),
+        joinedload(Action.project).joinedload(Project.organization),
+        joinedload(Action.project).joinedload(Project.created_by_user),
+        joinedload(Action.triggered_by_user),
+        joinedload(Action.parent),
         selectinload(Action.children),
     ]
 
@@ -132,7 +134,7 @@ class PipelineRepository:
             .where(
                 _visible(self.authorizer, principal, Pipeline.environment_id, Pipeline.project_id)
             )
-            .options(selectinload(Pipeline.created_by_user), selectinload(Pipeline.steps))
+            .options(joinedload(Pipeline.created_by_user), selectinload(Pipeline.steps))
         )
 
     async def get_readable(self, principal: Principal, pipeline_id: int) -> Pipeline | None:

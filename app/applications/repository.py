@@ -22,14 +22,15 @@ class ApplicationRepository(EnvironmentResourceRepository[Application]):
         return [
             *super().options(),
             selectinload(Application.servers),
-            selectinload(Application.credential).selectinload(Credential.created_by_user),
-            selectinload(Application.daemons).selectinload(Daemon.application),
-            selectinload(Application.daemons).selectinload(Daemon.created_by_user),
-            selectinload(Application.cronjobs).selectinload(CronJob.application),
-            selectinload(Application.cronjobs).selectinload(CronJob.created_by_user),
-            selectinload(Application.virtual_hosts).selectinload(VirtualHost.application),
-            selectinload(Application.virtual_hosts).selectinload(VirtualHost.ssl_certificate),
-            selectinload(Application.virtual_hosts).selectinload(VirtualHost.created_by_user),
+            # One statement per collection; what each item points at joins into it.
+            selectinload(Application.credential).joinedload(Credential.created_by_user),
+            selectinload(Application.daemons).joinedload(Daemon.application),
+            selectinload(Application.daemons).joinedload(Daemon.created_by_user),
+            selectinload(Application.cronjobs).joinedload(CronJob.application),
+            selectinload(Application.cronjobs).joinedload(CronJob.created_by_user),
+            selectinload(Application.virtual_hosts).joinedload(VirtualHost.application),
+            selectinload(Application.virtual_hosts).joinedload(VirtualHost.ssl_certificate),
+            selectinload(Application.virtual_hosts).joinedload(VirtualHost.created_by_user),
         ]
 
     async def name_taken(self, environment_id: int, name: str, exclude_id: int | None = None

@@ -42,7 +42,14 @@ class EnvironmentRepository:
         return await self.session.scalar(stmt.limit(1)) is not None
 
     async def load_relations(self, environment: Environment) -> Environment:
-        await self.session.refresh(environment, ["created_by_user"])
+        # One statement re-reading the row with its creator joined (a refresh takes two).
+        stmt = (
+            select(Environment)
+            .where(Environment.id == environment.id)
+            .options(joinedload(Environment.created_by_user))
+            .execution_options(populate_existing=True)
+        )
+        await self.session.scalar(stmt)
         return environment
 
     async def linked_teams(self, environment_id: int) -> Sequence[Team]:

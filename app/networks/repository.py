@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential
@@ -14,19 +14,21 @@ from app.networks.models import Network, Subnet
 from app.projects.models import Project
 
 
+# Every relation below is many-to-one: joined into the row's own SELECT instead of one
+# statement per relation.
 def _environment_tree(attr: Any) -> Any:
-    project = selectinload(attr).selectinload(Environment.project)
+    project = joinedload(attr).joinedload(Environment.project)
     return (
-        project.selectinload(Project.organization),
-        project.selectinload(Project.created_by_user),
+        project.joinedload(Project.organization),
+        project.joinedload(Project.created_by_user),
     )
 
 
 def _credential_tree(attr: Any) -> Any:
-    credential = selectinload(attr)
+    credential = joinedload(attr)
     return (
-        credential.selectinload(Credential.organization),
-        credential.selectinload(Credential.created_by_user),
+        credential.joinedload(Credential.organization),
+        credential.joinedload(Credential.created_by_user),
     )
 
 
@@ -39,18 +41,18 @@ class NetworkRepository:
         return stmt.options(
             *_environment_tree(Network.environment),
             *_credential_tree(Network.credential),
-            selectinload(Network.created_by_user),
+            joinedload(Network.created_by_user),
         )
 
     @staticmethod
     def subnet_options(stmt: Select[Subnet]) -> Select[Subnet]:
-        network = selectinload(Subnet.network)
+        network = joinedload(Subnet.network)
         return stmt.options(
             *_environment_tree(Subnet.environment),
             *_credential_tree(Subnet.credential),
-            network.selectinload(Network.credential).selectinload(Credential.organization),
-            network.selectinload(Network.credential).selectinload(Credential.created_by_user),
-            selectinload(Subnet.created_by_user),
+            network.joinedload(Network.credential).joinedload(Credential.organization),
+            network.joinedload(Network.credential).joinedload(Credential.created_by_user),
+            joinedload(Subnet.created_by_user),
         )
 
     async def get_network(self, network_id: int) -> Network | None:
@@ -102,10 +104,10 @@ class NetworkRepository:
             stmt = stmt.where(Subnet.region == region)
         if zone:
             stmt = stmt.where(Subnet.zone == zone)
-        network = selectinload(Subnet.network)
+        network = joinedload(Subnet.network)
         stmt = stmt.options(
-            network.selectinload(Network.credential).selectinload(Credential.organization),
-            network.selectinload(Network.credential).selectinload(Credential.created_by_user),
+            network.joinedload(Network.credential).joinedload(Credential.organization),
+            network.joinedload(Network.credential).joinedload(Credential.created_by_user),
         ).order_by(Subnet.name, Subnet.id)
         return await paginate(self.session, stmt, page)
 

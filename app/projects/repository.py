@@ -27,7 +27,10 @@ class ProjectRepository:
         return await paginate(self.session, stmt, page)
 
     async def load_relations(self, project: Project) -> Project:
-        await self.session.refresh(project, ["organization", "created_by_user"])
+        # One statement re-reading the row with both relations joined; refreshing the two
+        # relationships would take three.
+        stmt = self.with_relations(select(Project).where(Project.id == project.id))
+        await self.session.scalar(stmt.execution_options(populate_existing=True))
         return project
 
     async def add(self, project: Project) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.core.pagination import PageParams, paginate
@@ -20,20 +20,22 @@ M = TypeVar("M", bound=EnvironmentResource)
 
 def project_options(path: Any) -> list[LoaderOption]:
     """What a ProjectRelation needs, below the relationship `path`."""
+    # Many-to-one all the way: joined into the resource's own SELECT rather than one
+    # statement per relationship.
     return [
-        selectinload(path).selectinload(Project.organization),
-        selectinload(path).selectinload(Project.created_by_user),
+        joinedload(path).joinedload(Project.organization),
+        joinedload(path).joinedload(Project.created_by_user),
     ]
 
 
 def environment_options(model: Any) -> list[LoaderOption]:
     """What the environment, project and creator relations of a response need."""
-    env = selectinload(model.environment)
+    env = joinedload(model.environment)
     return [
-        env.selectinload(Environment.project).selectinload(Project.organization),
-        env.selectinload(Environment.project).selectinload(Project.created_by_user),
+        env.joinedload(Environment.project).joinedload(Project.organization),
+        env.joinedload(Environment.project).joinedload(Project.created_by_user),
         *project_options(model.project),
-        selectinload(model.created_by_user),
+        joinedload(model.created_by_user),
     ]
 
 

@@ -47,7 +47,15 @@ class RoleRepository:
         await self.session.flush()
 
     async def load_relations(self, role: Role) -> Role:
-        await self.session.refresh(role, ["parent", "organization", "created_by_user"])
+        # One statement re-reading the row with its relations joined (a refresh takes four).
+        stmt = (
+            select(Role)
+            .where(Role.id == role.id)
+            .options(joinedload(Role.parent), joinedload(Role.organization),
+                     joinedload(Role.created_by_user))
+            .execution_options(populate_existing=True)
+        )
+        await self.session.scalar(stmt)
         return role
 
     async def in_use(self, role_id: int) -> bool:

@@ -15,7 +15,7 @@ class ServerRepository(EnvironmentResourceRepository[Server]):
     def options(self) -> list[LoaderOption]:
         return [
             *super().options(),
-            selectinload(Server.credential_record).selectinload(Credential.created_by_user),
+            selectinload(Server.credential_record).joinedload(Credential.created_by_user),
         ]
 
     async def hostname_taken(

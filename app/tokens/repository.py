@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.core.pagination import PageParams, paginate
 from app.projects.models import Project
@@ -20,7 +20,7 @@ class TokenRepository:
         return (
             select(ApiToken)
             .where(ApiToken.user_id == user_id, ApiToken.type == ApiTokenType.PERSONAL_ACCESS_TOKEN)
-            .options(selectinload(ApiToken.user))
+            .options(joinedload(ApiToken.user))
         )
 
     def _project(self, project_id: int) -> Select[ApiToken]:
@@ -31,9 +31,9 @@ class TokenRepository:
                 ApiToken.type == ApiTokenType.PROJECT_API_TOKEN,
             )
             .options(
-                selectinload(ApiToken.role),
-                selectinload(ApiToken.project).selectinload(Project.organization),
-                selectinload(ApiToken.project).selectinload(Project.created_by_user),
+                joinedload(ApiToken.role),
+                joinedload(ApiToken.project).joinedload(Project.organization),
+                joinedload(ApiToken.project).joinedload(Project.created_by_user),
             )
         )
 
