@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
@@ -303,7 +303,18 @@ class Authorizer:
             return None
         if organization.owner_id == principal.user_id:
             return ALL_PERMISSIONS
-        return await self._team_permissions(principal.user_id, organization_id=organization.id)
+        linked = await self._team_permissions(principal.user_id, organization_id=organization.id)
+        if linked is not None:
+            return linked
+        member = await self.session.scalar(
+            select(func.count()).where(
+                Team.organization_id == organization.id,
+                Team.id.in_(
+                    select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
+                ),
+            )
+        )
+        return frozenset({"organization:read"}) if member else None
 
     async def _user_project_permissions(
         self, uid: int, scope: _ProjectScope
@@ -688,4 +699,16 @@ def _organization_condition(who: _Who) -> ColumnElement[bool]:
         Organization.id.in_(
             select(links.c.organization_id).where(links.c.organization_id.is_not(None))
         ),
+        Organization.id.in_(_organizations_of_teams(who.user_id)),
+    )
+
+
+def _organizations_of_teams(user_id: int) -> Select[int | None]:
+    """Organizations one of whose teams the person is a member of: joining a team (an
+    accepted invitation) makes its organization visible, as the invitation guide says,
+    though only the team's links grant more than seeing it."""
+    return (
+        select(Team.organization_id)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .where(TeamMember.user_id == user_id, Team.organization_id.is_not(None))
     )

@@ -65,11 +65,6 @@ _NOT_GUIDES = {"index", "README", "authoring-guidelines"}
 
 
 # Defects other branches own, found by following the guides (expected to fail here).
-ORG_AFTER_INVITE = (
-    "a member who accepted an invitation to one of an organization's teams does not see "
-    "the organization: GET /organizations answers [] (expected it listed); only teams "
-    "linked to the organization itself grant that (app/core/permissions._organization_condition)"
-)
 
 
 

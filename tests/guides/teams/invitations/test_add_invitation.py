@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from devopness.core.api_error import DevopnessApiError
 
-from tests.guides.conftest import ORG_AFTER_INVITE, Guide
+from tests.guides.conftest import Guide
 
 
-@pytest.mark.xfail(strict=True, reason=ORG_AFTER_INVITE)
 def test_add_invitation(guide: Guide) -> None:
     org = guide.organization()
     team = guide.team(org.id)

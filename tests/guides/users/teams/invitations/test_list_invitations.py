@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.guides.conftest import ORG_AFTER_INVITE, Guide
+from tests.guides.conftest import Guide
 
 
-@pytest.mark.xfail(strict=True, reason=ORG_AFTER_INVITE)
 def test_list_received_invitations(guide: Guide) -> None:
     org = guide.organization()
     backend, ops = guide.team(org.id), guide.team(org.id)
