@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -115,3 +116,16 @@ def sign_up_and_log_in(server: LiveServer, mailbox: Mailbox, email: str, passwor
         assert r.status_code == 200, r.text
         access: str = r.json()["access_token"]
         return access
+
+
+def source_credential(client: Any, organization_id: int, environment_id: int) -> int:
+    """What the docs have users add before an application: a source provider credential of
+    their organization, linked to the environment (a token sent only to its provider)."""
+    credential = client.credentials.add_organization_credential(organization_id, {
+        "name": f"github-{environment_id}", "provider_code": "github",
+        "provider_type": "source_provider", "active": True,
+        "settings": {"credential": {"auth_type": "api_credentials",
+                                    "access_token": "ghp_e2e000000000000000000000000000000000"}},
+    }).data
+    client.credentials.link_credential_to_environment(credential.id, environment_id)
+    return int(credential.id)

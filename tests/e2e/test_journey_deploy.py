@@ -25,7 +25,7 @@ import pytest
 from devopness import DevopnessClient
 
 from tests.conftest import Mailbox
-from tests.e2e.conftest import LiveServer, sign_up_and_log_in
+from tests.e2e.conftest import LiveServer, sign_up_and_log_in, source_credential
 from tests.remote import roothost
 
 FINISHED = ("completed", "failed")
@@ -171,7 +171,7 @@ def test_a_new_users_journey_from_connect_to_rollback(
     build = 'mkdir -p public && cp index.html public/ && echo "token is $API_TOKEN"\n'
     first = repo.commit({"index.html": "<h1>shop v1</h1>\n", "build.sh": build}, "v1")
     application = c.applications.add_environment_application(env, {
-        "name": "shop", "repository": repo.bare, "credential_id": 1,
+        "name": "shop", "repository": repo.bare, "credential_id": source_credential(c, org.id, env),
         "programming_language": "html", "framework": "none", "engine_version": "none",
         "default_branch": "main", "build_command": "sh build.sh",
     }).data

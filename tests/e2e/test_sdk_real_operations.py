@@ -13,7 +13,7 @@ from typing import Any
 from devopness import DevopnessClient
 
 from tests.conftest import Mailbox
-from tests.e2e.conftest import LiveServer, sign_up_and_log_in
+from tests.e2e.conftest import LiveServer, sign_up_and_log_in, source_credential
 from tests.remote.conftest import (  # noqa: F401  (sshd_host is a fixture)
     SSHHost,
     create_os_user,
@@ -90,7 +90,8 @@ def test_connect_a_server_and_deploy_an_application_twice(
         ))
         assert made.returncode == 0, made.stderr
         application = c.applications.add_environment_application(env, {
-            "name": "shop", "repository": str(repo), "credential_id": 1,
+            "name": "shop", "repository": str(repo),
+            "credential_id": source_credential(c, org.data.id, env),
             "programming_language": "html", "framework": "none", "engine_version": "none",
             "default_branch": "main", "build_command": "cp index.html built.html",
             "linked_resources": [{"resource_type": "server", "resource_id": server.id}],

@@ -12,7 +12,7 @@ from devopness import DevopnessClient
 from devopness.core.api_error import DevopnessApiError
 
 from tests.conftest import Mailbox, free_port
-from tests.e2e.conftest import LiveServer, sign_up_and_log_in
+from tests.e2e.conftest import LiveServer, sign_up_and_log_in, source_credential
 from tests.resource_factories import ssh_keypair
 from tests.resources_common.test_validators import make_certificate
 
@@ -46,7 +46,8 @@ def test_environment_resources_through_the_sdk(live_server: LiveServer, mailbox:
     on_server = [{"resource_type": "server", "resource_id": server.id}]
 
     application = c.applications.add_environment_application(env, {
-        "name": "shop", "repository": "acme/shop", "credential_id": 1,
+        "name": "shop", "repository": "acme/shop",
+        "credential_id": source_credential(c, org.data.id, env),
         "programming_language": "python", "framework": "django", "engine_version": "3.12",
         "default_branch": "main", "linked_resources": on_server,
     }).data
