@@ -35,13 +35,7 @@ DEPLOY = {"type": "deploy", "source_type": "branch", "source_ref": "main"}
 
 @pytest.fixture(scope="module")
 def machine() -> Iterator[roothost.RootHost]:
-    try:
-        roothost.check_available()
-        roothost.build_image()
-    except roothost.Unavailable as e:
-        pytest.skip(f"no throwaway Debian machine: {e}")
-    with roothost.started() as host:
-        yield host
+    yield from roothost.machine_or_skip()
 
 
 def as_admin_with_network(

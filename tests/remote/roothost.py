@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 CACHE = Path(os.environ.get("DEVOPNESS_ROOTFS_CACHE", "/var/cache/devopness-tests"))
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -151,6 +153,18 @@ def check_available() -> None:
     for tool in ("unshare", "nsenter", "chroot", "tar", "ip"):
         if shutil.which(tool) is None:
             raise Unavailable(f"{tool} is not installed")
+
+
+def machine_or_skip() -> Iterator[RootHost]:
+    """A started machine for a module's tests (a fixture yields from it), or a skip that
+    says why this host cannot run one."""
+    try:
+        check_available()
+        build_image()
+    except Unavailable as e:
+        pytest.skip(f"no throwaway Debian machine: {e}")
+    with started() as host:
+        yield host
 
 
 @contextlib.contextmanager

@@ -344,13 +344,7 @@ async def test_a_blueprint_service_that_cannot_be_installed_is_refused(
 
 @pytest.fixture(scope="module")
 def root_host() -> Iterator[roothost.RootHost]:
-    try:
-        roothost.check_available()
-        roothost.build_image()
-    except roothost.Unavailable as e:
-        pytest.skip(f"no throwaway Debian machine: {e}")
-    with roothost.started() as host:
-        yield host
+    yield from roothost.machine_or_skip()
 
 
 @pytest.mark.roothost

@@ -83,13 +83,7 @@ async def test_other_tenant_cannot_operate(
 
 @pytest.fixture(scope="module")
 def root_host() -> Iterator[roothost.RootHost]:
-    try:
-        roothost.check_available()
-        roothost.build_image()
-    except roothost.Unavailable as e:
-        pytest.skip(f"no throwaway Debian machine: {e}")
-    with roothost.started() as host:
-        yield host
+    yield from roothost.machine_or_skip()
 
 
 async def root_server(db: AsyncSession, host: roothost.RootHost, tenant: rf.Tenant) -> Server:
