@@ -42,5 +42,11 @@ async def test_finished_actions_call_outgoing_hooks(
     sent = json.loads(body)
     assert sent["event"] == "action.completed"
     assert sent["action"]["id"] == action["id"] and sent["action"]["status"] == "completed"
-    stored = (await db.scalars(select(HookRequest))).all()
+    # The attempt is recorded once its answer is read, a moment after the receiver saw it.
+    for _ in range(100):
+        stored = (await db.scalars(select(HookRequest))).all()
+        if stored:
+            break
+        await db.commit()  # a fresh snapshot for the next look
+        await asyncio.sleep(0.05)
     assert [(s.action_id, s.response_status_code) for s in stored] == [(action["id"], 200)]
