@@ -134,14 +134,19 @@ dv_nginx_reload() {
   else
     dv_nginx -s reload
   fi
-  # A reload only signals the master: wait (briefly) for workers with the new
-  # configuration, so that what runs next (a health check, a test) sees it.
+  # A reload only signals the master: wait (briefly) until workers with the new
+  # configuration run and the old ones are gone (an old worker that has not yet handled
+  # its signal still accepts connections and answers with the old configuration), so that
+  # what runs next (a health check, a test) sees it.
   # (The list is read first and tested on its own: `producer | grep -q` fails with
   # SIGPIPE under pipefail once grep stops reading, and the loop would run every try.)
   local now
   for i in $(seq 50); do
     now=$(dv_nginx_workers "$pid")
-    if [ -n "$now" ] && grep -qvxF -e "${workers:-none}" <<<"$now"; then break; fi
+    if [ -n "$now" ] && grep -qvxF -e "${workers:-none}" <<<"$now" \
+      && ! grep -qxF -e "${workers:-none}" <<<"$now"; then
+      break
+    fi
     sleep 0.1
   done
   dv_log "nginx reloaded"
