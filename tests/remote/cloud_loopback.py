@@ -4,6 +4,7 @@ OS users on the loopback sshd, booted by authorising the keys the create request
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 from collections.abc import Callable, Mapping, Sequence
@@ -67,8 +68,17 @@ async def power_cycle(
                               ("restart", "running")):
         await completes(client, tenant, "POST", f"/servers/{server_id}/{operation}")
         assert calls()[-1] == expected[operation], (operation, list(calls()))
+        # The status is written by the action's finish listener, a moment after the
+        # action reads completed.
         server = await stored_server(db, server_id)
-        assert server is not None and server.status == status
+        for _ in range(50):
+            if server is None or server.status == status:
+                break
+            await db.commit()
+            await asyncio.sleep(0.1)
+            server = await stored_server(db, server_id)
+        assert server is not None and server.status == status, (operation, server and
+                                                                 server.status)
 
 
 async def delete_with_disks(
