@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import uuid
@@ -26,7 +25,13 @@ from app.core.settings import Settings
 from tests.actions import fs
 from tests.actions.conftest import World, add_step, run_pipeline, wait_action
 from tests.actions.ssh_servers import OpenSSHServer
-from tests.actions.test_workers import _create_action, _spawn, _step_output, _worker_env
+from tests.actions.test_workers import (
+    _create_action,
+    _spawn,
+    _step_output,
+    _worker_env,
+    sigkill_once_started,
+)
 from tests.remote.conftest import create_os_user, delete_os_user
 from workers.engine.reaper import reap
 
@@ -67,19 +72,7 @@ async def test_retry_first_stops_the_step_a_killed_worker_left_running(
     action_id = await _create_action(app, world, world.project.user_id)
     worker = _spawn([sys.executable, "-m", "workers.engine", str(action_id)],
                     _worker_env(settings, _access_file(tmp_path, world)))
-    try:
-        for _ in range(600):
-            if "started" in await _step_output(app, action_id):
-                break
-            assert worker.poll() is None, "worker exited early"
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the step never started in the worker")
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    await sigkill_once_started(app, action_id, worker, tries=600)
     assert _alive(pattern), "the dead worker's step should still be running on the server"
     await asyncio.sleep(1.2)
     assert await reap(

@@ -95,6 +95,26 @@ async def _step_output(app: Any, action_id: int) -> str:
         )
         return "".join(rows)
 
+async def sigkill_once_started(
+    app: Any, action_id: int, worker: subprocess.Popen[bytes], *, tries: int
+) -> None:
+    """Kill the worker (SIGKILL, as the OOM killer or a lost machine would) once its step
+    has printed `started`; the worker is gone when this returns, whatever happened."""
+    try:
+        for _ in range(tries):
+            if "started" in await _step_output(app, action_id):
+                break
+            assert worker.poll() is None, "worker exited early"
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the step never started in the worker")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
 
 async def test_killed_worker_leaves_a_failed_action_and_retry_completes(
     client: httpx.AsyncClient, world: World, shell_server: ShellSSHServer, app: Any,
@@ -111,19 +131,7 @@ async def test_killed_worker_leaves_a_failed_action_and_retry_completes(
     worker = _spawn(
         [sys.executable, "-m", "workers.engine", str(action_id)], _worker_env(settings, access)
     )
-    try:
-        for _ in range(300):
-            if "started" in await _step_output(app, action_id):
-                break
-            assert worker.poll() is None, "worker exited early"
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the step never started in the worker")
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    await sigkill_once_started(app, action_id, worker, tries=300)
     running = await wait_action(client, world, action_id, wait=0)
     assert running["status"] == "in-progress"  # nobody told the database yet
 
