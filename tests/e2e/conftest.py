@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ import httpx
 import pytest
 
 from app.core.settings import Settings
-from tests.conftest import ROOT, Mailbox, free_port
+from tests.conftest import Mailbox, free_port
+from tests.live import api_process
 
 
 @dataclass
@@ -51,40 +51,8 @@ def live_server(
         "RATE_LIMIT_IP_PER_MINUTE": "100000",
     }
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/users/me", timeout=1).status_code == 401:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the server did not start")
-        time.sleep(0.1)
-    yield LiveServer(url=url, process=process)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with api_process(env, port, start_seconds=30) as process:
+        yield LiveServer(url=url, process=process)
 
 
 def token_in_mail(mailbox: Mailbox, email: str, label: str) -> str:

@@ -14,9 +14,6 @@ import asyncio
 import itertools
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +30,7 @@ from app.core.settings import Settings
 from app.users.bootstrap import create_user_with_token
 from tests import standins
 from tests.conftest import Mailbox, free_port
+from tests.live import api_process
 from tests.reference import reference_dir
 
 HERE = Path(__file__).resolve().parent
@@ -132,29 +130,9 @@ def guide_server(
         **_stand_in_env(standin_url, moto_url),
     }
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=HERE.parents[1], env=env,
-    )
     # Generous: the machine running the suite may be busy importing for other processes.
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/users/me", timeout=1).status_code == 401:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the guide server did not start")
-        time.sleep(0.1)
-    yield GuideServer(url=url, token=token, settings=settings)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with api_process(env, port, start_seconds=120):
+        yield GuideServer(url=url, token=token, settings=settings)
 
 
 def sdk(server: GuideServer, token: str) -> DevopnessClient:
