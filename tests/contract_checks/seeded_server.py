@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +18,8 @@ import httpx
 from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.users.bootstrap import create_user_with_token
-from tests.conftest import CLOSED, ROOT, free_port
+from tests.conftest import CLOSED, free_port
+from tests.live import api_process
 from tests.resource_factories import ssh_keypair
 from tests.resources_common.test_validators import make_certificate
 
@@ -77,39 +76,14 @@ def seeded_server(tmp: Path, smtp_port: int, moto_url: str) -> Iterator[SeededSe
     ))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error"],
-        cwd=ROOT, env=_env(database_url, url, smtp_port, moto_url),
-    )
-    try:
-        _wait_until_up(url, process)
+    with api_process(_env(database_url, url, smtp_port, moto_url), port, start_seconds=30,
+                     log_level="error"):
         server = SeededServer(url=url, token=token)
         with httpx.Client(base_url=url, timeout=60, headers={
             "Accept": "application/json", "Authorization": f"Bearer {token}",
         }) as http:
             _seed(http, server)
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/users/me", timeout=1).status_code == 401:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the seeded server did not start")
-        time.sleep(0.1)
 
 
 def _post(http: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
