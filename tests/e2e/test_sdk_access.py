@@ -18,7 +18,7 @@ from devopness import DevopnessClient
 from devopness.core.api_error import DevopnessApiError
 
 from tests.conftest import Mailbox, free_port
-from tests.e2e.conftest import LiveServer, sign_up_and_log_in
+from tests.e2e.conftest import LiveServer, sign_up_and_log_in, source_credential
 
 
 def _client(server: LiveServer, token: str) -> DevopnessClient:
@@ -50,7 +50,8 @@ def test_read_only_member_and_deploy_only_token(
                             "settings": {"os_version_code": "ubuntu_24_04"}},
     }).data
     application = c.applications.add_environment_application(env.id, {
-        "name": "shop", "repository": "acme/shop", "credential_id": 1,
+        "name": "shop", "repository": "acme/shop",
+        "credential_id": source_credential(c, org.id, env.id),
         "programming_language": "python",
         "framework": "django", "engine_version": "3.12", "default_branch": "main",
         "linked_resources": [{"resource_type": "server", "resource_id": server.id}],
