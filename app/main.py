@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from app.access.auth import PrincipalCache
 from app.actions import dispatch
 from app.actions.bus import MemoryBus, RedisBus, set_bus
 from app.actions.router import router as actions_router
@@ -18,7 +19,6 @@ from app.actions.targets import load_plugins
 from app.applications.router import router as applications_router
 from app.catalogue import service as catalogue_data
 from app.catalogue.router import router as catalogue_router
-from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging

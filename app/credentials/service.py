@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.applications.models import Application
 from app.catalogue.service import cloud_service_summary
-from app.core.auth import Principal
 from app.core.errors import (
     BadGateway,
     Conflict,
@@ -21,7 +22,6 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
 from app.core.security import SecretBox
 from app.core.settings import Settings, get_settings
 from app.credentials import catalogue

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.actions.service import start_action
 from app.catalogue import service as catalogue_data
-from app.core.auth import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
 from app.core.settings import Settings
 from app.credentials.models import Credential
 from app.environments.models import Environment
