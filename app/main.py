@@ -40,7 +40,6 @@ from app.ops.service import ReadinessProbe
 from app.ops.shutdown import drain_on_signals
 from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
-from app.registrations import register_all
 from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router
 from app.servers.router import router as servers_router
@@ -54,6 +53,7 @@ from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
 from app.variables.router import router as variables_router
 from app.virtual_hosts.router import router as virtual_hosts_router
+from app.wiring import register_all
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens and /users/team-invitations must be matched before

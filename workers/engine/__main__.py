@@ -8,7 +8,7 @@ import sys
 from app.actions.targets import load_plugins
 from app.core.database import Database
 from app.core.settings import get_settings
-from app.registrations import register_all
+from app.wiring import register_all
 from workers.engine.executor import run_action
 
 
