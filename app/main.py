@@ -15,7 +15,6 @@ from app.access.auth import PrincipalCache
 from app.actions import dispatch
 from app.actions.bus import MemoryBus, RedisBus, set_bus
 from app.actions.router import router as actions_router
-from app.actions.targets import load_plugins
 from app.applications.router import router as applications_router
 from app.catalogue import service as catalogue_data
 from app.catalogue.router import router as catalogue_router
@@ -53,7 +52,7 @@ from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
 from app.variables.router import router as variables_router
 from app.virtual_hosts.router import router as virtual_hosts_router
-from app.wiring import register_all
+from app.wiring import load_plugins, register_all
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens and /users/team-invitations must be matched before

@@ -42,7 +42,7 @@ from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
 from app.networks.models import Network, Subnet
 from app.projects.models import Project
-from app.resource_links.registry import ResourceRef, ResourceType, register_resource_type
+from app.resource_links.registry import ResourceRef, ResourceType
 from app.resource_links.service import forget_resource
 from app.servers.models import Server
 
@@ -547,5 +547,6 @@ async def _describe(session: AsyncSession, ids: Sequence[int]) -> dict[int, Reso
     return {c.id: _ref(c) for c in rows.all()}
 
 
-# Credentials have their own event history (GET /events/credential/{id}).
-register_resource_type(ResourceType("credential", "Credential", _authorize_ref, _describe))
+# Registered by `app.wiring`: credentials have their own event history
+# (GET /events/credential/{id}).
+CREDENTIAL_RESOURCE_TYPE = ResourceType("credential", "Credential", _authorize_ref, _describe)
