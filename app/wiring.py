@@ -4,8 +4,9 @@ into each other's registries, called once at start-up by every entry point (the 
 `register_all`. The registries themselves (`app.resources_common.registry`,
 `app.resource_links.registry`, `app.actions.targets`, `app.actions.service`,
 `app.actions.builtins`, `app.actions.listeners`, `app.hooks.pipelines`) are the
-mechanism; no domain registers itself in another's registry at import time. Engine plugins (`ENGINE_PLUGINS`,
-`load_plugins`) are loaded after this, so they can replace a built-in registration.
+mechanism; no domain registers itself in another's registry at import time. Engine
+plugins (`ENGINE_PLUGINS`, `load_plugins`) are loaded after this, so they can replace a
+built-in registration.
 
 In order:
 
