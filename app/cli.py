@@ -276,6 +276,7 @@ def catalogue_refresh(
     GOOGLE_APPLICATION_CREDENTIALS (a service account key file), AZURE_TENANT_ID +
     AZURE_SUBSCRIPTION_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET.
     """
+    import app.models  # noqa: F401  (a stored credential needs the whole mapped schema)
     from app.catalogue.refresh import RefreshError, refresh_catalogues
 
     settings = _settings()

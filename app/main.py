@@ -11,14 +11,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from app.access.auth import PrincipalCache
 from app.actions import dispatch
 from app.actions.bus import MemoryBus, RedisBus, set_bus
 from app.actions.router import router as actions_router
-from app.actions.targets import load_plugins
 from app.applications.router import router as applications_router
 from app.catalogue import service as catalogue_data
 from app.catalogue.router import router as catalogue_router
-from app.core.auth import PrincipalCache
 from app.core.database import Database
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -40,7 +39,6 @@ from app.ops.service import ReadinessProbe
 from app.ops.shutdown import drain_on_signals
 from app.organizations.router import router as organizations_router
 from app.projects.router import router as projects_router
-from app.registrations import register_all
 from app.resource_links.router import router as resource_links_router
 from app.roles.router import router as roles_router
 from app.servers.router import router as servers_router
@@ -54,6 +52,7 @@ from app.tokens.router import router as tokens_router
 from app.users.router import router as users_router
 from app.variables.router import router as variables_router
 from app.virtual_hosts.router import router as virtual_hosts_router
+from app.wiring import load_plugins, register_all
 
 # Order matters where literal segments and parameters share a position:
 # /users/personal-access-tokens and /users/team-invitations must be matched before

@@ -168,7 +168,7 @@ def _restore_process_globals(saved: dict[str, Any], settings: Settings) -> None:
     """Building another app (other settings, REDIS_URL) re-registers process-wide hooks;
     put back the session app's, so one test cannot change how the next one runs."""
     from app.actions import bus, dispatch, targets
-    from app.registrations import register_all
+    from app.wiring import register_all
 
     register_all(settings)
     bus.set_bus(saved["bus"])

@@ -92,7 +92,7 @@ async def _fail_overdue(
 def _sweep_forever(settings: Settings) -> None:
     from redis.asyncio import Redis
 
-    from app.registrations import register_all
+    from app.wiring import register_all
 
     register_all(settings)
 

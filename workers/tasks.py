@@ -6,10 +6,9 @@ import asyncio
 import atexit
 
 from app.actions.bus import RedisBus, set_bus
-from app.actions.targets import load_plugins
 from app.core.database import Database
 from app.core.settings import get_settings
-from app.registrations import register_all
+from app.wiring import load_plugins, register_all
 from workers.celery_app import celery_app
 from workers.engine.executor import run_action as run_action_in_engine
 from workers.engine.reaper import reap as reap_in_engine

@@ -9,10 +9,10 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
-from app.core.auth import Principal
 from app.core.pagination import PageParams, paginate
-from app.core.permissions import Authorizer
 from app.environments.models import Environment
 from app.projects.models import Project
 

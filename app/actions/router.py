@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
+from app.access.auth import CurrentPrincipal
 from app.actions import schemas
 from app.actions.bus import action_topic, draining, get_bus
 from app.actions.logstream import log_events, log_json
 from app.actions.models import FINISHED
 from app.actions.models import Action as ActionModel
 from app.actions.service import ActionService, PipelineService
-from app.core.auth import CurrentPrincipal
 from app.core.database import Database
 from app.core.deps import ClientIP, SessionDep, SettingsDep, get_database
 from app.core.pagination import PageDep

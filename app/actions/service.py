@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer, operation_permission
 from app.actions import catalog
 from app.actions.dispatch import dispatch_action
 from app.actions.metrics import ACTIONS_STARTED
@@ -42,12 +44,10 @@ from app.actions.targets import (
     self_target,
     server_access_provider,
 )
-from app.core.auth import Principal
 from app.core.database import after_commit, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.logging import request_id_var
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer, operation_permission
 from app.projects.models import Project
 from app.resources_common import links
 from app.users.models import User

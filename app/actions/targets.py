@@ -16,7 +16,6 @@ action engine asks through two registries instead of importing those domains:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -147,10 +146,3 @@ def register_self_target(resource_type: str, describe: SelfTarget) -> None:
 
 def self_target(resource_type: str) -> SelfTarget | None:
     return _self_targets.get(resource_type)
-
-
-def load_plugins(modules: str) -> None:
-    """Import the comma-separated `modules` (ENGINE_PLUGINS): they register at import."""
-    for name in (m.strip() for m in modules.split(",")):
-        if name:
-            importlib.import_module(name)

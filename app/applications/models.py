@@ -52,12 +52,15 @@ class Application(EnvironmentResource, TimestampMixin, Base):
 
     servers: Mapped[list[Server]] = servers_relationship("application", "Application")
     daemons: Mapped[list[Daemon]] = relationship(
+        "Daemon",
         back_populates="application", lazy="raise", viewonly=True, order_by="Daemon.id"
     )
     cronjobs: Mapped[list[CronJob]] = relationship(
+        "CronJob",
         back_populates="application", lazy="raise", viewonly=True, order_by="CronJob.id"
     )
     virtual_hosts: Mapped[list[VirtualHost]] = relationship(
+        "VirtualHost",
         back_populates="application", lazy="raise", viewonly=True, order_by="VirtualHost.id"
     )
 

@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from app.access.auth import CurrentPrincipal
 from app.applications import schemas
 from app.applications.models import Application
 from app.applications.service import ApplicationService
-from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
 from app.core.pagination import PageDep
 from app.resources_common.router import action_response, no_content

@@ -6,6 +6,7 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
 from app.actions.models import Action, Pipeline
 from app.applications.models import Application
 from app.applications.remote import deployment_data
@@ -16,7 +17,6 @@ from app.applications.schemas import (
     ApplicationUpdate,
     DeploymentApplicationCreate,
 )
-from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
 from app.resources_common import links
 from app.resources_common.operations import start_operation

@@ -257,7 +257,6 @@ class Outcome:
 
 async def stored_credential(settings: Settings, credential_id: int) -> tuple[str, dict[str, str]]:
     """The cloud service code and decrypted values of a stored cloud credential."""
-    import app.models  # noqa: F401  (the mapper needs every model the credential refers to)
     from app.core.database import Database
     from app.core.security import SecretBox
     from app.credentials.catalogue import ProviderType, provider

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from app.access.auth import CurrentPrincipal
 from app.catalogue import service
-from app.core.auth import CurrentPrincipal
 from app.core.pagination import PageDep, paginate_list
 
 router = APIRouter(tags=["Static Data"])

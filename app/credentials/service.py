@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.applications.models import Application
 from app.catalogue.service import cloud_service_summary
-from app.core.auth import Principal
 from app.core.errors import (
     BadGateway,
     Conflict,
@@ -21,7 +22,6 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
 from app.core.security import SecretBox
 from app.core.settings import Settings, get_settings
 from app.credentials import catalogue
@@ -42,7 +42,7 @@ from app.environments.models import Environment
 from app.events.audit import record_event, snapshot
 from app.networks.models import Network, Subnet
 from app.projects.models import Project
-from app.resource_links.registry import ResourceRef, ResourceType, register_resource_type
+from app.resource_links.registry import ResourceRef, ResourceType
 from app.resource_links.service import forget_resource
 from app.servers.models import Server
 
@@ -547,5 +547,6 @@ async def _describe(session: AsyncSession, ids: Sequence[int]) -> dict[int, Reso
     return {c.id: _ref(c) for c in rows.all()}
 
 
-# Credentials have their own event history (GET /events/credential/{id}).
-register_resource_type(ResourceType("credential", "Credential", _authorize_ref, _describe))
+# Registered by `app.wiring`: credentials have their own event history
+# (GET /events/credential/{id}).
+CREDENTIAL_RESOURCE_TYPE = ResourceType("credential", "Credential", _authorize_ref, _describe)

@@ -30,6 +30,7 @@ class CronJob(EnvironmentResource, TimestampMixin, Base):
     )
 
     application: Mapped[Application | None] = relationship(
+        "Application",
         back_populates="cronjobs", lazy="raise"
     )
     servers: Mapped[list[Server]] = servers_relationship("cronjob", "CronJob")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.cron_jobs.models import CronJob
 from app.cron_jobs.repository import CronJobRepository
 from app.cron_jobs.schemas import CronJobEnvironmentCreate, CronJobUpdate

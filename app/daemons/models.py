@@ -34,6 +34,7 @@ class Daemon(EnvironmentResource, TimestampMixin, Base):
     )
 
     application: Mapped[Application | None] = relationship(
+        "Application",
         back_populates="daemons", lazy="raise"
     )
     servers: Mapped[list[Server]] = servers_relationship("daemon", "Daemon")

@@ -2,7 +2,7 @@
 units, or supervisor programs where systemd or root is missing). The scripts are
 `workers/scripts/daemon/*.sh`; the mechanism lives in `workers/scripts/lib/daemon.sh`.
 
-See `app.actions.builtins`; `register()` is called by `app.registrations.register_all`.
+See `app.actions.builtins`; `register()` is called by `app.wiring.register_all`.
 """
 
 from __future__ import annotations

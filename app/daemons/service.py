@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.core.errors import ValidationFailed
 from app.daemons.models import Daemon
 from app.daemons.repository import DaemonRepository

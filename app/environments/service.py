@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
 from app.core.schemas import ResourceSummaryItem
 from app.core.security import SecretBox
 from app.core.settings import Settings

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from app.core.auth import CurrentPrincipal
+from app.access.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep
 from app.core.errors import NotFound
 from app.core.pagination import PageDep

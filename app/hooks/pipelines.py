@@ -1,10 +1,8 @@
 """How hooks find the pipeline they belong to.
 
-Pipelines live in the engine's package. It registers a lookup here once merged:
-
-    register_pipeline_lookup(find_pipeline_ref)
-
-Until then no pipeline can be found, and the pipeline hook routes answer 404.
+Pipelines live in the actions package, above hooks: `app.wiring` registers the lookup at
+start-up (`register_pipeline_lookup`). Without one no pipeline can be found, and the
+pipeline hook routes answer 404.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer, operation_permission
 from app.core import outbound
-from app.core.auth import Principal
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer, operation_permission
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.engine_bridge import TriggeredFrom, start_resource_action

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.network_rules.models import NetworkRule
 from app.network_rules.repository import NetworkRuleRepository
 from app.network_rules.schemas import NetworkRuleEnvironmentCreate, NetworkRuleUpdate

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.actions.service import start_action
 from app.catalogue import service as catalogue_data
-from app.core.auth import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
 from app.core.settings import Settings
 from app.credentials.models import Credential
 from app.environments.models import Environment
@@ -20,23 +20,13 @@ from app.networks import cidr
 from app.networks.models import Network, Subnet
 from app.networks.repository import NetworkRepository
 from app.networks.schemas import NetworkCreate, NetworkUpdate, SubnetCreate
-from app.resource_links.registry import (
-    environment_resource_type,
-    register_link_rule,
-    register_resource_type,
-    resource_type,
-)
+from app.resource_links.registry import resource_type
 from app.resource_links.service import add_managed_link, forget_resource
 from app.resources_common.access import EnvironmentAccess
 
 NETWORK_AUDITED = ("name", "credential_id", "cloud_service_code", "region", "cidr_block")
 SUBNET_AUDITED = ("name", "network_id", "credential_id", "region", "zone", "cidr_block")
 SETTINGS = "provision_input.settings"
-
-register_resource_type(environment_resource_type("network", "Network", Network))
-register_resource_type(environment_resource_type("subnet", "Subnet", Subnet))
-# A subnet sits under its network; the server keeps that link (not unlinkable).
-register_link_rule("network", "subnet")
 
 
 class NetworkService:

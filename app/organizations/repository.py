@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.core.pagination import PageParams, paginate
-from app.core.permissions import Authorizer
 from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from app.core.auth import CurrentPrincipal, CurrentUserPrincipal
+from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.core.deps import SessionDep
 from app.core.pagination import PageDep
 from app.organizations import schemas

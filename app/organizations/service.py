@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import ALL_PERMISSIONS, Authorizer
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import ALL_PERMISSIONS, Authorizer
 from app.core.schemas import ResourceSummaryItem
 from app.environments.summary import summary_item
 from app.organizations.models import Organization

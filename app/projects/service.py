@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import MAX_ID, Authorizer
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import MAX_ID, Authorizer
 from app.core.schemas import ResourceSummaryItem
 from app.environments.summary import environment_summary, summary_item
 from app.organizations.models import Organization

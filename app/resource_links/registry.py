@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.core.errors import NotFound
-from app.core.permissions import Authorizer
 from app.environments.models import Environment
 from app.projects.models import Project
 

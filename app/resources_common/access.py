@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.actions.catalog import resource_label
-from app.core.auth import Principal
 from app.core.errors import NotFound, ValidationFailed
-from app.core.permissions import Authorizer
 from app.core.settings import get_settings
 from app.credentials.catalogue import PROVIDERS, ProviderType
 from app.credentials.models import Credential

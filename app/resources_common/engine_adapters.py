@@ -1,5 +1,5 @@
 """What the action engine needs from environment resources, in the engine's own types
-(`app.actions.targets`); `app.registrations` registers them.
+(`app.actions.targets`); `app.wiring` registers them.
 
 Every function works by id in short queries: nothing here holds ORM objects for the
 engine across an SSH run.

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from app.core.auth import CurrentPrincipal
+from app.access.auth import CurrentPrincipal
 from app.resources_common.operations import ACTION_ID_HEADER
 from app.resources_common.schemas import OperationRequest
 

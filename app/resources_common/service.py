@@ -9,13 +9,13 @@ from typing import Generic, TypeVar
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
 from app.actions import builtins
 from app.actions.service import (
     delete_resource_pipelines,
     ensure_default_pipelines,
     has_default_steps,
 )
-from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
 from app.environments.models import Environment

@@ -1,4 +1,4 @@
-"""Roles: named sets of permissions drawn from the one catalogue in app.core.permissions."""
+"""Roles: named sets of permissions drawn from the one catalogue in app.access.permissions."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import CATALOGUE, Authorizer, required_permissions, unknown_permissions
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import CATALOGUE, Authorizer, required_permissions, unknown_permissions
 from app.roles.models import Role
 from app.roles.repository import RoleRepository
 from app.roles.schemas import PermissionRelation, RoleCreate, RoleUpdate, StaticPermission

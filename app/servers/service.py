@@ -7,10 +7,10 @@ import shlex
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import Principal
 from app.actions.service import start_action
 from app.catalogue import service as catalogue_data
 from app.cloud.providers import is_cloud
-from app.core.auth import Principal
 from app.core.database import utcnow
 from app.core.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from app.core.security import open_server_activation, sign_server_activation

@@ -3,7 +3,7 @@ its init unit started, stopped, restarted, reloaded and enabled at boot (systemd
 runs, else the SysV script the package ships). Scripts: `workers/scripts/service/*.sh`,
 helpers in `workers/scripts/lib/service.sh`.
 
-See `app.actions.builtins`; `register()` is called by `app.registrations.register_all`.
+See `app.actions.builtins`; `register()` is called by `app.wiring.register_all`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from app.core.auth import CurrentUserPrincipal
+from app.access.auth import CurrentUserPrincipal
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.social_accounts import schemas

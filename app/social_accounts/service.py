@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.core.errors import BadGateway, NotFound, ValidationFailed
 from app.core.pagination import PageParams
 from app.core.security import SecretBox

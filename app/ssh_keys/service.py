@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.core.errors import ValidationFailed
 from app.resources_common import links
 from app.resources_common.service import (

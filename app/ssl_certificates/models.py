@@ -35,6 +35,7 @@ class SslCertificate(EnvironmentResource, TimestampMixin, Base):
     last_renewed_at: Mapped[datetime | None]
 
     virtual_host: Mapped[VirtualHost] = relationship(
+        "VirtualHost",
         back_populates="ssl_certificate", lazy="raise"
     )
 

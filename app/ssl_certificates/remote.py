@@ -2,7 +2,7 @@
 certificate and key, or have certbot obtain one from an ACME CA (Let's Encrypt) over
 HTTP-01 and schedule its renewal; then re-render the host's nginx site with TLS.
 
-See `app.actions.builtins`; `register()` is called by `app.registrations.register_all`.
+See `app.actions.builtins`; `register()` is called by `app.wiring.register_all`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import UTC
 from cryptography.x509.oid import NameOID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.core.errors import ValidationFailed
 from app.core.security import SecretBox
 from app.core.settings import Settings

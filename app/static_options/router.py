@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from fastapi import APIRouter
 
-from app.core.auth import CurrentPrincipal
+from app.access.auth import CurrentPrincipal
 from app.core.pagination import PageDep, paginate_list
 from app.static_options import catalog
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.auth import CurrentPrincipal, CurrentUserPrincipal
+from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.core.deps import ClientIP, MailerDep, SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.teams import schemas

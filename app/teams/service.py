@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import Authorizer
 from app.core.database import after_commit
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.mail import Mailer
 from app.core.pagination import PageParams
-from app.core.permissions import Authorizer
 from app.core.security import SecretBox, constant_time_equals
 from app.core.settings import Settings
 from app.environments.models import Environment

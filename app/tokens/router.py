@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from app.core.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
+from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.tokens import schemas

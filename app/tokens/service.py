@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
+from app.access.permissions import USER_ONLY_PERMISSIONS, Authorizer
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
-from app.core.permissions import USER_ONLY_PERMISSIONS, Authorizer
 from app.core.security import (
     PERSONAL_ACCESS_TOKEN_PREFIX,
     PROJECT_API_TOKEN_PREFIX,

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import ScalarSelect, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal, PrincipalKind
-from app.core.permissions import Authorizer
+from app.access.auth import Principal, PrincipalKind
+from app.access.permissions import Authorizer
 from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project

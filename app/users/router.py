@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from app.core.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
+from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
 from app.social_accounts.service import social_accounts_of
 from app.users import schemas

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.auth import CurrentPrincipal
+from app.access.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.resources_common.router import no_content

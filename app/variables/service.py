@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.core.errors import ValidationFailed
 from app.core.pagination import PageParams
 from app.core.security import SecretBox

@@ -42,9 +42,11 @@ class VirtualHost(EnvironmentResource, TimestampMixin, Base):
     )
 
     application: Mapped[Application | None] = relationship(
+        "Application",
         back_populates="virtual_hosts", lazy="raise"
     )
     ssl_certificate: Mapped[SslCertificate | None] = relationship(
+        "SslCertificate",
         back_populates="virtual_host", lazy="raise", viewonly=True, uselist=False
     )
     servers: Mapped[list[Server]] = servers_relationship("virtual-host", "VirtualHost")

@@ -1,7 +1,7 @@
 """What a virtual host does on its servers: an nginx site per host (`devopness-vh-<id>`),
 rendered by `workers/scripts/lib/nginx.sh`, tested with `nginx -t` before nginx reloads.
 
-See `app.actions.builtins`; `register()` is called by `app.registrations.register_all`.
+See `app.actions.builtins`; `register()` is called by `app.wiring.register_all`.
 """
 
 from __future__ import annotations

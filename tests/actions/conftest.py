@@ -68,7 +68,7 @@ async def servers(
 ) -> AsyncIterator[LoopbackServers]:
     registry = LoopbackServers(client_key)
     # These tests reach loopback servers that have no rows: stand in for the real provider
-    # (app.registrations) and put it back afterwards.
+    # (app.wiring) and put it back afterwards.
     real_provider = targets._provider
     targets.set_server_access_provider(registry)
     yield registry

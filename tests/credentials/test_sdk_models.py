@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
 from app.hooks.pipelines import register_pipeline_lookup
-from app.registrations import _pipeline_lookup
+from app.wiring import _pipeline_lookup
 from tests import standins
 from tests.factories_credentials import AWS_VALUES, create_credential, create_tenant
 from tests.hooks.conftest import create_hook, pipeline_for

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Pipeline
 from app.hooks.pipelines import register_pipeline_lookup
-from app.registrations import _pipeline_lookup
+from app.wiring import _pipeline_lookup
 from tests.factories_credentials import Tenant
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.permissions import ALL_PERMISSIONS
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
 from app.actions.service import ensure_default_pipelines
 from app.applications.models import Application
-from app.core.permissions import ALL_PERMISSIONS
 from app.core.security import SecretBox, hash_token, new_token
 from app.core.settings import Settings
 from app.credentials.catalogue import PROVIDERS

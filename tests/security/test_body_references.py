@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.permissions import ALL_PERMISSIONS
 from app.actions.models import Pipeline
-from app.core.permissions import ALL_PERMISSIONS
 from app.core.settings import Settings
 from app.models import Base
 from app.networks.models import Subnet

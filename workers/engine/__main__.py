@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from app.actions.targets import load_plugins
 from app.core.database import Database
 from app.core.settings import get_settings
-from app.registrations import register_all
+from app.wiring import load_plugins, register_all
 from workers.engine.executor import run_action
 
 

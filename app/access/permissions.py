@@ -35,7 +35,7 @@ from typing import NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
+from app.access.auth import Principal
 from app.core.errors import Forbidden, NotFound, Unauthenticated
 from app.environments.models import Environment
 from app.organizations.models import Organization

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal, PrincipalKind
+from app.access.auth import Principal, PrincipalKind
+from app.access.permissions import ALL_PERMISSIONS, USER_ONLY_PERMISSIONS, Authorizer
 from app.core.errors import Forbidden, NotFound
-from app.core.permissions import ALL_PERMISSIONS, USER_ONLY_PERMISSIONS, Authorizer
 from app.environments.models import Environment
 from tests.factories import (
     create_environment,
