@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -26,7 +25,11 @@ from app.actions.models import (
     PipelineStep,
     ReasonCode,
 )
-from app.actions.repository import ActionRepository, PipelineRepository
+from app.actions.repository import (
+    ActionRepository,
+    PipelineRepository,
+    mark_unstarted_failed,
+)
 from app.actions.schemas import (
     ActionPipelineCreate,
     PipelineCreate,
@@ -403,38 +406,6 @@ def _dispatch_after_commit(session: AsyncSession, action_id: int) -> None:
         await dispatch_action(action_id)
 
     after_commit(session, dispatch)
-
-
-async def mark_unstarted_failed(
-    session: AsyncSession, action_id: int, message: str, *, now: datetime | None = None
-) -> None:
-    """Finish an action that never ran (or whose worker vanished): nothing is left open."""
-    now = now or utcnow()
-    open_states = [s.value for s in ActionStatus if s not in FINISHED]
-    await session.execute(
-        update(ActionStep)
-        .where(ActionStep.action_id == action_id, ActionStep.status == ActionStatus.IN_PROGRESS)
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now)
-    )
-    await session.execute(
-        update(ActionStep)
-        .where(ActionStep.action_id == action_id, ActionStep.status.in_(open_states))
-        .values(status=ActionStatus.SKIPPED, status_reason_code=ReasonCode.SKIPPED,
-                status_message=None, completed_at=now)
-    )
-    await session.execute(
-        update(ActionTarget)
-        .where(ActionTarget.action_id == action_id, ActionTarget.status.in_(open_states))
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now)
-    )
-    await session.execute(
-        update(Action)
-        .where(Action.id == action_id, Action.status.in_(open_states))
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now, updated_at=now)
-    )
 
 
 async def find_resource_scope(
