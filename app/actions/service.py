@@ -300,6 +300,75 @@ async def start_action(
     return action
 
 
+class CannotStartAction(Conflict):
+    default_message = "This operation runs as an action, and there is nowhere to run it."
+
+
+@dataclass(frozen=True)
+class TriggeredFrom:
+    """Who or what asked for the action: a person (principal) or an incoming hook."""
+
+    ip_address: str | None
+    principal: Principal | None = None
+    hook_id: str | None = None
+    hook_request_id: str | None = None
+    origin: str | None = None
+
+
+async def start_resource_action(
+    session: AsyncSession,
+    *,
+    resource_type: str,
+    resource_id: int,
+    action_type: str,
+    triggered_from: TriggeredFrom,
+    pipeline_id: int | None = None,
+    variables: dict[str, object] | None = None,
+) -> int:
+    """Start an action (dispatched after commit) for an incoming hook and return its id.
+
+    It runs the pipeline named by the hook (or the resource's default pipeline for the
+    operation) on the servers the resource runs on; a resource the engine cannot place
+    anywhere (no servers, no registered target resolver) is a clear error, never a fake
+    run."""
+    operation = action_type.replace("-", "_")
+    if pipeline_id is not None:
+        pipeline = await session.get(Pipeline, pipeline_id)
+        if pipeline is None:
+            raise CannotStartAction(f"Pipeline {pipeline_id} no longer exists.")
+        environment_id, project_id, organization_id = (
+            pipeline.environment_id, pipeline.project_id, pipeline.organization_id
+        )
+    else:
+        resolve = scope_resolver(resource_type)
+        scope = await resolve(session, resource_id) if resolve is not None else None
+        if scope is None:
+            raise CannotStartAction(
+                f"Cannot start '{action_type}' on {resource_type} {resource_id}: actions on "
+                f"{resource_type} resources have no servers to run on."
+            )
+        environment_id, project_id, organization_id = (
+            scope.environment_id, scope.project_id, scope.organization_id
+        )
+    action = await start_action(
+        session,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        operation=operation,
+        triggered_by=triggered_from.principal,
+        triggered_from="hook" if triggered_from.hook_id else "manual",
+        project_id=project_id,
+        environment_id=environment_id,
+        organization_id=organization_id,
+        pipeline_id=pipeline_id,
+        action_data={"variables": variables} if variables else None,
+        ip_address=triggered_from.ip_address,
+        origin=triggered_from.origin,
+        hook_id=triggered_from.hook_id,
+    )
+    return action.id
+
+
 async def _server_targets(
     session: AsyncSession, resource_type: str, resource_id: int,
     server_ids: Sequence[int] | None,

@@ -115,7 +115,7 @@ async def workers(
         ACTION_STALE_SECONDS=str(STALE),
     )
     procs = [
-        _spawn([sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
+        _spawn([sys.executable, "-m", "launcher.cli", "worker", "--concurrency", "1",
                 "--loglevel", "WARNING"], env)
         for _ in range(2)
     ]
