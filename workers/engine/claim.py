@@ -13,7 +13,7 @@ from app.actions.bus import action_topic
 from app.actions.models import Action, ActionStatus, ActionTarget, Pipeline, ReasonCode
 from app.actions.repository import mark_unstarted_failed
 from app.core.database import utcnow
-from workers.engine.run import CLAIMABLE, SLOT_POLL_SECONDS, ActionRun, bulk_update
+from workers.engine.run import CLAIMABLE, SLOT_POLL_SECONDS, ActionRun, plain_update
 
 
 async def claim_action(run: ActionRun) -> bool:
@@ -68,7 +68,7 @@ async def _try_claim(
             )
             conditions.append(in_use < pipeline.max_parallel_actions)
         result = await session.execute(
-            bulk_update(Action)
+            plain_update(Action)
             .where(*conditions)
             .values(
                 status=ActionStatus.IN_PROGRESS,
@@ -125,12 +125,12 @@ async def heartbeat(run: ActionRun) -> None:
             if loop.time() - last_beat >= beat_every:
                 last_beat = loop.time()
                 await session.execute(
-                    bulk_update(Action)
+                    plain_update(Action)
                     .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
                     .values(heartbeat_at=now)
                 )
                 await session.execute(
-                    bulk_update(ActionTarget)
+                    plain_update(ActionTarget)
                     .where(ActionTarget.action_id == run.action_id,
                            ActionTarget.status == ActionStatus.IN_PROGRESS)
                     .values(heartbeat_at=now)

@@ -10,7 +10,7 @@ from app.actions.listeners import ActionFinished, notify_finished
 from app.actions.metrics import ACTION_DURATION, ACTIONS_FINISHED
 from app.actions.models import Action, ActionStatus, ActionTarget, ReasonCode
 from app.core.database import utcnow
-from workers.engine.run import ActionRun, bulk_update
+from workers.engine.run import ActionRun, plain_update
 
 
 async def finish(run: ActionRun) -> str:
@@ -33,7 +33,7 @@ async def finish(run: ActionRun) -> str:
                 f"Failed on {len(failed)} of {len(rows)} target(s): {failed[0].status_message}"
             )
         await session.execute(
-            bulk_update(Action)
+            plain_update(Action)
             .where(Action.id == run.action_id, Action.status == ActionStatus.IN_PROGRESS)
             .values(
                 status=status,

@@ -14,7 +14,7 @@ from app.actions import builtins
 from app.actions.models import FINISHED, Action, ActionStep, ActionTarget
 from app.actions.targets import ServerAccess, server_access_provider
 from workers.engine.remote_process import process_record
-from workers.engine.run import ActionRun, StepSpec, bulk_update
+from workers.engine.run import ActionRun, StepSpec, plain_update
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ async def _record_remote_processes(
         if step.status not in FINISHED and not (step.builtin and step.builtin[0] == "local")
     ]
     if records:
-        await session.execute(bulk_update(ActionStep), records)
+        await session.execute(plain_update(ActionStep), records)
     servers = {t.server_id: t.id for t in targets if plans[t.id].on_server}
     if not servers:
         return

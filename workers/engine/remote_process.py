@@ -12,7 +12,7 @@ import asyncssh
 
 from app.actions.models import ActionStep
 from app.actions.targets import ServerAccess
-from workers.engine.run import ActionRun, StepFailed, StepSpec, bulk_update
+from workers.engine.run import ActionRun, StepFailed, StepSpec, plain_update
 
 if TYPE_CHECKING:
     from workers.engine.plans import TargetPlan
@@ -149,7 +149,7 @@ async def stop_leftovers(
             )
         async with run.database.transaction() as session:
             await session.execute(
-                bulk_update(ActionStep).where(ActionStep.id == step_id).values(remote_process=None)
+                plain_update(ActionStep).where(ActionStep.id == step_id).values(remote_process=None)
             )
         logger.warning("stopped what step %s left running on its server", step_id)
     plan.leftovers.clear()

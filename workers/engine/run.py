@@ -23,7 +23,7 @@ CLAIMABLE = [ActionStatus.PENDING, ActionStatus.QUEUED, ActionStatus.WAITING]
 SLOT_POLL_SECONDS = 0.25
 
 
-def bulk_update(model: Any) -> Any:
+def plain_update(model: Any) -> Any:
     # Engine sessions hold no objects: skip the ORM's synchronisation (an extra SELECT).
     return update(model).execution_options(synchronize_session=False)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from app.actions.models import ActionStatus, ActionTarget, ReasonCode, ServerSlotLock
 from app.core.database import utcnow
 from app.core.settings import Settings
-from workers.engine.run import SLOT_POLL_SECONDS, ActionRun, bulk_update
+from workers.engine.run import SLOT_POLL_SECONDS, ActionRun, plain_update
 
 
 async def try_claim(session: AsyncSession, target_id: int, server_id: int, limit: int) -> bool:
@@ -95,7 +95,7 @@ async def wait_for_slot(run: ActionRun, target_id: int, server_id: int, limit: i
             # wait is its own transaction and must not be overwritten by this later.
             async with run.database.transaction() as session:
                 await session.execute(
-                    bulk_update(ActionTarget)
+                    plain_update(ActionTarget)
                     .where(ActionTarget.id == target_id,
                            ActionTarget.status != ActionStatus.IN_PROGRESS)
                     .values(status=ActionStatus.WAITING,
