@@ -94,6 +94,11 @@ def _producer(url: str) -> Celery:
     return producer
 
 
+def sender() -> Celery:
+    """The Celery app this process sends with: built on first use, on REDIS_URL."""
+    return _producer(get_settings().redis_url or "memory://")
+
+
 @lru_cache(maxsize=4)
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
@@ -107,8 +112,7 @@ def dispatch_records(broker_url: str) -> redis.Redis:
 def send(action_id: int, record_seconds: float, celery: Celery | None = None) -> None:
     """Send the action's message by task name, then its record; raises BrokerUnavailable.
     `celery` is the app to send with (default: a sender on REDIS_URL)."""
-    if celery is None:
-        celery = _producer(get_settings().redis_url or "memory://")
+    celery = celery or sender()
     try:
         celery.send_task(
             RUN_ACTION, args=[action_id], queue=ACTIONS_QUEUE, retry_policy=_PUBLISH_RETRY

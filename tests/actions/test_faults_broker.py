@@ -119,7 +119,7 @@ async def workers(
                 "--loglevel", "WARNING"], env)
         for _ in range(2)
     ]
-    from workers.celery_app import celery_app
+    celery_app = dispatch.sender()  # the app this process sends actions with
 
     previous = celery_app.conf.broker_url
     celery_app.conf.broker_url = redis_server.url
