@@ -14,6 +14,7 @@ WORKDIR /srv/devopness
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY workers ./workers
+COPY launcher ./launcher
 COPY migrations ./migrations
 RUN pip install .
 

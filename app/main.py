@@ -1,4 +1,8 @@
-"""create_app(): the FastAPI application with its routers, error handlers and middleware."""
+"""create_app(): the FastAPI application with its routers, error handlers and middleware.
+
+It knows no action runner: with REDIS_URL set, actions go to the workers' broker by task
+name; otherwise the caller (the launcher) passes the in-process runner's factory.
+"""
 
 from __future__ import annotations
 
@@ -95,7 +99,9 @@ token or a project API token.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, runner_factory: dispatch.RunnerFactory | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     register_all(settings)
@@ -108,15 +114,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     counter: Counter = RedisCounter(redis) if redis is not None else MemoryCounter()
     set_bus(RedisBus(redis) if redis is not None else MemoryBus())
     load_plugins(settings.engine_plugins)
-    runner = None
+    runner: dispatch.ActionRunner | None = None
     if settings.redis_url:
         dispatch.set_dispatcher(dispatch.celery_dispatch)
-    else:
+    elif runner_factory is not None:
         # Embedded default: actions run as asyncio tasks of this process.
-        from workers.engine.runner import InProcessRunner
-
-        runner = InProcessRunner(database, settings)
+        runner = runner_factory(database, settings)
         dispatch.set_dispatcher(runner.submit)
+    else:
+        dispatch.set_dispatcher(None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -315,7 +315,7 @@ def main() -> None:
         settings = Settings(database_url=url, secret_key=SECRET_KEY, _env_file=None)
         migrations.upgrade(settings)
         token, project_id = asyncio.run(seed(settings, args.rows))
-        app_server = Server("app.main:create_app", env, ROOT)
+        app_server = Server("launcher.api:create_app", env, ROOT)
         bare_server = Server("api:bare_app", env, ROOT / "benchmarks")
         servers = [app_server, bare_server]
         for server in servers:

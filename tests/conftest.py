@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.migrations import sync_url, upgrade
 from app.core.ratelimit import MemoryCounter
 from app.core.settings import Settings
-from app.main import create_app
 from app.models import Base
+from launcher.api import create_app
 from tests import contract, reference
 
 # Provider stand-ins (GitHub, GitLab, Bitbucket, clouds, moto) for any test that asks.

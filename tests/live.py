@@ -17,10 +17,10 @@ from tests.conftest import ROOT
 def api_process(
     env: dict[str, str], port: int, *, start_seconds: float, log_level: str = "warning"
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`uvicorn app.main:create_app` on 127.0.0.1:`port`, ready once an anonymous
+    """`uvicorn launcher.api:create_app` on 127.0.0.1:`port`, ready once an anonymous
     `/users/me` answers 401; stopped (terminate, then kill) when the block ends."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+        [sys.executable, "-m", "uvicorn", "launcher.api:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
         cwd=ROOT, env=env,
     )

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 
 from app.actions.bus import RedisBus, set_bus
+from app.actions.dispatch import RUN_ACTION
 from app.core.database import Database
 from app.core.settings import get_settings
 from app.wiring import load_plugins, register_all
@@ -46,7 +47,7 @@ def ping() -> str:
     return "pong"
 
 
-@celery_app.task(name="devopness.run_action", acks_late=True)  # type: ignore[untyped-decorator]
+@celery_app.task(name=RUN_ACTION, acks_late=True)  # type: ignore[untyped-decorator]
 def run_action(action_id: int) -> str | None:
     result = _run(lambda database: run_action_in_engine(database, action_id))
     return result if isinstance(result, str) else None

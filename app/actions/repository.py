@@ -1,17 +1,31 @@
-"""All SQL of actions and pipelines; every read starts from a tenant-scoped statement."""
+"""All SQL of actions and pipelines; every read starts from a tenant-scoped statement.
+
+`mark_unstarted_failed` is the one write shared by the API (a cancel) and the engine
+(a crash, a dead worker): it reads nothing and needs no principal."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer
-from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
+from app.actions.models import (
+    FINISHED,
+    Action,
+    ActionLogChunk,
+    ActionStatus,
+    ActionStep,
+    ActionTarget,
+    Pipeline,
+    ReasonCode,
+)
+from app.core.database import utcnow
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
 from app.projects.models import Project
@@ -172,3 +186,35 @@ class PipelineRepository:
             .limit(1)
         )
         return await self.session.scalar(stmt)
+
+
+async def mark_unstarted_failed(
+    session: AsyncSession, action_id: int, message: str, *, now: datetime | None = None
+) -> None:
+    """Finish an action that never ran (or whose worker vanished): nothing is left open."""
+    now = now or utcnow()
+    open_states = [s.value for s in ActionStatus if s not in FINISHED]
+    await session.execute(
+        update(ActionStep)
+        .where(ActionStep.action_id == action_id, ActionStep.status == ActionStatus.IN_PROGRESS)
+        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
+                status_message=message, completed_at=now)
+    )
+    await session.execute(
+        update(ActionStep)
+        .where(ActionStep.action_id == action_id, ActionStep.status.in_(open_states))
+        .values(status=ActionStatus.SKIPPED, status_reason_code=ReasonCode.SKIPPED,
+                status_message=None, completed_at=now)
+    )
+    await session.execute(
+        update(ActionTarget)
+        .where(ActionTarget.action_id == action_id, ActionTarget.status.in_(open_states))
+        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
+                status_message=message, completed_at=now)
+    )
+    await session.execute(
+        update(Action)
+        .where(Action.id == action_id, Action.status.in_(open_states))
+        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
+                status_message=message, completed_at=now, updated_at=now)
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -28,7 +27,11 @@ from app.actions.models import (
     PipelineStep,
     ReasonCode,
 )
-from app.actions.repository import ActionRepository, PipelineRepository
+from app.actions.repository import (
+    ActionRepository,
+    PipelineRepository,
+    mark_unstarted_failed,
+)
 from app.actions.schemas import (
     ActionPipelineCreate,
     PipelineCreate,
@@ -297,6 +300,75 @@ async def start_action(
     return action
 
 
+class CannotStartAction(Conflict):
+    default_message = "This operation runs as an action, and there is nowhere to run it."
+
+
+@dataclass(frozen=True)
+class TriggeredFrom:
+    """Who or what asked for the action: a person (principal) or an incoming hook."""
+
+    ip_address: str | None
+    principal: Principal | None = None
+    hook_id: str | None = None
+    hook_request_id: str | None = None
+    origin: str | None = None
+
+
+async def start_resource_action(
+    session: AsyncSession,
+    *,
+    resource_type: str,
+    resource_id: int,
+    action_type: str,
+    triggered_from: TriggeredFrom,
+    pipeline_id: int | None = None,
+    variables: dict[str, object] | None = None,
+) -> int:
+    """Start an action (dispatched after commit) for an incoming hook and return its id.
+
+    It runs the pipeline named by the hook (or the resource's default pipeline for the
+    operation) on the servers the resource runs on; a resource the engine cannot place
+    anywhere (no servers, no registered target resolver) is a clear error, never a fake
+    run."""
+    operation = action_type.replace("-", "_")
+    if pipeline_id is not None:
+        pipeline = await session.get(Pipeline, pipeline_id)
+        if pipeline is None:
+            raise CannotStartAction(f"Pipeline {pipeline_id} no longer exists.")
+        environment_id, project_id, organization_id = (
+            pipeline.environment_id, pipeline.project_id, pipeline.organization_id
+        )
+    else:
+        resolve = scope_resolver(resource_type)
+        scope = await resolve(session, resource_id) if resolve is not None else None
+        if scope is None:
+            raise CannotStartAction(
+                f"Cannot start '{action_type}' on {resource_type} {resource_id}: actions on "
+                f"{resource_type} resources have no servers to run on."
+            )
+        environment_id, project_id, organization_id = (
+            scope.environment_id, scope.project_id, scope.organization_id
+        )
+    action = await start_action(
+        session,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        operation=operation,
+        triggered_by=triggered_from.principal,
+        triggered_from="hook" if triggered_from.hook_id else "manual",
+        project_id=project_id,
+        environment_id=environment_id,
+        organization_id=organization_id,
+        pipeline_id=pipeline_id,
+        action_data={"variables": variables} if variables else None,
+        ip_address=triggered_from.ip_address,
+        origin=triggered_from.origin,
+        hook_id=triggered_from.hook_id,
+    )
+    return action.id
+
+
 async def _server_targets(
     session: AsyncSession, resource_type: str, resource_id: int,
     server_ids: Sequence[int] | None,
@@ -403,38 +475,6 @@ def _dispatch_after_commit(session: AsyncSession, action_id: int) -> None:
         await dispatch_action(action_id)
 
     after_commit(session, dispatch)
-
-
-async def mark_unstarted_failed(
-    session: AsyncSession, action_id: int, message: str, *, now: datetime | None = None
-) -> None:
-    """Finish an action that never ran (or whose worker vanished): nothing is left open."""
-    now = now or utcnow()
-    open_states = [s.value for s in ActionStatus if s not in FINISHED]
-    await session.execute(
-        update(ActionStep)
-        .where(ActionStep.action_id == action_id, ActionStep.status == ActionStatus.IN_PROGRESS)
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now)
-    )
-    await session.execute(
-        update(ActionStep)
-        .where(ActionStep.action_id == action_id, ActionStep.status.in_(open_states))
-        .values(status=ActionStatus.SKIPPED, status_reason_code=ReasonCode.SKIPPED,
-                status_message=None, completed_at=now)
-    )
-    await session.execute(
-        update(ActionTarget)
-        .where(ActionTarget.action_id == action_id, ActionTarget.status.in_(open_states))
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now)
-    )
-    await session.execute(
-        update(Action)
-        .where(Action.id == action_id, Action.status.in_(open_states))
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now, updated_at=now)
-    )
 
 
 async def find_resource_scope(

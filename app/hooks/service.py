@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer, operation_permission
+from app.actions.service import TriggeredFrom, start_resource_action
 from app.core import outbound
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.engine_bridge import TriggeredFrom, start_resource_action
 from app.events.audit import record_event
 from app.hooks import payload, verification
 from app.hooks.models import Hook, HookRequest, HookType

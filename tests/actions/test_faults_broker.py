@@ -115,11 +115,11 @@ async def workers(
         ACTION_STALE_SECONDS=str(STALE),
     )
     procs = [
-        _spawn([sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
+        _spawn([sys.executable, "-m", "launcher.cli", "worker", "--concurrency", "1",
                 "--loglevel", "WARNING"], env)
         for _ in range(2)
     ]
-    from workers.celery_app import celery_app
+    celery_app = dispatch.sender()  # the app this process sends actions with
 
     previous = celery_app.conf.broker_url
     celery_app.conf.broker_url = redis_server.url

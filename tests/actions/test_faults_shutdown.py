@@ -32,7 +32,7 @@ SHUTDOWN_BOUND = 10.0  # the documented default bound
 
 async def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = _spawn([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env)
+    proc = _spawn([sys.executable, "-m", "launcher.cli", "serve", "--port", str(port)], env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient() as probe:

@@ -180,7 +180,7 @@ async def celery_worker(
          "--without-heartbeat", "--without-gossip", "--without-mingle"],
         _worker_env(settings, access, REDIS_URL=redis_db),
     )
-    from workers.celery_app import celery_app
+    celery_app = dispatch.sender()  # the app this process sends actions with
 
     previous = celery_app.conf.broker_url
     celery_app.conf.broker_url = redis_db

@@ -21,11 +21,11 @@ from app.catalogue.refresh import (
     merge,
     refresh_catalogues,
 )
-from app.cli import cli
 from app.cloud.base import CredentialRejected, InstanceTypeInfo, Price, RegionInfo
 from app.cloud.digitalocean import DigitalOceanCatalogue
 from app.cloud.hetzner import HetznerCatalogue
 from app.core.settings import Settings, get_settings
+from launcher.cli import cli
 from tests.cloud import do_standin, hetzner_standin
 from tests.conftest import free_port
 from tests.factories_credentials import create_credential, create_tenant

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.cli import cli
+from launcher.cli import cli
 
 EXPORTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from launcher.cli import cli
 from tests.conftest import ROOT
 
 
@@ -25,7 +25,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "launcher.cli", *args],
         cwd=ROOT,
         env=_env(tmp_path, **extra),
         capture_output=True,

@@ -21,7 +21,7 @@ def _cli(url: str, *args: str, secret: str = SECRET) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(DATABASE_URL=url, SECRET_KEY=secret)
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "launcher.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -19,7 +19,7 @@ from tests.conftest import ROOT, free_port
 
 def _cli(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "launcher.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -46,7 +46,7 @@ def test_in_flight_request_completes_after_sigterm(tmp_path: Path) -> None:
     )
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "launcher.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env={**env, "LOG_FORMAT": "json"},
         stdout=subprocess.PIPE,

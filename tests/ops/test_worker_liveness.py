@@ -47,7 +47,7 @@ async def test_worker_heartbeat(settings: Settings) -> None:
     metrics_port = free_port()
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     worker = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
-        [sys.executable, "-m", "app.cli", "worker", "--concurrency", "1",
+        [sys.executable, "-m", "launcher.cli", "worker", "--concurrency", "1",
          "--metrics-port", str(metrics_port)],
         cwd=ROOT,
         env=env,

@@ -54,7 +54,7 @@ def test_create_user_accepts_an_internal_domain(tmp_path: Path) -> None:
     env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
             "SECRET_KEY": "cli-test-secret-key-value"}
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "create-user", "--email", "Admin@Corp.Local",
+        [sys.executable, "-m", "launcher.cli", "create-user", "--email", "Admin@Corp.Local",
          "--password", "long-password", "--name", "Admin"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )

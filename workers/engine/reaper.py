@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 
 from app.actions.bus import SignalBus, action_topic, get_bus
 from app.actions.models import Action, ActionStatus
-from app.actions.service import mark_unstarted_failed
+from app.actions.repository import mark_unstarted_failed
 from app.core.database import Database, utcnow
 from app.core.settings import Settings
 

@@ -9,8 +9,9 @@ import logging
 from app.actions.bus import SignalBus, get_bus
 from app.core.database import Database
 from app.core.settings import Settings
-from workers.engine.executor import default_worker_id, run_action
+from workers.engine.executor import run_action
 from workers.engine.reaper import pending_unclaimed, reap
+from workers.engine.run import default_worker_id
 
 logger = logging.getLogger(__name__)
 

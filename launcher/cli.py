@@ -53,7 +53,7 @@ def serve(
         typer.echo("SQLite runs one worker process; use PostgreSQL to scale out.", err=True)
         workers = 1
     uvicorn.run(
-        "app.main:create_app",
+        "launcher.api:create_app",
         factory=True,
         host=host,
         port=port,

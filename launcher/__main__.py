@@ -1,0 +1,5 @@
+"""`python -m launcher`: the `devopness-server` command line."""
+
+from launcher.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""Taking an action for this worker (within its pipeline's concurrency) and keeping it:
+the heartbeat that proves the worker alive and notices cancels, time limits and reaping."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from app.actions.bus import action_topic
+from app.actions.models import Action, ActionStatus, ActionTarget, Pipeline, ReasonCode
+from app.actions.repository import mark_unstarted_failed
+from app.core.database import utcnow
+from workers.engine.run import CLAIMABLE, SLOT_POLL_SECONDS, ActionRun, plain_update
+
+
+async def claim_action(run: ActionRun) -> bool:
+    """Take the action for this worker; waits while its pipeline runs its maximum."""
+    marked_waiting = False
+    loop = asyncio.get_running_loop()
+    last_beat = loop.time()
+    while True:
+        # A waiting action is held by this worker: it heartbeats like a running one, so
+        # that the sweep re-sends it if this worker dies while it waits.
+        beat = loop.time() - last_beat >= run.settings.action_heartbeat_seconds
+        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting, beat=beat)
+        last_beat = loop.time() if beat else last_beat
+        marked_waiting = marked_waiting or waiting
+        await run.bus.publish(action_topic(run.action_id))
+        if claimed or not waiting:
+            return claimed
+        await asyncio.sleep(SLOT_POLL_SECONDS)
+
+
+async def _try_claim(
+    run: ActionRun, *, mark_waiting: bool, beat: bool = False
+) -> tuple[bool, bool]:
+    """(claimed, still waiting for a pipeline slot)."""
+    now = utcnow()
+    async with run.database.transaction() as session:
+        pipeline = (
+            await session.execute(
+                select(Pipeline.id, Pipeline.max_parallel_actions)
+                .join(Action, Action.pipeline_id == Pipeline.id)
+                .where(Action.id == run.action_id)
+            )
+        ).first()
+        conditions = [
+            Action.id == run.action_id,
+            Action.status.in_(CLAIMABLE),
+            Action.cancel_requested_at.is_(None),
+        ]
+        if pipeline is not None and pipeline.max_parallel_actions > 0:
+            if session.get_bind().dialect.name == "postgresql":
+                # Serialises claims on this pipeline across workers (see slots.py).
+                await session.execute(
+                    select(Pipeline.id).where(Pipeline.id == pipeline.id).with_for_update()
+                )
+            running = aliased(Action)
+            in_use = (
+                select(func.count())
+                .select_from(running)
+                .where(running.pipeline_id == pipeline.id,
+                       running.status == ActionStatus.IN_PROGRESS)
+                .scalar_subquery()
+            )
+            conditions.append(in_use < pipeline.max_parallel_actions)
+        result = await session.execute(
+            plain_update(Action)
+            .where(*conditions)
+            .values(
+                status=ActionStatus.IN_PROGRESS,
+                status_reason_code=ReasonCode.IN_PROGRESS,
+                status_message=None,
+                worker_id=run.worker_id,
+                heartbeat_at=now,
+                started_at=now,
+                updated_at=now,
+            )
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True, False
+        action = await session.get(Action, run.action_id)
+        if action is None:
+            return False, False
+        if action.status in CLAIMABLE and action.cancel_requested_at is None:
+            if mark_waiting:
+                action.status = ActionStatus.WAITING
+                action.status_reason_code = ReasonCode.WAITING_CONCURRENCY_PIPELINE
+            if mark_waiting or beat:
+                action.worker_id = run.worker_id
+                action.heartbeat_at = now
+            return False, True
+        # Redelivered after its worker died (acks_late): never run steps twice;
+        # fail it now if nobody is heartbeating it any more.
+        stale = now - timedelta(seconds=run.settings.action_stale_seconds)
+        if action.status == ActionStatus.IN_PROGRESS and (
+            action.heartbeat_at is None or action.heartbeat_at < stale
+        ):
+            await mark_unstarted_failed(
+                session, run.action_id, "The worker running this action stopped."
+            )
+        return False, False
+
+
+async def heartbeat(run: ActionRun) -> None:
+    """Proves this worker is alive; notices cancel requests, the time limit and reaping."""
+    interval = min(run.settings.action_heartbeat_seconds, 1.0)
+    beat_every = run.settings.action_heartbeat_seconds
+    loop = asyncio.get_running_loop()
+    last_beat = loop.time()
+    while True:
+        await asyncio.sleep(interval)
+        now = utcnow()
+        async with run.database.transaction() as session:
+            row = (
+                await session.execute(
+                    select(Action.status, Action.cancel_requested_at, Action.started_at,
+                           Action.time_limit_seconds, Action.worker_id)
+                    .where(Action.id == run.action_id)
+                )
+            ).one()
+            if loop.time() - last_beat >= beat_every:
+                last_beat = loop.time()
+                await session.execute(
+                    plain_update(Action)
+                    .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
+                    .values(heartbeat_at=now)
+                )
+                await session.execute(
+                    plain_update(ActionTarget)
+                    .where(ActionTarget.action_id == run.action_id,
+                           ActionTarget.status == ActionStatus.IN_PROGRESS)
+                    .values(heartbeat_at=now)
+                )
+        limit = row.time_limit_seconds or run.settings.action_time_limit_seconds
+        if row.status != ActionStatus.IN_PROGRESS or row.worker_id != run.worker_id:
+            run.request_stop("The action was finished by the reaper.")
+        elif row.cancel_requested_at is not None:
+            run.request_stop("Cancelled by user.")
+        elif row.started_at is not None and now - row.started_at > timedelta(seconds=limit):
+            run.request_stop(f"The action exceeded its time limit of {limit} seconds.")

@@ -1,0 +1,127 @@
+"""What each target needs before it connects, read in one transaction: its steps, its
+server's access, the parameters of built-in steps, and what earlier runs left running."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from app.actions import builtins
+from app.actions.models import FINISHED, Action, ActionStep, ActionTarget
+from app.actions.targets import ServerAccess, server_access_provider
+from workers.engine.remote_process import process_record
+from workers.engine.run import ActionRun, StepSpec, plain_update
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TargetPlan:
+    access: ServerAccess | None
+    steps: list[StepSpec]
+    request: builtins.RunRequest | None = None
+    context: builtins.ScriptContext | None = None
+    context_error: str | None = None
+    load_error: str | None = None
+    # False: the target is the resource itself (a network at its provider), reached by
+    # local steps only, never over SSH.
+    on_server: bool = True
+    # Steps of earlier runs on this server that may still be alive there (their worker
+    # died, or could not confirm a stop): (step id, its `remote_process` record).
+    leftovers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def secrets(self) -> list[str]:
+        found = [*self.access.secrets, self.access.private_key] if self.access else []
+        return found + (list(self.context.secrets) if self.context else [])
+
+
+async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, TargetPlan]:
+    """Everything the targets need before they connect, read in one transaction: the
+    steps of all targets in one query, each server's access, built-in step parameters."""
+    plans: dict[int, TargetPlan] = {}
+    async with run.database.transaction() as session:
+        rows = (
+            await session.execute(
+                select(ActionStep.action_target_id, ActionStep.id, ActionStep.order,
+                       ActionStep.command, ActionStep.run_as_user, ActionStep.timeout_seconds,
+                       ActionStep.status)
+                .where(ActionStep.action_id == run.action_id)
+                .order_by(ActionStep.action_target_id, ActionStep.order)
+            )
+        ).all()
+        steps: dict[int, list[StepSpec]] = {}
+        for row in rows:
+            spec = StepSpec(*row[1:])
+            spec.builtin = builtins.parse_builtin(spec.command)
+            steps.setdefault(row[0], []).append(spec)
+        action = None
+        if any(s.builtin for specs in steps.values() for s in specs if s.status not in FINISHED):
+            action = (
+                await session.execute(
+                    select(Action.type, Action.resource_type, Action.resource_id,
+                           Action.action_data)
+                    .where(Action.id == run.action_id)
+                )
+            ).one()
+        provider = server_access_provider()
+        for target in targets:
+            plan = TargetPlan(None, steps.get(target.id, []))
+            plans[target.id] = plan
+            plan.on_server = target.resource_type == "server"
+            try:
+                if plan.on_server:
+                    plan.access = await provider.get_access(session, target.server_id)
+                if action is not None and any(
+                    s.builtin for s in plan.steps if s.status not in FINISHED
+                ):
+                    plan.request = builtins.RunRequest(
+                        action_id=run.action_id,
+                        resource_type=action.resource_type,
+                        resource_id=action.resource_id,
+                        operation=action.type,
+                        server_id=target.server_id,
+                        action_data=action.action_data or {},
+                    )
+                    plan.context = await builtins.build_context(session, plan.request)
+            except builtins.ContextUnavailable as exc:
+                plan.context_error = str(exc)
+            except Exception as exc:
+                # One server's broken record (a key sealed under another SECRET_KEY...)
+                # fails that target with the reason, not the whole action.
+                logger.warning("target %s cannot be prepared", target.id, exc_info=True)
+                plan.load_error = str(exc) or type(exc).__name__
+        await _record_remote_processes(session, run.action_id, targets, plans)
+    return plans
+
+
+async def _record_remote_processes(
+    session: Any, action_id: int, targets: Sequence[Any], plans: dict[int, TargetPlan]
+) -> None:
+    """Before any step starts: store how to find and stop each one on its server, so that
+    any worker can stop it if this one dies; read what earlier runs may have left alive."""
+    records = [
+        {"id": step.id, "remote_process": process_record(step, plan.access)}
+        for plan in plans.values() if plan.on_server and plan.access is not None
+        for step in plan.steps
+        if step.status not in FINISHED and not (step.builtin and step.builtin[0] == "local")
+    ]
+    if records:
+        await session.execute(plain_update(ActionStep), records)
+    servers = {t.server_id: t.id for t in targets if plans[t.id].on_server}
+    if not servers:
+        return
+    left = await session.execute(
+        select(ActionTarget.server_id, ActionStep.id, ActionStep.remote_process)
+        .join(ActionTarget, ActionTarget.id == ActionStep.action_target_id)
+        .where(ActionTarget.server_id.in_(list(servers)),
+               ActionStep.remote_process.is_not(None),
+               ActionStep.action_id != action_id,
+               ActionStep.status.in_(list(FINISHED)))
+        .order_by(ActionStep.id)
+    )
+    for row in left:
+        plans[servers[row.server_id]].leftovers.append((row.id, row.remote_process))

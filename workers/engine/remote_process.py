@@ -1,0 +1,160 @@
+"""A step's processes on its server: the marker that wraps each command so they can be
+found, and stopping them (on a stop, a timeout, or what an earlier run left alive)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from app.actions.models import ActionStep
+from app.actions.targets import ServerAccess
+from workers.engine.run import ActionRun, StepFailed, StepSpec, plain_update
+
+if TYPE_CHECKING:
+    from workers.engine.plans import TargetPlan
+
+logger = logging.getLogger(__name__)
+
+
+def step_marker(step: StepSpec) -> str:
+    # Step ids alone are not unique on a server that several control planes (or a rebuilt
+    # database) reach: the run's random token keeps one from killing another's process.
+    return f"devopness-step-{step.id}-{step.token}"
+
+
+def as_user(
+    command: str, user: str | None, access: ServerAccess, marker: str | None = None
+) -> str:
+    if user and user != access.username:
+        # sudo resets the environment: carry the marker across so the step's processes
+        # run as that user still carry it (and a stop finds them, see _KILL).
+        marked = f"env {MARKER_VARIABLE}={marker} " if marker else ""
+        return f"sudo -n -H -u {shlex.quote(user)} {marked}/bin/sh -c {shlex.quote(command)}"
+    return command
+
+
+MARKER_VARIABLE = "DEVOPNESS_STEP"
+
+
+def wrap(step: StepSpec, access: ServerAccess, command: str | None = None) -> str:
+    # The SSH session's shell leads its own process group (sshd calls setsid), and its
+    # command line (`sh -c <this>`) carries the step's marker; every process it starts
+    # inherits the marker in its environment, even one that leaves the group or is run
+    # as another user through sudo. A stop finds them all by it (see _KILL). No pid file:
+    # nothing to write, and nothing to remove afterwards. The command runs in that shell
+    # itself on lines of its own; the closing `exit` keeps the shell from exec'ing the
+    # command in its place (dash and bash do so for a last command), which would take
+    # the marker out of the group leader's command line.
+    marker = step_marker(step)
+    command = as_user(command or step.command, step.run_as_user, access, marker)
+    return f": {marker}\nexport {MARKER_VARIABLE}={marker}\n{command}\nexit $?"
+
+
+# Stops every process of a step: those whose command line or environment carries its
+# marker, their descendants and their process groups; TERM, then KILL after 2 s. Exits 0
+# once none is left (zombies count as gone), 1 when some could not be stopped (not
+# permitted: another user's). The marker is split in this script's own text (`@HEAD@`
+# and `@TAIL@`) so that its own shell does not match (grep matches itself, and is gone
+# by the time the matches are checked).
+_KILL = r"""
+m=@HEAD@-''@TAIL@
+found=$( { grep -l -a -F -- "$m" /proc/[0-9]*/cmdline; \
+  grep -l -a -F -- "@VAR@=$m" /proc/[0-9]*/environ; } 2>/dev/null | cut -d/ -f3 | sort -u)
+roots=
+for p in $found; do [ "$p" != "$$" ] && [ -d "/proc/$p" ] && roots="$roots $p"; done
+[ -n "$roots" ] || exit 0
+tree=$(ps -e -o pid= -o ppid= -o pgid= | awk -v roots="$roots" -v self="$$" '
+  BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) mark[r[i]] = 1 }
+  { pid[NR] = $1; ppid[NR] = $2; pgid[NR] = $3; if ($1 in mark) group[$3] = 1 }
+  END {
+    do {
+      changed = 0
+      for (i = 1; i <= NR; i++)
+        if (!(pid[i] in mark) && pid[i] != self && (ppid[i] in mark || pgid[i] in group)) {
+          mark[pid[i]] = 1; changed = 1
+        }
+    } while (changed)
+    for (p in mark) print p
+  }')
+alive() {
+  for p in $tree; do
+    s=$(ps -o stat= -p "$p" 2>/dev/null) || continue
+    case $s in Z*) ;; *) return 0 ;; esac
+  done
+  return 1
+}
+kill -TERM $tree 2>/dev/null
+i=0
+while [ $i -lt 20 ]; do alive || exit 0; sleep 0.1; i=$((i + 1)); done
+kill -KILL $tree 2>/dev/null
+sleep 0.2
+alive && exit 1
+exit 0
+"""
+
+
+async def kill_remote(
+    conn: asyncssh.SSHClientConnection, marker: str, ssh_user: str | None,
+    run_as_user: str | None,
+) -> bool:
+    """Stop a step's processes with the privilege it was started with; True once none is
+    left."""
+    head, tail = marker.split("-", 1)
+    script = (_KILL.replace("@HEAD@", head).replace("@TAIL@", tail)
+              .replace("@VAR@", MARKER_VARIABLE))
+    commands = [script]
+    if run_as_user and run_as_user != ssh_user:
+        # Its processes run as that user: only that user (or root, through the same
+        # sudo rule the step used) may signal them. Then the SSH user's own shell.
+        commands.insert(
+            0, f"sudo -n -u {shlex.quote(run_as_user)} /bin/sh -c {shlex.quote(script)}"
+        )
+    stopped = False
+    for command in commands:
+        try:
+            result = await asyncio.wait_for(conn.run(command, check=False), 15)
+            stopped = result.exit_status == 0
+        except (TimeoutError, asyncssh.Error, OSError):
+            logger.warning("could not stop remote step %s", marker, exc_info=True)
+            stopped = False
+    return stopped
+
+
+async def kill_step(
+    conn: asyncssh.SSHClientConnection, access: ServerAccess | None, step: StepSpec
+) -> None:
+    stopped = await kill_remote(
+        conn, step_marker(step), access.username if access else None, step.run_as_user
+    )
+    step.left_running = not stopped
+
+
+async def stop_leftovers(
+    run: ActionRun, conn: asyncssh.SSHClientConnection, plan: TargetPlan
+) -> None:
+    """No step starts on a server while an earlier run of one may still be alive there."""
+    for step_id, record in plan.leftovers:
+        stopped = await kill_remote(
+            conn, str(record.get("marker", "")), record.get("ssh_user"),
+            record.get("run_as_user"),
+        )
+        if not stopped:
+            raise StepFailed(
+                f"An earlier run of step {step_id} may still be running on this server "
+                "and could not be stopped; nothing was started, so it does not run twice."
+            )
+        async with run.database.transaction() as session:
+            await session.execute(
+                plain_update(ActionStep).where(ActionStep.id == step_id).values(remote_process=None)
+            )
+        logger.warning("stopped what step %s left running on its server", step_id)
+    plan.leftovers.clear()
+
+
+def process_record(step: StepSpec, access: ServerAccess) -> dict[str, Any]:
+    return {"marker": step_marker(step), "ssh_user": access.username,
+            "run_as_user": step.run_as_user}

@@ -1,0 +1,120 @@
+"""Running one target: wait for its server's slot, connect, stop leftovers, run its steps
+in order, and complete or fail it."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncssh
+
+from app.actions.models import FINISHED, ActionStatus, ReasonCode
+from app.core.database import utcnow
+from workers.engine.logs import Redactor
+from workers.engine.outcomes import fail_target, fail_target_logged, set_target, start_step
+from workers.engine.plans import TargetPlan
+from workers.engine.remote_process import stop_leftovers
+from workers.engine.run import ActionRun, StepFailed, StepSpec
+from workers.engine.slots import session_limit, wait_for_slot
+from workers.engine.ssh_session import connect, reload_access
+from workers.engine.step_runners import run_step
+
+logger = logging.getLogger(__name__)
+
+
+async def run_target(
+    run: ActionRun, target_id: int, server_id: int, limit: int, plan: TargetPlan
+) -> None:
+    access, steps = plan.access, plan.steps
+    first_open = next((s.id for s in steps if s.status not in FINISHED), None)
+    if not plan.on_server:
+        await _run_resource_target(run, target_id, plan, first_open)
+        return
+    if access is None or plan.load_error is not None:
+        reason = (
+            f"Server {server_id} cannot be reached: {plan.load_error}"
+            if plan.load_error
+            else f"Server {server_id} no longer exists."
+        )
+        await fail_target_logged(run, target_id, steps, reason, None, first_open)
+        return
+    if not await wait_for_slot(run, target_id, server_id, limit):
+        await fail_target(run, target_id, steps, run.stop_reason, log_to=None)
+        return
+    async with session_limit(run.settings):
+        # Running from now on: the time spent queued for one of this worker's SSH sessions
+        # is not the target's run time.
+        run.state.target(target_id, started_at=utcnow())
+        current: StepSpec | None = None
+        conn: asyncssh.SSHClientConnection | None = None
+        try:
+            redactor_secrets = plan.secrets()
+            stale_access = False
+            for step in steps:
+                if step.status in FINISHED:
+                    continue
+                if run.stop.is_set():
+                    raise StepFailed(run.stop_reason)
+                local = step.builtin is not None and step.builtin[0] == "local"
+                if not local and conn is None:
+                    if stale_access:
+                        # A local step (a cloud instance created) may have given the
+                        # server its address: read it again before connecting.
+                        access = await reload_access(run, server_id) or access
+                    conn = await connect(run, access)
+                    await stop_leftovers(run, conn, plan)
+                current = step
+                await start_step(run, target_id, step)
+                await run_step(run, conn, access, step, Redactor(redactor_secrets), plan)
+                stale_access = stale_access or local
+        except StepFailed as exc:
+            await fail_target_logged(run, target_id, steps, str(exc), current, first_open)
+            return
+        except Exception as exc:
+            logger.exception("target %s failed unexpectedly", target_id)
+            await fail_target(run, target_id, steps, f"Unexpected error: {exc}",
+                               log_to=current.id if current else first_open)
+            return
+        finally:
+            if conn is not None:
+                conn.close()
+        now = utcnow()
+        await set_target(
+            run, target_id,
+            status=ActionStatus.COMPLETED,
+            status_reason_code=ReasonCode.COMPLETED,
+            completed_at=now,
+        )
+
+
+async def _run_resource_target(
+    run: ActionRun, target_id: int, plan: TargetPlan, first_open: int | None
+) -> None:
+    """Local steps on a target that is not a server (no SSH, no concurrency slot)."""
+    now = utcnow()
+    run.state.target(target_id, status=ActionStatus.IN_PROGRESS,
+                     status_reason_code=ReasonCode.IN_PROGRESS, started_at=now,
+                     heartbeat_at=now, updated_at=now)
+    current: StepSpec | None = None
+    try:
+        if plan.load_error is not None:
+            raise StepFailed(plan.load_error)
+        for step in plan.steps:
+            if step.status in FINISHED:
+                continue
+            if run.stop.is_set():
+                raise StepFailed(run.stop_reason)
+            if step.builtin is None or step.builtin[0] != "local":
+                raise StepFailed("This step needs a server; this action runs on none.")
+            current = step
+            await start_step(run, target_id, step)
+            await run_step(run, None, None, step, Redactor(plan.secrets()), plan)
+    except StepFailed as exc:
+        await fail_target_logged(run, target_id, plan.steps, str(exc), current, first_open)
+        return
+    except Exception as exc:
+        logger.exception("target %s failed unexpectedly", target_id)
+        await fail_target(run, target_id, plan.steps, f"Unexpected error: {exc}",
+                           log_to=current.id if current else first_open)
+        return
+    await set_target(run, target_id, status=ActionStatus.COMPLETED,
+                      status_reason_code=ReasonCode.COMPLETED, completed_at=utcnow())
