@@ -1,18 +1,21 @@
 """What a deployment does on an application's servers (see `app.actions.builtins`).
 
-`POST /applications/{id}/deployments` runs four built-in steps on every linked server:
+`POST /applications/{id}/deployments` runs five built-in steps on every linked server:
 
 1. Fetch source (`application/fetch`): update a cached bare mirror (`<app>/repo.git`), export
    the requested branch, tag or commit into `<app>/releases/<action id>/`, write the
    application's variables there and link its shared paths.
-2. Install dependencies and build (`application/build`): run `install_dependencies_command`
-   then `build_command` in the release's root directory.
-3. Activate release (`application/activate`): switch `<app>/current` to the release
+2. Install runtime (`application/runtime`): install the application's engine version for
+   the deploy user (`app.applications.runtimes`; sources and mirror settings in
+   `workers/scripts/lib/runtime.sh`); a no-op when already there.
+3. Install dependencies and build (`application/build`): run `install_dependencies_command`
+   then `build_command` in the release's root directory, the runtime first on `PATH`.
+4. Activate release (`application/activate`): switch `<app>/current` to the release
    atomically, restart the application's daemons, reload nginx when virtual hosts serve
    it, keep `deployments_keep` releases.
-4. Health check (`application/health-check`).
+5. Health check (`application/health-check`), with the runtime first on `PATH` too.
 
-A failure in steps 1-2 removes the new release and leaves `current` as it was.
+A failure in steps 1-3 removes the new release and leaves `current` as it was.
 
 Layout on the server: `<apps dir>/<application name>/` with `repo.git/`, `releases/<id>/`,
 `shared/`, `current -> releases/<id>` and `.devopness/` (which commit each release holds,
@@ -77,6 +80,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actions import builtins
 from app.actions.models import Action
 from app.actions.service import StepTemplate, register_default_steps
+from app.applications import runtimes
 from app.applications.models import Application
 from app.core import outbound
 from app.core.security import SecretBox
@@ -86,6 +90,7 @@ from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import unseal
 from app.daemons.models import Daemon
+from app.static_options.catalog import LANGUAGE_RUNTIMES
 from app.variables import reserved
 from app.variables.repository import DeployableVariable, deployable_variables
 from app.virtual_hosts.models import VirtualHost
@@ -256,6 +261,31 @@ def _variables_env(
     }
 
 
+def runtime_env(settings: Settings, application: Application) -> dict[str, str]:
+    """The application's engine version for the runtime step and those after it: the
+    runtime's bin directory (relative to the deploy user's home, empty when the language
+    needs none) and the mirror setting of its language, by name for the step's messages."""
+    language = application.programming_language or ""
+    version = application.engine_version or ""
+    setting = f"runtime_{language}_mirror"
+    bin_dir = runtimes.bin_directory(language, version) or ""
+    offered = LANGUAGE_RUNTIMES.get(language, ("", [], {}))[1]
+    problem = ""
+    if bin_dir and version not in offered:
+        # engine_version is free text in the API: only an offered one names a directory.
+        problem = (f"engine version {version!r} of {language!r} is not one this server "
+                   f"installs ({', '.join(offered) or 'none'}): update the application")
+        bin_dir = ""
+    return {
+        "DEVOPNESS_APP_LANGUAGE": language,
+        "DEVOPNESS_APP_ENGINE_VERSION": version,
+        "DEVOPNESS_APP_RUNTIME_BIN": bin_dir,
+        "DEVOPNESS_APP_RUNTIME_PROBLEM": problem,
+        "DEVOPNESS_RUNTIME_MIRROR": str(getattr(settings, setting, "")),
+        "DEVOPNESS_RUNTIME_MIRROR_SETTING": setting.upper(),
+    }
+
+
 def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
     box = SecretBox(settings)
 
@@ -308,6 +338,7 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
             "DEVOPNESS_GIT_USERNAME": token_user,
             "DEVOPNESS_GIT_TOKEN": token,
         })
+        context.env.update(runtime_env(settings, application))
         return context
 
     return build
@@ -429,6 +460,10 @@ def register(settings: Settings) -> None:
                      timeout_seconds=900,
                      description="Export the branch, tag or commit into a new release and "
                                  "write the application's variables."),
+        StepTemplate("Install runtime", builtins.script_command("application/runtime"),
+                     timeout_seconds=3600,
+                     description="Install the application's engine version for the deploy "
+                                 "user, unless it is already there."),
         StepTemplate("Install dependencies and build",
                      builtins.script_command("application/build"), timeout_seconds=3600,
                      description="Run the install dependencies and build commands in the "

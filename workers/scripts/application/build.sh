@@ -26,6 +26,15 @@ trap finish EXIT
 
 app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
 
+# The application's engine version (installed by the "Install runtime" step) comes first.
+runtime_bin=$(dv_runtime_bin)
+if [ -n "$runtime_bin" ]; then
+  [ -d "$runtime_bin" ] \
+    || dv_fail "the runtime $runtime_bin is missing: the Install runtime step did not complete"
+  export PATH="$runtime_bin:$PATH"
+  dv_log "runtime on PATH: $runtime_bin ($(dv_runtime_version "$DEVOPNESS_APP_LANGUAGE" "$runtime_bin" 2>&1))"
+fi
+
 # run_app_command NAME COMMAND: COMMAND in the release's root directory with the
 # application's environment variables, none of the deploy's own parameters (tokens,
 # keys) and no stdin (stdin is this script).
