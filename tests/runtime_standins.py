@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,8 @@ class Mirror:
     root: Path
     port: int = 0
     requests: list[str] = field(default_factory=list)
+    # Seconds to wait before answering a path (to make two installs overlap).
+    delays: dict[str, float] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -76,6 +79,7 @@ def serve(root: Path) -> Iterator[Mirror]:
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             mirror.requests.append(parts.path)
+            time.sleep(mirror.delays.get(parts.path, 0))
             local = root / parts.path.lstrip("/")
             if parts.query and local.is_dir() and (local / "index.json").is_file():
                 self.path = parts.path.rstrip("/") + "/index.json"
@@ -135,7 +139,10 @@ class NodeBuild:
 
 
 def _node_tree_links(tree: Path) -> None:
-    """The official tarball's bin/: npm, npx and corepack are links into lib/."""
+    """The official tarball's bin/: npm, npx and corepack are links into lib/. Headers
+    and manuals are left out (smaller archives, quicker tests)."""
+    for unused in ("include", "share"):
+        shutil.rmtree(tree / unused, ignore_errors=True)
     bin_dir = tree / "bin"
     links = {"npm": "../lib/node_modules/npm/bin/npm-cli.js",
              "npx": "../lib/node_modules/npm/bin/npx-cli.js",
@@ -212,6 +219,19 @@ def pypi_node(major: str) -> NodeBuild | None:
     pack(tree, build.tarball, f"node-v{version}-linux-{NODE_ARCH}")
     shutil.rmtree(tree, ignore_errors=True)
     return build
+
+
+def standin_node(version: str) -> NodeBuild:
+    """A Node.js release tarball whose `node` is a small script that knows its version
+    (for tests about installing, not running, Node.js)."""
+    tarball = CACHE / "node" / f"standin-node-v{version}-linux-{NODE_ARCH}.tar.gz"
+    if not tarball.exists():
+        tree = CACHE / "node" / f"standin-tree-{version}"
+        shutil.rmtree(tree, ignore_errors=True)
+        _script(tree / "bin" / "node", f'#!/bin/sh\necho "v{version}"\n')
+        pack(tree, tarball, f"node-v{version}-linux-{NODE_ARCH}")
+        shutil.rmtree(tree)
+    return NodeBuild(version, tarball)
 
 
 def publish_node(root: Path, builds: list[NodeBuild], *, tamper: bool = False) -> None:
@@ -327,7 +347,11 @@ for arg in "$@"; do
   case $arg in --prefix=*) prefix=${arg#--prefix=} ;; esac
 done
 printf '#!/bin/sh\necho "ruby %s (stand-in) built for %s"\n' "$(cat VERSION)" "$prefix" >ruby.out
-printf 'all:\n\ttrue\ninstall:\n\tmkdir -p "$(DESTDIR)%s/bin"\n\tinstall -m 755 ruby.out "$(DESTDIR)%s/bin/ruby"\n' "$prefix" "$prefix" >Makefile
+{
+  printf 'all:\n\ttrue\ninstall:\n'
+  printf '\tmkdir -p "$(DESTDIR)%s/bin"\n' "$prefix"
+  printf '\tinstall -m 755 ruby.out "$(DESTDIR)%s/bin/ruby"\n' "$prefix"
+} >Makefile
 """
 
 
