@@ -38,6 +38,9 @@ ARCH = platform.machine()
 NODE_ARCH = {"x86_64": "x64", "aarch64": "arm64"}.get(ARCH, ARCH)
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(ARCH, ARCH)
 WHEEL_PLATFORM = f"manylinux_2_28_{ARCH}"
+# Where a server's own executables are (not a tester's ~/.pyenv: the deploy user cannot
+# read it).
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def sha256(path: Path) -> str:
@@ -265,15 +268,18 @@ def _sums_line(path: Path) -> str:
 def publish_python(root: Path, version: str, *, real: bool = False) -> str:
     """A python-build-standalone release directory with one `install_only` build of
     `version` ("3.12.9") and its SHA256SUMS. `real`: the machine's own interpreter of that
-    version, linked in (its standard library stays where it is installed)."""
+    minor version (and its exact version), linked in (its standard library stays where it
+    is installed)."""
     tree = root / f".tree-python-{version}"
     shutil.rmtree(tree, ignore_errors=True)
     bin_dir = tree / "bin"
     bin_dir.mkdir(parents=True)
     minor = ".".join(version.split(".")[:2])
     if real:
-        interpreter = shutil.which(f"python{minor}")
+        interpreter = shutil.which(f"python{minor}", path=SYSTEM_PATH)
         assert interpreter is not None
+        version = subprocess.run([interpreter, "--version"], capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
         (bin_dir / f"python{minor}").symlink_to(Path(interpreter).resolve())
     else:
         _script(bin_dir / f"python{minor}", f'#!/bin/sh\necho "Python {version}"\n')
@@ -316,7 +322,7 @@ def publish_java(root: Path, mirror_url: str, major: str, release: str,
     tree = root / f".tree-java-{release}"
     shutil.rmtree(tree, ignore_errors=True)
     if real:
-        java = shutil.which("java")
+        java = shutil.which("java", path=SYSTEM_PATH)
         assert java is not None
         (tree / "bin").mkdir(parents=True)
         (tree / "bin" / "java").symlink_to(Path(java).resolve())
