@@ -67,7 +67,8 @@ dv_runtime_newest() {
 
 # Each source sets: rt_url (archive), rt_sha (expected sha256, empty when the source
 # publishes none), rt_full (exact version), rt_strip (leading path components to drop),
-# and may define rt_build (turns the extracted tree in $work/src into $work/root).
+# and may define rt_build: with rt_from_source=1 it turns the source tree in $work/src
+# into the runtime in $work/root, else it adjusts the unpacked runtime in $work/root.
 
 dv_runtime_source_nodejs() {
   local arch sums ext file
@@ -158,6 +159,7 @@ dv_runtime_source_ruby() {
   rt_sha=$(awk -F'\t' -v f="$name" '$1 == f { print $4; exit }' "$index")
   rt_full=${name#ruby-}; rt_full=${rt_full%.tar.gz}
   rt_strip=1
+  rt_from_source=1
   rt_build() {
     # Ruby's own source release, built for this server the way ruby-build does: the
     # prefix is the final directory, `make install` goes through DESTDIR into the
@@ -206,7 +208,8 @@ dv_runtime_source_php() {
 # concurrently (one flock per version), side by side with other versions.
 dv_runtime_ensure() {
   local language=$1 version=$2 target=$3
-  local human mirror root work lockfd rt_url="" rt_sha="" rt_full="" rt_strip=1 archive tarflag
+  local human mirror root work lockfd archive tarflag
+  local rt_url="" rt_sha="" rt_full="" rt_strip=1 rt_from_source=0
   human=$(dv_runtime_human "$language")
   mirror=${DEVOPNESS_RUNTIME_MIRROR%/}
   if [ -e "$target/$DV_RUNTIME_MARKER" ]; then
@@ -248,7 +251,7 @@ dv_runtime_ensure() {
   tar "$tarflag" "$archive" -C "$work/src" --strip-components="$rt_strip" --no-same-owner \
     || dv_fail "$rt_url is not a readable archive"
   rm -f -- "$archive"
-  if declare -F rt_build >/dev/null && [ "$language" = ruby ]; then
+  if [ "$rt_from_source" = 1 ]; then
     rt_build
   else
     mv -- "$work/src" "$work/root"
