@@ -82,7 +82,7 @@ def mirror(node_builds: tuple[rs.NodeBuild, rs.NodeBuild],
     with rs.serve(root) as served:
         rs.publish_node(root / "nodejs", list(node_builds))
         rs.publish_node(root / "nodejs", [rs.standin_node("22.11.0")])
-        rs.publish_node(root / "nodejs-tampered", [node_builds[1]], tamper=True)
+        rs.publish_node(root / "nodejs-tampered", [rs.standin_node("22.11.0")], tamper=True)
         for language in ("python", "go", "java", "ruby", "php"):
             (root / language).mkdir()
         if shutil.which("python3.11", path=rs.SYSTEM_PATH):
@@ -228,28 +228,27 @@ async def test_two_applications_installing_one_version_at_once_download_it_once(
 async def test_checksum_mismatch_and_unreachable_mirror_fail_clearly(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, node_repo: GitRepo,
     mirrors: rs.Mirror, settings: Settings, monkeypatch: pytest.MonkeyPatch,
-    node_builds: tuple[rs.NodeBuild, rs.NodeBuild],
 ) -> None:
-    node24 = node_builds[1]
-    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "24",
-                              build_command="npm run build")
+    node22 = rs.standin_node("22.11.0")
+    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "22",
+                              build_command="node --version > built-with.txt")
     monkeypatch.setattr(settings, "runtime_nodejs_mirror", f"{mirrors.url}/nodejs-tampered")
     refused = await deploy(client, remote, app_id, expect="failed")
     logs = await remote.logs(client, refused)
-    url = f"{mirrors.url}/nodejs-tampered/latest-v24.x/{node24.name}"
+    url = f"{mirrors.url}/nodejs-tampered/latest-v22.x/{node22.name}"
     assert f"checksum mismatch for {url}: expected sha256 " in logs
-    assert f"got {rs.sha256(node24.tarball)}; refusing to install it " \
+    assert f"got {rs.sha256(node22.tarball)}; refusing to install it " \
            "(check RUNTIME_NODEJS_MIRROR)" in logs
     assert "--- Install dependencies and build (skipped)" in logs
-    assert not runtime_dir(remote, "nodejs", "24").exists()
-    assert [p.name for p in runtime_dir(remote, "nodejs", "24").parent.iterdir()] == [".24.lock"]
+    assert not runtime_dir(remote, "nodejs", "22").exists()
+    assert [p.name for p in runtime_dir(remote, "nodejs", "22").parent.iterdir()] == [".22.lock"]
     assert releases(remote, "hello") == []
 
     closed = "http://127.0.0.1:9/node-mirror"
     monkeypatch.setattr(settings, "runtime_nodejs_mirror", closed)
     unreachable = await deploy(client, remote, app_id, expect="failed")
     logs = await remote.logs(client, unreachable)
-    assert f"cannot get Node.js 24 from {closed}/latest-v24.x/SHASUMS256.txt" in logs
+    assert f"cannot get Node.js 22 from {closed}/latest-v22.x/SHASUMS256.txt" in logs
     assert "set RUNTIME_NODEJS_MIRROR to a mirror with the same layout" in logs
 
     # A version the mirror does not offer, and one this server never installs.
