@@ -71,7 +71,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -80,8 +80,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actions import builtins
 from app.actions.models import Action
 from app.actions.service import StepTemplate, register_default_steps
-from app.applications import runtimes
 from app.applications.models import Application
+from app.applications.runtimes import bin_directory
 from app.core import outbound
 from app.core.security import SecretBox
 from app.core.settings import Settings
@@ -89,7 +89,10 @@ from app.credentials.catalogue import ProviderType
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import unseal
+from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
+from app.resources_common.models import ResourceServer
+from app.static_options import stacks
 from app.static_options.catalog import LANGUAGE_RUNTIMES
 from app.variables import reserved
 from app.variables.repository import DeployableVariable, deployable_variables
@@ -100,6 +103,7 @@ CONTROL_VARIABLES = reserved.APPLICATION_SETTINGS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:")
 # How each source provider takes a token over HTTPS (username, password = token).
+_Linked = TypeVar("_Linked", Daemon, CronJob)
 _TOKEN_USERS = {"github": "x-access-token", "gitlab": "oauth2", "bitbucket": "x-token-auth"}
 
 
@@ -268,7 +272,7 @@ def runtime_env(settings: Settings, application: Application) -> dict[str, str]:
     language = application.programming_language or ""
     version = application.engine_version or ""
     setting = f"runtime_{language}_mirror"
-    bin_dir = runtimes.bin_directory(language, version) or ""
+    bin_dir = bin_directory(language, version) or ""
     offered = LANGUAGE_RUNTIMES.get(language, ("", [], {}))[1]
     problem = ""
     if bin_dir and version not in offered:
@@ -311,10 +315,8 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         ssh_key = context.env.get("DEVOPNESS_GIT_SSH_KEY", "")
         if ssh_key:
             context.secrets.append(ssh_key)
-        daemon_ids = (await session.scalars(
-            select(Daemon.id).where(Daemon.application_id == application.id)
-            .order_by(Daemon.id)
-        )).all()
+        daemons = await _linked_here(session, Daemon, application.id, request.server_id)
+        cronjobs = await _linked_here(session, CronJob, application.id, request.server_id)
         virtual_hosts = await session.scalar(
             select(VirtualHost.id).where(VirtualHost.application_id == application.id)
             .limit(1)
@@ -322,12 +324,18 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         context.env.update({
             "DEVOPNESS_APPLICATION_ID": str(application.id),
             "DEVOPNESS_APPLICATION_NAME": application.name,
-            "DEVOPNESS_APPLICATION_DIR_NAME": directory_name(application.name),
-            "DEVOPNESS_APP_ROOT_DIRECTORY": release_root(application.root_directory),
             "DEVOPNESS_APP_KEEP": str(max(1, application.deployments_keep)),
-            "DEVOPNESS_APP_INSTALL_COMMAND": application.install_dependencies_command or "",
-            "DEVOPNESS_APP_BUILD_COMMAND": application.build_command or "",
-            "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(i) for i in daemon_ids),
+            **_commands_env(application),
+            **process_env(application),
+            "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(d.id) for d in daemons),
+            "DEVOPNESS_APP_DAEMONS": _lines(*(
+                (str(d.id), _b64(d.name), _b64(d.command), d.run_as_user,
+                 _b64(d.working_directory or "."), str(d.process_count)) for d in daemons
+            )),
+            "DEVOPNESS_APP_CRONJOBS": _lines(*(
+                (str(c.id), _b64(c.name), _b64(c.pattern), _b64(c.command), c.run_as_user)
+                for c in cronjobs
+            )),
             "DEVOPNESS_APP_RELOAD_NGINX": "1" if virtual_hosts is not None else "0",
             "DEVOPNESS_DEPLOY_TYPE": str(deployment.get("type") or "deploy"),
             "DEVOPNESS_DEPLOY_SOURCE_TYPE": str(deployment.get("source_type") or "branch"),
@@ -342,6 +350,81 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         return context
 
     return build
+
+
+def _commands_env(application: Application) -> dict[str, str]:
+    """The install and build commands: the application's own, or its stack's defaults
+    (`app.static_options.stacks`) when it leaves them empty; the labels name which."""
+    defaults = stacks.commands_for(application.programming_language, application.framework)
+    stack = stacks.label_for(application.programming_language, application.framework,
+                             application.framework_human_readable)
+    env: dict[str, str] = {}
+    for key, label, own, default in (
+        ("INSTALL", "install dependencies", application.install_dependencies_command,
+         defaults.install),
+        ("BUILD", "build", application.build_command, defaults.build),
+    ):
+        command = (own or "").strip()
+        if not command and default:
+            command, label = default, f"{label} ({stack} default)"
+        env[f"DEVOPNESS_APP_{key}_COMMAND"] = command
+        env[f"DEVOPNESS_APP_{key}_LABEL"] = label
+    return env
+
+
+def process_env(application: Application) -> dict[str, str]:
+    """Where the application's daemons and cron jobs run and which runtime they use
+    (`workers/scripts/lib/daemon.sh`): the release root under `current`, the runtime's
+    bin directory first on PATH (a Python application's `.venv/bin` before it)."""
+    return {
+        "DEVOPNESS_APPLICATION_DIR_NAME": directory_name(application.name),
+        "DEVOPNESS_APP_ROOT_DIRECTORY": release_root(application.root_directory),
+        "DEVOPNESS_APP_LANGUAGE": application.programming_language,
+        "DEVOPNESS_APP_RUNTIME_BIN": bin_directory(
+            application.programming_language, application.engine_version) or "",
+    }
+
+
+async def process_context(
+    session: AsyncSession, settings: Settings, application_id: int
+) -> builtins.ScriptContext:
+    """What a daemon or cron job of the application needs to install itself: the
+    application's `process_env`, its `os-env-var` variables (`DEVOPNESS_APP_ENV`, hidden
+    values redacted) and its own applications directory when it sets one."""
+    application = await session.get(Application, application_id)
+    if application is None:
+        raise builtins.ContextUnavailable(f"Application {application_id} no longer exists.")
+    context = builtins.ScriptContext()
+    full = builtins.ScriptContext()
+    variables = _variables_env(
+        await deployable_variables(session, SecretBox(settings), "application", application.id),
+        full,
+    )
+    context.secrets = full.secrets
+    context.env["DEVOPNESS_APP_ENV"] = variables["DEVOPNESS_APP_ENV"]
+    for key in ("DEVOPNESS_APPLICATIONS_DIR", "DEVOPNESS_APPS_DIR"):
+        if key in full.env:
+            context.env[key] = full.env[key]
+    context.env.update(process_env(application))
+    return context
+
+
+async def _linked_here(
+    session: AsyncSession, model: type[_Linked], application_id: int, server_id: int
+) -> list[_Linked]:
+    """The application's daemons (or cron jobs) that run on this server: those linked to
+    it, and those linked to no server (they run where their application runs)."""
+    resource_type = str(model.RESOURCE_TYPE)
+    linked = select(ResourceServer.resource_id).where(
+        ResourceServer.resource_type == resource_type,
+        ResourceServer.resource_id == model.id,
+    )
+    here = linked.where(ResourceServer.server_id == server_id)
+    rows = await session.scalars(
+        select(model).where(model.application_id == application_id)
+        .where(here.exists() | ~linked.exists()).order_by(model.id)
+    )
+    return list(rows)
 
 
 async def _git_source(

@@ -349,14 +349,17 @@ async def test_ssh_deploy_key_and_daemon_restart(
     assert application is not None
     await add_variable(client, remote, application.id, "DEVOPNESS_GIT_SSH_KEY", private,
                        hidden=True)
-    daemon = await rf.create_daemon(db, remote.tenant, application_id=application.id)
+    # Created, never deployed: the application's deploy installs it.
+    daemon = await rf.create_daemon(db, remote.tenant, application_id=application.id,
+                                    run_as_user=remote.user, working_directory=None,
+                                    command="exec sleep 1000")
 
     action = await deploy(client, remote, application.id)
     assert (remote.home / application.name / "current/app.txt").read_text() == "v2\n"
     logs = await remote.logs(client, action)
     body = private.strip().splitlines()[1]
     assert body not in logs
-    assert f"daemon {daemon.id}" in logs or "Activate release (completed)" in logs
+    assert f"deploying daemon {daemon.name}" in logs
     leftovers = remote.sh("find /tmp -maxdepth 2 -user \"$(id -un)\" -name deploy_key",
                           check=False).stdout
     assert leftovers.strip() == ""

@@ -48,6 +48,8 @@ run_app_command() {
       value=$(printf '%s' "$value_b64" | base64 -d; printf x)
       export "$key=${value%x}"
     done <<<"${DEVOPNESS_APP_ENV:-}"
+    # The runtime stays first even when a variable of the application sets PATH.
+    if [ -n "$runtime_bin" ]; then export PATH="$runtime_bin:$PATH"; fi
     for var in $(compgen -e); do
       case $var in DEVOPNESS_*) unset "$var" ;; esac
     done
@@ -57,13 +59,14 @@ run_app_command() {
   [ "$status" -eq 0 ] || dv_fail "$name failed (exit code $status); the live release is unchanged"
 }
 
+# The labels say when a command is the stack's default (app/static_options/stacks.py).
 if [ -n "$DEVOPNESS_APP_INSTALL_COMMAND" ]; then
-  run_app_command "install dependencies" "$DEVOPNESS_APP_INSTALL_COMMAND"
+  run_app_command "${DEVOPNESS_APP_INSTALL_LABEL:-install dependencies}" "$DEVOPNESS_APP_INSTALL_COMMAND"
 else
   dv_log "no install dependencies command"
 fi
 if [ -n "$DEVOPNESS_APP_BUILD_COMMAND" ]; then
-  run_app_command "build" "$DEVOPNESS_APP_BUILD_COMMAND"
+  run_app_command "${DEVOPNESS_APP_BUILD_LABEL:-build}" "$DEVOPNESS_APP_BUILD_COMMAND"
 else
   dv_log "no build command"
 fi
