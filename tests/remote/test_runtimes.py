@@ -23,10 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications.models import Application
 from app.core.settings import Settings
+from tests import resource_factories as rf
 from tests import runtime_standins as rs
+from tests.actions.ssh_servers import free_port
 from tests.remote.conftest import Remote
 from tests.remote.git_repos import GitRepo, make_repo
 from tests.remote.test_application_deploy import add_variable, current, deploy, releases
+from tests.virtual_hosts.nginx_layout import make_layout
 
 # A small Node app: node's own http module, a build that records the engine it ran on,
 # and a check that starts the server and asks it which engine answers.
@@ -122,6 +125,8 @@ def node_repo(remote: Remote) -> GitRepo:
 async def create_app(client: httpx.AsyncClient, remote: Remote, repo: GitRepo, name: str,
                      language: str, version: str, **fields: Any) -> int:
     framework = fields.pop("framework", "none")
+    # Not the stack's default install (npm install would ask the npm registry).
+    fields.setdefault("install_dependencies_command", "true")
     r = await client.post(
         f"/environments/{remote.tenant.environment.id}/applications",
         json={"name": name, "repository": str(repo.bare), "credential_id": 1,
@@ -315,3 +320,41 @@ async def test_each_language_installs_from_its_upstream_layout(
     html = await create_app(client, remote, repo, "site", "html", "none")
     logs = await remote.logs(client, await deploy(client, remote, html))
     assert "no runtime needed (html none)" in logs
+
+
+async def test_node_journey_daemon_behind_nginx_runs_on_the_engine_version(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, node_repo: GitRepo,
+    mirrors: rs.Mirror, node_builds: tuple[rs.NodeBuild, rs.NodeBuild],
+) -> None:
+    """The whole stack: the application's daemon (`npm start`) gets its PORT from the
+    application's variables and runs on the application's Node.js, nginx proxies a virtual
+    host to it."""
+    node24 = node_builds[1]
+    nginx = await make_layout(db, remote)
+    nginx.start()
+    port = free_port()
+    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "24",
+                              framework="express", build_command="npm run build")
+    await add_variable(client, remote, app_id, "PORT", str(port))
+    await add_variable(client, remote, app_id, "DEVOPNESS_HEALTH_CHECK_URL",
+                       f"http://127.0.0.1:{port}/")
+    await rf.create_daemon(db, remote.tenant, application_id=app_id, name="web",
+                           run_as_user=remote.user, working_directory=None,
+                           command="npm start")
+    host = await rf.create_virtual_host(
+        db, remote.tenant, name="hello.example.com", root_directory=None,
+        application_id=app_id, application_listen_address=f"http://127.0.0.1:{port}",
+    )
+    await rf.link(db, "virtual-host", host.id, remote.server)
+    try:
+        action = await deploy(client, remote, app_id)
+        logs = await remote.logs(client, action)
+        assert f"installing Node.js 24 (v{node24.version})" in logs
+        assert "deploying daemon web" in logs
+        await remote.operate(client, f"/virtual-hosts/{host.id}/deploy")
+        body = nginx.curl(f"-H 'Host: hello.example.com' http://127.0.0.1:{nginx.http_port}/")
+        assert body == f"hello from v{node24.version}\n"
+    finally:
+        remote.sh("c=~/.config/devopness/supervisor/supervisord.conf; "
+                  "[ ! -f $c ] || supervisorctl -c $c shutdown", check=False)
+
