@@ -6,7 +6,8 @@ health check run with it first on PATH, whatever `node` or `python3` the server 
 Node.js runs for real: the machine's own node and the official Node.js 24 binaries from
 PyPI, repackaged as nodejs.org release tarballs. Python and Java run the machine's own
 interpreters packaged in their upstream layouts; Go, Ruby and PHP install stand-in
-executables through the same paths real releases take."""
+executables through the same paths real releases take. The last test runs the whole
+stack: the application's daemon on its Node.js behind nginx."""
 
 from __future__ import annotations
 
