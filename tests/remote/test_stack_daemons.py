@@ -15,6 +15,7 @@ import json
 import os
 import pwd
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,15 +298,48 @@ async def test_systemd_rendering_runs_in_the_release_with_the_environment(
     release_root = str(home / "express-guide" / "current")
     assert f"WorkingDirectory={release_root}\n" in unit
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
-    argv = [a.replace("$$", "$").replace("%%", "%")
-            for a in shlex.split(exec_start.removeprefix("ExecStart="))]
-    ran = subprocess.run(["runuser", "-u", remote.user, "--", *argv], capture_output=True,
+    argv = systemd_split(exec_start.removeprefix("ExecStart="))
+    runuser = shutil.which("runuser")
+    assert runuser is not None
+    ran = subprocess.run([runuser, "-u", remote.user, "--", *argv], capture_output=True,
                          text=True, cwd=release_root, env={"PATH": "/usr/bin:/bin"})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     words = ran.stdout.split()
     assert words[:4] == ["100%", "production", str(port),
                          str(home / "express-guide/releases" / str(action["id"]))]
     assert words[4].split(":")[0] == str(bin_dir)
+
+
+def systemd_split(line: str) -> list[str]:
+    """ExecStart= words as systemd reads them: single or double quotes, C-style backslash
+    escapes inside them, `$$` for `$` and `%%` for `%` (specifiers)."""
+    words: list[str] = []
+    word: str | None = None
+    quote = ""
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if quote:
+            if c == "\\":
+                i += 1
+                word = (word or "") + line[i]
+            elif c == quote:
+                quote = ""
+            else:
+                word = (word or "") + c
+        elif c in "'\"":
+            quote, word = c, word or ""
+        elif c.isspace():
+            if word is not None:
+                words.append(word)
+            word = None
+        else:
+            word = (word or "") + c
+        i += 1
+    assert not quote, f"unterminated quote in {line!r}"
+    if word is not None:
+        words.append(word)
+    return [w.replace("$$", "$").replace("%%", "%") for w in words]
 
 
 def _b64(text: str) -> str:
