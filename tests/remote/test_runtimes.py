@@ -318,6 +318,17 @@ async def test_each_language_installs_from_its_upstream_layout(
                  if not p.name.startswith(".")}
     assert installed == ran
 
+    # A runtime an operator put in place (no network on the server) is used as it is.
+    provided = runtime_dir(remote, "go", "1.23") / "bin"
+    remote.sh(f"mkdir -p {provided} && printf '#!/bin/sh\\necho provided go\\n' > "
+              f"{provided}/go && chmod +x {provided}/go")
+    go = await create_app(client, remote, repo, "go-provided", "go", "1.23",
+                          build_command="go version > built.txt")
+    logs = await remote.logs(client, await deploy(client, remote, go))
+    assert f"Go 1.23: using {provided.parent} as it is (not installed by Devopness" in logs
+    assert (remote.home / "go-provided/current/built.txt").read_text() == "provided go\n"
+    assert "/go/go1.23.4.linux-" not in " ".join(mirrors.requests)
+
     html = await create_app(client, remote, repo, "site", "html", "none")
     logs = await remote.logs(client, await deploy(client, remote, html))
     assert "no runtime needed (html none)" in logs

@@ -203,6 +203,21 @@ dv_runtime_source_php() {
   }
 }
 
+# _dv_runtime_present TARGET HOW: true (and says so) when TARGET holds the runtime. This
+# step only ever renames a finished install into place, so a bin/ without our marker was
+# put there by someone else (an operator providing the runtime on a server without
+# network): it is used as it is.
+_dv_runtime_present() {
+  local target=$1 how=$2
+  if [ -e "$target/$DV_RUNTIME_MARKER" ]; then
+    dv_log "$human $version $how ($(cat -- "$target/$DV_RUNTIME_MARKER"))"
+  elif [ -d "$target/bin" ]; then
+    dv_log "$human $version: using $target as it is (not installed by Devopness: it has no $DV_RUNTIME_MARKER)"
+  else
+    return 1
+  fi
+}
+
 # dv_runtime_ensure LANGUAGE VERSION TARGET: TARGET holds that runtime when this returns
 # (on failure the caller removes $DV_RUNTIME_WORK, the staging directory). Safe to run
 # concurrently (one flock per version), side by side with other versions.
@@ -212,10 +227,7 @@ dv_runtime_ensure() {
   local rt_url="" rt_sha="" rt_full="" rt_strip=1 rt_from_source=0
   human=$(dv_runtime_human "$language")
   mirror=${DEVOPNESS_RUNTIME_MIRROR%/}
-  if [ -e "$target/$DV_RUNTIME_MARKER" ]; then
-    dv_log "$human $version is already installed ($(cat -- "$target/$DV_RUNTIME_MARKER"))"
-    return 0
-  fi
+  if _dv_runtime_present "$target" "is already installed"; then return 0; fi
   for tool in curl tar sha256sum flock; do
     dv_has "$tool" || dv_fail "installing $human $version needs '$tool' on the server"
   done
@@ -226,8 +238,7 @@ dv_runtime_ensure() {
     dv_log "another deploy is installing $human $version on this server: waiting for it"
     flock -w 3000 "$lockfd" || dv_fail "timed out waiting for another deploy installing $human $version"
   fi
-  if [ -e "$target/$DV_RUNTIME_MARKER" ]; then
-    dv_log "$human $version was installed meanwhile ($(cat -- "$target/$DV_RUNTIME_MARKER"))"
+  if _dv_runtime_present "$target" "was installed meanwhile"; then
     exec {lockfd}>&-
     return 0
   fi
