@@ -136,6 +136,12 @@ def settings(database_url: str, smtp: tuple[Mailbox, int]) -> Settings:
         azure_login_url=f"{CLOSED}/azure-login",
         azure_management_url=f"{CLOSED}/azure",
         gcp_compute_url=f"{CLOSED}/compute/v1",
+        runtime_nodejs_mirror=f"{CLOSED}/runtimes/nodejs",
+        runtime_python_mirror=f"{CLOSED}/runtimes/python",
+        runtime_go_mirror=f"{CLOSED}/runtimes/go",
+        runtime_java_mirror=f"{CLOSED}/runtimes/java",
+        runtime_ruby_mirror=f"{CLOSED}/runtimes/ruby",
+        runtime_php_mirror=f"{CLOSED}/runtimes/php",
         provider_timeout_seconds=5.0,
         outbound_allow_private_networks=True,
         _env_file=None,  # type: ignore[call-arg]

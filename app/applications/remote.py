@@ -1,18 +1,21 @@
 """What a deployment does on an application's servers (see `app.actions.builtins`).
 
-`POST /applications/{id}/deployments` runs four built-in steps on every linked server:
+`POST /applications/{id}/deployments` runs five built-in steps on every linked server:
 
 1. Fetch source (`application/fetch`): update a cached bare mirror (`<app>/repo.git`), export
    the requested branch, tag or commit into `<app>/releases/<action id>/`, write the
    application's variables there and link its shared paths.
-2. Install dependencies and build (`application/build`): run `install_dependencies_command`
-   then `build_command` in the release's root directory.
-3. Activate release (`application/activate`): switch `<app>/current` to the release
+2. Install runtime (`application/runtime`): install the application's engine version for
+   the deploy user (`app.applications.runtimes`; sources and mirror settings in
+   `workers/scripts/lib/runtime.sh`); a no-op when already there.
+3. Install dependencies and build (`application/build`): run `install_dependencies_command`
+   then `build_command` in the release's root directory, the runtime first on `PATH`.
+4. Activate release (`application/activate`): switch `<app>/current` to the release
    atomically, restart the application's daemons, reload nginx when virtual hosts serve
    it, keep `deployments_keep` releases.
-4. Health check (`application/health-check`).
+5. Health check (`application/health-check`), with the runtime first on `PATH` too.
 
-A failure in steps 1-2 removes the new release and leaves `current` as it was.
+A failure in steps 1-3 removes the new release and leaves `current` as it was.
 
 Layout on the server: `<apps dir>/<application name>/` with `repo.git/`, `releases/<id>/`,
 `shared/`, `current -> releases/<id>` and `.devopness/` (which commit each release holds,
@@ -68,7 +71,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -78,6 +81,7 @@ from app.actions import builtins
 from app.actions.models import Action
 from app.actions.service import StepTemplate, register_default_steps
 from app.applications.models import Application
+from app.applications.runtimes import bin_directory
 from app.core import outbound
 from app.core.security import SecretBox
 from app.core.settings import Settings
@@ -85,7 +89,11 @@ from app.credentials.catalogue import ProviderType
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import unseal
+from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
+from app.resources_common.models import ResourceServer
+from app.static_options import stacks
+from app.static_options.catalog import LANGUAGE_RUNTIMES
 from app.variables import reserved
 from app.variables.repository import DeployableVariable, deployable_variables
 from app.virtual_hosts.models import VirtualHost
@@ -95,6 +103,7 @@ CONTROL_VARIABLES = reserved.APPLICATION_SETTINGS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:")
 # How each source provider takes a token over HTTPS (username, password = token).
+_Linked = TypeVar("_Linked", Daemon, CronJob)
 _TOKEN_USERS = {"github": "x-access-token", "gitlab": "oauth2", "bitbucket": "x-token-auth"}
 
 
@@ -256,6 +265,31 @@ def _variables_env(
     }
 
 
+def runtime_env(settings: Settings, application: Application) -> dict[str, str]:
+    """The application's engine version for the runtime step and those after it: the
+    runtime's bin directory (relative to the deploy user's home, empty when the language
+    needs none) and the mirror setting of its language, by name for the step's messages."""
+    language = application.programming_language or ""
+    version = application.engine_version or ""
+    setting = f"runtime_{language}_mirror"
+    bin_dir = bin_directory(language, version) or ""
+    offered = LANGUAGE_RUNTIMES.get(language, ("", [], {}))[1]
+    problem = ""
+    if bin_dir and version not in offered:
+        # engine_version is free text in the API: only an offered one names a directory.
+        problem = (f"engine version {version!r} of {language!r} is not one this server "
+                   f"installs ({', '.join(offered) or 'none'}): update the application")
+        bin_dir = ""
+    return {
+        "DEVOPNESS_APP_LANGUAGE": language,
+        "DEVOPNESS_APP_ENGINE_VERSION": version,
+        "DEVOPNESS_APP_RUNTIME_BIN": bin_dir,
+        "DEVOPNESS_APP_RUNTIME_PROBLEM": problem,
+        "DEVOPNESS_RUNTIME_MIRROR": str(getattr(settings, setting, "")),
+        "DEVOPNESS_RUNTIME_MIRROR_SETTING": setting.upper(),
+    }
+
+
 def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
     box = SecretBox(settings)
 
@@ -281,10 +315,8 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         ssh_key = context.env.get("DEVOPNESS_GIT_SSH_KEY", "")
         if ssh_key:
             context.secrets.append(ssh_key)
-        daemon_ids = (await session.scalars(
-            select(Daemon.id).where(Daemon.application_id == application.id)
-            .order_by(Daemon.id)
-        )).all()
+        daemons = await _linked_here(session, Daemon, application.id, request.server_id)
+        cronjobs = await _linked_here(session, CronJob, application.id, request.server_id)
         virtual_hosts = await session.scalar(
             select(VirtualHost.id).where(VirtualHost.application_id == application.id)
             .limit(1)
@@ -292,12 +324,18 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         context.env.update({
             "DEVOPNESS_APPLICATION_ID": str(application.id),
             "DEVOPNESS_APPLICATION_NAME": application.name,
-            "DEVOPNESS_APPLICATION_DIR_NAME": directory_name(application.name),
-            "DEVOPNESS_APP_ROOT_DIRECTORY": release_root(application.root_directory),
             "DEVOPNESS_APP_KEEP": str(max(1, application.deployments_keep)),
-            "DEVOPNESS_APP_INSTALL_COMMAND": application.install_dependencies_command or "",
-            "DEVOPNESS_APP_BUILD_COMMAND": application.build_command or "",
-            "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(i) for i in daemon_ids),
+            **_commands_env(application),
+            **process_env(application),
+            "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(d.id) for d in daemons),
+            "DEVOPNESS_APP_DAEMONS": _lines(*(
+                (str(d.id), _b64(d.name), _b64(d.command), d.run_as_user,
+                 _b64(d.working_directory or "."), str(d.process_count)) for d in daemons
+            )),
+            "DEVOPNESS_APP_CRONJOBS": _lines(*(
+                (str(c.id), _b64(c.name), _b64(c.pattern), _b64(c.command), c.run_as_user)
+                for c in cronjobs
+            )),
             "DEVOPNESS_APP_RELOAD_NGINX": "1" if virtual_hosts is not None else "0",
             "DEVOPNESS_DEPLOY_TYPE": str(deployment.get("type") or "deploy"),
             "DEVOPNESS_DEPLOY_SOURCE_TYPE": str(deployment.get("source_type") or "branch"),
@@ -308,9 +346,85 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
             "DEVOPNESS_GIT_USERNAME": token_user,
             "DEVOPNESS_GIT_TOKEN": token,
         })
+        context.env.update(runtime_env(settings, application))
         return context
 
     return build
+
+
+def _commands_env(application: Application) -> dict[str, str]:
+    """The install and build commands: the application's own, or its stack's defaults
+    (`app.static_options.stacks`) when it leaves them empty; the labels name which."""
+    defaults = stacks.commands_for(application.programming_language, application.framework)
+    stack = stacks.label_for(application.programming_language, application.framework,
+                             application.framework_human_readable)
+    env: dict[str, str] = {}
+    for key, label, own, default in (
+        ("INSTALL", "install dependencies", application.install_dependencies_command,
+         defaults.install),
+        ("BUILD", "build", application.build_command, defaults.build),
+    ):
+        command = (own or "").strip()
+        if not command and default:
+            command, label = default, f"{label} ({stack} default)"
+        env[f"DEVOPNESS_APP_{key}_COMMAND"] = command
+        env[f"DEVOPNESS_APP_{key}_LABEL"] = label
+    return env
+
+
+def process_env(application: Application) -> dict[str, str]:
+    """Where the application's daemons and cron jobs run and which runtime they use
+    (`workers/scripts/lib/daemon.sh`): the release root under `current`, the runtime's
+    bin directory first on PATH (a Python application's `.venv/bin` before it)."""
+    return {
+        "DEVOPNESS_APPLICATION_DIR_NAME": directory_name(application.name),
+        "DEVOPNESS_APP_ROOT_DIRECTORY": release_root(application.root_directory),
+        "DEVOPNESS_APP_LANGUAGE": application.programming_language,
+        "DEVOPNESS_APP_RUNTIME_BIN": bin_directory(
+            application.programming_language, application.engine_version) or "",
+    }
+
+
+async def process_context(
+    session: AsyncSession, settings: Settings, application_id: int
+) -> builtins.ScriptContext:
+    """What a daemon or cron job of the application needs to install itself: the
+    application's `process_env`, its `os-env-var` variables (`DEVOPNESS_APP_ENV`, hidden
+    values redacted) and its own applications directory when it sets one."""
+    application = await session.get(Application, application_id)
+    if application is None:
+        raise builtins.ContextUnavailable(f"Application {application_id} no longer exists.")
+    context = builtins.ScriptContext()
+    full = builtins.ScriptContext()
+    variables = _variables_env(
+        await deployable_variables(session, SecretBox(settings), "application", application.id),
+        full,
+    )
+    context.secrets = full.secrets
+    context.env["DEVOPNESS_APP_ENV"] = variables["DEVOPNESS_APP_ENV"]
+    for key in ("DEVOPNESS_APPLICATIONS_DIR", "DEVOPNESS_APPS_DIR"):
+        if key in full.env:
+            context.env[key] = full.env[key]
+    context.env.update(process_env(application))
+    return context
+
+
+async def _linked_here(
+    session: AsyncSession, model: type[_Linked], application_id: int, server_id: int
+) -> list[_Linked]:
+    """The application's daemons (or cron jobs) that run on this server: those linked to
+    it, and those linked to no server (they run where their application runs)."""
+    resource_type = str(model.RESOURCE_TYPE)
+    linked = select(ResourceServer.resource_id).where(
+        ResourceServer.resource_type == resource_type,
+        ResourceServer.resource_id == model.id,
+    )
+    here = linked.where(ResourceServer.server_id == server_id)
+    rows = await session.scalars(
+        select(model).where(model.application_id == application_id)
+        .where(here.exists() | ~linked.exists()).order_by(model.id)
+    )
+    return list(rows)
 
 
 async def _git_source(
@@ -429,6 +543,10 @@ def register(settings: Settings) -> None:
                      timeout_seconds=900,
                      description="Export the branch, tag or commit into a new release and "
                                  "write the application's variables."),
+        StepTemplate("Install runtime", builtins.script_command("application/runtime"),
+                     timeout_seconds=3600,
+                     description="Install the application's engine version for the deploy "
+                                 "user, unless it is already there."),
         StepTemplate("Install dependencies and build",
                      builtins.script_command("application/build"), timeout_seconds=3600,
                      description="Run the install dependencies and build commands in the "

@@ -165,6 +165,33 @@ class Settings(BaseSettings):
         "`catalogue-refresh` writes and the API prefers to the catalogue it ships with.",
     )
 
+    # Where servers download applications' engine versions (workers/scripts/lib/runtime.sh);
+    # a mirror keeps the upstream layout.
+    runtime_nodejs_mirror: str = Field(
+        default="https://nodejs.org/dist",
+        description="Node.js releases: latest-v<major>.x/SHASUMS256.txt and its tarballs.",
+    )
+    runtime_python_mirror: str = Field(
+        default="https://github.com/astral-sh/python-build-standalone/releases/latest/download",
+        description="python-build-standalone release: SHA256SUMS and its install_only builds.",
+    )
+    runtime_go_mirror: str = Field(
+        default="https://go.dev/dl",
+        description="Go downloads: ?mode=json&include=all listing and go<ver>.linux-<arch>.tar.gz.",
+    )
+    runtime_java_mirror: str = Field(
+        default="https://api.adoptium.net/v3",
+        description="Adoptium API (Eclipse Temurin JDKs; each tarball with its .sha256.txt).",
+    )
+    runtime_ruby_mirror: str = Field(
+        default="https://cache.ruby-lang.org/pub/ruby",
+        description="Ruby source releases: index.txt (with sha256) and <x.y>/ruby-<ver>.tar.gz.",
+    )
+    runtime_php_mirror: str = Field(
+        default="https://dl.static-php.dev/static-php-cli/common",
+        description="static-php-cli builds: a listing of php-<ver>-cli-linux-<arch>.tar.gz "
+                    "(and SHA256SUMS when the mirror has one).",
+    )
     outgoing_hook_attempts: int = Field(default=3, ge=1, le=10)
     outgoing_hook_backoff_seconds: float = Field(default=2.0, ge=0)
     outgoing_hook_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions import builtins
+from app.actions import builtins, targets
 from app.actions.service import StepTemplate, register_default_steps
 from app.applications import remote as application_remote
 from app.applications.models import Application
 from app.core.settings import Settings
+from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
+from app.resources_common import links
 
 # operation -> (step name, script, timeout in seconds)
 _STEPS: dict[str, tuple[str, str, int]] = {
@@ -28,40 +30,61 @@ _STEPS: dict[str, tuple[str, str, int]] = {
 }
 
 
-async def build_context(
-    session: AsyncSession, request: builtins.RunRequest
-) -> builtins.ScriptContext:
-    daemon = await session.scalar(select(Daemon).where(Daemon.id == request.resource_id))
-    if daemon is None:
-        raise builtins.ContextUnavailable(f"Daemon {request.resource_id} no longer exists.")
-    env = {
-        "DEVOPNESS_DAEMON_ID": str(daemon.id),
-        "DEVOPNESS_DAEMON_NAME": daemon.name,
-        "DEVOPNESS_DAEMON_COMMAND": daemon.command,
-        "DEVOPNESS_DAEMON_USER": daemon.run_as_user,
-        "DEVOPNESS_DAEMON_WORKING_DIRECTORY": daemon.working_directory or "",
-        "DEVOPNESS_DAEMON_PROCESS_COUNT": str(daemon.process_count),
-        "DEVOPNESS_DAEMON_APPLICATION_DIR_NAME": "",
-        "DEVOPNESS_DAEMON_APPLICATION_ROOT": "",
-    }
-    if daemon.application_id is not None:
-        # A linked application's daemon has a working directory relative to the root of
-        # the application's live release (`<applications dir>/<app>/current/<root>`),
-        # which the script resolves where the application deploy puts it.
-        row = (await session.execute(
-            select(Application.name, Application.root_directory)
-            .where(Application.id == daemon.application_id)
-        )).first()
-        if row is not None:
-            env["DEVOPNESS_DAEMON_APPLICATION_DIR_NAME"] = application_remote.directory_name(
-                row.name)
-            env["DEVOPNESS_DAEMON_APPLICATION_ROOT"] = application_remote.release_root(
-                row.root_directory)
-    return builtins.ScriptContext(env=env)
+def context_builder(settings: Settings) -> builtins.ContextBuilder:
+    async def build(
+        session: AsyncSession, request: builtins.RunRequest
+    ) -> builtins.ScriptContext:
+        daemon = await session.scalar(select(Daemon).where(Daemon.id == request.resource_id))
+        if daemon is None:
+            raise builtins.ContextUnavailable(f"Daemon {request.resource_id} no longer exists.")
+        context = builtins.ScriptContext()
+        if daemon.application_id is not None and request.operation == "deploy":
+            # A linked application's daemon runs in the root of the application's live
+            # release (`<applications dir>/<app>/current/<root>`; a working directory is
+            # relative to it) with the application's variables and runtime.
+            context = await application_remote.process_context(
+                session, settings, daemon.application_id)
+        elif daemon.application_id is not None:
+            application = await session.get(Application, daemon.application_id)
+            if application is not None:
+                context.env.update(application_remote.process_env(application))
+        context.env.update({
+            "DEVOPNESS_DAEMON_ID": str(daemon.id),
+            "DEVOPNESS_DAEMON_NAME": daemon.name,
+            "DEVOPNESS_DAEMON_COMMAND": daemon.command,
+            "DEVOPNESS_DAEMON_USER": daemon.run_as_user,
+            "DEVOPNESS_DAEMON_WORKING_DIRECTORY": daemon.working_directory or "",
+            "DEVOPNESS_DAEMON_PROCESS_COUNT": str(daemon.process_count),
+            "DEVOPNESS_DAEMON_APPLICATION": "1" if daemon.application_id is not None else "",
+        })
+        return context
+
+    return build
+
+
+async def servers_of_daemon(session: AsyncSession, daemon_id: int) -> list[int]:
+    """A daemon runs on the servers it is linked to; one of an application linked to none
+    runs where its application runs (the application's deploy installs it there)."""
+    return await servers_of_application_process(session, "daemon", Daemon, daemon_id)
+
+
+async def servers_of_application_process(
+    session: AsyncSession, resource_type: str, model: type[Daemon] | type[CronJob],
+    resource_id: int,
+) -> list[int]:
+    own = await links.servers_for(session, resource_type, resource_id)
+    if own:
+        return own
+    application_id = await session.scalar(
+        select(model.application_id).where(model.id == resource_id))
+    if application_id is None:
+        return []
+    return await links.servers_for(session, "application", application_id)
 
 
 def register(settings: Settings) -> None:
-    builtins.register_context_builder("daemon", build_context)
+    builtins.register_context_builder("daemon", context_builder(settings))
+    targets.register_target_resolver("daemon", servers_of_daemon)
     for operation, (name, script, timeout) in _STEPS.items():
         register_default_steps("daemon", operation, [
             StepTemplate(name, builtins.script_command(script), timeout_seconds=timeout),

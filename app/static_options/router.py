@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from app.access.auth import CurrentPrincipal
 from app.core.pagination import PageDep, paginate_list
-from app.static_options import catalog
+from app.static_options import catalog, stacks
 
 router = APIRouter(tags=["Static Data"])
 
@@ -21,6 +21,27 @@ def _targets(resource_type: str) -> list[dict[str, str]]:
          "hint": catalog.VARIABLE_TARGETS[name][1]}
         for name in catalog.RESOURCE_VARIABLE_TARGETS[resource_type]
     ]
+
+
+def _framework_defaults(language: str, framework: str, engine_version: str) -> dict[str, Any]:
+    """What an application of the stack starts with: the commands a deploy runs when the
+    application's own are empty (`app.static_options.stacks`)."""
+    commands = stacks.commands_for(language, framework)
+    return {
+        "default_branch": "main",
+        "engine_version": engine_version,
+        "framework": framework,
+        "root_directory": "/",
+        "deployments_keep": 5,
+        "commands": {
+            "dependencies": list(dict.fromkeys(
+                [c for c in (commands.install,) if c] + list(commands.install_options))),
+            "build": list(dict.fromkeys(
+                [c for c in (commands.build,) if c] + list(commands.build_options))),
+        },
+        "install_dependencies_command": commands.install,
+        "build_command": commands.build,
+    }
 
 
 @router.get("/static/application-options", operation_id="getStaticApplicationOptions")
@@ -35,15 +56,7 @@ async def get_static_application_options(principal: CurrentPrincipal) -> dict[st
                 {
                     "name": framework,
                     "name_human_readable": framework_human,
-                    "defaults": {
-                        "default_branch": "main",
-                        "engine_version": versions[-1],
-                        "framework": framework,
-                        "root_directory": "/",
-                        "deployments_keep": 5,
-                        "install_dependencies_command": None,
-                        "build_command": None,
-                    },
+                    "defaults": _framework_defaults(name, framework, versions[-1]),
                 }
                 for framework, framework_human in frameworks.items()
             ],

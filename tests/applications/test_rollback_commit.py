@@ -15,7 +15,10 @@ async def test_rollback_shows_the_commit_that_went_live(
 ) -> None:
     repo = make_repo(remote)
     first = repo.commit({"index.html": "v1\n"}, "first release")
-    application = await rf.create_application(db, remote.tenant, repository=str(repo.bare))
+    application = await rf.create_application(
+        db, remote.tenant, repository=str(repo.bare), programming_language="html",
+        framework="none", engine_version="none",  # no runtime to install
+    )
     await rf.link(db, "application", application.id, remote.server)
     deployments = f"/applications/{application.id}/deployments"
     main = {"type": "deploy", "source_type": "branch", "source_ref": "main"}

@@ -44,6 +44,10 @@ def repo(remote: Remote) -> GitRepo:
 async def new_application(
     db: AsyncSession, remote: Remote, repo: GitRepo, **overrides: Any
 ) -> Application:
+    # The language needs no runtime of its own (tests/remote/test_runtimes.py installs
+    # them from stand-in mirrors).
+    overrides = {"programming_language": "html", "framework": "none",
+                 "engine_version": "none"} | overrides
     application = await rf.create_application(
         db, remote.tenant, repository=str(repo.bare), **overrides
     )
@@ -96,8 +100,8 @@ async def test_deploy_writes_release_variables_build_and_commit(
     r = await client.post(
         f"/environments/{remote.tenant.environment.id}/applications",
         json={"name": "shop", "repository": "acme/shop", "credential_id": 1,
-              "programming_language": "python", "framework": "django",
-              "engine_version": "3.12", "default_branch": "main",
+              "programming_language": "html", "framework": "none",
+              "engine_version": "none", "default_branch": "main",
               "install_dependencies_command": "touch deps-installed",
               "build_command": 'echo "built $GREETING" > build.txt; echo "token=$API_TOKEN"; '
                                'env | grep -c "^DEVOPNESS_" || true',
@@ -136,8 +140,8 @@ async def test_deploy_writes_release_variables_build_and_commit(
     assert oct((live / ".env").stat().st_mode & 0o777) == "0o640"
 
     logs = await remote.logs(client, action)
-    for name in ("Fetch source", "Install dependencies and build", "Activate release",
-                 "Health check"):
+    for name in ("Fetch source", "Install runtime", "Install dependencies and build",
+                 "Activate release", "Health check"):
         assert f"--- {name} (completed)" in logs
     assert secret not in logs
     assert "token=" in logs
@@ -334,8 +338,8 @@ async def test_ssh_deploy_key_and_daemon_restart(
     r = await client.post(
         f"/environments/{remote.tenant.environment.id}/applications",
         json={"name": "ssh-app", "repository": url, "credential_id": 1,
-              "programming_language": "python", "framework": "django",
-              "engine_version": "3.12", "default_branch": "main",
+              "programming_language": "html", "framework": "none",
+              "engine_version": "none", "default_branch": "main",
               "linked_resources": [{"resource_type": "server",
                                     "resource_id": remote.server.id}]},
         headers=remote.tenant.headers,
@@ -345,14 +349,17 @@ async def test_ssh_deploy_key_and_daemon_restart(
     assert application is not None
     await add_variable(client, remote, application.id, "DEVOPNESS_GIT_SSH_KEY", private,
                        hidden=True)
-    daemon = await rf.create_daemon(db, remote.tenant, application_id=application.id)
+    # Created, never deployed: the application's deploy installs it.
+    daemon = await rf.create_daemon(db, remote.tenant, application_id=application.id,
+                                    run_as_user=remote.user, working_directory=None,
+                                    command="exec sleep 1000")
 
     action = await deploy(client, remote, application.id)
     assert (remote.home / application.name / "current/app.txt").read_text() == "v2\n"
     logs = await remote.logs(client, action)
     body = private.strip().splitlines()[1]
     assert body not in logs
-    assert f"daemon {daemon.id}" in logs or "Activate release (completed)" in logs
+    assert f"deploying daemon {daemon.name}" in logs
     leftovers = remote.sh("find /tmp -maxdepth 2 -user \"$(id -un)\" -name deploy_key",
                           check=False).stdout
     assert leftovers.strip() == ""

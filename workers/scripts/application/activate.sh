@@ -1,6 +1,8 @@
 # Application deploy, step 3: make a release live. `current` is switched atomically (a new
-# link renamed over the old one), then the application's daemons restart and nginx reloads
-# when virtual hosts serve it; if that fails, `current` switches back. Old releases beyond
+# link renamed over the old one), then the application's daemons are installed or updated
+# and restarted in it, nginx reloads when virtual hosts serve it and its cron jobs are
+# installed; when a daemon does not start (its last output is in the log) or nginx refuses,
+# `current` switches back and the daemons restart in the previous release. Old releases beyond
 # `deployments_keep` are removed (never the live one, nor the one live before it).
 app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
 meta="$app_dir/.devopness"
@@ -52,18 +54,52 @@ run_helper() {
   set -e
 }
 
-# Daemons and nginx pick up the live release; reload_failed=1 when one did not.
+decode() { printf '%s' "$1" | base64 -d; }
+
+# install_daemon ROW...: install or update one of the application's daemons
+# (DEVOPNESS_APP_DAEMONS: id name command user working-directory count, text base64) and
+# restart it in the live release (run_helper's subshell keeps the exports to itself).
+install_daemon() {
+  export DEVOPNESS_DAEMON_ID=$1 DEVOPNESS_DAEMON_USER=$4 DEVOPNESS_DAEMON_PROCESS_COUNT=$6
+  DEVOPNESS_DAEMON_NAME=$(decode "$2"); DEVOPNESS_DAEMON_COMMAND=$(decode "$3")
+  DEVOPNESS_DAEMON_WORKING_DIRECTORY=$(decode "$5")
+  export DEVOPNESS_DAEMON_NAME DEVOPNESS_DAEMON_COMMAND DEVOPNESS_DAEMON_WORKING_DIRECTORY
+  export DEVOPNESS_DAEMON_APPLICATION=1 DV_D_RESTART=1
+  if [ -n "${no_release:-}" ]; then dv_daemon_uninstall; else dv_daemon_install; fi
+}
+
+# install_cronjob ROW...: the same for a cron job (id name pattern command user).
+install_cronjob() {
+  export DEVOPNESS_CRONJOB_ID=$1 DEVOPNESS_CRONJOB_USER=$5 DEVOPNESS_CRONJOB_APPLICATION=1
+  DEVOPNESS_CRONJOB_NAME=$(decode "$2"); DEVOPNESS_CRONJOB_PATTERN=$(decode "$3")
+  DEVOPNESS_CRONJOB_COMMAND=$(decode "$4")
+  export DEVOPNESS_CRONJOB_NAME DEVOPNESS_CRONJOB_PATTERN DEVOPNESS_CRONJOB_COMMAND
+  dv_cronjob_install
+}
+
+# The application's daemons (installed when new, updated, restarted in the live release),
+# nginx and cron jobs pick up the live release; reload_failed=1 when one did not. With no
+# live release left (a first deploy switched back), its daemons are removed instead.
 reload_users() {
-  local id
+  local row
   reload_failed=0
-  for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do
-    run_helper dv_daemon_restart "$id"
-    if [ "$helper_status" -ne 0 ]; then dv_warn "daemon $id did not restart"; reload_failed=1; fi
-  done
+  no_release=""
+  [ -L "$app_dir/current" ] || no_release=1
+  while read -r -a row; do
+    [ "${#row[@]}" -gt 0 ] || continue
+    run_helper install_daemon "${row[@]}"
+    if [ "$helper_status" -ne 0 ]; then dv_warn "daemon ${row[0]} did not start in the live release"; reload_failed=1; fi
+  done <<<"${DEVOPNESS_APP_DAEMONS:-}"
   if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
     run_helper dv_nginx_reload
     if [ "$helper_status" -ne 0 ]; then dv_warn "nginx did not reload"; reload_failed=1; fi
   fi
+  [ "$reload_failed" = 0 ] && [ -z "$no_release" ] || return 0
+  while read -r -a row; do
+    [ "${#row[@]}" -gt 0 ] || continue
+    run_helper install_cronjob "${row[@]}"
+    if [ "$helper_status" -ne 0 ]; then dv_warn "cron job ${row[0]} was not installed"; reload_failed=1; fi
+  done <<<"${DEVOPNESS_APP_CRONJOBS:-}"
 }
 
 printf '%s\n' "$live_id" >"$meta/previous.devopness-new"
@@ -77,7 +113,7 @@ if [ "$reload_failed" = 1 ]; then
   if [ "$target" = "$action_release" ]; then
     rm -rf -- "${app_dir:?}/releases/$target" "$meta/releases/$target".*
   fi
-  dv_fail "the application's daemons or virtual hosts did not take release $target; current switched back to ${live_id:-nothing}"
+  dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${live_id:-nothing}"
 fi
 dv_result release "$target"
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then

@@ -26,6 +26,15 @@ trap finish EXIT
 
 app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
 
+# The application's engine version (installed by the "Install runtime" step) comes first.
+runtime_bin=$(dv_runtime_bin)
+if [ -n "$runtime_bin" ]; then
+  [ -d "$runtime_bin" ] \
+    || dv_fail "the runtime $runtime_bin is missing: the Install runtime step did not complete"
+  export PATH="$runtime_bin:$PATH"
+  dv_log "runtime on PATH: $runtime_bin ($(dv_runtime_version "$DEVOPNESS_APP_LANGUAGE" "$runtime_bin" 2>&1))"
+fi
+
 # run_app_command NAME COMMAND: COMMAND in the release's root directory with the
 # application's environment variables, none of the deploy's own parameters (tokens,
 # keys) and no stdin (stdin is this script).
@@ -39,6 +48,8 @@ run_app_command() {
       value=$(printf '%s' "$value_b64" | base64 -d; printf x)
       export "$key=${value%x}"
     done <<<"${DEVOPNESS_APP_ENV:-}"
+    # The runtime stays first even when a variable of the application sets PATH.
+    if [ -n "$runtime_bin" ]; then export PATH="$runtime_bin:$PATH"; fi
     for var in $(compgen -e); do
       case $var in DEVOPNESS_*) unset "$var" ;; esac
     done
@@ -48,13 +59,14 @@ run_app_command() {
   [ "$status" -eq 0 ] || dv_fail "$name failed (exit code $status); the live release is unchanged"
 }
 
+# The labels say when a command is the stack's default (app/static_options/stacks.py).
 if [ -n "$DEVOPNESS_APP_INSTALL_COMMAND" ]; then
-  run_app_command "install dependencies" "$DEVOPNESS_APP_INSTALL_COMMAND"
+  run_app_command "${DEVOPNESS_APP_INSTALL_LABEL:-install dependencies}" "$DEVOPNESS_APP_INSTALL_COMMAND"
 else
   dv_log "no install dependencies command"
 fi
 if [ -n "$DEVOPNESS_APP_BUILD_COMMAND" ]; then
-  run_app_command "build" "$DEVOPNESS_APP_BUILD_COMMAND"
+  run_app_command "${DEVOPNESS_APP_BUILD_LABEL:-build}" "$DEVOPNESS_APP_BUILD_COMMAND"
 else
   dv_log "no build command"
 fi

@@ -21,6 +21,8 @@ case $timeout in '' | *[!0-9]*) timeout=10 ;; esac
 [ "$retries" -ge 1 ] || retries=1
 
 app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
+runtime_bin=$(dv_runtime_bin)
+[ -z "$runtime_bin" ] || export PATH="$runtime_bin:$PATH"
 check_once() {
   if [ -n "$url" ]; then
     curl -fsS -o /dev/null --max-time "$timeout" -- "$url" </dev/null 2>&1 || return 1

@@ -198,29 +198,80 @@ dv_daemon_restart() {
   esac
 }
 
+# --- what an application's daemons and cron jobs run with ---------------------------------
+
+# dv_sq VALUE: VALUE single-quoted for sh (any byte, newlines included, read back as is).
+dv_sq() { local q="'\\''"; printf "'%s'" "${1//\'/$q}"; }
+
+# dv_app_dir: the directory of the application named by DEVOPNESS_APPLICATION_DIR_NAME.
+dv_app_dir() {
+  printf '%s/%s' "${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}" "${DEVOPNESS_APPLICATION_DIR_NAME:?}"
+}
+
+# dv_app_release_root: the root directory of the application's live release, through
+# `current` (a process started there after a switch runs in the new release).
+dv_app_release_root() {
+  printf '%s/current%s' "$(dv_app_dir)" "${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"
+}
+
+# dv_app_require_release WHAT: fails when the application has no live release here.
+dv_app_require_release() {
+  [ -L "$(dv_app_dir)/current" ] || dv_fail "$1 runs in the live release of application '$DEVOPNESS_APPLICATION_DIR_NAME', which has none on this server yet: deploy the application (its deploy installs and starts $1)"
+}
+
+# dv_app_process_env USER: write the environment file the application's daemons and cron
+# jobs load (its os-env-var variables, from DEVOPNESS_APP_ENV, and PATH with its runtime's
+# bin directory first, a Python application's .venv/bin before that). Readable only by
+# USER (through root when USER is not us). Sets DV_APP_ENV_FILE and DV_APP_ENV_CHANGED.
+dv_app_process_env() {
+  local user=$1 me meta key value_b64 value path="" content
+  me=$(id -un)
+  meta="$(dv_app_dir)/.devopness"
+  content="# Managed by Devopness: the environment of the application's daemons and cron jobs."
+  while read -r key value_b64; do
+    [ -n "$key" ] || continue
+    value=$(printf '%s' "$value_b64" | base64 -d; printf x)
+    content+=$'\n'"export $key=$(dv_sq "${value%x}")"
+  done <<<"${DEVOPNESS_APP_ENV:-}"
+  if [ "${DEVOPNESS_APP_LANGUAGE:-}" = python ]; then path="$(dv_app_release_root)/.venv/bin"; fi
+  if [ -n "${DEVOPNESS_APP_RUNTIME_BIN:-}" ]; then path="${path:+$path:}$HOME/$DEVOPNESS_APP_RUNTIME_BIN"; fi
+  if [ -n "$path" ]; then content+=$'\n'"PATH=$(dv_sq "$path"):\"\$PATH\"; export PATH"; fi
+  mkdir -p -- "$meta"
+  if [ "$user" = "$me" ]; then
+    DV_APP_ENV_FILE="$meta/process.env"
+    DV_APP_ENV_CHANGED=$(printf '%s\n' "$content" | dv_put_file "$DV_APP_ENV_FILE" 600)
+  else
+    DV_APP_ENV_FILE="$meta/process-$user.env"
+    DV_APP_ENV_CHANGED=$(printf '%s\n' "$content" | DV_AS_ROOT=1 dv_put_file "$DV_APP_ENV_FILE" 600)
+    dv_root chown -- "$user" "$DV_APP_ENV_FILE"
+  fi
+}
+
 # dv_daemon_params: checks the DEVOPNESS_DAEMON_* parameters and sets DV_D_ID, DV_D_UNIT,
-# DV_D_USER, DV_D_COUNT, DV_D_COMMAND and DV_D_DIR (working directory, resolved against
-# the linked application's directory when relative).
+# DV_D_USER, DV_D_COUNT, DV_D_COMMAND and DV_D_DIR. A daemon of an application
+# (DEVOPNESS_DAEMON_APPLICATION=1) runs in the root of the application's live release by
+# default, a relative working directory is resolved against it.
 dv_daemon_params() {
   DV_D_ID=${DEVOPNESS_DAEMON_ID:?}
   DV_D_UNIT=$(dv_daemon_unit_name "$DV_D_ID")
   DV_D_USER=${DEVOPNESS_DAEMON_USER:-$(id -un)}
   DV_D_COUNT=${DEVOPNESS_DAEMON_PROCESS_COUNT:-1}
   DV_D_COMMAND=${DEVOPNESS_DAEMON_COMMAND:-}
+  DV_D_APP=${DEVOPNESS_DAEMON_APPLICATION:-}
   case "$DV_D_COUNT" in ''|*[!0-9]*) dv_fail "process count must be a number, not '$DV_D_COUNT'" ;; esac
   [ "$DV_D_COUNT" -ge 1 ] || dv_fail "process count must be at least 1"
   DV_D_DIR=${DEVOPNESS_DAEMON_WORKING_DIRECTORY:-}
-  if [ -n "$DV_D_DIR" ] && [ "${DV_D_DIR#/}" = "$DV_D_DIR" ]; then
-    # Relative to the root of the linked application's live release, where application
-    # deploys put it.
-    local app=${DEVOPNESS_DAEMON_APPLICATION_DIR_NAME:-}
-    [ -n "$app" ] || dv_fail "working directory '$DV_D_DIR' is relative but the daemon has no application"
-    local base="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$app/current"
-    base=$base${DEVOPNESS_DAEMON_APPLICATION_ROOT:+/$DEVOPNESS_DAEMON_APPLICATION_ROOT}
-    DV_D_DIR=$base/${DV_D_DIR#./}
+  if [ -n "$DV_D_APP" ] && [ "${DV_D_DIR#/}" = "$DV_D_DIR" ]; then
+    DV_D_DIR=$(dv_app_release_root)/${DV_D_DIR#./}
+    DV_D_DIR=${DV_D_DIR%/}
     DV_D_DIR=${DV_D_DIR%/.}
+  elif [ -n "$DV_D_DIR" ] && [ "${DV_D_DIR#/}" = "$DV_D_DIR" ]; then
+    dv_fail "working directory '$DV_D_DIR' is relative but the daemon has no application"
   fi
   if [ -z "$DV_D_DIR" ]; then DV_D_DIR=$(_dv_daemon_home "$DV_D_USER"); fi
+  # What the supervisor runs: an application's daemon loads its environment first.
+  DV_D_RUN=$DV_D_COMMAND
+  DV_APP_ENV_CHANGED=unchanged
 }
 
 _dv_daemon_home() { getent passwd "$1" | cut -d: -f6; }
@@ -235,6 +286,11 @@ dv_daemon_check() {
   id -u "$DV_D_USER" >/dev/null 2>&1 || dv_fail "user '$DV_D_USER' does not exist on this server"
   if [ "$DV_D_USER" != "$me" ] && ! _dv_daemon_can_root; then
     dv_fail "running the daemon as '$DV_D_USER' needs root: connect as root, give $me passwordless sudo, or run it as $me"
+  fi
+  if [ -n "$DV_D_APP" ]; then
+    dv_app_require_release "daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID}"
+    dv_app_process_env "$DV_D_USER"
+    DV_D_RUN=". $(dv_sq "$DV_APP_ENV_FILE"); $DV_D_COMMAND"
   fi
   [ -d "$DV_D_DIR" ] || dv_fail "working directory '$DV_D_DIR' does not exist on this server"
 }
@@ -254,6 +310,10 @@ _dv_sup_quote() {
 }
 
 # --- operations, per mechanism (after dv_daemon_params) -----------------------------------
+
+# A running daemon restarts when its environment changed, or when asked to
+# (DV_D_RESTART=1: an application deploy switched the release it runs in).
+_dv_daemon_must_restart() { [ "${DV_D_RESTART:-0}" = 1 ] || [ "$DV_APP_ENV_CHANGED" = changed ]; }
 
 # The last lines the daemon's first process wrote (for failure messages).
 _dv_daemon_log_tail() {
@@ -276,7 +336,7 @@ dv_sup_write_program() {
   DV_AS_ROOT=$DV_SUP_SYSTEM dv_put_file "$file" 644 <<EOC
 ; Managed by Devopness: daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID} (id $DV_D_ID). Changes here are overwritten.
 [program:$DV_D_UNIT]
-command=/bin/sh -c $(_dv_sup_quote "$DV_D_COMMAND")
+command=/bin/sh -c $(_dv_sup_quote "$DV_D_RUN")
 directory=$DV_D_DIR
 numprocs=$DV_D_COUNT
 process_name=%(program_name)s_%(process_num)02d
@@ -316,6 +376,10 @@ dv_sup_deploy() {
   dv_log "program $DV_D_UNIT in $file: $changed"
   _dv_sup_apply
   dv_sup_ctl start "$DV_D_UNIT:*" >/dev/null 2>&1 || true
+  if [ "$changed" = unchanged ] && _dv_daemon_must_restart; then
+    dv_log "restarting $DV_D_UNIT (supervisor)"
+    dv_sup_ctl restart "$DV_D_UNIT:*" >/dev/null 2>&1 || true
+  fi
   dv_sup_settle "$DV_D_ID"
   running=$(dv_sup_count "$DV_D_ID")
   if [ "$running" -ne "$DV_D_COUNT" ]; then
@@ -358,7 +422,7 @@ Type=simple
 User=$DV_D_USER
 WorkingDirectory=$wd
 Environment=DEVOPNESS_DAEMON_PROCESS=%i
-ExecStart=/bin/sh -c $(_dv_systemd_quote "$DV_D_COMMAND")
+ExecStart=/bin/sh -c $(_dv_systemd_quote "$DV_D_RUN")
 Restart=always
 RestartSec=2
 
@@ -389,6 +453,7 @@ dv_systemd_deploy() {
   if [ -f "$file" ]; then backup=$(mktemp); cat -- "$file" >"$backup"; fi
   changed=$(dv_systemd_write_unit "$file")
   dv_log "unit $file: $changed"
+  if _dv_daemon_must_restart; then changed=changed; fi
   dv_root systemctl daemon-reload
   _dv_systemd_converge "$DV_D_COUNT" "$changed" "$old"
   # A command that exits at once still reads "active" for a moment: give it time to fail.
@@ -453,4 +518,38 @@ dv_daemon_report() {
 dv_daemon_require_installed() {
   DV_D_WITH=$(dv_daemon_installed_with "$DV_D_ID")
   [ -n "$DV_D_WITH" ] || dv_fail "daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID} is not deployed on this server: deploy it first"
+}
+
+# dv_daemon_install: install (or update) the daemon described by DEVOPNESS_DAEMON_* and
+# check that all its processes run (daemon/deploy.sh; application deploys call it for their
+# daemons with DV_D_RESTART=1). A daemon that does not start fails with its last output
+# and its previous definition restored.
+dv_daemon_install() {
+  local previous
+  dv_sup_init
+  dv_daemon_params
+  dv_daemon_check
+  dv_daemon_mechanism
+  previous=$(dv_daemon_installed_with "$DV_D_ID")
+  if [ -n "$previous" ] && [ "$previous" != "$DV_D_MECHANISM" ]; then
+    dv_log "moving the daemon from $previous to $DV_D_MECHANISM"
+    "dv_${previous/supervisor/sup}_remove"
+  fi
+  dv_log "deploying daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID}: $DV_D_COUNT x '$DV_D_COMMAND' as $DV_D_USER in $DV_D_DIR ($DV_D_MECHANISM)"
+  "dv_${DV_D_MECHANISM/supervisor/sup}_deploy"
+  dv_daemon_report "$DV_D_MECHANISM" || dv_fail "not every process of the daemon is running"
+}
+
+# dv_daemon_uninstall: stop and remove the daemon DEVOPNESS_DAEMON_ID when installed here.
+dv_daemon_uninstall() {
+  local with
+  dv_sup_init
+  dv_daemon_params
+  with=$(dv_daemon_installed_with "$DV_D_ID")
+  if [ -z "$with" ]; then
+    dv_log "daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID} is not installed on this server: nothing to remove"
+    return 0
+  fi
+  "dv_${with/supervisor/sup}_remove"
+  dv_log "daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID} removed ($with)"
 }
