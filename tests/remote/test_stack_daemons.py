@@ -291,8 +291,7 @@ async def test_systemd_rendering_runs_in_the_release_with_the_environment(
     script = helpers() + ("dv_daemon_params; dv_daemon_check; "
                           "dv_systemd_write_unit \"$(dv_systemd_unit_file 77)\"")
     # Rendered as the SSH user would through sudo: root here, HOME the SSH user's.
-    out = subprocess.run(["/bin/bash", "-c", script], env=env, capture_output=True,
-                         text=True, cwd=home)
+    out = run(["/bin/bash", "-c", script], env=env, cwd=home)
     assert out.returncode == 0, out.stdout + out.stderr
     unit = (units / "devopness-daemon-77@.service").read_text()
     release_root = str(home / "express-guide" / "current")
@@ -301,13 +300,17 @@ async def test_systemd_rendering_runs_in_the_release_with_the_environment(
     argv = systemd_split(exec_start.removeprefix("ExecStart="))
     runuser = shutil.which("runuser")
     assert runuser is not None
-    ran = subprocess.run([runuser, "-u", remote.user, "--", *argv], capture_output=True,
-                         text=True, cwd=release_root, env={"PATH": "/usr/bin:/bin"})
+    ran = run([runuser, "-u", remote.user, "--", *argv], cwd=Path(release_root),
+              env={"PATH": "/usr/bin:/bin"})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     words = ran.stdout.split()
     assert words[:4] == ["100%", "production", str(port),
                          str(home / "express-guide/releases" / str(action["id"]))]
     assert words[4].split(":")[0] == str(bin_dir)
+
+
+def run(argv: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def systemd_split(line: str) -> list[str]:
