@@ -6,10 +6,14 @@
    the requested branch, tag or commit into `<app>/releases/<action id>/`, write the
    application's variables there and link its shared paths.
 2. Install dependencies and build (`application/build`): run `install_dependencies_command`
-   then `build_command` in the release's root directory.
+   then `build_command` in the release's root directory; an empty one runs the stack's
+   default (`app.static_options.stacks`), logged as "install dependencies (<stack>
+   default)".
 3. Activate release (`application/activate`): switch `<app>/current` to the release
-   atomically, restart the application's daemons, reload nginx when virtual hosts serve
-   it, keep `deployments_keep` releases.
+   atomically, install or update and restart the application's daemons in it (a daemon
+   that does not start switches `current` back), reload nginx when virtual hosts serve
+   it, install the application's cron jobs, keep `deployments_keep` releases. The
+   daemons and cron jobs run with `process_env` and the variables below.
 4. Health check (`application/health-check`).
 
 A failure in steps 1-2 removes the new release and leaves `current` as it was.
