@@ -43,6 +43,7 @@ const info = {
   path: process.env.PATH, via_runtime_bin: process.env.VIA_RUNTIME_BIN || "",
 };
 http.createServer((req, res) => {
+  res.statusCode = info.version === "bad" ? 500 : 200;
   res.setHeader("content-type", "application/json");
   res.end(JSON.stringify(info));
 }).listen(Number(process.env.PORT), "127.0.0.1");
@@ -231,6 +232,34 @@ async def test_express_guide_daemon_follows_its_application(
         f"releases/{redeploy['id']}")
     restored = await eventually(port, lambda a: a["cwd"].endswith(f"/{redeploy['id']}"))
     assert restored["version"] == "v1"
+
+
+async def test_failing_health_check_puts_the_daemon_back_on_the_previous_release(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    repo = node_repo(remote)
+    port = free_port()
+    runtime_bin(remote, "nodejs", "22")
+    app_id = await create_node_app(client, remote, repo, port)
+    for key, value in (("DEVOPNESS_HEALTH_CHECK_URL", f"http://127.0.0.1:{port}/"),
+                       ("DEVOPNESS_HEALTH_CHECK_RETRIES", "3")):
+        await api(client, remote, "POST", f"/variables/application/{app_id}", {
+            "key": key, "value": value, "target": "os-env-var", "type": "variable",
+            "hidden": False,
+        })
+    await create_daemon(client, remote, app_id)
+    first = await remote.operate(client, f"/applications/{app_id}/deployments",
+                                 {"type": "deploy"})
+    await eventually(port, lambda a: a["version"] == "v1")
+    # The new release's daemon starts but answers 500: the health check fails.
+    repo.commit({"version.txt": "bad\n"}, "answers 500")
+    failed = await remote.operate(client, f"/applications/{app_id}/deployments",
+                                  {"type": "deploy"}, expect="failed")
+    logs = await remote.logs(client, failed)
+    assert "--- Activate release (completed)" in logs
+    assert f"current switched back to release {first['id']}" in logs
+    back = await eventually(port, lambda a: a["version"] == "v1")
+    assert back["cwd"].endswith(f"/releases/{first['id']}")
 
 
 async def test_daemon_deploy_before_the_first_release_says_deploy_the_application(
