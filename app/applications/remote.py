@@ -9,10 +9,14 @@
    the deploy user (`app.applications.runtimes`; sources and mirror settings in
    `workers/scripts/lib/runtime.sh`); a no-op when already there.
 3. Install dependencies and build (`application/build`): run `install_dependencies_command`
-   then `build_command` in the release's root directory, the runtime first on `PATH`.
+   then `build_command` in the release's root directory, the runtime first on `PATH`; an
+   empty one runs the stack's default (`app.static_options.stacks`), logged as "install
+   dependencies (<stack> default)".
 4. Activate release (`application/activate`): switch `<app>/current` to the release
-   atomically, restart the application's daemons, reload nginx when virtual hosts serve
-   it, keep `deployments_keep` releases.
+   atomically, install or update and restart the application's daemons in it (a daemon
+   that does not start switches `current` back), reload nginx when virtual hosts serve
+   it, install the application's cron jobs, keep `deployments_keep` releases. The
+   daemons and cron jobs run with `process_env` and the variables below.
 5. Health check (`application/health-check`), with the runtime first on `PATH` too.
 
 A failure in steps 1-3 removes the new release and leaves `current` as it was.

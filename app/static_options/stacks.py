@@ -44,9 +44,12 @@ _NODE_HAS_BUILD = (
 NODE_INSTALL = _sh(
     'if [ ! -f package.json ]; then echo "no package.json: nothing to install"; exit 0; fi',
     f"dev=; if {_NODE_HAS_BUILD}; then dev=1; fi",
-    "if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then npm ci ${dev:+--include=dev}; "
-    f"elif [ -f yarn.lock ]; then {_yarn()} install --frozen-lockfile ${{dev:+--production=false}}; "
-    f"elif [ -f pnpm-lock.yaml ]; then {_pnpm()} install --frozen-lockfile ${{dev:+--prod=false}}; "
+    "if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then "
+    "npm ci ${dev:+--include=dev}; "
+    f"elif [ -f yarn.lock ]; then "
+    f"{_yarn()} install --frozen-lockfile ${{dev:+--production=false}}; "
+    f"elif [ -f pnpm-lock.yaml ]; then "
+    f"{_pnpm()} install --frozen-lockfile ${{dev:+--prod=false}}; "
     "else npm install ${dev:+--include=dev}; fi",
 )
 NODE_BUILD = _sh(
@@ -57,8 +60,8 @@ NODE_BUILD = _sh(
 )
 _NODE = StackCommands(
     NODE_INSTALL, NODE_BUILD,
-    install_options=("npm ci", "npm install", "npm ci --omit=dev", "yarn install --frozen-lockfile",
-                     "pnpm install --frozen-lockfile"),
+    install_options=("npm ci", "npm install", "npm ci --omit=dev",
+                     "yarn install --frozen-lockfile", "pnpm install --frozen-lockfile"),
     build_options=("npm run build", "yarn build", "pnpm run build"),
 )
 

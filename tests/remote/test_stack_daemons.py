@@ -43,6 +43,7 @@ const info = {
   path: process.env.PATH, via_runtime_bin: process.env.VIA_RUNTIME_BIN || "",
 };
 http.createServer((req, res) => {
+  res.statusCode = info.version === "bad" ? 500 : 200;
   res.setHeader("content-type", "application/json");
   res.end(JSON.stringify(info));
 }).listen(Number(process.env.PORT), "127.0.0.1");
@@ -233,6 +234,34 @@ async def test_express_guide_daemon_follows_its_application(
     assert restored["version"] == "v1"
 
 
+async def test_failing_health_check_puts_the_daemon_back_on_the_previous_release(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    repo = node_repo(remote)
+    port = free_port()
+    runtime_bin(remote, "nodejs", "22")
+    app_id = await create_node_app(client, remote, repo, port)
+    for key, value in (("DEVOPNESS_HEALTH_CHECK_URL", f"http://127.0.0.1:{port}/"),
+                       ("DEVOPNESS_HEALTH_CHECK_RETRIES", "3")):
+        await api(client, remote, "POST", f"/variables/application/{app_id}", {
+            "key": key, "value": value, "target": "os-env-var", "type": "variable",
+            "hidden": False,
+        })
+    await create_daemon(client, remote, app_id)
+    first = await remote.operate(client, f"/applications/{app_id}/deployments",
+                                 {"type": "deploy"})
+    await eventually(port, lambda a: a["version"] == "v1")
+    # The new release's daemon starts but answers 500: the health check fails.
+    repo.commit({"version.txt": "bad\n"}, "answers 500")
+    failed = await remote.operate(client, f"/applications/{app_id}/deployments",
+                                  {"type": "deploy"}, expect="failed")
+    logs = await remote.logs(client, failed)
+    assert "--- Activate release (completed)" in logs
+    assert f"current switched back to release {first['id']}" in logs
+    back = await eventually(port, lambda a: a["version"] == "v1")
+    assert back["cwd"].endswith(f"/releases/{first['id']}")
+
+
 async def test_daemon_deploy_before_the_first_release_says_deploy_the_application(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote
 ) -> None:
@@ -291,8 +320,7 @@ async def test_systemd_rendering_runs_in_the_release_with_the_environment(
     script = helpers() + ("dv_daemon_params; dv_daemon_check; "
                           "dv_systemd_write_unit \"$(dv_systemd_unit_file 77)\"")
     # Rendered as the SSH user would through sudo: root here, HOME the SSH user's.
-    out = subprocess.run(["/bin/bash", "-c", script], env=env, capture_output=True,
-                         text=True, cwd=home)
+    out = run(["/bin/bash", "-c", script], env=env, cwd=home)
     assert out.returncode == 0, out.stdout + out.stderr
     unit = (units / "devopness-daemon-77@.service").read_text()
     release_root = str(home / "express-guide" / "current")
@@ -301,13 +329,17 @@ async def test_systemd_rendering_runs_in_the_release_with_the_environment(
     argv = systemd_split(exec_start.removeprefix("ExecStart="))
     runuser = shutil.which("runuser")
     assert runuser is not None
-    ran = subprocess.run([runuser, "-u", remote.user, "--", *argv], capture_output=True,
-                         text=True, cwd=release_root, env={"PATH": "/usr/bin:/bin"})
+    ran = run([runuser, "-u", remote.user, "--", *argv], cwd=Path(release_root),
+              env={"PATH": "/usr/bin:/bin"})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     words = ran.stdout.split()
     assert words[:4] == ["100%", "production", str(port),
                          str(home / "express-guide/releases" / str(action["id"]))]
     assert words[4].split(":")[0] == str(bin_dir)
+
+
+def run(argv: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def systemd_split(line: str) -> list[str]:
