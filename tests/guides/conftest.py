@@ -30,6 +30,7 @@ from app.core.settings import Settings
 from app.users.bootstrap import create_user_with_token
 from tests import standins
 from tests.conftest import Mailbox, free_port
+from tests.guides.infra_fixtures import machine, sshd_host  # noqa: F401  (fixtures)
 from tests.live import api_process
 from tests.reference import reference_dir
 
