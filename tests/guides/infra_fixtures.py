@@ -22,7 +22,8 @@ import pytest
 
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user, sshd_host
 
-__all__ = ["Machine", "machine", "sshd_host", "wait_action", "step_logs", "connect_existing"]
+__all__ = ["Connected", "Machine", "connected", "machine", "sshd_host", "wait_action",
+           "step_logs", "connect_existing"]
 
 FINISHED = ("completed", "failed")
 
@@ -93,3 +94,32 @@ def connect_existing(guide: Any, environment_id: int, machine: Machine,
     assert "Server successfully connected" in ran.stdout
     [provision] = guide.c.actions.list_actions_by_resource_type(server.id, "server").data
     return server, wait_action(guide, provision.id)
+
+
+@dataclass
+class Connected:
+    """An environment with an existing server added and connected (the prerequisite of the
+    guides that act on a server): its workspace, the server and the machine behind it."""
+
+    where: Any
+    server: Any
+    machine: Machine
+
+
+@pytest.fixture(scope="session")
+def connected(guide_server: Any, sshd_host: SSHHost) -> Iterator[Connected]:
+    """One connected server for the guides that read it or run harmless operations on it
+    (get-status, start, provision logs, ssh): connecting one takes seconds."""
+    from tests.guides.conftest import Guide  # the conftest imports this module
+
+    guide = Guide(guide_server, guide_server.token)
+    user, home = create_os_user()
+    try:
+        on = Machine(user, home, sshd_host.port)
+        where = guide.workspace()
+        server, provision = connect_existing(guide, where.env.id, on)
+        assert provision.status == "completed", step_logs(guide, provision)
+        yield Connected(where, guide.c.servers.get_server(server.id).data, on)
+    finally:
+        guide.http.close()
+        delete_os_user(user)
