@@ -4,10 +4,14 @@ OS, and the `server:provision` action it starts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests import standins
 from tests.cloud.moto_server import add_ubuntu_image
 from tests.guides.conftest import Guide, Workspace, unique
 from tests.guides.infra_fixtures import wait_action
@@ -16,7 +20,24 @@ from tests.guides.infra_fixtures import wait_action
 CREDENTIALS: dict[str, tuple[str, dict[str, str]]] = {
     "aws-ec2": ("aws", {"access_key_id": "AKIAIOSFODNN7GUIDES1",
                         "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYGUIDESKEY"}),
+    "digitalocean-droplet": ("digitalocean", {"api_token": standins.DIGITALOCEAN_TOKEN}),
+    "azure-rm": ("azure", dict(standins.AZURE)),
 }
+
+
+def gcp_key_file(google: standins.GoogleStandIn, standin_url: str) -> dict[str, str]:
+    """credentials/add-gcp-credential: a service account's JSON key the stand-in knows."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    email = "guides-servers@guides-project.iam.gserviceaccount.com"
+    google.public_keys[email] = private.public_key()
+    return {"service_account_key": json.dumps({
+        "type": "service_account", "project_id": "guides-project", "client_email": email,
+        "private_key": private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+        "token_uri": f"{standin_url}/gcp/token",
+    })}
 
 # The prompts' choices: a region, an instance type, storage and the OS.
 SETTINGS: dict[str, dict[str, Any]] = {
