@@ -92,7 +92,8 @@ def connect_existing(guide: Any, environment_id: int, machine: Machine,
     ran = machine.sh(command, check=False)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "Server successfully connected" in ran.stdout
-    [provision] = guide.c.actions.list_actions_by_resource_type(server.id, "server").data
+    actions = guide.c.actions.list_actions_by_resource_type(server.id, "server").data
+    provision = max((a for a in actions if a.type == "provision"), key=lambda a: a.id)
     return server, wait_action(guide, provision.id)
 
 
