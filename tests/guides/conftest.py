@@ -41,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 SECTIONS = (
     "organizations", "projects", "environments", "teams", "roles", "users", "api-tokens",
     "ssh-keys", "credentials", "variables", "actions", "pipelines", "webhooks", "link",
+    # Infrastructure (tests/guides/infra_fixtures.py).
+    "servers", "services", "networks", "subnets", "network-rules", "files",
 )
 
 # Guides no API client can follow, with the reason (mirrored in README.md).

@@ -22,8 +22,16 @@ import pytest
 
 from tests.remote.conftest import SSHHost, create_os_user, delete_os_user, sshd_host
 
-__all__ = ["Connected", "Machine", "connected", "machine", "sshd_host", "wait_action",
-           "step_logs", "connect_existing"]
+__all__ = [
+    "Connected",
+    "Machine",
+    "connect_existing",
+    "connected",
+    "machine",
+    "sshd_host",
+    "step_logs",
+    "wait_action",
+]
 
 FINISHED = ("completed", "failed")
 
