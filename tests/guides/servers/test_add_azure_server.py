@@ -3,9 +3,9 @@
 CONFIRM, and the `server:provision` action.
 
 Up to the API boundary: the guide server's Azure stand-in signs the credential in but
-emulates no Resource Manager networks or virtual machines, so the actions end failed at the
-provider. Creating them against an Azure stand-in, and provisioning the machine, are checked
-in tests/remote/test_cloud_servers_azure.py."""
+emulates no Resource Manager networks or virtual machines, so the actions cannot get past
+the provider and are not waited for. Creating them against an Azure stand-in, and
+provisioning the machine, are checked in tests/remote/test_cloud_servers_azure.py."""
 
 from __future__ import annotations
 
@@ -29,5 +29,5 @@ def test_add_azure_server(guide: Guide) -> None:
     server, action_id = add_cloud_server(guide, where, "azure-rm", credential,
                                          subnet_id=subnet.id)
     assert (server.provider_name, server.status) == ("azure", "provisioning")
-    provision = provision_started(guide, server, action_id)
+    provision = provision_started(guide, server, action_id, wait=False)
     assert provision.targets[0].steps[0].name == "Create the cloud instance"
