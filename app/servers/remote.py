@@ -145,9 +145,14 @@ _INSTANCE_STATUS = {
 }
 
 
-async def _variant(session: AsyncSession, server_id: int) -> str | None:
-    code = await session.scalar(select(Server.cloud_service_code).where(Server.id == server_id))
+def _variant_of(code: str | None) -> str | None:
     return "cloud" if code is not None and is_cloud(code) else None
+
+
+async def _variant(session: AsyncSession, server_id: int) -> str | None:
+    return _variant_of(
+        await session.scalar(select(Server.cloud_service_code).where(Server.id == server_id))
+    )
 
 
 # Server status after each operation, success first, failure second (None: unchanged).
@@ -169,6 +174,14 @@ async def _status_listener(database: Database, _settings: Settings, event: Actio
     if status is None:
         return
     async with database.transaction() as session:
+        if event.action_type == "get_status" and _variant_of(
+            await session.scalar(
+                select(Server.cloud_service_code).where(Server.id == event.resource_id)
+            )
+        ):
+            # A cloud server's status is the instance's state the provider reported
+            # (`result_handler`): a stopped instance stays stopped.
+            return
         await session.execute(
             update(Server).where(Server.id == event.resource_id).values(status=status)
         )

@@ -30,6 +30,7 @@ from app.core.settings import Settings
 from app.users.bootstrap import create_user_with_token
 from tests import standins
 from tests.conftest import Mailbox, free_port
+from tests.guides.infra_fixtures import connected, machine, sshd_host  # noqa: F401  (fixtures)
 from tests.live import api_process
 from tests.reference import reference_dir
 
@@ -40,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 SECTIONS = (
     "organizations", "projects", "environments", "teams", "roles", "users", "api-tokens",
     "ssh-keys", "credentials", "variables", "actions", "pipelines", "webhooks", "link",
+    # Infrastructure (tests/guides/infra_fixtures.py).
+    "servers", "services", "networks", "subnets", "network-rules", "files",
 )
 
 # Guides no API client can follow, with the reason (mirrored in README.md).
@@ -92,6 +95,8 @@ def _stand_in_env(standin_url: str, moto_url: str) -> dict[str, str]:
         "GCP_COMPUTE_URL": f"{base}/gcp/compute/v1",
         "AWS_ENDPOINT_URL": moto_url,
         "PROVIDER_TIMEOUT_SECONDS": "5",
+        # A stand-in's instance answers no SSH: the provision action gives up at once.
+        "CLOUD_SSH_TIMEOUT_SECONDS": "1",
     }
 
 

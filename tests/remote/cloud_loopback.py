@@ -79,6 +79,13 @@ async def power_cycle(
             server = await stored_server(db, server_id)
         assert server is not None and server.status == status, (operation, server and
                                                                  server.status)
+        if operation == "stop":
+            # Reading the status asks the provider: a stopped instance stays stopped
+            # (servers/stop-server, then servers/get-server-status).
+            await completes(client, tenant, "POST", f"/servers/{server_id}/get-status")
+            await db.commit()
+            server = await stored_server(db, server_id)
+            assert server is not None and server.status == "stopped", server and server.status
 
 
 async def delete_with_disks(
