@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -20,6 +20,8 @@ from app.core.auth import CurrentPrincipal
 from app.core.database import Database
 from app.core.deps import ClientIP, SessionDep, SettingsDep, get_database
 from app.core.pagination import PageDep
+from app.core.settings import Settings
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -57,54 +59,74 @@ def _relations(actions: Sequence[ActionModel], base_url: str) -> list[schemas.Ac
     return [schemas.ActionRelation.of(a, base_url) for a in actions]
 
 
+def _relations_of(fetch: Callable[..., Awaitable[Sequence[ActionModel]]]) -> Any:
+    """A list route's call: the actions `fetch` finds, as relations."""
+    async def call(settings: Settings, **values: Any) -> list[schemas.ActionRelation]:
+        return _relations(await fetch(**values), settings.frontend_url)
+    return call
+
+
+def _in_environment(
+    service: ActionService, principal: Any, page: Any, environment_id: int,
+    operation: str | None = None, **filters: Any,
+) -> Awaitable[Sequence[ActionModel]]:
+    return service.list_for_environment(principal, page, environment_id, type=operation,
+                                        **filters)
+
+
+IDS = {name: Id for name in ("target_resource_id", "resource_id", "environment_id",
+                             "project_id", "pipeline_id")}
+SETTINGS = param("settings", SettingsDep)
+RESOURCE_TYPE = param("resource_type", FilterResourceType, None)
+FILTERS = (param("resource_id", FilterResourceId, None), param("status", FilterStatus, None),
+           param("operation", FilterOperation, None))
+# The action lists, in the order they are matched: the first two before the integer-id
+# action routes, the rest after them.
+ACTION_LISTS = [
+    Route("GET", "/actions", "listActions",
+          _relations_of(lambda service, principal, page, operation, **filters:
+                        service.list(principal, page, type=operation, **filters)),
+          list[schemas.ActionRelation], paged=True, tags=(ACTIONS,), extra=(
+              SETTINGS,
+              param("organization_id",
+                    Annotated[int | None, Query(alias="filter[organization_id]")], None),
+              param("project_id", Annotated[int | None, Query(alias="filter[project_id]")],
+                    None),
+              param("environment_id",
+                    Annotated[int | None, Query(alias="filter[environment_id]")], None),
+              RESOURCE_TYPE, *FILTERS)),
+    Route("GET", "/actions/targets/{target_resource_type}/{target_resource_id}",
+          "listActionsByTargetResourceType",
+          _relations_of(lambda service, principal, page, target_resource_type,
+                        target_resource_id: service.list_by_target(
+                            principal, page, target_resource_type, target_resource_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(ACTIONS,),
+          name="list_actions_by_target"),
+    Route("GET", "/actions/{resource_type}/{resource_id}", "listActionsByResourceType",
+          _relations_of(lambda service, principal, page, resource_type, resource_id:
+                        service.list_by_resource(principal, page, resource_type, resource_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(ACTIONS,),
+          name="list_actions_by_resource"),
+    Route("GET", "/environments/{environment_id:int}/actions", "listEnvironmentActions",
+          _relations_of(_in_environment), list[schemas.ActionRelation], paged=True,
+          extra=(SETTINGS, RESOURCE_TYPE, *FILTERS), tags=(ENV_ACTIONS,)),
+    Route("GET", "/environments/{environment_id:int}/actions/{resource_type}",
+          "listEnvironmentActionsByResourceType", _relations_of(_in_environment),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS, *FILTERS),
+          tags=(ENV_ACTIONS,)),
+    Route("GET", "/projects/{project_id:int}/actions/{resource_type}",
+          "listProjectActionsByResourceType",
+          _relations_of(lambda service, principal, page, project_id, resource_type:
+                        service.list_for_project(principal, page, project_id,
+                                                 resource_type=resource_type)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PROJECT_ACTIONS,)),
+]
+
+
 # ---- actions ------------------------------------------------------------------------
 
 
-@router.get(
-    "/actions",
-    operation_id="listActions",
-    response_model=list[schemas.ActionRelation],
-    tags=[ACTIONS],
-)
-async def list_actions(
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-    organization_id: Annotated[int | None, Query(alias="filter[organization_id]")] = None,
-    project_id: Annotated[int | None, Query(alias="filter[project_id]")] = None,
-    environment_id: Annotated[int | None, Query(alias="filter[environment_id]")] = None,
-    resource_type: FilterResourceType = None,
-    resource_id: FilterResourceId = None,
-    status: FilterStatus = None,
-    operation: FilterOperation = None,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list(
-        principal, page, organization_id=organization_id, project_id=project_id,
-        environment_id=environment_id, resource_type=resource_type, resource_id=resource_id,
-        status=status, type=operation,
-    )
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/actions/targets/{target_resource_type}/{target_resource_id}",
-    operation_id="listActionsByTargetResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[ACTIONS],
-)
-async def list_actions_by_target(
-    target_resource_type: str,
-    target_resource_id: Id,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_by_target(
-        principal, page, target_resource_type, target_resource_id
-    )
-    return _relations(actions, settings.frontend_url)
+add_routes(router, Actions, ACTION_LISTS[:2], IDS)
 
 
 @router.get(
@@ -233,90 +255,7 @@ async def stream_action_log(
     )
 
 
-@router.get(
-    "/actions/{resource_type}/{resource_id}",
-    operation_id="listActionsByResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[ACTIONS],
-)
-async def list_actions_by_resource(
-    resource_type: str,
-    resource_id: Id,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_by_resource(principal, page, resource_type, resource_id)
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/environments/{environment_id:int}/actions",
-    operation_id="listEnvironmentActions",
-    response_model=list[schemas.ActionRelation],
-    tags=[ENV_ACTIONS],
-)
-async def list_environment_actions(
-    environment_id: Id,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-    resource_type: FilterResourceType = None,
-    resource_id: FilterResourceId = None,
-    status: FilterStatus = None,
-    operation: FilterOperation = None,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_for_environment(
-        principal, page, environment_id, resource_type=resource_type,
-        resource_id=resource_id, status=status, type=operation,
-    )
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/environments/{environment_id:int}/actions/{resource_type}",
-    operation_id="listEnvironmentActionsByResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[ENV_ACTIONS],
-)
-async def list_environment_actions_by_resource_type(
-    environment_id: Id,
-    resource_type: str,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-    resource_id: FilterResourceId = None,
-    status: FilterStatus = None,
-    operation: FilterOperation = None,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_for_environment(
-        principal, page, environment_id, resource_type=resource_type,
-        resource_id=resource_id, status=status, type=operation,
-    )
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/projects/{project_id:int}/actions/{resource_type}",
-    operation_id="listProjectActionsByResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[PROJECT_ACTIONS],
-)
-async def list_project_actions_by_resource_type(
-    project_id: Id,
-    resource_type: str,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_for_project(
-        principal, page, project_id, resource_type=resource_type
-    )
-    return _relations(actions, settings.frontend_url)
+add_routes(router, Actions, ACTION_LISTS[2:], IDS)
 
 
 # ---- pipelines (integer routes first) ------------------------------------------------
@@ -363,18 +302,12 @@ async def delete_pipeline(
     return Response(status_code=204)
 
 
-@router.get(
-    "/pipelines/{pipeline_id:int}/actions",
-    operation_id="listPipelineActions",
-    response_model=list[schemas.ActionRelation],
-    tags=[PIPELINE_ACTIONS],
-)
-async def list_pipeline_actions(
-    pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal, page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_actions(principal, page, pipeline_id)
-    return _relations(actions, settings.frontend_url)
+add_routes(router, Pipelines, [
+    Route("GET", "/pipelines/{pipeline_id:int}/actions", "listPipelineActions",
+          _relations_of(lambda service, principal, page, pipeline_id:
+                        service.list_actions(principal, page, pipeline_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PIPELINE_ACTIONS,)),
+], IDS)
 
 
 @router.post(
