@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -10,8 +9,7 @@ from app.applications.models import Application
 from app.applications.service import ApplicationService
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
-from app.core.pagination import PageDep
-from app.resources_common.router import action_response, no_content
+from app.resources_common.router import Route, action_response, add_routes
 
 router = APIRouter(tags=["Applications"])
 
@@ -23,30 +21,12 @@ def get_service(session: SessionDep) -> ApplicationService:
 Service = Annotated[ApplicationService, Depends(get_service)]
 
 
-@router.get(
-    "/environments/{environment_id:int}/applications",
-    operation_id="listEnvironmentApplications",
-    response_model=list[schemas.ApplicationRelation],
-)
-async def list_environment_applications(
-    environment_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Application]:
-    return await service.list(principal, environment_id, page)
-
-
-@router.post(
-    "/environments/{environment_id:int}/applications",
-    operation_id="addEnvironmentApplication",
-    status_code=201,
-    response_model=schemas.Application,
-)
-async def add_environment_application(
-    environment_id: int,
-    data: schemas.ApplicationEnvironmentCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Application:
-    return await service.create(principal, environment_id, data)
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/applications", "listEnvironmentApplications",
+          "list", list[schemas.ApplicationRelation], paged=True),
+    Route("POST", "/environments/{environment_id:int}/applications", "addEnvironmentApplication",
+          "create", schemas.Application, 201, schemas.ApplicationEnvironmentCreate),
+])
 
 
 @router.post(
@@ -64,40 +44,13 @@ async def apply_template_environment_application(
     await service.apply_template(principal, environment_id, data)
 
 
-@router.get(
-    "/applications/{application_id:int}",
-    operation_id="getApplication",
-    response_model=schemas.Application,
-)
-async def get_application(
-    application_id: int, service: Service, principal: CurrentPrincipal
-) -> Application:
-    return await service.get(principal, application_id)
-
-
-@router.put(
-    "/applications/{application_id:int}", operation_id="updateApplication", status_code=204,
-    response_class=Response,
-)
-async def update_application(
-    application_id: int,
-    data: schemas.ApplicationUpdate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update(principal, application_id, data)
-    return no_content()
-
-
-@router.delete(
-    "/applications/{application_id:int}", operation_id="deleteApplication", status_code=204,
-    response_class=Response,
-)
-async def delete_application(
-    application_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, application_id)
-    return no_content()
+add_routes(router, Service, [
+    Route("GET", "/applications/{application_id:int}", "getApplication", "get",
+          schemas.Application),
+    Route("PUT", "/applications/{application_id:int}", "updateApplication", "update", None, 204,
+          schemas.ApplicationUpdate),
+    Route("DELETE", "/applications/{application_id:int}", "deleteApplication", "delete", None, 204),
+])
 
 
 @router.post(

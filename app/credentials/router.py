@@ -12,6 +12,7 @@ from app.core.pagination import PageDep
 from app.credentials import catalogue, schemas
 from app.credentials.models import Credential
 from app.credentials.service import CredentialService, provider_settings
+from app.resources_common.router import Route, add_routes
 
 router = APIRouter()
 
@@ -166,16 +167,10 @@ async def get_organization_credential_settings(
                     organization)
 
 
-@router.get(
-    "/credentials/{credential_id:int}",
-    operation_id="getCredential",
-    response_model=schemas.Credential,
-    tags=[TAG],
-)
-async def get_credential(
-    credential_id: Id, service: Service, principal: CurrentPrincipal
-) -> Credential:
-    return await service.get(principal, credential_id)
+add_routes(router, Service, [
+    Route("GET", "/credentials/{credential_id:int}", "getCredential", "get", schemas.Credential,
+          tags=(TAG,)),
+], {"credential_id": Id})
 
 
 @router.put(
@@ -226,32 +221,19 @@ async def get_status_credential(
     return Response(status_code=204)
 
 
-@router.get(
-    "/credentials/{credential_id:int}/repositories",
-    operation_id="listCredentialRepositories",
-    response_model=list[schemas.RepositoryRelation],
-    tags=["Credentials - Repositories"],
-)
-async def list_credential_repositories(
-    credential_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[schemas.RepositoryRelation]:
-    return await service.repositories(principal, credential_id, page)
-
-
-@router.get(
-    "/credentials/{credential_id:int}/repositories/{repository_owner}/{repository_name}",
-    operation_id="getCredentialRepository",
-    response_model=schemas.Repository,
-    tags=["Credentials - Repositories"],
-)
-async def get_credential_repository(
-    credential_id: Id,
-    repository_owner: Annotated[str, Path(max_length=255)],
-    repository_name: Annotated[str, Path(max_length=255)],
-    service: Service,
-    principal: CurrentPrincipal,
-) -> schemas.Repository:
-    return await service.repository(principal, credential_id, repository_owner, repository_name)
+add_routes(router, Service, [
+    Route("GET", "/credentials/{credential_id:int}/repositories", "listCredentialRepositories",
+          "repositories", list[schemas.RepositoryRelation], paged=True,
+          tags=("Credentials - Repositories",)),
+    Route("GET",
+          "/credentials/{credential_id:int}/repositories/{repository_owner}/{repository_name}",
+          "getCredentialRepository", "repository", schemas.Repository,
+          tags=("Credentials - Repositories",)),
+], {
+    "credential_id": Id,
+    "repository_owner": Annotated[str, Path(max_length=255)],
+    "repository_name": Annotated[str, Path(max_length=255)],
+})
 
 
 @router.get("/oauth/{provider_code}/callback", tags=["OAuth"], operation_id="oauthCallback")

@@ -11,6 +11,7 @@ from app.core.pagination import PageDep
 from app.environments import schemas
 from app.environments.models import Environment
 from app.environments.service import EnvironmentService
+from app.resources_common.router import Route, add_routes
 
 router = APIRouter()
 
@@ -82,35 +83,12 @@ async def get_environment(
     return await _present(service, await service.get(principal, environment_id))
 
 
-@router.put(
-    "/environments/{environment_id:int}",
-    operation_id="updateEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def update_environment(
-    environment_id: int,
-    data: schemas.EnvironmentUpdate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update(principal, environment_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/environments/{environment_id:int}",
-    operation_id="deleteEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def delete_environment(
-    environment_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, environment_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("PUT", "/environments/{environment_id:int}", "updateEnvironment", "update", None, 204,
+          schemas.EnvironmentUpdate, tags=(TAG,)),
+    Route("DELETE", "/environments/{environment_id:int}", "deleteEnvironment", "delete", None, 204,
+          tags=(TAG,)),
+])
 
 
 @router.post(

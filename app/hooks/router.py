@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -10,8 +9,9 @@ from app.core.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.hooks import schemas
-from app.hooks.models import Hook, HookRequest
+from app.hooks.models import Hook
 from app.hooks.service import HookService
+from app.resources_common.router import Route, add_routes
 
 router = APIRouter()
 
@@ -116,17 +116,11 @@ async def delete_hook(
     return Response(status_code=204)
 
 
-@router.get(
-    "/hooks/{hook_type}/{hook_id}/requests",
-    operation_id="listHookRequestsByHookType",
-    response_model=list[schemas.RequestRelation],
-    tags=["Hooks - Requests"],
-)
-async def list_hook_requests(
-    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal,
-    page: PageDep,
-) -> Sequence[HookRequest]:
-    return await service.list_requests(principal, hook_type, hook_id, page)
+add_routes(router, Service, [
+    Route("GET", "/hooks/{hook_type}/{hook_id}/requests", "listHookRequestsByHookType",
+          "list_requests", list[schemas.RequestRelation], paged=True, tags=("Hooks - Requests",),
+          name="list_hook_requests"),
+], {"hook_type": TypeParam, "hook_id": HookId})
 
 
 @router.get(

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 
-from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
-from app.core.pagination import PageDep
 from app.network_rules import schemas
-from app.network_rules.models import NetworkRule
 from app.network_rules.service import NetworkRuleService
-from app.resources_common.router import add_operation_routes, no_content
+from app.resources_common.router import Route, add_operation_routes, add_routes
 
 router = APIRouter(tags=["Network Rules"])
 
@@ -23,66 +19,18 @@ def get_service(session: SessionDep) -> NetworkRuleService:
 Service = Annotated[NetworkRuleService, Depends(get_service)]
 
 
-@router.get(
-    "/environments/{environment_id:int}/network-rules",
-    operation_id="listEnvironmentNetworkRules",
-    response_model=list[schemas.NetworkRuleRelation],
-)
-async def list_environment_network_rules(
-    environment_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[NetworkRule]:
-    return await service.list(principal, environment_id, page)
-
-
-@router.post(
-    "/environments/{environment_id:int}/network-rules",
-    operation_id="addEnvironmentNetworkRule",
-    status_code=201,
-    response_model=schemas.NetworkRule,
-)
-async def add_environment_network_rule(
-    environment_id: int,
-    data: schemas.NetworkRuleEnvironmentCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> NetworkRule:
-    return await service.create(principal, environment_id, data)
-
-
-@router.get(
-    "/network-rules/{network_rule_id:int}",
-    operation_id="getNetworkRule",
-    response_model=schemas.NetworkRule,
-)
-async def get_network_rule(
-    network_rule_id: int, service: Service, principal: CurrentPrincipal
-) -> NetworkRule:
-    return await service.get(principal, network_rule_id)
-
-
-@router.put(
-    "/network-rules/{network_rule_id:int}", operation_id="updateNetworkRule", status_code=204,
-    response_class=Response,
-)
-async def update_network_rule(
-    network_rule_id: int,
-    data: schemas.NetworkRuleUpdate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update(principal, network_rule_id, data)
-    return no_content()
-
-
-@router.delete(
-    "/network-rules/{network_rule_id:int}", operation_id="deleteNetworkRule", status_code=204,
-    response_class=Response,
-)
-async def delete_network_rule(
-    network_rule_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, network_rule_id)
-    return no_content()
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/network-rules", "listEnvironmentNetworkRules",
+          "list", list[schemas.NetworkRuleRelation], paged=True),
+    Route("POST", "/environments/{environment_id:int}/network-rules", "addEnvironmentNetworkRule",
+          "create", schemas.NetworkRule, 201, schemas.NetworkRuleEnvironmentCreate),
+    Route("GET", "/network-rules/{network_rule_id:int}", "getNetworkRule", "get",
+          schemas.NetworkRule),
+    Route("PUT", "/network-rules/{network_rule_id:int}", "updateNetworkRule", "update", None, 204,
+          schemas.NetworkRuleUpdate),
+    Route("DELETE", "/network-rules/{network_rule_id:int}", "deleteNetworkRule", "delete", None,
+          204),
+])
 
 
 add_operation_routes(router, "/network-rules", "network_rule_id", get_service,

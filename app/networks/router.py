@@ -12,7 +12,7 @@ from app.networks import schemas
 from app.networks.models import Network, Subnet
 from app.networks.service import NetworkService
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import action_response, no_content
+from app.resources_common.router import Route, action_response, add_routes, no_content
 
 router = APIRouter()
 
@@ -60,26 +60,12 @@ async def add_environment_network(
     return network
 
 
-@router.get(
-    "/environments/{environment_id:int}/subnets",
-    operation_id="listEnvironmentSubnets",
-    response_model=list[schemas.SubnetRelation],
-    tags=["Subnets"],
-)
-async def list_environment_subnets(
-    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Subnet]:
-    return await service.list_environment_subnets(principal, environment_id, page)
-
-
-@router.get(
-    "/networks/{network_id:int}",
-    operation_id="getNetwork",
-    response_model=schemas.Network,
-    tags=["Networks"],
-)
-async def get_network(network_id: Id, service: Service, principal: CurrentPrincipal) -> Network:
-    return await service.get_network(principal, network_id)
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/subnets", "listEnvironmentSubnets",
+          "list_environment_subnets", list[schemas.SubnetRelation], paged=True, tags=("Subnets",)),
+    Route("GET", "/networks/{network_id:int}", "getNetwork", "get_network", schemas.Network,
+          tags=("Networks",)),
+], {"environment_id": Id, "network_id": Id})
 
 
 @router.put(
@@ -155,14 +141,10 @@ async def add_network_subnet(
     return subnet
 
 
-@router.get(
-    "/subnets/{subnet_id:int}",
-    operation_id="getSubnet",
-    response_model=schemas.Subnet,
-    tags=["Subnets"],
-)
-async def get_subnet(subnet_id: Id, service: Service, principal: CurrentPrincipal) -> Subnet:
-    return await service.get_subnet(principal, subnet_id)
+add_routes(router, Service, [
+    Route("GET", "/subnets/{subnet_id:int}", "getSubnet", "get_subnet", schemas.Subnet,
+          tags=("Subnets",)),
+], {"subnet_id": Id})
 
 
 @router.delete(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query
 
 from app.core.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.core.deps import SessionDep
@@ -11,6 +11,7 @@ from app.core.pagination import PageDep
 from app.projects import schemas
 from app.projects.models import Project
 from app.projects.service import ProjectService
+from app.resources_common.router import Route, add_routes
 
 router = APIRouter()
 
@@ -93,32 +94,12 @@ async def get_project(
     return await _present(service, await service.get(principal, project_id))
 
 
-@router.put(
-    "/projects/{project_id:int}",
-    tags=[TAG],
-    operation_id="updateProject",
-    status_code=204,
-    response_class=Response,
-)
-async def update_project(
-    project_id: int, data: schemas.ProjectUpdate, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.update(principal, project_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/projects/{project_id:int}",
-    tags=[TAG],
-    operation_id="deleteProject",
-    status_code=204,
-    response_class=Response,
-)
-async def delete_project(
-    project_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, project_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("PUT", "/projects/{project_id:int}", "updateProject", "update", None, 204,
+          schemas.ProjectUpdate, tags=(TAG,)),
+    Route("DELETE", "/projects/{project_id:int}", "deleteProject", "delete", None, 204,
+          tags=(TAG,)),
+])
 
 
 @router.get(

@@ -9,6 +9,7 @@ from app.core.deps import ClientIP, SessionDep
 from app.core.pagination import PageDep
 from app.resource_links.schemas import LinkType, ResourceLinkRelation
 from app.resource_links.service import ResourceLinkService
+from app.resources_common.router import Route, add_routes
 
 router = APIRouter(tags=["Resource Links"])
 
@@ -22,19 +23,11 @@ TypeName = Annotated[str, Path(max_length=40)]
 ResourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.get(
-    "/resource-links/{resource_type}/{resource_id:int}",
-    operation_id="listResourceLinksByResourceType",
-    response_model=list[ResourceLinkRelation],
-)
-async def list_resource_links(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    service: Service,
-    principal: CurrentPrincipal,
-    page: PageDep,
-) -> list[ResourceLinkRelation]:
-    return await service.list_links(principal, resource_type, resource_id, page)
+add_routes(router, Service, [
+    Route("GET", "/resource-links/{resource_type}/{resource_id:int}",
+          "listResourceLinksByResourceType", "list_links", list[ResourceLinkRelation], paged=True,
+          name="list_resource_links"),
+], {"resource_type": TypeName, "resource_id": ResourceId})
 
 
 @router.get(

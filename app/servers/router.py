@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
-from app.core.pagination import PageDep
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import action_response, add_operation_routes, no_content
+from app.resources_common.router import (
+    Route,
+    action_response,
+    add_operation_routes,
+    add_routes,
+    no_content,
+)
 from app.servers import schemas
 from app.servers.models import Server
 from app.servers.service import ServerService
@@ -24,15 +28,10 @@ def get_service(session: SessionDep, settings: SettingsDep) -> ServerService:
 Service = Annotated[ServerService, Depends(get_service)]
 
 
-@router.get(
-    "/environments/{environment_id:int}/servers",
-    operation_id="listEnvironmentServers",
-    response_model=list[schemas.ServerRelation],
-)
-async def list_environment_servers(
-    environment_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Server]:
-    return await service.list(principal, environment_id, page)
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/servers", "listEnvironmentServers", "list",
+          list[schemas.ServerRelation], paged=True),
+])
 
 
 @router.post(
@@ -55,22 +54,11 @@ async def add_environment_server(
     return server
 
 
-@router.get("/servers/{server_id:int}", operation_id="getServer", response_model=schemas.Server)
-async def get_server(server_id: int, service: Service, principal: CurrentPrincipal) -> Server:
-    return await service.get(principal, server_id)
-
-
-@router.put(
-    "/servers/{server_id:int}",
-    operation_id="updateServer",
-    status_code=204,
-    response_class=Response,
-)
-async def update_server(
-    server_id: int, data: schemas.ServerUpdate, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.update(principal, server_id, data)
-    return no_content()
+add_routes(router, Service, [
+    Route("GET", "/servers/{server_id:int}", "getServer", "get", schemas.Server),
+    Route("PUT", "/servers/{server_id:int}", "updateServer", "update", None, 204,
+          schemas.ServerUpdate),
+])
 
 
 @router.delete(

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from app.core.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import SessionDep, SettingsDep
-from app.core.pagination import PageDep
+from app.resources_common.router import Route, add_routes
 from app.tokens import schemas
 from app.tokens.models import ApiToken
 from app.tokens.service import TokenService
@@ -25,16 +24,11 @@ PAT_TAG = "Users - Personal Access Tokens"
 PROJECT_TAG = "Projects - API Tokens"
 
 
-@router.get(
-    "/users/personal-access-tokens",
-    operation_id="listUserPersonalAccessTokens",
-    response_model=list[schemas.PersonalAccessTokenRelation],
-    tags=[PAT_TAG],
-)
-async def list_personal_access_tokens(
-    service: Service, principal: CurrentUserPrincipal, page: PageDep
-) -> Sequence[ApiToken]:
-    return await service.list_personal(principal, page)
+add_routes(router, Service, [
+    Route("GET", "/users/personal-access-tokens", "listUserPersonalAccessTokens", "list_personal",
+          list[schemas.PersonalAccessTokenRelation], paged=True, principal=CurrentUserPrincipal,
+          tags=(PAT_TAG,), name="list_personal_access_tokens"),
+])
 
 
 @router.post(
@@ -50,16 +44,11 @@ async def add_personal_access_token(
     return await service.create_personal(principal, data)
 
 
-@router.get(
-    "/users/personal-access-tokens/{personal_access_token_id}",
-    operation_id="getUserPersonalAccessToken",
-    response_model=schemas.PersonalAccessToken,
-    tags=[PAT_TAG],
-)
-async def get_personal_access_token(
-    personal_access_token_id: str, service: Service, principal: CurrentUserPrincipal
-) -> ApiToken:
-    return await service.get_personal(principal, personal_access_token_id)
+add_routes(router, Service, [
+    Route("GET", "/users/personal-access-tokens/{personal_access_token_id}",
+          "getUserPersonalAccessToken", "get_personal", schemas.PersonalAccessToken,
+          principal=CurrentUserPrincipal, tags=(PAT_TAG,), name="get_personal_access_token"),
+])
 
 
 @router.delete(
@@ -98,44 +87,14 @@ async def rotate_personal_access_token(
     return token
 
 
-@router.get(
-    "/projects/{project_id:int}/tokens",
-    operation_id="listProjectApiTokens",
-    response_model=list[schemas.ApiTokenRelation],
-    tags=[PROJECT_TAG],
-)
-async def list_project_api_tokens(
-    project_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[ApiToken]:
-    return await service.list_project(principal, project_id, page)
-
-
-@router.post(
-    "/projects/{project_id:int}/tokens",
-    operation_id="addProjectApiToken",
-    status_code=201,
-    response_model=schemas.ApiToken,
-    tags=[PROJECT_TAG],
-)
-async def add_project_api_token(
-    project_id: int,
-    data: schemas.ApiTokenProjectCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> ApiToken:
-    return await service.create_project(principal, project_id, data)
-
-
-@router.get(
-    "/projects/{project_id:int}/tokens/{token_id}",
-    operation_id="getProjectApiToken",
-    response_model=schemas.ApiToken,
-    tags=[PROJECT_TAG],
-)
-async def get_project_api_token(
-    project_id: int, token_id: str, service: Service, principal: CurrentPrincipal
-) -> ApiToken:
-    return await service.get_project(principal, project_id, token_id)
+add_routes(router, Service, [
+    Route("GET", "/projects/{project_id:int}/tokens", "listProjectApiTokens", "list_project",
+          list[schemas.ApiTokenRelation], paged=True, tags=(PROJECT_TAG,)),
+    Route("POST", "/projects/{project_id:int}/tokens", "addProjectApiToken", "create_project",
+          schemas.ApiToken, 201, schemas.ApiTokenProjectCreate, tags=(PROJECT_TAG,)),
+    Route("GET", "/projects/{project_id:int}/tokens/{token_id}", "getProjectApiToken",
+          "get_project", schemas.ApiToken, tags=(PROJECT_TAG,)),
+])
 
 
 @router.delete(

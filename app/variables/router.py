@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
-from app.resources_common.router import no_content
+from app.resources_common.router import Route, add_routes
 from app.variables import schemas
 from app.variables.models import Variable
 from app.variables.service import VariableService
@@ -44,59 +44,16 @@ async def list_variables_by_resource_type(
     return await service.list(principal, resource_type, resource_id, page, variable_target)
 
 
-@router.post(
-    "/variables/{resource_type}/{resource_id:int}",
-    operation_id="addVariable",
-    status_code=201,
-    response_model=schemas.Variable,
-    tags=[TAG],
-)
-async def add_variable(
-    resource_type: str,
-    resource_id: int,
-    data: schemas.VariableCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Variable:
-    return await service.create(principal, resource_type, resource_id, data)
-
-
-@router.get(
-    "/variables/{variable_id:int}",
-    operation_id="getVariable",
-    response_model=schemas.Variable,
-    tags=[TAG],
-)
-async def get_variable(variable_id: int, service: Service, principal: CurrentPrincipal) -> Variable:
-    return await service.get(principal, variable_id)
-
-
-@router.put(
-    "/variables/{variable_id:int}",
-    operation_id="updateVariable",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def update_variable(
-    variable_id: int, data: schemas.VariableUpdate, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.update(principal, variable_id, data)
-    return no_content()
-
-
-@router.delete(
-    "/variables/{variable_id:int}",
-    operation_id="deleteVariable",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def delete_variable(
-    variable_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, variable_id)
-    return no_content()
+add_routes(router, Service, [
+    Route("POST", "/variables/{resource_type}/{resource_id:int}", "addVariable", "create",
+          schemas.Variable, 201, schemas.VariableCreate, tags=(TAG,)),
+    Route("GET", "/variables/{variable_id:int}", "getVariable", "get", schemas.Variable,
+          tags=(TAG,)),
+    Route("PUT", "/variables/{variable_id:int}", "updateVariable", "update", None, 204,
+          schemas.VariableUpdate, tags=(TAG,)),
+    Route("DELETE", "/variables/{variable_id:int}", "deleteVariable", "delete", None, 204,
+          tags=(TAG,)),
+])
 
 
 # Deprecated per-resource routes: older clients still call them; same rules as above.
