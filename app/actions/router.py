@@ -273,33 +273,12 @@ async def get_pipeline(
     return schemas.Pipeline.of(await service.get(principal, pipeline_id, "pipeline:read"))
 
 
-@router.put(
-    "/pipelines/{pipeline_id:int}",
-    operation_id="updatePipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINES],
-)
-async def update_pipeline(
-    pipeline_id: Id, data: schemas.PipelineUpdate, service: Pipelines,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update(principal, pipeline_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/pipelines/{pipeline_id:int}",
-    operation_id="deletePipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINES],
-)
-async def delete_pipeline(
-    pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, pipeline_id)
-    return Response(status_code=204)
+add_routes(router, Pipelines, [
+    Route("PUT", "/pipelines/{pipeline_id:int}", "updatePipeline", "update", None, 204,
+          schemas.PipelineUpdate, tags=(PIPELINES,)),
+    Route("DELETE", "/pipelines/{pipeline_id:int}", "deletePipeline", "delete", None, 204,
+          tags=(PIPELINES,)),
+], {"pipeline_id": Id})
 
 
 add_routes(router, Pipelines, [
@@ -345,47 +324,15 @@ async def add_pipeline_step(
     return schemas.Step.of(await service.add_step(principal, pipeline_id, data))
 
 
-@router.put(
-    "/pipelines/{pipeline_id:int}/steps/{step_id:int}",
-    operation_id="updatePipelineStep",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINE_STEPS],
-)
-async def update_pipeline_step(
-    pipeline_id: Id, step_id: Id, data: schemas.StepPipelineUpdate, service: Pipelines,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update_step(principal, pipeline_id, step_id, data)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link",
-    operation_id="linkStepToPipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINE_STEPS],
-)
-async def link_step(
-    pipeline_id: Id, step_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> Response:
-    await service.link_step(principal, pipeline_id, step_id)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
-    operation_id="unlinkStepFromPipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINE_STEPS],
-)
-async def unlink_step(
-    pipeline_id: Id, step_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> Response:
-    await service.unlink_step(principal, pipeline_id, step_id)
-    return Response(status_code=204)
+add_routes(router, Pipelines, [
+    Route("PUT", "/pipelines/{pipeline_id:int}/steps/{step_id:int}", "updatePipelineStep",
+          "update_step", None, 204, schemas.StepPipelineUpdate, tags=(PIPELINE_STEPS,)),
+    Route("POST", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link", "linkStepToPipeline",
+          "link_step", None, 204, tags=(PIPELINE_STEPS,), name="link_step"),
+    Route("DELETE", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
+          "unlinkStepFromPipeline", "unlink_step", None, 204, tags=(PIPELINE_STEPS,),
+          name="unlink_step"),
+], {"pipeline_id": Id, "step_id": Id})
 
 
 @router.get(

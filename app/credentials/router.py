@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -8,11 +7,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from app.core.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.errors import NotFound, ValidationFailed, error_response
-from app.core.pagination import PageDep
 from app.credentials import catalogue, schemas
-from app.credentials.models import Credential
 from app.credentials.service import CredentialService, provider_settings
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -48,63 +45,31 @@ def _setting(
     )
 
 
-@router.get(
-    "/environments/{environment_id:int}/credentials",
-    operation_id="listEnvironmentCredentials",
-    response_model=list[schemas.CredentialRelation],
-    tags=[TAG],
-)
-async def list_environment_credentials(
-    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
-    provider_code: ProviderCodeQuery = None, provider_type: ProviderTypeQuery = None,
-) -> Sequence[Credential]:
-    return await service.list_for_environment(
-        principal, environment_id, page, provider_code, provider_type
-    )
+PROVIDER_FILTERS = (param("provider_code", ProviderCodeQuery, None),
+                    param("provider_type", ProviderTypeQuery, None))
 
 
-@router.post(
-    "/environments/{environment_id:int}/credentials",
-    operation_id="addEnvironmentCredential",
-    status_code=201,
-    response_model=schemas.Credential,
-    tags=[TAG],
-)
-async def add_environment_credential(
-    environment_id: Id, data: schemas.CredentialCreate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Credential:
-    return await service.create_for_environment(principal, ip, environment_id, data)
-
-
-@router.post(
-    "/environments/{environment_id:int}/credentials/{credential_id:int}/link",
-    operation_id="linkCredentialToEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def link_credential(
-    environment_id: Id, credential_id: Id, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.link(principal, ip, environment_id, credential_id)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/environments/{environment_id:int}/credentials/{credential_id:int}/unlink",
-    operation_id="unlinkCredentialFromEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def unlink_credential(
-    environment_id: Id, credential_id: Id, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.unlink(principal, ip, environment_id, credential_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/credentials", "listEnvironmentCredentials",
+          "list_for_environment", list[schemas.CredentialRelation], paged=True,
+          extra=PROVIDER_FILTERS,
+          tags=(TAG,)),
+    Route("POST", "/environments/{environment_id:int}/credentials", "addEnvironmentCredential",
+          lambda environment_id, data, service, principal, ip:
+              service.create_for_environment(principal, ip, environment_id, data),
+          schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
+          tags=(TAG,)),
+    Route("POST", "/environments/{environment_id:int}/credentials/{credential_id:int}/link",
+          "linkCredentialToEnvironment",
+          lambda environment_id, credential_id, service, principal, ip:
+              service.link(principal, ip, environment_id, credential_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=(TAG,), name="link_credential"),
+    Route("DELETE", "/environments/{environment_id:int}/credentials/{credential_id:int}/unlink",
+          "unlinkCredentialFromEnvironment",
+          lambda environment_id, credential_id, service, principal, ip:
+              service.unlink(principal, ip, environment_id, credential_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=(TAG,), name="unlink_credential"),
+], {"environment_id": Id, "credential_id": Id})
 
 
 @router.get(
@@ -122,34 +87,17 @@ async def get_environment_credential_settings(
     return _setting(provider_code, body, organization_id, environment_id)
 
 
-@router.get(
-    "/organizations/{organization_id}/credentials",
-    operation_id="listOrganizationCredentials",
-    response_model=list[schemas.CredentialRelation],
-    tags=[TAG],
-)
-async def list_organization_credentials(
-    organization_id: OrganizationKey, service: Service, principal: CurrentPrincipal,
-    page: PageDep, provider_code: ProviderCodeQuery = None,
-    provider_type: ProviderTypeQuery = None,
-) -> Sequence[Credential]:
-    return await service.list_for_organization(
-        principal, organization_id, page, provider_code, provider_type
-    )
-
-
-@router.post(
-    "/organizations/{organization_id}/credentials",
-    operation_id="addOrganizationCredential",
-    status_code=201,
-    response_model=schemas.Credential,
-    tags=[TAG],
-)
-async def add_organization_credential(
-    organization_id: OrganizationKey, data: schemas.CredentialCreate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Credential:
-    return await service.create_for_organization(principal, ip, organization_id, data)
+add_routes(router, Service, [
+    Route("GET", "/organizations/{organization_id}/credentials", "listOrganizationCredentials",
+          "list_for_organization", list[schemas.CredentialRelation], paged=True,
+          extra=PROVIDER_FILTERS,
+          tags=(TAG,)),
+    Route("POST", "/organizations/{organization_id}/credentials", "addOrganizationCredential",
+          lambda organization_id, data, service, principal, ip:
+              service.create_for_organization(principal, ip, organization_id, data),
+          schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
+          tags=(TAG,)),
+], {"organization_id": OrganizationKey})
 
 
 @router.get(
@@ -173,33 +121,16 @@ add_routes(router, Service, [
 ], {"credential_id": Id})
 
 
-@router.put(
-    "/credentials/{credential_id:int}",
-    operation_id="updateCredential",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def update_credential(
-    credential_id: Id, data: schemas.CredentialUpdate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Response:
-    await service.update(principal, ip, credential_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/credentials/{credential_id:int}",
-    operation_id="deleteCredential",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def delete_credential(
-    credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
-) -> Response:
-    await service.delete(principal, ip, credential_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("PUT", "/credentials/{credential_id:int}", "updateCredential",
+          lambda credential_id, data, service, principal, ip:
+              service.update(principal, ip, credential_id, data), None, 204,
+          schemas.CredentialUpdate, extra=(param("ip", ClientIP),), tags=(TAG,)),
+    Route("DELETE", "/credentials/{credential_id:int}", "deleteCredential",
+          lambda credential_id, service, principal, ip:
+              service.delete(principal, ip, credential_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=(TAG,)),
+], {"credential_id": Id})
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from app.core.auth import CurrentPrincipal
@@ -11,7 +11,7 @@ from app.core.pagination import PageDep
 from app.hooks import schemas
 from app.hooks.models import Hook
 from app.hooks.service import HookService
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -86,34 +86,16 @@ async def get_hook(
     return _detail(service, await service.get(principal, hook_type, hook_id))
 
 
-@router.put(
-    "/hooks/{hook_type}/{hook_id}",
-    operation_id="updateHook",
-    status_code=204,
-    response_class=Response,
-    tags=["Hooks"],
-)
-async def update_hook(
-    hook_type: TypeParam, hook_id: HookId, data: schemas.HookUpdate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Response:
-    await service.update(principal, ip, hook_type, hook_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/hooks/{hook_type}/{hook_id}",
-    operation_id="deleteHook",
-    status_code=204,
-    response_class=Response,
-    tags=["Hooks"],
-)
-async def delete_hook(
-    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.delete(principal, ip, hook_type, hook_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("PUT", "/hooks/{hook_type}/{hook_id}", "updateHook",
+          lambda hook_type, hook_id, data, service, principal, ip:
+              service.update(principal, ip, hook_type, hook_id, data), None, 204,
+          schemas.HookUpdate, extra=(param("ip", ClientIP),), tags=("Hooks",)),
+    Route("DELETE", "/hooks/{hook_type}/{hook_id}", "deleteHook",
+          lambda hook_type, hook_id, service, principal, ip:
+              service.delete(principal, ip, hook_type, hook_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=("Hooks",)),
+], {"hook_type": TypeParam, "hook_id": HookId})
 
 
 add_routes(router, Service, [

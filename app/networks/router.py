@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.core.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
-from app.core.pagination import PageDep
 from app.networks import schemas
 from app.networks.models import Network, Subnet
 from app.networks.service import NetworkService
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import Route, action_response, add_routes, no_content
+from app.resources_common.router import Route, action_response, add_routes, no_content, param
 
 router = APIRouter()
 
@@ -27,20 +25,17 @@ def get_service(session: SessionDep, settings: SettingsDep) -> NetworkService:
 Service = Annotated[NetworkService, Depends(get_service)]
 
 
-@router.get(
-    "/environments/{environment_id:int}/networks",
-    operation_id="listEnvironmentNetworks",
-    response_model=list[schemas.NetworkRelation],
-    tags=["Networks"],
-)
-async def list_environment_networks(
-    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
-    include_default_network: bool = False, provider_name: Filter = None, region: Filter = None,
-) -> Sequence[Network]:
-    return await service.list_networks(
-        principal, environment_id, page, provider_name=provider_name, region=region,
-        include_default=include_default_network,
-    )
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/networks", "listEnvironmentNetworks",
+          lambda environment_id, service, principal, page, include_default_network,
+          provider_name, region: service.list_networks(
+              principal, environment_id, page, provider_name=provider_name, region=region,
+              include_default=include_default_network),
+          list[schemas.NetworkRelation], paged=True,
+          extra=(param("include_default_network", bool, False),
+                 param("provider_name", Filter, None), param("region", Filter, None)),
+          tags=("Networks",)),
+], {"environment_id": Id})
 
 
 @router.post(
@@ -68,19 +63,12 @@ add_routes(router, Service, [
 ], {"environment_id": Id, "network_id": Id})
 
 
-@router.put(
-    "/networks/{network_id:int}",
-    operation_id="updateNetwork",
-    status_code=204,
-    response_class=Response,
-    tags=["Networks"],
-)
-async def update_network(
-    network_id: Id, data: schemas.NetworkUpdate, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.update_network(principal, ip, network_id, data)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("PUT", "/networks/{network_id:int}", "updateNetwork",
+          lambda network_id, data, service, principal, ip:
+              service.update_network(principal, ip, network_id, data), None, 204,
+          schemas.NetworkUpdate, extra=(param("ip", ClientIP),), tags=("Networks",)),
+], {"network_id": Id})
 
 
 @router.delete(
@@ -111,17 +99,12 @@ async def get_status_network(
     return action_response(action_id)
 
 
-@router.get(
-    "/networks/{network_id:int}/subnets",
-    operation_id="listNetworkSubnets",
-    response_model=list[schemas.SubnetRelation],
-    tags=["Networks - Subnets"],
-)
-async def list_network_subnets(
-    network_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
-    region: Filter = None, zone: Filter = None,
-) -> Sequence[Subnet]:
-    return await service.list_network_subnets(principal, network_id, page, region, zone)
+add_routes(router, Service, [
+    Route("GET", "/networks/{network_id:int}/subnets", "listNetworkSubnets", "list_network_subnets",
+          list[schemas.SubnetRelation], paged=True,
+          extra=(param("region", Filter, None), param("zone", Filter, None),),
+          tags=("Networks - Subnets",)),
+], {"network_id": Id})
 
 
 @router.post(

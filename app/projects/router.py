@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
 
 from app.core.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.core.deps import SessionDep
-from app.core.pagination import PageDep
 from app.projects import schemas
 from app.projects.models import Project
 from app.projects.service import ProjectService
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -31,21 +29,14 @@ async def _present(service: ProjectService, project: Project) -> schemas.Project
     return body
 
 
-@router.get(
-    "/projects",
-    tags=[TAG],
-    operation_id="listProjects",
-    response_model=list[schemas.ProjectRelation],
-)
-async def list_projects(
-    service: Service,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    owner: Annotated[
+add_routes(router, Service, [
+    Route("GET", "/projects", "listProjects", "list_readable", list[schemas.ProjectRelation],
+          paged=True,
+          extra=(param("owner", Annotated[
         str | None, Query(max_length=255, description="Owner user or organization, id or slug")
-    ] = None,
-) -> Sequence[Project]:
-    return await service.list_readable(principal, page, owner)
+    ], None),),
+          tags=(TAG,)),
+])
 
 
 @router.post(
@@ -102,18 +93,10 @@ add_routes(router, Service, [
 ])
 
 
-@router.get(
-    "/users/{user_id}/projects",
-    operation_id="listUserProjects",
-    response_model=list[schemas.ProjectRelation],
-    tags=["Users - Projects"],
-)
-async def list_user_projects(
-    user_id: str,
-    service: Service,
-    principal: CurrentUserPrincipal,
-    page: PageDep,
-    subscription_id: Annotated[int | None, Query(ge=1)] = None,
-) -> Sequence[Project]:
-    # A self-hosted server meters nothing, so `subscription_id` changes no field.
-    return await service.list_owned_by(principal, user_id, page)
+add_routes(router, Service, [
+    Route("GET", "/users/{user_id}/projects", "listUserProjects",
+          lambda user_id, service, principal, page, subscription_id:
+              service.list_owned_by(principal, user_id, page), list[schemas.ProjectRelation],
+          paged=True, extra=(param("subscription_id", Annotated[int | None, Query(ge=1)], None),),
+          principal=CurrentUserPrincipal, tags=("Users - Projects",)),
+])

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 
-from app.core.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep
-from app.core.pagination import PageDep
 from app.resource_links.schemas import LinkType, ResourceLinkRelation
 from app.resource_links.service import ResourceLinkService
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter(tags=["Resource Links"])
 
@@ -30,59 +28,27 @@ add_routes(router, Service, [
 ], {"resource_type": TypeName, "resource_id": ResourceId})
 
 
-@router.get(
-    "/resource-links/{resource_type}/{resource_id:int}/{link_type}",
-    operation_id="listResourceLinksByResourceTypeAndLinkType",
-    response_model=list[ResourceLinkRelation],
-)
-async def list_resource_links_by_type(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    link_type: LinkType,
-    service: Service,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    linked_resource_type: Annotated[str | None, Query(max_length=40)] = None,
-) -> list[ResourceLinkRelation]:
-    return await service.list_links(
-        principal, resource_type, resource_id, page,
-        link_type=link_type, linked_type=linked_resource_type,
-    )
-
-
-@router.post(
-    "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/link",
-    operation_id="linkResourceLinkToResourceLink",
-    status_code=204,
-    response_class=Response,
-)
-async def link_resources(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    child_type: TypeName,
-    child_id: ResourceId,
-    service: Service,
-    principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.link(principal, ip, resource_type, resource_id, child_type, child_id)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/unlink",
-    operation_id="unlinkResourceLinkFromResourceLink",
-    status_code=204,
-    response_class=Response,
-)
-async def unlink_resources(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    child_type: TypeName,
-    child_id: ResourceId,
-    service: Service,
-    principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.unlink(principal, ip, resource_type, resource_id, child_type, child_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("GET", "/resource-links/{resource_type}/{resource_id:int}/{link_type}",
+          "listResourceLinksByResourceTypeAndLinkType",
+          lambda resource_type, resource_id, link_type, service, principal, page,
+          linked_resource_type: service.list_links(
+              principal, resource_type, resource_id, page, link_type=link_type,
+              linked_type=linked_resource_type),
+          list[ResourceLinkRelation], paged=True,
+          extra=(param("linked_resource_type", Annotated[str | None, Query(max_length=40)], None),),
+          name="list_resource_links_by_type"),
+    Route("POST",
+          "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/link",
+          "linkResourceLinkToResourceLink",
+          lambda resource_type, resource_id, child_type, child_id, service, principal, ip:
+              service.link(principal, ip, resource_type, resource_id, child_type, child_id), None,
+          204, extra=(param("ip", ClientIP),), name="link_resources"),
+    Route("DELETE",
+          "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/unlink",
+          "unlinkResourceLinkFromResourceLink",
+          lambda resource_type, resource_id, child_type, child_id, service, principal, ip:
+              service.unlink(principal, ip, resource_type, resource_id, child_type, child_id), None,
+          204, extra=(param("ip", ClientIP),), name="unlink_resources"),
+], {"resource_type": TypeName, "resource_id": ResourceId, "link_type": LinkType,
+    "child_type": TypeName, "child_id": ResourceId})

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Response
 
 from app.core.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import SessionDep, SettingsDep
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 from app.tokens import schemas
 from app.tokens.models import ApiToken
 from app.tokens.service import TokenService
@@ -31,17 +31,12 @@ add_routes(router, Service, [
 ])
 
 
-@router.post(
-    "/users/personal-access-tokens",
-    operation_id="addUserPersonalAccessToken",
-    status_code=201,
-    response_model=schemas.PersonalAccessToken,
-    tags=[PAT_TAG],
-)
-async def add_personal_access_token(
-    service: Service, principal: CurrentUserPrincipal, data: schemas.PersonalAccessTokenUserCreate
-) -> ApiToken:
-    return await service.create_personal(principal, data)
+add_routes(router, Service, [
+    Route("POST", "/users/personal-access-tokens", "addUserPersonalAccessToken", "create_personal",
+          schemas.PersonalAccessToken, 201,
+          extra=(param("data", schemas.PersonalAccessTokenUserCreate),),
+          principal=CurrentUserPrincipal, tags=(PAT_TAG,), name="add_personal_access_token"),
+])
 
 
 add_routes(router, Service, [

@@ -56,64 +56,23 @@ add_routes(router, Service, [
 ])
 
 
-# Deprecated per-resource routes: older clients still call them; same rules as above.
-
-
-@router.get(
-    "/applications/{application_id:int}/variables",
-    operation_id="listApplicationVariables",
-    response_model=list[schemas.VariableRelation],
-    tags=["Applications - Variables"],
-    deprecated=True,
-)
-async def list_application_variables(
-    application_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Variable]:
-    return await service.list(principal, "application", application_id, page)
-
-
-@router.post(
-    "/applications/{application_id:int}/variables",
-    operation_id="addApplicationVariable",
-    status_code=201,
-    response_model=schemas.Variable,
-    tags=["Applications - Variables"],
-    deprecated=True,
-)
-async def add_application_variable(
-    application_id: int,
-    data: schemas.VariableCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Variable:
-    return await service.create(principal, "application", application_id, data)
-
-
-@router.get(
-    "/services/{service_id:int}/variables",
-    operation_id="listServiceVariables",
-    response_model=list[schemas.VariableRelation],
-    tags=["Services - Variables"],
-    deprecated=True,
-)
-async def list_service_variables(
-    service_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Variable]:
-    return await service.list(principal, "service", service_id, page)
-
-
-@router.post(
-    "/services/{service_id:int}/variables",
-    operation_id="addServiceVariable",
-    status_code=201,
-    response_model=schemas.Variable,
-    tags=["Services - Variables"],
-    deprecated=True,
-)
-async def add_service_variable(
-    service_id: int,
-    data: schemas.VariableCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Variable:
-    return await service.create(principal, "service", service_id, data)
+add_routes(router, Service, [
+    # Deprecated per-resource routes: older clients still call them; same rules as above.
+    Route("GET", "/applications/{application_id:int}/variables", "listApplicationVariables",
+          lambda application_id, service, principal, page:
+              service.list(principal, 'application', application_id, page),
+          list[schemas.VariableRelation], paged=True, tags=("Applications - Variables",),
+          options={"deprecated": True}),
+    Route("POST", "/applications/{application_id:int}/variables", "addApplicationVariable",
+          lambda application_id, data, service, principal:
+              service.create(principal, 'application', application_id, data), schemas.Variable, 201,
+          schemas.VariableCreate, tags=("Applications - Variables",), options={"deprecated": True}),
+    Route("GET", "/services/{service_id:int}/variables", "listServiceVariables",
+          lambda service_id, service, principal, page:
+              service.list(principal, 'service', service_id, page), list[schemas.VariableRelation],
+          paged=True, tags=("Services - Variables",), options={"deprecated": True}),
+    Route("POST", "/services/{service_id:int}/variables", "addServiceVariable",
+          lambda service_id, data, service, principal:
+              service.create(principal, 'service', service_id, data), schemas.Variable, 201,
+          schemas.VariableCreate, tags=("Services - Variables",), options={"deprecated": True}),
+])
