@@ -13,6 +13,7 @@ from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 
 
@@ -32,9 +33,7 @@ class NetworkRuleService(EnvironmentResourceService[NetworkRule]):
             self.session, environment_id, data.linked_resources, principal
         )
         rule = NetworkRule(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             direction=data.direction,
             protocol=data.protocol,

@@ -109,6 +109,12 @@ async def run_operation(
     )
 
 
+def ownership(environment: Environment, principal: Principal) -> dict[str, int | None]:
+    """The columns an environment resource is created with: where it lives, who made it."""
+    return {"environment_id": environment.id, "project_id": environment.project_id,
+            "created_by": principal.user_id}
+
+
 def check_body_id(body_id: int, path_id: int) -> None:
     if body_id != path_id:
         raise ValidationFailed.field("id", "The id must match the id in the URL.")

@@ -11,6 +11,7 @@ from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.services.models import Service
 from app.services.repository import ServiceRepository
@@ -38,9 +39,7 @@ class ServiceService(EnvironmentResourceService[Service]):
             self.session, environment_id, data.linked_resources, principal
         )
         service = Service(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=name,
             type=data.type,
             version=data.version,

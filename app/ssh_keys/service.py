@@ -11,6 +11,7 @@ from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.resources_common.validators import parse_ssh_public_key
 from app.ssh_keys.models import SshKey
@@ -42,9 +43,7 @@ class SshKeyService(EnvironmentResourceService[SshKey]):
             self.session, environment_id, data.linked_resources, principal
         )
         key = SshKey(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             key_type=parsed.key_type,
             public_key=parsed.normalized,

@@ -11,6 +11,7 @@ from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.virtual_hosts.models import VirtualHost, VirtualHostType
 from app.virtual_hosts.repository import VirtualHostRepository
@@ -42,9 +43,7 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
             self.session, environment_id, data.linked_resources, principal
         )
         host = VirtualHost(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             type=data.type,
             name=data.name,
             root_directory=data.root_directory,
