@@ -8,7 +8,6 @@ from app.core.auth import Principal
 from app.network_rules.models import NetworkRule
 from app.network_rules.repository import NetworkRuleRepository
 from app.network_rules.schemas import NetworkRuleEnvironmentCreate, NetworkRuleUpdate
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
@@ -40,9 +39,7 @@ class NetworkRuleService(EnvironmentResourceService[NetworkRule]):
             port=data.port,
             cidr_block=data.cidr_block,
         )
-        await self.rules.add(rule)
-        await links.link_servers(self.session, self.resource_type, rule.id, server_ids)
-        return await self.created(rule)
+        return await self.add_linked(rule, server_ids)
 
     async def update(self, principal: Principal, rule_id: int, data: NetworkRuleUpdate) -> None:
         check_body_id(data.id, rule_id)

@@ -160,6 +160,12 @@ class EnvironmentResourceService(Generic[M]):
             raise Conflict("The environment is archived; unarchive it to add resources.")
         return environment
 
+    async def add_linked(self, resource: M, server_ids: Sequence[int]) -> M:
+        """Store a new resource, link it to its servers, then as `created`."""
+        await self.repository.add(resource)
+        await links.link_servers(self.session, self.resource_type, resource.id, server_ids)
+        return await self.created(resource)
+
     async def created(self, resource: M) -> M:
         """After a create: the resource's default pipelines exist from the start (one per
         operation of its type), then the freshly loaded resource."""

@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import ValidationFailed
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
@@ -46,9 +45,7 @@ class ServiceService(EnvironmentResourceService[Service]):
             auto_start=data.auto_start,
             initial_state=data.initial_state,
         )
-        await self.services.add(service)
-        await links.link_servers(self.session, self.resource_type, service.id, server_ids)
-        return await self.created(service)
+        return await self.add_linked(service, server_ids)
 
     async def update(self, principal: Principal, service_id: int, data: ServiceUpdate) -> None:
         check_body_id(data.id, service_id)

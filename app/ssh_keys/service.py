@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import ValidationFailed
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
@@ -50,9 +49,7 @@ class SshKeyService(EnvironmentResourceService[SshKey]):
             fingerprint=parsed.fingerprint_md5,
             fingerprint_sha256=parsed.fingerprint_sha256,
         )
-        await self.keys.add(key)
-        await links.link_servers(self.session, self.resource_type, key.id, server_ids)
-        return await self.created(key)
+        return await self.add_linked(key, server_ids)
 
     async def update(self, principal: Principal, key_id: int, data: SshKeyUpdate) -> None:
         check_body_id(data.id, key_id)

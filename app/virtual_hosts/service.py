@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
@@ -50,9 +49,7 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
             application_listen_address=data.application_listen_address,
             application_id=application_id,
         )
-        await self.hosts.add(host)
-        await links.link_servers(self.session, self.resource_type, host.id, server_ids)
-        return await self.created(host)
+        return await self.add_linked(host, server_ids)
 
     async def update(self, principal: Principal, host_id: int, data: VirtualHostUpdate) -> None:
         check_body_id(data.id, host_id)
