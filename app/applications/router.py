@@ -9,7 +9,11 @@ from app.applications.models import Application
 from app.applications.service import ApplicationService
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
-from app.resources_common.router import Route, action_response, add_routes
+from app.resources_common.router import (
+    action_response,
+    add_routes,
+    environment_resource_routes,
+)
 
 router = APIRouter(tags=["Applications"])
 
@@ -21,12 +25,12 @@ def get_service(session: SessionDep) -> ApplicationService:
 Service = Annotated[ApplicationService, Depends(get_service)]
 
 
-add_routes(router, Service, [
-    Route("GET", "/environments/{environment_id:int}/applications", "listEnvironmentApplications",
-          "list", list[schemas.ApplicationRelation], paged=True),
-    Route("POST", "/environments/{environment_id:int}/applications", "addEnvironmentApplication",
-          "create", schemas.Application, 201, schemas.ApplicationEnvironmentCreate),
-])
+ROUTES = environment_resource_routes(
+    "applications", "application_id", "Application", "Applications",
+    (schemas.Application, schemas.ApplicationRelation, schemas.ApplicationEnvironmentCreate,
+     schemas.ApplicationUpdate),
+)
+add_routes(router, Service, ROUTES[:2])
 
 
 @router.post(
@@ -44,13 +48,7 @@ async def apply_template_environment_application(
     await service.apply_template(principal, environment_id, data)
 
 
-add_routes(router, Service, [
-    Route("GET", "/applications/{application_id:int}", "getApplication", "get",
-          schemas.Application),
-    Route("PUT", "/applications/{application_id:int}", "updateApplication", "update", None, 204,
-          schemas.ApplicationUpdate),
-    Route("DELETE", "/applications/{application_id:int}", "deleteApplication", "delete", None, 204),
-])
+add_routes(router, Service, ROUTES[2:])
 
 
 @router.post(

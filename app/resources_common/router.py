@@ -6,8 +6,8 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from fastapi.datastructures import Default
@@ -158,3 +158,50 @@ def _endpoint(
     )
     endpoint.__name__ = route.name or _snake(route.operation_id)
     return endpoint
+
+
+def environment_resource_routes(
+    collection: str,
+    param: str,
+    word: str,
+    plural: str,
+    schemas: tuple[Any, Any, Any, Any | None],
+    names: Mapping[str, str] | None = None,
+) -> list[Route]:
+    """The routes every environment resource has, in this order: list and add under its
+    environment (`listEnvironment<plural>`, `addEnvironment<word>`), then get, update and
+    delete by id (`get<word>`...). `schemas` is (resource, relation, create, update); without
+    an update schema there is no update route. `names` renames endpoints by operation id.
+    Services answer `list`, `create`, `get`, `update` and `delete`."""
+    model, relation, create, update = schemas
+    under = f"/environments/{{environment_id:int}}/{collection}"
+    item = f"/{collection}/{{{param}:int}}"
+    routes = [
+        Route("GET", under, f"listEnvironment{plural}", "list", list[relation],  # type: ignore[valid-type]
+              paged=True),
+        Route("POST", under, f"addEnvironment{word}", "create", model, 201, create),
+        Route("GET", item, f"get{word}", "get", model),
+        *([Route("PUT", item, f"update{word}", "update", None, 204, update)] if update else []),
+        Route("DELETE", item, f"delete{word}", "delete", None, 204),
+    ]
+    return [replace(r, name=(names or {}).get(r.operation_id)) for r in routes]
+
+
+def environment_resource_router(
+    tag: str,
+    get_service: Callable[..., Any],
+    family: tuple[str, str, str],
+    schemas: tuple[Any, Any, Any, Any | None],
+    operations: list[tuple[str, str]],
+    names: Mapping[str, str] | None = None,
+) -> APIRouter:
+    """The whole HTTP surface of an environment resource that has nothing else: its
+    `environment_resource_routes` (`family` is their collection, id parameter and word; the
+    plural adds an "s") and its operations (`add_operation_routes`), all tagged `tag`."""
+    collection, param, word = family
+    router = APIRouter(tags=[tag])
+    service = Annotated[Any, Depends(get_service)]
+    add_routes(router, service,
+               environment_resource_routes(collection, param, word, f"{word}s", schemas, names))
+    add_operation_routes(router, f"/{collection}", param, get_service, operations)
+    return router
