@@ -129,16 +129,6 @@ ACTION_LISTS = [
 add_routes(router, Actions, ACTION_LISTS[:2], IDS)
 
 
-@router.get(
-    "/actions/{action_id:int}",
-    operation_id="getAction",
-    response_model=schemas.Action,
-    tags=[ACTIONS],
-    description=(
-        "Extension: `?wait=<seconds>` (up to 300) answers as soon as the action finishes, "
-        "or after that many seconds with its current state: no polling needed."
-    ),
-)
 async def get_action(
     action_id: Id,
     service: Actions,
@@ -166,13 +156,6 @@ async def get_action(
     return schemas.Action.of(await service.reload(action_id), settings.frontend_url)
 
 
-@router.post(
-    "/actions/{action_id:int}/retry",
-    operation_id="retryAction",
-    status_code=201,
-    response_model=schemas.Action,
-    tags=[ACTIONS],
-)
 async def retry_action(
     action_id: Id, service: Actions, principal: CurrentPrincipal, settings: SettingsDep
 ) -> schemas.Action:
@@ -180,19 +163,6 @@ async def retry_action(
     return schemas.Action.of(action, settings.frontend_url)
 
 
-@router.post(
-    "/actions/{action_id:int}/cancel",
-    operation_id="cancelAction",
-    response_model=schemas.Action,
-    tags=[EXTENSIONS],
-    summary="Cancel an action (extension)",
-    description=(
-        "Stops a pending or running action: the remote process group of each running step "
-        "is killed over SSH, running steps fail and pending ones are skipped, and the "
-        "servers' concurrency slots are freed. Answers with the action as it is now; "
-        "use `?wait=` on GET /actions/{action_id} to see it finish."
-    ),
-)
 async def cancel_action(
     action_id: Id, service: Actions, principal: CurrentPrincipal, settings: SettingsDep
 ) -> schemas.Action:
@@ -200,13 +170,6 @@ async def cancel_action(
     return schemas.Action.of(action, settings.frontend_url)
 
 
-@router.get(
-    "/actions/{action_id:int}/targets/{action_target_id:int}/steps/{action_step_order:int}/logs",
-    operation_id="getActionLog",
-    response_model=None,
-    responses={200: {"model": dict[str, Any]}},
-    tags=[LOGS],
-)
 async def get_action_log(
     action_id: Id,
     action_target_id: Id,
@@ -221,6 +184,32 @@ async def get_action_log(
     return StreamingResponse(
         log_json(database, step.id, target.resource_data), media_type="application/json"
     )
+
+
+add_routes(router, Actions, [
+    Route("GET", "/actions/{action_id:int}", "getAction", get_action, schemas.Action,
+          extra=(param("settings", SettingsDep),
+                 param("wait", Annotated[float | None, Query(ge=0, le=300)], None)),
+          tags=(ACTIONS,),
+          options={"description": (
+              "Extension: `?wait=<seconds>` (up to 300) answers as soon as the action finishes, "
+              "or after that many seconds with its current state: no polling needed."
+          )}),
+    Route("POST", "/actions/{action_id:int}/retry", "retryAction", retry_action, schemas.Action,
+          201, extra=(param("settings", SettingsDep),), tags=(ACTIONS,)),
+    Route("POST", "/actions/{action_id:int}/cancel", "cancelAction", cancel_action, schemas.Action,
+          extra=(param("settings", SettingsDep),), tags=(EXTENSIONS,),
+          options={"summary": "Cancel an action (extension)", "description": (
+              "Stops a pending or running action: the remote process group of each running step "
+              "is killed over SSH, running steps fail and pending ones are skipped, and the "
+              "servers' concurrency slots are freed. Answers with the action as it is now; "
+              "use `?wait=` on GET /actions/{action_id} to see it finish."
+          )}),
+    Route("GET",
+          "/actions/{action_id:int}/targets/{action_target_id:int}/steps/{action_step_order:int}/logs",
+          "getActionLog", get_action_log, None, extra=(param("database", DatabaseDep),),
+          tags=(LOGS,), options={"responses": {200: {"model": dict[str, Any]}}}),
+], {"action_id": Id, "action_target_id": Id, "action_step_order": Id})
 
 
 @router.get(
@@ -259,14 +248,6 @@ add_routes(router, Actions, ACTION_LISTS[2:], IDS)
 
 
 # ---- pipelines (integer routes first) ------------------------------------------------
-
-
-@router.get(
-    "/pipelines/{pipeline_id:int}",
-    operation_id="getPipeline",
-    response_model=schemas.Pipeline,
-    tags=[PIPELINES],
-)
 async def get_pipeline(
     pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal
 ) -> schemas.Pipeline:
@@ -274,6 +255,8 @@ async def get_pipeline(
 
 
 add_routes(router, Pipelines, [
+    Route("GET", "/pipelines/{pipeline_id:int}", "getPipeline", get_pipeline, schemas.Pipeline,
+          tags=(PIPELINES,)),
     Route("PUT", "/pipelines/{pipeline_id:int}", "updatePipeline", "update", None, 204,
           schemas.PipelineUpdate, tags=(PIPELINES,)),
     Route("DELETE", "/pipelines/{pipeline_id:int}", "deletePipeline", "delete", None, 204,
@@ -289,13 +272,6 @@ add_routes(router, Pipelines, [
 ], IDS)
 
 
-@router.post(
-    "/pipelines/{pipeline_id:int}/actions",
-    operation_id="addPipelineAction",
-    status_code=201,
-    response_model=schemas.Action,
-    tags=[PIPELINE_ACTIONS],
-)
 async def add_pipeline_action(
     pipeline_id: Id,
     data: schemas.ActionPipelineCreate,
@@ -310,13 +286,6 @@ async def add_pipeline_action(
     return schemas.Action.of(action, settings.frontend_url)
 
 
-@router.post(
-    "/pipelines/{pipeline_id:int}/steps",
-    operation_id="addPipelineStep",
-    status_code=201,
-    response_model=schemas.Step,
-    tags=[PIPELINE_STEPS],
-)
 async def add_pipeline_step(
     pipeline_id: Id, data: schemas.StepPipelineCreate, service: Pipelines,
     principal: CurrentPrincipal,
@@ -324,23 +293,6 @@ async def add_pipeline_step(
     return schemas.Step.of(await service.add_step(principal, pipeline_id, data))
 
 
-add_routes(router, Pipelines, [
-    Route("PUT", "/pipelines/{pipeline_id:int}/steps/{step_id:int}", "updatePipelineStep",
-          "update_step", None, 204, schemas.StepPipelineUpdate, tags=(PIPELINE_STEPS,)),
-    Route("POST", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link", "linkStepToPipeline",
-          "link_step", None, 204, tags=(PIPELINE_STEPS,), name="link_step"),
-    Route("DELETE", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
-          "unlinkStepFromPipeline", "unlink_step", None, 204, tags=(PIPELINE_STEPS,),
-          name="unlink_step"),
-], {"pipeline_id": Id, "step_id": Id})
-
-
-@router.get(
-    "/pipelines/{resource_type}/{resource_id}",
-    operation_id="listPipelinesByResourceType",
-    response_model=list[schemas.PipelineRelation],
-    tags=[PIPELINES],
-)
 async def list_pipelines(
     resource_type: str, resource_id: Id, service: Pipelines, principal: CurrentPrincipal,
     page: PageDep,
@@ -349,16 +301,33 @@ async def list_pipelines(
     return [schemas.PipelineRelation.of(p) for p in pipelines]
 
 
-@router.post(
-    "/pipelines/{resource_type}/{resource_id}",
-    operation_id="addPipeline",
-    status_code=201,
-    response_model=schemas.Pipeline,
-    tags=[PIPELINES],
-)
 async def add_pipeline(
     resource_type: str, resource_id: Id, data: schemas.PipelineCreate, service: Pipelines,
     principal: CurrentPrincipal,
 ) -> schemas.Pipeline:
     pipeline = await service.create(principal, resource_type, resource_id, data)
     return schemas.Pipeline.of(pipeline)
+
+
+add_routes(router, Pipelines, [
+    Route("POST", "/pipelines/{pipeline_id:int}/actions", "addPipelineAction", add_pipeline_action,
+          schemas.Action, 201, schemas.ActionPipelineCreate,
+          extra=(param("settings", SettingsDep),
+                 param("ip", ClientIP),
+                 param("response", Response)),
+          tags=(PIPELINE_ACTIONS,)),
+    Route("POST", "/pipelines/{pipeline_id:int}/steps", "addPipelineStep", add_pipeline_step,
+          schemas.Step, 201, schemas.StepPipelineCreate, tags=(PIPELINE_STEPS,)),
+    Route("PUT", "/pipelines/{pipeline_id:int}/steps/{step_id:int}", "updatePipelineStep",
+          "update_step", None, 204, schemas.StepPipelineUpdate, tags=(PIPELINE_STEPS,)),
+    Route("POST", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link", "linkStepToPipeline",
+          "link_step", None, 204, tags=(PIPELINE_STEPS,), name="link_step"),
+    Route("DELETE", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
+          "unlinkStepFromPipeline", "unlink_step", None, 204, tags=(PIPELINE_STEPS,),
+          name="unlink_step"),
+    Route("GET", "/pipelines/{resource_type}/{resource_id}", "listPipelinesByResourceType",
+          list_pipelines, list[schemas.PipelineRelation], paged=True, tags=(PIPELINES,),
+          name="list_pipelines"),
+    Route("POST", "/pipelines/{resource_type}/{resource_id}", "addPipeline", add_pipeline,
+          schemas.Pipeline, 201, schemas.PipelineCreate, tags=(PIPELINES,)),
+], {"pipeline_id": Id, "step_id": Id, "resource_id": Id})

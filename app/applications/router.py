@@ -10,6 +10,7 @@ from app.applications.service import ApplicationService
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
 from app.resources_common.router import (
+    Route,
     action_response,
     add_routes,
     environment_resource_routes,
@@ -33,12 +34,6 @@ ROUTES = environment_resource_routes(
 add_routes(router, Service, ROUTES[:2])
 
 
-@router.post(
-    "/environments/{environment_id:int}/applications/apply-template",
-    operation_id="applyTemplateEnvironmentApplication",
-    status_code=201,
-    response_model=schemas.Application,
-)
 async def apply_template_environment_application(
     environment_id: int,
     data: schemas.ApplicationEnvironmentApplyTemplate,
@@ -48,15 +43,16 @@ async def apply_template_environment_application(
     await service.apply_template(principal, environment_id, data)
 
 
+add_routes(router, Service, [
+    Route("POST", "/environments/{environment_id:int}/applications/apply-template",
+          "applyTemplateEnvironmentApplication", apply_template_environment_application,
+          schemas.Application, 201, schemas.ApplicationEnvironmentApplyTemplate),
+])
+
+
 add_routes(router, Service, ROUTES[2:])
 
 
-@router.post(
-    "/applications/{application_id:int}/deployments",
-    operation_id="addApplicationDeployment",
-    status_code=204,
-    response_class=Response,
-)
 async def add_application_deployment(
     application_id: int,
     data: schemas.DeploymentApplicationCreate,
@@ -64,3 +60,9 @@ async def add_application_deployment(
     principal: CurrentPrincipal,
 ) -> Response:
     return action_response(await service.deploy(principal, application_id, data))
+
+
+add_routes(router, Service, [
+    Route("POST", "/applications/{application_id:int}/deployments", "addApplicationDeployment",
+          add_application_deployment, None, 204, schemas.DeploymentApplicationCreate),
+])

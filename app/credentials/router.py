@@ -49,6 +49,36 @@ PROVIDER_FILTERS = (param("provider_code", ProviderCodeQuery, None),
                     param("provider_type", ProviderTypeQuery, None))
 
 
+async def get_environment_credential_settings(
+    environment_id: Id, provider_code: ProviderCodePath, service: Service,
+    principal: CurrentPrincipal, state: State = None,
+) -> schemas.CredentialSetting:
+    organization_id = await service.environment_organization(principal, environment_id)
+    body = provider_settings(service.settings, provider_code, state)
+    return _setting(provider_code, body, organization_id, environment_id)
+
+
+async def get_organization_credential_settings(
+    organization_id: OrganizationKey, provider_code: ProviderCodePath, service: Service,
+    principal: CurrentPrincipal, state: State = None,
+) -> schemas.CredentialSetting:
+    organization = await service.organization(principal, organization_id)
+    return _setting(provider_code, provider_settings(service.settings, provider_code, state),
+                    organization)
+
+
+async def get_status_credential(
+    credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
+) -> Response:
+    result = await service.check_status(principal, ip, credential_id)
+    if not result.ok:
+        # Answered without raising, so the stored status of the check is committed too.
+        return error_response(
+            422, result.message, {"credential": [result.message]}
+        )
+    return Response(status_code=204)
+
+
 add_routes(router, Service, [
     Route("GET", "/environments/{environment_id:int}/credentials", "listEnvironmentCredentials",
           "list_for_environment", list[schemas.CredentialRelation], paged=True,
@@ -69,25 +99,9 @@ add_routes(router, Service, [
           lambda environment_id, credential_id, service, principal, ip:
               service.unlink(principal, ip, environment_id, credential_id), None, 204,
           extra=(param("ip", ClientIP),), tags=(TAG,), name="unlink_credential"),
-], {"environment_id": Id, "credential_id": Id})
-
-
-@router.get(
-    "/environments/{environment_id:int}/credentials/{provider_code}/settings",
-    operation_id="getEnvironmentCredentialSettings",
-    response_model=schemas.CredentialSetting,
-    tags=[TAG],
-)
-async def get_environment_credential_settings(
-    environment_id: Id, provider_code: ProviderCodePath, service: Service,
-    principal: CurrentPrincipal, state: State = None,
-) -> schemas.CredentialSetting:
-    organization_id = await service.environment_organization(principal, environment_id)
-    body = provider_settings(service.settings, provider_code, state)
-    return _setting(provider_code, body, organization_id, environment_id)
-
-
-add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/credentials/{provider_code}/settings",
+          "getEnvironmentCredentialSettings", get_environment_credential_settings,
+          schemas.CredentialSetting, extra=(param("state", State, None),), tags=(TAG,)),
     Route("GET", "/organizations/{organization_id}/credentials", "listOrganizationCredentials",
           "list_for_organization", list[schemas.CredentialRelation], paged=True,
           extra=PROVIDER_FILTERS,
@@ -97,31 +111,11 @@ add_routes(router, Service, [
               service.create_for_organization(principal, ip, organization_id, data),
           schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
           tags=(TAG,)),
-], {"organization_id": OrganizationKey})
-
-
-@router.get(
-    "/organizations/{organization_id}/credentials/{provider_code}/settings",
-    operation_id="getOrganizationCredentialSettings",
-    response_model=schemas.CredentialSetting,
-    tags=[TAG],
-)
-async def get_organization_credential_settings(
-    organization_id: OrganizationKey, provider_code: ProviderCodePath, service: Service,
-    principal: CurrentPrincipal, state: State = None,
-) -> schemas.CredentialSetting:
-    organization = await service.organization(principal, organization_id)
-    return _setting(provider_code, provider_settings(service.settings, provider_code, state),
-                    organization)
-
-
-add_routes(router, Service, [
+    Route("GET", "/organizations/{organization_id}/credentials/{provider_code}/settings",
+          "getOrganizationCredentialSettings", get_organization_credential_settings,
+          schemas.CredentialSetting, extra=(param("state", State, None),), tags=(TAG,)),
     Route("GET", "/credentials/{credential_id:int}", "getCredential", "get", schemas.Credential,
           tags=(TAG,)),
-], {"credential_id": Id})
-
-
-add_routes(router, Service, [
     Route("PUT", "/credentials/{credential_id:int}", "updateCredential",
           lambda credential_id, data, service, principal, ip:
               service.update(principal, ip, credential_id, data), None, 204,
@@ -130,29 +124,8 @@ add_routes(router, Service, [
           lambda credential_id, service, principal, ip:
               service.delete(principal, ip, credential_id), None, 204,
           extra=(param("ip", ClientIP),), tags=(TAG,)),
-], {"credential_id": Id})
-
-
-@router.post(
-    "/credentials/{credential_id:int}/get-status",
-    operation_id="getStatusCredential",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def get_status_credential(
-    credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
-) -> Response:
-    result = await service.check_status(principal, ip, credential_id)
-    if not result.ok:
-        # Answered without raising, so the stored status of the check is committed too.
-        return error_response(
-            422, result.message, {"credential": [result.message]}
-        )
-    return Response(status_code=204)
-
-
-add_routes(router, Service, [
+    Route("POST", "/credentials/{credential_id:int}/get-status", "getStatusCredential",
+          get_status_credential, None, 204, extra=(param("ip", ClientIP),), tags=(TAG,)),
     Route("GET", "/credentials/{credential_id:int}/repositories", "listCredentialRepositories",
           "repositories", list[schemas.RepositoryRelation], paged=True,
           tags=("Credentials - Repositories",)),
@@ -161,7 +134,10 @@ add_routes(router, Service, [
           "getCredentialRepository", "repository", schemas.Repository,
           tags=("Credentials - Repositories",)),
 ], {
+    "environment_id": Id,
     "credential_id": Id,
+    "provider_code": ProviderCodePath,
+    "organization_id": OrganizationKey,
     "repository_owner": Annotated[str, Path(max_length=255)],
     "repository_name": Annotated[str, Path(max_length=255)],
 })

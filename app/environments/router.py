@@ -32,43 +32,12 @@ async def _present(service: EnvironmentService, environment: Environment) -> sch
     return body
 
 
-add_routes(router, Service, [
-    Route("GET", "/projects/{project_id:int}/environments", "listProjectEnvironments",
-          lambda project_id, service, principal, page:
-              service.list_for_project(principal, project_id, page, archived=False),
-          list[schemas.EnvironmentRelation], paged=True, tags=("Projects - Environments",)),
-])
-
-
-@router.post(
-    "/projects/{project_id:int}/environments",
-    operation_id="addProjectEnvironment",
-    status_code=201,
-    response_model=schemas.Environment,
-    tags=["Projects - Environments"],
-)
 async def add_project_environment(
     project_id: int, data: schemas.EnvironmentCreate, service: Service, principal: CurrentPrincipal
 ) -> schemas.Environment:
     return await _present(service, await service.create(principal, project_id, data))
 
 
-add_routes(router, Service, [
-    Route("GET", "/projects/{project_id:int}/environments/archived",
-          "listProjectArchivedEnvironments",
-          lambda project_id, service, principal, page:
-              service.list_for_project(principal, project_id, page, archived=True),
-          list[schemas.EnvironmentRelation], paged=True,
-          tags=("Projects - Archived Environments",)),
-])
-
-
-@router.get(
-    "/environments/{environment_id:int}",
-    operation_id="getEnvironment",
-    response_model=schemas.Environment,
-    tags=[TAG],
-)
 async def get_environment(
     environment_id: int, service: Service, principal: CurrentPrincipal
 ) -> schemas.Environment:
@@ -76,14 +45,25 @@ async def get_environment(
 
 
 add_routes(router, Service, [
+    Route("GET", "/projects/{project_id:int}/environments", "listProjectEnvironments",
+          lambda project_id, service, principal, page:
+              service.list_for_project(principal, project_id, page, archived=False),
+          list[schemas.EnvironmentRelation], paged=True, tags=("Projects - Environments",)),
+    Route("POST", "/projects/{project_id:int}/environments", "addProjectEnvironment",
+          add_project_environment, schemas.Environment, 201, schemas.EnvironmentCreate,
+          tags=("Projects - Environments",)),
+    Route("GET", "/projects/{project_id:int}/environments/archived",
+          "listProjectArchivedEnvironments",
+          lambda project_id, service, principal, page:
+              service.list_for_project(principal, project_id, page, archived=True),
+          list[schemas.EnvironmentRelation], paged=True,
+          tags=("Projects - Archived Environments",)),
+    Route("GET", "/environments/{environment_id:int}", "getEnvironment", get_environment,
+          schemas.Environment, tags=(TAG,)),
     Route("PUT", "/environments/{environment_id:int}", "updateEnvironment", "update", None, 204,
           schemas.EnvironmentUpdate, tags=(TAG,)),
     Route("DELETE", "/environments/{environment_id:int}", "deleteEnvironment", "delete", None, 204,
           tags=(TAG,)),
-])
-
-
-add_routes(router, Service, [
     Route("POST", "/environments/{environment_id:int}/archive", "archiveEnvironment",
           lambda environment_id, service, principal:
               service.set_archived(principal, environment_id, True), None, 204, tags=(TAG,)),

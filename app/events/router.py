@@ -9,7 +9,7 @@ from app.core.deps import ClientIP, SessionDep
 from app.core.errors import NotFound
 from app.events import schemas
 from app.events.service import EventService
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter(tags=["Resource Events"])
 
@@ -28,11 +28,6 @@ add_routes(router, Service, [
 ], {"resource_type": ResourceTypeParam, "resource_id": Annotated[int, Path(ge=1, le=2**31 - 1)]})
 
 
-@router.post(
-    "/events/{resource_type}/{resource_id}",
-    operation_id="addResourceEvent",
-    response_model=schemas.ResourceEvent,
-)
 async def add_resource_event(
     resource_type: ResourceTypeParam,
     resource_id: Annotated[str, Path(max_length=20)],
@@ -46,3 +41,9 @@ async def add_resource_event(
     return schemas.ResourceEvent(
         resource_type=ref.resource_type, resource_id=ref.id, resource_data=subscription
     )
+
+
+add_routes(router, Service, [
+    Route("POST", "/events/{resource_type}/{resource_id}", "addResourceEvent", add_resource_event,
+          schemas.ResourceEvent, extra=(param("ip", ClientIP),)),
+], {"resource_type": ResourceTypeParam, "resource_id": Annotated[str, Path(max_length=20)]})

@@ -25,26 +25,6 @@ def get_service(session: SessionDep, settings: SettingsDep) -> NetworkService:
 Service = Annotated[NetworkService, Depends(get_service)]
 
 
-add_routes(router, Service, [
-    Route("GET", "/environments/{environment_id:int}/networks", "listEnvironmentNetworks",
-          lambda environment_id, service, principal, page, include_default_network,
-          provider_name, region: service.list_networks(
-              principal, environment_id, page, provider_name=provider_name, region=region,
-              include_default=include_default_network),
-          list[schemas.NetworkRelation], paged=True,
-          extra=(param("include_default_network", bool, False),
-                 param("provider_name", Filter, None), param("region", Filter, None)),
-          tags=("Networks",)),
-], {"environment_id": Id})
-
-
-@router.post(
-    "/environments/{environment_id:int}/networks",
-    operation_id="addEnvironmentNetwork",
-    status_code=201,
-    response_model=schemas.Network,
-    tags=["Networks"],
-)
 async def add_environment_network(
     environment_id: Id, data: schemas.NetworkCreate, service: Service,
     principal: CurrentPrincipal, ip: ClientIP, response: Response,
@@ -55,29 +35,6 @@ async def add_environment_network(
     return network
 
 
-add_routes(router, Service, [
-    Route("GET", "/environments/{environment_id:int}/subnets", "listEnvironmentSubnets",
-          "list_environment_subnets", list[schemas.SubnetRelation], paged=True, tags=("Subnets",)),
-    Route("GET", "/networks/{network_id:int}", "getNetwork", "get_network", schemas.Network,
-          tags=("Networks",)),
-], {"environment_id": Id, "network_id": Id})
-
-
-add_routes(router, Service, [
-    Route("PUT", "/networks/{network_id:int}", "updateNetwork",
-          lambda network_id, data, service, principal, ip:
-              service.update_network(principal, ip, network_id, data), None, 204,
-          schemas.NetworkUpdate, extra=(param("ip", ClientIP),), tags=("Networks",)),
-], {"network_id": Id})
-
-
-@router.delete(
-    "/networks/{network_id:int}",
-    operation_id="deleteNetwork",
-    status_code=204,
-    response_class=Response,
-    tags=["Networks"],
-)
 async def delete_network(
     network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
@@ -85,13 +42,6 @@ async def delete_network(
     return no_content() if action_id is None else action_response(action_id)
 
 
-@router.post(
-    "/networks/{network_id:int}/get-status",
-    operation_id="getStatusNetwork",
-    status_code=204,
-    response_class=Response,
-    tags=["Networks"],
-)
 async def get_status_network(
     network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
@@ -99,21 +49,6 @@ async def get_status_network(
     return action_response(action_id)
 
 
-add_routes(router, Service, [
-    Route("GET", "/networks/{network_id:int}/subnets", "listNetworkSubnets", "list_network_subnets",
-          list[schemas.SubnetRelation], paged=True,
-          extra=(param("region", Filter, None), param("zone", Filter, None),),
-          tags=("Networks - Subnets",)),
-], {"network_id": Id})
-
-
-@router.post(
-    "/networks/{network_id:int}/subnets",
-    operation_id="addNetworkSubnet",
-    status_code=201,
-    response_model=schemas.Subnet,
-    tags=["Networks - Subnets"],
-)
 async def add_network_subnet(
     network_id: Id, data: schemas.SubnetCreate, service: Service, principal: CurrentPrincipal,
     ip: ClientIP, response: Response,
@@ -124,21 +59,47 @@ async def add_network_subnet(
     return subnet
 
 
-add_routes(router, Service, [
-    Route("GET", "/subnets/{subnet_id:int}", "getSubnet", "get_subnet", schemas.Subnet,
-          tags=("Subnets",)),
-], {"subnet_id": Id})
-
-
-@router.delete(
-    "/subnets/{subnet_id:int}",
-    operation_id="deleteSubnet",
-    status_code=204,
-    response_class=Response,
-    tags=["Subnets"],
-)
 async def delete_subnet(
     subnet_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
     action_id = await service.delete_subnet(principal, ip, subnet_id)
     return no_content() if action_id is None else action_response(action_id)
+
+
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/networks", "listEnvironmentNetworks",
+          lambda environment_id, service, principal, page, include_default_network,
+          provider_name, region: service.list_networks(
+              principal, environment_id, page, provider_name=provider_name, region=region,
+              include_default=include_default_network),
+          list[schemas.NetworkRelation], paged=True,
+          extra=(param("include_default_network", bool, False),
+                 param("provider_name", Filter, None), param("region", Filter, None)),
+          tags=("Networks",)),
+    Route("POST", "/environments/{environment_id:int}/networks", "addEnvironmentNetwork",
+          add_environment_network, schemas.Network, 201, schemas.NetworkCreate,
+          extra=(param("ip", ClientIP), param("response", Response)), tags=("Networks",)),
+    Route("GET", "/environments/{environment_id:int}/subnets", "listEnvironmentSubnets",
+          "list_environment_subnets", list[schemas.SubnetRelation], paged=True, tags=("Subnets",)),
+    Route("GET", "/networks/{network_id:int}", "getNetwork", "get_network", schemas.Network,
+          tags=("Networks",)),
+    Route("PUT", "/networks/{network_id:int}", "updateNetwork",
+          lambda network_id, data, service, principal, ip:
+              service.update_network(principal, ip, network_id, data), None, 204,
+          schemas.NetworkUpdate, extra=(param("ip", ClientIP),), tags=("Networks",)),
+    Route("DELETE", "/networks/{network_id:int}", "deleteNetwork", delete_network, None, 204,
+          extra=(param("ip", ClientIP),), tags=("Networks",)),
+    Route("POST", "/networks/{network_id:int}/get-status", "getStatusNetwork", get_status_network,
+          None, 204, extra=(param("ip", ClientIP),), tags=("Networks",)),
+    Route("GET", "/networks/{network_id:int}/subnets", "listNetworkSubnets", "list_network_subnets",
+          list[schemas.SubnetRelation], paged=True,
+          extra=(param("region", Filter, None), param("zone", Filter, None),),
+          tags=("Networks - Subnets",)),
+    Route("POST", "/networks/{network_id:int}/subnets", "addNetworkSubnet", add_network_subnet,
+          schemas.Subnet, 201, schemas.SubnetCreate,
+          extra=(param("ip", ClientIP), param("response", Response)), tags=("Networks - Subnets",)),
+    Route("GET", "/subnets/{subnet_id:int}", "getSubnet", "get_subnet", schemas.Subnet,
+          tags=("Subnets",)),
+    Route("DELETE", "/subnets/{subnet_id:int}", "deleteSubnet", delete_subnet, None, 204,
+          extra=(param("ip", ClientIP),), tags=("Subnets",)),
+], {"environment_id": Id, "network_id": Id, "subnet_id": Id})

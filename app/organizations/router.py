@@ -29,29 +29,12 @@ async def _present(
     return body
 
 
-add_routes(router, Service, [
-    Route("GET", "/organizations", "listOrganizations", "list_readable",
-          list[schemas.OrganizationListItem], paged=True),
-])
-
-
-@router.post(
-    "/organizations",
-    operation_id="addOrganization",
-    status_code=201,
-    response_model=schemas.Organization,
-)
 async def add_organization(
     data: schemas.OrganizationCreate, service: Service, principal: CurrentUserPrincipal
 ) -> schemas.Organization:
     return await _present(service, await service.create(principal, data))
 
 
-@router.get(
-    "/organizations/{organization_id}",
-    operation_id="getOrganization",
-    response_model=schemas.Organization,
-)
 async def get_organization(
     organization_id: str, service: Service, principal: CurrentPrincipal
 ) -> schemas.Organization:
@@ -59,6 +42,12 @@ async def get_organization(
 
 
 add_routes(router, Service, [
+    Route("GET", "/organizations", "listOrganizations", "list_readable",
+          list[schemas.OrganizationListItem], paged=True),
+    Route("POST", "/organizations", "addOrganization", add_organization, schemas.Organization, 201,
+          schemas.OrganizationCreate, principal=CurrentUserPrincipal),
+    Route("GET", "/organizations/{organization_id}", "getOrganization", get_organization,
+          schemas.Organization),
     Route("PUT", "/organizations/{organization_id}", "updateOrganization", "update", None, 204,
           schemas.OrganizationUpdate),
     Route("DELETE", "/organizations/{organization_id}", "deleteOrganization", "delete", None, 204),

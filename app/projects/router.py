@@ -29,24 +29,6 @@ async def _present(service: ProjectService, project: Project) -> schemas.Project
     return body
 
 
-add_routes(router, Service, [
-    Route("GET", "/projects", "listProjects", "list_readable", list[schemas.ProjectRelation],
-          paged=True,
-          extra=(param("owner", Annotated[
-        str | None, Query(max_length=255, description="Owner user or organization, id or slug")
-    ], None),),
-          tags=(TAG,)),
-])
-
-
-@router.post(
-    "/projects",
-    tags=[TAG],
-    operation_id="addProject",
-    status_code=201,
-    response_model=schemas.Project,
-    deprecated=True,
-)
 async def add_project(
     data: Annotated[schemas.ProjectCreate, Body()],
     service: Service,
@@ -55,13 +37,6 @@ async def add_project(
     return await _present(service, await service.create_personal(principal, data))
 
 
-@router.post(
-    "/organizations/{organization_id}/projects",
-    tags=[TAG],
-    operation_id="addOrganizationProject",
-    status_code=201,
-    response_model=schemas.Project,
-)
 async def add_organization_project(
     organization_id: str,
     data: schemas.ProjectCreate,
@@ -73,12 +48,6 @@ async def add_organization_project(
     )
 
 
-@router.get(
-    "/projects/{project_id:int}",
-    tags=[TAG],
-    operation_id="getProject",
-    response_model=schemas.Project,
-)
 async def get_project(
     project_id: int, service: Service, principal: CurrentPrincipal
 ) -> schemas.Project:
@@ -86,14 +55,23 @@ async def get_project(
 
 
 add_routes(router, Service, [
+    Route("GET", "/projects", "listProjects", "list_readable", list[schemas.ProjectRelation],
+          paged=True,
+          extra=(param("owner", Annotated[
+        str | None, Query(max_length=255, description="Owner user or organization, id or slug")
+    ], None),),
+          tags=(TAG,)),
+    Route("POST", "/projects", "addProject", add_project, schemas.Project, 201,
+          Annotated[schemas.ProjectCreate, Body()], principal=CurrentUserPrincipal, tags=(TAG,),
+          options={"deprecated": True}),
+    Route("POST", "/organizations/{organization_id}/projects", "addOrganizationProject",
+          add_organization_project, schemas.Project, 201, schemas.ProjectCreate, tags=(TAG,)),
+    Route("GET", "/projects/{project_id:int}", "getProject", get_project, schemas.Project,
+          tags=(TAG,)),
     Route("PUT", "/projects/{project_id:int}", "updateProject", "update", None, 204,
           schemas.ProjectUpdate, tags=(TAG,)),
     Route("DELETE", "/projects/{project_id:int}", "deleteProject", "delete", None, 204,
           tags=(TAG,)),
-])
-
-
-add_routes(router, Service, [
     Route("GET", "/users/{user_id}/projects", "listUserProjects",
           lambda user_id, service, principal, page, subscription_id:
               service.list_owned_by(principal, user_id, page), list[schemas.ProjectRelation],

@@ -25,10 +25,6 @@ add_routes(router, Service, [
     Route("GET", "/resource-links/{resource_type}/{resource_id:int}",
           "listResourceLinksByResourceType", "list_links", list[ResourceLinkRelation], paged=True,
           name="list_resource_links"),
-], {"resource_type": TypeName, "resource_id": ResourceId})
-
-
-add_routes(router, Service, [
     Route("GET", "/resource-links/{resource_type}/{resource_id:int}/{link_type}",
           "listResourceLinksByResourceTypeAndLinkType",
           lambda resource_type, resource_id, link_type, service, principal, page,
@@ -50,5 +46,10 @@ add_routes(router, Service, [
           lambda resource_type, resource_id, child_type, child_id, service, principal, ip:
               service.unlink(principal, ip, resource_type, resource_id, child_type, child_id), None,
           204, extra=(param("ip", ClientIP),), name="unlink_resources"),
-], {"resource_type": TypeName, "resource_id": ResourceId, "link_type": LinkType,
-    "child_type": TypeName, "child_id": ResourceId})
+], {
+    "resource_type": TypeName,
+    "resource_id": ResourceId,
+    "link_type": LinkType,
+    "child_type": TypeName,
+    "child_id": ResourceId,
+})

@@ -85,7 +85,8 @@ class Route:
     string, unless the family types them), `data` (the body, if any), `service`,
     `principal`, `page` (lists) and `extra`. `call` is a service method's name, called with
     the principal then the rest in that order, or a function called with them by name. A
-    204 route answers no content; any other answers what the call returns.
+    route answers what the call returns; a 204 route whose call returns no response answers
+    no content.
     """
 
     method: str
@@ -150,7 +151,9 @@ def _endpoint(
             result = await method(values["principal"], *(values[name] for name in passed))
         else:
             result = await call(**values)
-        return no_content() if route.status_code == 204 else result
+        if route.status_code == 204 and not isinstance(result, Response):
+            return no_content()
+        return result
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [*ids, *body, *deps, *page, *route.extra],

@@ -13,6 +13,7 @@ from app.resources_common.router import (
     add_operation_routes,
     add_routes,
     no_content,
+    param,
 )
 from app.servers import schemas
 from app.servers.models import Server
@@ -28,18 +29,6 @@ def get_service(session: SessionDep, settings: SettingsDep) -> ServerService:
 Service = Annotated[ServerService, Depends(get_service)]
 
 
-add_routes(router, Service, [
-    Route("GET", "/environments/{environment_id:int}/servers", "listEnvironmentServers", "list",
-          list[schemas.ServerRelation], paged=True),
-])
-
-
-@router.post(
-    "/environments/{environment_id:int}/servers",
-    operation_id="addEnvironmentServer",
-    status_code=201,
-    response_model=schemas.Server,
-)
 async def add_environment_server(
     environment_id: int,
     data: schemas.ServerEnvironmentCreate,
@@ -54,19 +43,6 @@ async def add_environment_server(
     return server
 
 
-add_routes(router, Service, [
-    Route("GET", "/servers/{server_id:int}", "getServer", "get", schemas.Server),
-    Route("PUT", "/servers/{server_id:int}", "updateServer", "update", None, 204,
-          schemas.ServerUpdate),
-])
-
-
-@router.delete(
-    "/servers/{server_id:int}",
-    operation_id="deleteServer",
-    status_code=204,
-    response_class=Response,
-)
 async def delete_server(
     server_id: int,
     service: Service,
@@ -81,11 +57,6 @@ async def delete_server(
     return no_content() if action_id is None else action_response(action_id)
 
 
-@router.get(
-    "/servers/{server_id:int}/commands",
-    operation_id="getServerCommands",
-    response_model=schemas.ServerCommand,
-)
 async def get_server_commands(
     server_id: int, service: Service, principal: CurrentPrincipal, request: Request,
     settings: SettingsDep,
@@ -96,6 +67,22 @@ async def get_server_commands(
         request.base_url
     )
     return await service.commands(principal, server_id, base)
+
+
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/servers", "listEnvironmentServers", "list",
+          list[schemas.ServerRelation], paged=True),
+    Route("POST", "/environments/{environment_id:int}/servers", "addEnvironmentServer",
+          add_environment_server, schemas.Server, 201, schemas.ServerEnvironmentCreate,
+          extra=(param("response", Response),)),
+    Route("GET", "/servers/{server_id:int}", "getServer", "get", schemas.Server),
+    Route("PUT", "/servers/{server_id:int}", "updateServer", "update", None, 204,
+          schemas.ServerUpdate),
+    Route("DELETE", "/servers/{server_id:int}", "deleteServer", delete_server, None, 204,
+          extra=(param("destroy_server_disks", bool, True),)),
+    Route("GET", "/servers/{server_id:int}/commands", "getServerCommands", get_server_commands,
+          schemas.ServerCommand, extra=(param("request", Request), param("settings", SettingsDep))),
+])
 
 
 @router.post(

@@ -74,7 +74,6 @@ async def _accept(
 
 Relations = list[schemas.MembershipRelation]
 add_routes(router, Service, [
-    # teams
     Route("GET", "/organizations/{organization_id}/teams", "listOrganizationTeams",
           "list_for_organization", list[schemas.TeamRelation], paged=True, tags=(TAG,)),
     Route("POST", "/organizations/{organization_id}/teams", "addOrganizationTeam",
@@ -87,14 +86,12 @@ add_routes(router, Service, [
     Route("PUT", "/teams/{team_id:int}", "updateTeam", "update", None, 204, schemas.TeamUpdate,
           tags=(TAG,)),
     Route("DELETE", "/teams/{team_id:int}", "deleteTeam", "delete", None, 204, tags=(TAG,)),
-    # members
     Route("GET", "/teams/{team_id:int}/members", "listTeamMembers", "members",
           list[schemas.MemberRelation], paged=True, tags=(MEMBERS,)),
     Route("GET", "/teams/{team_id:int}/members/{user_id:int}", "getTeamMember", "member",
           schemas.Member, tags=(MEMBERS,)),
     Route("DELETE", "/teams/{team_id:int}/members/{user_id:int}", "deleteTeamMember",
           "remove_member", None, 204, tags=(MEMBERS,)),
-    # links (memberships)
     Route("GET", "/teams/{team_id:int}/memberships", "listTeamMemberships", "memberships",
           Relations, paged=True, tags=(TAG,), extra=(param("filter_by", Annotated[
               schemas.MembershipTarget | None,
@@ -109,7 +106,6 @@ add_routes(router, Service, [
         Route("DELETE", f"{prefix}/teams/{{team_id:int}}/unlink", f"unlinkTeamFrom{word}",
               _unlink(kind), None, 204, tags=(TAG,)),
     )),
-    # invitations
     Route("GET", "/teams/{team_id:int}/invitations", "listTeamInvitations", _invitations,
           list[schemas.InvitationRelation], paged=True, tags=("Teams - Invitations",)),
     Route("POST", "/teams/{team_id:int}/invitations", "addTeamInvitation", _invite,

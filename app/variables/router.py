@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, param
 from app.variables import schemas
 from app.variables.models import Variable
 from app.variables.service import VariableService
@@ -24,12 +24,6 @@ Service = Annotated[VariableService, Depends(get_service)]
 TAG = "Variables"
 
 
-@router.get(
-    "/variables/{resource_type}/{resource_id:int}",
-    operation_id="listVariablesByResourceType",
-    response_model=list[schemas.VariableRelation],
-    tags=[TAG],
-)
 async def list_variables_by_resource_type(
     resource_type: str,
     resource_id: int,
@@ -45,6 +39,11 @@ async def list_variables_by_resource_type(
 
 
 add_routes(router, Service, [
+    Route("GET", "/variables/{resource_type}/{resource_id:int}", "listVariablesByResourceType",
+          list_variables_by_resource_type, list[schemas.VariableRelation], paged=True,
+          extra=(param("variable_target", Annotated[str | None, Query(max_length=64)], None),
+                 param("include_virtual_variables", bool, True)),
+          tags=(TAG,)),
     Route("POST", "/variables/{resource_type}/{resource_id:int}", "addVariable", "create",
           schemas.Variable, 201, schemas.VariableCreate, tags=(TAG,)),
     Route("GET", "/variables/{variable_id:int}", "getVariable", "get", schemas.Variable,
@@ -53,11 +52,6 @@ add_routes(router, Service, [
           schemas.VariableUpdate, tags=(TAG,)),
     Route("DELETE", "/variables/{variable_id:int}", "deleteVariable", "delete", None, 204,
           tags=(TAG,)),
-])
-
-
-add_routes(router, Service, [
-    # Deprecated per-resource routes: older clients still call them; same rules as above.
     Route("GET", "/applications/{application_id:int}/variables", "listApplicationVariables",
           lambda application_id, service, principal, page:
               service.list(principal, 'application', application_id, page),
