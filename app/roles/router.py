@@ -16,13 +16,6 @@ TAG = "Roles"
 PROJECT_TAG = "Projects - Roles"
 
 
-def get_service(session: SessionDep) -> RoleService:
-    return RoleService(session)
-
-
-Service = Annotated[RoleService, Depends(get_service)]
-
-
 @router.get(
     "/static/permissions",
     operation_id="listStaticPermissions",
@@ -32,6 +25,13 @@ Service = Annotated[RoleService, Depends(get_service)]
 async def list_static_permissions(principal: CurrentPrincipal) -> list[schemas.PermissionRelation]:
     # Static lists ignore `per_page` and answer everything at once, as the reference says.
     return permission_catalogue()
+
+
+def get_service(session: SessionDep) -> RoleService:
+    return RoleService(session)
+
+
+Service = Annotated[RoleService, Depends(get_service)]
 
 
 add_routes(router, Service, [

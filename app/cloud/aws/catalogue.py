@@ -27,11 +27,7 @@ from typing import Any
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.cloud.aws.client import (
-    T,
-    _Aws,
-    _aws_message,
-)
+from app.cloud.aws.client import T, _Aws, _aws_message
 from app.cloud.base import (
     HOURS_PER_MONTH,
     CatalogueProvider,

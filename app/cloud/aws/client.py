@@ -16,12 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.cloud.base import (
-    CloudError,
-    CredentialRejected,
-    InstanceNotFound,
-    QuotaExceeded,
-)
+from app.cloud.base import CloudError, CredentialRejected, InstanceNotFound, QuotaExceeded
 from app.core.settings import Settings
 
 CANONICAL_OWNER = "099720109477"  # the AWS account Canonical publishes Ubuntu AMIs from

@@ -30,13 +30,7 @@ from app.cloud.aws.client import (
     _translate,
 )
 from app.cloud.aws.images import find_image, instance_architecture
-from app.cloud.base import (
-    CloudError,
-    ComputeProvider,
-    Instance,
-    InstanceNotFound,
-    InstanceSpec,
-)
+from app.cloud.base import CloudError, ComputeProvider, Instance, InstanceNotFound, InstanceSpec
 
 
 class AwsCompute(_Aws, ComputeProvider):

@@ -8,20 +8,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.cloud.aws.client import (
-    MANAGED_TAG,
-    AwsId,
-    _Aws,
-    _is_gone,
-    _tag_spec,
-)
-from app.cloud.base import (
-    CloudError,
-    NetworkProvider,
-    NetworkRef,
-    NetworkSpec,
-    SubnetSpec,
-)
+from app.cloud.aws.client import MANAGED_TAG, AwsId, _Aws, _is_gone, _tag_spec
+from app.cloud.base import CloudError, NetworkProvider, NetworkRef, NetworkSpec, SubnetSpec
 
 
 class AwsNetworks(_Aws, NetworkProvider):

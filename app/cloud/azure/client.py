@@ -21,12 +21,7 @@ from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from app.cloud.base import (
-    CloudError,
-    CredentialRejected,
-    InstanceNotFound,
-    QuotaExceeded,
-)
+from app.cloud.base import CloudError, CredentialRejected, InstanceNotFound, QuotaExceeded
 from app.core.settings import Settings
 
 # Tokens are always for Azure Resource Manager, wherever the endpoint points.

@@ -9,13 +9,7 @@ from typing import Any
 from azure.mgmt.network import models as network_models
 from azure.mgmt.resource.resources import models as resource_models
 
-from app.cloud.azure.client import (
-    NETWORK_GROUP_PREFIX,
-    _Azure,
-    _tags,
-    parse_id,
-    resource_name,
-)
+from app.cloud.azure.client import NETWORK_GROUP_PREFIX, _Azure, _tags, parse_id, resource_name
 from app.cloud.base import (
     CloudError,
     CredentialRejected,

@@ -10,16 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from app.cloud.base import (
-    CatalogueProvider,
-    CloudError,
-    InstanceTypeInfo,
-    Price,
-    RegionInfo,
-)
-from app.cloud.digitalocean.client import (
-    _Api,
-)
+from app.cloud.base import CatalogueProvider, CloudError, InstanceTypeInfo, Price, RegionInfo
+from app.cloud.digitalocean.client import _Api
 from app.core.settings import Settings
 
 

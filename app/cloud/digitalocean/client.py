@@ -11,11 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.cloud.base import (
-    CloudError,
-    CredentialRejected,
-    QuotaExceeded,
-)
+from app.cloud.base import CloudError, CredentialRejected, QuotaExceeded
 from app.core.settings import Settings
 
 KEY_NAME_PREFIX = "devopness-"

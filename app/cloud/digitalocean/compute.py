@@ -6,13 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from app.cloud.base import (
-    CloudError,
-    ComputeProvider,
-    Instance,
-    InstanceNotFound,
-    InstanceSpec,
-)
+from app.cloud.base import CloudError, ComputeProvider, Instance, InstanceNotFound, InstanceSpec
 from app.cloud.digitalocean.client import (
     _STATUS,
     KEY_NAME_PREFIX,

@@ -6,17 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from app.cloud.base import (
-    CloudError,
-    NetworkProvider,
-    NetworkRef,
-    NetworkSpec,
-    SubnetSpec,
-)
-from app.cloud.digitalocean.client import (
-    _Api,
-    _Missing,
-)
+from app.cloud.base import CloudError, NetworkProvider, NetworkRef, NetworkSpec, SubnetSpec
+from app.cloud.digitalocean.client import _Api, _Missing
 from app.core.settings import Settings
 
 

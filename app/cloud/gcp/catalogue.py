@@ -33,12 +33,7 @@ from app.cloud.base import (
     Price,
     RegionInfo,
 )
-from app.cloud.gcp.client import (
-    _ARM_MACHINE_PREFIXES,
-    BILLING_SCOPE,
-    _Gcp,
-    _last,
-)
+from app.cloud.gcp.client import _ARM_MACHINE_PREFIXES, BILLING_SCOPE, _Gcp, _last
 from app.core.settings import Settings
 
 # ---------------------------------------------------------------------- catalogue

@@ -21,12 +21,7 @@ from google.cloud import compute_v1
 from google.oauth2 import service_account
 
 from app.catalogue.service import zone_codes
-from app.cloud.base import (
-    CloudError,
-    CredentialRejected,
-    InstanceNotFound,
-    QuotaExceeded,
-)
+from app.cloud.base import CloudError, CredentialRejected, InstanceNotFound, QuotaExceeded
 from app.core import outbound
 from app.core.settings import Settings
 

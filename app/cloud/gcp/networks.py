@@ -17,13 +17,7 @@ from app.cloud.base import (
     NetworkSpec,
     SubnetSpec,
 )
-from app.cloud.gcp.client import (
-    _Gcp,
-    _last,
-    _network_path,
-    _split,
-    resource_name,
-)
+from app.cloud.gcp.client import _Gcp, _last, _network_path, _split, resource_name
 from app.core.settings import Settings
 
 

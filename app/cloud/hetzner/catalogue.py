@@ -15,15 +15,8 @@ from collections.abc import Mapping, Sequence
 from hcloud import Client
 from hcloud.server_types import ServerType
 
-from app.cloud.base import (
-    CatalogueProvider,
-    InstanceTypeInfo,
-    Price,
-    RegionInfo,
-)
-from app.cloud.hetzner.client import (
-    _Hcloud,
-)
+from app.cloud.base import CatalogueProvider, InstanceTypeInfo, Price, RegionInfo
+from app.cloud.hetzner.client import _Hcloud
 from app.core.settings import Settings
 
 _ARCHITECTURES = {"x86": "x86_64", "arm": "arm64"}

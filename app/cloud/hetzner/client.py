@@ -12,11 +12,7 @@ import requests
 from hcloud import APIException, Client, HCloudException
 from hcloud.actions import ActionException
 
-from app.cloud.base import (
-    CloudError,
-    CredentialRejected,
-    QuotaExceeded,
-)
+from app.cloud.base import CloudError, CredentialRejected, QuotaExceeded
 from app.core.settings import Settings
 
 T = TypeVar("T")

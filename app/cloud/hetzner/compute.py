@@ -17,13 +17,7 @@ from hcloud.servers import BoundServer
 from hcloud.ssh_keys import BoundSSHKey
 from hcloud.volumes import BoundVolume, Volume
 
-from app.cloud.base import (
-    CloudError,
-    ComputeProvider,
-    Instance,
-    InstanceNotFound,
-    InstanceSpec,
-)
+from app.cloud.base import CloudError, ComputeProvider, Instance, InstanceNotFound, InstanceSpec
 from app.cloud.hetzner.client import (
     _STATUS,
     KEY_LABEL,

@@ -7,13 +7,7 @@ from collections.abc import Mapping
 from hcloud import APIException, Client
 from hcloud.networks import BoundNetwork, NetworkSubnet
 
-from app.cloud.base import (
-    CloudError,
-    NetworkProvider,
-    NetworkRef,
-    NetworkSpec,
-    SubnetSpec,
-)
+from app.cloud.base import CloudError, NetworkProvider, NetworkRef, NetworkSpec, SubnetSpec
 from app.cloud.hetzner.client import (
     DEFAULT_NETWORK_RANGE,
     _Hcloud,
