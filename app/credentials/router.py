@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -49,6 +50,19 @@ PROVIDER_FILTERS = (param("provider_code", ProviderCodeQuery, None),
                     param("provider_type", ProviderTypeQuery, None))
 
 
+def _owned_credentials(
+    owner: str, prefix: str, word: str, create: Callable[..., Awaitable[Any]]
+) -> list[Route]:
+    """The credentials of an environment or an organization: listed and added alike."""
+    return [
+        Route("GET", f"{prefix}/credentials", f"list{word}Credentials", f"list_for_{owner}",
+              list[schemas.CredentialRelation], paged=True, extra=PROVIDER_FILTERS, tags=(TAG,)),
+        Route("POST", f"{prefix}/credentials", f"add{word}Credential", create,
+              schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
+              tags=(TAG,)),
+    ]
+
+
 async def get_environment_credential_settings(
     environment_id: Id, provider_code: ProviderCodePath, service: Service,
     principal: CurrentPrincipal, state: State = None,
@@ -80,15 +94,9 @@ async def get_status_credential(
 
 
 add_routes(router, Service, [
-    Route("GET", "/environments/{environment_id:int}/credentials", "listEnvironmentCredentials",
-          "list_for_environment", list[schemas.CredentialRelation], paged=True,
-          extra=PROVIDER_FILTERS,
-          tags=(TAG,)),
-    Route("POST", "/environments/{environment_id:int}/credentials", "addEnvironmentCredential",
-          lambda environment_id, data, service, principal, ip:
-              service.create_for_environment(principal, ip, environment_id, data),
-          schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
-          tags=(TAG,)),
+    *_owned_credentials("environment", "/environments/{environment_id:int}", "Environment",
+                        lambda environment_id, data, service, principal, ip:
+                            service.create_for_environment(principal, ip, environment_id, data)),
     Route("POST", "/environments/{environment_id:int}/credentials/{credential_id:int}/link",
           "linkCredentialToEnvironment",
           lambda environment_id, credential_id, service, principal, ip:
@@ -102,15 +110,9 @@ add_routes(router, Service, [
     Route("GET", "/environments/{environment_id:int}/credentials/{provider_code}/settings",
           "getEnvironmentCredentialSettings", get_environment_credential_settings,
           schemas.CredentialSetting, extra=(param("state", State, None),), tags=(TAG,)),
-    Route("GET", "/organizations/{organization_id}/credentials", "listOrganizationCredentials",
-          "list_for_organization", list[schemas.CredentialRelation], paged=True,
-          extra=PROVIDER_FILTERS,
-          tags=(TAG,)),
-    Route("POST", "/organizations/{organization_id}/credentials", "addOrganizationCredential",
-          lambda organization_id, data, service, principal, ip:
-              service.create_for_organization(principal, ip, organization_id, data),
-          schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
-          tags=(TAG,)),
+    *_owned_credentials("organization", "/organizations/{organization_id}", "Organization",
+                        lambda organization_id, data, service, principal, ip:
+                            service.create_for_organization(principal, ip, organization_id, data)),
     Route("GET", "/organizations/{organization_id}/credentials/{provider_code}/settings",
           "getOrganizationCredentialSettings", get_organization_credential_settings,
           schemas.CredentialSetting, extra=(param("state", State, None),), tags=(TAG,)),

@@ -103,6 +103,18 @@ def parse_id(resource_id: str) -> dict[str, str]:
     return {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
 
 
+def group_and_name(
+    resource_id: str, kind: str, what: str, error: type[CloudError] = CloudError
+) -> tuple[str, str]:
+    """The resource group and name in the id of a resource of `kind` (its lowercased
+    segment in the id, e.g. `virtualmachines`)."""
+    parts = parse_id(resource_id)
+    group, name = parts.get("resourcegroups"), parts.get(kind)
+    if not group or not name:
+        raise error(f"{resource_id!r} is not an Azure {what} id.")
+    return group, name
+
+
 def _error_code(exc: HttpResponseError) -> str:
     if exc.error is not None and exc.error.code:
         return str(exc.error.code)

@@ -19,6 +19,7 @@ from app.cloud.azure.client import (
     OPEN_PORTS,
     _Azure,
     _tags,
+    group_and_name,
     image_reference,
     parse_id,
     resource_name,
@@ -47,11 +48,7 @@ class AzureCompute(ComputeProvider):
                 "/providers/Microsoft.Compute/virtualMachines/" + name)
 
     def _split(self, instance_id: str) -> tuple[str, str]:
-        parts = parse_id(instance_id)
-        group, name = parts.get("resourcegroups"), parts.get("virtualmachines")
-        if not group or not name:
-            raise InstanceNotFound(f"{instance_id!r} is not an Azure virtual machine id.")
-        return group, name
+        return group_and_name(instance_id, "virtualmachines", "virtual machine", InstanceNotFound)
 
     async def create_instance(self, spec: InstanceSpec) -> Instance:
         name = resource_name(spec.name)

@@ -9,7 +9,14 @@ from typing import Any
 from azure.mgmt.network import models as network_models
 from azure.mgmt.resource.resources import models as resource_models
 
-from app.cloud.azure.client import NETWORK_GROUP_PREFIX, _Azure, _tags, parse_id, resource_name
+from app.cloud.azure.client import (
+    NETWORK_GROUP_PREFIX,
+    _Azure,
+    _tags,
+    group_and_name,
+    parse_id,
+    resource_name,
+)
 from app.cloud.base import (
     CloudError,
     CredentialRejected,
@@ -28,11 +35,7 @@ class AzureNetworks(NetworkProvider):
 
     @staticmethod
     def _vnet(network_id: str) -> tuple[str, str]:
-        parts = parse_id(network_id)
-        group, name = parts.get("resourcegroups"), parts.get("virtualnetworks")
-        if not group or not name:
-            raise CloudError(f"{network_id!r} is not an Azure virtual network id.")
-        return group, name
+        return group_and_name(network_id, "virtualnetworks", "virtual network")
 
     async def create_network(self, spec: NetworkSpec) -> NetworkRef:
         az = self.azure
