@@ -163,6 +163,22 @@ def _endpoint(
     return endpoint
 
 
+def item_routes(
+    collection: str, param: str, word: str, model: Any, update: Any | None,
+    tags: tuple[str, ...] = (),
+) -> list[Route]:
+    """Get, update (when there is an update schema) and delete by id, at
+    `/<collection>/{<param>:int}` (`get<word>`, `update<word>`, `delete<word>`): the service
+    answers `get`, `update` and `delete`."""
+    item = f"/{collection}/{{{param}:int}}"
+    return [
+        Route("GET", item, f"get{word}", "get", model, tags=tags),
+        *([Route("PUT", item, f"update{word}", "update", None, 204, update, tags=tags)]
+          if update else []),
+        Route("DELETE", item, f"delete{word}", "delete", None, 204, tags=tags),
+    ]
+
+
 def environment_resource_routes(
     collection: str,
     param: str,
@@ -172,20 +188,17 @@ def environment_resource_routes(
     names: Mapping[str, str] | None = None,
 ) -> list[Route]:
     """The routes every environment resource has, in this order: list and add under its
-    environment (`listEnvironment<plural>`, `addEnvironment<word>`), then get, update and
-    delete by id (`get<word>`...). `schemas` is (resource, relation, create, update); without
-    an update schema there is no update route. `names` renames endpoints by operation id.
-    Services answer `list`, `create`, `get`, `update` and `delete`."""
+    environment (`listEnvironment<plural>`, `addEnvironment<word>`), then `item_routes`.
+    `schemas` is (resource, relation, create, update); without an update schema there is no
+    update route. `names` renames endpoints by operation id. Services answer `list`,
+    `create`, `get`, `update` and `delete`."""
     model, relation, create, update = schemas
     under = f"/environments/{{environment_id:int}}/{collection}"
-    item = f"/{collection}/{{{param}:int}}"
     routes = [
         Route("GET", under, f"listEnvironment{plural}", "list", list[relation],  # type: ignore[valid-type]
               paged=True),
         Route("POST", under, f"addEnvironment{word}", "create", model, 201, create),
-        Route("GET", item, f"get{word}", "get", model),
-        *([Route("PUT", item, f"update{word}", "update", None, 204, update)] if update else []),
-        Route("DELETE", item, f"delete{word}", "delete", None, 204),
+        *item_routes(collection, param, word, model, update),
     ]
     return [replace(r, name=(names or {}).get(r.operation_id)) for r in routes]
 

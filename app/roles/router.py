@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep
-from app.resources_common.router import Route, add_routes
+from app.resources_common.router import Route, add_routes, item_routes
 from app.roles import schemas
 from app.roles.service import RoleService, permission_catalogue
 
@@ -43,8 +43,5 @@ add_routes(router, Service, [
           list[schemas.RoleRelation], paged=True, tags=(PROJECT_TAG,)),
     Route("POST", "/projects/{project_id:int}/roles", "addProjectRole", "create_in_project",
           schemas.Role, 201, schemas.RoleCreate, tags=(PROJECT_TAG,)),
-    Route("GET", "/roles/{role_id:int}", "getRole", "get", schemas.Role, tags=(TAG,)),
-    Route("PUT", "/roles/{role_id:int}", "updateRole", "update", None, 204, schemas.RoleUpdate,
-          tags=(TAG,)),
-    Route("DELETE", "/roles/{role_id:int}", "deleteRole", "delete", None, 204, tags=(TAG,)),
+    *item_routes("roles", "role_id", "Role", schemas.Role, schemas.RoleUpdate, (TAG,)),
 ])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.core.auth import CurrentUserPrincipal
 from app.core.deps import ClientIP, MailerDep, SessionDep, SettingsDep
-from app.resources_common.router import Route, add_routes, param
+from app.resources_common.router import Route, add_routes, item_routes, param
 from app.teams import schemas
 from app.teams.service import TeamService
 
@@ -82,10 +82,7 @@ add_routes(router, Service, [
           list[schemas.TeamRelation], paged=True, tags=("Projects - Teams",)),
     Route("POST", "/projects/{project_id:int}/teams", "addProjectTeam", "create_in_project",
           schemas.Team, 201, schemas.TeamCreate, tags=("Projects - Teams",)),
-    Route("GET", "/teams/{team_id:int}", "getTeam", "get", schemas.Team, tags=(TAG,)),
-    Route("PUT", "/teams/{team_id:int}", "updateTeam", "update", None, 204, schemas.TeamUpdate,
-          tags=(TAG,)),
-    Route("DELETE", "/teams/{team_id:int}", "deleteTeam", "delete", None, 204, tags=(TAG,)),
+    *item_routes("teams", "team_id", "Team", schemas.Team, schemas.TeamUpdate, (TAG,)),
     Route("GET", "/teams/{team_id:int}/members", "listTeamMembers", "members",
           list[schemas.MemberRelation], paged=True, tags=(MEMBERS,)),
     Route("GET", "/teams/{team_id:int}/members/{user_id:int}", "getTeamMember", "member",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from app.core.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
-from app.resources_common.router import Route, add_routes, param
+from app.resources_common.router import Route, add_routes, item_routes, param
 from app.variables import schemas
 from app.variables.models import Variable
 from app.variables.service import VariableService
@@ -46,12 +46,8 @@ add_routes(router, Service, [
           tags=(TAG,)),
     Route("POST", "/variables/{resource_type}/{resource_id:int}", "addVariable", "create",
           schemas.Variable, 201, schemas.VariableCreate, tags=(TAG,)),
-    Route("GET", "/variables/{variable_id:int}", "getVariable", "get", schemas.Variable,
-          tags=(TAG,)),
-    Route("PUT", "/variables/{variable_id:int}", "updateVariable", "update", None, 204,
-          schemas.VariableUpdate, tags=(TAG,)),
-    Route("DELETE", "/variables/{variable_id:int}", "deleteVariable", "delete", None, 204,
-          tags=(TAG,)),
+    *item_routes("variables", "variable_id", "Variable", schemas.Variable,
+                 schemas.VariableUpdate, (TAG,)),
     Route("GET", "/applications/{application_id:int}/variables", "listApplicationVariables",
           lambda application_id, service, principal, page:
               service.list(principal, 'application', application_id, page),
