@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -21,6 +22,19 @@ TypeName = Annotated[str, Path(max_length=40)]
 ResourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
+CHILD = "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}"
+
+
+def _between(change: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """A link or unlink call: the resource, then the child it is linked to."""
+    async def call(
+        service: ResourceLinkService, principal: Any, ip: str, resource_type: str,
+        resource_id: int, child_type: str, child_id: int,
+    ) -> None:
+        await change(service, principal, ip, resource_type, resource_id, child_type, child_id)
+    return call
+
+
 add_routes(router, Service, [
     Route("GET", "/resource-links/{resource_type}/{resource_id:int}",
           "listResourceLinksByResourceType", "list_links", list[ResourceLinkRelation], paged=True,
@@ -34,18 +48,15 @@ add_routes(router, Service, [
           list[ResourceLinkRelation], paged=True,
           extra=(param("linked_resource_type", Annotated[str | None, Query(max_length=40)], None),),
           name="list_resource_links_by_type"),
-    Route("POST",
-          "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/link",
-          "linkResourceLinkToResourceLink",
-          lambda resource_type, resource_id, child_type, child_id, service, principal, ip:
-              service.link(principal, ip, resource_type, resource_id, child_type, child_id), None,
-          204, extra=(param("ip", ClientIP),), name="link_resources"),
-    Route("DELETE",
-          "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/unlink",
-          "unlinkResourceLinkFromResourceLink",
-          lambda resource_type, resource_id, child_type, child_id, service, principal, ip:
-              service.unlink(principal, ip, resource_type, resource_id, child_type, child_id), None,
-          204, extra=(param("ip", ClientIP),), name="unlink_resources"),
+    # Linking and unlinking: the same path and parameters, one verb and service call each.
+    *(Route(method, f"{CHILD}/{verb}", operation_id, _between(change), None, 204,
+            extra=(param("ip", ClientIP),), name=name)
+      for method, verb, operation_id, change, name in (
+          ("POST", "link", "linkResourceLinkToResourceLink", ResourceLinkService.link,
+           "link_resources"),
+          ("DELETE", "unlink", "unlinkResourceLinkFromResourceLink", ResourceLinkService.unlink,
+           "unlink_resources"),
+      )),
 ], {
     "resource_type": TypeName,
     "resource_id": ResourceId,
