@@ -147,12 +147,7 @@ class NetworkService:
             created_by=principal.user_id,
         )
         await self.networks.add(network)
-        record_event(
-            self.session, principal, ip, "network", network.id, "created", None,
-            snapshot(network, NETWORK_AUDITED), environment_id=environment.id,
-        )
-        self.last_action_id = await self._start(principal, "network", network.id, "provision",
-                                                network.environment_id, network.project_id)
+        await self._provision(principal, ip, "network", network, NETWORK_AUDITED)
         loaded = await self.networks.get_network(network.id)
         assert loaded is not None
         return loaded
@@ -199,6 +194,19 @@ class NetworkService:
         if count:
             raise Conflict(f"The network still has {count} subnet(s); delete them first.")
         return await self._remove(principal, ip, "network", network, NETWORK_AUDITED)
+
+    async def _provision(
+        self, principal: Principal, ip: str, kind: str, record: Network | Subnet,
+        audited: tuple[str, ...],
+    ) -> None:
+        """Audit the creation and start the action that makes it at the provider (its id
+        is kept in `last_action_id`)."""
+        record_event(
+            self.session, principal, ip, kind, record.id, "created", None,
+            snapshot(record, audited), environment_id=record.environment_id,
+        )
+        self.last_action_id = await self._start(principal, kind, record.id, "provision",
+                                                record.environment_id, record.project_id)
 
     async def _remove(
         self, principal: Principal, ip: str, kind: str, record: Network | Subnet,
@@ -300,12 +308,7 @@ class NetworkService:
         described = await resource_type("subnet").describe(self.session, [subnet.id])
         network_ref = await resource_type("network").describe(self.session, [network.id])
         await add_managed_link(self.session, network_ref[network.id], described[subnet.id])
-        record_event(
-            self.session, principal, ip, "subnet", subnet.id, "created", None,
-            snapshot(subnet, SUBNET_AUDITED), environment_id=network.environment_id,
-        )
-        self.last_action_id = await self._start(principal, "subnet", subnet.id, "provision",
-                                                subnet.environment_id, subnet.project_id)
+        await self._provision(principal, ip, "subnet", subnet, SUBNET_AUDITED)
         loaded = await self.networks.get_subnet(subnet.id)
         assert loaded is not None
         return loaded
