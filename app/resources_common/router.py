@@ -83,10 +83,11 @@ class Route:
 
     The endpoint takes, in this order: the path's parameters (`{x:int}` an int, `{x}` a
     string, unless the family types them), `data` (the body, if any), `service`,
-    `principal`, `page` (lists) and `extra`. `call` is a service method's name, called with
-    the principal then the rest in that order, or a function called with them by name. A
-    route answers what the call returns; a 204 route whose call returns no response answers
-    no content.
+    `principal` (none with `principal=None`: a route anyone may call), `page` (lists) and
+    `extra`. `call` is a service method's name, called with the principal then the rest in
+    that order, or a function called with them by name. A route answers what the call
+    returns; a 202 or 204 route without a response model whose call returns no response
+    answers its status with an empty body.
     """
 
     method: str
@@ -125,9 +126,14 @@ def add_routes(
             response_model=route.response_model,
             status_code=route.status_code,
             tags=list(route.tags) or None,
-            response_class=Response if route.status_code == 204 else Default(JSONResponse),
+            response_class=Response if _empty(route) else Default(JSONResponse),
             **route.options,
         )
+
+
+def _empty(route: Route) -> bool:
+    """Whether the route answers its status alone (accepted, or done with nothing to say)."""
+    return route.status_code in (202, 204) and route.response_model is None
 
 
 def _endpoint(
@@ -139,8 +145,9 @@ def _endpoint(
         for name, typed in _PATH_PARAM.findall(route.path)
     ]
     body = [inspect.Parameter("data", keyword, annotation=route.body)] if route.body else []
-    deps = [inspect.Parameter("service", keyword, annotation=service),
-            inspect.Parameter("principal", keyword, annotation=route.principal)]
+    deps = [inspect.Parameter("service", keyword, annotation=service)]
+    if route.principal is not None:
+        deps.append(inspect.Parameter("principal", keyword, annotation=route.principal))
     page = [inspect.Parameter("page", keyword, annotation=PageDep)] if route.paged else []
     passed = [p.name for p in (*ids, *body, *page, *route.extra)]
     call = route.call
@@ -148,16 +155,17 @@ def _endpoint(
     async def endpoint(**values: Any) -> Any:
         if isinstance(call, str):
             method = getattr(values["service"], call)
-            result = await method(values["principal"], *(values[name] for name in passed))
+            principal = [values["principal"]] if route.principal is not None else []
+            result = await method(*principal, *(values[name] for name in passed))
         else:
             result = await call(**values)
-        if route.status_code == 204 and not isinstance(result, Response):
-            return no_content()
+        if _empty(route) and not isinstance(result, Response):
+            return Response(status_code=route.status_code or 204)
         return result
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [*ids, *body, *deps, *page, *route.extra],
-        return_annotation=Response if route.status_code == 204 else Any,
+        return_annotation=Response if _empty(route) else Any,
     )
     endpoint.__name__ = route.name or _snake(route.operation_id)
     return endpoint
