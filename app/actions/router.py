@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -20,6 +20,8 @@ from app.actions.service import ActionService, PipelineService
 from app.core.database import Database
 from app.core.deps import ClientIP, SessionDep, SettingsDep, get_database
 from app.core.pagination import PageDep
+from app.core.settings import Settings
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -57,66 +59,76 @@ def _relations(actions: Sequence[ActionModel], base_url: str) -> list[schemas.Ac
     return [schemas.ActionRelation.of(a, base_url) for a in actions]
 
 
+def _relations_of(fetch: Callable[..., Awaitable[Sequence[ActionModel]]]) -> Any:
+    """A list route's call: the actions `fetch` finds, as relations."""
+    async def call(settings: Settings, **values: Any) -> list[schemas.ActionRelation]:
+        return _relations(await fetch(**values), settings.frontend_url)
+    return call
+
+
+def _in_environment(
+    service: ActionService, principal: Any, page: Any, environment_id: int,
+    operation: str | None = None, **filters: Any,
+) -> Awaitable[Sequence[ActionModel]]:
+    return service.list_for_environment(principal, page, environment_id, type=operation,
+                                        **filters)
+
+
+IDS = {name: Id for name in ("target_resource_id", "resource_id", "environment_id",
+                             "project_id", "pipeline_id")}
+SETTINGS = param("settings", SettingsDep)
+RESOURCE_TYPE = param("resource_type", FilterResourceType, None)
+FILTERS = (param("resource_id", FilterResourceId, None), param("status", FilterStatus, None),
+           param("operation", FilterOperation, None))
+# The action lists, in the order they are matched: the first two before the integer-id
+# action routes, the rest after them.
+ACTION_LISTS = [
+    Route("GET", "/actions", "listActions",
+          _relations_of(lambda service, principal, page, operation, **filters:
+                        service.list(principal, page, type=operation, **filters)),
+          list[schemas.ActionRelation], paged=True, tags=(ACTIONS,), extra=(
+              SETTINGS,
+              param("organization_id",
+                    Annotated[int | None, Query(alias="filter[organization_id]")], None),
+              param("project_id", Annotated[int | None, Query(alias="filter[project_id]")],
+                    None),
+              param("environment_id",
+                    Annotated[int | None, Query(alias="filter[environment_id]")], None),
+              RESOURCE_TYPE, *FILTERS)),
+    Route("GET", "/actions/targets/{target_resource_type}/{target_resource_id}",
+          "listActionsByTargetResourceType",
+          _relations_of(lambda service, principal, page, target_resource_type,
+                        target_resource_id: service.list_by_target(
+                            principal, page, target_resource_type, target_resource_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(ACTIONS,),
+          name="list_actions_by_target"),
+    Route("GET", "/actions/{resource_type}/{resource_id}", "listActionsByResourceType",
+          _relations_of(lambda service, principal, page, resource_type, resource_id:
+                        service.list_by_resource(principal, page, resource_type, resource_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(ACTIONS,),
+          name="list_actions_by_resource"),
+    Route("GET", "/environments/{environment_id:int}/actions", "listEnvironmentActions",
+          _relations_of(_in_environment), list[schemas.ActionRelation], paged=True,
+          extra=(SETTINGS, RESOURCE_TYPE, *FILTERS), tags=(ENV_ACTIONS,)),
+    Route("GET", "/environments/{environment_id:int}/actions/{resource_type}",
+          "listEnvironmentActionsByResourceType", _relations_of(_in_environment),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS, *FILTERS),
+          tags=(ENV_ACTIONS,)),
+    Route("GET", "/projects/{project_id:int}/actions/{resource_type}",
+          "listProjectActionsByResourceType",
+          _relations_of(lambda service, principal, page, project_id, resource_type:
+                        service.list_for_project(principal, page, project_id,
+                                                 resource_type=resource_type)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PROJECT_ACTIONS,)),
+]
+
+
 # ---- actions ------------------------------------------------------------------------
 
 
-@router.get(
-    "/actions",
-    operation_id="listActions",
-    response_model=list[schemas.ActionRelation],
-    tags=[ACTIONS],
-)
-async def list_actions(
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-    organization_id: Annotated[int | None, Query(alias="filter[organization_id]")] = None,
-    project_id: Annotated[int | None, Query(alias="filter[project_id]")] = None,
-    environment_id: Annotated[int | None, Query(alias="filter[environment_id]")] = None,
-    resource_type: FilterResourceType = None,
-    resource_id: FilterResourceId = None,
-    status: FilterStatus = None,
-    operation: FilterOperation = None,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list(
-        principal, page, organization_id=organization_id, project_id=project_id,
-        environment_id=environment_id, resource_type=resource_type, resource_id=resource_id,
-        status=status, type=operation,
-    )
-    return _relations(actions, settings.frontend_url)
+add_routes(router, Actions, ACTION_LISTS[:2], IDS)
 
 
-@router.get(
-    "/actions/targets/{target_resource_type}/{target_resource_id}",
-    operation_id="listActionsByTargetResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[ACTIONS],
-)
-async def list_actions_by_target(
-    target_resource_type: str,
-    target_resource_id: Id,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_by_target(
-        principal, page, target_resource_type, target_resource_id
-    )
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/actions/{action_id:int}",
-    operation_id="getAction",
-    response_model=schemas.Action,
-    tags=[ACTIONS],
-    description=(
-        "Extension: `?wait=<seconds>` (up to 300) answers as soon as the action finishes, "
-        "or after that many seconds with its current state: no polling needed."
-    ),
-)
 async def get_action(
     action_id: Id,
     service: Actions,
@@ -144,13 +156,6 @@ async def get_action(
     return schemas.Action.of(await service.reload(action_id), settings.frontend_url)
 
 
-@router.post(
-    "/actions/{action_id:int}/retry",
-    operation_id="retryAction",
-    status_code=201,
-    response_model=schemas.Action,
-    tags=[ACTIONS],
-)
 async def retry_action(
     action_id: Id, service: Actions, principal: CurrentPrincipal, settings: SettingsDep
 ) -> schemas.Action:
@@ -158,19 +163,6 @@ async def retry_action(
     return schemas.Action.of(action, settings.frontend_url)
 
 
-@router.post(
-    "/actions/{action_id:int}/cancel",
-    operation_id="cancelAction",
-    response_model=schemas.Action,
-    tags=[EXTENSIONS],
-    summary="Cancel an action (extension)",
-    description=(
-        "Stops a pending or running action: the remote process group of each running step "
-        "is killed over SSH, running steps fail and pending ones are skipped, and the "
-        "servers' concurrency slots are freed. Answers with the action as it is now; "
-        "use `?wait=` on GET /actions/{action_id} to see it finish."
-    ),
-)
 async def cancel_action(
     action_id: Id, service: Actions, principal: CurrentPrincipal, settings: SettingsDep
 ) -> schemas.Action:
@@ -178,13 +170,6 @@ async def cancel_action(
     return schemas.Action.of(action, settings.frontend_url)
 
 
-@router.get(
-    "/actions/{action_id:int}/targets/{action_target_id:int}/steps/{action_step_order:int}/logs",
-    operation_id="getActionLog",
-    response_model=None,
-    responses={200: {"model": dict[str, Any]}},
-    tags=[LOGS],
-)
 async def get_action_log(
     action_id: Id,
     action_target_id: Id,
@@ -199,6 +184,32 @@ async def get_action_log(
     return StreamingResponse(
         log_json(database, step.id, target.resource_data), media_type="application/json"
     )
+
+
+add_routes(router, Actions, [
+    Route("GET", "/actions/{action_id:int}", "getAction", get_action, schemas.Action,
+          extra=(param("settings", SettingsDep),
+                 param("wait", Annotated[float | None, Query(ge=0, le=300)], None)),
+          tags=(ACTIONS,),
+          options={"description": (
+              "Extension: `?wait=<seconds>` (up to 300) answers as soon as the action finishes, "
+              "or after that many seconds with its current state: no polling needed."
+          )}),
+    Route("POST", "/actions/{action_id:int}/retry", "retryAction", retry_action, schemas.Action,
+          201, extra=(param("settings", SettingsDep),), tags=(ACTIONS,)),
+    Route("POST", "/actions/{action_id:int}/cancel", "cancelAction", cancel_action, schemas.Action,
+          extra=(param("settings", SettingsDep),), tags=(EXTENSIONS,),
+          options={"summary": "Cancel an action (extension)", "description": (
+              "Stops a pending or running action: the remote process group of each running step "
+              "is killed over SSH, running steps fail and pending ones are skipped, and the "
+              "servers' concurrency slots are freed. Answers with the action as it is now; "
+              "use `?wait=` on GET /actions/{action_id} to see it finish."
+          )}),
+    Route("GET",
+          "/actions/{action_id:int}/targets/{action_target_id:int}/steps/{action_step_order:int}/logs",
+          "getActionLog", get_action_log, None, extra=(param("database", DatabaseDep),),
+          tags=(LOGS,), options={"responses": {200: {"model": dict[str, Any]}}}),
+], {"action_id": Id, "action_target_id": Id, "action_step_order": Id})
 
 
 @router.get(
@@ -233,157 +244,34 @@ async def stream_action_log(
     )
 
 
-@router.get(
-    "/actions/{resource_type}/{resource_id}",
-    operation_id="listActionsByResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[ACTIONS],
-)
-async def list_actions_by_resource(
-    resource_type: str,
-    resource_id: Id,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_by_resource(principal, page, resource_type, resource_id)
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/environments/{environment_id:int}/actions",
-    operation_id="listEnvironmentActions",
-    response_model=list[schemas.ActionRelation],
-    tags=[ENV_ACTIONS],
-)
-async def list_environment_actions(
-    environment_id: Id,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-    resource_type: FilterResourceType = None,
-    resource_id: FilterResourceId = None,
-    status: FilterStatus = None,
-    operation: FilterOperation = None,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_for_environment(
-        principal, page, environment_id, resource_type=resource_type,
-        resource_id=resource_id, status=status, type=operation,
-    )
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/environments/{environment_id:int}/actions/{resource_type}",
-    operation_id="listEnvironmentActionsByResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[ENV_ACTIONS],
-)
-async def list_environment_actions_by_resource_type(
-    environment_id: Id,
-    resource_type: str,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-    resource_id: FilterResourceId = None,
-    status: FilterStatus = None,
-    operation: FilterOperation = None,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_for_environment(
-        principal, page, environment_id, resource_type=resource_type,
-        resource_id=resource_id, status=status, type=operation,
-    )
-    return _relations(actions, settings.frontend_url)
-
-
-@router.get(
-    "/projects/{project_id:int}/actions/{resource_type}",
-    operation_id="listProjectActionsByResourceType",
-    response_model=list[schemas.ActionRelation],
-    tags=[PROJECT_ACTIONS],
-)
-async def list_project_actions_by_resource_type(
-    project_id: Id,
-    resource_type: str,
-    service: Actions,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_for_project(
-        principal, page, project_id, resource_type=resource_type
-    )
-    return _relations(actions, settings.frontend_url)
+add_routes(router, Actions, ACTION_LISTS[2:], IDS)
 
 
 # ---- pipelines (integer routes first) ------------------------------------------------
-
-
-@router.get(
-    "/pipelines/{pipeline_id:int}",
-    operation_id="getPipeline",
-    response_model=schemas.Pipeline,
-    tags=[PIPELINES],
-)
 async def get_pipeline(
     pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal
 ) -> schemas.Pipeline:
     return schemas.Pipeline.of(await service.get(principal, pipeline_id, "pipeline:read"))
 
 
-@router.put(
-    "/pipelines/{pipeline_id:int}",
-    operation_id="updatePipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINES],
-)
-async def update_pipeline(
-    pipeline_id: Id, data: schemas.PipelineUpdate, service: Pipelines,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update(principal, pipeline_id, data)
-    return Response(status_code=204)
+add_routes(router, Pipelines, [
+    Route("GET", "/pipelines/{pipeline_id:int}", "getPipeline", get_pipeline, schemas.Pipeline,
+          tags=(PIPELINES,)),
+    Route("PUT", "/pipelines/{pipeline_id:int}", "updatePipeline", "update", None, 204,
+          schemas.PipelineUpdate, tags=(PIPELINES,)),
+    Route("DELETE", "/pipelines/{pipeline_id:int}", "deletePipeline", "delete", None, 204,
+          tags=(PIPELINES,)),
+], {"pipeline_id": Id})
 
 
-@router.delete(
-    "/pipelines/{pipeline_id:int}",
-    operation_id="deletePipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINES],
-)
-async def delete_pipeline(
-    pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, pipeline_id)
-    return Response(status_code=204)
+add_routes(router, Pipelines, [
+    Route("GET", "/pipelines/{pipeline_id:int}/actions", "listPipelineActions",
+          _relations_of(lambda service, principal, page, pipeline_id:
+                        service.list_actions(principal, page, pipeline_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PIPELINE_ACTIONS,)),
+], IDS)
 
 
-@router.get(
-    "/pipelines/{pipeline_id:int}/actions",
-    operation_id="listPipelineActions",
-    response_model=list[schemas.ActionRelation],
-    tags=[PIPELINE_ACTIONS],
-)
-async def list_pipeline_actions(
-    pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal, page: PageDep,
-    settings: SettingsDep,
-) -> list[schemas.ActionRelation]:
-    actions = await service.list_actions(principal, page, pipeline_id)
-    return _relations(actions, settings.frontend_url)
-
-
-@router.post(
-    "/pipelines/{pipeline_id:int}/actions",
-    operation_id="addPipelineAction",
-    status_code=201,
-    response_model=schemas.Action,
-    tags=[PIPELINE_ACTIONS],
-)
 async def add_pipeline_action(
     pipeline_id: Id,
     data: schemas.ActionPipelineCreate,
@@ -398,13 +286,6 @@ async def add_pipeline_action(
     return schemas.Action.of(action, settings.frontend_url)
 
 
-@router.post(
-    "/pipelines/{pipeline_id:int}/steps",
-    operation_id="addPipelineStep",
-    status_code=201,
-    response_model=schemas.Step,
-    tags=[PIPELINE_STEPS],
-)
 async def add_pipeline_step(
     pipeline_id: Id, data: schemas.StepPipelineCreate, service: Pipelines,
     principal: CurrentPrincipal,
@@ -412,55 +293,6 @@ async def add_pipeline_step(
     return schemas.Step.of(await service.add_step(principal, pipeline_id, data))
 
 
-@router.put(
-    "/pipelines/{pipeline_id:int}/steps/{step_id:int}",
-    operation_id="updatePipelineStep",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINE_STEPS],
-)
-async def update_pipeline_step(
-    pipeline_id: Id, step_id: Id, data: schemas.StepPipelineUpdate, service: Pipelines,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update_step(principal, pipeline_id, step_id, data)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link",
-    operation_id="linkStepToPipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINE_STEPS],
-)
-async def link_step(
-    pipeline_id: Id, step_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> Response:
-    await service.link_step(principal, pipeline_id, step_id)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
-    operation_id="unlinkStepFromPipeline",
-    status_code=204,
-    response_class=Response,
-    tags=[PIPELINE_STEPS],
-)
-async def unlink_step(
-    pipeline_id: Id, step_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> Response:
-    await service.unlink_step(principal, pipeline_id, step_id)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/pipelines/{resource_type}/{resource_id}",
-    operation_id="listPipelinesByResourceType",
-    response_model=list[schemas.PipelineRelation],
-    tags=[PIPELINES],
-)
 async def list_pipelines(
     resource_type: str, resource_id: Id, service: Pipelines, principal: CurrentPrincipal,
     page: PageDep,
@@ -469,16 +301,33 @@ async def list_pipelines(
     return [schemas.PipelineRelation.of(p) for p in pipelines]
 
 
-@router.post(
-    "/pipelines/{resource_type}/{resource_id}",
-    operation_id="addPipeline",
-    status_code=201,
-    response_model=schemas.Pipeline,
-    tags=[PIPELINES],
-)
 async def add_pipeline(
     resource_type: str, resource_id: Id, data: schemas.PipelineCreate, service: Pipelines,
     principal: CurrentPrincipal,
 ) -> schemas.Pipeline:
     pipeline = await service.create(principal, resource_type, resource_id, data)
     return schemas.Pipeline.of(pipeline)
+
+
+add_routes(router, Pipelines, [
+    Route("POST", "/pipelines/{pipeline_id:int}/actions", "addPipelineAction", add_pipeline_action,
+          schemas.Action, 201, schemas.ActionPipelineCreate,
+          extra=(param("settings", SettingsDep),
+                 param("ip", ClientIP),
+                 param("response", Response)),
+          tags=(PIPELINE_ACTIONS,)),
+    Route("POST", "/pipelines/{pipeline_id:int}/steps", "addPipelineStep", add_pipeline_step,
+          schemas.Step, 201, schemas.StepPipelineCreate, tags=(PIPELINE_STEPS,)),
+    Route("PUT", "/pipelines/{pipeline_id:int}/steps/{step_id:int}", "updatePipelineStep",
+          "update_step", None, 204, schemas.StepPipelineUpdate, tags=(PIPELINE_STEPS,)),
+    Route("POST", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link", "linkStepToPipeline",
+          "link_step", None, 204, tags=(PIPELINE_STEPS,), name="link_step"),
+    Route("DELETE", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
+          "unlinkStepFromPipeline", "unlink_step", None, 204, tags=(PIPELINE_STEPS,),
+          name="unlink_step"),
+    Route("GET", "/pipelines/{resource_type}/{resource_id}", "listPipelinesByResourceType",
+          list_pipelines, list[schemas.PipelineRelation], paged=True, tags=(PIPELINES,),
+          name="list_pipelines"),
+    Route("POST", "/pipelines/{resource_type}/{resource_id}", "addPipeline", add_pipeline,
+          schemas.Pipeline, 201, schemas.PipelineCreate, tags=(PIPELINES,)),
+], {"pipeline_id": Id, "step_id": Id, "resource_id": Id})

@@ -24,6 +24,7 @@ from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.services.repository import ServiceRepository
 
@@ -61,9 +62,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
             principal, data.credential_id, environment_id=environment_id
         )
         application = Application(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             repository=data.repository,
             default_branch=data.default_branch,

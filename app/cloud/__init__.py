@@ -1,2 +1,3 @@
-"""Cloud provisioning: one provider interface per capability (`base.py`), one module per
-provider, chosen by `cloud_service_code` (`providers.py`)."""
+"""Cloud provisioning: one provider interface per capability (`base.py`), one package per
+provider split the same way (`client`, `compute`, `networks`, `catalogue`), chosen by
+`cloud_service_code` (`providers.py`)."""

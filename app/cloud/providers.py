@@ -26,32 +26,32 @@ def is_cloud(code: str) -> bool:
     return code in PROVIDERS
 
 
-def _build(module: str, name: str, credential: Mapping[str, str], settings: Settings) -> Any:
-    """An instance of class `name` of `module`, imported on first use."""
-    return getattr(importlib.import_module(module), name)(credential, settings)
+def _build(code: str, capability: int, credential: Mapping[str, str], settings: Settings) -> Any:
+    """The provider's class for a capability (1 compute, 2 networks, 3 catalogue: its place
+    in PROVIDERS), imported on first use and built; None where the provider has none."""
+    entry = PROVIDERS[code]
+    name = entry[capability]
+    if name is None:
+        return None
+    return getattr(importlib.import_module(entry[0]), name)(credential, settings)
 
 
 def compute_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> ComputeProvider:
-    module, compute, _, _ = PROVIDERS[code]
-    provider: ComputeProvider = _build(module, compute, credential, settings)
+    provider: ComputeProvider = _build(code, 1, credential, settings)
     return provider
 
 
 def network_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> NetworkProvider | None:
-    module, _, networks, _ = PROVIDERS[code]
-    if networks is None:
-        return None
-    provider: NetworkProvider = _build(module, networks, credential, settings)
+    provider: NetworkProvider | None = _build(code, 2, credential, settings)
     return provider
 
 
 def catalogue_provider(
     code: str, credential: Mapping[str, str], settings: Settings
 ) -> CatalogueProvider:
-    module, _, _, catalogue = PROVIDERS[code]
-    provider: CatalogueProvider = _build(module, catalogue, credential, settings)
+    provider: CatalogueProvider = _build(code, 3, credential, settings)
     return provider

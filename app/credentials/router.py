@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.access.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.errors import NotFound, ValidationFailed, error_response
-from app.core.pagination import PageDep
 from app.credentials import catalogue, schemas
-from app.credentials.models import Credential
 from app.credentials.service import CredentialService, provider_settings
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -47,71 +46,23 @@ def _setting(
     )
 
 
-@router.get(
-    "/environments/{environment_id:int}/credentials",
-    operation_id="listEnvironmentCredentials",
-    response_model=list[schemas.CredentialRelation],
-    tags=[TAG],
-)
-async def list_environment_credentials(
-    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
-    provider_code: ProviderCodeQuery = None, provider_type: ProviderTypeQuery = None,
-) -> Sequence[Credential]:
-    return await service.list_for_environment(
-        principal, environment_id, page, provider_code, provider_type
-    )
+PROVIDER_FILTERS = (param("provider_code", ProviderCodeQuery, None),
+                    param("provider_type", ProviderTypeQuery, None))
 
 
-@router.post(
-    "/environments/{environment_id:int}/credentials",
-    operation_id="addEnvironmentCredential",
-    status_code=201,
-    response_model=schemas.Credential,
-    tags=[TAG],
-)
-async def add_environment_credential(
-    environment_id: Id, data: schemas.CredentialCreate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Credential:
-    return await service.create_for_environment(principal, ip, environment_id, data)
+def _owned_credentials(
+    owner: str, prefix: str, word: str, create: Callable[..., Awaitable[Any]]
+) -> list[Route]:
+    """The credentials of an environment or an organization: listed and added alike."""
+    return [
+        Route("GET", f"{prefix}/credentials", f"list{word}Credentials", f"list_for_{owner}",
+              list[schemas.CredentialRelation], paged=True, extra=PROVIDER_FILTERS, tags=(TAG,)),
+        Route("POST", f"{prefix}/credentials", f"add{word}Credential", create,
+              schemas.Credential, 201, schemas.CredentialCreate, extra=(param("ip", ClientIP),),
+              tags=(TAG,)),
+    ]
 
 
-@router.post(
-    "/environments/{environment_id:int}/credentials/{credential_id:int}/link",
-    operation_id="linkCredentialToEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def link_credential(
-    environment_id: Id, credential_id: Id, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.link(principal, ip, environment_id, credential_id)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/environments/{environment_id:int}/credentials/{credential_id:int}/unlink",
-    operation_id="unlinkCredentialFromEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def unlink_credential(
-    environment_id: Id, credential_id: Id, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.unlink(principal, ip, environment_id, credential_id)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/environments/{environment_id:int}/credentials/{provider_code}/settings",
-    operation_id="getEnvironmentCredentialSettings",
-    response_model=schemas.CredentialSetting,
-    tags=[TAG],
-)
 async def get_environment_credential_settings(
     environment_id: Id, provider_code: ProviderCodePath, service: Service,
     principal: CurrentPrincipal, state: State = None,
@@ -121,42 +72,6 @@ async def get_environment_credential_settings(
     return _setting(provider_code, body, organization_id, environment_id)
 
 
-@router.get(
-    "/organizations/{organization_id}/credentials",
-    operation_id="listOrganizationCredentials",
-    response_model=list[schemas.CredentialRelation],
-    tags=[TAG],
-)
-async def list_organization_credentials(
-    organization_id: OrganizationKey, service: Service, principal: CurrentPrincipal,
-    page: PageDep, provider_code: ProviderCodeQuery = None,
-    provider_type: ProviderTypeQuery = None,
-) -> Sequence[Credential]:
-    return await service.list_for_organization(
-        principal, organization_id, page, provider_code, provider_type
-    )
-
-
-@router.post(
-    "/organizations/{organization_id}/credentials",
-    operation_id="addOrganizationCredential",
-    status_code=201,
-    response_model=schemas.Credential,
-    tags=[TAG],
-)
-async def add_organization_credential(
-    organization_id: OrganizationKey, data: schemas.CredentialCreate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Credential:
-    return await service.create_for_organization(principal, ip, organization_id, data)
-
-
-@router.get(
-    "/organizations/{organization_id}/credentials/{provider_code}/settings",
-    operation_id="getOrganizationCredentialSettings",
-    response_model=schemas.CredentialSetting,
-    tags=[TAG],
-)
 async def get_organization_credential_settings(
     organization_id: OrganizationKey, provider_code: ProviderCodePath, service: Service,
     principal: CurrentPrincipal, state: State = None,
@@ -166,54 +81,6 @@ async def get_organization_credential_settings(
                     organization)
 
 
-@router.get(
-    "/credentials/{credential_id:int}",
-    operation_id="getCredential",
-    response_model=schemas.Credential,
-    tags=[TAG],
-)
-async def get_credential(
-    credential_id: Id, service: Service, principal: CurrentPrincipal
-) -> Credential:
-    return await service.get(principal, credential_id)
-
-
-@router.put(
-    "/credentials/{credential_id:int}",
-    operation_id="updateCredential",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def update_credential(
-    credential_id: Id, data: schemas.CredentialUpdate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Response:
-    await service.update(principal, ip, credential_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/credentials/{credential_id:int}",
-    operation_id="deleteCredential",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def delete_credential(
-    credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
-) -> Response:
-    await service.delete(principal, ip, credential_id)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/credentials/{credential_id:int}/get-status",
-    operation_id="getStatusCredential",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
 async def get_status_credential(
     credential_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
 ) -> Response:
@@ -226,32 +93,56 @@ async def get_status_credential(
     return Response(status_code=204)
 
 
-@router.get(
-    "/credentials/{credential_id:int}/repositories",
-    operation_id="listCredentialRepositories",
-    response_model=list[schemas.RepositoryRelation],
-    tags=["Credentials - Repositories"],
-)
-async def list_credential_repositories(
-    credential_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[schemas.RepositoryRelation]:
-    return await service.repositories(principal, credential_id, page)
-
-
-@router.get(
-    "/credentials/{credential_id:int}/repositories/{repository_owner}/{repository_name}",
-    operation_id="getCredentialRepository",
-    response_model=schemas.Repository,
-    tags=["Credentials - Repositories"],
-)
-async def get_credential_repository(
-    credential_id: Id,
-    repository_owner: Annotated[str, Path(max_length=255)],
-    repository_name: Annotated[str, Path(max_length=255)],
-    service: Service,
-    principal: CurrentPrincipal,
-) -> schemas.Repository:
-    return await service.repository(principal, credential_id, repository_owner, repository_name)
+add_routes(router, Service, [
+    *_owned_credentials("environment", "/environments/{environment_id:int}", "Environment",
+                        lambda environment_id, data, service, principal, ip:
+                            service.create_for_environment(principal, ip, environment_id, data)),
+    Route("POST", "/environments/{environment_id:int}/credentials/{credential_id:int}/link",
+          "linkCredentialToEnvironment",
+          lambda environment_id, credential_id, service, principal, ip:
+              service.link(principal, ip, environment_id, credential_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=(TAG,), name="link_credential"),
+    Route("DELETE", "/environments/{environment_id:int}/credentials/{credential_id:int}/unlink",
+          "unlinkCredentialFromEnvironment",
+          lambda environment_id, credential_id, service, principal, ip:
+              service.unlink(principal, ip, environment_id, credential_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=(TAG,), name="unlink_credential"),
+    Route("GET", "/environments/{environment_id:int}/credentials/{provider_code}/settings",
+          "getEnvironmentCredentialSettings", get_environment_credential_settings,
+          schemas.CredentialSetting, extra=(param("state", State, None),), tags=(TAG,)),
+    *_owned_credentials("organization", "/organizations/{organization_id}", "Organization",
+                        lambda organization_id, data, service, principal, ip:
+                            service.create_for_organization(principal, ip, organization_id, data)),
+    Route("GET", "/organizations/{organization_id}/credentials/{provider_code}/settings",
+          "getOrganizationCredentialSettings", get_organization_credential_settings,
+          schemas.CredentialSetting, extra=(param("state", State, None),), tags=(TAG,)),
+    Route("GET", "/credentials/{credential_id:int}", "getCredential", "get", schemas.Credential,
+          tags=(TAG,)),
+    Route("PUT", "/credentials/{credential_id:int}", "updateCredential",
+          lambda credential_id, data, service, principal, ip:
+              service.update(principal, ip, credential_id, data), None, 204,
+          schemas.CredentialUpdate, extra=(param("ip", ClientIP),), tags=(TAG,)),
+    Route("DELETE", "/credentials/{credential_id:int}", "deleteCredential",
+          lambda credential_id, service, principal, ip:
+              service.delete(principal, ip, credential_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=(TAG,)),
+    Route("POST", "/credentials/{credential_id:int}/get-status", "getStatusCredential",
+          get_status_credential, None, 204, extra=(param("ip", ClientIP),), tags=(TAG,)),
+    Route("GET", "/credentials/{credential_id:int}/repositories", "listCredentialRepositories",
+          "repositories", list[schemas.RepositoryRelation], paged=True,
+          tags=("Credentials - Repositories",)),
+    Route("GET",
+          "/credentials/{credential_id:int}/repositories/{repository_owner}/{repository_name}",
+          "getCredentialRepository", "repository", schemas.Repository,
+          tags=("Credentials - Repositories",)),
+], {
+    "environment_id": Id,
+    "credential_id": Id,
+    "provider_code": ProviderCodePath,
+    "organization_id": OrganizationKey,
+    "repository_owner": Annotated[str, Path(max_length=255)],
+    "repository_name": Annotated[str, Path(max_length=255)],
+})
 
 
 @router.get("/oauth/{provider_code}/callback", tags=["OAuth"], operation_id="oauthCallback")

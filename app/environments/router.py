@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.core.deps import SessionDep, SettingsDep
-from app.core.pagination import PageDep
 from app.environments import schemas
 from app.environments.models import Environment
 from app.environments.service import EnvironmentService
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -33,126 +32,47 @@ async def _present(service: EnvironmentService, environment: Environment) -> sch
     return body
 
 
-@router.get(
-    "/projects/{project_id:int}/environments",
-    operation_id="listProjectEnvironments",
-    response_model=list[schemas.EnvironmentRelation],
-    tags=["Projects - Environments"],
-)
-async def list_project_environments(
-    project_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Environment]:
-    return await service.list_for_project(principal, project_id, page, archived=False)
-
-
-@router.post(
-    "/projects/{project_id:int}/environments",
-    operation_id="addProjectEnvironment",
-    status_code=201,
-    response_model=schemas.Environment,
-    tags=["Projects - Environments"],
-)
 async def add_project_environment(
     project_id: int, data: schemas.EnvironmentCreate, service: Service, principal: CurrentPrincipal
 ) -> schemas.Environment:
     return await _present(service, await service.create(principal, project_id, data))
 
 
-@router.get(
-    "/projects/{project_id:int}/environments/archived",
-    operation_id="listProjectArchivedEnvironments",
-    response_model=list[schemas.EnvironmentRelation],
-    tags=["Projects - Archived Environments"],
-)
-async def list_project_archived_environments(
-    project_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Environment]:
-    return await service.list_for_project(principal, project_id, page, archived=True)
-
-
-@router.get(
-    "/environments/{environment_id:int}",
-    operation_id="getEnvironment",
-    response_model=schemas.Environment,
-    tags=[TAG],
-)
 async def get_environment(
     environment_id: int, service: Service, principal: CurrentPrincipal
 ) -> schemas.Environment:
     return await _present(service, await service.get(principal, environment_id))
 
 
-@router.put(
-    "/environments/{environment_id:int}",
-    operation_id="updateEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def update_environment(
-    environment_id: int,
-    data: schemas.EnvironmentUpdate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> Response:
-    await service.update(principal, environment_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/environments/{environment_id:int}",
-    operation_id="deleteEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def delete_environment(
-    environment_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.delete(principal, environment_id)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/environments/{environment_id:int}/archive",
-    operation_id="archiveEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def archive_environment(
-    environment_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.set_archived(principal, environment_id, True)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/environments/{environment_id:int}/unarchive",
-    operation_id="unarchiveEnvironment",
-    status_code=204,
-    response_class=Response,
-    tags=[TAG],
-)
-async def unarchive_environment(
-    environment_id: int, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.set_archived(principal, environment_id, False)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/users/{user_id}/environments",
-    operation_id="listUserEnvironments",
-    response_model=list[schemas.EnvironmentRelation],
-    tags=["Users - Environments"],
-)
-async def list_user_environments(
-    user_id: str,
-    service: Service,
-    principal: CurrentUserPrincipal,
-    page: PageDep,
-    subscription_id: Annotated[int | None, Query(ge=1)] = None,
-) -> Sequence[Environment]:
-    # A self-hosted server meters nothing, so `subscription_id` changes no field.
-    return await service.list_owned_by(principal, user_id, page)
+add_routes(router, Service, [
+    Route("GET", "/projects/{project_id:int}/environments", "listProjectEnvironments",
+          lambda project_id, service, principal, page:
+              service.list_for_project(principal, project_id, page, archived=False),
+          list[schemas.EnvironmentRelation], paged=True, tags=("Projects - Environments",)),
+    Route("POST", "/projects/{project_id:int}/environments", "addProjectEnvironment",
+          add_project_environment, schemas.Environment, 201, schemas.EnvironmentCreate,
+          tags=("Projects - Environments",)),
+    Route("GET", "/projects/{project_id:int}/environments/archived",
+          "listProjectArchivedEnvironments",
+          lambda project_id, service, principal, page:
+              service.list_for_project(principal, project_id, page, archived=True),
+          list[schemas.EnvironmentRelation], paged=True,
+          tags=("Projects - Archived Environments",)),
+    Route("GET", "/environments/{environment_id:int}", "getEnvironment", get_environment,
+          schemas.Environment, tags=(TAG,)),
+    Route("PUT", "/environments/{environment_id:int}", "updateEnvironment", "update", None, 204,
+          schemas.EnvironmentUpdate, tags=(TAG,)),
+    Route("DELETE", "/environments/{environment_id:int}", "deleteEnvironment", "delete", None, 204,
+          tags=(TAG,)),
+    Route("POST", "/environments/{environment_id:int}/archive", "archiveEnvironment",
+          lambda environment_id, service, principal:
+              service.set_archived(principal, environment_id, True), None, 204, tags=(TAG,)),
+    Route("POST", "/environments/{environment_id:int}/unarchive", "unarchiveEnvironment",
+          lambda environment_id, service, principal:
+              service.set_archived(principal, environment_id, False), None, 204, tags=(TAG,)),
+    Route("GET", "/users/{user_id}/environments", "listUserEnvironments",
+          lambda user_id, service, principal, page, subscription_id:
+              service.list_owned_by(principal, user_id, page), list[schemas.EnvironmentRelation],
+          paged=True, extra=(param("subscription_id", Annotated[int | None, Query(ge=1)], None),),
+          principal=CurrentUserPrincipal, tags=("Users - Environments",)),
+])

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -8,10 +7,9 @@ from fastapi import APIRouter, Depends, Path
 from app.access.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep
 from app.core.errors import NotFound
-from app.core.pagination import PageDep
 from app.events import schemas
-from app.events.models import ResourceEvent
 from app.events.service import EventService
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter(tags=["Resource Events"])
 
@@ -24,26 +22,12 @@ Service = Annotated[EventService, Depends(get_service)]
 ResourceTypeParam = Annotated[str, Path(max_length=40)]
 
 
-@router.get(
-    "/events/{resource_type}/{resource_id:int}",
-    operation_id="listResourceEventsByResourceType",
-    response_model=list[schemas.ResourceEventRelation],
-)
-async def list_resource_events(
-    resource_type: ResourceTypeParam,
-    resource_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    service: Service,
-    principal: CurrentPrincipal,
-    page: PageDep,
-) -> Sequence[ResourceEvent]:
-    return await service.list_for(principal, resource_type, resource_id, page)
+add_routes(router, Service, [
+    Route("GET", "/events/{resource_type}/{resource_id:int}", "listResourceEventsByResourceType",
+          "list_for", list[schemas.ResourceEventRelation], paged=True, name="list_resource_events"),
+], {"resource_type": ResourceTypeParam, "resource_id": Annotated[int, Path(ge=1, le=2**31 - 1)]})
 
 
-@router.post(
-    "/events/{resource_type}/{resource_id}",
-    operation_id="addResourceEvent",
-    response_model=schemas.ResourceEvent,
-)
 async def add_resource_event(
     resource_type: ResourceTypeParam,
     resource_id: Annotated[str, Path(max_length=20)],
@@ -57,3 +41,9 @@ async def add_resource_event(
     return schemas.ResourceEvent(
         resource_type=ref.resource_type, resource_id=ref.id, resource_data=subscription
     )
+
+
+add_routes(router, Service, [
+    Route("POST", "/events/{resource_type}/{resource_id}", "addResourceEvent", add_resource_event,
+          schemas.ResourceEvent, extra=(param("ip", ClientIP),)),
+], {"resource_type": ResourceTypeParam, "resource_id": Annotated[str, Path(max_length=20)]})

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from app.access.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.hooks import schemas
-from app.hooks.models import Hook, HookRequest
+from app.hooks.models import Hook
 from app.hooks.service import HookService
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 
@@ -74,67 +74,12 @@ async def trigger_hook(
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
 
 
-@router.get(
-    "/hooks/{hook_type}/{hook_id}",
-    operation_id="getHook",
-    response_model=schemas.Hook,
-    tags=["Hooks"],
-)
 async def get_hook(
     hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal
 ) -> schemas.Hook:
     return _detail(service, await service.get(principal, hook_type, hook_id))
 
 
-@router.put(
-    "/hooks/{hook_type}/{hook_id}",
-    operation_id="updateHook",
-    status_code=204,
-    response_class=Response,
-    tags=["Hooks"],
-)
-async def update_hook(
-    hook_type: TypeParam, hook_id: HookId, data: schemas.HookUpdate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP,
-) -> Response:
-    await service.update(principal, ip, hook_type, hook_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/hooks/{hook_type}/{hook_id}",
-    operation_id="deleteHook",
-    status_code=204,
-    response_class=Response,
-    tags=["Hooks"],
-)
-async def delete_hook(
-    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.delete(principal, ip, hook_type, hook_id)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/hooks/{hook_type}/{hook_id}/requests",
-    operation_id="listHookRequestsByHookType",
-    response_model=list[schemas.RequestRelation],
-    tags=["Hooks - Requests"],
-)
-async def list_hook_requests(
-    hook_type: TypeParam, hook_id: HookId, service: Service, principal: CurrentPrincipal,
-    page: PageDep,
-) -> Sequence[HookRequest]:
-    return await service.list_requests(principal, hook_type, hook_id, page)
-
-
-@router.get(
-    "/hook-requests/{hook_request_id}",
-    operation_id="getHookRequest",
-    response_model=schemas.HookRequest,
-    tags=["Hook Requests"],
-)
 async def get_hook_request(
     hook_request_id: HookId, service: Service, principal: CurrentPrincipal
 ) -> schemas.HookRequest:
@@ -152,12 +97,6 @@ async def get_hook_request(
     return body
 
 
-@router.get(
-    "/applications/{application_id:int}/hooks",
-    operation_id="listApplicationHooks",
-    response_model=list[schemas.HookRelation],
-    tags=["Applications - Hooks"],
-)
 async def list_application_hooks(
     application_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
 ) -> list[schemas.HookRelation]:
@@ -166,12 +105,6 @@ async def list_application_hooks(
     )]
 
 
-@router.get(
-    "/pipelines/{pipeline_id:int}/hooks",
-    operation_id="listPipelineHooks",
-    response_model=list[schemas.HookRelation],
-    tags=["Pipelines - Hooks"],
-)
 async def list_pipeline_hooks(
     pipeline_id: PipelineId, service: Service, principal: CurrentPrincipal, page: PageDep
 ) -> list[schemas.HookRelation]:
@@ -180,15 +113,40 @@ async def list_pipeline_hooks(
     )]
 
 
-@router.post(
-    "/pipelines/{pipeline_id:int}/hooks/{hook_type}",
-    operation_id="addPipelineHook",
-    status_code=201,
-    response_model=schemas.Hook,
-    tags=["Pipelines - Hooks"],
-)
 async def add_pipeline_hook(
     pipeline_id: PipelineId, hook_type: TypeParam, data: schemas.HookCreate, service: Service,
     principal: CurrentPrincipal, ip: ClientIP,
 ) -> schemas.Hook:
     return _detail(service, await service.create(principal, ip, pipeline_id, hook_type, data))
+
+
+add_routes(router, Service, [
+    Route("GET", "/hooks/{hook_type}/{hook_id}", "getHook", get_hook, schemas.Hook,
+          tags=("Hooks",)),
+    Route("PUT", "/hooks/{hook_type}/{hook_id}", "updateHook",
+          lambda hook_type, hook_id, data, service, principal, ip:
+              service.update(principal, ip, hook_type, hook_id, data), None, 204,
+          schemas.HookUpdate, extra=(param("ip", ClientIP),), tags=("Hooks",)),
+    Route("DELETE", "/hooks/{hook_type}/{hook_id}", "deleteHook",
+          lambda hook_type, hook_id, service, principal, ip:
+              service.delete(principal, ip, hook_type, hook_id), None, 204,
+          extra=(param("ip", ClientIP),), tags=("Hooks",)),
+    Route("GET", "/hooks/{hook_type}/{hook_id}/requests", "listHookRequestsByHookType",
+          "list_requests", list[schemas.RequestRelation], paged=True, tags=("Hooks - Requests",),
+          name="list_hook_requests"),
+    Route("GET", "/hook-requests/{hook_request_id}", "getHookRequest", get_hook_request,
+          schemas.HookRequest, tags=("Hook Requests",)),
+    Route("GET", "/applications/{application_id:int}/hooks", "listApplicationHooks",
+          list_application_hooks, list[schemas.HookRelation], paged=True,
+          tags=("Applications - Hooks",)),
+    Route("GET", "/pipelines/{pipeline_id:int}/hooks", "listPipelineHooks", list_pipeline_hooks,
+          list[schemas.HookRelation], paged=True, tags=("Pipelines - Hooks",)),
+    Route("POST", "/pipelines/{pipeline_id:int}/hooks/{hook_type}", "addPipelineHook",
+          add_pipeline_hook, schemas.Hook, 201, schemas.HookCreate, extra=(param("ip", ClientIP),),
+          tags=("Pipelines - Hooks",)),
+], {
+    "hook_type": TypeParam,
+    "hook_id": HookId,
+    "hook_request_id": HookId,
+    "pipeline_id": PipelineId,
+})

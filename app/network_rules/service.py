@@ -8,11 +8,11 @@ from app.access.auth import Principal
 from app.network_rules.models import NetworkRule
 from app.network_rules.repository import NetworkRuleRepository
 from app.network_rules.schemas import NetworkRuleEnvironmentCreate, NetworkRuleUpdate
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 
 
@@ -32,18 +32,14 @@ class NetworkRuleService(EnvironmentResourceService[NetworkRule]):
             self.session, environment_id, data.linked_resources, principal
         )
         rule = NetworkRule(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             direction=data.direction,
             protocol=data.protocol,
             port=data.port,
             cidr_block=data.cidr_block,
         )
-        await self.rules.add(rule)
-        await links.link_servers(self.session, self.resource_type, rule.id, server_ids)
-        return await self.created(rule)
+        return await self.add_linked(rule, server_ids)
 
     async def update(self, principal: Principal, rule_id: int, data: NetworkRuleUpdate) -> None:
         check_body_id(data.id, rule_id)

@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.access.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep, SettingsDep
-from app.core.pagination import PageDep
 from app.networks import schemas
-from app.networks.models import Network, Subnet
 from app.networks.service import NetworkService
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import action_response, no_content
+from app.resources_common.router import Route, action_response, add_routes, no_content, param
 
 router = APIRouter()
 
@@ -27,153 +24,71 @@ def get_service(session: SessionDep, settings: SettingsDep) -> NetworkService:
 Service = Annotated[NetworkService, Depends(get_service)]
 
 
-@router.get(
-    "/environments/{environment_id:int}/networks",
-    operation_id="listEnvironmentNetworks",
-    response_model=list[schemas.NetworkRelation],
-    tags=["Networks"],
-)
-async def list_environment_networks(
-    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
-    include_default_network: bool = False, provider_name: Filter = None, region: Filter = None,
-) -> Sequence[Network]:
-    return await service.list_networks(
-        principal, environment_id, page, provider_name=provider_name, region=region,
-        include_default=include_default_network,
-    )
+def _created_by_action(create: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A creation answered with the new record and, in a header, the action that creates it
+    at the provider."""
+    async def call(
+        service: NetworkService, principal: Any, ip: str, data: Any, response: Response,
+        **ids: int,
+    ) -> Any:
+        [parent_id] = ids.values()
+        created = await create(service, principal, ip, parent_id, data)
+        response.headers[ACTION_ID_HEADER] = str(service.last_action_id)
+        return created
+    return call
 
 
-@router.post(
-    "/environments/{environment_id:int}/networks",
-    operation_id="addEnvironmentNetwork",
-    status_code=201,
-    response_model=schemas.Network,
-    tags=["Networks"],
-)
-async def add_environment_network(
-    environment_id: Id, data: schemas.NetworkCreate, service: Service,
-    principal: CurrentPrincipal, ip: ClientIP, response: Response,
-) -> Network:
-    network = await service.create_network(principal, ip, environment_id, data)
-    # The action that creates it at the provider.
-    response.headers[ACTION_ID_HEADER] = str(service.last_action_id)
-    return network
+def _answered_by_action(
+    start: Callable[..., Awaitable[int | None]],
+) -> Callable[..., Awaitable[Response]]:
+    """An operation answered with the action it started, or no content when none was
+    needed (a record only the database held)."""
+    async def call(service: NetworkService, principal: Any, ip: str, **ids: int) -> Response:
+        [record_id] = ids.values()
+        action_id = await start(service, principal, ip, record_id)
+        return no_content() if action_id is None else action_response(action_id)
+    return call
 
 
-@router.get(
-    "/environments/{environment_id:int}/subnets",
-    operation_id="listEnvironmentSubnets",
-    response_model=list[schemas.SubnetRelation],
-    tags=["Subnets"],
-)
-async def list_environment_subnets(
-    environment_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Subnet]:
-    return await service.list_environment_subnets(principal, environment_id, page)
-
-
-@router.get(
-    "/networks/{network_id:int}",
-    operation_id="getNetwork",
-    response_model=schemas.Network,
-    tags=["Networks"],
-)
-async def get_network(network_id: Id, service: Service, principal: CurrentPrincipal) -> Network:
-    return await service.get_network(principal, network_id)
-
-
-@router.put(
-    "/networks/{network_id:int}",
-    operation_id="updateNetwork",
-    status_code=204,
-    response_class=Response,
-    tags=["Networks"],
-)
-async def update_network(
-    network_id: Id, data: schemas.NetworkUpdate, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.update_network(principal, ip, network_id, data)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/networks/{network_id:int}",
-    operation_id="deleteNetwork",
-    status_code=204,
-    response_class=Response,
-    tags=["Networks"],
-)
-async def delete_network(
-    network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
-) -> Response:
-    action_id = await service.delete_network(principal, ip, network_id)
-    return no_content() if action_id is None else action_response(action_id)
-
-
-@router.post(
-    "/networks/{network_id:int}/get-status",
-    operation_id="getStatusNetwork",
-    status_code=204,
-    response_class=Response,
-    tags=["Networks"],
-)
-async def get_status_network(
-    network_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
-) -> Response:
-    action_id = await service.network_status(principal, ip, network_id)
-    return action_response(action_id)
-
-
-@router.get(
-    "/networks/{network_id:int}/subnets",
-    operation_id="listNetworkSubnets",
-    response_model=list[schemas.SubnetRelation],
-    tags=["Networks - Subnets"],
-)
-async def list_network_subnets(
-    network_id: Id, service: Service, principal: CurrentPrincipal, page: PageDep,
-    region: Filter = None, zone: Filter = None,
-) -> Sequence[Subnet]:
-    return await service.list_network_subnets(principal, network_id, page, region, zone)
-
-
-@router.post(
-    "/networks/{network_id:int}/subnets",
-    operation_id="addNetworkSubnet",
-    status_code=201,
-    response_model=schemas.Subnet,
-    tags=["Networks - Subnets"],
-)
-async def add_network_subnet(
-    network_id: Id, data: schemas.SubnetCreate, service: Service, principal: CurrentPrincipal,
-    ip: ClientIP, response: Response,
-) -> Subnet:
-    subnet = await service.create_subnet(principal, ip, network_id, data)
-    # The action that creates it at the provider.
-    response.headers[ACTION_ID_HEADER] = str(service.last_action_id)
-    return subnet
-
-
-@router.get(
-    "/subnets/{subnet_id:int}",
-    operation_id="getSubnet",
-    response_model=schemas.Subnet,
-    tags=["Subnets"],
-)
-async def get_subnet(subnet_id: Id, service: Service, principal: CurrentPrincipal) -> Subnet:
-    return await service.get_subnet(principal, subnet_id)
-
-
-@router.delete(
-    "/subnets/{subnet_id:int}",
-    operation_id="deleteSubnet",
-    status_code=204,
-    response_class=Response,
-    tags=["Subnets"],
-)
-async def delete_subnet(
-    subnet_id: Id, service: Service, principal: CurrentPrincipal, ip: ClientIP
-) -> Response:
-    action_id = await service.delete_subnet(principal, ip, subnet_id)
-    return no_content() if action_id is None else action_response(action_id)
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/networks", "listEnvironmentNetworks",
+          lambda environment_id, service, principal, page, include_default_network,
+          provider_name, region: service.list_networks(
+              principal, environment_id, page, provider_name=provider_name, region=region,
+              include_default=include_default_network),
+          list[schemas.NetworkRelation], paged=True,
+          extra=(param("include_default_network", bool, False),
+                 param("provider_name", Filter, None), param("region", Filter, None)),
+          tags=("Networks",)),
+    Route("POST", "/environments/{environment_id:int}/networks", "addEnvironmentNetwork",
+          _created_by_action(NetworkService.create_network), schemas.Network, 201,
+          schemas.NetworkCreate,
+          extra=(param("ip", ClientIP), param("response", Response)), tags=("Networks",)),
+    Route("GET", "/environments/{environment_id:int}/subnets", "listEnvironmentSubnets",
+          "list_environment_subnets", list[schemas.SubnetRelation], paged=True, tags=("Subnets",)),
+    Route("GET", "/networks/{network_id:int}", "getNetwork", "get_network", schemas.Network,
+          tags=("Networks",)),
+    Route("PUT", "/networks/{network_id:int}", "updateNetwork",
+          lambda network_id, data, service, principal, ip:
+              service.update_network(principal, ip, network_id, data), None, 204,
+          schemas.NetworkUpdate, extra=(param("ip", ClientIP),), tags=("Networks",)),
+    Route("DELETE", "/networks/{network_id:int}", "deleteNetwork",
+          _answered_by_action(NetworkService.delete_network), None, 204,
+          extra=(param("ip", ClientIP),), tags=("Networks",)),
+    Route("POST", "/networks/{network_id:int}/get-status", "getStatusNetwork",
+          _answered_by_action(NetworkService.network_status),
+          None, 204, extra=(param("ip", ClientIP),), tags=("Networks",)),
+    Route("GET", "/networks/{network_id:int}/subnets", "listNetworkSubnets", "list_network_subnets",
+          list[schemas.SubnetRelation], paged=True,
+          extra=(param("region", Filter, None), param("zone", Filter, None),),
+          tags=("Networks - Subnets",)),
+    Route("POST", "/networks/{network_id:int}/subnets", "addNetworkSubnet",
+          _created_by_action(NetworkService.create_subnet),
+          schemas.Subnet, 201, schemas.SubnetCreate,
+          extra=(param("ip", ClientIP), param("response", Response)), tags=("Networks - Subnets",)),
+    Route("GET", "/subnets/{subnet_id:int}", "getSubnet", "get_subnet", schemas.Subnet,
+          tags=("Subnets",)),
+    Route("DELETE", "/subnets/{subnet_id:int}", "deleteSubnet",
+          _answered_by_action(NetworkService.delete_subnet), None, 204,
+          extra=(param("ip", ClientIP),), tags=("Subnets",)),
+], {"environment_id": Id, "network_id": Id, "subnet_id": Id})

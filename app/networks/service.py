@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,9 @@ SUBNET_AUDITED = ("name", "network_id", "credential_id", "region", "zone", "cidr
 SETTINGS = "provision_input.settings"
 
 
+R = TypeVar("R")
+
+
 class NetworkService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session
@@ -48,27 +52,33 @@ class NetworkService:
             cloud_service_code=cloud_service_code, active=True,
         )
 
-    async def _network(self, principal: Principal, network_id: int, permission: str) -> Network:
-        environment_id = await self.networks.network_environment(network_id)
+    async def _authorized(
+        self, principal: Principal, permission: str, what: str,
+        environment_of: Awaitable[int | None], load: Callable[[], Awaitable[R | None]],
+    ) -> R:
+        """A network or subnet the principal may `permission` in its environment; a missing
+        one and a forbidden one are both not found."""
+        environment_id = await environment_of
         if environment_id is None:
-            raise NotFound("Network not found.")
+            raise NotFound(f"{what} not found.")
         await self.authorizer.environment(
-            principal, environment_id, permission, not_found="Network not found."
+            principal, environment_id, permission, not_found=f"{what} not found."
         )
-        network = await self.networks.get_network(network_id)
-        assert network is not None
-        return network
+        record = await load()
+        assert record is not None
+        return record
+
+    async def _network(self, principal: Principal, network_id: int, permission: str) -> Network:
+        return await self._authorized(
+            principal, permission, "Network", self.networks.network_environment(network_id),
+            lambda: self.networks.get_network(network_id),
+        )
 
     async def _subnet(self, principal: Principal, subnet_id: int, permission: str) -> Subnet:
-        environment_id = await self.networks.subnet_environment(subnet_id)
-        if environment_id is None:
-            raise NotFound("Subnet not found.")
-        await self.authorizer.environment(
-            principal, environment_id, permission, not_found="Subnet not found."
+        return await self._authorized(
+            principal, permission, "Subnet", self.networks.subnet_environment(subnet_id),
+            lambda: self.networks.get_subnet(subnet_id),
         )
-        subnet = await self.networks.get_subnet(subnet_id)
-        assert subnet is not None
-        return subnet
 
     # ------------------------------------------------------------------ networks
 
@@ -127,12 +137,7 @@ class NetworkService:
             created_by=principal.user_id,
         )
         await self.networks.add(network)
-        record_event(
-            self.session, principal, ip, "network", network.id, "created", None,
-            snapshot(network, NETWORK_AUDITED), environment_id=environment.id,
-        )
-        self.last_action_id = await self._start(principal, "network", network.id, "provision",
-                                                network.environment_id, network.project_id)
+        await self._provision(principal, ip, "network", network, NETWORK_AUDITED)
         loaded = await self.networks.get_network(network.id)
         assert loaded is not None
         return loaded
@@ -178,15 +183,36 @@ class NetworkService:
         count = await self.networks.subnet_count(network.id)
         if count:
             raise Conflict(f"The network still has {count} subnet(s); delete them first.")
+        return await self._remove(principal, ip, "network", network, NETWORK_AUDITED)
+
+    async def _provision(
+        self, principal: Principal, ip: str, kind: str, record: Network | Subnet,
+        audited: tuple[str, ...],
+    ) -> None:
+        """Audit the creation and start the action that makes it at the provider (its id
+        is kept in `last_action_id`)."""
         record_event(
-            self.session, principal, ip, "network", network.id, "deleted",
-            snapshot(network, NETWORK_AUDITED), None, environment_id=network.environment_id,
+            self.session, principal, ip, kind, record.id, "created", None,
+            snapshot(record, audited), environment_id=record.environment_id,
         )
-        if network.provider_id:
-            return await self._start(principal, "network", network.id, "delete",
-                                     network.environment_id, network.project_id)
-        await forget_resource(self.session, "network", network.id)
-        await self.networks.delete(network)
+        self.last_action_id = await self._start(principal, kind, record.id, "provision",
+                                                record.environment_id, record.project_id)
+
+    async def _remove(
+        self, principal: Principal, ip: str, kind: str, record: Network | Subnet,
+        audited: tuple[str, ...],
+    ) -> int | None:
+        """Audit the deletion, then delete at the provider through an action (its id is
+        returned) or, for a record that never reached the provider, at once."""
+        record_event(
+            self.session, principal, ip, kind, record.id, "deleted",
+            snapshot(record, audited), None, environment_id=record.environment_id,
+        )
+        if record.provider_id:
+            return await self._start(principal, kind, record.id, "delete",
+                                     record.environment_id, record.project_id)
+        await forget_resource(self.session, kind, record.id)
+        await self.networks.delete(record)
         return None
 
     async def network_status(self, principal: Principal, ip: str, network_id: int) -> int:
@@ -272,12 +298,7 @@ class NetworkService:
         described = await resource_type("subnet").describe(self.session, [subnet.id])
         network_ref = await resource_type("network").describe(self.session, [network.id])
         await add_managed_link(self.session, network_ref[network.id], described[subnet.id])
-        record_event(
-            self.session, principal, ip, "subnet", subnet.id, "created", None,
-            snapshot(subnet, SUBNET_AUDITED), environment_id=network.environment_id,
-        )
-        self.last_action_id = await self._start(principal, "subnet", subnet.id, "provision",
-                                                subnet.environment_id, subnet.project_id)
+        await self._provision(principal, ip, "subnet", subnet, SUBNET_AUDITED)
         loaded = await self.networks.get_subnet(subnet.id)
         assert loaded is not None
         return loaded
@@ -287,13 +308,4 @@ class NetworkService:
 
     async def delete_subnet(self, principal: Principal, ip: str, subnet_id: int) -> int | None:
         subnet = await self._subnet(principal, subnet_id, "subnet:delete")
-        record_event(
-            self.session, principal, ip, "subnet", subnet.id, "deleted",
-            snapshot(subnet, SUBNET_AUDITED), None, environment_id=subnet.environment_id,
-        )
-        if subnet.provider_id:
-            return await self._start(principal, "subnet", subnet.id, "delete",
-                                     subnet.environment_id, subnet.project_id)
-        await forget_resource(self.session, "subnet", subnet.id)
-        await self.networks.delete(subnet)
-        return None
+        return await self._remove(principal, ip, "subnet", subnet, SUBNET_AUDITED)

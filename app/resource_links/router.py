@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 
-from app.access.auth import CurrentPrincipal
 from app.core.deps import ClientIP, SessionDep
-from app.core.pagination import PageDep
 from app.resource_links.schemas import LinkType, ResourceLinkRelation
 from app.resource_links.service import ResourceLinkService
+from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter(tags=["Resource Links"])
 
@@ -22,74 +22,45 @@ TypeName = Annotated[str, Path(max_length=40)]
 ResourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.get(
-    "/resource-links/{resource_type}/{resource_id:int}",
-    operation_id="listResourceLinksByResourceType",
-    response_model=list[ResourceLinkRelation],
-)
-async def list_resource_links(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    service: Service,
-    principal: CurrentPrincipal,
-    page: PageDep,
-) -> list[ResourceLinkRelation]:
-    return await service.list_links(principal, resource_type, resource_id, page)
+CHILD = "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}"
 
 
-@router.get(
-    "/resource-links/{resource_type}/{resource_id:int}/{link_type}",
-    operation_id="listResourceLinksByResourceTypeAndLinkType",
-    response_model=list[ResourceLinkRelation],
-)
-async def list_resource_links_by_type(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    link_type: LinkType,
-    service: Service,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    linked_resource_type: Annotated[str | None, Query(max_length=40)] = None,
-) -> list[ResourceLinkRelation]:
-    return await service.list_links(
-        principal, resource_type, resource_id, page,
-        link_type=link_type, linked_type=linked_resource_type,
-    )
+def _between(change: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """A link or unlink call: the resource, then the child it is linked to."""
+    async def call(
+        service: ResourceLinkService, principal: Any, ip: str, resource_type: str,
+        resource_id: int, child_type: str, child_id: int,
+    ) -> None:
+        await change(service, principal, ip, resource_type, resource_id, child_type, child_id)
+    return call
 
 
-@router.post(
-    "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/link",
-    operation_id="linkResourceLinkToResourceLink",
-    status_code=204,
-    response_class=Response,
-)
-async def link_resources(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    child_type: TypeName,
-    child_id: ResourceId,
-    service: Service,
-    principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.link(principal, ip, resource_type, resource_id, child_type, child_id)
-    return Response(status_code=204)
-
-
-@router.delete(
-    "/resource-links/{resource_type}/{resource_id:int}/{child_type}/{child_id:int}/unlink",
-    operation_id="unlinkResourceLinkFromResourceLink",
-    status_code=204,
-    response_class=Response,
-)
-async def unlink_resources(
-    resource_type: TypeName,
-    resource_id: ResourceId,
-    child_type: TypeName,
-    child_id: ResourceId,
-    service: Service,
-    principal: CurrentPrincipal,
-    ip: ClientIP,
-) -> Response:
-    await service.unlink(principal, ip, resource_type, resource_id, child_type, child_id)
-    return Response(status_code=204)
+add_routes(router, Service, [
+    Route("GET", "/resource-links/{resource_type}/{resource_id:int}",
+          "listResourceLinksByResourceType", "list_links", list[ResourceLinkRelation], paged=True,
+          name="list_resource_links"),
+    Route("GET", "/resource-links/{resource_type}/{resource_id:int}/{link_type}",
+          "listResourceLinksByResourceTypeAndLinkType",
+          lambda resource_type, resource_id, link_type, service, principal, page,
+          linked_resource_type: service.list_links(
+              principal, resource_type, resource_id, page, link_type=link_type,
+              linked_type=linked_resource_type),
+          list[ResourceLinkRelation], paged=True,
+          extra=(param("linked_resource_type", Annotated[str | None, Query(max_length=40)], None),),
+          name="list_resource_links_by_type"),
+    # Linking and unlinking: the same path and parameters, one verb and service call each.
+    *(Route(method, f"{CHILD}/{verb}", operation_id, _between(change), None, 204,
+            extra=(param("ip", ClientIP),), name=name)
+      for method, verb, operation_id, change, name in (
+          ("POST", "link", "linkResourceLinkToResourceLink", ResourceLinkService.link,
+           "link_resources"),
+          ("DELETE", "unlink", "unlinkResourceLinkFromResourceLink", ResourceLinkService.unlink,
+           "unlink_resources"),
+      )),
+], {
+    "resource_type": TypeName,
+    "resource_id": ResourceId,
+    "link_type": LinkType,
+    "child_type": TypeName,
+    "child_id": ResourceId,
+})

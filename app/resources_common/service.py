@@ -109,6 +109,12 @@ async def run_operation(
     )
 
 
+def ownership(environment: Environment, principal: Principal) -> dict[str, int | None]:
+    """The columns an environment resource is created with: where it lives, who made it."""
+    return {"environment_id": environment.id, "project_id": environment.project_id,
+            "created_by": principal.user_id}
+
+
 def check_body_id(body_id: int, path_id: int) -> None:
     if body_id != path_id:
         raise ValidationFailed.field("id", "The id must match the id in the URL.")
@@ -153,6 +159,12 @@ class EnvironmentResourceService(Generic[M]):
         if environment.archived_at is not None:
             raise Conflict("The environment is archived; unarchive it to add resources.")
         return environment
+
+    async def add_linked(self, resource: M, server_ids: Sequence[int]) -> M:
+        """Store a new resource, link it to its servers, then as `created`."""
+        await self.repository.add(resource)
+        await links.link_servers(self.session, self.resource_type, resource.id, server_ids)
+        return await self.created(resource)
 
     async def created(self, resource: M) -> M:
         """After a create: the resource's default pipelines exist from the start (one per

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.access.auth import CurrentPrincipal
 from app.core.deps import SessionDep, SettingsDep
-from app.core.pagination import PageDep
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import action_response, add_operation_routes, no_content
+from app.resources_common.router import (
+    Route,
+    action_response,
+    add_operation_routes,
+    add_routes,
+    no_content,
+    param,
+)
 from app.servers import schemas
 from app.servers.models import Server
 from app.servers.service import ServerService
@@ -24,23 +29,6 @@ def get_service(session: SessionDep, settings: SettingsDep) -> ServerService:
 Service = Annotated[ServerService, Depends(get_service)]
 
 
-@router.get(
-    "/environments/{environment_id:int}/servers",
-    operation_id="listEnvironmentServers",
-    response_model=list[schemas.ServerRelation],
-)
-async def list_environment_servers(
-    environment_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[Server]:
-    return await service.list(principal, environment_id, page)
-
-
-@router.post(
-    "/environments/{environment_id:int}/servers",
-    operation_id="addEnvironmentServer",
-    status_code=201,
-    response_model=schemas.Server,
-)
 async def add_environment_server(
     environment_id: int,
     data: schemas.ServerEnvironmentCreate,
@@ -55,30 +43,6 @@ async def add_environment_server(
     return server
 
 
-@router.get("/servers/{server_id:int}", operation_id="getServer", response_model=schemas.Server)
-async def get_server(server_id: int, service: Service, principal: CurrentPrincipal) -> Server:
-    return await service.get(principal, server_id)
-
-
-@router.put(
-    "/servers/{server_id:int}",
-    operation_id="updateServer",
-    status_code=204,
-    response_class=Response,
-)
-async def update_server(
-    server_id: int, data: schemas.ServerUpdate, service: Service, principal: CurrentPrincipal
-) -> Response:
-    await service.update(principal, server_id, data)
-    return no_content()
-
-
-@router.delete(
-    "/servers/{server_id:int}",
-    operation_id="deleteServer",
-    status_code=204,
-    response_class=Response,
-)
 async def delete_server(
     server_id: int,
     service: Service,
@@ -93,11 +57,6 @@ async def delete_server(
     return no_content() if action_id is None else action_response(action_id)
 
 
-@router.get(
-    "/servers/{server_id:int}/commands",
-    operation_id="getServerCommands",
-    response_model=schemas.ServerCommand,
-)
 async def get_server_commands(
     server_id: int, service: Service, principal: CurrentPrincipal, request: Request,
     settings: SettingsDep,
@@ -108,6 +67,22 @@ async def get_server_commands(
         request.base_url
     )
     return await service.commands(principal, server_id, base)
+
+
+add_routes(router, Service, [
+    Route("GET", "/environments/{environment_id:int}/servers", "listEnvironmentServers", "list",
+          list[schemas.ServerRelation], paged=True),
+    Route("POST", "/environments/{environment_id:int}/servers", "addEnvironmentServer",
+          add_environment_server, schemas.Server, 201, schemas.ServerEnvironmentCreate,
+          extra=(param("response", Response),)),
+    Route("GET", "/servers/{server_id:int}", "getServer", "get", schemas.Server),
+    Route("PUT", "/servers/{server_id:int}", "updateServer", "update", None, 204,
+          schemas.ServerUpdate),
+    Route("DELETE", "/servers/{server_id:int}", "deleteServer", delete_server, None, 204,
+          extra=(param("destroy_server_disks", bool, True),)),
+    Route("GET", "/servers/{server_id:int}/commands", "getServerCommands", get_server_commands,
+          schemas.ServerCommand, extra=(param("request", Request), param("settings", SettingsDep))),
+])
 
 
 @router.post(

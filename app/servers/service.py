@@ -22,6 +22,7 @@ from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_resources_by_type,
+    ownership,
     remove_resource,
 )
 from app.servers.models import CloudServiceCode, Server, ServerStatus
@@ -59,9 +60,7 @@ class ServerService(EnvironmentResourceService[Server]):
             await self.access.credential(principal, credential_id, environment_id=environment_id)
         settings = data.provision_input.settings
         server = Server(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.hostname,
             hostname=data.hostname,
             cloud_service_code=data.provision_input.cloud_service_code,
@@ -133,9 +132,7 @@ class ServerService(EnvironmentResourceService[Server]):
             self.session, environment_id, data.linked_resources, principal
         )
         server = Server(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.hostname,
             hostname=data.hostname,
             cloud_service_code=code,

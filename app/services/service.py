@@ -6,11 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.core.errors import ValidationFailed
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.services.models import Service
 from app.services.repository import ServiceRepository
@@ -38,18 +38,14 @@ class ServiceService(EnvironmentResourceService[Service]):
             self.session, environment_id, data.linked_resources, principal
         )
         service = Service(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=name,
             type=data.type,
             version=data.version,
             auto_start=data.auto_start,
             initial_state=data.initial_state,
         )
-        await self.services.add(service)
-        await links.link_servers(self.session, self.resource_type, service.id, server_ids)
-        return await self.created(service)
+        return await self.add_linked(service, server_ids)
 
     async def update(self, principal: Principal, service_id: int, data: ServiceUpdate) -> None:
         check_body_id(data.id, service_id)

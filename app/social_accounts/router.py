@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path
 
 from app.access.auth import CurrentUserPrincipal
 from app.core.deps import SessionDep, SettingsDep
-from app.core.pagination import PageDep
+from app.resources_common.router import Route, add_routes
 from app.social_accounts import schemas
-from app.social_accounts.models import SocialAccount
 from app.social_accounts.service import SocialAccountService
 
 router = APIRouter(tags=["Social Accounts"])
@@ -24,61 +22,18 @@ def get_service(session: SessionDep, settings: SettingsDep) -> SocialAccountServ
 Service = Annotated[SocialAccountService, Depends(get_service)]
 
 
-@router.get(
-    "/social-accounts",
-    operation_id="listSocialAccounts",
-    response_model=list[schemas.SocialAccountRelation],
-)
-async def list_social_accounts(
-    service: Service, principal: CurrentUserPrincipal, page: PageDep
-) -> Sequence[SocialAccount]:
-    return await service.list(principal, page)
-
-
-@router.post(
-    "/social-accounts",
-    operation_id="addSocialAccount",
-    status_code=201,
-    response_model=schemas.SocialAccount,
-)
-async def add_social_account(
-    data: schemas.SocialAccountCreate, service: Service, principal: CurrentUserPrincipal
-) -> SocialAccount:
-    return await service.create(principal, data)
-
-
-@router.delete(
-    "/social-accounts/{social_account_id:int}",
-    operation_id="deleteSocialAccount",
-    status_code=204,
-    response_class=Response,
-)
-async def delete_social_account(
-    social_account_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    service: Service,
-    principal: CurrentUserPrincipal,
-) -> Response:
-    await service.delete(principal, social_account_id)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/social-accounts/{social_account_provider}",
-    operation_id="getSocialAccount",
-    response_model=schemas.SocialAccount,
-)
-async def get_social_account(
-    social_account_provider: Provider, service: Service, principal: CurrentUserPrincipal
-) -> SocialAccount:
-    return await service.get(principal, social_account_provider)
-
-
-@router.get(
-    "/social-accounts/{social_account_provider}/status",
-    operation_id="getSocialAccountStatus",
-    response_model=schemas.SocialAccountStatus,
-)
-async def get_social_account_status(
-    social_account_provider: Provider, service: Service, principal: CurrentUserPrincipal
-) -> schemas.SocialAccountStatus:
-    return await service.status(principal, social_account_provider)
+add_routes(router, Service, [
+    Route("GET", "/social-accounts", "listSocialAccounts", "list",
+          list[schemas.SocialAccountRelation], paged=True, principal=CurrentUserPrincipal),
+    Route("POST", "/social-accounts", "addSocialAccount", "create", schemas.SocialAccount, 201,
+          schemas.SocialAccountCreate, principal=CurrentUserPrincipal),
+    Route("DELETE", "/social-accounts/{social_account_id:int}", "deleteSocialAccount", "delete",
+          None, 204, principal=CurrentUserPrincipal),
+    Route("GET", "/social-accounts/{social_account_provider}", "getSocialAccount", "get",
+          schemas.SocialAccount, principal=CurrentUserPrincipal),
+    Route("GET", "/social-accounts/{social_account_provider}/status", "getSocialAccountStatus",
+          "status", schemas.SocialAccountStatus, principal=CurrentUserPrincipal),
+], {
+    "social_account_id": Annotated[int, Path(ge=1, le=2**31 - 1)],
+    "social_account_provider": Provider,
+})

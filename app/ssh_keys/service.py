@@ -6,11 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.core.errors import ValidationFailed
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.resources_common.validators import parse_ssh_public_key
 from app.ssh_keys.models import SshKey
@@ -42,18 +42,14 @@ class SshKeyService(EnvironmentResourceService[SshKey]):
             self.session, environment_id, data.linked_resources, principal
         )
         key = SshKey(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             key_type=parsed.key_type,
             public_key=parsed.normalized,
             fingerprint=parsed.fingerprint_md5,
             fingerprint_sha256=parsed.fingerprint_sha256,
         )
-        await self.keys.add(key)
-        await links.link_servers(self.session, self.resource_type, key.id, server_ids)
-        return await self.created(key)
+        return await self.add_linked(key, server_ids)
 
     async def update(self, principal: Principal, key_id: int, data: SshKeyUpdate) -> None:
         check_body_id(data.id, key_id)

@@ -11,7 +11,7 @@ from app.access.auth import Principal
 from app.core.errors import ValidationFailed
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.resources_common.service import EnvironmentResourceService
+from app.resources_common.service import EnvironmentResourceService, ownership
 from app.resources_common.validators import PemKeyError, check_certificate_and_key
 from app.ssl_certificates.models import SslCertificate
 from app.ssl_certificates.repository import SslCertificateRepository
@@ -47,9 +47,7 @@ class SslCertificateService(EnvironmentResourceService[SslCertificate]):
                 "virtual_host_id", "This virtual host already has an SSL certificate."
             )
         certificate = SslCertificate(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=host.name,
             virtual_host_id=host.id,
             issuer=data.issuer,

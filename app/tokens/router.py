@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import SessionDep, SettingsDep
-from app.core.pagination import PageDep
+from app.resources_common.router import Route, add_routes, param
 from app.tokens import schemas
 from app.tokens.models import ApiToken
 from app.tokens.service import TokenService
@@ -25,50 +24,6 @@ PAT_TAG = "Users - Personal Access Tokens"
 PROJECT_TAG = "Projects - API Tokens"
 
 
-@router.get(
-    "/users/personal-access-tokens",
-    operation_id="listUserPersonalAccessTokens",
-    response_model=list[schemas.PersonalAccessTokenRelation],
-    tags=[PAT_TAG],
-)
-async def list_personal_access_tokens(
-    service: Service, principal: CurrentUserPrincipal, page: PageDep
-) -> Sequence[ApiToken]:
-    return await service.list_personal(principal, page)
-
-
-@router.post(
-    "/users/personal-access-tokens",
-    operation_id="addUserPersonalAccessToken",
-    status_code=201,
-    response_model=schemas.PersonalAccessToken,
-    tags=[PAT_TAG],
-)
-async def add_personal_access_token(
-    service: Service, principal: CurrentUserPrincipal, data: schemas.PersonalAccessTokenUserCreate
-) -> ApiToken:
-    return await service.create_personal(principal, data)
-
-
-@router.get(
-    "/users/personal-access-tokens/{personal_access_token_id}",
-    operation_id="getUserPersonalAccessToken",
-    response_model=schemas.PersonalAccessToken,
-    tags=[PAT_TAG],
-)
-async def get_personal_access_token(
-    personal_access_token_id: str, service: Service, principal: CurrentUserPrincipal
-) -> ApiToken:
-    return await service.get_personal(principal, personal_access_token_id)
-
-
-@router.delete(
-    "/users/personal-access-tokens/{personal_access_token_id}/revoke",
-    operation_id="revokeUserPersonalAccessToken",
-    status_code=204,
-    response_class=Response,
-    tags=[PAT_TAG],
-)
 async def revoke_personal_access_token(
     personal_access_token_id: str,
     service: Service,
@@ -80,12 +35,6 @@ async def revoke_personal_access_token(
     return Response(status_code=204)
 
 
-@router.post(
-    "/users/personal-access-tokens/{personal_access_token_id}/rotate",
-    operation_id="rotateUserPersonalAccessToken",
-    response_model=schemas.PersonalAccessToken,
-    tags=[PAT_TAG],
-)
 async def rotate_personal_access_token(
     personal_access_token_id: str,
     data: schemas.TokenRotate,
@@ -98,53 +47,6 @@ async def rotate_personal_access_token(
     return token
 
 
-@router.get(
-    "/projects/{project_id:int}/tokens",
-    operation_id="listProjectApiTokens",
-    response_model=list[schemas.ApiTokenRelation],
-    tags=[PROJECT_TAG],
-)
-async def list_project_api_tokens(
-    project_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
-) -> Sequence[ApiToken]:
-    return await service.list_project(principal, project_id, page)
-
-
-@router.post(
-    "/projects/{project_id:int}/tokens",
-    operation_id="addProjectApiToken",
-    status_code=201,
-    response_model=schemas.ApiToken,
-    tags=[PROJECT_TAG],
-)
-async def add_project_api_token(
-    project_id: int,
-    data: schemas.ApiTokenProjectCreate,
-    service: Service,
-    principal: CurrentPrincipal,
-) -> ApiToken:
-    return await service.create_project(principal, project_id, data)
-
-
-@router.get(
-    "/projects/{project_id:int}/tokens/{token_id}",
-    operation_id="getProjectApiToken",
-    response_model=schemas.ApiToken,
-    tags=[PROJECT_TAG],
-)
-async def get_project_api_token(
-    project_id: int, token_id: str, service: Service, principal: CurrentPrincipal
-) -> ApiToken:
-    return await service.get_project(principal, project_id, token_id)
-
-
-@router.delete(
-    "/projects/{project_id:int}/tokens/{token_id}/revoke",
-    operation_id="revokeProjectApiToken",
-    status_code=204,
-    response_class=Response,
-    tags=[PROJECT_TAG],
-)
 async def revoke_project_api_token(
     project_id: int,
     token_id: str,
@@ -157,12 +59,6 @@ async def revoke_project_api_token(
     return Response(status_code=204)
 
 
-@router.post(
-    "/projects/{project_id:int}/tokens/{token_id}/rotate",
-    operation_id="rotateProjectApiToken",
-    response_model=schemas.ApiToken,
-    tags=[PROJECT_TAG],
-)
 async def rotate_project_api_token(
     project_id: int,
     token_id: str,
@@ -174,3 +70,38 @@ async def rotate_project_api_token(
     token = await service.rotate_project(principal, project_id, token_id, data)
     cache.forget_token(token_id)
     return token
+
+
+add_routes(router, Service, [
+    Route("GET", "/users/personal-access-tokens", "listUserPersonalAccessTokens", "list_personal",
+          list[schemas.PersonalAccessTokenRelation], paged=True, principal=CurrentUserPrincipal,
+          tags=(PAT_TAG,), name="list_personal_access_tokens"),
+    Route("POST", "/users/personal-access-tokens", "addUserPersonalAccessToken", "create_personal",
+          schemas.PersonalAccessToken, 201,
+          extra=(param("data", schemas.PersonalAccessTokenUserCreate),),
+          principal=CurrentUserPrincipal, tags=(PAT_TAG,), name="add_personal_access_token"),
+    Route("GET", "/users/personal-access-tokens/{personal_access_token_id}",
+          "getUserPersonalAccessToken", "get_personal", schemas.PersonalAccessToken,
+          principal=CurrentUserPrincipal, tags=(PAT_TAG,), name="get_personal_access_token"),
+    Route("DELETE", "/users/personal-access-tokens/{personal_access_token_id}/revoke",
+          "revokeUserPersonalAccessToken", revoke_personal_access_token, None, 204,
+          extra=(param("cache", PrincipalCacheDep),), principal=CurrentUserPrincipal,
+          tags=(PAT_TAG,), name="revoke_personal_access_token"),
+    Route("POST", "/users/personal-access-tokens/{personal_access_token_id}/rotate",
+          "rotateUserPersonalAccessToken", rotate_personal_access_token,
+          schemas.PersonalAccessToken, None, schemas.TokenRotate,
+          extra=(param("cache", PrincipalCacheDep),), principal=CurrentUserPrincipal,
+          tags=(PAT_TAG,), name="rotate_personal_access_token"),
+    Route("GET", "/projects/{project_id:int}/tokens", "listProjectApiTokens", "list_project",
+          list[schemas.ApiTokenRelation], paged=True, tags=(PROJECT_TAG,)),
+    Route("POST", "/projects/{project_id:int}/tokens", "addProjectApiToken", "create_project",
+          schemas.ApiToken, 201, schemas.ApiTokenProjectCreate, tags=(PROJECT_TAG,)),
+    Route("GET", "/projects/{project_id:int}/tokens/{token_id}", "getProjectApiToken",
+          "get_project", schemas.ApiToken, tags=(PROJECT_TAG,)),
+    Route("DELETE", "/projects/{project_id:int}/tokens/{token_id}/revoke", "revokeProjectApiToken",
+          revoke_project_api_token, None, 204, extra=(param("cache", PrincipalCacheDep),),
+          tags=(PROJECT_TAG,)),
+    Route("POST", "/projects/{project_id:int}/tokens/{token_id}/rotate", "rotateProjectApiToken",
+          rotate_project_api_token, schemas.ApiToken, None, schemas.TokenRotate,
+          extra=(param("cache", PrincipalCacheDep),), tags=(PROJECT_TAG,)),
+])

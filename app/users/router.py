@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
+from app.access.auth import CurrentUserPrincipal, PrincipalCacheDep
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
+from app.resources_common.router import Route, add_routes, param
 from app.social_accounts.service import social_accounts_of
 from app.users import schemas
 from app.users.billing import unlimited_subscription
@@ -30,101 +31,53 @@ def _login_response(tokens: object) -> schemas.UserLoginResponse:
     return schemas.UserLoginResponse.model_validate(tokens)
 
 
-@router.post(
-    "/users",
-    tags=USERS,
-    operation_id="addUser",
-    status_code=202,
-    response_class=Response,
-    summary="Sign up/register a new user",
-    deprecated=True,
-)
-async def add_user(service: Service, data: Annotated[schemas.UserSignUp, Body()]) -> Response:
-    await service.sign_up(data)
-    return Response(status_code=202)
-
-
-@router.post(
-    "/users/account/resend-verification",
-    tags=USERS,
-    operation_id="resendVerificationUser",
-    status_code=202,
-    response_class=Response,
-)
-async def resend_verification(service: Service, data: schemas.UserResendVerification) -> Response:
-    await service.resend_verification(str(data.email))
-    return Response(status_code=202)
-
-
-@router.post(
-    "/users/account/verify",
-    tags=USERS,
-    operation_id="verifyUser",
-    status_code=204,
-    response_class=Response,
-    summary="Activate the user account",
-    deprecated=True,
-)
-async def verify_user(service: Service, data: schemas.UserVerify) -> Response:
-    await service.verify(data)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/users/login",
-    tags=USERS,
-    operation_id="loginUser",
-    response_model=schemas.UserLoginResponse,
-    deprecated=True,
-)
 async def login_user(
-    request: Request, service: Service, ip: ClientIP, data: schemas.UserLogin
+    request: Request, service: UserService, ip: str, data: schemas.UserLogin
 ) -> schemas.UserLoginResponse:
     tokens = await service.login(data, ClientInfo(ip, request.headers.get("User-Agent")))
     return _login_response(tokens)
 
 
-@router.post(
-    "/users/refresh-token",
-    tags=USERS,
-    operation_id="refreshTokenUser",
-    response_model=schemas.UserLoginResponse,
-    deprecated=True,
-)
 async def refresh_token_user(
-    service: Service, data: schemas.UserRefreshToken
+    service: UserService, data: schemas.UserRefreshToken
 ) -> schemas.UserLoginResponse:
     return _login_response(await service.refresh(data.refresh_token))
 
 
-@router.get(
-    "/users/logout",
-    tags=USERS,
-    operation_id="getUserLogout",
-    status_code=204,
-    response_class=Response,
-    deprecated=True,
-)
-async def logout_user(
-    service: Service, principal: CurrentPrincipal, cache: PrincipalCacheDep
-) -> Response:
+async def logout_user(service: UserService, principal: Any, cache: Any) -> None:
     await service.logout(principal.session_id)
     if principal.session_id is not None:
         cache.forget_session(principal.session_id)
-    return Response(status_code=204)
 
 
-@router.post(
-    "/users/password/send-reset-link",
-    operation_id="sendResetLinkUserPassword",
-    status_code=202,
-    response_class=Response,
-    tags=["Users - Passwords"],
-    deprecated=True,
-)
-async def send_reset_link(service: Service, data: schemas.PasswordSendResetLink) -> Response:
-    await service.send_reset_link(str(data.email))
-    return Response(status_code=202)
+# Sign-up, verification, login and password reset need no principal; logout does.
+add_routes(router, Service, [
+    Route("POST", "/users", "addUser", "sign_up", None, 202,
+          Annotated[schemas.UserSignUp, Body()], principal=None, tags=("Users",),
+          name="add_user",
+          options={"summary": "Sign up/register a new user", "deprecated": True}),
+    Route("POST", "/users/account/resend-verification", "resendVerificationUser",
+          lambda service, data: service.resend_verification(str(data.email)), None, 202,
+          schemas.UserResendVerification, principal=None, tags=("Users",),
+          name="resend_verification"),
+    Route("POST", "/users/account/verify", "verifyUser", "verify", None, 204,
+          schemas.UserVerify, principal=None, tags=("Users",), name="verify_user",
+          options={"summary": "Activate the user account", "deprecated": True}),
+    Route("POST", "/users/login", "loginUser", login_user, schemas.UserLoginResponse,
+          body=schemas.UserLogin, principal=None,
+          extra=(param("request", Request), param("ip", ClientIP)), tags=("Users",),
+          options={"deprecated": True}),
+    Route("POST", "/users/refresh-token", "refreshTokenUser", refresh_token_user,
+          schemas.UserLoginResponse, body=schemas.UserRefreshToken, principal=None,
+          tags=("Users",), options={"deprecated": True}),
+    Route("GET", "/users/logout", "getUserLogout", logout_user, None, 204,
+          extra=(param("cache", PrincipalCacheDep),), tags=("Users",), name="logout_user",
+          options={"deprecated": True}),
+    Route("POST", "/users/password/send-reset-link", "sendResetLinkUserPassword",
+          lambda service, data: service.send_reset_link(str(data.email)), None, 202,
+          schemas.PasswordSendResetLink, principal=None, tags=("Users - Passwords",),
+          name="send_reset_link", options={"deprecated": True}),
+])
 
 
 @router.post(

@@ -6,11 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 from app.virtual_hosts.models import VirtualHost, VirtualHostType
 from app.virtual_hosts.repository import VirtualHostRepository
@@ -42,18 +42,14 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
             self.session, environment_id, data.linked_resources, principal
         )
         host = VirtualHost(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             type=data.type,
             name=data.name,
             root_directory=data.root_directory,
             application_listen_address=data.application_listen_address,
             application_id=application_id,
         )
-        await self.hosts.add(host)
-        await links.link_servers(self.session, self.resource_type, host.id, server_ids)
-        return await self.created(host)
+        return await self.add_linked(host, server_ids)
 
     async def update(self, principal: Principal, host_id: int, data: VirtualHostUpdate) -> None:
         check_body_id(data.id, host_id)

@@ -220,7 +220,7 @@ async def test_destroy_with_disks_outside_its_own_group(
 ) -> None:
     instance = await compute.create_instance(spec())
     # As for a VM whose group is not the one we make per server: resource by resource.
-    monkeypatch.setattr("app.cloud.azure._server_group", lambda name: "someone-elses")
+    monkeypatch.setattr("app.cloud.azure.compute._server_group", lambda name: "someone-elses")
     await compute.destroy_instance(instance.id, destroy_disks=True)
     assert list(standin.groups) == [GROUP]
     assert standin.names("virtualMachines") == standin.names("disks") == []

@@ -56,6 +56,15 @@ class _Source(HttpAdapter, SourceAdapter):
         except httpx.HTTPError as exc:
             raise ProviderError(f"{self.name}: {type(exc).__name__}") from exc
 
+    async def _fetch(
+        self, credential: Mapping[str, str], url: str, **params: Any
+    ) -> tuple[httpx.Response, Any]:
+        """One GET, answered with the response and its JSON body; a refusal raised."""
+        async with self.client() as http:
+            response = await self._get(http, url, credential, **params)
+        self.raise_for(response, self.name)
+        return response, self.json(response, self.name)
+
     async def check(self, credential: Mapping[str, str]) -> CheckResult:
         try:
             user = await self.current_user(credential)
@@ -103,10 +112,7 @@ class GitHubAdapter(_Source):
         }
 
     async def current_user(self, credential: Mapping[str, str]) -> ProviderUser:
-        async with self.client() as http:
-            response = await self._get(http, f"{self.api}/user", credential)
-        self.raise_for(response, self.name)
-        body = self.json(response, self.name)
+        _, body = await self._fetch(credential, f"{self.api}/user")
         return ProviderUser(id=_s(body.get("id")), nickname=_s(body.get("login")))
 
     @staticmethod
@@ -121,13 +127,11 @@ class GitHubAdapter(_Source):
     async def repositories(
         self, credential: Mapping[str, str], page: int, per_page: int
     ) -> tuple[list[RepositoryRelation], int]:
-        async with self.client() as http:
-            response = await self._get(
-                http, f"{self.api}/user/repos", credential,
-                page=page, per_page=per_page, sort="full_name",
-            )
-        self.raise_for(response, self.name)
-        items = [self._relation(i) for i in self.json(response, self.name)]
+        response, body = await self._fetch(
+            credential, f"{self.api}/user/repos",
+            page=page, per_page=per_page, sort="full_name",
+        )
+        items = [self._relation(i) for i in body]
         # GitHub tells the last page, not the count: the total is exact to within a page.
         match = _LAST_PAGE.search(response.headers.get("Link", ""))
         if match:
@@ -224,10 +228,7 @@ class GitLabAdapter(_Source):
         return f"{self.settings.gitlab_url.rstrip('/')}/api/v4"
 
     async def current_user(self, credential: Mapping[str, str]) -> ProviderUser:
-        async with self.client() as http:
-            response = await self._get(http, f"{self.api}/user", credential)
-        self.raise_for(response, self.name)
-        body = self.json(response, self.name)
+        _, body = await self._fetch(credential, f"{self.api}/user")
         return ProviderUser(id=_s(body.get("id")), nickname=_s(body.get("username")))
 
     @staticmethod
@@ -242,13 +243,11 @@ class GitLabAdapter(_Source):
     async def repositories(
         self, credential: Mapping[str, str], page: int, per_page: int
     ) -> tuple[list[RepositoryRelation], int]:
-        async with self.client() as http:
-            response = await self._get(
-                http, f"{self.api}/projects", credential,
-                membership="true", page=page, per_page=per_page, order_by="path", sort="asc",
-            )
-        self.raise_for(response, self.name)
-        items = [self._relation(i) for i in self.json(response, self.name)]
+        response, body = await self._fetch(
+            credential, f"{self.api}/projects",
+            membership="true", page=page, per_page=per_page, order_by="path", sort="asc",
+        )
+        items = [self._relation(i) for i in body]
         total_header = response.headers.get("X-Total", "")
         total = int(total_header) if total_header.isdigit() else (page - 1) * per_page + len(items)
         return items, total
@@ -336,10 +335,7 @@ class BitbucketAdapter(_Source):
         return {"Authorization": f"Bearer {credential['access_token']}"}
 
     async def current_user(self, credential: Mapping[str, str]) -> ProviderUser:
-        async with self.client() as http:
-            response = await self._get(http, f"{self.api}/user", credential)
-        self.raise_for(response, self.name)
-        body = self.json(response, self.name)
+        _, body = await self._fetch(credential, f"{self.api}/user")
         return ProviderUser(
             id=_s(body.get("uuid") or body.get("account_id")),
             nickname=_s(body.get("username") or body.get("nickname")),
@@ -358,13 +354,10 @@ class BitbucketAdapter(_Source):
     async def repositories(
         self, credential: Mapping[str, str], page: int, per_page: int
     ) -> tuple[list[RepositoryRelation], int]:
-        async with self.client() as http:
-            response = await self._get(
-                http, f"{self.api}/repositories", credential,
-                role="member", page=page, pagelen=per_page, sort="full_name",
-            )
-        self.raise_for(response, self.name)
-        body = self.json(response, self.name)
+        _, body = await self._fetch(
+            credential, f"{self.api}/repositories",
+            role="member", page=page, pagelen=per_page, sort="full_name",
+        )
         items = [self._relation(i) for i in body.get("values", [])]
         size = body.get("size")
         total = int(size) if isinstance(size, int) else (page - 1) * per_page + len(items)
