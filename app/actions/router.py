@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, param
 from app.actions import schemas
 from app.actions.bus import action_topic, draining, get_bus
 from app.actions.logstream import log_events, log_json
@@ -21,7 +22,6 @@ from app.core.database import Database
 from app.core.deps import ClientIP, SessionDep, SettingsDep, get_database
 from app.core.pagination import PageDep
 from app.core.settings import Settings
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 

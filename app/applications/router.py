@@ -5,16 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes
 from app.applications import schemas
 from app.applications.models import Application
 from app.applications.service import ApplicationService
 from app.core.deps import SessionDep
-from app.resources_common.router import (
-    Route,
-    action_response,
-    add_routes,
-    environment_resource_routes,
-)
+from app.resources_common.router import action_response, environment_resource_routes
 
 router = APIRouter(tags=["Applications"])
 

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.errors import NotFound, ValidationFailed, error_response
 from app.credentials import catalogue, schemas
 from app.credentials.service import CredentialService, provider_settings
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 

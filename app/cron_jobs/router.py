@@ -6,12 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import no_content
 from app.core.deps import SessionDep
 from app.core.pagination import PageDep
 from app.cron_jobs import schemas
 from app.cron_jobs.models import CronJob
 from app.cron_jobs.service import CronJobService
-from app.resources_common.router import add_operation_routes, no_content
+from app.resources_common.router import add_operation_routes
 
 router = APIRouter(tags=["Cron Jobs"])
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
+from app.access.routes import Route, add_routes, param
 from app.core.deps import SessionDep, SettingsDep
 from app.environments import schemas
 from app.environments.models import Environment
 from app.environments.service import EnvironmentService
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, SessionDep
 from app.core.errors import NotFound
 from app.events import schemas
 from app.events.service import EventService
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter(tags=["Resource Events"])
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.hooks import schemas
 from app.hooks.models import Hook
 from app.hooks.service import HookService
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 

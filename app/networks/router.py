@@ -5,11 +5,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from app.access.routes import Route, add_routes, no_content, param
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.networks import schemas
 from app.networks.service import NetworkService
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import Route, action_response, add_routes, no_content, param
+from app.resources_common.router import action_response
 
 router = APIRouter()
 

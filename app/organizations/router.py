@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
+from app.access.routes import Route, add_routes
 from app.core.deps import SessionDep
 from app.organizations import schemas
 from app.organizations.models import Organization
 from app.organizations.service import OrganizationService
-from app.resources_common.router import Route, add_routes
 
 router = APIRouter(tags=["Organizations"])
 

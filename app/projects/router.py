@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query
 
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
+from app.access.routes import Route, add_routes, param
 from app.core.deps import SessionDep
 from app.projects import schemas
 from app.projects.models import Project
 from app.projects.service import ProjectService
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter()
 

@@ -5,10 +5,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, SessionDep
 from app.resource_links.schemas import LinkType, ResourceLinkRelation
 from app.resource_links.service import ResourceLinkService
-from app.resources_common.router import Route, add_routes, param
 
 router = APIRouter(tags=["Resource Links"])
 

@@ -1,20 +1,17 @@
-"""HTTP pieces shared by resource routers, and route tables: a family whose routes differ
-only in names, paths and service calls is written as a list of `Route`s (`add_routes`)."""
+"""HTTP pieces shared by the routers of environment resources: operation routes that answer
+with the action they started, and the whole route table of a plain environment resource.
+The route-table mechanism itself (`Route`, `add_routes`) is `app.access.routes`."""
 
 from __future__ import annotations
 
-import inspect
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
-from fastapi.datastructures import Default
-from fastapi.responses import JSONResponse
 
 from app.access.auth import CurrentPrincipal
-from app.core.pagination import PageDep
+from app.access.routes import Route, add_routes, item_routes
 from app.resources_common.operations import ACTION_ID_HEADER
 from app.resources_common.schemas import OperationRequest
 
@@ -22,10 +19,6 @@ from app.resources_common.schemas import OperationRequest
 def action_response(action_id: int, status_code: int = 204) -> Response:
     """An operation's answer: the documented status and the id of the action it started."""
     return Response(status_code=status_code, headers={ACTION_ID_HEADER: str(action_id)})
-
-
-def no_content() -> Response:
-    return Response(status_code=204)
 
 
 def add_operation_routes(
@@ -60,131 +53,6 @@ def add_operation_routes(
             response_class=Response,
             name=operation_id,
         )
-
-
-# ---- route tables -----------------------------------------------------------------------
-
-_PATH_PARAM = re.compile(r"{(\w+)(:int)?}")
-
-
-def _snake(operation_id: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation_id).lower()
-
-
-def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
-    """A parameter a route takes besides its path ids, body and the usual dependencies."""
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                             default=default)
-
-
-@dataclass(frozen=True)
-class Route:
-    """One route of a family, as FastAPI is told it and the service call behind it.
-
-    The endpoint takes, in this order: the path's parameters (`{x:int}` an int, `{x}` a
-    string, unless the family types them), `data` (the body, if any), `service`,
-    `principal` (none with `principal=None`: a route anyone may call), `page` (lists) and
-    `extra`. `call` is a service method's name, called with the principal then the rest in
-    that order, or a function called with them by name. A route answers what the call
-    returns; a 202 or 204 route without a response model whose call returns no response
-    answers its status with an empty body.
-    """
-
-    method: str
-    path: str
-    operation_id: str
-    call: str | Callable[..., Awaitable[Any]]
-    response_model: Any = None
-    status_code: int | None = None
-    body: Any = None
-    paged: bool = False
-    extra: tuple[inspect.Parameter, ...] = ()
-    principal: Any = CurrentPrincipal
-    tags: tuple[str, ...] = ()
-    # The endpoint's name, FastAPI's default summary ("list_teams" -> "List Teams"); the
-    # operation id in snake case unless given.
-    name: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-def add_routes(
-    router: APIRouter,
-    service: Any,
-    routes: Sequence[Route],
-    path_types: Mapping[str, Any] | None = None,
-) -> None:
-    """Register each route of a table on `router`, in order (the order FastAPI matches in).
-    `service` is the family's service dependency; `path_types` types path parameters by
-    name (`Annotated[int, Path(ge=1)]`...)."""
-    for route in routes:
-        router.add_api_route(
-            route.path,
-            _endpoint(route, service, path_types or {}),
-            methods=[route.method],
-            operation_id=route.operation_id,
-            name=route.name or _snake(route.operation_id),
-            response_model=route.response_model,
-            status_code=route.status_code,
-            tags=list(route.tags) or None,
-            response_class=Response if _empty(route) else Default(JSONResponse),
-            **route.options,
-        )
-
-
-def _empty(route: Route) -> bool:
-    """Whether the route answers its status alone (accepted, or done with nothing to say)."""
-    return route.status_code in (202, 204) and route.response_model is None
-
-
-def _endpoint(
-    route: Route, service: Any, path_types: Mapping[str, Any]
-) -> Callable[..., Awaitable[Any]]:
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    ids = [
-        inspect.Parameter(name, keyword, annotation=path_types.get(name, int if typed else str))
-        for name, typed in _PATH_PARAM.findall(route.path)
-    ]
-    body = [inspect.Parameter("data", keyword, annotation=route.body)] if route.body else []
-    deps = [inspect.Parameter("service", keyword, annotation=service)]
-    if route.principal is not None:
-        deps.append(inspect.Parameter("principal", keyword, annotation=route.principal))
-    page = [inspect.Parameter("page", keyword, annotation=PageDep)] if route.paged else []
-    passed = [p.name for p in (*ids, *body, *page, *route.extra)]
-    call = route.call
-
-    async def endpoint(**values: Any) -> Any:
-        if isinstance(call, str):
-            method = getattr(values["service"], call)
-            principal = [values["principal"]] if route.principal is not None else []
-            result = await method(*principal, *(values[name] for name in passed))
-        else:
-            result = await call(**values)
-        if _empty(route) and not isinstance(result, Response):
-            return Response(status_code=route.status_code or 204)
-        return result
-
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [*ids, *body, *deps, *page, *route.extra],
-        return_annotation=Response if _empty(route) else Any,
-    )
-    endpoint.__name__ = route.name or _snake(route.operation_id)
-    return endpoint
-
-
-def item_routes(
-    collection: str, param: str, word: str, model: Any, update: Any | None,
-    tags: tuple[str, ...] = (),
-) -> list[Route]:
-    """Get, update (when there is an update schema) and delete by id, at
-    `/<collection>/{<param>:int}` (`get<word>`, `update<word>`, `delete<word>`): the service
-    answers `get`, `update` and `delete`."""
-    item = f"/{collection}/{{{param}:int}}"
-    return [
-        Route("GET", item, f"get{word}", "get", model, tags=tags),
-        *([Route("PUT", item, f"update{word}", "update", None, 204, update, tags=tags)]
-          if update else []),
-        Route("DELETE", item, f"delete{word}", "delete", None, 204, tags=tags),
-    ]
 
 
 def environment_resource_routes(

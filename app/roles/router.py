@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, item_routes
 from app.core.deps import SessionDep
-from app.resources_common.router import Route, add_routes, item_routes
 from app.roles import schemas
 from app.roles.service import RoleService, permission_catalogue
 

@@ -5,16 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, no_content, param
 from app.core.deps import SessionDep, SettingsDep
 from app.resources_common.operations import ACTION_ID_HEADER
-from app.resources_common.router import (
-    Route,
-    action_response,
-    add_operation_routes,
-    add_routes,
-    no_content,
-    param,
-)
+from app.resources_common.router import action_response, add_operation_routes
 from app.servers import schemas
 from app.servers.models import Server
 from app.servers.service import ServerService

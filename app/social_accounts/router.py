@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from app.access.auth import CurrentUserPrincipal
+from app.access.routes import Route, add_routes
 from app.core.deps import SessionDep, SettingsDep
-from app.resources_common.router import Route, add_routes
 from app.social_accounts import schemas
 from app.social_accounts.service import SocialAccountService
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from app.access.auth import CurrentUserPrincipal
+from app.access.routes import Route, add_routes, item_routes, param
 from app.core.deps import ClientIP, MailerDep, SessionDep, SettingsDep
-from app.resources_common.router import Route, add_routes, item_routes, param
 from app.teams import schemas
 from app.teams.service import TeamService
 

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
+from app.access.routes import Route, add_routes, param
 from app.core.deps import SessionDep, SettingsDep
-from app.resources_common.router import Route, add_routes, param
 from app.tokens import schemas
 from app.tokens.models import ApiToken
 from app.tokens.service import TokenService

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from app.access.auth import CurrentUserPrincipal, PrincipalCacheDep
+from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
-from app.resources_common.router import Route, add_routes, param
 from app.social_accounts.service import social_accounts_of
 from app.users import schemas
 from app.users.billing import unlimited_subscription

@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.access.auth import CurrentPrincipal
+from app.access.routes import Route, add_routes, item_routes, param
 from app.core.deps import SessionDep, SettingsDep
 from app.core.pagination import PageDep
-from app.resources_common.router import Route, add_routes, item_routes, param
 from app.variables import schemas
 from app.variables.models import Variable
 from app.variables.service import VariableService
