@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.applications import schemas
 from app.applications.models import Application
@@ -29,8 +29,11 @@ Service = Annotated[ApplicationService, Depends(get_service)]
     response_model=list[schemas.ApplicationRelation],
 )
 async def list_environment_applications(
-    environment_id: int, service: Service, principal: CurrentPrincipal, page: PageDep
+    environment_id: int, service: Service, principal: CurrentPrincipal, page: PageDep,
+    name: Annotated[str | None, Query(alias="filter[name]", max_length=255)] = None,
 ) -> Sequence[Application]:
+    if name:
+        return await service.search(principal, environment_id, name, page)
     return await service.list(principal, environment_id, page)
 
 

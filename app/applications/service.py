@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from app.applications.schemas import (
 )
 from app.core.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
+from app.core.pagination import PageParams
 from app.resources_common import links
 from app.resources_common.operations import start_operation
 from app.resources_common.service import (
@@ -35,6 +37,11 @@ class ApplicationService(EnvironmentResourceService[Application]):
     def __init__(self, session: AsyncSession) -> None:
         self.applications = ApplicationRepository(session)
         super().__init__(session, self.applications)
+
+    async def search(self, principal: Principal, environment_id: int, name: str,
+                     page: PageParams) -> Sequence[Application]:
+        await self.access.environment(principal, environment_id, self.permission("read"))
+        return await self.applications.search_in_environment(environment_id, name, page)
 
     async def get(self, principal: Principal, resource_id: int, operation: str = "read"
                   ) -> Application:

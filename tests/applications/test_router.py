@@ -161,3 +161,24 @@ async def test_any_git_url_is_accepted(
     assert (r.json()["repository_owner"], r.json()["repository_name"]) == (owner, name)
     stored = await db.get(Application, r.json()["id"])
     assert stored is not None and stored.repository == repository
+
+
+async def test_list_searches_by_name_case_insensitively(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    api = await f.create_application(db, t, name="acme-api")
+    await f.create_application(db, t, name="acme-web")
+    literal = await f.create_application(db, t, name="100%_done")
+    path = f"/environments/{t.environment.id}/applications"
+
+    r = await client.get(path, params={"filter[name]": "API"}, headers=t.headers)
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()] == [api.id]
+    r = await client.get(path, params={"filter[name]": "acme"}, headers=t.headers)
+    assert len(r.json()) == 2
+    # `%` and `_` are searched for as written, not as wildcards.
+    r = await client.get(path, params={"filter[name]": "%_"}, headers=t.headers)
+    assert [a["id"] for a in r.json()] == [literal.id]
+    r = await client.get(path, headers=t.headers)
+    assert len(r.json()) == 3
