@@ -42,8 +42,11 @@ async def start_resource_action(
     triggered_from: TriggeredFrom,
     pipeline_id: int | None = None,
     variables: dict[str, object] | None = None,
+    action_data: dict[str, object] | None = None,
 ) -> int:
-    """Create an action (dispatched after commit) and return its id."""
+    """Create an action (dispatched after commit) and return its id. `action_data` is what
+    the resource's operation reads (an application deploy's `deployment`); the hook's
+    variables are kept beside it."""
     from app.actions import targets
     from app.actions.models import Pipeline
     from app.actions.service import start_action
@@ -78,7 +81,9 @@ async def start_resource_action(
         environment_id=environment_id,
         organization_id=organization_id,
         pipeline_id=pipeline_id,
-        action_data={"variables": variables} if variables else None,
+        action_data=(
+            {**(action_data or {}), **({"variables": variables} if variables else {})} or None
+        ),
         ip_address=triggered_from.ip_address,
         origin=triggered_from.origin,
         hook_id=triggered_from.hook_id,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Action, Pipeline
@@ -206,3 +207,28 @@ class ApplicationService(EnvironmentResourceService[Application]):
                 "pipeline_id", "The pipeline is not a deploy pipeline of this application."
             )
         return pipeline_id
+
+
+async def hook_deployment_data(
+    session: AsyncSession, application_id: int, pipeline_id: int | None,
+    variables: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The `action_data` of a deploy an incoming hook starts: what its variables ask for
+    (`source_type`, `source_ref`; the default branch otherwise), as a deploy through the
+    API records it, so the deploy fetches that ref and the action reads like any other."""
+    application = await session.get(Application, application_id)
+    if application is None:
+        return None
+    asked = {key: variables[key] for key in ("source_type", "source_ref") if key in variables}
+    try:
+        request = DeploymentApplicationCreate.model_validate({"type": "deploy", **asked})
+    except PydanticValidationError as exc:
+        raise ValidationFailed(
+            "The hook's variables do not name a deployable ref.",
+            {f"variables.{'.'.join(map(str, e['loc']))}": [e["msg"]] for e in exc.errors()},
+        ) from None
+    data = await deployment_data(
+        session, application, "deploy", request.source_type, request.source_ref
+    )
+    data["deployment"]["pipeline_id"] = pipeline_id or 0
+    return data

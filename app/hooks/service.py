@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.applications.service import hook_deployment_data
 from app.core import outbound
 from app.core.auth import Principal
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
@@ -383,6 +384,11 @@ class HookService:
             # A savepoint: an action refused half-way leaves nothing behind but the record
             # of this request and the reason.
             async with self.session.begin_nested():
+                action_data = None
+                if (hook.resource_type, hook.action_type) == ("application", "deploy"):
+                    action_data = await hook_deployment_data(
+                        self.session, hook.resource_id, hook.pipeline_id, variables
+                    )
                 action_id = await start_resource_action(
                     self.session,
                     resource_type=hook.resource_type,
@@ -390,6 +396,7 @@ class HookService:
                     action_type=hook.action_type,
                     pipeline_id=hook.pipeline_id,
                     variables=variables,
+                    action_data=action_data,
                     triggered_from=TriggeredFrom(
                         ip, hook_id=hook.id, hook_request_id=record.id,
                         origin=headers.get("origin"),
