@@ -15,6 +15,7 @@ owner bootstrap is.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shlex
 import subprocess
 import time
@@ -113,6 +114,18 @@ class Site:
         ).stdout
         code, _, body = out.partition("\n")
         return int(code), body
+
+    def unique_sleep(self) -> str:
+        """A command line of this run's own, so that `pids` finds only its processes."""
+        return f"sleep {1_000_000 + secrets.randbelow(1_000_000)}"
+
+    def pids(self, command: str) -> set[int]:
+        """The machine user's processes running exactly `command`."""
+        out = self.machine.sh(f"pgrep -u \"$(id -u)\" -x -f {shlex.quote(command)} || true").stdout
+        return {int(p) for p in out.split()}
+
+    def crontab(self) -> str:
+        return self.machine.sh("crontab -l", check=False).stdout
 
     def wait_until(self, check: Any, seconds: float = 10) -> None:
         deadline = time.monotonic() + seconds
