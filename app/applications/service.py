@@ -9,6 +9,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Action, Pipeline
+from app.actions.service import register_deploy_data
 from app.applications.models import Application
 from app.applications.remote import deployment_data
 from app.applications.repository import ApplicationRepository
@@ -209,13 +210,14 @@ class ApplicationService(EnvironmentResourceService[Application]):
         return pipeline_id
 
 
-async def hook_deployment_data(
+async def pipeline_deployment_data(
     session: AsyncSession, application_id: int, pipeline_id: int | None,
     variables: Mapping[str, Any],
 ) -> dict[str, Any] | None:
-    """The `action_data` of a deploy an incoming hook starts: what its variables ask for
-    (`source_type`, `source_ref`; the default branch otherwise), as a deploy through the
-    API records it, so the deploy fetches that ref and the action reads like any other."""
+    """The `action_data` of a deploy started by running the deploy pipeline or by an
+    incoming hook: the ref asked for (`source_type`, `source_ref`; the default branch
+    otherwise), as a deploy through the application's own endpoint records it, so the
+    deploy fetches that ref and the action reads like any other."""
     application = await session.get(Application, application_id)
     if application is None:
         return None
@@ -232,3 +234,6 @@ async def hook_deployment_data(
     )
     data["deployment"]["pipeline_id"] = pipeline_id or 0
     return data
+
+
+register_deploy_data("application", pipeline_deployment_data)

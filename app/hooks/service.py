@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.applications.service import hook_deployment_data
+from app.actions.service import deploy_action_data
 from app.core import outbound
 from app.core.auth import Principal
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
@@ -385,9 +385,10 @@ class HookService:
             # of this request and the reason.
             async with self.session.begin_nested():
                 action_data = None
-                if (hook.resource_type, hook.action_type) == ("application", "deploy"):
-                    action_data = await hook_deployment_data(
-                        self.session, hook.resource_id, hook.pipeline_id, variables
+                if hook.action_type == "deploy":
+                    action_data = await deploy_action_data(
+                        self.session, hook.resource_type, hook.resource_id, hook.pipeline_id,
+                        variables,
                     )
                 action_id = await start_resource_action(
                     self.session,

@@ -1,15 +1,23 @@
 """applications/deploy-application: deploy with the defaults (branch left blank, default
-pipeline, no target server chosen), on the loopback machine; then deploy a tag, and
-what the server shows: timestamped release folders and `current` on the live one."""
+pipeline, no target server chosen), on the loopback machine; then deploy a commit, and
+what the server shows: release folders and `current` on the live one. The guide's MCP
+prompt "Deploy the `acme-api` application in Production using branch `main`" too."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.guides.app_fixtures import Site
+from tests.e2e.mcp_agent import McpAgent, mcp_server_venv, stdio_agent
+from tests.guides.app_fixtures import FINISHED, Site
+from tests.guides.conftest import GuideServer
+
+__all__ = ["mcp_server_venv"]
 
 
 def test_deploy_application(site: Site) -> None:
@@ -65,3 +73,34 @@ def test_release_folders_are_timestamped(site: Site) -> None:
     site.finished(started.action_id)
     releases = os.listdir(site.machine.home / application.name / "releases")
     assert [r for r in releases if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r)] == releases
+
+
+@pytest.fixture
+def agent(mcp_server_venv: Path, guide_server: GuideServer, tmp_path: Path
+          ) -> Iterator[McpAgent]:
+    workdir = tmp_path / "mcp"
+    workdir.mkdir()
+    yield from stdio_agent(mcp_server_venv, guide_server.url, guide_server.token, workdir)
+
+
+def test_deploy_prompt(site: Site, agent: McpAgent) -> None:
+    """"Deploy the `acme-api` application in Production using branch `main`": the tool
+    calls an agent makes for it, through the official MCP server."""
+    application = site.application(
+        linked_resources=[{"resource_type": "server", "resource_id": site.server.id}])
+    listed = agent.call("devopness_list_applications", project_id=site.where.project.id,
+                        environment_id=site.where.env.id).data
+    found = next(a for a in listed if a["name"] == application.name)
+    pipelines = agent.call("devopness_get_resource_pipelines", resource_id=found["id"],
+                           resource_type="application").data
+    pipeline = next(p["id"] for p in pipelines if p["operation"] == "deploy")
+    started = agent.call("devopness_deploy_application", pipeline_id=pipeline,
+                         source_type="branch", source_value="main",
+                         server_ids=[site.server.id]).data
+    deadline = time.monotonic() + 120
+    action = agent.call("devopness_get_action_details", action_id=started["id"]).data
+    while action["status"] not in FINISHED and time.monotonic() < deadline:
+        time.sleep(0.3)
+        action = agent.call("devopness_get_action_details", action_id=started["id"]).data
+    assert action["status"] == "completed", action
+    assert (site.machine.home / application.name / "current").is_symlink()
