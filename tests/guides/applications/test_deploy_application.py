@@ -24,7 +24,8 @@ def test_deploy_application(site: Site) -> None:
     c = site.guide.c
     application = site.application()
     assert application.servers == []
-    commit = site.repo.commits[-1]
+    page = f"<h1>{application.name} v1</h1>\n"
+    commit = site.repo.commit({"public/index.html": page}, "v1")
 
     # Branch left blank, default pipeline, target servers omitted: the default branch, on
     # the server linked automatically on this first deploy.
@@ -46,10 +47,11 @@ def test_deploy_application(site: Site) -> None:
     releases = sorted(os.listdir(app_dir / "releases"))
     assert len(releases) == 1
     assert os.readlink(app_dir / "current").endswith(f"releases/{releases[0]}")
-    assert (app_dir / "current" / "public" / "index.html").read_text() == "<h1>shop v1</h1>\n"
+    assert (app_dir / "current" / "public" / "index.html").read_text() == page
 
     # Branch, tag, or commit: a new commit, deployed by its hash.
-    second = site.repo.commit({"public/index.html": "<h1>shop v2</h1>\n"}, "v2")
+    second = site.repo.commit({"public/index.html": f"<h1>{application.name} v2</h1>\n"},
+                              "v2")
     started = c.applications.add_application_deployment(application.id, {
         "type": "deploy", "source_type": "commit", "source_ref": second,
     })
@@ -59,7 +61,8 @@ def test_deploy_application(site: Site) -> None:
     assert len(releases) == 2
     # `current` points to the latest successful release.
     assert os.readlink(app_dir / "current").endswith(f"releases/{action.action_data.release_name}")
-    assert (app_dir / "current" / "public" / "index.html").read_text() == "<h1>shop v2</h1>\n"
+    assert (app_dir / "current" / "public" / "index.html").read_text() == (
+        f"<h1>{application.name} v2</h1>\n")
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -73,6 +76,28 @@ def test_release_folders_are_timestamped(site: Site) -> None:
     site.finished(started.action_id)
     releases = os.listdir(site.machine.home / application.name / "releases")
     assert [r for r in releases if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r)] == releases
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 17: an application deploy does not start a linked daemon that was never "
+    "deployed, and a daemon linked to an application does not run in its current release"))
+def test_private_worker_runs_through_its_daemon(site: Site) -> None:
+    """Verify: "For a private worker: the process is running via your daemon"."""
+    c = site.guide.c
+    on_server = [{"resource_type": "server", "resource_id": site.server.id}]
+    application = site.application(linked_resources=on_server)
+    sleep = site.unique_sleep()
+    c.daemons.add_environment_daemon(site.where.env.id, {
+        "name": f"{application.name}-worker", "command": f"exec {sleep}", "process_count": 1,
+        "working_directory": "public", "run_as_user": site.machine.user,
+        "application_id": application.id, "linked_resources": on_server,
+    })
+    site.finished(c.applications.add_application_deployment(
+        application.id, {"type": "deploy"}).action_id)
+    running = site.pids(sleep)
+    assert len(running) == 1
+    release = (site.machine.home / application.name / "current" / "public").resolve()
+    assert Path(f"/proc/{running.pop()}/cwd").resolve() == release
 
 
 @pytest.fixture

@@ -34,10 +34,11 @@ def ca(site: Site) -> Iterator[acme.AcmeServer]:
 
 def test_add_ssl_certificate(site: Site, ca: acme.AcmeServer) -> None:
     c = site.guide.c
+    domain = f"{unique('secure')}.my-product.example"
+    site.repo.commit({"public/index.html": f"<h1>{domain}</h1>\n"}, domain)
     application = site.application()
     site.finished(c.applications.add_application_deployment(
         application.id, {"type": "deploy"}).action_id)
-    domain = f"{unique('secure')}.my-product.example"
     host = c.virtual_hosts.add_environment_virtual_host(site.where.env.id, {
         "type": "name-based", "name": domain, "application_id": application.id,
         "root_directory": "public",
@@ -68,7 +69,7 @@ def test_add_ssl_certificate(site: Site, ca: acme.AcmeServer) -> None:
     page = site.machine.sh(
         f"curl -sS -m 10 -k --resolve {domain}:{port}:127.0.0.1 https://{domain}:{port}/"
     ).stdout
-    assert page == "<h1>shop v1</h1>\n"
+    assert page == f"<h1>{domain}</h1>\n"
     opened = c.ssl_certificates.get_ssl_certificate(certificate.id).data
     assert opened.active is True
     assert opened.expires_at is not None

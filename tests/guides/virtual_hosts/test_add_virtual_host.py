@@ -14,10 +14,11 @@ from tests.guides.conftest import unique
 
 def test_add_virtual_host(site: Site) -> None:
     c = site.guide.c
+    domain = f"{unique('www')}.my-product.example"
+    site.repo.commit({"public/index.html": f"<h1>{domain}</h1>\n"}, domain)
     application = site.application()
     site.finished(c.applications.add_application_deployment(
         application.id, {"type": "deploy"}).action_id)
-    domain = f"{unique('www')}.my-product.example"
     assert site.fetch(domain)[0] == 404  # nginx's catch-all: no site claims the name yet
 
     created = c.virtual_hosts.add_environment_virtual_host(site.where.env.id, {
@@ -33,4 +34,4 @@ def test_add_virtual_host(site: Site) -> None:
     # A new deployment is required for the change to take effect.
     site.finished(c.virtual_hosts.deploy_virtual_host(
         host.id, {"servers": [site.server.id]}).action_id)
-    assert site.fetch(domain) == (200, "<h1>shop v1</h1>\n")
+    assert site.fetch(domain) == (200, f"<h1>{domain}</h1>\n")
