@@ -103,6 +103,27 @@ def register_default_steps(
     _default_steps[(resource_type, operation, variant)] = tuple(steps)
 
 
+# What a deploy of a resource type records in `action_data` when it is started by running
+# its pipeline or by an incoming hook (an application's deployment: which ref to fetch):
+# (session, resource id, pipeline id, what was asked: source_type/source_ref) -> data.
+DeployData = Callable[[AsyncSession, int, int | None, dict[str, Any]],
+                      Awaitable[dict[str, Any] | None]]
+_deploy_data: dict[str, DeployData] = {}
+
+
+def register_deploy_data(resource_type: str, builder: DeployData) -> None:
+    """Domains call this at import time."""
+    _deploy_data[resource_type] = builder
+
+
+async def deploy_action_data(
+    session: AsyncSession, resource_type: str, resource_id: int, pipeline_id: int | None,
+    asked: dict[str, Any],
+) -> dict[str, Any] | None:
+    builder = _deploy_data.get(resource_type)
+    return None if builder is None else await builder(session, resource_id, pipeline_id, asked)
+
+
 def register_variant_resolver(resource_type: str, resolver: VariantResolver) -> None:
     _variants[resource_type] = resolver
 
@@ -324,8 +345,11 @@ async def start_resource_action(
     triggered_from: TriggeredFrom,
     pipeline_id: int | None = None,
     variables: dict[str, object] | None = None,
+    action_data: dict[str, object] | None = None,
 ) -> int:
     """Start an action (dispatched after commit) for an incoming hook and return its id.
+    `action_data` is what the resource's operation reads (an application deploy's
+    `deployment`); the hook's variables are kept beside it.
 
     It runs the pipeline named by the hook (or the resource's default pipeline for the
     operation) on the servers the resource runs on; a resource the engine cannot place
@@ -361,7 +385,9 @@ async def start_resource_action(
         environment_id=environment_id,
         organization_id=organization_id,
         pipeline_id=pipeline_id,
-        action_data={"variables": variables} if variables else None,
+        action_data=(
+            {**(action_data or {}), **({"variables": variables} if variables else {})} or None
+        ),
         ip_address=triggered_from.ip_address,
         origin=triggered_from.origin,
         hook_id=triggered_from.hook_id,
@@ -878,6 +904,14 @@ class PipelineService:
                 pipeline.environment_id, data.servers,
                 link_first_server=pipeline.resource_type == "application", strict=False,
             )
+        action_data = None
+        if pipeline.operation == "deploy":
+            asked = {key: value for key, value in (
+                ("source_type", data.source_type), ("source_ref", data.source_ref)
+            ) if value is not None}
+            action_data = await deploy_action_data(
+                self.session, pipeline.resource_type, pipeline.resource_id, pipeline.id, asked
+            )
         action = await start_action(
             self.session,
             resource_type=pipeline.resource_type,
@@ -890,7 +924,7 @@ class PipelineService:
             pipeline_id=pipeline.id,
             server_ids=data.servers,
             trigger_comment=data.trigger_comment,
-            action_data=None,
+            action_data=action_data,
             ip_address=ip_address,
         )
         return await ActionService(self.session).reload(action.id)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.applications.models import Application
+from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
@@ -32,6 +35,17 @@ class ApplicationRepository(EnvironmentResourceRepository[Application]):
             selectinload(Application.virtual_hosts).joinedload(VirtualHost.ssl_certificate),
             selectinload(Application.virtual_hosts).joinedload(VirtualHost.created_by_user),
         ]
+
+    async def search_in_environment(self, environment_id: int, name: str, page: PageParams
+                                    ) -> Sequence[Application]:
+        """The environment's applications whose name contains `name`, whatever the case."""
+        stmt = (
+            select(Application)
+            .where(Application.environment_id == environment_id,
+                   func.lower(Application.name).contains(name.lower(), autoescape=True))
+            .order_by(Application.id)
+        )
+        return await paginate(self.session, stmt, page)
 
     async def name_taken(self, environment_id: int, name: str, exclude_id: int | None = None
                          ) -> bool:

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.access.auth import CurrentPrincipal
-from app.access.routes import Route, add_routes
+from app.access.auth import CurrentPrincipal, Principal
+from app.access.routes import Route, add_routes, param
 from app.applications import schemas
 from app.applications.models import Application
 from app.applications.service import ApplicationService
 from app.core.deps import SessionDep
+from app.core.pagination import PageParams
 from app.resources_common.router import action_response, environment_resource_routes
 
 router = APIRouter(tags=["Applications"])
@@ -27,7 +30,22 @@ ROUTES = environment_resource_routes(
     (schemas.Application, schemas.ApplicationRelation, schemas.ApplicationEnvironmentCreate,
      schemas.ApplicationUpdate),
 )
-add_routes(router, Service, ROUTES[:2])
+
+
+async def list_environment_applications(
+    environment_id: int, service: ApplicationService, principal: Principal, page: PageParams,
+    name: str | None = None,
+) -> Sequence[Application]:
+    if name:
+        return await service.search(principal, environment_id, name, page)
+    return await service.list(principal, environment_id, page)
+
+
+# The list also searches by name (`filter[name]`, case-insensitive).
+LIST = replace(ROUTES[0], call=list_environment_applications, extra=(
+    param("name", Annotated[str | None, Query(alias="filter[name]", max_length=255)], None),
+))
+add_routes(router, Service, [LIST, ROUTES[1]])
 
 
 async def apply_template_environment_application(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.actions.models import Action, Pipeline
+from app.actions.service import register_deploy_data
 from app.applications.models import Application
 from app.applications.remote import deployment_data
 from app.applications.repository import ApplicationRepository
@@ -18,6 +21,7 @@ from app.applications.schemas import (
     DeploymentApplicationCreate,
 )
 from app.core.errors import Conflict, ValidationFailed
+from app.core.pagination import PageParams
 from app.resources_common import links
 from app.resources_common.operations import start_operation
 from app.resources_common.service import (
@@ -36,6 +40,11 @@ class ApplicationService(EnvironmentResourceService[Application]):
     def __init__(self, session: AsyncSession) -> None:
         self.applications = ApplicationRepository(session)
         super().__init__(session, self.applications)
+
+    async def search(self, principal: Principal, environment_id: int, name: str,
+                     page: PageParams) -> Sequence[Application]:
+        await self.access.environment(principal, environment_id, self.permission("read"))
+        return await self.applications.search_in_environment(environment_id, name, page)
 
     async def get(self, principal: Principal, resource_id: int, operation: str = "read"
                   ) -> Application:
@@ -198,3 +207,32 @@ class ApplicationService(EnvironmentResourceService[Application]):
                 "pipeline_id", "The pipeline is not a deploy pipeline of this application."
             )
         return pipeline_id
+
+
+async def pipeline_deployment_data(
+    session: AsyncSession, application_id: int, pipeline_id: int | None,
+    variables: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The `action_data` of a deploy started by running the deploy pipeline or by an
+    incoming hook: the ref asked for (`source_type`, `source_ref`; the default branch
+    otherwise), as a deploy through the application's own endpoint records it, so the
+    deploy fetches that ref and the action reads like any other."""
+    application = await session.get(Application, application_id)
+    if application is None:
+        return None
+    asked = {key: variables[key] for key in ("source_type", "source_ref") if key in variables}
+    try:
+        request = DeploymentApplicationCreate.model_validate({"type": "deploy", **asked})
+    except PydanticValidationError as exc:
+        raise ValidationFailed(
+            "The hook's variables do not name a deployable ref.",
+            {f"variables.{'.'.join(map(str, e['loc']))}": [e["msg"]] for e in exc.errors()},
+        ) from None
+    data = await deployment_data(
+        session, application, "deploy", request.source_type, request.source_ref
+    )
+    data["deployment"]["pipeline_id"] = pipeline_id or 0
+    return data
+
+
+register_deploy_data("application", pipeline_deployment_data)

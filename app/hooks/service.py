@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer, operation_permission
-from app.actions.service import TriggeredFrom, start_resource_action
+from app.actions.service import TriggeredFrom, deploy_action_data, start_resource_action
 from app.core import outbound
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams
@@ -383,6 +383,12 @@ class HookService:
             # A savepoint: an action refused half-way leaves nothing behind but the record
             # of this request and the reason.
             async with self.session.begin_nested():
+                action_data = None
+                if hook.action_type == "deploy":
+                    action_data = await deploy_action_data(
+                        self.session, hook.resource_type, hook.resource_id, hook.pipeline_id,
+                        variables,
+                    )
                 action_id = await start_resource_action(
                     self.session,
                     resource_type=hook.resource_type,
@@ -390,6 +396,7 @@ class HookService:
                     action_type=hook.action_type,
                     pipeline_id=hook.pipeline_id,
                     variables=variables,
+                    action_data=action_data,
                     triggered_from=TriggeredFrom(
                         ip, hook_id=hook.id, hook_request_id=record.id,
                         origin=headers.get("origin"),

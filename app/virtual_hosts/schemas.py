@@ -24,12 +24,11 @@ ListenAddress = Annotated[
 
 
 class _VirtualHostFields(RequestModel):
-    # Declared before root_directory, whose rule depends on it.
+    # Declared before root_directory, whose rule (on create) depends on it.
     application_id: Id | None = None
     root_directory: OptionalPath = None
     application_listen_address: ListenAddress | None = None
 
-    _root = field_validator("root_directory")(check_directory)
     _listen = field_validator("application_listen_address")(
         lambda v: None if v is None else validators.validate_listen_address(v)
     )
@@ -46,6 +45,8 @@ class VirtualHostEnvironmentCreate(_VirtualHostFields):
     linked_resources: LinkedResources = Field(default_factory=list)
     name: HostName
 
+    _root = field_validator("root_directory")(check_directory)
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str, info: ValidationInfo) -> str:
@@ -54,6 +55,9 @@ class VirtualHostEnvironmentCreate(_VirtualHostFields):
 
 
 class VirtualHostUpdate(_VirtualHostFields):
+    """An update may leave `application_id` out and keep the host's application: the
+    service checks `root_directory` against the application the host ends up with."""
+
     id: Id
     name: HostName
 

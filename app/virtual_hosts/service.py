@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.core.errors import Conflict, ValidationFailed
+from app.resources_common import validators
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
@@ -73,6 +74,8 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
             )
         if "root_directory" in fields:
             host.root_directory = data.root_directory
+        if fields & {"application_id", "root_directory"}:
+            host.root_directory = _root_directory(host.root_directory, host.application_id)
         if "application_listen_address" in fields:
             host.application_listen_address = data.application_listen_address
         await self.session.flush()
@@ -83,3 +86,17 @@ class VirtualHostService(EnvironmentResourceService[VirtualHost]):
                 f"The virtual host has SSL certificate {resource.ssl_certificate.id}; "
                 "delete the certificate first."
             )
+
+
+def _root_directory(value: str | None, application_id: int | None) -> str | None:
+    """Relative to the application's release when the host has one, absolute otherwise."""
+    if value is None:
+        return None
+    try:
+        if application_id is None:
+            return validators.validate_absolute_path(value)
+        return validators.validate_relative_path(value)
+    except ValueError as exc:
+        raise ValidationFailed.field(
+            "root_directory", f"The root directory field is invalid: {exc}."
+        ) from None

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions.models import Action
 from app.applications.models import Application
 from tests import resource_factories as f
 
@@ -161,3 +162,50 @@ async def test_any_git_url_is_accepted(
     assert (r.json()["repository_owner"], r.json()["repository_name"]) == (owner, name)
     stored = await db.get(Application, r.json()["id"])
     assert stored is not None and stored.repository == repository
+
+
+async def test_list_searches_by_name_case_insensitively(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    api = await f.create_application(db, t, name="acme-api")
+    await f.create_application(db, t, name="acme-web")
+    literal = await f.create_application(db, t, name="100%_done")
+    path = f"/environments/{t.environment.id}/applications"
+
+    r = await client.get(path, params={"filter[name]": "API"}, headers=t.headers)
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()] == [api.id]
+    r = await client.get(path, params={"filter[name]": "acme"}, headers=t.headers)
+    assert len(r.json()) == 2
+    # `%` and `_` are searched for as written, not as wildcards.
+    r = await client.get(path, params={"filter[name]": "%_"}, headers=t.headers)
+    assert [a["id"] for a in r.json()] == [literal.id]
+    r = await client.get(path, headers=t.headers)
+    assert len(r.json()) == 3
+
+
+async def test_running_the_deploy_pipeline_records_the_ref_asked_for(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """POST /pipelines/{id}/actions on an application's deploy pipeline is a deployment
+    like POST /applications/{id}/deployments: it records what to fetch."""
+    t = await f.create_tenant(db)
+    server = await f.create_server(db, t)
+    r = await client.post(f"/environments/{t.environment.id}/applications", json=body(
+        linked_resources=[{"resource_type": "server", "resource_id": server.id}]),
+        headers=t.headers)
+    application = await db.get(Application, r.json()["id"])
+    assert application is not None
+    r = await client.get(f"/pipelines/application/{application.id}", headers=t.headers)
+    pipeline = next(p["id"] for p in r.json() if p["operation"] == "deploy")
+    for asked, ref in (({"source_type": "tag", "source_ref": "v2.0"}, ("tag", "v2.0")),
+                       ({}, ("branch", "main"))):
+        r = await client.post(f"/pipelines/{pipeline}/actions", json=asked, headers=t.headers)
+        assert r.status_code == 201, r.text
+        action = await db.get(Action, r.json()["id"])
+        assert action is not None and action.action_data is not None
+        deployment = action.action_data["deployment"]
+        assert (deployment["source_type"], deployment["source_ref"]) == ref
+        assert (deployment["type"], deployment["pipeline_id"]) == ("deploy", pipeline)
+        assert action.action_data["commit"]["repository"] == application.repository

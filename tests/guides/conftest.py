@@ -30,6 +30,7 @@ from app.core.settings import Settings
 from app.users.bootstrap import create_user_with_token
 from tests import standins
 from tests.conftest import Mailbox, free_port
+from tests.guides.app_fixtures import site  # noqa: F401  (fixtures)
 from tests.guides.infra_fixtures import connected, machine, sshd_host  # noqa: F401  (fixtures)
 from tests.live import api_process
 from tests.reference import reference_dir
@@ -43,6 +44,8 @@ SECTIONS = (
     "ssh-keys", "credentials", "variables", "actions", "pipelines", "webhooks", "link",
     # Infrastructure (tests/guides/infra_fixtures.py).
     "servers", "services", "networks", "subnets", "network-rules", "files",
+    # Applications and what runs with them (tests/guides/app_fixtures.py).
+    "applications", "daemons", "cronjobs", "virtual-hosts", "ssl-certificates",
 )
 
 # Guides no API client can follow, with the reason (mirrored in README.md).
@@ -132,6 +135,8 @@ def guide_server(
         "SMTP_PORT": str(smtp_port),
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_ENABLED": "false",
+        # The servers the guides connect are on loopback (tests/guides/app_fixtures.py).
+        "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true",
         **_stand_in_env(standin_url, moto_url),
     }
     env.pop("REDIS_URL", None)

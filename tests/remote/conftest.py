@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncssh
 import httpx
@@ -115,15 +115,7 @@ class Remote:
 
     def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a shell command on the "server" as its SSH user, to look at the result."""
-        result = subprocess.run(
-            ["runuser", "-u", self.user, "--", "/bin/bash", "-c", command],
-            capture_output=True, text=True, cwd=self.home, timeout=60,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
-            )
-        return result
+        return run_as(self.user, self.home, command, check)
 
     def read(self, relative: str) -> str:
         return (self.home / relative).read_text()
@@ -164,6 +156,28 @@ class Remote:
                 out.append(f"--- {step['name']} ({step['status']})\n"
                            + (r.json()["step"]["output"] or ""))
         return "".join(out)
+
+
+class Shell(Protocol):
+    """A user's shell on a loopback machine (a test's `Remote`, a guide's machine)."""
+
+    user: str
+    home: Path
+
+    def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess[str]: ...
+
+
+def run_as(user: str, home: Path, command: str, check: bool = True
+           ) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["runuser", "-u", user, "--", "/bin/bash", "-c", command],
+        capture_output=True, text=True, cwd=home, timeout=60,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{command!r} failed ({result.returncode}): {result.stdout}{result.stderr}"
+        )
+    return result
 
 
 def create_os_user() -> tuple[str, Path]:

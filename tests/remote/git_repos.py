@@ -10,14 +10,14 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.remote.conftest import Remote
+from tests.remote.conftest import Shell
 
 _IDENTITY = "-c user.name='Dev Eloper' -c user.email=dev@example.test -c commit.gpgsign=false"
 
 
 @dataclass
 class GitRepo:
-    remote: Remote
+    remote: Shell
     bare: Path
     work: Path
     commits: list[str] = field(default_factory=list)
@@ -56,7 +56,7 @@ class GitRepo:
         )
 
 
-def make_repo(remote: Remote, name: str = "source") -> GitRepo:
+def make_repo(remote: Shell, name: str = "source") -> GitRepo:
     """An empty bare repository `<home>/<name>.git` with a work tree `<home>/<name>-work`."""
     bare = remote.home / f"{name}.git"
     work = remote.home / f"{name}-work"

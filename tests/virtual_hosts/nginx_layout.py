@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests import resource_factories as rf
 from tests.actions.ssh_servers import free_port
-from tests.remote.conftest import Remote
+from tests.remote.conftest import Remote, Shell
 
 
 @dataclass
 class NginxLayout:
-    remote: Remote
+    remote: Shell
     root: Path
     http_port: int
     https_port: int
@@ -85,13 +85,13 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(os.path.join(dirpath, name), entry.pw_uid, entry.pw_gid)
 
 
-async def make_layout(db: AsyncSession, remote: Remote, root: Path | None = None
-                      ) -> NginxLayout:
-    """The layout under the user's home, or at `root` (then left to its owner: a
-    root-owned `root` stands for /etc/nginx)."""
+def write_layout(machine: Shell, root: Path | None = None
+                 ) -> tuple[NginxLayout, dict[str, str]]:
+    """The layout's files under the user's home, or at `root` (then left to its owner: a
+    root-owned `root` stands for /etc/nginx), and the server variables pointing at it."""
     own = root is None
-    root = root or remote.home / "nginx"
-    layout = NginxLayout(remote, root, free_port(), free_port())
+    root = root or machine.home / "nginx"
+    layout = NginxLayout(machine, root, free_port(), free_port())
     for sub in ("sites-available", "sites-enabled", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     temp = root / "tmp"
@@ -117,7 +117,7 @@ http {{
 }}
 """)
     if own:
-        _chown_tree(root, remote.user)
+        _chown_tree(root, machine.user)
     variables = {
         "DEVOPNESS_NGINX_DIR": str(root),
         "DEVOPNESS_NGINX_ERROR_LOG": str(layout.error_log),
@@ -129,6 +129,13 @@ http {{
         "DEVOPNESS_CERTBOT_DIR": str(layout.certbot_dir),
         "DEVOPNESS_APPLICATIONS_DIR": str(layout.applications_dir),
     }
+    return layout, variables
+
+
+async def make_layout(db: AsyncSession, remote: Remote, root: Path | None = None
+                      ) -> NginxLayout:
+    """The layout (see `write_layout`), its variables stored on the test's server."""
+    layout, variables = write_layout(remote, root)
     for key, value in variables.items():
         await rf.create_variable(db, remote.tenant, "server", remote.server.id, key=key,
                                  value_plain=value)

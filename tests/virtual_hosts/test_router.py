@@ -86,3 +86,29 @@ async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSe
         client, r, t, resource_type="virtual-host", resource_id=host.id, operation=operation,
         server_ids=[server.id],
     )
+
+
+async def test_update_checks_the_root_directory_against_the_kept_application(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    application = await f.create_application(db, t)
+    host = await f.create_virtual_host(db, t, application_id=application.id,
+                                       root_directory="public")
+    url = f"/virtual-hosts/{host.id}"
+    # `application_id` left out: the host keeps its application, so the root is relative.
+    r = await client.put(url, json={"id": host.id, "name": host.name, "root_directory": "docs"},
+                         headers=t.headers)
+    assert r.status_code == 204, r.text
+    await db.refresh(host)
+    assert (host.application_id, host.root_directory) == (application.id, "docs")
+    r = await client.put(url, json={"id": host.id, "name": host.name,
+                                    "root_directory": "/var/www"}, headers=t.headers)
+    assert "root_directory" in f.field_errors(r)
+    # Unlinked from the application, the root must be absolute.
+    r = await client.put(url, json={"id": host.id, "name": host.name, "application_id": None},
+                         headers=t.headers)
+    assert "root_directory" in f.field_errors(r)
+    r = await client.put(url, json={"id": host.id, "name": host.name, "application_id": None,
+                                    "root_directory": "/var/www"}, headers=t.headers)
+    assert r.status_code == 204, r.text
