@@ -2,8 +2,9 @@
 
 Three kinds of bearer: a login JWT (bound to a revocable session), a personal access token
 (acts as its user) and a project API token (its project only, its role's permissions).
-A resolved token is cached in-process for a few seconds, so a request costs at most one
-indexed lookup; revocation through this process clears the entry at once.
+Every request checks its token with one indexed lookup, so a revocation or a role change
+takes effect at once in every API process. A single API process may cache resolved tokens
+for a few seconds (`AUTH_CACHE_SECONDS`); revocation through it clears the entry at once.
 """
 
 from __future__ import annotations

@@ -52,8 +52,12 @@ class Settings(BaseSettings):
     email_verification_ttl_seconds: int = Field(default=48 * 3600, ge=300)
     password_reset_ttl_seconds: int = Field(default=3600, ge=300)
     token_max_lifetime_days: int = Field(default=366, ge=1)
+    # Off by default: a revocation clears only the cache of the process that handled it, so
+    # with several API processes another one would keep accepting the token until its entry
+    # ran out. `serve` refuses it with more than one worker.
     auth_cache_seconds: float = Field(
-        default=5.0, ge=0, description="How long a resolved bearer token is cached in-process."
+        default=0.0, ge=0,
+        description="How long a resolved bearer token is cached in-process (one API process only).",
     )
 
     registration_open: bool = Field(default=True, description="Allow POST /users sign-ups.")
