@@ -16,7 +16,7 @@ from app.resources_common.router import action_response, no_content
 router = APIRouter(tags=["Applications"])
 
 
-def get_service(session: SessionDep) -> ApplicationService:
+async def get_service(session: SessionDep) -> ApplicationService:
     return ApplicationService(session)
 
 

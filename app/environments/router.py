@@ -17,7 +17,7 @@ router = APIRouter()
 TAG = "Environments"
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> EnvironmentService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> EnvironmentService:
     return EnvironmentService(session, settings)
 
 
