@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -47,9 +48,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import TEST_SECRET_KEY  # noqa: E402
 from tests.remote.conftest import authorize, create_os_user, delete_os_user  # noqa: E402
 
-SECRET_KEY = "benchmark-secret-key-not-for-production"
+# The key the factories seal environment keys with (the environment is seeded).
+SECRET_KEY = TEST_SECRET_KEY
 FILES = {"index.html": "<h1>hello</h1>\n", "app.py": "print('hello')\n",
          "README.md": "# bench\n", "config/settings.json": '{"debug": false}\n'}
 
@@ -141,7 +144,7 @@ async def seed(database_url: str) -> tuple[str, int, int]:
         user, token = await factories.user_with_token(db)
         org = await factories.create_organization(db, user)
         project = await factories.create_project(db, user, organization=org)
-        environment = await factories.create_environment(db, project, user)
+        environment = await factories.create_environment(db, project)
         credential = Credential(
             name="git host", provider_code="github",
             provider_type=PROVIDERS["github"].type.value, auth_type="api_credentials",
@@ -198,7 +201,10 @@ def connect_servers(http: httpx.Client, environment_id: int, url: str, sshd_port
         result = subprocess.run(["runuser", "-u", user, "--", "/bin/bash", "-c", command],
                                 capture_output=True, text=True, cwd=home, timeout=120)
         if result.returncode != 0:
-            raise RuntimeError(f"connect command failed: {result.stdout}{result.stderr}")
+            shown = subprocess.run(["runuser", "-u", user, "--", "/bin/bash", "-c",
+                                    command.replace("curl -fsS", "curl -sS")],
+                                   capture_output=True, text=True, cwd=home, timeout=120)
+            raise RuntimeError(f"connect command failed: {result.stderr}{shown.stdout}")
         ids.append(server["id"])
     for server_id in ids:
         [latest, *_] = ok(http.get(f"/actions/server/{server_id}"))
@@ -277,9 +283,9 @@ async def floor(users: list[str], port: int, key: asyncssh.SSHKey, git_url: str,
             "127.0.0.1", port, username=user, client_keys=[key], known_hosts=None,
             agent_path=None, config=[],
         ) as conn:
-            # Values through the environment, as the engine passes them.
-            await conn.run("bash -s", input=FLOOR_SCRIPT, check=True,
-                           env={"RELEASE": str(release), "GIT_URL": git_url})
+            # sshd accepts no client environment here (no AcceptEnv): quoted assignments.
+            await conn.run(f"RELEASE={release} GIT_URL={shlex.quote(git_url)} bash -s",
+                           input=FLOOR_SCRIPT, check=True)
 
     started = time.perf_counter()
     await asyncio.gather(*(one(u) for u in users))
