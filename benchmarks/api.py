@@ -36,7 +36,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -77,7 +76,6 @@ def bare_app() -> FastAPI:
 
 
 from fastapi import Request  # noqa: E402  (used by bare_app's signature at runtime)
-
 
 # ---------------------------------------------------------------- setup
 
@@ -212,12 +210,15 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", value).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"([\d.]+)([a-z]+)", value)
+    assert found is not None, value
+    number, unit = found.groups()
     return float(number) * _UNITS[unit]
 
 
 def run_wrk(url: str, headers: dict[str, str], connections: int, duration: float) -> Result:
-    args = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "30s", "-d", f"{max(1, round(duration))}s", "--latency"]
+    args = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "30s",
+            "-d", f"{max(1, round(duration))}s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
@@ -386,11 +387,12 @@ def main() -> None:
                 for label, (app_w, floor_w, app_c, floor_c) in measured.items():
                     wrk_rows.append((label, workers, median_result(app_w),
                                      median_result(floor_w),
-                                     [a.rps / f.rps for a, f in zip(app_w, floor_w)]))
+                                     [a.rps / f.rps for a, f in zip(app_w, floor_w, strict=True)]))
                     if app_c:
                         client_rows.append((label, workers, median_result(app_c),
                                             median_result(floor_c),
-                                            [a.rps / f.rps for a, f in zip(app_c, floor_c)]))
+                                            [a.rps / f.rps for a, f
+                                             in zip(app_c, floor_c, strict=True)]))
             finally:
                 for server in servers:
                     server.stop()
