@@ -305,6 +305,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--repeat", type=int, default=3, help="deploys per size")
+    parser.add_argument("--parallel-targets", type=int, default=None,
+                        help="WORKER_MAX_PARALLEL_TARGETS for the API's runner (default: "
+                        "the setting's default)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if os.geteuid() != 0:
@@ -330,6 +333,8 @@ def main() -> None:
                "RATE_LIMIT_ENABLED": "false", "PYTHONPATH": str(ROOT)}
         for name in ("REDIS_URL", "ENGINE_PLUGINS"):
             env.pop(name, None)
+        if args.parallel_targets:
+            env["WORKER_MAX_PARALLEL_TARGETS"] = str(args.parallel_targets)
         api, url = start_api(env)
         processes.append(api)
         floor_key = asyncssh.generate_private_key("ssh-ed25519")
