@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import shlex
 import shutil
@@ -256,7 +257,21 @@ def deploy(http: httpx.Client, application_id: int, n: int
     firsts = [_ts(s["started_at"]) for t in action["targets"] for s in t.get("steps") or []
               if s.get("started_at")]
     created = _ts(action["created_at"])
+    # Per target: its first step's start (how long it waited for the engine, a session of
+    # the runner's bounded pool, its server's slot, the SSH connection), and the time
+    # between its steps (the engine's own work from one step's end to the next's start).
+    starts, gaps = [], []
+    for target in action["targets"]:
+        timed = [s for s in target.get("steps") or [] if s.get("started_at")
+                 and s.get("completed_at")]
+        if not timed:
+            continue
+        starts.append((_ts(timed[0]["started_at"]) - created).total_seconds())
+        gaps.append(sum((_ts(b["started_at"]) - _ts(a["completed_at"])).total_seconds()
+                        for a, b in itertools.pairwise(timed)))
     phases = {"queued (created to first step)": (min(firsts) - created).total_seconds(),
+              "last target's first step after creation": max(starts),
+              "gaps between a target's steps (median)": statistics.median(gaps),
               "action created to completed": (_ts(action["completed_at"]) - created
                                               ).total_seconds()}
     return wall, steps, phases
@@ -388,9 +403,10 @@ def main() -> None:
     print("\nPer step, first deploy: median over targets and runs (slowest target's, median "
           "over runs), seconds\n")
     names = list(dict.fromkeys(name for r in rows for name in r[4]))
-    print("| N | " + " | ".join(names) + " | queued: created to first step "
-          "| action created to completed |")
-    print("|---:|" + "---:|" * (len(names) + 2))
+    keys = ["queued (created to first step)", "last target's first step after creation",
+            "gaps between a target's steps (median)", "action created to completed"]
+    print("| N | " + " | ".join(names + keys) + " |")
+    print("|---:|" + "---:|" * (len(names) + len(keys)))
     for n in sizes:
         runs = [r for r in rows if r[0] == n]
         cells = []
@@ -399,8 +415,7 @@ def main() -> None:
             slowest = [max(r[4][name]) for r in runs if r[4].get(name)]
             cells.append(f"{statistics.median(every):.2f} ({statistics.median(slowest):.2f})"
                          if every else "n/a")
-        phase_cells = [cell([r[6][k] for r in runs]) for k in
-                       ("queued (created to first step)", "action created to completed")]
+        phase_cells = [cell([r[6][k] for r in runs]) for k in keys]
         print(f"| {n} | " + " | ".join(cells + phase_cells) + " |")
 
 
