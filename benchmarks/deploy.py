@@ -118,7 +118,8 @@ def start_git_host(work: Path) -> tuple[subprocess.Popen[bytes], str]:
                    check=True)
     port = free_port()
     process = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base}",
+        ["git", "daemon", "--reuseaddr", "--export-all", "--max-connections=0",
+         f"--base-path={base}",
          "--listen=127.0.0.1", f"--port={port}", str(base)],
         stderr=subprocess.DEVNULL,
     )
