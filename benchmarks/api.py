@@ -1,18 +1,23 @@
-"""Throughput and latency of authenticated API reads against a bare FastAPI floor.
+"""Throughput and latency of authenticated API reads, against a floor served the same way.
 
-usage: python benchmarks/api.py [--server-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-                                [--rows 1000] [--requests 2000] [--concurrency 1,50]
+    python benchmarks/api.py [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test_perf]
+                             [--workers 1,2] [--connections 32] [--duration 5] [--rounds 3]
 
-Creates a scratch PostgreSQL database on the given server (dropped afterwards), migrates it,
-seeds one user with a personal access token and a project of `--rows` environments, then
-serves, each in its own uvicorn process:
-- the real application (authentication, authorization, pagination, Link header);
-- a bare FastAPI app running the same SELECTs and serializing the same rows with the same
-  response schemas, without authentication or pagination (the floor).
-It measures `GET /projects/{id}/environments?per_page=20` (relations expanded: project,
-organization, creator) and `GET /projects/{id}` at each concurrency, and prints a table with
-throughput, p50 and p99 latency and the app/floor throughput ratio. No assertions: it
-reports, it does not judge.
+Resets the given PostgreSQL database (every table dropped: use a database of its own), migrates
+it and seeds the world of the statement-count guard (tests/perf/world.py: the caller is a team
+member whose role grants everything, so every read pays the permission checks a non-owner
+pays), plus `--rows` environments in its project and a finished action of 100 targets. Then,
+for each worker count, it starts `devopness-server serve --workers N` as users run it, and a
+floor: a bare FastAPI app under uvicorn with the same worker count that answers each path
+with one indexed SELECT and the very body the real server returned (HTTP, one database
+round trip and the response bytes: what no implementation of the endpoint can avoid).
+
+Load: `wrk` (`apt-get install wrk`) with `--connections` keep-alive connections authenticated
+by a personal access token, and the project's own Python client (httpx) at the same
+concurrency. Each round measures every endpoint on the server and on the floor back to back;
+the tables give the median over the rounds of req/s, p50 and p99 (wrk's latency
+distribution) and the server/floor throughput ratio. The machine is shared: compare ratios
+and medians, not single numbers. No assertions: it reports, it does not judge.
 """
 
 from __future__ import annotations
@@ -20,72 +25,57 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from sqlalchemy import create_engine, insert, pool, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+from fastapi import FastAPI, Response  # noqa: E402
+from sqlalchemy import create_engine, insert, pool, text  # noqa: E402
 
 from app.core import migrations  # noqa: E402
 from app.core.database import Database  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
-from app.environments.models import Environment  # noqa: E402
-from app.environments.repository import EnvironmentRepository  # noqa: E402
-from app.environments.schemas import EnvironmentRelation  # noqa: E402
-from app.projects.models import Project  # noqa: E402
-from app.projects.repository import ProjectRepository  # noqa: E402
-from app.projects.schemas import Project as ProjectSchema  # noqa: E402
-from app.projects.service import ProjectService  # noqa: E402
 
 SECRET_KEY = "benchmark-secret-key-not-for-production"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf"
+BODIES_ENV = "DVP_BENCH_BODIES"
 
 
 # ---------------------------------------------------------------- the floor
 
 
 def bare_app() -> FastAPI:
-    """Same queries and serialization as the real endpoints, nothing else (uvicorn factory)."""
+    """Every benchmarked path: one indexed SELECT, then the stored body (uvicorn factory)."""
+    import json
+
     database = Database(Settings(_env_file=None))
+    bodies: dict[str, str] = json.loads(Path(os.environ[BODIES_ENV]).read_text())
     app = FastAPI()
 
-    @app.get("/projects/{project_id:int}/environments")
-    async def environments(project_id: int) -> list[EnvironmentRelation]:
+    @app.get("/{path:path}")
+    async def floor(path: str, request: Request) -> Response:
+        key = "/" + path + (f"?{request.url.query}" if request.url.query else "")
         async with database.sessionmaker() as session:
-            stmt = EnvironmentRepository.with_relations(
-                select(Environment).where(
-                    Environment.project_id == project_id, Environment.archived_at.is_(None)
-                )
-            ).order_by(Environment.name, Environment.id)
-            rows = (await session.scalars(stmt.limit(20))).all()
-            return [EnvironmentRelation.model_validate(row) for row in rows]
-
-    @app.get("/projects/{project_id:int}")
-    async def project(project_id: int) -> ProjectSchema:
-        async with database.sessionmaker() as session:
-            found = await session.get(Project, project_id)
-            assert found is not None
-            await ProjectRepository(session).load_relations(found)
-            body = ProjectSchema.model_validate(found)
-            body.resource_summary = await ProjectService(session).summary(found)
-            return body
+            await session.execute(text("SELECT id FROM users WHERE id = 1"))
+        return Response(bodies[key].encode(), media_type="application/json")
 
     return app
 
+
+from fastapi import Request  # noqa: E402  (used by bare_app's signature at runtime)
 
 # ---------------------------------------------------------------- setup
 
@@ -96,156 +86,160 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _admin_engine(server_url: str) -> Any:
-    return create_engine(
-        migrations.sync_url(server_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+def reset_database(url: str) -> None:
+    engine = create_engine(
+        migrations.sync_url(url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
     )
-
-
-def create_database(server_url: str) -> str:
-    name = f"devopness_bench_{uuid.uuid4().hex[:8]}"
-    engine = _admin_engine(server_url)
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = make_url(url).database
-    engine = _admin_engine(server_url)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
 
 
-async def seed(settings: Settings, rows: int) -> tuple[str, int]:
-    """One user with a PAT, an organization project with `rows` environments."""
-    from app.core.security import hash_password, hash_token, new_token
-    from app.organizations.models import Organization
-    from app.tokens.models import ApiToken, ApiTokenType
-    from app.tokens.service import PREFIXES
-    from app.users.models import User
+@dataclass
+class Seeded:
+    token: str
+    paths: dict[str, str]
+
+
+async def seed(settings: Settings, rows: int, targets: int) -> Seeded:
+    from app.environments.models import Environment
+    from tests.perf import world as perf_world
 
     database = Database(settings)
-    secret = new_token(PREFIXES[ApiTokenType.PERSONAL_ACCESS_TOKEN])
-    now = datetime.now(UTC)
-    async with database.transaction() as session:
-        user = User(
-            email="bench@example.com",
-            name="Bench User",
-            url_slug="bench",
-            password_hash=hash_password("benchmark-password"),
-            active=True,
-            email_verified_at=now,
+    async with database.sessionmaker() as db:
+        w = await perf_world.seed(db, settings)
+        now = datetime.now(UTC)
+        await db.execute(
+            insert(Environment),
+            [
+                {
+                    "project_id": w.project.id,
+                    "type": ("development", "staging", "production")[i % 3],
+                    "name": f"bench-env-{i:05d}",
+                    "description": f"environment {i}",
+                    "created_by": w.owner.id,
+                    "ssh_public_key": w.environment.ssh_public_key,
+                    "ssh_private_key_encrypted": w.environment.ssh_private_key_encrypted,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(rows)
+            ],
         )
-        session.add(user)
-        await session.flush()
-        org = Organization(name="Bench Org", url_slug="bench-org", owner_id=user.id)
-        session.add(org)
-        await session.flush()
-        project = Project(name="Bench", user_id=user.id, organization_id=org.id, created_by=user.id)
-        session.add(project)
-        session.add(
-            ApiToken(
-                type=ApiTokenType.PERSONAL_ACCESS_TOKEN,
-                name="bench",
-                token_hash=hash_token(secret),
-                user_id=user.id,
-                expires_at=now + timedelta(days=1),
-            )
-        )
-        await session.flush()
-        await _insert_environments(session, project.id, user.id, rows, now)
-        project_id = project.id
+        base = {"environment_id": w.environment.id, "project_id": w.project.id,
+                "created_by": w.owner.id}
+        servers = [perf_world._server(base, w.credential.id) for _ in range(targets - 1)]
+        db.add_all(servers)
+        await db.flush()
+        action, _ = await perf_world._action(db, w, [w.server, *servers], steps=3)
+        await db.commit()
+        paths = {
+            "environments list, per_page=20": f"/projects/{w.project.id}/environments?per_page=20",
+            "GET /projects/{id}": f"/projects/{w.project.id}",
+            "GET /servers/{id}": f"/servers/{w.server.id}",
+            "GET /applications/{id}": f"/applications/{w.application.id}",
+            f"GET /actions/{{id}} ({targets} targets)": f"/actions/{action.id}",
+            "GET /users/me": "/users/me",
+        }
+        token = w.token
     await database.dispose()
-    return secret, project_id
+    return Seeded(token, paths)
 
 
-async def _insert_environments(
-    session: AsyncSession, project_id: int, user_id: int, rows: int, now: datetime
-) -> None:
-    # Key pairs are irrelevant to reads; one placeholder keeps seeding fast.
-    await session.execute(
-        insert(Environment),
-        [
-            {
-                "project_id": project_id,
-                "type": ("development", "staging", "production")[i % 3],
-                "name": f"env-{i:05d}",
-                "description": f"environment {i}",
-                "created_by": user_id,
-                "ssh_public_key": "ssh-ed25519 AAAA bench",
-                "ssh_private_key_encrypted": "v1:placeholder",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for i in range(rows)
-        ],
-    )
-
-
-# ---------------------------------------------------------------- serving and load
+# ---------------------------------------------------------------- serving
 
 
 class Server:
-    def __init__(self, target: str, env: dict[str, str], app_dir: Path) -> None:
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                target,
-                "--factory",
-                "--app-dir",
-                str(app_dir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-            cwd=str(ROOT),
+            [*command, "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env, cwd=str(ROOT), start_new_session=True,
         )
         self.base = f"http://127.0.0.1:{self.port}"
 
     def wait(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 300  # a busy shared machine imports slowly
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server on {self.base} exited")
             try:
-                httpx.get(self.base + "/docs", timeout=1)
+                httpx.get(self.base + "/openapi.json", timeout=1)
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise RuntimeError(f"server on {self.base} did not start")
 
     def stop(self) -> None:
-        self.process.terminate()
+        # uvicorn --workers runs a supervisor and its children: end the session's group.
         try:
-            self.process.wait(timeout=10)
+            os.killpg(self.process.pid, 15)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+
+def serve_command(workers: int) -> list[str]:
+    return [sys.executable, "-c", "from launcher.cli import main; main()", "serve",
+            "--workers", str(workers), "--no-migrate"]
+
+
+def floor_command(workers: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "api:bare_app", "--factory", "--app-dir",
+            str(ROOT / "benchmarks"), "--workers", str(workers), "--log-level", "warning",
+            "--no-access-log"]
+
+
+# ---------------------------------------------------------------- load
 
 
 @dataclass
 class Result:
-    throughput: float
+    rps: float
     p50_ms: float
     p99_ms: float
     errors: int
 
 
-async def load(url: str, headers: dict[str, str], total: int, concurrency: int) -> Result:
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(value: str) -> float:
+    found = re.fullmatch(r"([\d.]+)([a-z]+)", value)
+    assert found is not None, value
+    number, unit = found.groups()
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(url: str, headers: dict[str, str], connections: int, duration: float) -> Result:
+    args = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "30s",
+            "-d", f"{max(1, round(duration))}s", "--latency"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if found := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        errors += int(found.group(1))
+    if found := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                          out):
+        errors += sum(int(g) for g in found.groups())
+    return Result(rps, p50, p99, errors)
+
+
+async def _client_load(url: str, headers: dict[str, str], total: int, concurrency: int
+                       ) -> Result:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
-        for _ in range(min(50, total)):  # warm-up: connections, caches, plans
-            r = await client.get(url)
-            r.raise_for_status()
+        for _ in range(min(20, total)):  # warm-up: connections
+            (await client.get(url)).raise_for_status()
         latencies: list[float] = []
         remaining = total
         errors = 0
@@ -258,7 +252,6 @@ async def load(url: str, headers: dict[str, str], total: int, concurrency: int) 
                 try:
                     r = await client.get(url)
                 except httpx.TransportError:
-                    # Counted and reported: a dropped connection is a result, not a crash.
                     errors += 1
                     continue
                 latencies.append(time.perf_counter() - started)
@@ -270,86 +263,147 @@ async def load(url: str, headers: dict[str, str], total: int, concurrency: int) 
         elapsed = time.perf_counter() - started
     latencies.sort()
     return Result(
-        throughput=len(latencies) / elapsed,
+        rps=len(latencies) / elapsed,
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         errors=errors,
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        usage=(
-            "python benchmarks/api.py [--server-url URL] [--rows N] [--requests N] "
-            "[--concurrency 1,50]"
-        ),
-    )
-    parser.add_argument(
-        "--server-url",
-        default=os.environ.get(
-            "BENCH_SERVER_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="PostgreSQL server to create the scratch database on (any database on it)",
-    )
-    parser.add_argument("--rows", type=int, default=1000, help="environments to seed")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement")
-    parser.add_argument("--concurrency", default="1,50", help="comma-separated client counts")
-    args = parser.parse_args()
-    levels = [int(c) for c in args.concurrency.split(",")]
+def run_client(url: str, headers: dict[str, str], connections: int, total: int) -> Result:
+    return asyncio.run(_client_load(url, headers, total, connections))
 
-    url = create_database(args.server_url)
-    servers: list[Server] = []
-    try:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "SECRET_KEY": SECRET_KEY,
-            "ENVIRONMENT": "development",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_POOL_SIZE": "20",
-            # One client hammering one token is what the rate limiter exists to stop;
-            # the benchmark measures the work behind it.
-            "RATE_LIMIT_ENABLED": "false",
-        }
-        settings = Settings(database_url=url, secret_key=SECRET_KEY, _env_file=None)
-        migrations.upgrade(settings)
-        token, project_id = asyncio.run(seed(settings, args.rows))
-        app_server = Server("launcher.api:create_app", env, ROOT)
-        bare_server = Server("api:bare_app", env, ROOT / "benchmarks")
-        servers = [app_server, bare_server]
-        for server in servers:
-            server.wait()
 
-        endpoints = [
-            ("environments list, per_page=20", f"/projects/{project_id}/environments?per_page=20"),
-            ("GET /projects/{id}", f"/projects/{project_id}"),
-        ]
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        print(f"\n{args.rows} environments, {args.requests} requests per cell, PostgreSQL\n")
+# ---------------------------------------------------------------- report
+
+
+def median_result(results: list[Result]) -> Result:
+    return Result(
+        statistics.median(r.rps for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.errors for r in results),
+    )
+
+
+def print_table(title: str, rows: list[tuple[str, int, Result, Result, list[float]]]) -> None:
+    print(f"\n{title}\n")
+    print("| endpoint | workers | req/s | p50 ms | p99 ms | floor req/s | floor p50 ms "
+          "| floor p99 ms | server/floor (range) | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, workers, app, floor, ratios in rows:
         print(
-            "| endpoint | clients | app req/s | app p50 ms | app p99 ms "
-            "| floor req/s | floor p50 ms | floor p99 ms | app/floor | errors |"
+            f"| {label} | {workers} | {app.rps:.0f} | {app.p50_ms:.1f} | {app.p99_ms:.1f} "
+            f"| {floor.rps:.0f} | {floor.p50_ms:.1f} | {floor.p99_ms:.1f} "
+            f"| {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}) "
+            f"| {app.errors}/{floor.errors} |",
+            flush=True,
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for label, path in endpoints:
-            for clients in levels:
-                app_result = asyncio.run(
-                    load(app_server.base + path, headers, args.requests, clients)
-                )
-                floor = asyncio.run(load(bare_server.base + path, {}, args.requests, clients))
-                print(
-                    f"| {label} | {clients} | {app_result.throughput:.0f} | "
-                    f"{app_result.p50_ms:.1f} | {app_result.p99_ms:.1f} | "
-                    f"{floor.throughput:.0f} | {floor.p50_ms:.1f} | {floor.p99_ms:.1f} | "
-                    f"{app_result.throughput / floor.throughput:.2f} | "
-                    f"{app_result.errors}/{floor.errors} |",
-                    flush=True,
-                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
+                                                                  DEFAULT_URL),
+                        help="PostgreSQL database of its own: it is reset")
+    parser.add_argument("--rows", type=int, default=1000, help="environments to seed")
+    parser.add_argument("--targets", type=int, default=100, help="targets of the action")
+    parser.add_argument("--workers", default="1,2", help="API worker counts")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client-requests", type=int, default=1000,
+                        help="requests per Python-client run (0: wrk only)")
+    parser.add_argument("--only", default="", help="comma-separated substrings of endpoints")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install wrk")
+
+    url = args.database_url
+    reset_database(url)
+    settings = Settings(database_url=url, secret_key=SECRET_KEY, _env_file=None)
+    migrations.upgrade(settings)
+    seeded = asyncio.run(seed(settings, args.rows, args.targets))
+    endpoints = {label: path for label, path in seeded.paths.items()
+                 if not args.only or any(o in label for o in args.only.split(","))}
+    headers = {"Authorization": f"Bearer {seeded.token}", "Accept": "application/json"}
+    work = Path(tempfile.mkdtemp(prefix="dvp-api-bench-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": SECRET_KEY,
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        # One client hammering one token is what the rate limiter exists to stop;
+        # the benchmark measures the work behind it.
+        "RATE_LIMIT_ENABLED": "false",
+        "PYTHONPATH": str(ROOT),
+        BODIES_ENV: str(work / "bodies.json"),
+    }
+    env.pop("REDIS_URL", None)
+    wrk_rows: list[tuple[str, int, Result, Result, list[float]]] = []
+    client_rows: list[tuple[str, int, Result, Result, list[float]]] = []
+    try:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            app_server = Server(serve_command(workers), env)
+            servers = [app_server]
+            try:
+                app_server.wait()
+                bodies = {}
+                for path in endpoints.values():
+                    r = httpx.get(app_server.base + path, headers=headers, timeout=30)
+                    r.raise_for_status()
+                    bodies[path] = r.text
+                import json
+
+                (work / "bodies.json").write_text(json.dumps(bodies))
+                floor_server = Server(floor_command(workers), env)
+                servers.append(floor_server)
+                floor_server.wait()
+                # Warm-up: every worker process, its pool and statement caches.
+                for path in endpoints.values():
+                    run_wrk(app_server.base + path, headers, args.connections, 1)
+                    run_wrk(floor_server.base + path, headers, args.connections, 1)
+                measured: dict[str, tuple[list[Result], list[Result], list[Result],
+                                          list[Result]]] = {
+                    label: ([], [], [], []) for label in endpoints
+                }
+                for round_ in range(args.rounds):
+                    for label, path in endpoints.items():
+                        app_w, floor_w, app_c, floor_c = measured[label]
+                        app_w.append(run_wrk(app_server.base + path, headers,
+                                             args.connections, args.duration))
+                        floor_w.append(run_wrk(floor_server.base + path, headers,
+                                               args.connections, args.duration))
+                        if args.client_requests:
+                            app_c.append(run_client(app_server.base + path, headers,
+                                                    args.connections, args.client_requests))
+                            floor_c.append(run_client(floor_server.base + path, headers,
+                                                      args.connections,
+                                                      args.client_requests))
+                        print(f"workers={workers} round {round_ + 1} {label}: "
+                              f"{app_w[-1].rps:.0f} req/s p99 {app_w[-1].p99_ms:.0f} ms "
+                              f"(floor {floor_w[-1].rps:.0f})", file=sys.stderr, flush=True)
+                for label, (app_w, floor_w, app_c, floor_c) in measured.items():
+                    wrk_rows.append((label, workers, median_result(app_w),
+                                     median_result(floor_w),
+                                     [a.rps / f.rps for a, f in zip(app_w, floor_w, strict=True)]))
+                    if app_c:
+                        client_rows.append((label, workers, median_result(app_c),
+                                            median_result(floor_c),
+                                            [a.rps / f.rps for a, f
+                                             in zip(app_c, floor_c, strict=True)]))
+            finally:
+                for server in servers:
+                    server.stop()
     finally:
-        for server in servers:
-            server.stop()
-        drop_database(args.server_url, url)
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(f"wrk, {args.connections} connections, {args.duration:g} s per run, median of "
+                f"{args.rounds} rounds ({args.rows} environments, PostgreSQL)", wrk_rows)
+    if client_rows:
+        print_table(f"Python client (httpx), {args.connections} concurrent requests, "
+                    f"{args.client_requests} per run, median of {args.rounds} rounds",
+                    client_rows)
 
 
 if __name__ == "__main__":

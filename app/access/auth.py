@@ -94,7 +94,7 @@ class PrincipalCache:
                 del self._entries[key]
 
 
-def get_principal_cache(request: Request) -> PrincipalCache:
+async def get_principal_cache(request: Request) -> PrincipalCache:
     cache: PrincipalCache = request.app.state.principal_cache
     return cache
 

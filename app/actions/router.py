@@ -38,11 +38,11 @@ Id = Annotated[int, Path(ge=1)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def get_action_service(session: SessionDep) -> ActionService:
+async def get_action_service(session: SessionDep) -> ActionService:
     return ActionService(session)
 
 
-def get_pipeline_service(session: SessionDep) -> PipelineService:
+async def get_pipeline_service(session: SessionDep) -> PipelineService:
     return PipelineService(session)
 
 

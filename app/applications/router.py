@@ -18,7 +18,7 @@ from app.resources_common.router import action_response, environment_resource_ro
 router = APIRouter(tags=["Applications"])
 
 
-def get_service(session: SessionDep) -> ApplicationService:
+async def get_service(session: SessionDep) -> ApplicationService:
     return ApplicationService(session)
 
 

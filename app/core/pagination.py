@@ -47,7 +47,7 @@ class PageParams:
         return str(url.replace(path=quote(url.path, safe="/:@!$&'()*+,;=~")))
 
 
-def page_params(
+async def page_params(
     request: Request,
     response: Response,
     page: Annotated[

@@ -23,7 +23,7 @@ ProviderTypeQuery = Annotated[str | None, Query(max_length=32)]
 State = Annotated[str | None, Query(max_length=512)]
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> CredentialService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> CredentialService:
     return CredentialService(session, settings)
 
 

@@ -17,7 +17,7 @@ from app.resources_common.router import add_operation_routes
 router = APIRouter(tags=["Cron Jobs"])
 
 
-def get_service(session: SessionDep) -> CronJobService:
+async def get_service(session: SessionDep) -> CronJobService:
     return CronJobService(session)
 
 

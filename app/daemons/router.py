@@ -17,7 +17,7 @@ from app.resources_common.router import add_operation_routes
 router = APIRouter(tags=["Daemons"])
 
 
-def get_service(session: SessionDep) -> DaemonService:
+async def get_service(session: SessionDep) -> DaemonService:
     return DaemonService(session)
 
 

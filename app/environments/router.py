@@ -16,7 +16,7 @@ router = APIRouter()
 TAG = "Environments"
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> EnvironmentService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> EnvironmentService:
     return EnvironmentService(session, settings)
 
 

@@ -14,7 +14,7 @@ from app.events.service import EventService
 router = APIRouter(tags=["Resource Events"])
 
 
-def get_service(session: SessionDep) -> EventService:
+async def get_service(session: SessionDep) -> EventService:
     return EventService(session)
 
 

@@ -21,7 +21,7 @@ PipelineId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_TRIGGER_BODY = 1024 * 1024
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> HookService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> HookService:
     return HookService(session, settings)
 
 

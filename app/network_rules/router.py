@@ -9,7 +9,7 @@ from app.network_rules.service import NetworkRuleService
 from app.resources_common.router import environment_resource_router
 
 
-def get_service(session: SessionDep) -> NetworkRuleService:
+async def get_service(session: SessionDep) -> NetworkRuleService:
     return NetworkRuleService(session)
 
 

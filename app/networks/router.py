@@ -18,7 +18,7 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Filter = Annotated[str | None, Query(max_length=64)]
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> NetworkService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> NetworkService:
     return NetworkService(session, settings)
 
 

@@ -14,7 +14,7 @@ from app.organizations.service import OrganizationService
 router = APIRouter(tags=["Organizations"])
 
 
-def get_service(session: SessionDep) -> OrganizationService:
+async def get_service(session: SessionDep) -> OrganizationService:
     return OrganizationService(session)
 
 

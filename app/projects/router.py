@@ -16,7 +16,7 @@ router = APIRouter()
 TAG = "Projects"
 
 
-def get_service(session: SessionDep) -> ProjectService:
+async def get_service(session: SessionDep) -> ProjectService:
     return ProjectService(session)
 
 

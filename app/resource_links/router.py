@@ -13,7 +13,7 @@ from app.resource_links.service import ResourceLinkService
 router = APIRouter(tags=["Resource Links"])
 
 
-def get_service(session: SessionDep) -> ResourceLinkService:
+async def get_service(session: SessionDep) -> ResourceLinkService:
     return ResourceLinkService(session)
 
 

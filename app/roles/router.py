@@ -27,7 +27,7 @@ async def list_static_permissions(principal: CurrentPrincipal) -> list[schemas.P
     return permission_catalogue()
 
 
-def get_service(session: SessionDep) -> RoleService:
+async def get_service(session: SessionDep) -> RoleService:
     return RoleService(session)
 
 

@@ -16,7 +16,7 @@ from app.servers.service import ServerService
 router = APIRouter(tags=["Servers"])
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> ServerService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> ServerService:
     return ServerService(session, settings)
 
 

@@ -9,7 +9,7 @@ from app.services import schemas
 from app.services.service import ServiceService
 
 
-def get_service(session: SessionDep) -> ServiceService:
+async def get_service(session: SessionDep) -> ServiceService:
     return ServiceService(session)
 
 

@@ -15,7 +15,7 @@ router = APIRouter(tags=["Social Accounts"])
 Provider = Annotated[str, Path(max_length=32)]
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> SocialAccountService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> SocialAccountService:
     return SocialAccountService(session, settings)
 
 

@@ -9,7 +9,7 @@ from app.ssh_keys import schemas
 from app.ssh_keys.service import SshKeyService
 
 
-def get_service(session: SessionDep) -> SshKeyService:
+async def get_service(session: SessionDep) -> SshKeyService:
     return SshKeyService(session)
 
 

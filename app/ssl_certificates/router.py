@@ -9,7 +9,7 @@ from app.ssl_certificates import schemas
 from app.ssl_certificates.service import SslCertificateService
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> SslCertificateService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> SslCertificateService:
     return SslCertificateService(session, settings)
 
 

@@ -20,7 +20,7 @@ MEMBERS = "Teams - Members"
 INVITATIONS = "Team Invitations"
 
 
-def get_service(session: SessionDep, settings: SettingsDep, mailer: MailerDep) -> TeamService:
+async def get_service(session: SessionDep, settings: SettingsDep, mailer: MailerDep) -> TeamService:
     return TeamService(session, settings, mailer)
 
 

@@ -14,7 +14,7 @@ from app.tokens.service import TokenService
 router = APIRouter()
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> TokenService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> TokenService:
     return TokenService(session, settings)
 
 

@@ -18,7 +18,7 @@ router = APIRouter()
 USERS: list[str | Enum] = ["Users"]
 
 
-def get_service(
+async def get_service(
     session: SessionDep, settings: SettingsDep, mailer: MailerDep, counter: CounterDep
 ) -> UserService:
     return UserService(session, settings, mailer, counter)

@@ -16,7 +16,7 @@ from app.variables.service import VariableService
 router = APIRouter()
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> VariableService:
+async def get_service(session: SessionDep, settings: SettingsDep) -> VariableService:
     return VariableService(session, settings)
 
 

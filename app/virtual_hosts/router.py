@@ -9,7 +9,7 @@ from app.virtual_hosts import schemas
 from app.virtual_hosts.service import VirtualHostService
 
 
-def get_service(session: SessionDep) -> VirtualHostService:
+async def get_service(session: SessionDep) -> VirtualHostService:
     return VirtualHostService(session)
 
 

@@ -85,8 +85,8 @@ def mirror(node_builds: tuple[rs.NodeBuild, rs.NodeBuild],
     root.chmod(0o755)
     with rs.serve(root) as served:
         rs.publish_node(root / "nodejs", list(node_builds))
-        rs.publish_node(root / "nodejs", [rs.standin_node("22.11.0")])
-        rs.publish_node(root / "nodejs-tampered", [rs.standin_node("22.11.0")], tamper=True)
+        rs.publish_node(root / "nodejs", [rs.standin_node("18.20.4")])
+        rs.publish_node(root / "nodejs-tampered", [rs.standin_node("18.20.4")], tamper=True)
         for language in ("python", "go", "java", "ruby", "php"):
             (root / language).mkdir()
         if shutil.which("python3.11", path=rs.SYSTEM_PATH):
@@ -193,12 +193,12 @@ async def test_node_app_builds_and_checks_on_its_engine_version_side_by_side(
 async def test_two_applications_installing_one_version_at_once_download_it_once(
     client: httpx.AsyncClient, remote: Remote, node_repo: GitRepo, mirrors: rs.Mirror
 ) -> None:
-    node22 = rs.standin_node("22.11.0")
-    ids = [await create_app(client, remote, node_repo, name, "nodejs", "22",
+    node18 = rs.standin_node("18.20.4")
+    ids = [await create_app(client, remote, node_repo, name, "nodejs", "18",
                             build_command="node --version > built-with.txt")
            for name in ("one", "two")]
     # The download takes a while: the second deploy arrives while the first installs.
-    mirrors.delays[f"/nodejs/latest-v22.x/{node22.name}"] = 3.0
+    mirrors.delays[f"/nodejs/latest-v18.x/{node18.name}"] = 3.0
     started = []
     for app_id in ids:
         r = await client.post(f"/applications/{app_id}/deployments",
@@ -210,24 +210,24 @@ async def test_two_applications_installing_one_version_at_once_download_it_once(
     actions = await asyncio.gather(*(remote.wait(client, i) for i in started))
     for name in ("one", "two"):
         built = remote.home / name / "current" / "built-with.txt"
-        assert built.read_text() == "v22.11.0\n"
-    assert mirrors.downloads() == [f"/nodejs/latest-v22.x/{node22.name}"]
+        assert built.read_text() == "v18.20.4\n"
+    assert mirrors.downloads() == [f"/nodejs/latest-v18.x/{node18.name}"]
     logs = "".join([await remote.logs(client, a) for a in actions])
-    assert logs.count("installing Node.js 22 (v22.11.0)") == 1
-    assert "another deploy is installing Node.js 22 on this server: waiting for it" in logs
-    assert "Node.js 22 was installed meanwhile" in logs
+    assert logs.count("installing Node.js 18 (v18.20.4)") == 1
+    assert "another deploy is installing Node.js 18 on this server: waiting for it" in logs
+    assert "Node.js 18 was installed meanwhile" in logs
     # Nothing half-made is left beside it.
-    assert sorted(p.name for p in runtime_dir(remote, "nodejs", "22").parent.iterdir()) \
-        == [".22.lock", "22"]
+    assert sorted(p.name for p in runtime_dir(remote, "nodejs", "18").parent.iterdir()) \
+        == [".18.lock", "18"]
 
     # A rollback needs the application's runtime too: gone, it comes back first.
     again = await deploy(client, remote, ids[0])
-    shutil.rmtree(runtime_dir(remote, "nodejs", "22"))
+    shutil.rmtree(runtime_dir(remote, "nodejs", "18"))
     mirrors.delays.clear()
     rollback = await deploy(client, remote, ids[0], {"type": "rollback"})
-    assert "installing Node.js 22 (v22.11.0)" in await remote.logs(client, rollback)
+    assert "installing Node.js 18 (v18.20.4)" in await remote.logs(client, rollback)
     assert current(remote, "one") == f"releases/{actions[0]['id']}"
-    assert (runtime_dir(remote, "nodejs", "22") / "bin/node").exists()
+    assert (runtime_dir(remote, "nodejs", "18") / "bin/node").exists()
     assert again["id"] != actions[0]["id"]
 
 
@@ -235,26 +235,26 @@ async def test_checksum_mismatch_and_unreachable_mirror_fail_clearly(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, node_repo: GitRepo,
     mirrors: rs.Mirror, settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    node22 = rs.standin_node("22.11.0")
-    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "22",
+    node18 = rs.standin_node("18.20.4")
+    app_id = await create_app(client, remote, node_repo, "hello", "nodejs", "18",
                               build_command="node --version > built-with.txt")
     monkeypatch.setattr(settings, "runtime_nodejs_mirror", f"{mirrors.url}/nodejs-tampered")
     refused = await deploy(client, remote, app_id, expect="failed")
     logs = await remote.logs(client, refused)
-    url = f"{mirrors.url}/nodejs-tampered/latest-v22.x/{node22.name}"
+    url = f"{mirrors.url}/nodejs-tampered/latest-v18.x/{node18.name}"
     assert f"checksum mismatch for {url}: expected sha256 " in logs
-    assert f"got {rs.sha256(node22.tarball)}; refusing to install it " \
+    assert f"got {rs.sha256(node18.tarball)}; refusing to install it " \
            "(check RUNTIME_NODEJS_MIRROR)" in logs
     assert "--- Install dependencies and build (skipped)" in logs
-    assert not runtime_dir(remote, "nodejs", "22").exists()
-    assert [p.name for p in runtime_dir(remote, "nodejs", "22").parent.iterdir()] == [".22.lock"]
+    assert not runtime_dir(remote, "nodejs", "18").exists()
+    assert [p.name for p in runtime_dir(remote, "nodejs", "18").parent.iterdir()] == [".18.lock"]
     assert releases(remote, "hello") == []
 
     closed = "http://127.0.0.1:9/node-mirror"
     monkeypatch.setattr(settings, "runtime_nodejs_mirror", closed)
     unreachable = await deploy(client, remote, app_id, expect="failed")
     logs = await remote.logs(client, unreachable)
-    assert f"cannot get Node.js 22 from {closed}/latest-v22.x/SHASUMS256.txt" in logs
+    assert f"cannot get Node.js 18 from {closed}/latest-v18.x/SHASUMS256.txt" in logs
     assert "set RUNTIME_NODEJS_MIRROR to a mirror with the same layout" in logs
 
     # A version the mirror does not offer, and one this server never installs.

@@ -22,7 +22,8 @@ DATABASE = "test_revocation_workers"
 
 pytestmark = pytest.mark.skipif(
     not PG_URL.startswith("postgresql"),
-    reason="several API workers need PostgreSQL (set TEST_DATABASE_URL); the PostgreSQL pass runs it",
+    reason="several API workers need PostgreSQL (set TEST_DATABASE_URL); "
+           "the PostgreSQL pass runs it",
 )
 
 
