@@ -261,11 +261,11 @@ async def test_checksum_mismatch_and_unreachable_mirror_fail_clearly(
     monkeypatch.setattr(settings, "runtime_nodejs_mirror", f"{mirrors.url}/nodejs")
     application = await db.get(Application, app_id)
     assert application is not None
-    application.engine_version = "18"
+    application.engine_version = "24"
     await db.commit()
     missing = await deploy(client, remote, app_id, expect="failed")
     logs = await remote.logs(client, missing)
-    assert f"cannot get Node.js 18 from {mirrors.url}/nodejs/latest-v18.x/SHASUMS256.txt " \
+    assert f"cannot get Node.js 24 from {mirrors.url}/nodejs/latest-v24.x/SHASUMS256.txt " \
            "(curl: (22) The requested URL returned error: 404)" in logs
     application.engine_version = "../../x"
     await db.commit()

@@ -77,8 +77,10 @@ dv_runtime_source_nodejs() {
   dv_runtime_fetch "$mirror/latest-v$version.x/SHASUMS256.txt" "$sums" "$human $version"
   file=""
   for ext in $(dv_has xz && echo tar.xz) tar.gz; do
-    file=$(awk -v want="^node-v${version//./\\.}\\.[0-9]+\\.[0-9]+-linux-$arch\\.$ext\$" \
-      '$2 ~ want { print $2; exit }' "$sums")
+    # Through the environment: awk -v would read the backslashes as escapes and the dots
+    # of the pattern would match any character.
+    file=$(want="^node-v${version//./\\.}\\.[0-9]+\\.[0-9]+-linux-$arch\\.$ext\$" \
+      awk '$2 ~ ENVIRON["want"] { print $2; exit }' "$sums")
     [ -n "$file" ] && break
   done
   [ -n "$file" ] || dv_runtime_not_offered "$human $version" \
