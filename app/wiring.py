@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actions import targets
 from app.actions.catalog import resource_label
 from app.actions.listeners import ActionFinished, register_finish_listener
-from app.actions.models import Pipeline
+from app.actions.models import Action, Pipeline
 from app.applications import remote as applications_remote
 from app.applications.models import Application
 from app.core import outbound
@@ -174,6 +174,11 @@ async def _outgoing_hooks(database: Database, settings: Settings, event: ActionF
     """Outgoing hooks of the action's pipeline hear `action.completed` / `action.failed`."""
     if event.pipeline_id is None:
         return
+    # What the action recorded (a deploy's commit) and its page: a commit-status hook
+    # posts to `.../statuses/{{ action.action_data.commit.hash }}` with a link back.
+    async with database.transaction() as session:
+        action_data = await session.scalar(
+            select(Action.action_data).where(Action.id == event.action_id))
     await send_outgoing_hooks(
         database,
         settings,
@@ -186,6 +191,8 @@ async def _outgoing_hooks(database: Database, settings: Settings, event: ActionF
                 "type": event.action_type,
                 "resource_type": event.resource_type,
                 "resource_id": event.resource_id,
+                "action_data": action_data or {},
+                "url_web_permalink": f"{settings.frontend_url}/actions/{event.action_id}",
             }
         },
         action_id=event.action_id,

@@ -3,11 +3,11 @@ application's deploy pipeline, created with the guide's minimal request (plain H
 `curl`), reports the deploy to the git host's commit status API (GitHub's shape, received
 on loopback).
 
-What works: the status reaches the receiver when the deploy finishes, with the hook's
-context. What the guide also says and this server does not do yet (reported; outgoing
-hooks live in app/hooks and the action engine): the status names the deployed commit and
-links back to the action, and the same entry updates as the action moves through its
-states (`action.status_changed`)."""
+What works: when the deploy finishes, the status reaches the receiver on the deployed
+commit, with the hook's context and a link back to the action. What the guide also says
+and this server does not do yet: the same entry updates as the action moves through its
+states (`action.status_changed`): the engine tells listeners only when an action
+finishes."""
 
 from __future__ import annotations
 
@@ -97,18 +97,19 @@ def test_deploy_status_reaches_the_git_host(site: Site, statuses: CommitStatuses
 
     started = site.guide.c.applications.add_application_deployment(
         application.id, {"type": "deploy"})
-    site.finished(started.action_id)
+    action = site.finished(started.action_id)
     received = statuses.wait_for(1)
     assert received, "no status reached the git host"
     path, body = received[-1]
-    assert path.startswith("/repos/octo/shop/statuses/")
+    # The status is on the deployed commit and links back to the action's details page.
+    assert path == f"/repos/octo/shop/statuses/{action.action_data.commit.hash}"
+    assert body["target_url"] == action.url_web_permalink
     assert (body["state"], body["context"]) == ("completed", CONTEXT)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "outgoing hooks hear only action.completed/action.failed and get only the action's id, "
-    "status, type and resource: no commit, no url_web_permalink, no state changes "
-    "(app/hooks, app/registrations.py, the action engine); reported"))
+    "outgoing hooks hear only action.completed/action.failed: the engine tells no listener "
+    "when an action starts or changes state, so action.status_changed never fires"))
 def test_the_same_commit_status_follows_the_deploy(
     site: Site, statuses: CommitStatuses
 ) -> None:
