@@ -43,16 +43,8 @@ run_app_command() {
   dv_log "$name: $command"
   (
     cd -- "$app_root" || exit 1
-    while read -r key value_b64; do
-      [ -n "$key" ] || continue
-      value=$(printf '%s' "$value_b64" | base64 -d; printf x)
-      export "$key=${value%x}"
-    done <<<"${DEVOPNESS_APP_ENV:-}"
     # The runtime stays first even when a variable of the application sets PATH.
-    if [ -n "$runtime_bin" ]; then export PATH="$runtime_bin:$PATH"; fi
-    for var in $(compgen -e); do
-      case $var in DEVOPNESS_*) unset "$var" ;; esac
-    done
+    dv_app_command_env "$runtime_bin"
     export APP_DIR="$app_dir" APP_SHARED_DIR="$app_dir/shared" APP_RELEASE_DIR="$release"
     exec /bin/bash -c "$command" </dev/null
   ) || status=$?

@@ -30,14 +30,7 @@ check_once() {
   if [ -n "$command" ]; then
     (
       cd -- "$app_root" || exit 1
-      while read -r key value_b64; do
-        [ -n "$key" ] || continue
-        value=$(printf '%s' "$value_b64" | base64 -d; printf x)
-        export "$key=${value%x}"
-      done <<<"${DEVOPNESS_APP_ENV:-}"
-      for var in $(compgen -e); do
-        case $var in DEVOPNESS_*) unset "$var" ;; esac
-      done
+      dv_app_command_env "$runtime_bin"
       export APP_DIR="$app_dir" APP_SHARED_DIR="$app_dir/shared" APP_RELEASE_DIR="$release"
       exec timeout "$timeout" /bin/bash -c "$command" </dev/null
     ) 2>&1 || return 1
