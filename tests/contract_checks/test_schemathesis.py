@@ -26,6 +26,10 @@ from tests.contract_checks.seeded_server import SeededServer, seeded_server
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed "
                                    "(pip install -e '.[dev]')")
+# Imported here, not lazily deep inside example generation: hypothesis is a pytest plugin,
+# so its modules go through pytest's assertion rewriting, and CPython 3.11's compiler can
+# fail there with "AST constructor recursion depth mismatch" when called that deep.
+import hypothesis.strategies._internal.random  # noqa: E402, F401
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402

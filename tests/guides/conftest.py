@@ -262,13 +262,18 @@ class Guide:
         return other
 
     def application(self, where: Workspace, credential: Any = None,
-                    server_id: int | None = None) -> Any:
+                    server_id: int | None = None,
+                    stack: tuple[str, str, str] = ("python", "django", "3.12")) -> Any:
+        """An application; `stack` is (language, framework, engine version). A deploy on a
+        loopback machine wants ("html", "none", "none"): any other stack installs its runtime
+        from the internet, which tests do not reach."""
         credential = credential or self.github_credential(where.org.id, where.env.id)
         on_server = [{"resource_type": "server", "resource_id": server_id}] if server_id else []
+        language, framework, engine = stack
         return self.c.applications.add_environment_application(where.env.id, {
             "linked_resources": on_server,
             "name": unique("app"), "repository": "octo/repo-1", "credential_id": credential.id,
-            "programming_language": "python", "framework": "django", "engine_version": "3.12",
+            "programming_language": language, "framework": framework, "engine_version": engine,
             "default_branch": "main",
         }).data
 

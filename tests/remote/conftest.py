@@ -180,13 +180,26 @@ def run_as(user: str, home: Path, command: str, check: bool = True
     return result
 
 
+def _account_command(command: list[str], check: bool = True) -> None:
+    """useradd/usermod/userdel, again while another process holds the account files' lock:
+    CI's two passes create and remove test users at the same time."""
+    for _ in range(100):
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode == 0 or "lock" not in result.stderr.lower():
+            break
+        time.sleep(0.1)
+    if check and result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, command, result.stdout,
+                                            result.stderr)
+
+
 def create_os_user() -> tuple[str, Path]:
     USERS_ROOT.mkdir(mode=0o755, exist_ok=True)
     user = f"dvt{secrets.token_hex(4)}"
     home = USERS_ROOT / user
-    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/bash", user], check=True)
+    _account_command(["useradd", "-m", "-d", str(home), "-s", "/bin/bash", user])
     # A locked password ("!") makes sshd refuse the account even for key logins.
-    subprocess.run(["usermod", "-p", "*", user], check=True)
+    _account_command(["usermod", "-p", "*", user])
     return user, home
 
 
@@ -199,7 +212,7 @@ def delete_os_user(user: str) -> None:
             break
         time.sleep(0.05)
     subprocess.run(["crontab", "-r", "-u", user], check=False, capture_output=True)
-    subprocess.run(["userdel", "-r", "-f", user], check=False, capture_output=True)
+    _account_command(["userdel", "-r", "-f", user], check=False)
 
 
 def authorize(home: Path, user: str, public_key: str) -> None:

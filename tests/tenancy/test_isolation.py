@@ -501,14 +501,17 @@ async def _snapshot(db: AsyncSession, world: World) -> dict[str, Any]:
             select(func.count()).where(Project.organization_id == o["organization"])
         ),
         "roles": await db.scalar(select(func.count()).select_from(Role)),
-        "invitations": [
+        "invitations": sorted(
             (i.status, i.email) for i in (await db.scalars(select(TeamInvitation))).all()
-        ],
+        ),
         "resources": await _resource_snapshot(db, world),
+        # Ordered: PostgreSQL returns an unordered SELECT in heap order, which the owner's
+        # own read (its token's last_used_at write) may change.
         "tokens": [
             (t.id, t.revoked_at, t.token_hash)
             for t in (
-                await db.scalars(select(ApiToken).where(ApiToken.user_id == o["owner"]))
+                await db.scalars(select(ApiToken).where(ApiToken.user_id == o["owner"])
+                                 .order_by(ApiToken.id))
             ).all()
         ],
     }

@@ -29,7 +29,8 @@ def _repository(connected: Connected) -> str:
 
 
 def test_add_file(guide: Guide, connected: Connected) -> None:
-    application = guide.application(connected.where, server_id=connected.server.id)
+    application = guide.application(connected.where, server_id=connected.server.id,
+                                    stack=("html", "none", "none"))
     guide.c.variables.add_variable(application.id, "application", {
         "key": "DEVOPNESS_GIT_URL", "value": _repository(connected), "target": "os-env-var",
         "type": "variable", "hidden": False,
