@@ -1,11 +1,18 @@
-"""Who hears that an action finished (outgoing hooks, for one), without the engine knowing
-them: listeners register here and are called after the final status is committed."""
+"""Who hears that an action finished, without the engine knowing them.
+
+Two kinds, because readers wait on the action's status: an outcome listener changes stored
+state that follows the action (a server's status after a provision, a deleted record) and
+runs inside the transaction that stores the final status, so whoever sees the action finished
+also sees its outcome. A finish listener tells the outside world (outgoing hooks) and runs
+after that commit, holding no transaction while it talks to the network."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database
 from app.core.settings import Settings
@@ -21,11 +28,32 @@ class ActionFinished:
     resource_type: str
     resource_id: int
     pipeline_id: int | None
+    # False when the engine never finished it (cancelled before it started, its worker lost):
+    # the steps that would have changed the resource did not all run.
+    ran: bool = True
 
 
 Listener = Callable[[Database, Settings, ActionFinished], Awaitable[None]]
+OutcomeListener = Callable[[AsyncSession, ActionFinished], Awaitable[None]]
 
 _listeners: list[Listener] = []
+_outcome_listeners: list[OutcomeListener] = []
+
+
+def register_outcome_listener(listener: OutcomeListener) -> None:
+    if listener not in _outcome_listeners:
+        _outcome_listeners.append(listener)
+
+
+async def apply_outcome(session: AsyncSession, event: ActionFinished) -> None:
+    """Run the outcome listeners in the caller's transaction, each in a savepoint: one that
+    fails is logged and undone, and the action's final status still commits."""
+    for listener in list(_outcome_listeners):
+        try:
+            async with session.begin_nested():
+                await listener(session, event)
+        except Exception:
+            logger.exception("action %s: an outcome listener failed", event.action_id)
 
 
 def register_finish_listener(listener: Listener) -> None:

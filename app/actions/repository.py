@@ -1,7 +1,7 @@
 """All SQL of actions and pipelines; every read starts from a tenant-scoped statement.
 
 `mark_unstarted_failed` is the one write shared by the API (a cancel) and the engine
-(a crash, a dead worker): it reads nothing and needs no principal."""
+(a crash, a dead worker): it needs no principal."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer
+from app.actions.listeners import ActionFinished, apply_outcome
 from app.actions.models import (
     FINISHED,
     Action,
@@ -212,9 +213,20 @@ async def mark_unstarted_failed(
         .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
                 status_message=message, completed_at=now)
     )
-    await session.execute(
-        update(Action)
-        .where(Action.id == action_id, Action.status.in_(open_states))
-        .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
-                status_message=message, completed_at=now, updated_at=now)
-    )
+    finished = (
+        await session.execute(
+            update(Action)
+            .where(Action.id == action_id, Action.status.in_(open_states))
+            .values(status=ActionStatus.FAILED, status_reason_code=ReasonCode.FAILED,
+                    status_message=message, completed_at=now, updated_at=now)
+            .returning(Action.type, Action.resource_type, Action.resource_id,
+                       Action.pipeline_id)
+        )
+    ).one_or_none()
+    if finished is not None:
+        # The resource must not stay "provisioning" (say) for an action that will never run.
+        await apply_outcome(session, ActionFinished(
+            action_id=action_id, status=ActionStatus.FAILED.value,
+            action_type=finished.type, resource_type=finished.resource_type,
+            resource_id=finished.resource_id, pipeline_id=finished.pipeline_id, ran=False,
+        ))

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.listeners import ActionFinished, register_finish_listener
+from app.actions.listeners import ActionFinished, register_outcome_listener
 from app.actions.service import (
     StepTemplate,
     register_default_steps,
@@ -21,7 +21,7 @@ from app.actions.service import (
 )
 from app.cloud import steps as cloud_steps
 from app.cloud.providers import is_cloud
-from app.core.database import Database, utcnow
+from app.core.database import utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.environments.models import Environment
@@ -166,25 +166,24 @@ _STATUS_AFTER: dict[str, tuple[ServerStatus, ServerStatus | None]] = {
 }
 
 
-async def _status_listener(database: Database, _settings: Settings, event: ActionFinished) -> None:
+async def _status_listener(session: AsyncSession, event: ActionFinished) -> None:
     if event.resource_type != "server" or event.action_type not in _STATUS_AFTER:
         return
     success, failure = _STATUS_AFTER[event.action_type]
     status = success if event.status == "completed" else failure
     if status is None:
         return
-    async with database.transaction() as session:
-        if event.action_type == "get_status" and _variant_of(
-            await session.scalar(
-                select(Server.cloud_service_code).where(Server.id == event.resource_id)
-            )
-        ):
-            # A cloud server's status is the instance's state the provider reported
-            # (`result_handler`): a stopped instance stays stopped.
-            return
-        await session.execute(
-            update(Server).where(Server.id == event.resource_id).values(status=status)
+    if event.action_type == "get_status" and _variant_of(
+        await session.scalar(
+            select(Server.cloud_service_code).where(Server.id == event.resource_id)
         )
+    ):
+        # A cloud server's status is the instance's state the provider reported
+        # (`result_handler`): a stopped instance stays stopped.
+        return
+    await session.execute(
+        update(Server).where(Server.id == event.resource_id).values(status=status)
+    )
 
 
 async def verify_connection(step: builtins.StepRuntime) -> None:
@@ -301,16 +300,15 @@ async def forget_keys(step: builtins.StepRuntime) -> None:
                    "authorized_keys.")
 
 
-async def _remove_self_hosted(database: Database, _settings: Settings,
-                              event: ActionFinished) -> None:
+async def _remove_self_hosted(session: AsyncSession, event: ActionFinished) -> None:
     """A self-hosted server's delete action cleaned up what it could; the record goes
-    whatever the outcome (a machine that cannot be reached any more is still removed)."""
-    if event.resource_type != "server" or event.action_type != "delete":
+    whatever the outcome (a machine that cannot be reached any more is still removed), but
+    only once the delete ran: one cancelled before it started leaves the server as it was."""
+    if event.resource_type != "server" or event.action_type != "delete" or not event.ran:
         return
-    async with database.transaction() as session:
-        server = await session.get(Server, event.resource_id)
-        if server is not None and not is_cloud(server.cloud_service_code):
-            await remove_resource(session, server)
+    server = await session.get(Server, event.resource_id)
+    if server is not None and not is_cloud(server.cloud_service_code):
+        await remove_resource(session, server)
 
 
 async def wait_reachable(step: builtins.StepRuntime) -> None:
@@ -409,8 +407,8 @@ def register(settings: Settings) -> None:
     builtins.register_python_step("server/rotate-key", rotate_key)
     builtins.register_python_step("server/wait-reachable", wait_reachable)
     builtins.register_python_step("server/forget-keys", forget_keys)
-    register_finish_listener(_status_listener)
-    register_finish_listener(_remove_self_hosted)
+    register_outcome_listener(_status_listener)
+    register_outcome_listener(_remove_self_hosted)
     status = StepTemplate("Check reachability and load",
                           builtins.script_command("server/get-status"), timeout_seconds=60)
     provision = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.actions.bus import action_topic
-from app.actions.listeners import ActionFinished, notify_finished
+from app.actions.listeners import ActionFinished, apply_outcome, notify_finished
 from app.actions.metrics import ACTION_DURATION, ACTIONS_FINISHED
 from app.actions.models import Action, ActionStatus, ActionTarget, ReasonCode
 from app.core.database import utcnow
@@ -52,22 +52,20 @@ async def finish(run: ActionRun) -> str:
                 .where(Action.id == run.action_id)
             )
         ).one()
-    ACTIONS_FINISHED.labels(action.resource_type, action.type, status.value).inc()
-    if action.started_at is not None:
-        ACTION_DURATION.labels(action.resource_type, action.type).observe(
-            max(0.0, (now - action.started_at).total_seconds())
-        )
-    await run.bus.publish(action_topic(run.action_id))
-    await notify_finished(
-        run.database,
-        run.settings,
-        ActionFinished(
+        event = ActionFinished(
             action_id=run.action_id,
             status=status.value,
             action_type=action.type,
             resource_type=action.resource_type,
             resource_id=action.resource_id,
             pipeline_id=action.pipeline_id,
-        ),
-    )
+        )
+        await apply_outcome(session, event)
+    ACTIONS_FINISHED.labels(action.resource_type, action.type, status.value).inc()
+    if action.started_at is not None:
+        ACTION_DURATION.labels(action.resource_type, action.type).observe(
+            max(0.0, (now - action.started_at).total_seconds())
+        )
+    await run.bus.publish(action_topic(run.action_id))
+    await notify_finished(run.database, run.settings, event)
     return status.value
