@@ -2,7 +2,7 @@
 into each other's registries, called once at start-up by every entry point (the API's
 `create_app`, the Celery worker, the standalone engine, the sweeper) through
 `register_all`. The registries themselves (`app.resources_common.registry`,
-`app.resource_links.registry`, `app.actions.targets`, `app.actions.service`,
+`app.resource_links.registry`, `app.actions.targets`, `app.actions.default_steps`,
 `app.actions.builtins`, `app.actions.listeners`, `app.hooks.pipelines`) are the
 mechanism; no domain registers itself in another's registry at import time. Engine
 plugins (`ENGINE_PLUGINS`, `load_plugins`) are loaded after this, so they can replace a

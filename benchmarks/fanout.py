@@ -141,7 +141,7 @@ def run_ansible(n: int, port: int, key_file: Path, user: str, work: Path) -> tup
 
 
 async def setup_server_data(database_url: str, max_targets: int) -> tuple[str, int]:
-    from app.actions.service import ensure_default_pipelines
+    from app.actions.default_steps import ensure_default_pipelines
     from app.core.database import Database
     from app.core.settings import Settings
     from tests import factories

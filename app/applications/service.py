@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.actions.models import Action, Pipeline
-from app.actions.service import register_deploy_data
+from app.actions.start import register_deploy_data
 from app.applications.models import Application
 from app.applications.remote import deployment_data
 from app.applications.repository import ApplicationRepository

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins, targets
-from app.actions.service import StepTemplate, register_default_steps
+from app.actions.default_steps import StepTemplate, register_default_steps
 from app.applications import remote as application_remote
 from app.core.settings import Settings
 from app.cron_jobs.models import CronJob

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer, operation_permission
-from app.actions.service import TriggeredFrom, deploy_action_data, start_resource_action
+from app.actions.start import TriggeredFrom, deploy_action_data, start_resource_action
 from app.core import outbound
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
 from app.core.pagination import PageParams

@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.listeners import ActionFinished, register_outcome_listener
-from app.actions.service import (
+from app.actions.default_steps import (
     StepTemplate,
     register_default_steps,
     register_variant_resolver,
 )
+from app.actions.listeners import ActionFinished, register_outcome_listener
 from app.cloud import steps as cloud_steps
 from app.cloud.providers import is_cloud
 from app.core.database import utcnow

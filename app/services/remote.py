@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import StepTemplate, register_default_steps
+from app.actions.default_steps import StepTemplate, register_default_steps
 from app.core.settings import Settings
 from app.services.models import Service
 
