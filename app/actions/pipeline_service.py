@@ -28,6 +28,15 @@ from app.core.pagination import PageParams
 from app.projects.models import Project
 from app.resources_common import links
 
+# What a caller sets on a step (and what a linked copy takes from its original).
+STEP_FIELDS = ("name", "description", "type", "command", "runner", "run_as_user",
+               "timeout_seconds")
+
+
+def _after_last(pipeline: Pipeline) -> int:
+    """The trigger order of a step added at the end of `pipeline`."""
+    return max((s.trigger_order for s in pipeline.steps), default=0) + STEP_ORDER_GAP
+
 
 class PipelineService:
     def __init__(self, session: AsyncSession) -> None:
@@ -90,17 +99,9 @@ class PipelineService:
         self, principal: Principal, pipeline_id: int, data: StepPipelineCreate
     ) -> PipelineStep:
         pipeline = await self.get(principal, pipeline_id, "pipeline:update")
-        last = max((s.trigger_order for s in pipeline.steps), default=0)
         step = PipelineStep(
-            pipeline_id=pipeline.id,
-            name=data.name,
-            description=data.description,
-            type=data.type,
-            command=data.command,
-            runner=data.runner,
-            run_as_user=data.run_as_user,
-            trigger_order=last + STEP_ORDER_GAP,
-            timeout_seconds=data.timeout_seconds,
+            pipeline_id=pipeline.id, trigger_order=_after_last(pipeline),
+            **{name: getattr(data, name) for name in STEP_FIELDS},
         )
         self.session.add(step)
         await self.session.flush()
@@ -121,8 +122,7 @@ class PipelineService:
         step = await self._step(pipeline, step_id)
         if step.is_default_step:
             raise Forbidden("A default step cannot be changed.")
-        for name in ("name", "description", "type", "command", "runner", "run_as_user",
-                     "timeout_seconds"):
+        for name in STEP_FIELDS:
             if name in data.model_fields_set:
                 setattr(step, name, getattr(data, name))
         if data.trigger_after is not None:
@@ -159,27 +159,17 @@ class PipelineService:
                 raise NotFound("Pipeline step not found.") from None
             if source.project_id != pipeline.project_id:
                 raise NotFound("Pipeline step not found.")
-        last = max((s.trigger_order for s in pipeline.steps), default=0)
         if step.pipeline_id == pipeline.id:
             if not step.linked:
                 step.linked = True
-                step.trigger_order = last + STEP_ORDER_GAP
+                step.trigger_order = _after_last(pipeline)
         else:
             # A step of another pipeline of the same project is linked as a copy, so
             # editing one pipeline never changes what another runs.
-            self.session.add(
-                PipelineStep(
-                    pipeline_id=pipeline.id,
-                    name=step.name,
-                    description=step.description,
-                    type=step.type,
-                    command=step.command,
-                    runner=step.runner,
-                    run_as_user=step.run_as_user,
-                    trigger_order=last + STEP_ORDER_GAP,
-                    timeout_seconds=step.timeout_seconds,
-                )
-            )
+            self.session.add(PipelineStep(
+                pipeline_id=pipeline.id, trigger_order=_after_last(pipeline),
+                **{name: getattr(step, name) for name in STEP_FIELDS},
+            ))
         await self.session.flush()
 
     async def unlink_step(self, principal: Principal, pipeline_id: int, step_id: int) -> None:
