@@ -15,7 +15,7 @@ from pydantic import (
 from app.actions import catalog
 from app.actions.models import Pipeline as PipelineModel
 from app.actions.models import PipelineStep as PipelineStepModel
-from app.actions.schemas import row_fields
+from app.actions.schemas import from_row
 from app.core.schemas import RequestModel, ResponseModel, Timestamp
 from app.resources_common.fields import ONE_LINE
 from app.users.schemas import UserRelation
@@ -45,13 +45,13 @@ class Step(ResponseModel):
 
     @classmethod
     def of(cls, step: PipelineStepModel) -> Step:
-        return cls(**row_fields(
+        return from_row(
             cls, step,
             # The login user of each target server when none is named.
             run_as_user=step.run_as_user or "",
             # Steps carry their script inline: the step is its own script.
             script_id=step.id,
-        ))
+        )
 
 
 class PipelineRelation(ResponseModel):
@@ -90,7 +90,7 @@ class PipelineRelation(ResponseModel):
 
     @classmethod
     def of(cls, pipeline: PipelineModel) -> Self:
-        return cls(**row_fields(cls, pipeline, **cls.derived(pipeline)))
+        return from_row(cls, pipeline, **cls.derived(pipeline))
 
 
 class Pipeline(PipelineRelation):

@@ -4,7 +4,8 @@ steps) and the body that runs a pipeline; pipelines and their steps are in
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+import functools
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -19,14 +20,21 @@ from app.projects.schemas import ProjectRelation
 from app.resources_common.fields import ONE_LINE
 from app.users.schemas import UserRelation
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
-def row_fields(schema: type[BaseModel], row: object, **derived: Any) -> dict[str, Any]:
-    """The fields of a response built from its ORM row: those in `derived` as given, every
-    other one read from the row's attribute of the same name."""
-    return {
-        name: derived[name] if name in derived else getattr(row, name)
-        for name in schema.model_fields
-    }
+
+def from_row(schema: type[ModelT], row: object, **derived: Any) -> ModelT:
+    """A response built from its ORM row: the fields in `derived` as given, every other
+    one read from the row's attribute of the same name."""
+    fields = {name: getattr(row, name) for name in _read_names(schema, tuple(derived))}
+    fields.update(derived)
+    return schema.model_validate(fields)
+
+
+@functools.cache
+def _read_names(schema: type[BaseModel], derived: tuple[str, ...]) -> tuple[str, ...]:
+    # Worked out once per shape: lists build thousands of steps and targets.
+    return tuple(name for name in schema.model_fields if name not in derived)
 
 
 def status_fields(row: ActionModel | ActionTargetModel | ActionStepModel) -> dict[str, str]:
@@ -57,7 +65,7 @@ class ActionStep(ResponseModel):
 
     @classmethod
     def of(cls, step: ActionStepModel) -> ActionStep:
-        return cls(**row_fields(cls, step, **status_fields(step)))
+        return from_row(cls, step, **status_fields(step))
 
 
 class ActionTarget(ResponseModel):
@@ -82,10 +90,10 @@ class ActionTarget(ResponseModel):
     def of(cls, target: ActionTargetModel) -> ActionTarget:
         steps = [ActionStep.of(s) for s in target.steps]
         current = next((s for s in steps if s.order == target.current_step_order), None)
-        return cls(**row_fields(
+        return from_row(
             cls, target, **status_fields(target), current_step=current, steps=steps,
             resource_type_human_readable=catalog.resource_label(target.resource_type),
-        ))
+        )
 
 
 class ActionSummaryTarget(ResponseModel):
@@ -130,13 +138,13 @@ class RelatedAction(ResponseModel):
 
     @classmethod
     def of(cls, action: ActionModel, base_url: str) -> RelatedAction:
-        return cls(**row_fields(
+        return from_row(
             cls, action,
             status_human_readable=catalog.status_label(action.status),
             type_human_readable=catalog.humanize(action.type),
             resource_type_human_readable=catalog.resource_label(action.resource_type),
             url_web_permalink=f"{base_url}/actions/{action.id}",
-        ))
+        )
 
 
 def summarize(targets: list[ActionTargetModel]) -> ActionSummary:
@@ -209,7 +217,7 @@ class ActionRelation(ResponseModel):
 
     @classmethod
     def of(cls, action: ActionModel, base_url: str) -> Self:
-        return cls(**row_fields(cls, action, **cls.derived(action, base_url)))
+        return from_row(cls, action, **cls.derived(action, base_url))
 
 
 class Action(ActionRelation):
