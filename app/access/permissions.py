@@ -23,6 +23,7 @@ not_found="Server not found.")`. A visible environment without the permission is
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, or_, select
 
@@ -34,6 +35,7 @@ from app.access.auth import Principal
 from app.access.catalogue import operation_permission as operation_permission
 from app.access.catalogue import permission_verb
 from app.access.scopes import PermissionResolver
+from app.core.database import CallerPermissionsMixin
 from app.core.errors import Forbidden, NotFound
 from app.environments.models import Environment
 from app.organizations.models import Organization
@@ -42,6 +44,8 @@ from app.roles.models import Role
 from app.teams.models import Team, TeamMember
 
 MAX_ID = 2**31 - 1
+
+_Row = TypeVar("_Row", bound=CallerPermissionsMixin)
 
 
 class Authorizer(PermissionResolver):
@@ -124,6 +128,17 @@ class Authorizer(PermissionResolver):
             raise Forbidden(f"You are not allowed to {permission_verb(permission)} here.")
         return permissions
 
+    def _granted(
+        self, row: _Row | None, permissions: frozenset[str] | None, permission: str,
+        not_found: str,
+    ) -> _Row:
+        """`row`, with the caller's permissions there remembered on it, if they hold
+        `permission` there (404 when they cannot see it, else 403)."""
+        held = self._check(permissions, permission, not_found)
+        assert row is not None
+        row.remember_permissions(held)
+        return row
+
     async def organization(
         self, principal: Principal, key: str | int, permission: str
     ) -> Organization:
@@ -144,10 +159,7 @@ class Authorizer(PermissionResolver):
             if organization is not None
             else None
         )
-        self._check(permissions, permission, "Organization not found.")
-        assert organization is not None and permissions is not None
-        organization.remember_permissions(permissions)
-        return organization
+        return self._granted(organization, permissions, permission, "Organization not found.")
 
     async def project(
         self,
@@ -168,11 +180,8 @@ class Authorizer(PermissionResolver):
         permissions = None
         if row is not None:
             permissions = await self._project_permissions(principal, row[0], row[1])
-        self._check(permissions, permission, not_found)
-        assert row is not None and permissions is not None
-        project: Project = row[0]
-        project.remember_permissions(permissions)
-        return project
+        project: Project | None = row[0] if row is not None else None
+        return self._granted(project, permissions, permission, not_found)
 
     async def environment(
         self,
@@ -189,18 +198,12 @@ class Authorizer(PermissionResolver):
         not_found="Server not found.")`.
         """
         environment, permissions = await self._environment_row(principal, environment_id)
-        self._check(permissions, permission, not_found)
-        assert environment is not None and permissions is not None
-        environment.remember_permissions(permissions)
-        return environment
+        return self._granted(environment, permissions, permission, not_found)
 
     async def team(self, principal: Principal, team_id: int, permission: str) -> Team:
         team = await self.session.get(Team, team_id)
         permissions = await self.team_permissions(principal, team) if team is not None else None
-        self._check(permissions, permission, "Team not found.")
-        assert team is not None and permissions is not None
-        team.remember_permissions(permissions)
-        return team
+        return self._granted(team, permissions, permission, "Team not found.")
 
     async def role(self, principal: Principal, role_id: int, permission: str) -> Role:
         role = await self.session.get(Role, role_id)

@@ -21,6 +21,9 @@ NOT_FOUND = "Credential not found."
 
 
 class CredentialAccess:
+    """Reaching a credential: the services of credentials and of the resources that use
+    one ask here."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.credentials = CredentialRepository(session)

@@ -24,6 +24,9 @@ Target = Organization | Project | Environment
 
 
 class TeamService:
+    """Every call asks the `Authorizer` for the team (or the target it is linked to) first;
+    a link hands out a role only within what the caller holds there."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.teams = TeamRepository(session)
