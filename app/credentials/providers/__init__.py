@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from app.core.settings import Settings
 from app.credentials.providers.base import CloudAdapter, SourceAdapter
-from app.credentials.providers.bitbucket import BitbucketAdapter
 from app.credentials.providers.cloud import (
     AwsAdapter,
     AzureAdapter,
@@ -12,8 +11,7 @@ from app.credentials.providers.cloud import (
     GoogleCloudAdapter,
     HetznerAdapter,
 )
-from app.credentials.providers.github import GitHubAdapter
-from app.credentials.providers.gitlab import GitLabAdapter
+from app.credentials.providers.source_hosts import BitbucketAdapter, GitHubAdapter, GitLabAdapter
 
 _CLOUD: dict[str, type[CloudAdapter]] = {
     "aws": AwsAdapter,
