@@ -248,39 +248,39 @@ class PermissionResolver:
             return None, None
         return row[0], await self._environment_permissions(principal, *row)
 
-    async def held_at(
-        self,
-        principal: Principal,
-        *,
-        organization_id: int | None = None,
-        project_id: int | None = None,
-        environment_id: int | None = None,
-    ) -> frozenset[str]:
-        """The caller's permissions at one organization, project or environment (nothing
-        where they cannot see it): what they may hand out there."""
-        permissions: frozenset[str] | None = None
+    async def _owner_permissions(
+        self, principal: Principal, organization_id: int | None, project_id: int | None
+    ) -> frozenset[str] | None:
+        """The caller's permissions at what owns a team or role: its organization, else its
+        project (None when there is neither or the caller cannot see it)."""
         if organization_id is not None:
             organization = await self.session.get(Organization, organization_id)
-            if organization is not None:
-                permissions = await self.organization_permissions(principal, organization)
-        elif project_id is not None:
+            if organization is None:
+                return None
+            return await self.organization_permissions(principal, organization)
+        if project_id is not None:
             project = await self.session.get(Project, project_id)
-            if project is not None:
-                permissions = await self.project_permissions(principal, project)
-        elif environment_id is not None:
-            _, permissions = await self._environment_row(principal, environment_id)
+            if project is None:
+                return None
+            return await self.project_permissions(principal, project)
+        return None
+
+    async def held_at(self, principal: Principal, link: TeamLink) -> frozenset[str]:
+        """The caller's permissions where a team link points (its organization, project or
+        environment; nothing where they cannot see it): what they may hand out there."""
+        permissions: frozenset[str] | None = None
+        if link.organization_id is not None or link.project_id is not None:
+            permissions = await self._owner_permissions(
+                principal, link.organization_id, link.project_id
+            )
+        elif link.environment_id is not None:
+            _, permissions = await self._environment_row(principal, link.environment_id)
         return permissions or frozenset()
 
     async def team_permissions(self, principal: Principal, team: Team) -> frozenset[str] | None:
-        owner_permissions: frozenset[str] | None = None
-        if team.organization_id is not None:
-            organization = await self.session.get(Organization, team.organization_id)
-            if organization is not None:
-                owner_permissions = await self.organization_permissions(principal, organization)
-        elif team.project_id is not None:
-            project = await self.session.get(Project, team.project_id)
-            if project is not None:
-                owner_permissions = await self.project_permissions(principal, project)
+        owner_permissions = await self._owner_permissions(
+            principal, team.organization_id, team.project_id
+        )
         if principal.is_project_token:
             return owner_permissions
         is_member = await self.session.scalar(
@@ -293,15 +293,7 @@ class PermissionResolver:
         return (owner_permissions or frozenset()) | {"team:read"}
 
     async def role_permissions(self, principal: Principal, role: Role) -> frozenset[str] | None:
-        if role.organization_id is not None:
-            organization = await self.session.get(Organization, role.organization_id)
-            if organization is None:
-                return None
-            return await self.organization_permissions(principal, organization)
-        if role.project_id is not None:
-            project = await self.session.get(Project, role.project_id)
-            if project is None:
-                return None
-            return await self.project_permissions(principal, project)
-        # Predefined roles are shared by every tenant: everyone reads them, nobody edits them.
-        return frozenset({"role:read"})
+        if role.organization_id is None and role.project_id is None:
+            # Predefined roles are shared by every tenant: everyone reads them, nobody edits them.
+            return frozenset({"role:read"})
+        return await self._owner_permissions(principal, role.organization_id, role.project_id)

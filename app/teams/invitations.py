@@ -81,12 +81,7 @@ class InvitationService:
         """Bringing someone into a team hands them every role the team is linked with:
         the inviter must hold each of those where the link is."""
         for link, permissions in await self.teams.grants(team.id):
-            held = await self.authorizer.held_at(
-                principal,
-                organization_id=link.organization_id,
-                project_id=link.project_id,
-                environment_id=link.environment_id,
-            )
+            held = await self.authorizer.held_at(principal, link)
             self.authorizer.ensure_grantable(permissions, held)
 
     async def invite(
