@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.access.permissions import Authorizer, operation_permission
+from app.access.catalogue import operation_permission
+from app.access.permissions import Authorizer
 from app.actions.default_steps import STEP_ORDER_GAP
 from app.actions.models import Action, Pipeline, PipelineStep
 from app.actions.pipeline_schemas import (

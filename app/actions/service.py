@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.access.permissions import Authorizer, operation_permission
+from app.access.catalogue import operation_permission
+from app.access.permissions import Authorizer
 from app.actions.models import FINISHED, Action, ActionStatus, ActionStep, ActionTarget
 from app.actions.repository import ActionRepository, mark_unstarted_failed
 from app.actions.scope import authorize_resource, authorize_scope, readable_pipeline

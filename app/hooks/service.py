@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.access.permissions import Authorizer, operation_permission
+from app.access.catalogue import operation_permission
+from app.access.permissions import Authorizer
 from app.actions.start import TriggeredFrom, deploy_action_data, start_resource_action
 from app.core import outbound
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, validation_errors
