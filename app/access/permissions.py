@@ -29,10 +29,6 @@ from sqlalchemy import ColumnElement, Select, or_, select
 
 from app.access import visibility
 from app.access.auth import Principal
-
-# Re-exported for app.actions.service and app.hooks.service, whose import lines another
-# change owns: new code imports it from app.access.catalogue.
-from app.access.catalogue import operation_permission as operation_permission
 from app.access.catalogue import permission_verb
 from app.access.scopes import PermissionResolver
 from app.core.database import CallerPermissionsMixin
