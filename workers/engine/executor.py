@@ -26,7 +26,7 @@ from app.core.logging import request_id_var
 from app.core.settings import Settings
 from workers.engine.claim import claim_action, heartbeat
 from workers.engine.finish import finish
-from workers.engine.plans import load_plans
+from workers.engine.plans import build_contexts, load_plans
 from workers.engine.run import OPEN, ActionRun, default_worker_id
 from workers.engine.target_run import run_target
 from workers.engine.writer import StateWriter
@@ -99,9 +99,12 @@ async def _run_claimed(run: ActionRun) -> str | None:
             database, run.bus, tick=run.settings.engine_write_interval_seconds
         ) as writer:
             run.writer = writer
+            # Targets connect while their steps' parameters are read; each starts its
+            # first step as soon as its own are ready.
             await asyncio.gather(
+                build_contexts(run, targets, plans),
                 *(run_target(run, t.id, t.server_id, t.max_parallel_actions, plans[t.id])
-                  for t in targets)
+                  for t in targets),
             )
     except BaseException:
         logger.exception("action %s crashed in the engine", action_id)
