@@ -48,7 +48,6 @@ async def run_target(
         current: StepSpec | None = None
         conn: asyncssh.SSHClientConnection | None = None
         try:
-            redactor_secrets = plan.secrets()
             stale_access = False
             for step in steps:
                 if step.status in FINISHED:
@@ -68,10 +67,10 @@ async def run_target(
                     if plan.load_error is not None:
                         raise StepFailed(
                             f"Server {server_id} cannot be reached: {plan.load_error}")
-                    redactor_secrets = plan.secrets()
                 current = step
                 await start_step(run, target_id, step)
-                await run_step(run, conn, access, step, Redactor(redactor_secrets), plan)
+                # The secrets of the step's parameters are known once the plan is prepared.
+                await run_step(run, conn, access, step, Redactor(plan.secrets()), plan)
                 stale_access = stale_access or local
         except StepFailed as exc:
             await fail_target_logged(run, target_id, steps, str(exc), current, first_open)
