@@ -95,16 +95,17 @@ async def _run_claimed(run: ActionRun) -> str | None:
                 )
             ).all()
         plans = await load_plans(run, targets)
+        # Before any target connects: building them while the targets connect and run
+        # measured slower at 10 servers (NOTES-engine.md), the parameters' reads waiting
+        # behind the first targets' work on the one event loop.
+        await build_contexts(run, targets, plans)
         async with StateWriter(
             database, run.bus, tick=run.settings.engine_write_interval_seconds
         ) as writer:
             run.writer = writer
-            # Targets connect while their steps' parameters are read; each starts its
-            # first step as soon as its own are ready.
             await asyncio.gather(
-                build_contexts(run, targets, plans),
                 *(run_target(run, t.id, t.server_id, t.max_parallel_actions, plans[t.id])
-                  for t in targets),
+                  for t in targets)
             )
     except BaseException:
         logger.exception("action %s crashed in the engine", action_id)
