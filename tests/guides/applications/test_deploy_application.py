@@ -65,10 +65,6 @@ def test_deploy_application(site: Site) -> None:
         f"<h1>{application.name} v2</h1>\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "release folders are named after the deploy action's id, not the deploy time the "
-    "guide shows (`releases/2026-06-15 13:45:10`): workers/scripts/application, owned by "
-    "issue 17's fixes; reported"))
 def test_release_folders_are_timestamped(site: Site) -> None:
     c = site.guide.c
     application = site.application()

@@ -3,7 +3,7 @@
 # (run in the release). When it fails, `current` switches back to the release live before
 # this deploy, daemons and nginx pick that one up again, and a release made by this deploy
 # is removed.
-app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
 url=${DEVOPNESS_HEALTH_CHECK_URL:-}
 command=${DEVOPNESS_HEALTH_CHECK_COMMAND:-}
@@ -11,8 +11,9 @@ if [ -z "$url" ] && [ -z "$command" ]; then
   dv_log "no health check configured (application variable DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)"
   exit 0
 fi
-[ -L "$app_dir/current" ] || dv_fail "the application has no live release"
-live_id=$(basename -- "$(readlink -- "$app_dir/current")")
+dv_release_live
+live_id=$DV_LIVE
+[ -n "$live_id" ] || dv_fail "the application has no live release"
 release="$app_dir/releases/$live_id"
 retries=${DEVOPNESS_HEALTH_CHECK_RETRIES:-5}
 timeout=${DEVOPNESS_HEALTH_CHECK_TIMEOUT:-10}
@@ -73,7 +74,7 @@ if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
   set +e; (set -e; dv_nginx_reload) </dev/null; status=$?; set -e
   [ "$status" -eq 0 ] || dv_warn "nginx did not reload"
 fi
-if [ "$live_id" = "$DEVOPNESS_ACTION_ID" ]; then
-  rm -rf -- "${app_dir:?}/releases/$live_id" "$meta/releases/$live_id".*
-fi
+# The release this deploy made goes (not a rollback's target: it was there before).
+dv_release_of_action
+if [ -n "$DV_RELEASE" ] && [ "$live_id" = "$DV_RELEASE" ]; then dv_release_remove "$live_id"; fi
 dv_fail "health check failed after $retries attempt(s): $what (release $live_id); current switched back to $back"

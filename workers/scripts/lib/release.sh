@@ -1,0 +1,118 @@
+# Release folders of an application (workers/scripts/application/*.sh).
+#
+# <app>/releases/<YYYY-MM-DD HH:MM:SS>: named by the deploy's UTC time, so the name holds a
+# space (quote every use, never split a list of names on blanks). Servers deployed before
+# hold releases named by the deploy action's id (digits only): those count as older than
+# any timestamped one. What a deploy's steps share lives in <app>/.devopness:
+#   actions/<action id>      the release that action's fetch step claimed
+#   releases/<name>.action   the action that made the release
+#   releases/<name>.commit   the commit it holds; releases/<name>.ready once it is built
+
+# dv_release_key NAME: a number that orders releases oldest first (legacy ids below every
+# timestamp); fails for a name that is no release of ours.
+dv_release_key() {
+  case $1 in
+    [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]\ [0-9][0-9]:[0-9][0-9]:[0-9][0-9])
+      local digits=${1//[!0-9]/}
+      printf '%s\n' "$((1000000000000000000 + 10#$digits))" ;;
+    '' | *[!0-9]*) return 1 ;;
+    *)
+      [ "${#1}" -le 18 ] || return 1
+      printf '%s\n' "$((10#$1))" ;;
+  esac
+}
+
+# dv_release_older A B: A is a release older than release B.
+dv_release_older() {
+  local a b
+  a=$(dv_release_key "$1") && b=$(dv_release_key "$2") && [ "$a" -lt "$b" ]
+}
+
+# dv_release_sort: the release names on stdin (one a line), oldest first; other names
+# are left out.
+dv_release_sort() {
+  local name key
+  while IFS= read -r name; do
+    if key=$(dv_release_key "$name"); then printf '%s\t%s\n' "$key" "$name"; fi
+  done | sort -t $'\t' -k1,1n | cut -f2-
+}
+
+# dv_release_ready: the application's finished releases (built, folder present), oldest
+# first.
+dv_release_ready() {
+  local app_dir marker name
+  app_dir=$(dv_app_dir)
+  for marker in "$app_dir/.devopness/releases"/*.ready; do
+    [ -e "$marker" ] || continue
+    name=$(basename -- "$marker" .ready)
+    if [ -d "$app_dir/releases/$name" ]; then printf '%s\n' "$name"; fi
+  done | dv_release_sort
+}
+
+# dv_release_live: sets DV_LIVE to the release `current` points to ("" when none).
+dv_release_live() {
+  DV_LIVE=""
+  local link
+  link="$(dv_app_dir)/current"
+  if [ -L "$link" ]; then DV_LIVE=$(basename -- "$(readlink -- "$link")"); fi
+}
+
+# dv_release_of_action: sets DV_RELEASE to the release this action (DEVOPNESS_ACTION_ID)
+# claimed, "" when it has none; a release named by the action's id is its own too (fetched
+# before the server's releases were named by time).
+dv_release_of_action() {
+  local app_dir record
+  app_dir=$(dv_app_dir)
+  record="$app_dir/.devopness/actions/${DEVOPNESS_ACTION_ID:?}"
+  DV_RELEASE=""
+  if [ -f "$record" ]; then
+    IFS= read -r DV_RELEASE <"$record" || true
+  elif [ -d "$app_dir/releases/$DEVOPNESS_ACTION_ID" ]; then
+    DV_RELEASE=$DEVOPNESS_ACTION_ID
+  fi
+}
+
+# dv_release_claim SECONDS: create the release folder of that UTC second (epoch SECONDS)
+# for this action, or of the next free second: mkdir is atomic, so of two deploys of the
+# same second each gets a folder of its own. Records it for the action's later steps and
+# sets DV_RELEASE.
+dv_release_claim() {
+  local app_dir meta t=$1 name tries=0
+  app_dir=$(dv_app_dir)
+  meta="$app_dir/.devopness"
+  case $t in '' | *[!0-9]*) dv_fail "bad release time '$t'" ;; esac
+  mkdir -p -- "$app_dir/releases" "$meta/releases" "$meta/actions"
+  while :; do
+    name=$(date -u -d "@$t" '+%Y-%m-%d %H:%M:%S')
+    if mkdir -- "$app_dir/releases/$name" 2>/dev/null; then break; fi
+    [ -e "$app_dir/releases/$name" ] || dv_fail "could not create the release folder releases/$name"
+    tries=$((tries + 1))
+    [ "$tries" -lt 86400 ] || dv_fail "no free release folder in the day after $name"
+    t=$((t + 1))
+  done
+  printf '%s\n' "$DEVOPNESS_ACTION_ID" >"$meta/releases/$name.action"
+  printf '%s\n' "$name" >"$meta/actions/$DEVOPNESS_ACTION_ID.new"
+  mv -f -- "$meta/actions/$DEVOPNESS_ACTION_ID.new" "$meta/actions/$DEVOPNESS_ACTION_ID"
+  DV_RELEASE=$name
+}
+
+# dv_release_remove NAME: remove a release, what .devopness knows of it and its action's
+# record.
+dv_release_remove() {
+  local app_dir meta action="" claimed=""
+  [ -n "$1" ] || return 0
+  app_dir=$(dv_app_dir)
+  meta="$app_dir/.devopness"
+  if [ -f "$meta/releases/$1.action" ]; then
+    IFS= read -r action <"$meta/releases/$1.action" || true
+  fi
+  case $action in
+    '' | *[!0-9]*) ;;
+    *)
+      if [ -f "$meta/actions/$action" ]; then
+        IFS= read -r claimed <"$meta/actions/$action" || true
+        if [ "$claimed" = "$1" ]; then rm -f -- "$meta/actions/$action"; fi
+      fi ;;
+  esac
+  rm -rf -- "${app_dir:?}/releases/$1" "$meta/releases/$1".*
+}
