@@ -113,6 +113,14 @@ def release_of(action: dict[str, Any]) -> str:
     return str(name)
 
 
+def release_path(app_dir: Path, action: dict[str, Any]) -> str:
+    """Where the files of the release a deploy made are (`pwd -P` in it): releases/<name>
+    links to a folder whose path toolchains accept (no `:` nor space)."""
+    real = (app_dir / "releases" / release_of(action)).resolve()
+    assert real.parent == app_dir / ".releases" and ":" not in real.name, real
+    return str(real)
+
+
 async def test_deploy_writes_release_variables_build_and_commit(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:
@@ -359,6 +367,10 @@ async def test_deployments_keep_prunes_old_releases(
     assert sorted(p.name for p in (meta_dir / "actions").iterdir()) == sorted(
         str(a["id"]) for a in actions[-2:])
     assert (meta_dir / "actions" / str(actions[-1]["id"])).read_text() == f"{names[-1]}\n"
+    # The kept releases' files, and nothing of the pruned ones.
+    app_dir = remote.home / application.name
+    assert sorted(str(p) for p in (app_dir / ".releases").iterdir()) == [
+        release_path(app_dir, a) for a in actions[-2:]]
     # The cached mirror is reused.
     assert (remote.home / application.name / "repo.git/HEAD").exists()
 
@@ -529,15 +541,15 @@ async def test_linked_daemon_restarts_on_the_new_release(
     )
     await rf.link(db, "daemon", daemon.id, remote.server)
     await remote.operate(client, f"/daemons/{daemon.id}/deploy")
-    releases_dir = remote.home / application.name / "releases"
+    app_dir = remote.home / application.name
     log = remote.home / "daemon-cwd.log"
     await wait_until(lambda: log.exists() and log.read_text().strip() != "")
-    assert log.read_text().splitlines() == [str(releases_dir / release_of(first))]
+    assert log.read_text().splitlines() == [release_path(app_dir, first)]
 
     second = await deploy(client, remote, application.id)
     assert f"restarting devopness-daemon-{daemon.id}" in await remote.logs(client, second)
     await wait_until(lambda: len(log.read_text().splitlines()) == 2)
-    assert log.read_text().splitlines()[-1] == str(releases_dir / release_of(second))
+    assert log.read_text().splitlines()[-1] == release_path(app_dir, second)
     await remote.operate(client, f"/daemons/{daemon.id}/stop")
 
 

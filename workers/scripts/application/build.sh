@@ -11,9 +11,10 @@ fi
 # The release this action's fetch step claimed (workers/scripts/lib/release.sh).
 dv_release_of_action
 release_id=$DV_RELEASE
-release="$app_dir/releases/$release_id"
-[ -n "$release_id" ] && [ -d "$release" ] && [ -e "$meta/releases/$release_id.commit" ] \
+[ -n "$release_id" ] && [ -d "$app_dir/releases/$release_id" ] \
+  && [ -e "$meta/releases/$release_id.commit" ] \
   || dv_fail "the release of this deploy is missing: the fetch step did not complete"
+release=$(dv_release_dir "$release_id")
 
 built=0
 finish() {

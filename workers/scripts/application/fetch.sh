@@ -21,7 +21,8 @@ if [ -z "$DV_RELEASE" ] || [ ! -d "$app_dir/releases/$DV_RELEASE" ]; then
   dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$(date -u +%s)}"
 fi
 release_id=$DV_RELEASE
-release="$app_dir/releases/$release_id"
+# Where its files go: the release's real folder (workers/scripts/lib/release.sh).
+release=$(dv_release_dir "$release_id")
 
 work=$(mktemp -d)
 fetched=0
@@ -39,9 +40,9 @@ trap finish EXIT
 # Leftovers of deploys that stopped before their release was built (a lost connection, a
 # timeout): never the live release, never a deploy newer than this one, never one whose
 # deploy is still running here (DEVOPNESS_APP_RUNNING_ACTIONS).
-for dir in "$app_dir"/releases/*/; do
-  [ -d "$dir" ] || continue
-  id=$(basename -- "$dir")
+for entry in "$app_dir"/releases/*; do
+  [ -e "$entry" ] || [ -L "$entry" ] || continue  # a dangling link is a leftover too
+  id=$(basename -- "$entry")
   if [ "$id" = "$live_id" ] || [ "$id" = "$release_id" ] \
     || [ -e "$meta/releases/$id.ready" ] || ! dv_release_key "$id" >/dev/null \
     || dv_release_older "$release_id" "$id"; then
@@ -128,8 +129,7 @@ case $DEVOPNESS_DEPLOY_TYPE:$DEVOPNESS_DEPLOY_SOURCE_TYPE in
 esac
 dv_log "deploying commit $sha into release $release_id"
 
-# Emptied, never removed: a deploy of the same second could claim the name in between.
-mkdir -p -- "$release"
+# Emptied (a rerun of this step fills it again), never removed: the name stays claimed.
 find "$release" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 git_m archive --format=tar "$sha" | tar -x -C "$release" -f - \
   || dv_fail "could not export commit $sha"

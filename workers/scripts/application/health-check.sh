@@ -14,7 +14,7 @@ fi
 dv_release_live
 live_id=$DV_LIVE
 [ -n "$live_id" ] || dv_fail "the application has no live release"
-release="$app_dir/releases/$live_id"
+release=$(dv_release_dir "$live_id") || dv_fail "the live release $live_id is missing"
 retries=${DEVOPNESS_HEALTH_CHECK_RETRIES:-5}
 timeout=${DEVOPNESS_HEALTH_CHECK_TIMEOUT:-10}
 case $retries in '' | *[!0-9]*) retries=5 ;; esac

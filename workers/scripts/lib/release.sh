@@ -3,7 +3,12 @@
 # <app>/releases/<YYYY-MM-DD HH:MM:SS>: named by the deploy's UTC time, so the name holds a
 # space (quote every use, never split a list of names on blanks). Servers deployed before
 # hold releases named by the deploy action's id (digits only): those count as older than
-# any timestamped one. What a deploy's steps share lives in <app>/.devopness:
+# any timestamped one.
+# A timestamped release is a link to <app>/.releases/<YYYYMMDDTHHMMSSZ>, where its files
+# are: toolchains refuse or mangle a working directory with a `:` in its path (Python's
+# venv will not create one there; npm puts the cwd's node_modules/.bin on PATH, which `:`
+# splits), and what runs in a release works in its real path (`pwd -P`).
+# What a deploy's steps share lives in <app>/.devopness:
 #   actions/<action id>      the release that action's fetch step claimed
 #   releases/<name>.action   the action that made the release
 #   releases/<name>.commit   the commit it holds; releases/<name>.ready once it is built
@@ -72,37 +77,58 @@ dv_release_of_action() {
   fi
 }
 
-# dv_release_claim SECONDS: create the release folder of that UTC second (epoch SECONDS)
-# for this action, or of the next free second: mkdir is atomic, so of two deploys of the
-# same second each gets a folder of its own. Records it for the action's later steps and
-# sets DV_RELEASE.
+# dv_release_dir NAME: the real path of release NAME (where its files are).
+dv_release_dir() {
+  (cd -P -- "$(dv_app_dir)/releases/$1" && pwd -P)
+}
+
+# dv_release_claim SECONDS: claim the release of that UTC second (epoch SECONDS) for this
+# action, or of the next free second. The claim is the link releases/<name> (creating a
+# link fails when the name exists: of two deploys of the same second each gets a release
+# of its own), then its real folder. Recorded for the action's later steps; sets
+# DV_RELEASE.
 dv_release_claim() {
-  local app_dir meta t=$1 name tries=0
+  local app_dir meta t=$1 name store tries=0
   app_dir=$(dv_app_dir)
   meta="$app_dir/.devopness"
   case $t in '' | *[!0-9]*) dv_fail "bad release time '$t'" ;; esac
-  mkdir -p -- "$app_dir/releases" "$meta/releases" "$meta/actions"
+  mkdir -p -- "$app_dir/releases" "$app_dir/.releases" "$meta/releases" "$meta/actions"
   while :; do
     name=$(date -u -d "@$t" '+%Y-%m-%d %H:%M:%S')
-    if mkdir -- "$app_dir/releases/$name" 2>/dev/null; then break; fi
-    [ -e "$app_dir/releases/$name" ] || dv_fail "could not create the release folder releases/$name"
+    store=$(date -u -d "@$t" '+%Y%m%dT%H%M%SZ')
+    if ln -s -T -- "../.releases/$store" "$app_dir/releases/$name" 2>/dev/null; then break; fi
+    [ -e "$app_dir/releases/$name" ] || [ -L "$app_dir/releases/$name" ] \
+      || dv_fail "could not create the release releases/$name"
     tries=$((tries + 1))
-    [ "$tries" -lt 86400 ] || dv_fail "no free release folder in the day after $name"
+    [ "$tries" -lt 86400 ] || dv_fail "no free release name in the day after $name"
     t=$((t + 1))
   done
+  mkdir -p -- "$app_dir/.releases/$store"
   printf '%s\n' "$DEVOPNESS_ACTION_ID" >"$meta/releases/$name.action"
   printf '%s\n' "$name" >"$meta/actions/$DEVOPNESS_ACTION_ID.new"
   mv -f -- "$meta/actions/$DEVOPNESS_ACTION_ID.new" "$meta/actions/$DEVOPNESS_ACTION_ID"
   DV_RELEASE=$name
 }
 
-# dv_release_remove NAME: remove a release, what .devopness knows of it and its action's
-# record.
+# dv_release_remove NAME: remove a release (its real folder first: an interruption leaves
+# a dangling link, which the next deploy removes as a leftover), what .devopness knows of
+# it and its action's record.
 dv_release_remove() {
-  local app_dir meta action="" claimed=""
+  local app_dir meta link target action="" claimed=""
   [ -n "$1" ] || return 0
   app_dir=$(dv_app_dir)
   meta="$app_dir/.devopness"
+  link="${app_dir:?}/releases/$1"
+  if [ -L "$link" ]; then
+    target=$(readlink -- "$link")
+    case ${target#../.releases/} in
+      "$target" | '' | . | .. | */*) ;;  # not one of ours: only the link goes
+      *) rm -rf -- "$app_dir/.releases/${target#../.releases/}" ;;
+    esac
+    rm -f -- "$link"
+  else
+    rm -rf -- "$link"
+  fi
   if [ -f "$meta/releases/$1.action" ]; then
     IFS= read -r action <"$meta/releases/$1.action" || true
   fi
@@ -114,5 +140,5 @@ dv_release_remove() {
         if [ "$claimed" = "$1" ]; then rm -f -- "$meta/actions/$action"; fi
       fi ;;
   esac
-  rm -rf -- "${app_dir:?}/releases/$1" "$meta/releases/$1".*
+  rm -f -- "$meta/releases/$1".*
 }
