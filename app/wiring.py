@@ -42,7 +42,7 @@ from app.applications.models import Application
 from app.core import outbound
 from app.core.database import Database
 from app.core.settings import Settings
-from app.credentials.service import CREDENTIAL_RESOURCE_TYPE
+from app.credentials.access import CREDENTIAL_RESOURCE_TYPE
 from app.cron_jobs import remote as cron_jobs_remote
 from app.cron_jobs.models import CronJob
 from app.daemons import remote as daemons_remote

@@ -28,8 +28,8 @@ class ActionFinished:
     resource_type: str
     resource_id: int
     pipeline_id: int | None
-    # False when the engine never finished it (cancelled before it started, its worker lost):
-    # the steps that would have changed the resource did not all run.
+    # False when its steps did not all run to their end: cancelled (before or while it ran),
+    # stopped by its time limit, or its worker lost. A delete then keeps the record.
     ran: bool = True
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access.permissions import ALL_PERMISSIONS
+from app.access.catalogue import ALL_PERMISSIONS
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
 from app.actions.service import ensure_default_pipelines
 from app.applications.models import Application

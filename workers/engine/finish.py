@@ -59,6 +59,7 @@ async def finish(run: ActionRun) -> str:
             resource_type=action.resource_type,
             resource_id=action.resource_id,
             pipeline_id=action.pipeline_id,
+            ran=not run.stop.is_set(),
         )
         await apply_outcome(session, event)
     ACTIONS_FINISHED.labels(action.resource_type, action.type, status.value).inc()
