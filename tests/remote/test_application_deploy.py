@@ -117,7 +117,8 @@ def release_path(app_dir: Path, action: dict[str, Any]) -> str:
     """Where the files of the release a deploy made are (`pwd -P` in it): releases/<name>
     links to a folder whose path toolchains accept (no `:` nor space)."""
     real = (app_dir / "releases" / release_of(action)).resolve()
-    assert real.parent == app_dir / ".releases" and ":" not in real.name, real
+    assert real.parent == app_dir / ".releases", real
+    assert real.name.endswith(f"Z-{action['id']}") and ":" not in real.name, real
     return str(real)
 
 
@@ -361,8 +362,7 @@ async def test_deployments_keep_prunes_old_releases(
     assert current(remote, application.name) == f"releases/{names[-1]}"
     meta_dir = remote.home / application.name / ".devopness"
     meta = sorted(p.name for p in (meta_dir / "releases").iterdir())
-    assert meta == sorted(f"{n}.{kind}" for n in names[-2:]
-                          for kind in ("action", "commit", "ready"))
+    assert meta == sorted(f"{n}.{kind}" for n in names[-2:] for kind in ("commit", "ready"))
     # Which release each kept deploy claimed; the records of pruned ones go with them.
     assert sorted(p.name for p in (meta_dir / "actions").iterdir()) == sorted(
         str(a["id"]) for a in actions[-2:])
@@ -591,7 +591,7 @@ async def test_deploys_of_the_same_second_get_folders_of_their_own(
     meta = remote.home / application.name / ".devopness"
     for action, name in [(a, release_of(a)) for a in actions]:
         assert (meta / "releases" / f"{name}.ready").exists()
-        assert (meta / "releases" / f"{name}.action").read_text() == f"{action['id']}\n"
+        assert (meta / "actions" / str(action["id"])).read_text() == f"{name}\n"
         assert (remote.home / application.name / "releases" / name / "app.txt").exists()
     assert current(remote, application.name) in {f"releases/{n}" for n in names}
 
@@ -607,12 +607,13 @@ async def test_rollback_across_releases_named_by_action_id(
     live = remote.home / name / "current"
     old = await deploy(client, remote, application.id,
                        {"type": "deploy", "source_type": "tag", "source_ref": "v1.0"})
-    # Made into what such a deploy left: releases/<action id>, `current` on it.
+    # Made into what such a deploy left: the folder releases/<action id>, `current` on it.
     stamp, legacy = shlex.quote(release_of(old)), str(old["id"])
-    remote.sh(f"cd {name} && mv releases/{stamp} releases/{legacy}"
+    remote.sh(f"cd {name} && mv \"$(readlink -f releases/{stamp})\" releases/{legacy}"
+              f" && rm releases/{stamp}"
               f" && for kind in commit ready; do"
               f" mv .devopness/releases/{stamp}.$kind .devopness/releases/{legacy}.$kind; done"
-              f" && rm -f .devopness/releases/{stamp}.action .devopness/actions/{legacy}"
+              f" && rm -f .devopness/actions/{legacy}"
               f" && ln -sfn releases/{legacy} current")
     assert (live / "app.txt").read_text() == "v1\n"
 

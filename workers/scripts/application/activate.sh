@@ -6,6 +6,7 @@
 # `deployments_keep` are removed (never the live one, nor the one live before it).
 app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
+dv_release_lock
 # The release this action's fetch step claimed ("" for a rollback).
 dv_release_of_action
 action_release=$DV_RELEASE
@@ -40,7 +41,7 @@ switch_to() {
 # called as a plain command); its exit status goes to helper_status.
 run_helper() {
   set +e
-  (set -e; "$@") </dev/null
+  (set -e; "$@") </dev/null 7>&-
   helper_status=$?
   set -e
 }
@@ -110,8 +111,7 @@ if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   dv_result clone_url "$DEVOPNESS_GIT_URL"
   # The action that deployed the release (a legacy release is named by it): the control
   # plane copies the commit's details from it.
-  origin=$target
-  if [ -f "$meta/releases/$target.action" ]; then IFS= read -r origin <"$meta/releases/$target.action" || true; fi
+  origin=$(dv_release_owner "$target") || origin=""
   dv_result release_action "$origin"
 fi
 

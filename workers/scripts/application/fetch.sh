@@ -38,8 +38,9 @@ finish() {
 trap finish EXIT
 
 # Leftovers of deploys that stopped before their release was built (a lost connection, a
-# timeout): never the live release, never a deploy newer than this one, never one whose
-# deploy is still running here (DEVOPNESS_APP_RUNNING_ACTIONS).
+# timeout): never the live release, never a deploy newer than this one (by name, or by its
+# action: asked for after this one was planned), never one whose deploy is still running
+# here (DEVOPNESS_APP_RUNNING_ACTIONS, as it was when this deploy was planned).
 for entry in "$app_dir"/releases/*; do
   [ -e "$entry" ] || [ -L "$entry" ] || continue  # a dangling link is a leftover too
   id=$(basename -- "$entry")
@@ -48,9 +49,10 @@ for entry in "$app_dir"/releases/*; do
     || dv_release_older "$release_id" "$id"; then
     continue
   fi
-  owner=$id
-  if [ -f "$meta/releases/$id.action" ]; then IFS= read -r owner <"$meta/releases/$id.action" || true; fi
-  case " ${DEVOPNESS_APP_RUNNING_ACTIONS:-} " in *" $owner "*) continue ;; esac
+  if owner=$(dv_release_owner "$id"); then
+    [ "$owner" -gt "$DEVOPNESS_ACTION_ID" ] && continue
+    case " ${DEVOPNESS_APP_RUNNING_ACTIONS:-} " in *" $owner "*) continue ;; esac
+  fi
   dv_log "removing unfinished release $id"
   dv_release_remove "$id"
 done

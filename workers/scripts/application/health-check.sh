@@ -53,6 +53,7 @@ while :; do
   sleep 3
 done
 
+dv_release_lock
 previous=$(cat -- "$meta/previous" 2>/dev/null || true)
 if [ -n "$previous" ] && [ "$previous" != "$live_id" ] && [ -d "$app_dir/releases/$previous" ]; then
   tmp="$app_dir/.current.devopness-new"
@@ -67,11 +68,11 @@ fi
 # Daemons and nginx go back to that release too (helpers in subshells with errexit in
 # force: they exit on failure, and a failure here must not stop the switch back).
 for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do
-  set +e; (set -e; dv_daemon_restart "$id") </dev/null; status=$?; set -e
+  set +e; (set -e; dv_daemon_restart "$id") </dev/null 7>&-; status=$?; set -e
   [ "$status" -eq 0 ] || dv_warn "daemon $id did not restart"
 done
 if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
-  set +e; (set -e; dv_nginx_reload) </dev/null; status=$?; set -e
+  set +e; (set -e; dv_nginx_reload) </dev/null 7>&-; status=$?; set -e
   [ "$status" -eq 0 ] || dv_warn "nginx did not reload"
 fi
 # The release this deploy made goes (not a rollback's target: it was there before).

@@ -4,13 +4,13 @@
 # space (quote every use, never split a list of names on blanks). Servers deployed before
 # hold releases named by the deploy action's id (digits only): those count as older than
 # any timestamped one.
-# A timestamped release is a link to <app>/.releases/<YYYYMMDDTHHMMSSZ>, where its files
-# are: toolchains refuse or mangle a working directory with a `:` in its path (Python's
-# venv will not create one there; npm puts the cwd's node_modules/.bin on PATH, which `:`
-# splits), and what runs in a release works in its real path (`pwd -P`).
+# A timestamped release is a link to <app>/.releases/<YYYYMMDDTHHMMSSZ>-<action id>, where
+# its files are: toolchains refuse or mangle a working directory with a `:` in its path
+# (Python's venv will not create one there; npm puts the cwd's node_modules/.bin on PATH,
+# which `:` splits), and what runs in a release works in its real path (`pwd -P`). The link
+# names the action that made the release from the moment it exists.
 # What a deploy's steps share lives in <app>/.devopness:
 #   actions/<action id>      the release that action's fetch step claimed
-#   releases/<name>.action   the action that made the release
 #   releases/<name>.commit   the commit it holds; releases/<name>.ready once it is built
 
 # dv_release_key NAME: a number that orders releases oldest first (legacy ids below every
@@ -82,11 +82,25 @@ dv_release_dir() {
   (cd -P -- "$(dv_app_dir)/releases/$1" && pwd -P)
 }
 
+# dv_release_owner NAME: the id of the action that made release NAME (a legacy release is
+# named by it); fails when unknown.
+dv_release_owner() {
+  local link target
+  link="$(dv_app_dir)/releases/$1"
+  if [ -L "$link" ]; then
+    target=$(readlink -- "$link")
+    target=${target##*-}
+  else
+    target=$1
+  fi
+  case $target in '' | *[!0-9]*) return 1 ;; esac
+  printf '%s\n' "$target"
+}
+
 # dv_release_claim SECONDS: claim the release of that UTC second (epoch SECONDS) for this
-# action, or of the next free second. The claim is the link releases/<name> (creating a
-# link fails when the name exists: of two deploys of the same second each gets a release
-# of its own), then its real folder. Recorded for the action's later steps; sets
-# DV_RELEASE.
+# action, or of the next free second: creating the link releases/<name> fails when the name
+# exists, so of two deploys of the same second each gets a release of its own. Then its
+# folder, and the record the action's later steps read; sets DV_RELEASE.
 dv_release_claim() {
   local app_dir meta t=$1 name store tries=0
   app_dir=$(dv_app_dir)
@@ -95,7 +109,7 @@ dv_release_claim() {
   mkdir -p -- "$app_dir/releases" "$app_dir/.releases" "$meta/releases" "$meta/actions"
   while :; do
     name=$(date -u -d "@$t" '+%Y-%m-%d %H:%M:%S')
-    store=$(date -u -d "@$t" '+%Y%m%dT%H%M%SZ')
+    store="$(date -u -d "@$t" '+%Y%m%dT%H%M%SZ')-${DEVOPNESS_ACTION_ID:?}"
     if ln -s -T -- "../.releases/$store" "$app_dir/releases/$name" 2>/dev/null; then break; fi
     [ -e "$app_dir/releases/$name" ] || [ -L "$app_dir/releases/$name" ] \
       || dv_fail "could not create the release releases/$name"
@@ -104,7 +118,6 @@ dv_release_claim() {
     t=$((t + 1))
   done
   mkdir -p -- "$app_dir/.releases/$store"
-  printf '%s\n' "$DEVOPNESS_ACTION_ID" >"$meta/releases/$name.action"
   printf '%s\n' "$name" >"$meta/actions/$DEVOPNESS_ACTION_ID.new"
   mv -f -- "$meta/actions/$DEVOPNESS_ACTION_ID.new" "$meta/actions/$DEVOPNESS_ACTION_ID"
   DV_RELEASE=$name
@@ -114,11 +127,12 @@ dv_release_claim() {
 # a dangling link, which the next deploy removes as a leftover), what .devopness knows of
 # it and its action's record.
 dv_release_remove() {
-  local app_dir meta link target action="" claimed=""
+  local app_dir meta link target action claimed=""
   [ -n "$1" ] || return 0
   app_dir=$(dv_app_dir)
   meta="$app_dir/.devopness"
   link="${app_dir:?}/releases/$1"
+  action=$(dv_release_owner "$1") || action=""
   if [ -L "$link" ]; then
     target=$(readlink -- "$link")
     case ${target#../.releases/} in
@@ -129,16 +143,22 @@ dv_release_remove() {
   else
     rm -rf -- "$link"
   fi
-  if [ -f "$meta/releases/$1.action" ]; then
-    IFS= read -r action <"$meta/releases/$1.action" || true
+  if [ -n "$action" ] && [ -f "$meta/actions/$action" ]; then
+    IFS= read -r claimed <"$meta/actions/$action" || true
+    if [ "$claimed" = "$1" ]; then rm -f -- "$meta/actions/$action"; fi
   fi
-  case $action in
-    '' | *[!0-9]*) ;;
-    *)
-      if [ -f "$meta/actions/$action" ]; then
-        IFS= read -r claimed <"$meta/actions/$action" || true
-        if [ "$claimed" = "$1" ]; then rm -f -- "$meta/actions/$action"; fi
-      fi ;;
-  esac
   rm -f -- "$meta/releases/$1".*
+}
+
+# dv_release_lock: one switch of the application's `current` at a time (the activate step,
+# the health check's switch back): two deploys finishing together would each restart the
+# daemons in their own release and race on the link. Held until the script ends; what the
+# script starts gets the lock's descriptor (7) closed (`7>&-`), or a daemon would hold it.
+dv_release_lock() {
+  local meta
+  dv_has flock || return 0
+  meta="$(dv_app_dir)/.devopness"
+  mkdir -p -- "$meta"
+  exec 7>>"$meta/switch.lock"
+  flock -w 600 7 || dv_fail "another deploy of this application is still switching its release (waited 600s)"
 }
