@@ -31,7 +31,8 @@ async def test_rollback_shows_the_commit_that_went_live(
     r = await client.get(f"/actions/{rollback['id']}", headers=remote.tenant.headers)
     data = r.json()["action_data"]
     assert data is not None, "a rollback's action_data must say which commit went live"
-    assert data["release_name"] == str(old["id"])
+    # The release that deploy made, by the name its own action_data gave it.
+    assert data["release_name"] == old["action_data"]["release_name"]
     assert data["commit"]["hash"] == first
     assert data["commit"]["message"] == "first release"
     assert data["commit"]["author_email"] == "dev@example.test"

@@ -118,8 +118,10 @@ def test_connect_a_server_and_deploy_an_application_twice(
             deployed.append(action)
 
         app_dir = home / "shop"
-        releases = sorted((app_dir / "releases").iterdir(), key=lambda p: int(p.name))
-        assert len(releases) == 2
+        # Release folders are named by the deploy's UTC time: their order is the deploys'.
+        releases = sorted((app_dir / "releases").iterdir())
+        assert [p.name for p in releases] == [
+            a.action_data.release_name for a in deployed[-2:]]
         current = (app_dir / "current").resolve()
         assert current == releases[-1].resolve()
         assert (current / "built.html").read_text() == "hello v2\n"

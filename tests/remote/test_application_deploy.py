@@ -8,8 +8,12 @@ import asyncio
 import base64
 import http.server
 import os
+import re
+import shlex
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +81,19 @@ async def deploy(
                                 body or MAIN, expect=expect)
 
 
+# A release folder's name: the deploy's UTC time (servers deployed before hold releases
+# named by their action's id, older than any timestamped one).
+STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+
+def release_order(name: str) -> tuple[int, int, str]:
+    return (1, 0, name) if STAMP.fullmatch(name) else (0, int(name), "")
+
+
 def releases(remote: Remote, name: str) -> list[str]:
+    """The application's release folders, oldest first."""
     path = remote.home / name / "releases"
-    return sorted((p.name for p in path.iterdir()), key=int) if path.exists() else []
+    return sorted((p.name for p in path.iterdir()), key=release_order) if path.exists() else []
 
 
 def current(remote: Remote, name: str) -> str:
@@ -90,6 +104,22 @@ async def action_data(db: AsyncSession, action_id: int) -> dict[str, Any]:
     data = await db.scalar(select(Action.action_data).where(Action.id == action_id))
     assert isinstance(data, dict)
     return data
+
+
+def release_of(action: dict[str, Any]) -> str:
+    """The release a deploy made, as the API's `action_data` names it: a timestamp."""
+    name = (action.get("action_data") or {}).get("release_name", "")
+    assert STAMP.fullmatch(name), action
+    return str(name)
+
+
+def release_path(app_dir: Path, action: dict[str, Any]) -> str:
+    """Where the files of the release a deploy made are (`pwd -P` in it): releases/<name>
+    links to a folder whose path toolchains accept (no `:` nor space)."""
+    real = (app_dir / "releases" / release_of(action)).resolve()
+    assert real.parent == app_dir / ".releases", real
+    assert real.name.endswith(f"Z-{action['id']}") and ":" not in real.name, real
+    return str(real)
 
 
 async def test_deploy_writes_release_variables_build_and_commit(
@@ -121,7 +151,7 @@ async def test_deploy_writes_release_variables_build_and_commit(
                        target="resource-symlink")
 
     action = await deploy(client, remote, app_id)
-    release = str(action["id"])
+    release = release_of(action)
     assert releases(remote, "shop") == [release]
     assert current(remote, "shop") == f"releases/{release}"
     live = remote.home / "shop" / "current"
@@ -161,11 +191,13 @@ async def test_deploy_writes_release_variables_build_and_commit(
     # And the API shows it (the response is checked against the reference's ActionData).
     r = await client.get(f"/actions/{action['id']}", headers=remote.tenant.headers)
     assert r.json()["action_data"]["commit"]["hash"] == repo.commits[1]
+    assert r.json()["action_data"]["release_name"] == release
 
     # Deploying the same ref again: a second release, `current` on it.
     again = await deploy(client, remote, app_id)
-    assert releases(remote, "shop") == [release, str(again["id"])]
-    assert current(remote, "shop") == f"releases/{again['id']}"
+    second = release_of(again)
+    assert releases(remote, "shop") == [release, second]
+    assert current(remote, "shop") == f"releases/{second}"
     assert (remote.home / "shop/current/.env").read_text() == env
 
 
@@ -185,23 +217,28 @@ async def test_tag_commit_rollback_and_redeploy(
                              {"type": "deploy", "source_type": "commit",
                               "source_ref": repo.commits[1][:12]})
     assert (live / "app.txt").read_text() == "v2\n"
-    assert current(remote, name) == f"releases/{by_commit['id']}"
+    assert current(remote, name) == f"releases/{release_of(by_commit)}"
 
     rollback = await deploy(client, remote, application.id, {"type": "rollback"})
-    assert current(remote, name) == f"releases/{tagged['id']}"
+    tagged_release = release_of(tagged)
+    assert current(remote, name) == f"releases/{tagged_release}"
     assert (live / "app.txt").read_text() == "v1\n"
     data = await action_data(db, rollback["id"])
-    assert data["release_name"] == str(tagged["id"])
+    assert data["release_name"] == tagged_release
     assert data["commit"]["hash"] == repo.commits[0]
+    # The commit's details come from the deploy that made the release.
+    assert data["commit"]["message"] == "first"
     # Nothing older to go back to.
     failed = await deploy(client, remote, application.id, {"type": "rollback"},
                           expect="failed")
     assert "no release older than the live release" in await remote.logs(client, failed)
-    assert current(remote, name) == f"releases/{tagged['id']}"
+    assert current(remote, name) == f"releases/{tagged_release}"
 
     # A redeploy builds the live release's commit again, even though main moved on.
     redeploy = await deploy(client, remote, application.id, {"type": "redeploy"})
-    assert current(remote, name) == f"releases/{redeploy['id']}"
+    redeployed = release_of(redeploy)
+    assert redeployed not in (tagged_release, release_of(by_commit))
+    assert current(remote, name) == f"releases/{redeployed}"
     assert (live / "app.txt").read_text() == "v1\n"
     assert (await action_data(db, redeploy["id"]))["deployment"]["source_ref"] \
         == repo.commits[0]
@@ -213,7 +250,7 @@ async def test_tag_commit_rollback_and_redeploy(
                            expect="failed")
     assert "branch 'nope' does not exist" in await remote.logs(client, missing)
     assert releases(remote, name) == before
-    assert current(remote, name) == f"releases/{redeploy['id']}"
+    assert current(remote, name) == f"releases/{redeployed}"
 
 
 async def test_failed_build_leaves_current_untouched(
@@ -228,14 +265,15 @@ async def test_failed_build_leaves_current_untouched(
     logs = await remote.logs(client, failed)
     assert "build failed (exit code 3); the live release is unchanged" in logs
     assert "--- Activate release" not in logs or "Activate release (completed)" not in logs
-    assert current(remote, application.name) == f"releases/{good['id']}"
-    assert releases(remote, application.name) == [str(good["id"])]
+    good_release = release_of(good)
+    assert current(remote, application.name) == f"releases/{good_release}"
+    assert releases(remote, application.name) == [good_release]
 
     # Fixed: the next deploy leaves no leftovers of the failed one.
     application.build_command = "echo ok > out.txt"
     await db.commit()
     fixed = await deploy(client, remote, application.id)
-    assert releases(remote, application.name) == [str(good["id"]), str(fixed["id"])]
+    assert releases(remote, application.name) == [good_release, release_of(fixed)]
 
 
 @pytest.fixture
@@ -276,9 +314,10 @@ async def test_failing_health_check_switches_back(
     bad = await deploy(client, remote, application.id, expect="failed")
     logs = await remote.logs(client, bad)
     assert "health check attempt 1 of 2 failed" in logs
-    assert f"current switched back to release {good['id']}" in logs
-    assert current(remote, application.name) == f"releases/{good['id']}"
-    assert releases(remote, application.name) == [str(good["id"])]
+    good_release = release_of(good)
+    assert f"current switched back to release {good_release}" in logs
+    assert current(remote, application.name) == f"releases/{good_release}"
+    assert releases(remote, application.name) == [good_release]
 
     # An unreachable URL fails the same way.
     r = await client.get(f"/variables/application/{application.id}",
@@ -292,7 +331,8 @@ async def test_failing_health_check_switches_back(
     repo.commit({"app.txt": "v2 again\n"}, "fourth")
     down = await deploy(client, remote, application.id, expect="failed")
     assert "503" in await remote.logs(client, down)
-    assert current(remote, application.name) == f"releases/{good['id']}"
+    assert current(remote, application.name) == f"releases/{good_release}"
+    assert releases(remote, application.name) == [good_release]
 
 
 async def test_first_deploy_failing_health_check_leaves_no_current(
@@ -314,14 +354,23 @@ async def test_deployments_keep_prunes_old_releases(
     application = await new_application(db, remote, repo, deployments_keep=2)
     # Left by a deploy that was interrupted before its release was built.
     remote.sh(f"mkdir -p {application.name}/releases/0/junk")
-    ids = [str((await deploy(client, remote, application.id))["id"]) for _ in range(4)]
-    assert releases(remote, application.name) == ids[-2:]
+    actions = [await deploy(client, remote, application.id) for _ in range(4)]
+    names = [release_of(a) for a in actions]
+    assert releases(remote, application.name) == names[-2:]
     if os.environ.get("SHOW_DEPLOY_LOGS"):
-        print(await remote.logs(client, await remote.wait(client, int(ids[-1]))))
-    assert current(remote, application.name) == f"releases/{ids[-1]}"
-    meta = sorted(p.name for p in (remote.home / application.name / ".devopness/releases")
-                  .iterdir())
-    assert meta == sorted(f"{i}.{kind}" for i in ids[-2:] for kind in ("commit", "ready"))
+        print(await remote.logs(client, actions[-1]))
+    assert current(remote, application.name) == f"releases/{names[-1]}"
+    meta_dir = remote.home / application.name / ".devopness"
+    meta = sorted(p.name for p in (meta_dir / "releases").iterdir())
+    assert meta == sorted(f"{n}.{kind}" for n in names[-2:] for kind in ("commit", "ready"))
+    # Which release each kept deploy claimed; the records of pruned ones go with them.
+    assert sorted(p.name for p in (meta_dir / "actions").iterdir()) == sorted(
+        str(a["id"]) for a in actions[-2:])
+    assert (meta_dir / "actions" / str(actions[-1]["id"])).read_text() == f"{names[-1]}\n"
+    # The kept releases' files, and nothing of the pruned ones.
+    app_dir = remote.home / application.name
+    assert sorted(str(p) for p in (app_dir / ".releases").iterdir()) == [
+        release_path(app_dir, a) for a in actions[-2:]]
     # The cached mirror is reused.
     assert (remote.home / application.name / "repo.git/HEAD").exists()
 
@@ -375,7 +424,7 @@ async def test_ssh_deploy_key_and_daemon_restart(
     assert r.status_code in (200, 204), r.text
     failed = await deploy(client, remote, application.id, expect="failed")
     assert "could not fetch" in await remote.logs(client, failed)
-    assert releases(remote, application.name) == [str(action["id"])]
+    assert releases(remote, application.name) == [release_of(action)]
 
 
 async def test_another_tenant_cannot_deploy(
@@ -478,7 +527,7 @@ async def test_https_token_from_the_linked_credential(
     assert "Cannot tell where repository 'acme/shop' is hosted" in (
         logs + failed["status_reason_human_readable"]
     )
-    assert current(remote, application.name) == f"releases/{action['id']}"
+    assert current(remote, application.name) == f"releases/{release_of(action)}"
 
 
 async def test_linked_daemon_restarts_on_the_new_release(
@@ -492,15 +541,15 @@ async def test_linked_daemon_restarts_on_the_new_release(
     )
     await rf.link(db, "daemon", daemon.id, remote.server)
     await remote.operate(client, f"/daemons/{daemon.id}/deploy")
-    releases_dir = remote.home / application.name / "releases"
+    app_dir = remote.home / application.name
     log = remote.home / "daemon-cwd.log"
     await wait_until(lambda: log.exists() and log.read_text().strip() != "")
-    assert log.read_text().splitlines() == [str(releases_dir / str(first["id"]))]
+    assert log.read_text().splitlines() == [release_path(app_dir, first)]
 
     second = await deploy(client, remote, application.id)
     assert f"restarting devopness-daemon-{daemon.id}" in await remote.logs(client, second)
     await wait_until(lambda: len(log.read_text().splitlines()) == 2)
-    assert log.read_text().splitlines()[-1] == str(releases_dir / str(second["id"]))
+    assert log.read_text().splitlines()[-1] == release_path(app_dir, second)
     await remote.operate(client, f"/daemons/{daemon.id}/stop")
 
 
@@ -510,3 +559,90 @@ async def wait_until(predicate: Any, seconds: float = 15) -> None:
             return
         await asyncio.sleep(0.1)
     assert predicate()
+
+
+async def test_deploys_of_the_same_second_get_folders_of_their_own(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """Two deploys asked for within one second, running side by side: the fetch step that
+    comes second takes the next second's folder, and neither removes the other's release
+    as a leftover while it is still being built."""
+    application = await new_application(db, remote, repo)
+    path = f"/applications/{application.id}/deployments"
+    for _ in range(3):
+        await asyncio.sleep(1 - time.time() % 1)  # just after a second begins
+        started = [await client.post(path, json=MAIN, headers=remote.tenant.headers)
+                   for _ in range(2)]
+        ids = [int(r.headers["X-Devopness-Action-Id"]) for r in started]
+        created: list[datetime] = []
+        for action_id in ids:
+            at = await db.scalar(select(Action.created_at).where(Action.id == action_id))
+            assert at is not None
+            created.append(at.astimezone(UTC).replace(microsecond=0))
+        actions = [await remote.wait(client, action_id) for action_id in ids]
+        if created[0] == created[1]:
+            break
+    else:
+        pytest.fail("no two deploys were asked for within one second in three tries")
+    names = sorted([release_of(a) for a in actions])
+    assert names == [f"{created[0]:%Y-%m-%d %H:%M:%S}",
+                     f"{created[0] + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}"]
+    assert set(names) <= set(releases(remote, application.name))
+    meta = remote.home / application.name / ".devopness"
+    for action, name in [(a, release_of(a)) for a in actions]:
+        assert (meta / "releases" / f"{name}.ready").exists()
+        assert (meta / "actions" / str(action["id"])).read_text() == f"{name}\n"
+        assert (remote.home / application.name / "releases" / name / "app.txt").exists()
+    assert current(remote, application.name) in {f"releases/{n}" for n in names}
+
+
+async def test_rollback_across_releases_named_by_action_id(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """A server deployed before releases were named by time holds releases named by their
+    deploy action's id: those are older than any timestamped release, a rollback reaches
+    them (with the commit that deploy recorded) and `deployments_keep` prunes them."""
+    application = await new_application(db, remote, repo, deployments_keep=3)
+    name = application.name
+    live = remote.home / name / "current"
+    old = await deploy(client, remote, application.id,
+                       {"type": "deploy", "source_type": "tag", "source_ref": "v1.0"})
+    # Made into what such a deploy left: the folder releases/<action id>, `current` on it.
+    stamp, legacy = shlex.quote(release_of(old)), str(old["id"])
+    remote.sh(f"cd {name} && mv \"$(readlink -f releases/{stamp})\" releases/{legacy}"
+              f" && rm releases/{stamp}"
+              f" && for kind in commit ready; do"
+              f" mv .devopness/releases/{stamp}.$kind .devopness/releases/{legacy}.$kind; done"
+              f" && rm -f .devopness/actions/{legacy}"
+              f" && ln -sfn releases/{legacy} current")
+    assert (live / "app.txt").read_text() == "v1\n"
+
+    second = release_of(await deploy(client, remote, application.id))
+    repo.commit({"app.txt": "v3\n"}, "third")
+    third = release_of(await deploy(client, remote, application.id))
+    assert releases(remote, name) == [legacy, second, third]
+
+    back = await deploy(client, remote, application.id, {"type": "rollback"})
+    assert current(remote, name) == f"releases/{second}"
+    assert (live / "app.txt").read_text() == "v2\n"
+    data = await action_data(db, back["id"])
+    assert (data["release_name"], data["commit"]["message"]) == (second, "second")
+
+    back = await deploy(client, remote, application.id, {"type": "rollback"})
+    assert current(remote, name) == f"releases/{legacy}"
+    assert (live / "app.txt").read_text() == "v1\n"
+    data = await action_data(db, back["id"])
+    assert (data["release_name"], data["commit"]["hash"]) == (legacy, repo.commits[0])
+    assert data["commit"]["message"] == "first"
+    failed = await deploy(client, remote, application.id, {"type": "rollback"},
+                          expect="failed")
+    assert f"no release older than the live release {legacy}" in await remote.logs(
+        client, failed)
+
+    # The legacy release stays while it is the one live before; then it is pruned.
+    fourth = release_of(await deploy(client, remote, application.id))
+    assert releases(remote, name) == [legacy, second, third, fourth]
+    fifth = release_of(await deploy(client, remote, application.id))
+    assert releases(remote, name) == [third, fourth, fifth]
+    assert not any(p.name.startswith(f"{legacy}.")
+                   for p in (remote.home / name / ".devopness/releases").iterdir())

@@ -29,7 +29,13 @@ from tests import runtime_standins as rs
 from tests.actions.ssh_servers import free_port
 from tests.remote.conftest import Remote
 from tests.remote.git_repos import GitRepo, make_repo
-from tests.remote.test_application_deploy import add_variable, current, deploy, releases
+from tests.remote.test_application_deploy import (
+    add_variable,
+    current,
+    deploy,
+    release_of,
+    releases,
+)
 from tests.virtual_hosts.nginx_layout import make_layout
 
 # A small Node app: node's own http module, a build that records the engine it ran on,
@@ -226,7 +232,7 @@ async def test_two_applications_installing_one_version_at_once_download_it_once(
     mirrors.delays.clear()
     rollback = await deploy(client, remote, ids[0], {"type": "rollback"})
     assert "installing Node.js 18 (v18.20.4)" in await remote.logs(client, rollback)
-    assert current(remote, "one") == f"releases/{actions[0]['id']}"
+    assert current(remote, "one") == f"releases/{release_of(actions[0])}"
     assert (runtime_dir(remote, "nodejs", "18") / "bin/node").exists()
     assert again["id"] != actions[0]["id"]
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.applications.runtimes import bin_directory
 from tests.remote.conftest import Remote
 from tests.remote.git_repos import make_repo
+from tests.remote.test_application_deploy import release_path
 from tests.remote.test_cron_jobs import crontab
 
 GREETING = "it's 100% \"quoted\" $HOME"
@@ -94,9 +95,9 @@ async def test_application_cron_job_runs_in_the_live_release_with_its_environmen
     out = run_like_cron(remote, line)
     assert out.returncode == 0, out.stdout + out.stderr
     year = f"{datetime.now().year}\n"
-    releases = remote.home / "reports" / "releases"
+    app_dir = remote.home / "reports"
     assert remote.read("cron-out.txt") == (
-        f"runtime tool: {GREETING}\nv1\n{releases / str(first['id'])}\n{year}")
+        f"runtime tool: {GREETING}\nv1\n{release_path(app_dir, first)}\n{year}")
 
     # Next release: the same entry now runs there.
     repo.commit({"app.txt": "v2\n"}, "second")
@@ -106,7 +107,7 @@ async def test_application_cron_job_runs_in_the_live_release_with_its_environmen
     assert line in crontab(remote)
     assert run_like_cron(remote, line).returncode == 0
     assert remote.read("cron-out.txt").splitlines()[1:3] == [
-        "v2", str(releases / str(second["id"]))]
+        "v2", release_path(app_dir, second)]
 
     # Deploying the job itself now works (the environment file is the same).
     await remote.operate(client, f"/cron-jobs/{job['id']}/deploy")

@@ -29,6 +29,7 @@ from app.applications.runtimes import bin_directory
 from tests.actions.ssh_servers import free_port
 from tests.remote.conftest import Remote
 from tests.remote.git_repos import GitRepo, make_repo
+from tests.remote.test_application_deploy import release_of, release_path
 from tests.remote.test_daemons import helpers
 from tests.virtual_hosts.nginx_layout import NginxLayout, make_layout
 
@@ -183,9 +184,9 @@ async def test_express_guide_daemon_follows_its_application(
     assert "==> install dependencies (Express default): " in logs
     assert "==> build (Express default): " in logs
     assert f"deploying daemon web: 1 x 'npm start' as {remote.user}" in logs
-    releases = nginx.applications_dir / "express-guide" / "releases"
+    app_dir = nginx.applications_dir / "express-guide"
     answer = await eventually(port, lambda a: a["version"] == "v1")
-    assert answer["cwd"] == str(releases / str(first["id"]))
+    assert answer["cwd"] == release_path(app_dir, first)
     assert (answer["port"], answer["node_env"]) == (str(port), "production")
     # npm puts its own directories (node_modules/.bin, node-gyp-bin) first; then ours.
     path = [p for p in answer["path"].split(":") if "node_modules" not in p]
@@ -204,18 +205,18 @@ async def test_express_guide_daemon_follows_its_application(
     second = await remote.operate(client, f"/applications/{app_id}/deployments",
                                   {"type": "deploy"})
     answer2 = await eventually(port, lambda a: a["version"] == "v2")
-    assert answer2["cwd"] == str(releases / str(second["id"]))
+    assert answer2["cwd"] == release_path(app_dir, second)
     assert answer2["pid"] != answer["pid"]
 
     # Rollback: back in the first release.
     await remote.operate(client, f"/applications/{app_id}/deployments", {"type": "rollback"})
     back = await eventually(port, lambda a: a["version"] == "v1")
-    assert back["cwd"] == str(releases / str(first["id"]))
+    assert back["cwd"] == release_path(app_dir, first)
 
     # Redeploy: the live commit again, in a new release.
     redeploy = await remote.operate(client, f"/applications/{app_id}/deployments",
                                     {"type": "redeploy"})
-    again = await eventually(port, lambda a: a["cwd"].endswith(f"/{redeploy['id']}"))
+    again = await eventually(port, lambda a: a["cwd"] == release_path(app_dir, redeploy))
     assert again["version"] == "v1"
 
     # A commit whose server crashes at start: the step fails with the daemon's output,
@@ -227,10 +228,10 @@ async def test_express_guide_daemon_follows_its_application(
     assert "--- Activate release (failed)" in logs
     assert "the daemon did not start" in logs
     assert "boom: DATABASE_URL is not set" in logs
-    assert "current switched back to " + str(redeploy["id"]) in logs
+    assert "current switched back to " + release_of(redeploy) in logs
     assert os.readlink(nginx.applications_dir / "express-guide/current") == (
-        f"releases/{redeploy['id']}")
-    restored = await eventually(port, lambda a: a["cwd"].endswith(f"/{redeploy['id']}"))
+        f"releases/{release_of(redeploy)}")
+    restored = await eventually(port, lambda a: a["cwd"] == release_path(app_dir, redeploy))
     assert restored["version"] == "v1"
 
 
@@ -257,9 +258,9 @@ async def test_failing_health_check_puts_the_daemon_back_on_the_previous_release
                                   {"type": "deploy"}, expect="failed")
     logs = await remote.logs(client, failed)
     assert "--- Activate release (completed)" in logs
-    assert f"current switched back to release {first['id']}" in logs
+    assert f"current switched back to release {release_of(first)}" in logs
     back = await eventually(port, lambda a: a["version"] == "v1")
-    assert back["cwd"].endswith(f"/releases/{first['id']}")
+    assert back["cwd"] == release_path(remote.home / "express-guide", first)
 
 
 async def test_daemon_deploy_before_the_first_release_says_deploy_the_application(
@@ -334,7 +335,7 @@ async def test_systemd_rendering_runs_in_the_release_with_the_environment(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     words = ran.stdout.split()
     assert words[:4] == ["100%", "production", str(port),
-                         str(home / "express-guide/releases" / str(action["id"]))]
+                         release_path(home / "express-guide", action)]
     assert words[4].split(":")[0] == str(bin_dir)
 
 

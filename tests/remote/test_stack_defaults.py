@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.applications.runtimes import bin_directory
 from tests.remote.conftest import Remote
 from tests.remote.git_repos import make_repo
+from tests.remote.test_application_deploy import release_path
 
 # Records "<tool> <args>" and the directory it ran in; answers `rake -T` and
 # `console list` the way the real tools do when the task exists.
@@ -175,7 +176,7 @@ async def test_stack_defaults_run_when_the_application_has_no_commands(
     calls = toolchain.read_text().splitlines() if toolchain.exists() else []
     # The build step's runtime version probe (shown in its log) runs outside the release.
     calls = [c for c in calls if c.rsplit(" @", 1)[1] != str(remote.home)]
-    release = remote.home / "app" / "releases" / str(action["id"])
+    release = Path(release_path(remote.home / "app", action))
     assert [c.rsplit(" @", 1)[0] for c in calls] == list(stack.calls)
     for call in calls:
         where = call.rsplit(" @", 1)[1]

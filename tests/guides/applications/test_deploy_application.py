@@ -9,6 +9,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -65,17 +66,20 @@ def test_deploy_application(site: Site) -> None:
         f"<h1>{application.name} v2</h1>\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "release folders are named after the deploy action's id, not the deploy time the "
-    "guide shows (`releases/2026-06-15 13:45:10`): workers/scripts/application, owned by "
-    "issue 17's fixes; reported"))
 def test_release_folders_are_timestamped(site: Site) -> None:
+    """`~/acme-api/releases/2026-06-15 13:45:10`: the deploy's time (UTC), and the release
+    the deploy reports is that folder."""
     c = site.guide.c
     application = site.application()
+    before = datetime.now(UTC).replace(microsecond=0)
     started = c.applications.add_application_deployment(application.id, {"type": "deploy"})
-    site.finished(started.action_id)
+    action = site.finished(started.action_id)
+    after = datetime.now(UTC)
     releases = os.listdir(site.machine.home / application.name / "releases")
     assert [r for r in releases if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r)] == releases
+    assert releases == [action.action_data.release_name]
+    named = datetime.strptime(releases[0], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert before <= named <= after
 
 
 def test_private_worker_runs_through_its_daemon(site: Site) -> None:

@@ -4,38 +4,30 @@
 # installed; when a daemon does not start (its last output is in the log) or nginx refuses,
 # `current` switches back and the daemons restart in the previous release. Old releases beyond
 # `deployments_keep` are removed (never the live one, nor the one live before it).
-app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
-action_release=$DEVOPNESS_ACTION_ID
-
-live_id=""
-[ -L "$app_dir/current" ] && live_id=$(basename -- "$(readlink -- "$app_dir/current")")
-
-# Finished releases, oldest first.
-ready_releases() {
-  local marker
-  for marker in "$meta"/releases/*.ready; do
-    [ -e "$marker" ] || continue
-    marker=$(basename -- "$marker" .ready)
-    [ -d "$app_dir/releases/$marker" ] && printf '%s\n' "$marker"
-  done | sort -n
-}
+dv_release_lock
+# The release this action's fetch step claimed ("" for a rollback).
+dv_release_of_action
+action_release=$DV_RELEASE
+dv_release_live
+live_id=$DV_LIVE
 
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   [ -n "$live_id" ] || dv_fail "there is no live release to roll back from"
   target=""
-  for id in $(ready_releases); do
-    [ "$id" -lt "$live_id" ] && target=$id
-  done
+  while IFS= read -r name; do
+    if dv_release_older "$name" "$live_id"; then target=$name; fi
+  done < <(dv_release_ready)
   [ -n "$target" ] || dv_fail "there is no release older than the live release $live_id to roll back to"
   dv_log "rolling back from release $live_id to release $target"
 else
   target=$action_release
-  [ -d "$app_dir/releases/$target" ] && [ -e "$meta/releases/$target.ready" ] \
-    || dv_fail "release $target was not built: nothing to activate"
+  [ -n "$target" ] && [ -d "$app_dir/releases/$target" ] && [ -e "$meta/releases/$target.ready" ] \
+    || dv_fail "release ${target:-of this deploy} was not built: nothing to activate"
 fi
 
-# switch_to ID: point `current` at releases/ID (or remove it when ID is empty) atomically.
+# switch_to NAME: point `current` at releases/NAME (or remove it when NAME is empty) atomically.
 switch_to() {
   local tmp="$app_dir/.current.devopness-new"
   if [ -z "$1" ]; then rm -f -- "$app_dir/current"; return 0; fi
@@ -49,7 +41,7 @@ switch_to() {
 # called as a plain command); its exit status goes to helper_status.
 run_helper() {
   set +e
-  (set -e; "$@") </dev/null
+  (set -e; "$@") </dev/null 7>&-
   helper_status=$?
   set -e
 }
@@ -110,25 +102,28 @@ reload_users
 if [ "$reload_failed" = 1 ]; then
   switch_to "$live_id"
   reload_users
-  if [ "$target" = "$action_release" ]; then
-    rm -rf -- "${app_dir:?}/releases/$target" "$meta/releases/$target".*
-  fi
+  if [ "$target" = "$action_release" ]; then dv_release_remove "$target"; fi
   dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${live_id:-nothing}"
 fi
 dv_result release "$target"
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   dv_result commit "$(cat -- "$meta/releases/$target.commit")"
   dv_result clone_url "$DEVOPNESS_GIT_URL"
+  # The action that deployed the release (a legacy release is named by it): the control
+  # plane copies the commit's details from it.
+  origin=$(dv_release_owner "$target") || origin=""
+  dv_result release_action "$origin"
 fi
 
 # Keep the newest `deployments_keep` releases, the live one and the one live before it.
 keep=${DEVOPNESS_APP_KEEP:-5}
-mapfile -t releases < <(ready_releases | sort -rn)
+mapfile -t releases < <(dv_release_ready)
 count=0
-for id in "${releases[@]}"; do
+for ((i = ${#releases[@]} - 1; i >= 0; i--)); do
+  name=${releases[i]}
   count=$((count + 1))
   [ "$count" -le "$keep" ] && continue
-  [ "$id" = "$target" ] || [ "$id" = "$live_id" ] && continue
-  rm -rf -- "${app_dir:?}/releases/$id" "$meta/releases/$id".*
-  dv_log "removed old release $id"
+  [ "$name" = "$target" ] || [ "$name" = "$live_id" ] && continue
+  dv_release_remove "$name"
+  dv_log "removed old release $name"
 done

@@ -1,23 +1,26 @@
 # Application deploy, step 2: run the install dependencies and build commands in the new
 # release (its root directory), as the SSH user. A failure removes the new release:
 # `current` and the live release stay as they were.
-app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
-release_id=$DEVOPNESS_ACTION_ID
-release="$app_dir/releases/$release_id"
 
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   dv_log "rollback: nothing to build"
   exit 0
 fi
-[ -d "$release" ] && [ -e "$meta/releases/$release_id.commit" ] \
-  || dv_fail "release $release_id is missing: the fetch step did not complete"
+# The release this action's fetch step claimed (workers/scripts/lib/release.sh).
+dv_release_of_action
+release_id=$DV_RELEASE
+[ -n "$release_id" ] && [ -d "$app_dir/releases/$release_id" ] \
+  && [ -e "$meta/releases/$release_id.commit" ] \
+  || dv_fail "the release of this deploy is missing: the fetch step did not complete"
+release=$(dv_release_dir "$release_id")
 
 built=0
 finish() {
   local status=$?
   if [ "$built" != 1 ]; then
-    rm -rf -- "$release" "$meta/releases/$release_id".*
+    dv_release_remove "$release_id"
     dv_log "release $release_id removed; the live release is unchanged"
   fi
   return "$status"

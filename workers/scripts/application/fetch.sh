@@ -1,10 +1,9 @@
-# Application deploy, step 1: export the requested source into releases/<action id> and
-# write the application's variables there (see app/applications/remote.py).
+# Application deploy, step 1: claim the new release, releases/<YYYY-MM-DD HH:MM:SS> (the
+# deploy's UTC time, workers/scripts/lib/release.sh), export the requested source into it
+# and write the application's variables there (see app/applications/remote.py).
 # Any failure removes the new release: `current` and the live release stay as they were.
-app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
-release_id=$DEVOPNESS_ACTION_ID
-release="$app_dir/releases/$release_id"
 mirror="$app_dir/repo.git"
 
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
@@ -12,23 +11,18 @@ if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   exit 0
 fi
 
-mkdir -p -- "$app_dir/releases" "$app_dir/shared" "$meta/releases"
-live_id=""
-[ -L "$app_dir/current" ] && live_id=$(basename -- "$(readlink -- "$app_dir/current")")
+mkdir -p -- "$app_dir/releases" "$app_dir/shared" "$meta/releases" "$meta/actions"
+dv_release_live
+live_id=$DV_LIVE
 
-# Leftovers of deploys that stopped before their release was built (a lost connection, a
-# timeout): never the live release, never a deploy newer than this one.
-for dir in "$app_dir"/releases/*/; do
-  [ -d "$dir" ] || continue
-  id=$(basename -- "$dir")
-  [ "$id" = "$live_id" ] && continue
-  [ -e "$meta/releases/$id.ready" ] && continue
-  case $id in *[!0-9]*) continue ;; esac
-  if [ "$id" -le "$release_id" ]; then
-    dv_log "removing unfinished release $id"
-    rm -rf -- "$dir" "$meta/releases/$id".*
-  fi
-done
+# A rerun of this step (a lost connection) fills the folder this action claimed before.
+dv_release_of_action
+if [ -z "$DV_RELEASE" ] || [ ! -d "$app_dir/releases/$DV_RELEASE" ]; then
+  dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$(date -u +%s)}"
+fi
+release_id=$DV_RELEASE
+# Where its files go: the release's real folder (workers/scripts/lib/release.sh).
+release=$(dv_release_dir "$release_id")
 
 work=$(mktemp -d)
 fetched=0
@@ -36,12 +30,32 @@ finish() {
   local status=$?
   rm -rf -- "$work"
   if [ "$fetched" != 1 ]; then
-    rm -rf -- "$release" "$meta/releases/$release_id".*
+    dv_release_remove "$release_id"
     [ "$status" -ne 0 ] && dv_log "release $release_id removed; the live release is unchanged"
   fi
   return "$status"
 }
 trap finish EXIT
+
+# Leftovers of deploys that stopped before their release was built (a lost connection, a
+# timeout): never the live release, never a deploy newer than this one (by name, or by its
+# action: asked for after this one was planned), never one whose deploy is still running
+# here (DEVOPNESS_APP_RUNNING_ACTIONS, as it was when this deploy was planned).
+for entry in "$app_dir"/releases/*; do
+  [ -e "$entry" ] || [ -L "$entry" ] || continue  # a dangling link is a leftover too
+  id=$(basename -- "$entry")
+  if [ "$id" = "$live_id" ] || [ "$id" = "$release_id" ] \
+    || [ -e "$meta/releases/$id.ready" ] || ! dv_release_key "$id" >/dev/null \
+    || dv_release_older "$release_id" "$id"; then
+    continue
+  fi
+  if owner=$(dv_release_owner "$id"); then
+    [ "$owner" -gt "$DEVOPNESS_ACTION_ID" ] && continue
+    case " ${DEVOPNESS_APP_RUNNING_ACTIONS:-} " in *" $owner "*) continue ;; esac
+  fi
+  dv_log "removing unfinished release $id"
+  dv_release_remove "$id"
+done
 
 # Git authentication lives only in this temporary directory (0700), for this run.
 chmod 700 "$work"
@@ -117,8 +131,8 @@ case $DEVOPNESS_DEPLOY_TYPE:$DEVOPNESS_DEPLOY_SOURCE_TYPE in
 esac
 dv_log "deploying commit $sha into release $release_id"
 
-rm -rf -- "$release"
-mkdir -p -- "$release"
+# Emptied (a rerun of this step fills it again), never removed: the name stays claimed.
+find "$release" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 git_m archive --format=tar "$sha" | tar -x -C "$release" -f - \
   || dv_fail "could not export commit $sha"
 printf '%s\n' "$sha" >"$meta/releases/$release_id.commit"

@@ -3,7 +3,7 @@
 # (run in the release). When it fails, `current` switches back to the release live before
 # this deploy, daemons and nginx pick that one up again, and a release made by this deploy
 # is removed.
-app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
+app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
 url=${DEVOPNESS_HEALTH_CHECK_URL:-}
 command=${DEVOPNESS_HEALTH_CHECK_COMMAND:-}
@@ -11,9 +11,10 @@ if [ -z "$url" ] && [ -z "$command" ]; then
   dv_log "no health check configured (application variable DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)"
   exit 0
 fi
-[ -L "$app_dir/current" ] || dv_fail "the application has no live release"
-live_id=$(basename -- "$(readlink -- "$app_dir/current")")
-release="$app_dir/releases/$live_id"
+dv_release_live
+live_id=$DV_LIVE
+[ -n "$live_id" ] || dv_fail "the application has no live release"
+release=$(dv_release_dir "$live_id") || dv_fail "the live release $live_id is missing"
 retries=${DEVOPNESS_HEALTH_CHECK_RETRIES:-5}
 timeout=${DEVOPNESS_HEALTH_CHECK_TIMEOUT:-10}
 case $retries in '' | *[!0-9]*) retries=5 ;; esac
@@ -52,6 +53,7 @@ while :; do
   sleep 3
 done
 
+dv_release_lock
 previous=$(cat -- "$meta/previous" 2>/dev/null || true)
 if [ -n "$previous" ] && [ "$previous" != "$live_id" ] && [ -d "$app_dir/releases/$previous" ]; then
   tmp="$app_dir/.current.devopness-new"
@@ -66,14 +68,14 @@ fi
 # Daemons and nginx go back to that release too (helpers in subshells with errexit in
 # force: they exit on failure, and a failure here must not stop the switch back).
 for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do
-  set +e; (set -e; dv_daemon_restart "$id") </dev/null; status=$?; set -e
+  set +e; (set -e; dv_daemon_restart "$id") </dev/null 7>&-; status=$?; set -e
   [ "$status" -eq 0 ] || dv_warn "daemon $id did not restart"
 done
 if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
-  set +e; (set -e; dv_nginx_reload) </dev/null; status=$?; set -e
+  set +e; (set -e; dv_nginx_reload) </dev/null 7>&-; status=$?; set -e
   [ "$status" -eq 0 ] || dv_warn "nginx did not reload"
 fi
-if [ "$live_id" = "$DEVOPNESS_ACTION_ID" ]; then
-  rm -rf -- "${app_dir:?}/releases/$live_id" "$meta/releases/$live_id".*
-fi
+# The release this deploy made goes (not a rollback's target: it was there before).
+dv_release_of_action
+if [ -n "$DV_RELEASE" ] && [ "$live_id" = "$DV_RELEASE" ]; then dv_release_remove "$live_id"; fi
 dv_fail "health check failed after $retries attempt(s): $what (release $live_id); current switched back to $back"

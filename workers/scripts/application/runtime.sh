@@ -3,15 +3,17 @@
 # $HOME/.devopness/runtimes/<language>/<version>/ (workers/scripts/lib/runtime.sh). The
 # steps after this one run with its bin directory first on PATH. A rollback needs it too:
 # it is only skipped when already there, like any deploy.
-app_dir="${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/$DEVOPNESS_APPLICATION_DIR_NAME"
-release_id=$DEVOPNESS_ACTION_ID
 finish() {
   local status=$?
   [ -z "$DV_RUNTIME_WORK" ] || rm -rf -- "$DV_RUNTIME_WORK"
   if [ "$status" -ne 0 ] && [ "$DEVOPNESS_DEPLOY_TYPE" != rollback ]; then
-    # Like a failed build: the new release goes, the live one stays.
-    rm -rf -- "$app_dir/releases/$release_id" "$app_dir/.devopness/releases/$release_id".*
-    dv_log "release $release_id removed; the live release is unchanged"
+    # Like a failed build: the new release (the one the fetch step claimed) goes, the live
+    # one stays.
+    dv_release_of_action
+    if [ -n "$DV_RELEASE" ]; then
+      dv_release_remove "$DV_RELEASE"
+      dv_log "release $DV_RELEASE removed; the live release is unchanged"
+    fi
   fi
   return "$status"
 }
