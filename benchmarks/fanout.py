@@ -67,19 +67,25 @@ from typing import Any
 import asyncssh
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# This checkout's app (the settings' defaults) and the benchmark's own helpers.
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from loopback import (  # noqa: E402
     ROOT,
+    STATS_DELAY,
     Meter,
     OSUser,
     Processes,
     Reading,
     bench_user,
     free_port,
+    pg_counters,
     start_sshd,
     wait_port,
 )
+
+from app.core.settings import Settings  # noqa: E402
 
 STEPS = [
     "echo step-1; hostname",
@@ -88,10 +94,17 @@ STEPS = [
     "echo step-4; ls / | wc -l",
     "echo step-5; id -un",
 ]
-# Settings the processes are started with; their defaults (app/core/settings.py) unless
-# the caller's environment sets them.
-SESSIONS_PER_PROCESS = int(os.environ.get("WORKER_MAX_PARALLEL_TARGETS", "15"))
-POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+
+
+def setting(name: str) -> str:
+    """A setting the measured processes start with: the caller's environment, else its
+    default."""
+    return os.environ.get(name.upper(), str(Settings.model_fields[name].default))
+
+
+SESSIONS_PER_PROCESS = int(setting("worker_max_parallel_targets"))
+POOL_SIZE = int(setting("database_pool_size"))
+ENGINE_CIPHERS = setting("ssh_encryption_algs").split(",")
 BOUNDED_FROM = 500  # the floor opens at most the workers' sessions from this N up
 # What the caller's environment must not leak into the measured processes.
 DROPPED = ("DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL", "ENGINE_PLUGINS",
@@ -296,10 +309,12 @@ def _ts(value: str) -> datetime:
 @dataclass
 class Run:
     wall: float
+    accepted: float  # the POST's response time (the action, its targets and steps written)
     reading: Reading
     target_p50: float
     target_p95: float
-    queued: float  # action created to its first target started
+    claimed: float  # action created to claimed by an engine process (dispatch)
+    prepared: float  # claimed to its first target started (the targets' plans)
 
 
 def run_action(http: httpx.Client, controller: Controller, fleet: Fleet, n: int) -> Run:
@@ -307,6 +322,7 @@ def run_action(http: httpx.Client, controller: Controller, fleet: Fleet, n: int)
         started = time.perf_counter()
         response = http.post(f"/pipelines/{fleet.pipeline_id}/actions", json={})
         ok(response)
+        accepted = time.perf_counter() - started
         action = wait_action(http, int(response.headers["X-Devopness-Action-Id"]))
         wall = time.perf_counter() - started
     if action["status"] != "completed":
@@ -319,8 +335,10 @@ def run_action(http: httpx.Client, controller: Controller, fleet: Fleet, n: int)
                        for t in action["targets"])
     p95 = statistics.quantiles(durations, n=20)[-1] if n > 1 else durations[0]
     first = min(_ts(t["started_at"]) for t in action["targets"])
-    return Run(wall, meter.reading, statistics.median(durations), p95,
-               (first - _ts(action["created_at"])).total_seconds())
+    claimed = _ts(action["started_at"])
+    return Run(wall, accepted, meter.reading, statistics.median(durations), p95,
+               (claimed - _ts(action["created_at"])).total_seconds(),
+               (first - claimed).total_seconds())
 
 
 # ---- the floor: bare asyncssh ---------------------------------------------------------
@@ -395,6 +413,8 @@ class Row:
     process_floor: Floor | None = None
     cipher_floor: Floor | None = None  # embedded: the floor offering the engine's ciphers
     ansible: Floor | None = None
+    # Production: pg_stat_database / pg_stat_user_tables counts over the action and floors.
+    database: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -418,8 +438,10 @@ class Bench:
         with httpx.Client(base_url=controller.url, headers=headers, timeout=900) as http:
             fleet = create_fleet(http, self.args.steps)
             for n in sizes:
-                log(f"{controller.mode} N={n}: connecting {n - len(fleet.servers)} servers")
+                began = time.perf_counter()
                 connect_servers(http, fleet, self.user, self.sshd_port, n)
+                log(f"{controller.mode} N={n}: {n} servers connected and provisioned "
+                    f"({time.perf_counter() - began:.0f} s)")
                 # Warm-up, not measured: the first action (imports, pools, prepared paths).
                 if not rows:
                     run_action(http, controller, fleet, n)
@@ -429,7 +451,12 @@ class Bench:
 
     def measure_one(self, http: httpx.Client, controller: Controller, fleet: Fleet, n: int
                     ) -> Row:
+        dsn, database = controller.pg_dsn, controller.database or ""
+        if dsn:
+            time.sleep(STATS_DELAY)  # what came before is counted before the action
+            before = pg_counters(dsn, database)
         run = run_action(http, controller, fleet, n)
+        ended = time.monotonic()
         bounded = n >= BOUNDED_FROM
         row = Row(n, run, self.floor(n, controller.sessions if bounded else None))
         if bounded and controller.sessions != SESSIONS_PER_PROCESS:
@@ -440,19 +467,28 @@ class Bench:
                 row.ansible = run_ansible(n, self.sshd_port, self.key_file, self.user.name,
                                           self.work, self.steps)
                 self.ansible_done.append(row)
+        if dsn:
+            time.sleep(max(0.0, STATS_DELAY - (time.monotonic() - ended)))
+            after = pg_counters(dsn, database)
+            row.database = {k: v - before.get(k, 0) for k, v in after.items()}
         log(f"{controller.mode} N={n}: {run.wall:.2f}s (floor {row.floor.wall:.2f}s), CPU "
-            f"{run.reading.total:.2f}s (floor {row.floor.cpu:.2f}s), target p50 "
-            f"{run.target_p50:.3f}s p95 {run.target_p95:.3f}s, peak PostgreSQL connections "
-            f"{run.reading.peak_connections}")
+            f"{run.reading.total:.2f}s (floor {row.floor.cpu:.2f}s) "
+            f"{ {k: round(v, 2) for k, v in run.reading.cpu.items()} }, POST answered after "
+            f"{run.accepted:.2f}s, claimed after "
+            f"{run.claimed:.2f}s, first target {run.prepared:.2f}s later, target p50 "
+            f"{run.target_p50:.3f}s p95 {run.target_p95:.3f}s")
+        if dsn:
+            scans = sorted(((v, k[4:]) for k, v in row.database.items() if k.startswith("seq:")
+                            and v), reverse=True)[:5]
+            log(f"  PostgreSQL: peak {run.reading.peak_connections} connections, "
+                + ", ".join(f"{k} {v}" for k, v in row.database.items() if ":" not in k)
+                + "; rows read by sequential scans: "
+                + (", ".join(f"{t} {v}" for v, t in scans) or "none"))
         return row
 
     def floor(self, n: int, limit: int | None, ciphers: list[str] | None = None) -> Floor:
         return floor(n, self.sshd_port, self.floor_key, self.user.name, self.steps, limit,
                      ciphers)
-
-
-ENGINE_CIPHERS = ("aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
-                  "aes128-ctr,aes192-ctr,aes256-ctr").split(",")
 
 
 def log(message: str) -> None:
@@ -475,6 +511,10 @@ def ratio(runs: list[Row], floors: list[Floor], of: Callable[[Row, Floor], float
     return cell([of(r, f) for r, f in zip(runs, floors, strict=True)], "x")
 
 
+def reads(counters: dict[str, int]) -> int:
+    return counters["rows returned"] + counters["rows fetched"]
+
+
 def by_size(rows: list[Row]) -> Iterator[tuple[int, list[Row]]]:
     for n in sorted({r.n for r in rows}):
         yield n, [r for r in rows if r.n == n]
@@ -488,9 +528,10 @@ def print_production(rows: list[Row], controller: Controller) -> None:
     print("| N | wall (s) | floor wall (s) | wall / floor | controller CPU (s) | API / workers "
           "/ Redis / PostgreSQL CPU (s) | floor CPU (s) | CPU / floor | target run p50 / p95 "
           f"(s) | wall per target (ms) | peak PostgreSQL connections (pool {bound}, "
-          f"with overflow {2 * bound}) | floor at {SESSIONS_PER_PROCESS} sessions (s) "
-          "| wall / it |")
-    print("|---:" * 13 + "|")
+          f"with overflow {2 * bound}) | POST answered / claimed / first target after (s) "
+          "| PostgreSQL transactions per target | rows read per target "
+          f"| floor at {SESSIONS_PER_PROCESS} sessions (s) | wall / it |")
+    print("|---:" * 16 + "|")
     for n, runs in by_size(rows):
         parts = " / ".join(
             f"{statistics.median(r.run.reading.cpu.get(k, 0.0) for r in runs):.2f}"
@@ -506,6 +547,10 @@ def print_production(rows: list[Row], controller: Controller) -> None:
             f"{cell([r.run.target_p95 for r in runs], digits=3)} "
             f"| {cell([1000 * r.run.wall / n for r in runs], digits=1)} "
             f"| {max(r.run.reading.peak_connections for r in runs)} "
+            f"| {cell([r.run.accepted for r in runs])} / {cell([r.run.claimed for r in runs])} "
+            f"/ {cell([r.run.prepared for r in runs])} "
+            f"| {cell([r.database['transactions'] / n for r in runs], digits=1)} "
+            f"| {cell([reads(r.database) / n for r in runs], digits=0)} "
             f"| {cell([f.wall for f in process]) if process else 'n/a'} "
             f"| {ratio(runs, process, lambda r, f: r.run.wall / f.wall)} |")
 
@@ -604,7 +649,8 @@ def controller_of(processes: Processes, start: Callable[[], Controller]
     try:
         yield start()
     finally:
-        for process in [p for p in processes.started if p not in before]:
+        # The workers and the API first, the broker they report to last.
+        for process in reversed([p for p in processes.started if p not in before]):
             processes.stop(process)
 
 

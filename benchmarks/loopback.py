@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,7 +189,7 @@ class Meter:
     running started while running: all of its CPU counts; one that exits between two
     samples loses at most one interval's worth."""
 
-    def __init__(self, components: dict[str, Iterable[int]], pg_dsn: str | None,
+    def __init__(self, components: Mapping[str, Iterable[int]], pg_dsn: str | None,
                  database: str | None, interval: float = 0.2) -> None:
         self.components = {name: list(pids) for name, pids in components.items()}
         self.pg_dsn, self.database, self.interval = pg_dsn, database, interval
@@ -255,7 +255,31 @@ class Meter:
         assert self._thread is not None
         self._thread.join(30)
         cpu: dict[str, float] = {name: 0.0 for name in self.components}
-        cpu.setdefault("postgresql", 0.0) if self.pg_dsn else None
+        if self.pg_dsn:
+            cpu["postgresql"] = 0.0
         for pid, (name, value) in self._last.items():
             cpu[name] = cpu.get(name, 0.0) + value - self._baseline.get(pid, 0.0)
         self.reading.cpu = cpu
+
+
+def pg_counters(dsn: str, database: str) -> dict[str, int]:
+    """The database's cumulative statistics: transactions, rows read and written, and rows
+    read by sequential scans per table (a scan that grows with the tables shows there).
+    PostgreSQL publishes a backend's counts within about a second of its transaction, at
+    most 10 s later when the backend went idle: read them that long after the work."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback, tup_returned, tup_fetched, tup_inserted, "
+            "tup_updated FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()
+        assert row is not None
+        counters = dict(zip(("transactions", "rows returned", "rows fetched", "rows inserted",
+                             "rows updated"), (int(v) for v in row), strict=True))
+        for table, rows in conn.execute(
+                "SELECT relname, seq_tup_read FROM pg_stat_user_tables").fetchall():
+            counters[f"seq:{table}"] = int(rows)
+    return counters
+
+
+STATS_DELAY = 11.0  # seconds until every backend has published its counts (see above)
