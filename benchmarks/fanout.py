@@ -127,22 +127,21 @@ class Controller:
     components: dict[str, list[int]]
     sessions: int  # SSH sessions it may open at once over all its engine processes
     processes: int  # processes holding a database pool
-    pg_dsn: str | None = None
-    database: str | None = None
+    pg_dsn: str | None = None  # a connection to the cluster's `postgres` database
+    database: str | None = None  # the controller's database
 
     def meter(self) -> Meter:
         return Meter(self.components, self.pg_dsn, self.database)
 
 
-def base_env(work: Path) -> dict[str, str]:
+def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED}
     return {**env, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
             "SECRET_KEY": secrets.token_urlsafe(48),
             # Setting up thousands of servers is more than a minute's requests of one token.
             "RATE_LIMIT_ENABLED": "false",
             # The servers are on loopback.
-            "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true",
-            "DEVOPNESS_DATA_DIR": str(work / "data")}
+            "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"}
 
 
 def create_user(env: dict[str, str], work: Path) -> str:
@@ -166,22 +165,22 @@ def serve(processes: Processes, env: dict[str, str], work: Path, *extra: str
 
 
 def start_embedded(processes: Processes, work: Path) -> Controller:
-    env = {**base_env(work), "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'embedded.db'}"}
+    env = {**base_env(), "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'embedded.db'}"}
     token = create_user(env, work)  # migrates the SQLite database first
     api, url = serve(processes, env, work)
     return Controller("embedded", url, token, {"api": [api.pid]}, SESSIONS_PER_PROCESS, 1)
 
 
 def reset_database(url: str) -> tuple[str, str]:
-    """Drop and re-create the benchmark's database; returns (libpq DSN, database name)."""
+    """Drop and re-create the benchmark's database; returns the DSN of the cluster's
+    `postgres` database (the meters read through it) and the benchmark database's name."""
     import psycopg
 
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    base, name = dsn.rsplit("/", 1)
+    base, name = url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return dsn, name
+    return f"{base}/postgres", name
 
 
 def start_production(processes: Processes, work: Path, database_url: str, workers: int,
@@ -194,7 +193,7 @@ def start_production(processes: Processes, work: Path, database_url: str, worker
         os.environ.copy(), work, work / "redis.log")
     wait_port(redis_port, redis, "redis-server")
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    env = {**base_env(work), "ENVIRONMENT": "production", "DATABASE_URL": database_url,
+    env = {**base_env(), "ENVIRONMENT": "production", "DATABASE_URL": database_url,
            "REDIS_URL": redis_url}
     subprocess.run(launcher("migrate"), env=env, cwd=work, check=True, capture_output=True)
     token = create_user(env, work)
@@ -427,6 +426,9 @@ class Bench:
     key_file: Path
     processes: Processes
     ansible_done: list[Row] = field(default_factory=list)
+    # PostgreSQL counts per second of an idle controller (the workers' sweeps), taken out
+    # of each action's counts.
+    idle: dict[str, float] = field(default_factory=dict)
 
     @property
     def steps(self) -> list[str]:
@@ -445,6 +447,8 @@ class Bench:
                 # Warm-up, not measured: the first action (imports, pools, prepared paths).
                 if not rows:
                     run_action(http, controller, fleet, n)
+                    if controller.pg_dsn:
+                        self.idle = idle_rates(controller.pg_dsn, controller.database or "")
                 for _ in range(self.args.repeat):
                     rows.append(self.measure_one(http, controller, fleet, n))
         return rows
@@ -455,6 +459,7 @@ class Bench:
         if dsn:
             time.sleep(STATS_DELAY)  # what came before is counted before the action
             before = pg_counters(dsn, database)
+            since = time.monotonic()
         run = run_action(http, controller, fleet, n)
         ended = time.monotonic()
         bounded = n >= BOUNDED_FROM
@@ -470,7 +475,9 @@ class Bench:
         if dsn:
             time.sleep(max(0.0, STATS_DELAY - (time.monotonic() - ended)))
             after = pg_counters(dsn, database)
-            row.database = {k: v - before.get(k, 0) for k, v in after.items()}
+            idle = time.monotonic() - since
+            row.database = {k: max(0, round(v - before[k] - self.idle.get(k, 0.0) * idle))
+                            for k, v in after.items()}
         log(f"{controller.mode} N={n}: {run.wall:.2f}s (floor {row.floor.wall:.2f}s), CPU "
             f"{run.reading.total:.2f}s (floor {row.floor.cpu:.2f}s) "
             f"{ {k: round(v, 2) for k, v in run.reading.cpu.items()} }, POST answered after "
@@ -478,17 +485,25 @@ class Bench:
             f"{run.claimed:.2f}s, first target {run.prepared:.2f}s later, target p50 "
             f"{run.target_p50:.3f}s p95 {run.target_p95:.3f}s")
         if dsn:
-            scans = sorted(((v, k[4:]) for k, v in row.database.items() if k.startswith("seq:")
-                            and v), reverse=True)[:5]
-            log(f"  PostgreSQL: peak {run.reading.peak_connections} connections, "
-                + ", ".join(f"{k} {v}" for k, v in row.database.items() if ":" not in k)
-                + "; rows read by sequential scans: "
-                + (", ".join(f"{t} {v}" for v, t in scans) or "none"))
+            log(f"  PostgreSQL: peak {run.reading.peak_connections} connections; idle "
+                "background taken out: "
+                + ", ".join(f"{k} {v}" for k, v in row.database.items()))
         return row
 
     def floor(self, n: int, limit: int | None, ciphers: list[str] | None = None) -> Floor:
         return floor(n, self.sshd_port, self.floor_key, self.user.name, self.steps, limit,
                      ciphers)
+
+
+def idle_rates(dsn: str, database: str, seconds: float = 30.0) -> dict[str, float]:
+    time.sleep(STATS_DELAY)
+    before = pg_counters(dsn, database)
+    time.sleep(seconds)
+    after = pg_counters(dsn, database)
+    rates = {k: (v - before[k]) / seconds for k, v in after.items()}
+    log("  PostgreSQL while idle, per second: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
+    return rates
 
 
 def log(message: str) -> None:

@@ -263,23 +263,20 @@ class Meter:
 
 
 def pg_counters(dsn: str, database: str) -> dict[str, int]:
-    """The database's cumulative statistics: transactions, rows read and written, and rows
-    read by sequential scans per table (a scan that grows with the tables shows there).
-    PostgreSQL publishes a backend's counts within about a second of its transaction, at
-    most 10 s later when the backend went idle: read them that long after the work."""
+    """The database's cumulative statistics: transactions, rows read and written. Read
+    through `dsn`, a connection to another database of the cluster, so that reading them
+    adds nothing to them. PostgreSQL publishes a backend's counts within about a second of
+    its transaction, at most 10 s later when the backend went idle: read them that long
+    after the work."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT xact_commit + xact_rollback, tup_returned, tup_fetched, tup_inserted, "
             "tup_updated FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()
-        assert row is not None
-        counters = dict(zip(("transactions", "rows returned", "rows fetched", "rows inserted",
-                             "rows updated"), (int(v) for v in row), strict=True))
-        for table, rows in conn.execute(
-                "SELECT relname, seq_tup_read FROM pg_stat_user_tables").fetchall():
-            counters[f"seq:{table}"] = int(rows)
-    return counters
+    assert row is not None
+    return dict(zip(("transactions", "rows returned", "rows fetched", "rows inserted",
+                     "rows updated"), (int(v) for v in row), strict=True))
 
 
 STATS_DELAY = 11.0  # seconds until every backend has published its counts (see above)
