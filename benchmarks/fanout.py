@@ -82,6 +82,7 @@ from loopback import (  # noqa: E402
     free_port,
     pg_counters,
     start_sshd,
+    table_counters,
     wait_port,
 )
 
@@ -129,6 +130,7 @@ class Controller:
     processes: int  # processes holding a database pool
     pg_dsn: str | None = None  # a connection to the cluster's `postgres` database
     database: str | None = None  # the controller's database
+    database_dsn: str | None = None
 
     def meter(self) -> Meter:
         return Meter(self.components, self.pg_dsn, self.database)
@@ -206,7 +208,8 @@ def start_production(processes: Processes, work: Path, database_url: str, worker
         "production", url, token,
         {"api": [api.pid], "workers": [p.pid for p in pool], "redis": [redis.pid]},
         sessions=workers * concurrency * SESSIONS_PER_PROCESS,
-        processes=1 + workers * (1 + concurrency), pg_dsn=dsn, database=name)
+        processes=1 + workers * (1 + concurrency), pg_dsn=dsn, database=name,
+        database_dsn=database_url.replace("postgresql+psycopg://", "postgresql://"))
 
 
 def wait_workers(redis_url: str, pool: list[subprocess.Popen[bytes]]) -> None:
@@ -312,6 +315,8 @@ class Run:
     reading: Reading
     target_p50: float
     target_p95: float
+    connect_p50: float
+    connect_max: float
     claimed: float  # action created to claimed by an engine process (dispatch)
     prepared: float  # claimed to its first target started (the targets' plans)
 
@@ -333,9 +338,14 @@ def run_action(http: httpx.Client, controller: Controller, fleet: Fleet, n: int)
     durations = sorted((_ts(t["completed_at"]) - _ts(t["started_at"])).total_seconds()
                        for t in action["targets"])
     p95 = statistics.quantiles(durations, n=20)[-1] if n > 1 else durations[0]
+    # Of which connecting: from the target's start to its first step's (the SSH handshake
+    # and whatever the engine process does meanwhile).
+    connects = [(min(_ts(s["started_at"]) for s in t["steps"]) - _ts(t["started_at"]))
+                .total_seconds() for t in action["targets"]]
     first = min(_ts(t["started_at"]) for t in action["targets"])
     claimed = _ts(action["started_at"])
     return Run(wall, accepted, meter.reading, statistics.median(durations), p95,
+               statistics.median(connects), max(connects),
                (claimed - _ts(action["created_at"])).total_seconds(),
                (first - claimed).total_seconds())
 
@@ -458,6 +468,7 @@ class Bench:
         dsn, database = controller.pg_dsn, controller.database or ""
         if dsn:
             time.sleep(STATS_DELAY)  # what came before is counted before the action
+            tables = table_counters(controller.database_dsn or "")
             before = pg_counters(dsn, database)
             since = time.monotonic()
         run = run_action(http, controller, fleet, n)
@@ -478,16 +489,22 @@ class Bench:
             idle = time.monotonic() - since
             row.database = {k: max(0, round(v - before[k] - self.idle.get(k, 0.0) * idle))
                             for k, v in after.items()}
+            tables = {k: v - tables.get(k, 0)
+                      for k, v in table_counters(controller.database_dsn or "").items()}
         log(f"{controller.mode} N={n}: {run.wall:.2f}s (floor {row.floor.wall:.2f}s), CPU "
             f"{run.reading.total:.2f}s (floor {row.floor.cpu:.2f}s) "
             f"{ {k: round(v, 2) for k, v in run.reading.cpu.items()} }, POST answered after "
             f"{run.accepted:.2f}s, claimed after "
             f"{run.claimed:.2f}s, first target {run.prepared:.2f}s later, target p50 "
-            f"{run.target_p50:.3f}s p95 {run.target_p95:.3f}s")
+            f"{run.target_p50:.3f}s p95 {run.target_p95:.3f}s, of which connecting p50 "
+            f"{run.connect_p50:.3f}s max {run.connect_max:.3f}s")
         if dsn:
             log(f"  PostgreSQL: peak {run.reading.peak_connections} connections; idle "
                 "background taken out: "
                 + ", ".join(f"{k} {v}" for k, v in row.database.items()))
+            most = sorted(((v, k) for k, v in tables.items() if v), reverse=True)[:8]
+            log("  rows read (idle background included): "
+                + ", ".join(f"{k} {v}" for v, k in most))
         return row
 
     def floor(self, n: int, limit: int | None, ciphers: list[str] | None = None) -> Floor:

@@ -279,4 +279,20 @@ def pg_counters(dsn: str, database: str) -> dict[str, int]:
                      "rows updated"), (int(v) for v in row), strict=True))
 
 
+def table_counters(dsn: str) -> dict[str, int]:
+    """Per table and index of the database at `dsn`, the rows read by sequential scans and
+    by index scans: which query reads more as the tables grow. Reading them reads the
+    catalog, which these views leave out but pg_stat_database counts: read them before
+    `pg_counters` at the start of a window and after it at its end."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT relname, seq_tup_read FROM pg_stat_user_tables").fetchall()
+        indexes = conn.execute(
+            "SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes").fetchall()
+    return {**{f"seq scan {t}": int(v) for t, v in tables},
+            **{f"index {i}": int(v) for i, v in indexes}}
+
+
 STATS_DELAY = 11.0  # seconds until every backend has published its counts (see above)
