@@ -469,6 +469,7 @@ class Bench:
         if dsn:
             time.sleep(STATS_DELAY)  # what came before is counted before the action
             tables = table_counters(controller.database_dsn or "")
+            time.sleep(1)  # that connection's own reads published as it exits
             before = pg_counters(dsn, database)
             since = time.monotonic()
         run = run_action(http, controller, fleet, n)
