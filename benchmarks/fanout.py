@@ -206,7 +206,9 @@ def start_production(processes: Processes, work: Path, database_url: str, worker
     wait_workers(redis_url, pool)
     return Controller(
         "production", url, token,
-        {"api": [api.pid], "workers": [p.pid for p in pool], "redis": [redis.pid]},
+        # Each worker on its own: an action runs in one worker's pool process.
+        {"api": [api.pid], **{f"worker {i + 1}": [p.pid] for i, p in enumerate(pool)},
+         "redis": [redis.pid]},
         sessions=workers * concurrency * SESSIONS_PER_PROCESS,
         processes=1 + workers * (1 + concurrency), pg_dsn=dsn, database=name,
         database_dsn=database_url.replace("postgresql+psycopg://", "postgresql://"))
@@ -555,7 +557,8 @@ def by_size(rows: list[Row]) -> Iterator[tuple[int, list[Row]]]:
 
 def print_production(rows: list[Row], controller: Controller) -> None:
     bound = POOL_SIZE * controller.processes
-    print(f"\nProduction: API + Redis + {controller.components['workers'].__len__()} workers "
+    workers = [k for k in controller.components if k.startswith("worker")]
+    print(f"\nProduction: API + Redis + {len(workers)} workers "
           f"on PostgreSQL; the floor opens at most {controller.sessions} sessions at once "
           f"from N = {BOUNDED_FROM} up. Median (range) over the runs of each size.\n")
     print("| N | wall (s) | floor wall (s) | wall / floor | controller CPU (s) | API / workers "
@@ -567,8 +570,8 @@ def print_production(rows: list[Row], controller: Controller) -> None:
     print("|---:" * 16 + "|")
     for n, runs in by_size(rows):
         parts = " / ".join(
-            f"{statistics.median(r.run.reading.cpu.get(k, 0.0) for r in runs):.2f}"
-            for k in ("api", "workers", "redis", "postgresql"))
+            f"{statistics.median(sum(r.run.reading.cpu.get(k, 0.0) for k in ks) for r in runs):.2f}"
+            for ks in (["api"], workers, ["redis"], ["postgresql"]))
         process = [r.process_floor for r in runs if r.process_floor]
         print(
             f"| {n} | {cell([r.run.wall for r in runs])} | {cell([r.floor.wall for r in runs])} "
