@@ -11,8 +11,8 @@ The servers: one loopback sshd started by the benchmark (MaxStartups raised abov
 largest burst), and N self-hosted server records, each created with
 `POST /environments/{id}/servers` and connected by running its connect command
 (`GET /servers/{id}/commands`) in a shell of the login user, which provisions it. The
-action: a daemon linked to the N servers (`linked_resources`, then `/resource-links`), a
-pipeline of its own with the shell steps (`POST /pipelines/daemon/{id}`,
+action: a daemon linked to the N servers (`/resource-links`), a pipeline of its own with
+the shell steps (`POST /pipelines/daemon/{id}`,
 `POST /pipelines/{id}/steps`), run with `POST /pipelines/{id}/actions` and read with
 `GET /actions/{id}?wait=` until it completes. Nothing from tests/ is loaded by the
 measured processes, and no engine plugin.
@@ -40,7 +40,10 @@ Per N: wall time from the request to the completed action and its ratio to the f
 (target <= 1.25x), the controller's CPU against the floor's (target <= 2x), a target's own
 run time (its SSH session's start to its last step's end: median and p95; it should stay
 flat from 100 to 2,000), the wall time per target, and the peak of PostgreSQL connections
-against the pool settings (DATABASE_POOL_SIZE per process, plus as many overflow).
+against the pool settings (DATABASE_POOL_SIZE per process, plus as many overflow); for
+production also the POST's time, the dispatch and plan phases, and PostgreSQL's
+transactions and rows read per target (pg_stat_database, the idle workers' background
+taken out). Progress and per-run details go to stderr, the tables to stdout.
 """
 
 from __future__ import annotations
@@ -424,7 +427,7 @@ class Row:
     process_floor: Floor | None = None
     cipher_floor: Floor | None = None  # embedded: the floor offering the engine's ciphers
     ansible: Floor | None = None
-    # Production: pg_stat_database / pg_stat_user_tables counts over the action and floors.
+    # Production: pg_stat_database counts over the action and its floors.
     database: dict[str, int] = field(default_factory=dict)
 
 
@@ -436,7 +439,6 @@ class Bench:
     sshd_port: int
     floor_key: asyncssh.SSHKey
     key_file: Path
-    processes: Processes
     ansible_done: list[Row] = field(default_factory=list)
     # PostgreSQL counts per second of an idle controller (the workers' sweeps), taken out
     # of each action's counts.
@@ -658,7 +660,7 @@ def main() -> None:
     try:
         largest = max([*args.sizes, *args.embedded_sizes, 1])
         port = start_sshd(processes, work, largest)
-        bench = Bench(args, work, user, port, floor_key, key_file, processes)
+        bench = Bench(args, work, user, port, floor_key, key_file)
         if args.embedded_sizes:
             with controller_of(processes, lambda: start_embedded(processes, work)) as embedded:
                 embedded_rows = bench.measure(embedded, args.embedded_sizes)
