@@ -116,7 +116,7 @@ def create_app(
     load_plugins(settings.engine_plugins)
     runner: dispatch.ActionRunner | None = None
     if settings.redis_url:
-        dispatch.set_dispatcher(dispatch.celery_dispatch)
+        dispatch.set_dispatcher(dispatch.celery_dispatcher(database, settings))
     elif runner_factory is not None:
         # Embedded default: actions run as asyncio tasks of this process.
         runner = runner_factory(database, settings)

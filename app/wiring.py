@@ -2,7 +2,7 @@
 into each other's registries, called once at start-up by every entry point (the API's
 `create_app`, the Celery worker, the standalone engine, the sweeper) through
 `register_all`. The registries themselves (`app.resources_common.registry`,
-`app.resource_links.registry`, `app.actions.targets`, `app.actions.service`,
+`app.resource_links.registry`, `app.actions.targets`, `app.actions.default_steps`,
 `app.actions.builtins`, `app.actions.listeners`, `app.hooks.pipelines`) are the
 mechanism; no domain registers itself in another's registry at import time. Engine
 plugins (`ENGINE_PLUGINS`, `load_plugins`) are loaded after this, so they can replace a
@@ -21,7 +21,7 @@ In order:
    `/pipelines/{resource_type}/{resource_id}` and friends) and how to reach a server: its
    address, SSH user, pinned host key and its environment's private key.
 4. Hooks: incoming hooks find their pipeline through the engine's pipelines; outgoing
-   hooks hear when an action finishes.
+   hooks hear each change of an action's status and its finish (`app.hooks.notices`).
 5. Operations: what each resource's operations do on its servers (default steps, context
    builders, result handlers, Python steps, finish listeners), one `register` per family.
 """
@@ -35,20 +35,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import targets
 from app.actions.catalog import resource_label
-from app.actions.listeners import ActionFinished, register_finish_listener
-from app.actions.models import Action, Pipeline
+from app.actions.listeners import register_finish_listener, register_state_listener
+from app.actions.models import Pipeline
 from app.applications import remote as applications_remote
 from app.applications.models import Application
 from app.core import outbound
-from app.core.database import Database
 from app.core.settings import Settings
-from app.credentials.service import CREDENTIAL_RESOURCE_TYPE
+from app.credentials.access import CREDENTIAL_RESOURCE_TYPE
 from app.cron_jobs import remote as cron_jobs_remote
 from app.cron_jobs.models import CronJob
 from app.daemons import remote as daemons_remote
 from app.daemons.models import Daemon
+from app.hooks import notices
 from app.hooks.pipelines import PipelineRef, register_pipeline_lookup
-from app.hooks.sender import send_outgoing_hooks
 from app.network_rules import remote as network_rules_remote
 from app.network_rules.models import NetworkRule
 from app.networks import remote as networks_remote
@@ -153,7 +152,9 @@ def _action_targets(settings: Settings) -> None:
 
 def _hooks() -> None:
     register_pipeline_lookup(_pipeline_lookup)
-    register_finish_listener(_outgoing_hooks)
+    # Outgoing hooks hear each change of an action's status and its finish.
+    register_state_listener(notices.state_hooks)
+    register_finish_listener(notices.finish_hooks)
 
 
 async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> PipelineRef | None:
@@ -167,33 +168,4 @@ async def _pipeline_lookup(session: AsyncSession, pipeline_id: int) -> PipelineR
         pipeline.resource_type,
         pipeline.resource_id,
         pipeline.operation,
-    )
-
-
-async def _outgoing_hooks(database: Database, settings: Settings, event: ActionFinished) -> None:
-    """Outgoing hooks of the action's pipeline hear `action.completed` / `action.failed`."""
-    if event.pipeline_id is None:
-        return
-    # What the action recorded (a deploy's commit) and its page: a commit-status hook
-    # posts to `.../statuses/{{ action.action_data.commit.hash }}` with a link back.
-    async with database.transaction() as session:
-        action_data = await session.scalar(
-            select(Action.action_data).where(Action.id == event.action_id))
-    await send_outgoing_hooks(
-        database,
-        settings,
-        pipeline_id=event.pipeline_id,
-        event=f"action.{event.status}",
-        variables={
-            "action": {
-                "id": event.action_id,
-                "status": event.status,
-                "type": event.action_type,
-                "resource_type": event.resource_type,
-                "resource_id": event.resource_id,
-                "action_data": action_data or {},
-                "url_web_permalink": f"{settings.frontend_url}/actions/{event.action_id}",
-            }
-        },
-        action_id=event.action_id,
     )

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
+from app.actions.listeners import ActionStateChanged, notify_state_changed
+from app.actions.models import ActionStatus
 from app.core.database import Database
 from app.core.settings import Settings, get_settings
 
@@ -133,6 +135,18 @@ def send_with_retries(action_id: int, record_seconds: float, attempts: int) -> N
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def celery_dispatcher(database: Database, settings: Settings) -> Dispatcher:
+    """`celery_dispatch` that also tells the state listeners the action is queued
+    (`action.queued`), from the API process that created it."""
+
+    async def dispatch(action_id: int) -> None:
+        notify_state_changed(database, settings,
+                             ActionStateChanged(action_id, ActionStatus.PENDING.value))
+        await celery_dispatch(action_id)
+
+    return dispatch
 
 
 async def celery_dispatch(action_id: int) -> None:

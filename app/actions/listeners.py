@@ -1,16 +1,31 @@
-"""Who hears that an action finished, without the engine knowing them.
+"""Who hears about an action's life, without the engine knowing them.
 
-Two kinds, because readers wait on the action's status: an outcome listener changes stored
-state that follows the action (a server's status after a provision, a deleted record) and
-runs inside the transaction that stores the final status, so whoever sees the action finished
-also sees its outcome. A finish listener tells the outside world (outgoing hooks) and runs
-after that commit, holding no transaction while it talks to the network."""
+Three kinds, because readers wait on the action's status and nobody may wait on the
+network:
+
+- An outcome listener changes stored state that follows the action (a server's status
+  after a provision, a deleted record) and runs inside the transaction that stores the
+  final status, so whoever sees the action finished also sees its outcome.
+- A state listener hears each change of the action's status: `pending` when the API
+  hands the action over (the reference's `action.queued`), `waiting` while its pipeline
+  runs its maximum, `in-progress` when a worker claims it (`action.started`), then
+  `completed` or `failed`.
+- A finish listener hears that the action finished (`action.completed`/`action.failed`).
+
+State and finish listeners tell the outside world (outgoing hooks): they run after the
+change has committed, in the background, holding no transaction while they talk to the
+network. The notices of one action are heard in the order they were given (a commit
+status must end on the final state, not on whichever request came back last); different
+actions do not wait for each other. Whoever runs actions drains an action's notices
+before it lets go of its event loop (a Celery task's loop only runs while a task does)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,16 +43,27 @@ class ActionFinished:
     resource_type: str
     resource_id: int
     pipeline_id: int | None
-    # False when the engine never finished it (cancelled before it started, its worker lost):
-    # the steps that would have changed the resource did not all run.
+    # False when its steps did not all run to their end: cancelled (before or while it ran),
+    # stopped by its time limit, or its worker lost. A delete then keeps the record.
     ran: bool = True
 
 
+@dataclass(frozen=True)
+class ActionStateChanged:
+    action_id: int
+    # The status the action took: "pending", "waiting", "in-progress", "completed", "failed".
+    status: str
+
+
 Listener = Callable[[Database, Settings, ActionFinished], Awaitable[None]]
+StateListener = Callable[[Database, Settings, ActionStateChanged], Awaitable[None]]
 OutcomeListener = Callable[[AsyncSession, ActionFinished], Awaitable[None]]
 
 _listeners: list[Listener] = []
+_state_listeners: list[StateListener] = []
 _outcome_listeners: list[OutcomeListener] = []
+# The last notice queued for each action: the next one runs after it.
+_chains: dict[int, asyncio.Task[None]] = {}
 
 
 def register_outcome_listener(listener: OutcomeListener) -> None:
@@ -61,10 +87,66 @@ def register_finish_listener(listener: Listener) -> None:
         _listeners.append(listener)
 
 
-async def notify_finished(database: Database, settings: Settings, event: ActionFinished) -> None:
-    for listener in list(_listeners):
+def register_state_listener(listener: StateListener) -> None:
+    if listener not in _state_listeners:
+        _state_listeners.append(listener)
+
+
+def notify_state_changed(
+    database: Database, settings: Settings, event: ActionStateChanged
+) -> None:
+    """Queue the state listeners; returns at once. Call after the change has committed."""
+    if _state_listeners:
+        _enqueue(event.action_id, _run(list(_state_listeners), database, settings, event))
+
+
+def notify_finished(database: Database, settings: Settings, event: ActionFinished) -> None:
+    """Queue the finish listeners behind the action's earlier notices; returns at once."""
+    if _listeners:
+        _enqueue(event.action_id, _run(list(_listeners), database, settings, event))
+
+
+async def _run(
+    listeners: Sequence[Callable[[Database, Settings, Any], Awaitable[None]]],
+    database: Database, settings: Settings, event: ActionFinished | ActionStateChanged,
+) -> None:
+    for listener in listeners:
         try:
             await listener(database, settings, event)
         except Exception:
-            # The action's outcome is already stored; a listener's failure must not change it.
-            logger.exception("action %s: a finish listener failed", event.action_id)
+            # The action's state is already stored; a listener's failure must not change it.
+            logger.exception("action %s: a listener failed", event.action_id)
+
+
+def _enqueue(action_id: int, work: Awaitable[None]) -> None:
+    loop = asyncio.get_running_loop()
+    previous = _chains.get(action_id)
+    if previous is not None and previous.get_loop() is not loop:
+        previous = None  # left by another event loop (a test's): nothing to wait for here
+
+    async def in_turn() -> None:
+        if previous is not None:
+            # Its failures are logged where they happen; a cancelled one lets this go on.
+            await asyncio.gather(previous, return_exceptions=True)
+        await work
+
+    task = loop.create_task(in_turn())
+    _chains[action_id] = task
+
+    def forget(done: asyncio.Task[None]) -> None:
+        if _chains.get(action_id) is done:
+            del _chains[action_id]
+
+    task.add_done_callback(forget)
+
+
+async def drain(action_id: int | None = None, *, seconds: float) -> bool:
+    """Wait up to `seconds` for the notices of one action (or of all) to be heard;
+    False when some are still on their way (they go on in the background)."""
+    loop = asyncio.get_running_loop()
+    chosen = list(_chains.values()) if action_id is None else [_chains.get(action_id)]
+    tasks = [t for t in chosen if t is not None and t.get_loop() is loop]
+    if not tasks:
+        return True
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    return not pending

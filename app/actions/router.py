@@ -12,12 +12,13 @@ from fastapi.responses import StreamingResponse
 
 from app.access.auth import CurrentPrincipal
 from app.access.routes import Route, add_routes, param
-from app.actions import schemas
+from app.actions import pipeline_schemas, schemas
 from app.actions.bus import action_topic, draining, get_bus
 from app.actions.logstream import log_events, log_json
 from app.actions.models import FINISHED
 from app.actions.models import Action as ActionModel
-from app.actions.service import ActionService, PipelineService
+from app.actions.pipeline_service import PipelineService
+from app.actions.service import ActionService
 from app.core.database import Database
 from app.core.deps import ClientIP, SessionDep, SettingsDep, get_database
 from app.core.pagination import PageDep
@@ -80,8 +81,9 @@ SETTINGS = param("settings", SettingsDep)
 RESOURCE_TYPE = param("resource_type", FilterResourceType, None)
 FILTERS = (param("resource_id", FilterResourceId, None), param("status", FilterStatus, None),
            param("operation", FilterOperation, None))
-# The action lists, in the order they are matched: the first two before the integer-id
-# action routes, the rest after them.
+# Every list of actions, in the order they are matched: the first two before the
+# integer-id action routes, the environment and project lists after them, the pipeline's
+# after the pipeline's own routes.
 ACTION_LISTS = [
     Route("GET", "/actions", "listActions",
           _relations_of(lambda service, principal, page, operation, **filters:
@@ -120,6 +122,10 @@ ACTION_LISTS = [
                         service.list_for_project(principal, page, project_id,
                                                  resource_type=resource_type)),
           list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PROJECT_ACTIONS,)),
+    Route("GET", "/pipelines/{pipeline_id:int}/actions", "listPipelineActions",
+          _relations_of(lambda service, principal, page, pipeline_id:
+                        service.list_for_pipeline(principal, page, pipeline_id)),
+          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PIPELINE_ACTIONS,)),
 ]
 
 
@@ -244,32 +250,28 @@ async def stream_action_log(
     )
 
 
-add_routes(router, Actions, ACTION_LISTS[2:], IDS)
+add_routes(router, Actions, ACTION_LISTS[2:-1], IDS)
 
 
 # ---- pipelines (integer routes first) ------------------------------------------------
 async def get_pipeline(
     pipeline_id: Id, service: Pipelines, principal: CurrentPrincipal
-) -> schemas.Pipeline:
-    return schemas.Pipeline.of(await service.get(principal, pipeline_id, "pipeline:read"))
+) -> pipeline_schemas.Pipeline:
+    pipeline = await service.get(principal, pipeline_id, "pipeline:read")
+    return pipeline_schemas.Pipeline.of(pipeline)
 
 
 add_routes(router, Pipelines, [
-    Route("GET", "/pipelines/{pipeline_id:int}", "getPipeline", get_pipeline, schemas.Pipeline,
-          tags=(PIPELINES,)),
+    Route("GET", "/pipelines/{pipeline_id:int}", "getPipeline", get_pipeline,
+          pipeline_schemas.Pipeline, tags=(PIPELINES,)),
     Route("PUT", "/pipelines/{pipeline_id:int}", "updatePipeline", "update", None, 204,
-          schemas.PipelineUpdate, tags=(PIPELINES,)),
+          pipeline_schemas.PipelineUpdate, tags=(PIPELINES,)),
     Route("DELETE", "/pipelines/{pipeline_id:int}", "deletePipeline", "delete", None, 204,
           tags=(PIPELINES,)),
 ], {"pipeline_id": Id})
 
 
-add_routes(router, Pipelines, [
-    Route("GET", "/pipelines/{pipeline_id:int}/actions", "listPipelineActions",
-          _relations_of(lambda service, principal, page, pipeline_id:
-                        service.list_actions(principal, page, pipeline_id)),
-          list[schemas.ActionRelation], paged=True, extra=(SETTINGS,), tags=(PIPELINE_ACTIONS,)),
-], IDS)
+add_routes(router, Actions, ACTION_LISTS[-1:], IDS)
 
 
 async def add_pipeline_action(
@@ -287,26 +289,26 @@ async def add_pipeline_action(
 
 
 async def add_pipeline_step(
-    pipeline_id: Id, data: schemas.StepPipelineCreate, service: Pipelines,
+    pipeline_id: Id, data: pipeline_schemas.StepPipelineCreate, service: Pipelines,
     principal: CurrentPrincipal,
-) -> schemas.Step:
-    return schemas.Step.of(await service.add_step(principal, pipeline_id, data))
+) -> pipeline_schemas.Step:
+    return pipeline_schemas.Step.of(await service.add_step(principal, pipeline_id, data))
 
 
 async def list_pipelines(
     resource_type: str, resource_id: Id, service: Pipelines, principal: CurrentPrincipal,
     page: PageDep,
-) -> list[schemas.PipelineRelation]:
+) -> list[pipeline_schemas.PipelineRelation]:
     pipelines = await service.list_for_resource(principal, page, resource_type, resource_id)
-    return [schemas.PipelineRelation.of(p) for p in pipelines]
+    return [pipeline_schemas.PipelineRelation.of(p) for p in pipelines]
 
 
 async def add_pipeline(
-    resource_type: str, resource_id: Id, data: schemas.PipelineCreate, service: Pipelines,
-    principal: CurrentPrincipal,
-) -> schemas.Pipeline:
+    resource_type: str, resource_id: Id, data: pipeline_schemas.PipelineCreate,
+    service: Pipelines, principal: CurrentPrincipal,
+) -> pipeline_schemas.Pipeline:
     pipeline = await service.create(principal, resource_type, resource_id, data)
-    return schemas.Pipeline.of(pipeline)
+    return pipeline_schemas.Pipeline.of(pipeline)
 
 
 add_routes(router, Pipelines, [
@@ -317,17 +319,19 @@ add_routes(router, Pipelines, [
                  param("response", Response)),
           tags=(PIPELINE_ACTIONS,)),
     Route("POST", "/pipelines/{pipeline_id:int}/steps", "addPipelineStep", add_pipeline_step,
-          schemas.Step, 201, schemas.StepPipelineCreate, tags=(PIPELINE_STEPS,)),
+          pipeline_schemas.Step, 201, pipeline_schemas.StepPipelineCreate,
+          tags=(PIPELINE_STEPS,)),
     Route("PUT", "/pipelines/{pipeline_id:int}/steps/{step_id:int}", "updatePipelineStep",
-          "update_step", None, 204, schemas.StepPipelineUpdate, tags=(PIPELINE_STEPS,)),
+          "update_step", None, 204, pipeline_schemas.StepPipelineUpdate,
+          tags=(PIPELINE_STEPS,)),
     Route("POST", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/link", "linkStepToPipeline",
           "link_step", None, 204, tags=(PIPELINE_STEPS,), name="link_step"),
     Route("DELETE", "/pipelines/{pipeline_id:int}/steps/{step_id:int}/unlink",
           "unlinkStepFromPipeline", "unlink_step", None, 204, tags=(PIPELINE_STEPS,),
           name="unlink_step"),
     Route("GET", "/pipelines/{resource_type}/{resource_id}", "listPipelinesByResourceType",
-          list_pipelines, list[schemas.PipelineRelation], paged=True, tags=(PIPELINES,),
-          name="list_pipelines"),
+          list_pipelines, list[pipeline_schemas.PipelineRelation], paged=True,
+          tags=(PIPELINES,), name="list_pipelines"),
     Route("POST", "/pipelines/{resource_type}/{resource_id}", "addPipeline", add_pipeline,
-          schemas.Pipeline, 201, schemas.PipelineCreate, tags=(PIPELINES,)),
+          pipeline_schemas.Pipeline, 201, pipeline_schemas.PipelineCreate, tags=(PIPELINES,)),
 ], {"pipeline_id": Id, "step_id": Id, "resource_id": Id})

@@ -73,6 +73,9 @@ class ServerAccess:
 class ServerAccessProvider(Protocol):
     async def get_access(self, session: AsyncSession, server_id: int) -> ServerAccess | None: ...
 
+    # Optional: `get_accesses(session, server_ids)`, the access of many servers in one query
+    # (see `load_accesses`); providers without it are asked one server at a time.
+
     async def pin_host_key(self, session: AsyncSession, server_id: int, host_key: str) -> None:
         """Store the host key seen on the first connection (OpenSSH public key text)."""
         ...
@@ -117,6 +120,30 @@ def server_access_provider() -> ServerAccessProvider:
     if _provider is None:
         raise TargetResolutionError("No server access provider is registered.")
     return _provider
+
+
+AccessResult = ServerAccess | Exception | None
+
+
+async def load_accesses(
+    session: AsyncSession, server_ids: Sequence[int]
+) -> dict[int, AccessResult]:
+    """Each server's access (None: no such server; an exception: this server's record
+    cannot be used, say a key sealed under another SECRET_KEY), in one query when the
+    provider can (`get_accesses`), else one server at a time."""
+    provider = server_access_provider()
+    many: Callable[[AsyncSession, Sequence[int]], Awaitable[dict[int, AccessResult]]] | None
+    many = getattr(provider, "get_accesses", None)
+    if many is not None:
+        found = await many(session, list(dict.fromkeys(server_ids)))
+        return {server_id: found.get(server_id) for server_id in server_ids}
+    results: dict[int, AccessResult] = {}
+    for server_id in dict.fromkeys(server_ids):
+        try:
+            results[server_id] = await provider.get_access(session, server_id)
+        except Exception as exc:
+            results[server_id] = exc
+    return results
 
 
 async def resolve_targets(

@@ -82,8 +82,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
+from app.actions.default_steps import StepTemplate, register_default_steps
 from app.actions.models import Action
-from app.actions.service import StepTemplate, register_default_steps
 from app.applications.models import Application
 from app.applications.runtimes import bin_directory
 from app.core import outbound

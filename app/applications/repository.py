@@ -11,11 +11,11 @@ from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
-from app.resources_common.repository import EnvironmentResourceRepository
+from app.resources_common.names import NamedResourceRepository
 from app.virtual_hosts.models import VirtualHost
 
 
-class ApplicationRepository(EnvironmentResourceRepository[Application]):
+class ApplicationRepository(NamedResourceRepository[Application]):
     model = Application
 
     def list_options(self) -> list[LoaderOption]:
@@ -46,12 +46,3 @@ class ApplicationRepository(EnvironmentResourceRepository[Application]):
             .order_by(Application.id)
         )
         return await paginate(self.session, stmt, page)
-
-    async def name_taken(self, environment_id: int, name: str, exclude_id: int | None = None
-                         ) -> bool:
-        stmt = select(Application.id).where(
-            Application.environment_id == environment_id, Application.name == name
-        )
-        if exclude_id is not None:
-            stmt = stmt.where(Application.id != exclude_id)
-        return (await self.session.scalar(stmt.limit(1))) is not None

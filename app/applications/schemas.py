@@ -12,18 +12,19 @@ from pydantic import (
 )
 
 from app.core import outbound
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import RequestModel, Timestamp
 from app.credentials.schemas import CredentialRelation
 from app.resources_common import validators
 from app.resources_common.fields import ONE_LINE, blank_as_none, line
-from app.resources_common.relations import ApplicationRelation as ApplicationRelation
 from app.resources_common.relations import (
+    ApplicationBase,
     CronJobRelation,
     DaemonRelation,
     ServerRelation,
     ServiceRelation,
     VirtualHostRelation,
 )
+from app.resources_common.relations import ApplicationRelation as ApplicationRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources, TriggerComment
 from app.static_options.catalog import LANGUAGE_RUNTIMES
 from app.users.schemas import UserRelation
@@ -135,25 +136,8 @@ class ApplicationEnvironmentApplyTemplate(RequestModel):
     dry_run: bool = False
 
 
-class Application(ResponseModel):
-    id: int
-    project_id: int
-    environment_id: int
-    created_by: int
-    name: str
-    repository: str
-    repository_name: str
-    repository_owner: str
-    default_branch: str
-    programming_language: str
-    programming_language_human_readable: str
-    engine_version: str
-    framework: str
-    framework_human_readable: str
+class Application(ApplicationBase):
     root_directory: str
-    deployments_keep: int
-    install_dependencies_command: str | None
-    build_command: str | None
     created_by_user: UserRelation
     last_deployments: dict[str, Any]
     environment: EnvironmentRelation

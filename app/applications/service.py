@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.actions.models import Action, Pipeline
-from app.actions.service import register_deploy_data
+from app.actions.start import register_deploy_data
 from app.applications.models import Application
 from app.applications.remote import deployment_data
 from app.applications.repository import ApplicationRepository
@@ -22,7 +22,7 @@ from app.applications.schemas import (
 )
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
-from app.resources_common import links
+from app.resources_common.names import check_name_free
 from app.resources_common.operations import start_operation
 from app.resources_common.service import (
     EnvironmentResourceService,
@@ -62,8 +62,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
         self, principal: Principal, environment_id: int, data: ApplicationEnvironmentCreate
     ) -> Application:
         environment = await self.environment_for_create(principal, environment_id)
-        if await self.applications.name_taken(environment_id, data.name):
-            raise ValidationFailed.field("name", "The name has already been taken.")
+        await check_name_free(self.applications, environment_id, data.name)
         server_ids = await linked_server_ids(
             self.session, environment_id, data.linked_resources, principal
         )
@@ -84,9 +83,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
             build_command=data.build_command,
             credential_id=data.credential_id,
         )
-        await self.applications.add(application)
-        await links.link_servers(self.session, self.resource_type, application.id, server_ids)
-        fresh = await self.created(application)
+        fresh = await self.add_linked(application, server_ids)
         await self._attach_services(fresh)
         return fresh
 
@@ -94,10 +91,8 @@ class ApplicationService(EnvironmentResourceService[Application]):
                      ) -> None:
         check_body_id(data.id, application_id)
         application = await self.get(principal, application_id, "update")
-        if await self.applications.name_taken(
-            application.environment_id, data.name, application.id
-        ):
-            raise ValidationFailed.field("name", "The name has already been taken.")
+        await check_name_free(self.applications, application.environment_id, data.name,
+                              application.id)
         fields = data.model_fields_set
         application.name = data.name
         application.engine_version = data.engine_version

@@ -59,6 +59,7 @@ class Provider:
 
 
 _TOKEN = InputField("access_token", "Access token", sensitive=True, max=512)
+_API_TOKEN = InputField("api_token", "API token", sensitive=True, max=255)
 
 PROVIDERS: dict[str, Provider] = {
     p.code: p
@@ -88,7 +89,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "digitalocean", "DigitalOcean", ProviderType.CLOUD,
             "A personal access token with read and write scopes.",
-            (InputField("api_token", "API token", sensitive=True, max=255),),
+            (_API_TOKEN,),
             cloud_service="digitalocean-droplet",
         ),
         Provider(
@@ -101,7 +102,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "hetzner", "Hetzner Cloud", ProviderType.CLOUD,
             "A Hetzner Cloud project API token with read and write permissions.",
-            (InputField("api_token", "API token", sensitive=True, max=255),),
+            (_API_TOKEN,),
             cloud_service="hetzner-hcloud",
         ),
         Provider(

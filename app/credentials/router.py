@@ -10,7 +10,8 @@ from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.errors import NotFound, ValidationFailed, error_response
 from app.credentials import catalogue, schemas
-from app.credentials.service import CredentialService, provider_settings
+from app.credentials.forms import provider_settings
+from app.credentials.service import CredentialService
 
 router = APIRouter()
 

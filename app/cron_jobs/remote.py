@@ -11,21 +11,18 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins, targets
-from app.actions.service import StepTemplate, register_default_steps
 from app.applications import remote as application_remote
 from app.core.settings import Settings
 from app.cron_jobs.models import CronJob
 from app.daemons import remote as daemon_remote
+from app.resources_common.scripts import register_script_steps, resource_for
 
 
 def context_builder(settings: Settings) -> builtins.ContextBuilder:
     async def build(
         session: AsyncSession, request: builtins.RunRequest
     ) -> builtins.ScriptContext:
-        job = await session.get(CronJob, request.resource_id)
-        if job is None:
-            raise builtins.ContextUnavailable(
-                f"Cron job {request.resource_id} no longer exists.")
+        job = await resource_for(session, CronJob, request, "Cron job")
         context = builtins.ScriptContext()
         if job.application_id is not None and request.operation == "deploy":
             # A linked application's job runs in the root of its live release with the
@@ -53,11 +50,7 @@ async def servers_of_cron_job(session: AsyncSession, job_id: int) -> list[int]:
 def register(settings: Settings) -> None:
     builtins.register_context_builder("cronjob", context_builder(settings))
     targets.register_target_resolver("cronjob", servers_of_cron_job)
-    register_default_steps("cronjob", "deploy", [
-        StepTemplate("Install the cron job in the crontab",
-                     builtins.script_command("cronjob/deploy"), timeout_seconds=120),
-    ])
-    register_default_steps("cronjob", "remove", [
-        StepTemplate("Remove the cron job from the crontab",
-                     builtins.script_command("cronjob/remove"), timeout_seconds=120),
-    ])
+    register_script_steps("cronjob", {
+        "deploy": ("Install the cron job in the crontab", "cronjob/deploy", 120),
+        "remove": ("Remove the cron job from the crontab", "cronjob/remove", 120),
+    })

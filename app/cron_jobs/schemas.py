@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import RequestModel, Timestamp
 from app.projects.schemas import ProjectRelation
 from app.resources_common.fields import ONE_LINE, CronPattern, UnixUser
-from app.resources_common.relations import ApplicationRelation, ServerRelation
+from app.resources_common.relations import ApplicationRelation, CronJobBase, ServerRelation
 from app.resources_common.relations import CronJobRelation as CronJobRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.users.schemas import UserRelation
@@ -38,15 +38,7 @@ class CronJobUpdate(_CronJobFields):
     id: Id
 
 
-class CronJob(ResponseModel):
-    id: int
-    name: str
-    command: str
-    run_as_user: str
-    pattern: str
-    pattern_human_readable: str
-    is_auto_generated: bool
-    last_action: None = None
+class CronJob(CronJobBase):
     created_by_user: UserRelation
     application: ApplicationRelation | None
     project: ProjectRelation

@@ -8,11 +8,11 @@ from app.access.auth import Principal
 from app.cron_jobs.models import CronJob
 from app.cron_jobs.repository import CronJobRepository
 from app.cron_jobs.schemas import CronJobEnvironmentCreate, CronJobUpdate
-from app.resources_common import links
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 
 
@@ -35,18 +35,14 @@ class CronJobService(EnvironmentResourceService[CronJob]):
             self.session, environment_id, data.linked_resources, principal
         )
         cron_job = CronJob(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             command=data.command,
             pattern=data.pattern,
             run_as_user=data.run_as_user,
             application_id=application_id,
         )
-        await self.cron_jobs.add(cron_job)
-        await links.link_servers(self.session, self.resource_type, cron_job.id, server_ids)
-        return await self.created(cron_job)
+        return await self.add_linked(cron_job, server_ids)
 
     async def update(self, principal: Principal, cron_job_id: int, data: CronJobUpdate) -> None:
         check_body_id(data.id, cron_job_id)

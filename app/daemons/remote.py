@@ -11,16 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins, targets
-from app.actions.service import StepTemplate, register_default_steps
 from app.applications import remote as application_remote
 from app.applications.models import Application
 from app.core.settings import Settings
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
 from app.resources_common import links
+from app.resources_common.scripts import ScriptSteps, register_script_steps, resource_for
 
-# operation -> (step name, script, timeout in seconds)
-_STEPS: dict[str, tuple[str, str, int]] = {
+_STEPS: ScriptSteps = {
     "deploy": ("Install and start the daemon", "daemon/deploy", 300),
     "get_status": ("Count the daemon's running processes", "daemon/get-status", 60),
     "start": ("Start the daemon", "daemon/start", 120),
@@ -34,9 +33,7 @@ def context_builder(settings: Settings) -> builtins.ContextBuilder:
     async def build(
         session: AsyncSession, request: builtins.RunRequest
     ) -> builtins.ScriptContext:
-        daemon = await session.scalar(select(Daemon).where(Daemon.id == request.resource_id))
-        if daemon is None:
-            raise builtins.ContextUnavailable(f"Daemon {request.resource_id} no longer exists.")
+        daemon = await resource_for(session, Daemon, request, "Daemon")
         context = builtins.ScriptContext()
         if daemon.application_id is not None and request.operation == "deploy":
             # A linked application's daemon runs in the root of the application's live
@@ -85,7 +82,4 @@ async def servers_of_application_process(
 def register(settings: Settings) -> None:
     builtins.register_context_builder("daemon", context_builder(settings))
     targets.register_target_resolver("daemon", servers_of_daemon)
-    for operation, (name, script, timeout) in _STEPS.items():
-        register_default_steps("daemon", operation, [
-            StepTemplate(name, builtins.script_command(script), timeout_seconds=timeout),
-        ])
+    register_script_steps("daemon", _STEPS)

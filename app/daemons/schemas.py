@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import RequestModel, Timestamp
 from app.projects.schemas import ProjectRelation
 from app.resources_common.fields import ONE_LINE, OptionalPath, SlugName, UnixUser
-from app.resources_common.relations import ApplicationRelation, ServerRelation
+from app.resources_common.relations import ApplicationRelation, DaemonBase, ServerRelation
 from app.resources_common.relations import DaemonRelation as DaemonRelation
 from app.resources_common.schemas import (
     EnvironmentRelation,
@@ -47,14 +47,7 @@ class DaemonUpdate(_DaemonFields):
     id: Id
 
 
-class Daemon(ResponseModel):
-    id: int
-    name: str
-    command: str
-    run_as_user: str
-    working_directory: str | None
-    process_count: int
-    is_auto_generated: bool
+class Daemon(DaemonBase):
     project: ProjectRelation
     last_action: None = None
     application: ApplicationRelation | None

@@ -5,15 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.core.errors import ValidationFailed
 from app.daemons.models import Daemon
 from app.daemons.repository import DaemonRepository
 from app.daemons.schemas import DaemonEnvironmentCreate, DaemonUpdate
-from app.resources_common import links
+from app.resources_common.names import check_name_free
 from app.resources_common.service import (
     EnvironmentResourceService,
     check_body_id,
     linked_server_ids,
+    ownership,
 )
 
 
@@ -29,8 +29,7 @@ class DaemonService(EnvironmentResourceService[Daemon]):
         self, principal: Principal, environment_id: int, data: DaemonEnvironmentCreate
     ) -> Daemon:
         environment = await self.environment_for_create(principal, environment_id)
-        if await self.daemons.name_taken(environment_id, data.name):
-            raise ValidationFailed.field("name", "The name has already been taken.")
+        await check_name_free(self.daemons, environment_id, data.name)
         application_id = await self.application_in(
             environment_id, data.application_id, principal=principal
         )
@@ -38,9 +37,7 @@ class DaemonService(EnvironmentResourceService[Daemon]):
             self.session, environment_id, data.linked_resources, principal
         )
         daemon = Daemon(
-            environment_id=environment_id,
-            project_id=environment.project_id,
-            created_by=principal.user_id,
+            **ownership(environment, principal),
             name=data.name,
             command=data.command,
             process_count=data.process_count,
@@ -48,15 +45,12 @@ class DaemonService(EnvironmentResourceService[Daemon]):
             run_as_user=data.run_as_user,
             application_id=application_id,
         )
-        await self.daemons.add(daemon)
-        await links.link_servers(self.session, self.resource_type, daemon.id, server_ids)
-        return await self.created(daemon)
+        return await self.add_linked(daemon, server_ids)
 
     async def update(self, principal: Principal, daemon_id: int, data: DaemonUpdate) -> None:
         check_body_id(data.id, daemon_id)
         daemon = await self.get(principal, daemon_id, "update")
-        if await self.daemons.name_taken(daemon.environment_id, data.name, daemon.id):
-            raise ValidationFailed.field("name", "The name has already been taken.")
+        await check_name_free(self.daemons, daemon.environment_id, data.name, daemon.id)
         daemon.application_id = await self.application_in(
             daemon.environment_id, data.application_id, principal=principal
         )

@@ -10,6 +10,7 @@ from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, SessionDep, SettingsDep
 from app.core.pagination import PageDep
 from app.hooks import schemas
+from app.hooks.incoming import IncomingHooks
 from app.hooks.models import Hook
 from app.hooks.service import HookService
 
@@ -26,6 +27,13 @@ async def get_service(session: SessionDep, settings: SettingsDep) -> HookService
 
 
 Service = Annotated[HookService, Depends(get_service)]
+
+
+async def get_incoming(session: SessionDep, settings: SettingsDep) -> IncomingHooks:
+    return IncomingHooks(session, settings)
+
+
+Incoming = Annotated[IncomingHooks, Depends(get_incoming)]
 
 
 def _relation(service: HookService, hook: Hook) -> schemas.HookRelation:
@@ -59,7 +67,7 @@ def _detail(service: HookService, hook: Hook) -> schemas.Hook:
     tags=["Hooks"],
 )
 async def trigger_hook(
-    hook_id: HookId, request: Request, service: Service, ip: ClientIP
+    hook_id: HookId, request: Request, service: Incoming, ip: ClientIP
 ) -> JSONResponse:
     # No authentication: the unguessable URL (and the optional signature) is the key.
     raw = await request.body()

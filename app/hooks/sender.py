@@ -1,6 +1,7 @@
 """Outgoing hooks: HTTP calls made when a pipeline's actions change state.
 
-The engine calls, after the transaction that changed the action has committed:
+The actions' listeners (`app.hooks.notices`) call, after the transaction that changed the
+action has committed:
 
     await send_outgoing_hooks(database, settings, pipeline_id=..., event="action.completed",
                               variables={"action": {...}, "resource": {...}}, action_id=...)
@@ -214,6 +215,18 @@ async def deliver(
         if attempt + 1 < settings.outgoing_hook_attempts:
             await sleep(settings.outgoing_hook_backoff_seconds * 2**attempt)
     return ids
+
+
+async def pipeline_listens(database: Database, pipeline_id: int, events: list[str]) -> bool:
+    """Whether an active outgoing hook of the pipeline may fire on one of `events` (its
+    conditions aside): lets a caller skip waiting for what no hook would send."""
+    async with database.transaction() as session:
+        hooks = await HookRepository(session).outgoing_for_pipeline(pipeline_id)
+    for hook in hooks:
+        wanted = list(hook.trigger_when.get("events") or [])
+        if hook.target_url and (not wanted or any(event in wanted for event in events)):
+            return True
+    return False
 
 
 async def send_outgoing_hooks(

@@ -12,19 +12,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import StepTemplate, register_default_steps
 from app.core.settings import Settings
 from app.network_rules.models import NetworkRule
+from app.resources_common.scripts import register_script_steps, resource_for
 
 
 async def network_rule_context(
     session: AsyncSession, request: builtins.RunRequest
 ) -> builtins.ScriptContext:
-    rule = await session.get(NetworkRule, request.resource_id)
-    if rule is None:
-        raise builtins.ContextUnavailable(
-            f"Network rule {request.resource_id} no longer exists."
-        )
+    rule = await resource_for(session, NetworkRule, request, "Network rule")
     return builtins.ScriptContext(env={
         "DEVOPNESS_NETWORK_RULE_ID": str(rule.id),
         "DEVOPNESS_NETWORK_RULE_NAME": rule.name,
@@ -37,11 +33,7 @@ async def network_rule_context(
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("network-rule", network_rule_context)
-    register_default_steps("network-rule", "deploy", [
-        StepTemplate("Apply the firewall rule", builtins.script_command("network-rule/deploy"),
-                     timeout_seconds=120),
-    ])
-    register_default_steps("network-rule", "remove", [
-        StepTemplate("Remove the firewall rule", builtins.script_command("network-rule/remove"),
-                     timeout_seconds=120),
-    ])
+    register_script_steps("network-rule", {
+        "deploy": ("Apply the firewall rule", "network-rule/deploy", 120),
+        "remove": ("Remove the firewall rule", "network-rule/remove", 120),
+    })

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import RequestModel, Timestamp
 from app.network_rules.models import NetworkRuleDirection, NetworkRuleProtocol
 from app.resources_common import validators
 from app.resources_common.fields import ONE_LINE, Port
+from app.resources_common.relations import NetworkRuleBase, ServerRelation
 from app.resources_common.relations import NetworkRuleRelation as NetworkRuleRelation
-from app.resources_common.relations import ServerRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.users.schemas import UserRelation
 
@@ -38,15 +38,9 @@ class NetworkRuleUpdate(RequestModel):
     cidr_block: Cidr
 
 
-class NetworkRule(ResponseModel):
-    id: int
-    name: str
+class NetworkRule(NetworkRuleBase):
     direction: NetworkRuleDirection
     protocol: NetworkRuleProtocol
-    port: int
-    cidr_block: str
-    is_auto_generated: bool
-    last_action: None = None
     created_by_user: UserRelation
     environment: EnvironmentRelation
     servers: list[ServerRelation]

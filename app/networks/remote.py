@@ -15,8 +15,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins, targets
+from app.actions.default_steps import StepTemplate, register_default_steps
 from app.actions.models import FINISHED, Action
-from app.actions.service import StepTemplate, register_default_steps
 from app.cloud import steps as cloud_steps
 from app.cloud.base import NetworkProvider, NetworkSpec, SubnetSpec
 from app.cloud.providers import network_provider

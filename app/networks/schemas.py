@@ -66,6 +66,11 @@ class SubnetCreate(RequestModel):
     credential_id: Id
 
 
+def _creator_id(value: int | None) -> int:
+    # The creator's account may be gone (SET NULL); the reference wants a number.
+    return value or 0
+
+
 class NetworkRelation(ResponseModel):
     id: int
     project_id: int
@@ -81,11 +86,7 @@ class NetworkRelation(ResponseModel):
     created_at: Timestamp
     updated_at: Timestamp
 
-    @field_validator("created_by", mode="before")
-    @classmethod
-    def _creator(cls, value: int | None) -> int:
-        # The creator's account may be gone (SET NULL); the reference wants a number.
-        return value or 0
+    _creator = field_validator("created_by", mode="before")(_creator_id)
 
 
 class Network(ResponseModel):
@@ -116,10 +117,7 @@ class SubnetRelation(ResponseModel):
     created_at: Timestamp
     updated_at: Timestamp
 
-    @field_validator("created_by", mode="before")
-    @classmethod
-    def _creator(cls, value: int | None) -> int:
-        return value or 0
+    _creator = field_validator("created_by", mode="before")(_creator_id)
 
 
 class Subnet(ResponseModel):

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer
-from app.actions.service import start_action
+from app.actions.start import start_action
 from app.catalogue import service as catalogue_data
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams

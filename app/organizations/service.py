@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.access.permissions import ALL_PERMISSIONS, Authorizer
+from app.access.catalogue import ALL_PERMISSIONS
+from app.access.permissions import Authorizer
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
 from app.core.schemas import ResourceSummaryItem

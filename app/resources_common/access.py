@@ -30,11 +30,10 @@ from app.access.auth import Principal
 from app.access.permissions import Authorizer
 from app.actions.catalog import resource_label
 from app.core.errors import NotFound, ValidationFailed
-from app.core.settings import get_settings
+from app.credentials.access import CredentialAccess
 from app.credentials.catalogue import PROVIDERS, ProviderType
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
-from app.credentials.service import CredentialService
 from app.environments.models import Environment
 from app.resources_common.models import EnvironmentResource
 
@@ -167,7 +166,7 @@ class EnvironmentAccess:
             )
         if principal is not None:
             try:
-                await CredentialService(self.session, get_settings()).authorize(
+                await CredentialAccess(self.session).authorize(
                     principal, credential.id, "credential:read"
                 )
             except NotFound:

@@ -8,6 +8,7 @@ engine across an SSH run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
@@ -72,20 +73,44 @@ class ServerAccessSource:
         self.box = SecretBox(settings)
 
     async def get_access(self, session: AsyncSession, server_id: int) -> ServerAccess | None:
-        row = (
+        found = await self.get_accesses(session, [server_id])
+        access = found.get(server_id)
+        if isinstance(access, Exception):
+            raise access
+        return access
+
+    async def get_accesses(
+        self, session: AsyncSession, server_ids: Sequence[int]
+    ) -> dict[int, ServerAccess | Exception]:
+        """The access of many servers in one query (an action's targets); a server whose
+        key cannot be opened gets the reason instead, absent ids no entry. Servers sharing
+        their environment's key decrypt it once."""
+        rows = (
             await session.execute(
                 select(Server, Environment.ssh_private_key_encrypted)
                 .join(Environment, Environment.id == Server.environment_id)
-                .where(Server.id == server_id)
+                .where(Server.id.in_(list(server_ids)))
             )
-        ).one_or_none()
-        if row is None:
-            return None
-        server, sealed_key = row
+        ).all()
+        opened: dict[bytes | str, str] = {}
+        found: dict[int, ServerAccess | Exception] = {}
+        for server, sealed_key in rows:
+            try:
+                found[server.id] = self._access(server, sealed_key, opened)
+            except Conflict as exc:
+                found[server.id] = exc
+        return found
+
+    def _access(
+        self, server: Server, sealed_key: Any, opened: dict[Any, str]
+    ) -> ServerAccess:
+        server_id = server.id
         # A server whose key was rotated has its own; the others share the environment's.
         sealed_key = server.ssh_private_key_encrypted or sealed_key
         try:
-            private_key = self.box.decrypt(sealed_key)
+            if sealed_key not in opened:
+                opened[sealed_key] = self.box.decrypt(sealed_key)
+            private_key = opened[sealed_key]
         except (ValueError, InvalidTag) as exc:
             # A key sealed under another SECRET_KEY (or damaged): refuse clearly, not a 500.
             raise Conflict(

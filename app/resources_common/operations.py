@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.actions.service import start_action
+from app.actions.start import start_action
 from app.resources_common import links
 
 ACTION_ID_HEADER = "X-Devopness-Action-Id"

@@ -32,7 +32,9 @@ class ServerRelation(ResponseModel):
     updated_at: Timestamp
 
 
-class ApplicationRelation(ResponseModel):
+# A `*Base` holds the leading fields a resource's compact and full shapes share, in the
+# reference's order; each shape adds the rest (a field it redeclares keeps its place).
+class ApplicationBase(ResponseModel):
     id: int
     project_id: int
     environment_id: int
@@ -51,12 +53,15 @@ class ApplicationRelation(ResponseModel):
     deployments_keep: int
     install_dependencies_command: str | None
     build_command: str | None
+
+
+class ApplicationRelation(ApplicationBase):
     last_deployments: dict[str, Any]
     created_at: Timestamp
     updated_at: Timestamp
 
 
-class ServiceRelation(ResponseModel):
+class ServiceBase(ResponseModel):
     id: int
     name: str
     type: str
@@ -66,12 +71,15 @@ class ServiceRelation(ResponseModel):
     auto_start: bool
     initial_state: str
     description: str | None
+
+
+class ServiceRelation(ServiceBase):
     last_action: None = None
     created_at: Timestamp
     updated_at: Timestamp
 
 
-class DaemonRelation(ResponseModel):
+class DaemonBase(ResponseModel):
     id: int
     name: str
     command: str
@@ -79,6 +87,9 @@ class DaemonRelation(ResponseModel):
     working_directory: str | None
     process_count: int
     is_auto_generated: bool
+
+
+class DaemonRelation(DaemonBase):
     last_action: None = None
     application: ApplicationRelation | None
     created_by_user: UserRelation | None
@@ -86,7 +97,7 @@ class DaemonRelation(ResponseModel):
     updated_at: Timestamp
 
 
-class CronJobRelation(ResponseModel):
+class CronJobBase(ResponseModel):
     id: int
     name: str
     command: str
@@ -95,6 +106,9 @@ class CronJobRelation(ResponseModel):
     pattern_human_readable: str
     is_auto_generated: bool
     last_action: None = None
+
+
+class CronJobRelation(CronJobBase):
     created_by_user: UserRelation | None
     application: ApplicationRelation | None
     created_at: Timestamp
@@ -130,7 +144,7 @@ class VirtualHostRelation(ResponseModel):
     updated_at: Timestamp
 
 
-class NetworkRuleRelation(ResponseModel):
+class NetworkRuleBase(ResponseModel):
     id: int
     name: str
     direction: str
@@ -139,17 +153,23 @@ class NetworkRuleRelation(ResponseModel):
     cidr_block: str
     is_auto_generated: bool
     last_action: None = None
+
+
+class NetworkRuleRelation(NetworkRuleBase):
     created_at: Timestamp
     updated_at: Timestamp
 
 
-class SshKeyRelation(ResponseModel):
+class SshKeyBase(ResponseModel):
     id: int
     created_by: int
     project_id: int
     environment_id: int
     name: str
     fingerprint: str
+
+
+class SshKeyRelation(SshKeyBase):
     last_action: None = None
     created_at: Timestamp
     updated_at: Timestamp

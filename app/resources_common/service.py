@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.actions import builtins
-from app.actions.service import (
+from app.actions.default_steps import (
     delete_resource_pipelines,
     ensure_default_pipelines,
     has_default_steps,

@@ -1,4 +1,4 @@
-"""Roles: named sets of permissions drawn from the one catalogue in app.access.permissions."""
+"""Roles: named sets of permissions drawn from the one catalogue in app.access.catalogue."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.access.permissions import CATALOGUE, Authorizer, required_permissions, unknown_permissions
+from app.access.catalogue import CATALOGUE, required_permissions, unknown_permissions
+from app.access.permissions import Authorizer
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageParams
 from app.roles.models import Role

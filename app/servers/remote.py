@@ -1,74 +1,33 @@
-"""What every built-in script learns about the server it runs on, and what server
-operations do there (see `app.actions.builtins`)."""
+"""What server operations do (see `app.actions.builtins`): their default steps, the Python
+steps that verify a connection and wait for a reboot, what a run reports back
+(`result_handler`) and the server's status after each operation. What scripts learn about
+the server is `app.servers.context`; its SSH keys on the machine, `app.servers.keys`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.listeners import ActionFinished, register_outcome_listener
-from app.actions.service import (
+from app.actions.default_steps import (
     StepTemplate,
     register_default_steps,
     register_variant_resolver,
 )
-from app.cloud import steps as cloud_steps
+from app.actions.listeners import ActionFinished, register_outcome_listener
 from app.cloud.providers import is_cloud
 from app.core.database import utcnow
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.environments.models import Environment
-from app.networks.models import Network, Subnet
 from app.resources_common.service import remove_resource
 from app.servers import cloud
+from app.servers.context import server_context_builder
+from app.servers.keys import forget_keys, rotate_key
 from app.servers.models import Server, ServerStatus
-from app.services.remote import service_env
 from app.static_options.catalog import OS_VERSIONS
-from app.variables import reserved
-from app.variables.repository import deployable_variables
-
-
-def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
-    box = SecretBox(settings)
-
-    async def build(session: AsyncSession, request: builtins.RunRequest) -> builtins.ScriptContext:
-        server = await session.scalar(select(Server).where(Server.id == request.server_id))
-        if server is None:
-            raise builtins.ContextUnavailable(f"Server {request.server_id} no longer exists.")
-        context = builtins.ScriptContext(
-            env={
-                "DEVOPNESS_SSH_USER": server.ssh_user,
-                "DEVOPNESS_SERVER_HOSTNAME": server.hostname,
-                "DEVOPNESS_SERVER_NAME": server.name,
-            }
-        )
-        if request.resource_type == "server":
-            await _add_server_operation_context(
-                session, box, server, context, request.operation
-            )
-        # An operator points scripts at a non-default layout (DEVOPNESS_NGINX_DIR...) with
-        # server variables: only those layout settings, with values of their expected
-        # shape, reach a script. Nothing else a user stores is exported into scripts that
-        # run through sudo (see app.variables.reserved).
-        for variable in await deployable_variables(session, box, "server", server.id):
-            if variable.target != "os-env-var" or not reserved.operator_setting(
-                variable.key, variable.value
-            ):
-                continue
-            context.env[variable.key] = variable.value
-            if variable.hidden:
-                context.secrets.append(variable.value)
-        return context
-
-    return build
-
 
 _STATUS_NUMBERS = ("load_1m", "load_5m", "load_15m", "cpus", "memory_total_kb",
                    "memory_available_kb")
@@ -208,98 +167,6 @@ async def verify_connection(step: builtins.StepRuntime) -> None:
                        "os_pretty_name": pretty})
 
 
-_AUTHORIZED = '"$HOME/.ssh/authorized_keys"'
-
-
-async def rotate_key(step: builtins.StepRuntime) -> None:
-    """New key in, proven to work, stored, and only then the old key out: at every moment
-    one stored key can log in."""
-    private = Ed25519PrivateKey.generate()
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ).decode()
-    public = private.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
-    public_line = f"{public} devopness-server-{step.request.server_id}"
-    code, output = await step.run(
-        'mkdir -p "$HOME/.ssh" && chmod 700 "$HOME/.ssh" && touch ' + _AUTHORIZED
-        + " && chmod 600 " + _AUTHORIZED + " && cat >> " + _AUTHORIZED,
-        stdin=public_line + "\n",
-    )
-    if code != 0:
-        raise builtins.StepError(f"Could not add the new key to authorized_keys: {output.strip()}")
-    await step.log("Added the new key to authorized_keys.")
-    problem = await step.try_login(private_pem)
-    if problem is not None:
-        await _remove_key_line(step, public)
-        raise builtins.StepError(
-            f"Logging in with the new key failed ({problem}); it was removed again and "
-            "the current key stays in use."
-        )
-    await step.log("Logged in with the new key.")
-    await step.record({"rotated_public_key": public_line, "rotated_private_key": private_pem})
-    await step.log("The new key is stored; from now on actions use it.")
-    old = step.context.env.get("DEVOPNESS_CURRENT_PUBLIC_KEY", "")
-    old_key = " ".join(old.split()[:2])
-    if old_key and old_key != public:
-        await _remove_key_line(step, old_key)
-        await step.log("Removed the previous key from authorized_keys.")
-
-
-async def _remove_key_line(step: builtins.StepRuntime, key: str) -> None:
-    """Drop the lines holding `key` (type and base64, whatever the comment); written
-    aside and renamed, so authorized_keys is never left truncated."""
-    code, output = await step.run(
-        "f=" + _AUTHORIZED + '; k=$(cat); t=$(mktemp "$f.XXXXXX") && '
-        'awk -v k="$k" \'{ split($0, a, " "); if (a[1] " " a[2] != k) print }\' "$f" > "$t" '
-        '&& chmod 600 "$t" && mv -f "$t" "$f"',
-        stdin=key,
-    )
-    if code != 0:
-        raise builtins.StepError(f"Could not update authorized_keys: {output.strip()}")
-
-
-def _key_of(line: str | None) -> str:
-    """Type and base64 of an OpenSSH public key line, without its comment."""
-    return " ".join((line or "").split()[:2])
-
-
-async def _keys_to_forget(
-    session: AsyncSession, server: Server, environment_key: str
-) -> list[str]:
-    """The keys this product authorised for the server (its environment's key, which the
-    connect command adds, and its own after a rotation) that no other server record still
-    logs in with on the same machine and user."""
-    mine = [k for k in dict.fromkeys((_key_of(server.ssh_public_key), _key_of(environment_key)))
-            if k]
-    rows = await session.execute(
-        select(Server.ssh_public_key, Environment.ssh_public_key)
-        .join(Environment, Environment.id == Server.environment_id)
-        .where(
-            Server.id != server.id,
-            Server.ip_address == server.ip_address,
-            Server.ssh_port == server.ssh_port,
-            Server.ssh_user == server.ssh_user,
-        )
-    )
-    in_use = {_key_of(own or shared) for own, shared in rows.all()}
-    return [k for k in mine if k not in in_use]
-
-
-async def forget_keys(step: builtins.StepRuntime) -> None:
-    """Before the record goes: take the keys only it used out of authorized_keys."""
-    keys = [k for k in step.context.private.get("forget_keys", "").splitlines() if k]
-    if not keys:
-        await step.log("Another server record still logs in with this key: it stays.")
-        return
-    for key in keys:
-        await _remove_key_line(step, key)
-    await step.log(f"Removed {len(keys)} key(s) this server was connected with from "
-                   "authorized_keys.")
-
-
 async def _remove_self_hosted(session: AsyncSession, event: ActionFinished) -> None:
     """A self-hosted server's delete action cleaned up what it could; the record goes
     whatever the outcome (a machine that cannot be reached any more is still removed), but
@@ -324,80 +191,6 @@ async def wait_reachable(step: builtins.StepRuntime) -> None:
         await asyncio.sleep(5)
     raise builtins.StepError(f"The server did not come back within 10 minutes: {problem}")
 
-
-async def _add_server_operation_context(
-    session: AsyncSession, box: SecretBox, server: Server, context: builtins.ScriptContext,
-    operation: str,
-) -> None:
-    environment = await session.get(Environment, server.environment_id)
-    assert environment is not None
-    sealed = server.ssh_private_key_encrypted or environment.ssh_private_key_encrypted
-    context.env["DEVOPNESS_CURRENT_PUBLIC_KEY"] = (
-        server.ssh_public_key or environment.ssh_public_key
-    )
-    context.env["DEVOPNESS_BLUEPRINT_SERVICES"] = _blueprint_lines(server.blueprint_services)
-    if operation == "delete":
-        context.private["forget_keys"] = "\n".join(
-            await _keys_to_forget(session, server, environment.ssh_public_key)
-        )
-    # To log in again after a reboot (Python steps only; redacted everywhere).
-    private_key = box.decrypt(sealed)
-    context.private["private_key"] = private_key
-    context.secrets.append(private_key)
-    context.env["DEVOPNESS_SSH_PORT"] = str(server.ssh_port)
-    if is_cloud(server.cloud_service_code):
-        await _add_cloud_context(session, box, server, context)
-
-
-def _blueprint_lines(blueprint: list[dict[str, Any]] | None) -> str:
-    """What `server/provision.sh` installs, one service a line, with the packages and unit
-    the services family installs it with (`service_env`)."""
-    lines = []
-    for item in blueprint or []:
-        kind, version = str(item.get("type") or ""), str(item.get("version") or "latest")
-        env = service_env(kind, version)
-        lines.append(":".join((
-            kind, version, "true" if item.get("auto_start", True) else "false",
-            str(item.get("initial_state") or "started"), env["DEVOPNESS_SERVICE_UNIT"],
-            env["DEVOPNESS_SERVICE_VERSION_PACKAGE"], env["DEVOPNESS_SERVICE_PACKAGES"],
-        )))
-    return "\n".join(lines)
-
-
-async def _add_cloud_context(
-    session: AsyncSession, box: SecretBox, server: Server, context: builtins.ScriptContext
-) -> None:
-    settings = server.provision_input.get("settings") or {}
-    context.env.update({
-        "DEVOPNESS_CLOUD_SERVICE_CODE": server.cloud_service_code,
-        "DEVOPNESS_CLOUD_REGION": str(settings.get("region") or server.region or ""),
-        "DEVOPNESS_CLOUD_ZONE": str(settings.get("zone") or ""),
-        "DEVOPNESS_CLOUD_INSTANCE_TYPE": str(settings.get("instance_type") or ""),
-        "DEVOPNESS_CLOUD_STORAGE_GB": str(settings.get("storage_size") or ""),
-        "DEVOPNESS_CLOUD_OS_VERSION": str(settings.get("os_version_code")
-                                          or server.os_version_code or ""),
-        "DEVOPNESS_CLOUD_INSTANCE_ID": server.provider_instance_id or "",
-    })
-    subnet_id = server.provision_input.get("subnet_id")
-    if subnet_id:
-        # Placed in one of the environment's subnets: the provider's ids of it and its network.
-        subnet = await session.get(Subnet, int(subnet_id))
-        if subnet is not None and subnet.environment_id != server.environment_id:
-            # Re-checked at run time like the credential: only a subnet of this environment.
-            subnet = None
-        network = await session.get(Network, subnet.network_id) if subnet else None
-        if subnet is None or network is None or not network.provider_id:
-            raise builtins.ContextUnavailable(
-                f"Subnet {subnet_id} is not created at the provider (yet)."
-            )
-        context.env["DEVOPNESS_CLOUD_NETWORK_ID"] = network.provider_id
-        if subnet.provider_id and subnet.provider_id != network.provider_id:
-            context.env["DEVOPNESS_CLOUD_SUBNET_ID"] = subnet.provider_id
-        if subnet.zone:
-            context.env["DEVOPNESS_CLOUD_ZONE"] = subnet.zone
-    context.merge(await cloud_steps.credential_context_for(
-        session, box, server.credential_id, server.environment_id
-    ))
 
 
 def register(settings: Settings) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.actions.service import start_action
+from app.actions.start import start_action
 from app.catalogue import service as catalogue_data
 from app.cloud.providers import is_cloud
 from app.core.database import utcnow

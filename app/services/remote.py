@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import StepTemplate, register_default_steps
 from app.core.settings import Settings
+from app.resources_common.scripts import ScriptSteps, register_script_steps, resource_for
 from app.services.models import Service
 
 
@@ -46,8 +45,7 @@ RECIPES: dict[str, Recipe] = {
     "ufw": Recipe(("ufw",), "ufw"),
 }
 
-# operation -> (step name, script, timeout in seconds)
-_STEPS: dict[str, tuple[str, str, int]] = {
+_STEPS: ScriptSteps = {
     "deploy": ("Install and configure the service", "service/deploy", 1800),
     "get_status": ("Check the service's state", "service/get-status", 60),
     "start": ("Start the service", "service/start", 300),
@@ -81,9 +79,7 @@ def service_env(kind: str, version: str) -> dict[str, str]:
 async def build_context(
     session: AsyncSession, request: builtins.RunRequest
 ) -> builtins.ScriptContext:
-    service = await session.scalar(select(Service).where(Service.id == request.resource_id))
-    if service is None:
-        raise builtins.ContextUnavailable(f"Service {request.resource_id} no longer exists.")
+    service = await resource_for(session, Service, request, "Service")
     version = service.version or "latest"
     env = {
         "DEVOPNESS_SERVICE_ID": str(service.id),
@@ -99,7 +95,4 @@ async def build_context(
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("service", build_context)
-    for operation, (name, script, timeout) in _STEPS.items():
-        register_default_steps("service", operation, [
-            StepTemplate(name, builtins.script_command(script), timeout_seconds=timeout),
-        ])
+    register_script_steps("service", _STEPS)

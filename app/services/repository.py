@@ -7,22 +7,15 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.resources_common.models import ResourceServer
-from app.resources_common.repository import EnvironmentResourceRepository
+from app.resources_common.names import NamedResourceRepository
 from app.services.models import Service
 
 
-class ServiceRepository(EnvironmentResourceRepository[Service]):
+class ServiceRepository(NamedResourceRepository[Service]):
     model = Service
 
     def options(self) -> list[LoaderOption]:
         return [*super().options(), selectinload(Service.servers)]
-
-    async def name_taken(self, environment_id: int, name: str) -> bool:
-        found = await self.session.scalar(
-            select(Service.id).where(Service.environment_id == environment_id,
-                                     Service.name == name)
-        )
-        return found is not None
 
     async def on_servers(self, environment_id: int, server_ids: Sequence[int]) -> list[Service]:
         """Services of the environment running on any of `server_ids` (compact form)."""

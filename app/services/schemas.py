@@ -4,10 +4,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import RequestModel, Timestamp
 from app.projects.schemas import ProjectRelation
 from app.resources_common.fields import ONE_LINE
-from app.resources_common.relations import ServerRelation
+from app.resources_common.relations import ServerRelation, ServiceBase
 from app.resources_common.relations import ServiceRelation as ServiceRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.services.models import ServiceInitialState
@@ -51,16 +51,8 @@ class ServiceUpdate(RequestModel):
     initial_state: ServiceInitialState | None = None
 
 
-class Service(ResponseModel):
-    id: int
-    name: str
-    type: str
-    type_human_readable: str
-    version: str | None
-    is_auto_generated: bool
-    auto_start: bool
+class Service(ServiceBase):
     initial_state: ServiceInitialState
-    description: str | None
     environment: EnvironmentRelation
     created_by_user: UserRelation
     project: ProjectRelation

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import StepTemplate, register_default_steps
 from app.core.settings import Settings
 from app.environments.models import Environment
 from app.resources_common import links
+from app.resources_common.scripts import register_script_steps, resource_for
 from app.servers.models import Server
 from app.ssh_keys.models import SshKey
 
@@ -55,9 +55,7 @@ async def _protected_keys(
 async def ssh_key_context(
     session: AsyncSession, request: builtins.RunRequest
 ) -> builtins.ScriptContext:
-    key = await session.get(SshKey, request.resource_id)
-    if key is None:
-        raise builtins.ContextUnavailable(f"SSH key {request.resource_id} no longer exists.")
+    key = await resource_for(session, SshKey, request, "SSH key")
     parts = key.public_key.split()
     if len(parts) < 2:
         raise builtins.ContextUnavailable(f"SSH key {key.id} has no valid public key.")
@@ -75,11 +73,7 @@ async def ssh_key_context(
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("ssh-key", ssh_key_context)
-    register_default_steps("ssh-key", "deploy", [
-        StepTemplate("Authorize the key in authorized_keys",
-                     builtins.script_command("ssh-key/deploy"), timeout_seconds=60),
-    ])
-    register_default_steps("ssh-key", "remove", [
-        StepTemplate("Remove the key from authorized_keys",
-                     builtins.script_command("ssh-key/remove"), timeout_seconds=60),
-    ])
+    register_script_steps("ssh-key", {
+        "deploy": ("Authorize the key in authorized_keys", "ssh-key/deploy", 60),
+        "remove": ("Remove the key from authorized_keys", "ssh-key/remove", 60),
+    })

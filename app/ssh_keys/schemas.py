@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel, Timestamp
+from app.core.schemas import RequestModel, Timestamp
 from app.resources_common.fields import ONE_LINE
-from app.resources_common.relations import ServerRelation
+from app.resources_common.relations import ServerRelation, SshKeyBase
 from app.resources_common.relations import SshKeyRelation as SshKeyRelation
 from app.resources_common.schemas import EnvironmentRelation, Id, LinkedResources
 from app.users.schemas import UserRelation
@@ -29,13 +29,7 @@ class SshKeyUpdate(RequestModel):
     name: KeyName
 
 
-class SshKey(ResponseModel):
-    id: int
-    created_by: int
-    project_id: int
-    environment_id: int
-    name: str
-    fingerprint: str
+class SshKey(SshKeyBase):
     created_by_user: UserRelation
     environment: EnvironmentRelation
     servers: list[ServerRelation]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import StepTemplate, register_default_steps
+from app.actions.default_steps import StepTemplate, register_default_steps
 from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.ssl_certificates.models import SslCertificate

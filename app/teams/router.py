@@ -11,6 +11,7 @@ from app.access.auth import CurrentUserPrincipal
 from app.access.routes import Route, add_routes, item_routes, param
 from app.core.deps import ClientIP, MailerDep, SessionDep, SettingsDep
 from app.teams import schemas
+from app.teams.invitations import InvitationService
 from app.teams.service import TeamService
 
 router = APIRouter()
@@ -20,11 +21,18 @@ MEMBERS = "Teams - Members"
 INVITATIONS = "Team Invitations"
 
 
-async def get_service(session: SessionDep, settings: SettingsDep, mailer: MailerDep) -> TeamService:
-    return TeamService(session, settings, mailer)
+async def get_service(session: SessionDep) -> TeamService:
+    return TeamService(session)
+
+
+async def get_invitation_service(
+    session: SessionDep, settings: SettingsDep, mailer: MailerDep
+) -> InvitationService:
+    return InvitationService(session, settings, mailer)
 
 
 Service = Annotated[TeamService, Depends(get_service)]
+Invitations = Annotated[InvitationService, Depends(get_invitation_service)]
 
 # What a team can be linked to: (kind, path prefix, operation id word).
 TARGETS = [
@@ -54,20 +62,20 @@ def _unlink(kind: str) -> Any:
     return call
 
 
-async def _invitations(service: TeamService, principal: Any, team_id: int, page: Any) -> Any:
+async def _invitations(service: InvitationService, principal: Any, team_id: int, page: Any) -> Any:
     return [service.present(i) for i in await service.invitations(principal, team_id, page)]
 
 
-async def _invite(service: TeamService, principal: Any, team_id: int, data: Any) -> Any:
+async def _invite(service: InvitationService, principal: Any, team_id: int, data: Any) -> Any:
     return service.present(await service.invite(principal, team_id, data))
 
 
-async def _pending(service: TeamService, principal: Any, page: Any) -> Any:
+async def _pending(service: InvitationService, principal: Any, page: Any) -> Any:
     return [service.present(i) for i in await service.pending_for(principal, page)]
 
 
 async def _accept(
-    service: TeamService, principal: Any, team_invitation_id: str, ip: str, token: str | None
+    service: InvitationService, principal: Any, team_invitation_id: str, ip: str, token: str | None
 ) -> None:
     await service.accept(principal, team_invitation_id, token, ip)
 
@@ -103,6 +111,9 @@ add_routes(router, Service, [
         Route("DELETE", f"{prefix}/teams/{{team_id:int}}/unlink", f"unlinkTeamFrom{word}",
               _unlink(kind), None, 204, tags=(TAG,)),
     )),
+])
+# Registered after the team routes, in the order FastAPI matched them in one table.
+add_routes(router, Invitations, [
     Route("GET", "/teams/{team_id:int}/invitations", "listTeamInvitations", _invitations,
           list[schemas.InvitationRelation], paged=True, tags=("Teams - Invitations",)),
     Route("POST", "/teams/{team_id:int}/invitations", "addTeamInvitation", _invite,

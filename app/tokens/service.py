@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.access.permissions import USER_ONLY_PERMISSIONS, Authorizer
+from app.access.catalogue import USER_ONLY_PERMISSIONS
+from app.access.permissions import Authorizer
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams
 from app.core.security import (

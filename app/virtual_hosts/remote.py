@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.service import StepTemplate, register_default_steps
+from app.actions.default_steps import StepTemplate, register_default_steps
 from app.applications.models import Application
 from app.applications.remote import directory_name
 from app.core.settings import Settings

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal, PrincipalKind
-from app.access.permissions import ALL_PERMISSIONS, USER_ONLY_PERMISSIONS, Authorizer
+from app.access.catalogue import ALL_PERMISSIONS, USER_ONLY_PERMISSIONS
+from app.access.permissions import Authorizer
 from app.core.errors import Forbidden, NotFound
 from app.environments.models import Environment
 from tests.factories import (

@@ -14,8 +14,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import targets
+from app.actions.default_steps import ensure_default_pipelines
 from app.actions.models import Pipeline, PipelineStep
-from app.actions.service import ensure_default_pipelines
 from app.projects.models import Project
 from tests import factories
 from tests.actions.ssh_servers import LoopbackServers, OpenSSHServer, ShellSSHServer

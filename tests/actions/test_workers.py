@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app.access.auth import Principal, PrincipalKind
 from app.actions import dispatch
 from app.actions.models import ActionLogChunk, ActionStep
-from app.actions.service import start_action
+from app.actions.start import start_action
 from app.core.settings import Settings
 from tests.actions import fs
 from tests.actions.conftest import APP_ID, World, add_step, wait_action

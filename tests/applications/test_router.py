@@ -103,6 +103,25 @@ async def test_update_and_unique_name(client: httpx.AsyncClient, db: AsyncSessio
         "renamed", 3, "laravel")
 
 
+async def test_name_is_unique_within_its_environment(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    taken = await f.create_application(db, t, name="storefront")
+    r = await client.post(f"/environments/{t.environment.id}/applications", json=body(),
+                          headers=t.headers)
+    assert f.field_errors(r) == {"name": ["The name has already been taken."]}
+    other = await f.create_environment(db, t.project, t.user)
+    r = await client.post(f"/environments/{other.id}/applications", json=body(),
+                          headers=t.headers)
+    assert r.status_code == 201, r.text
+    # Keeping its own name is no clash.
+    update = body(id=taken.id)
+    del update["credential_id"], update["repository"]
+    r = await client.put(f"/applications/{taken.id}", json=update, headers=t.headers)
+    assert r.status_code == 204, r.text
+
+
 async def test_deployments(client: httpx.AsyncClient, db: AsyncSession) -> None:
     t = await f.create_tenant(db)
     application = await f.create_application(db, t)

@@ -37,9 +37,17 @@ def test_the_api_never_imports_the_workers_or_the_launcher() -> None:
     assert _violations("app", ("workers", "launcher")) == []
 
 
+# The actions domain's service layer: everything above its models, repository, targets,
+# dispatch, listeners and builtins.
+ACTIONS_SERVICES = (
+    "app.actions.service", "app.actions.pipeline_service", "app.actions.start",
+    "app.actions.scope", "app.actions.default_steps",
+)
+
+
 def test_the_engine_depends_on_no_service_web_framework_or_broker() -> None:
     assert _violations(
-        "workers/engine", ("app.actions.service", "launcher", "fastapi", "celery")
+        "workers/engine", (*ACTIONS_SERVICES, "launcher", "fastapi", "celery")
     ) == []
 
 

@@ -94,3 +94,24 @@ def test_round_trip_on_sqlite(sqlite_url: str) -> None:
 
 def test_round_trip_on_postgresql(postgres_url: str) -> None:
     _round_trip(postgres_url)
+
+
+def test_sqlite_tables_never_reuse_ids(sqlite_url: str) -> None:
+    """Every integer-keyed table is AUTOINCREMENT on SQLite (a later batch migration that
+    rebuilds a table must keep it), and the rebuild kept the named CHECK constraint."""
+    migrations.upgrade(_settings(sqlite_url))
+    engine = create_engine(migrations.sync_url(sqlite_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            ddl = dict(conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+            keyed = [table for table in Base.metadata.sorted_tables
+                     if [c.name for c in table.primary_key.columns] == ["id"]
+                     and table.c.id.type.python_type is int]
+            assert keyed
+            assert [t.name for t in keyed if "AUTOINCREMENT" not in ddl[t.name]] == []
+            assert "ck_team_links_one_target" in ddl["team_links"]
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+    finally:
+        engine.dispose()
+    assert _drift(sqlite_url) == []

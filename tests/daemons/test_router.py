@@ -111,6 +111,22 @@ async def test_update_and_unique_name(client: httpx.AsyncClient, db: AsyncSessio
     assert first.id != second.id
 
 
+async def test_name_is_unique_within_its_environment(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    taken = await f.create_daemon(db, t, name="queue-worker")
+    r = await client.post(f"/environments/{t.environment.id}/daemons", json=body(),
+                          headers=t.headers)
+    assert f.field_errors(r) == {"name": ["The name has already been taken."]}
+    other = await f.create_environment(db, t.project, t.user)
+    r = await client.post(f"/environments/{other.id}/daemons", json=body(), headers=t.headers)
+    assert r.status_code == 201, r.text
+    # Keeping its own name is no clash.
+    r = await client.put(f"/daemons/{taken.id}", json=body(id=taken.id), headers=t.headers)
+    assert r.status_code == 204, r.text
+
+
 @pytest.mark.parametrize("operation", ["deploy", "get-status", "restart", "start", "stop"])
 async def test_operations(operation: str, client: httpx.AsyncClient, db: AsyncSession) -> None:
     t = await f.create_tenant(db)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Pipeline
-from app.hooks import service as hook_service
+from app.hooks import incoming as hook_service
 from app.hooks import verification
 from app.hooks.models import Hook, HookRequest
 from tests.factories_credentials import create_tenant

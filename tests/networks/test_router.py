@@ -259,3 +259,23 @@ async def test_network_and_event_lists_do_not_grow_queries(
         with count_queries() as many:
             r = await client.get(list_url, headers=tenant.headers)
         assert len(r.json()) > 1 and many.count == few.count, list_url
+
+
+async def test_a_creator_that_is_gone_is_answered_as_zero(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    tenant, credential_id = await _aws(db, settings)
+    network = await create_network(db, tenant, await db.get_one(Credential, credential_id),
+                                   created_by=None)
+    db.add(Subnet(network_id=network.id, environment_id=tenant.environment.id,
+                  project_id=tenant.project.id, credential_id=credential_id, name="orphan",
+                  cidr_block="10.0.9.0/24", created_by=None))
+    await db.commit()
+    r = await client.get(f"/environments/{tenant.environment.id}/networks",
+                         headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    assert [n["created_by"] for n in r.json()] == [0]
+    r = await client.get(f"/environments/{tenant.environment.id}/subnets",
+                         headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    assert [s["created_by"] for s in r.json()] == [0]

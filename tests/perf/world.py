@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access.permissions import ALL_PERMISSIONS
+from app.access.catalogue import ALL_PERMISSIONS
+from app.actions.default_steps import ensure_default_pipelines
 from app.actions.models import Action, ActionLogChunk, ActionStep, ActionTarget, Pipeline
-from app.actions.service import ensure_default_pipelines
 from app.applications.models import Application
 from app.core.security import SecretBox, hash_token, new_token
 from app.core.settings import Settings

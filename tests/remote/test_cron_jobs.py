@@ -155,6 +155,23 @@ async def test_a_user_without_crontab_gets_one_and_loses_it_again(
     assert remote.sh("crontab -l", check=False).returncode != 0
 
 
+async def test_removing_a_job_that_is_not_there_changes_nothing(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    assert remote.sh("crontab -l", check=False).returncode != 0
+    never = await rf.create_cron_job(db, remote.tenant, run_as_user=remote.user)
+    gone_user = await rf.create_cron_job(db, remote.tenant, run_as_user="nosuchuser")
+    for job in (never, gone_user):
+        await rf.link(db, "cronjob", job.id, remote.server)
+        r = await client.delete(f"/cron-jobs/{job.id}", headers=remote.tenant.headers)
+        assert r.status_code == 204
+    logs = await finish_removal(db, "cronjob", never.id)
+    assert f"{remote.user} has no crontab: cron job {never.id} is not installed" in logs
+    logs = await finish_removal(db, "cronjob", gone_user.id)
+    assert "user 'nosuchuser' does not exist on this server: no crontab to clean" in logs
+    assert remote.sh("crontab -l", check=False).returncode != 0
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

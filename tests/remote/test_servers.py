@@ -384,3 +384,44 @@ async def test_blueprint_services_are_installed_when_provisioning(
     # Provisioning again installs nothing more.
     action = await remote.operate(client, f"/servers/{server_id}/deploy")
     assert "nginx already installed" in await remote.logs(client, action)
+
+
+async def test_a_delete_cancelled_before_it_ran_keeps_the_server(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    """The server is busy (one action at a time), the user asks to delete it, then changes
+    their mind and cancels the waiting delete: the server is still there, as it was."""
+    headers = remote.tenant.headers
+    server_id = remote.server.id
+    await remote.operate(client, f"/servers/{server_id}/get-status")  # connected: key pinned
+    r = await client.put(f"/servers/{server_id}", json={"id": server_id, "max_parallel_actions": 1},
+                         headers=headers)
+    assert r.status_code in (200, 204), r.text
+    r = await client.post(f"/pipelines/server/{server_id}",
+                          json={"name": "hold", "operation": "configure"}, headers=headers)
+    assert r.status_code == 201, r.text
+    pipeline_id = r.json()["id"]
+    gate = remote.home / "gate"
+    r = await client.post(f"/pipelines/{pipeline_id}/steps", headers=headers, json={
+        "name": "hold", "runner": "custom",
+        "command": f"while [ ! -e {gate} ]; do sleep 0.1; done"})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/pipelines/{pipeline_id}/actions", json={}, headers=headers)
+    assert r.status_code == 201, r.text
+    holding = int(r.headers["X-Devopness-Action-Id"])
+    before = (await client.get(f"/servers/{server_id}", headers=headers)).json()["status"]
+
+    r = await client.delete(f"/servers/{server_id}", headers=headers)
+    assert r.status_code == 204, r.text
+    delete_id = int(r.headers["X-Devopness-Action-Id"])
+    r = await client.post(f"/actions/{delete_id}/cancel", headers=headers)
+    assert r.status_code == 200, r.text
+    assert (await remote.wait(client, delete_id, expect="failed"))["targets"][0][
+        "steps"][0]["status"] in ("failed", "skipped")
+
+    r = await client.get(f"/servers/{server_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == before
+    remote.sh(f"touch {gate}")
+    assert (await remote.wait(client, holding))["status"] == "completed"
+    assert (await client.get(f"/servers/{server_id}", headers=headers)).status_code == 200

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, pool, text
 
-from app.access.permissions import ALL_PERMISSIONS, DEPLOY_PERMISSIONS, READ_PERMISSIONS
+from app.access.catalogue import ALL_PERMISSIONS, DEPLOY_PERMISSIONS, READ_PERMISSIONS
 from app.core import migrations
 from app.core.settings import Settings
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access.permissions import ALL_PERMISSIONS
+from app.access.catalogue import ALL_PERMISSIONS
 from app.roles.models import Role
 from tests.factories import (
     auth,

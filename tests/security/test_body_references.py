@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access.permissions import ALL_PERMISSIONS
+from app.access.catalogue import ALL_PERMISSIONS
 from app.actions.models import Pipeline
 from app.core.settings import Settings
 from app.models import Base

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access.permissions import ALL_PERMISSIONS
+from app.access.catalogue import ALL_PERMISSIONS
 from app.core.logging import redact
 from app.core.security import hash_token
 from app.roles.models import Role

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import httpx
@@ -199,3 +200,34 @@ async def test_connect_with_unknown_token_is_refused(
     server = await f.create_server(db, t)
     r = await client.post(f"/servers/{server.id}/connect/abc")
     assert r.status_code == 401
+
+
+async def test_a_new_server_never_takes_a_deleted_servers_id_or_history(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """A user deletes the newest server of an environment, then adds another: the new one
+    gets an id of its own (clients and scripts keep ids) and starts with no actions."""
+    t = await f.create_tenant(db)
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    r = await client.post(f"/environments/{t.environment.id}/servers",
+                          json=body(ip_address="127.0.0.1", ssh_port=closed_port),
+                          headers=t.headers)
+    assert r.status_code == 201, r.text
+    old_id = r.json()["id"]
+    r = await client.post(f"/servers/{old_id}/get-status", headers=t.headers)
+    assert r.status_code == 204, r.text
+    r = await client.get(f"/actions/{r.headers['X-Devopness-Action-Id']}",
+                         params={"wait": 30}, headers=t.headers)
+    assert r.json()["status"] == "failed"  # nothing listens there; the action is history
+    assert (await client.delete(f"/servers/{old_id}", headers=t.headers)).status_code == 204
+    r = await client.post(f"/environments/{t.environment.id}/servers",
+                          json=body(hostname="web-2"), headers=t.headers)
+    assert r.status_code == 201, r.text
+    new_id = r.json()["id"]
+    assert new_id != old_id
+    for listing in (f"/actions/server/{new_id}", f"/actions/targets/server/{new_id}"):
+        r = await client.get(listing, headers=t.headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == [], listing

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from app.actions.bus import action_topic
+from app.actions.listeners import ActionStateChanged, notify_state_changed
 from app.actions.models import Action, ActionStatus, ActionTarget, Pipeline, ReasonCode
 from app.actions.repository import mark_unstarted_failed
 from app.core.database import utcnow
@@ -27,8 +28,12 @@ async def claim_action(run: ActionRun) -> bool:
         beat = loop.time() - last_beat >= run.settings.action_heartbeat_seconds
         claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting, beat=beat)
         last_beat = loop.time() if beat else last_beat
-        marked_waiting = marked_waiting or waiting
         await run.bus.publish(action_topic(run.action_id))
+        if claimed or (waiting and not marked_waiting):
+            notify_state_changed(run.database, run.settings, ActionStateChanged(
+                run.action_id,
+                ActionStatus.IN_PROGRESS.value if claimed else ActionStatus.WAITING.value))
+        marked_waiting = marked_waiting or waiting
         if claimed or not waiting:
             return claimed
         await asyncio.sleep(SLOT_POLL_SECONDS)

@@ -1,12 +1,18 @@
 """Finishing an action: its status from its targets', metrics, a signal to readers, and
-the listeners told."""
+the listeners told (after the commit, without waiting for them)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from app.actions.bus import action_topic
-from app.actions.listeners import ActionFinished, apply_outcome, notify_finished
+from app.actions.listeners import (
+    ActionFinished,
+    ActionStateChanged,
+    apply_outcome,
+    notify_finished,
+    notify_state_changed,
+)
 from app.actions.metrics import ACTION_DURATION, ACTIONS_FINISHED
 from app.actions.models import Action, ActionStatus, ActionTarget, ReasonCode
 from app.core.database import utcnow
@@ -59,6 +65,7 @@ async def finish(run: ActionRun) -> str:
             resource_type=action.resource_type,
             resource_id=action.resource_id,
             pipeline_id=action.pipeline_id,
+            ran=not run.stop.is_set(),
         )
         await apply_outcome(session, event)
     ACTIONS_FINISHED.labels(action.resource_type, action.type, status.value).inc()
@@ -67,5 +74,8 @@ async def finish(run: ActionRun) -> str:
             max(0.0, (now - action.started_at).total_seconds())
         )
     await run.bus.publish(action_topic(run.action_id))
-    await notify_finished(run.database, run.settings, event)
+    # Heard in the background, in order: the status change, then the finish.
+    notify_state_changed(run.database, run.settings,
+                         ActionStateChanged(run.action_id, status.value))
+    notify_finished(run.database, run.settings, event)
     return status.value

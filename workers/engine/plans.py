@@ -1,8 +1,10 @@
-"""What each target needs before it connects, read in one transaction: its steps, its
-server's access, the parameters of built-in steps, and what earlier runs left running."""
+"""What each target needs: before it connects, read in one transaction, its steps, its
+server's access and what earlier runs left running; while it connects, the parameters of
+its built-in steps."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from sqlalchemy import select
 
 from app.actions import builtins
 from app.actions.models import FINISHED, Action, ActionStep, ActionTarget
-from app.actions.targets import ServerAccess, server_access_provider
+from app.actions.targets import ServerAccess, load_accesses
 from workers.engine.remote_process import process_record
 from workers.engine.run import ActionRun, StepSpec, plain_update
 
@@ -33,6 +35,8 @@ class TargetPlan:
     # Steps of earlier runs on this server that may still be alive there (their worker
     # died, or could not confirm a stop): (step id, its `remote_process` record).
     leftovers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Set once `request`, `context` (or the reason they are missing) are known.
+    prepared: asyncio.Event = field(default_factory=asyncio.Event)
 
     def secrets(self) -> list[str]:
         found = [*self.access.secrets, self.access.private_key] if self.access else []
@@ -40,8 +44,10 @@ class TargetPlan:
 
 
 async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, TargetPlan]:
-    """Everything the targets need before they connect, read in one transaction: the
-    steps of all targets in one query, each server's access, built-in step parameters."""
+    """What the targets need before they connect, read in one transaction: the steps of
+    all targets in one query, the servers' access in one query, the records of what each
+    step will start. Built-in step parameters come after (`build_contexts`): a target
+    connects meanwhile and waits for them before its first step."""
     plans: dict[int, TargetPlan] = {}
     async with run.database.transaction() as session:
         rows = (
@@ -58,8 +64,43 @@ async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, Target
             spec = StepSpec(*row[1:])
             spec.builtin = builtins.parse_builtin(spec.command)
             steps.setdefault(row[0], []).append(spec)
-        action = None
-        if any(s.builtin for specs in steps.values() for s in specs if s.status not in FINISHED):
+        on_servers = [t.server_id for t in targets if t.resource_type == "server"]
+        try:
+            accesses = await load_accesses(session, on_servers) if on_servers else {}
+        except Exception as exc:
+            logger.warning("action %s: server access cannot be read", run.action_id,
+                           exc_info=True)
+            accesses = dict.fromkeys(on_servers, exc)
+        for target in targets:
+            plan = TargetPlan(None, steps.get(target.id, []))
+            plans[target.id] = plan
+            plan.on_server = target.resource_type == "server"
+            if not any(s.builtin for s in plan.steps if s.status not in FINISHED):
+                plan.prepared.set()
+            if not plan.on_server:
+                continue
+            access = accesses.get(target.server_id)
+            if isinstance(access, Exception):
+                # One server's broken record (a key sealed under another SECRET_KEY...)
+                # fails that target with the reason, not the whole action.
+                plan.load_error = str(access) or type(access).__name__
+                plan.prepared.set()
+            else:
+                plan.access = access
+        await _record_remote_processes(session, run.action_id, targets, plans)
+    return plans
+
+
+async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int, TargetPlan]
+                         ) -> None:
+    """The built-in steps' parameters of each target, in one transaction; each target is
+    released as soon as its own are ready. The parts that do not depend on the server
+    (the action's row) are read once."""
+    waiting = [t for t in targets if not plans[t.id].prepared.is_set()]
+    if not waiting:
+        return
+    try:
+        async with run.database.transaction() as session:
             action = (
                 await session.execute(
                     select(Action.type, Action.resource_type, Action.resource_id,
@@ -67,17 +108,9 @@ async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, Target
                     .where(Action.id == run.action_id)
                 )
             ).one()
-        provider = server_access_provider()
-        for target in targets:
-            plan = TargetPlan(None, steps.get(target.id, []))
-            plans[target.id] = plan
-            plan.on_server = target.resource_type == "server"
-            try:
-                if plan.on_server:
-                    plan.access = await provider.get_access(session, target.server_id)
-                if action is not None and any(
-                    s.builtin for s in plan.steps if s.status not in FINISHED
-                ):
+            for target in waiting:
+                plan = plans[target.id]
+                try:
                     plan.request = builtins.RunRequest(
                         action_id=run.action_id,
                         resource_type=action.resource_type,
@@ -87,15 +120,21 @@ async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, Target
                         action_data=action.action_data or {},
                     )
                     plan.context = await builtins.build_context(session, plan.request)
-            except builtins.ContextUnavailable as exc:
-                plan.context_error = str(exc)
-            except Exception as exc:
-                # One server's broken record (a key sealed under another SECRET_KEY...)
-                # fails that target with the reason, not the whole action.
-                logger.warning("target %s cannot be prepared", target.id, exc_info=True)
+                except builtins.ContextUnavailable as exc:
+                    plan.context_error = str(exc)
+                except Exception as exc:
+                    logger.warning("target %s cannot be prepared", target.id, exc_info=True)
+                    plan.load_error = str(exc) or type(exc).__name__
+                finally:
+                    plan.prepared.set()
+    except Exception as exc:
+        logger.warning("action %s: step parameters cannot be read", run.action_id,
+                       exc_info=True)
+        for target in waiting:
+            plan = plans[target.id]
+            if not plan.prepared.is_set():
                 plan.load_error = str(exc) or type(exc).__name__
-        await _record_remote_processes(session, run.action_id, targets, plans)
-    return plans
+                plan.prepared.set()
 
 
 async def _record_remote_processes(

@@ -7,6 +7,8 @@ import contextlib
 import logging
 
 from app.actions.bus import SignalBus, get_bus
+from app.actions.listeners import ActionStateChanged, drain, notify_state_changed
+from app.actions.models import ActionStatus
 from app.core.database import Database
 from app.core.settings import Settings
 from workers.engine.executor import run_action
@@ -17,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 # Pending actions older than this are picked up by the sweep (lost before dispatch).
 SWEEP_AFTER_SECONDS = 30.0
+SHUTDOWN_NOTICES_SECONDS = 5.0
 
 
 class InProcessRunner:
@@ -29,6 +32,12 @@ class InProcessRunner:
         self._reaper: asyncio.Task[None] | None = None
 
     async def submit(self, action_id: int) -> None:
+        """The API's dispatcher: the action was created and committed (`action.queued`)."""
+        notify_state_changed(self.database, self.settings,
+                             ActionStateChanged(action_id, ActionStatus.PENDING.value))
+        self._submit(action_id)
+
+    def _submit(self, action_id: int) -> None:
         self.start()
         task = asyncio.create_task(self._run(action_id))
         self.tasks.add(task)
@@ -54,7 +63,7 @@ class InProcessRunner:
             try:
                 await reap(self.database, self.settings, self.bus)
                 for action_id in await pending_unclaimed(self.database, SWEEP_AFTER_SECONDS):
-                    await self.submit(action_id)
+                    self._submit(action_id)
             except Exception:
                 logger.exception("action reaper failed")
 
@@ -69,3 +78,5 @@ class InProcessRunner:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        # Notices already given (an action queued, one finished) are still sent, briefly.
+        await drain(seconds=SHUTDOWN_NOTICES_SECONDS)

@@ -3,6 +3,7 @@ in order, and complete or fail it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncssh
@@ -47,7 +48,6 @@ async def run_target(
         current: StepSpec | None = None
         conn: asyncssh.SSHClientConnection | None = None
         try:
-            redactor_secrets = plan.secrets()
             stale_access = False
             for step in steps:
                 if step.status in FINISHED:
@@ -62,9 +62,15 @@ async def run_target(
                         access = await reload_access(run, server_id) or access
                     conn = await connect(run, access)
                     await stop_leftovers(run, conn, plan)
+                if not plan.prepared.is_set():
+                    await _prepared(run, plan)
+                    if plan.load_error is not None:
+                        raise StepFailed(
+                            f"Server {server_id} cannot be reached: {plan.load_error}")
                 current = step
                 await start_step(run, target_id, step)
-                await run_step(run, conn, access, step, Redactor(redactor_secrets), plan)
+                # The secrets of the step's parameters are known once the plan is prepared.
+                await run_step(run, conn, access, step, Redactor(plan.secrets()), plan)
                 stale_access = stale_access or local
         except StepFailed as exc:
             await fail_target_logged(run, target_id, steps, str(exc), current, first_open)
@@ -96,6 +102,7 @@ async def _run_resource_target(
                      heartbeat_at=now, updated_at=now)
     current: StepSpec | None = None
     try:
+        await _prepared(run, plan)
         if plan.load_error is not None:
             raise StepFailed(plan.load_error)
         for step in plan.steps:
@@ -118,3 +125,20 @@ async def _run_resource_target(
         return
     await set_target(run, target_id, status=ActionStatus.COMPLETED,
                       status_reason_code=ReasonCode.COMPLETED, completed_at=utcnow())
+
+
+async def _prepared(run: ActionRun, plan: TargetPlan) -> None:
+    """Wait for the target's step parameters, or the action's stop."""
+    if plan.prepared.is_set():
+        return
+    if run.stop.is_set():
+        raise StepFailed(run.stop_reason)
+    ready = asyncio.ensure_future(plan.prepared.wait())
+    stopped = asyncio.ensure_future(run.stop.wait())
+    try:
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ready.cancel()
+        stopped.cancel()
+    if not plan.prepared.is_set():
+        raise StepFailed(run.stop_reason)

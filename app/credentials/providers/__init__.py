@@ -11,7 +11,7 @@ from app.credentials.providers.cloud import (
     GoogleCloudAdapter,
     HetznerAdapter,
 )
-from app.credentials.providers.source import BitbucketAdapter, GitHubAdapter, GitLabAdapter
+from app.credentials.providers.source_hosts import BitbucketAdapter, GitHubAdapter, GitLabAdapter
 
 _CLOUD: dict[str, type[CloudAdapter]] = {
     "aws": AwsAdapter,

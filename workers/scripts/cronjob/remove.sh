@@ -6,31 +6,14 @@ user=${DEVOPNESS_CRONJOB_USER:?}
 [[ $id =~ ^[0-9]+$ ]] || dv_fail "invalid cron job id '$id'"
 [[ $user =~ ^[a-z_][a-z0-9_.-]*\$?$ ]] || dv_fail "invalid user name '$user'"
 
-me=$(id -un)
-if [ "$user" = "$me" ]; then
-  cron=(crontab)
-else
-  if ! id -u -- "$user" >/dev/null 2>&1; then
-    dv_log "user '$user' does not exist on this server: no crontab to clean"
-    exit 0
-  fi
-  if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
-    dv_fail "the cron job runs as '$user': editing another user's crontab needs root; connect as root or give $me passwordless sudo"
-  fi
-  cron=(dv_root crontab -u "$user")
+if [ "$user" != "$(id -un)" ] && ! id -u -- "$user" >/dev/null 2>&1; then
+  dv_log "user '$user' does not exist on this server: no crontab to clean"
+  exit 0
 fi
+dv_crontab_of "$user"
 
-# Two jobs deployed at once must not both read the old crontab and lose one another.
-if dv_has flock; then
-  exec 9>>"/tmp/devopness-crontab-$(id -u).lock"
-  flock -w 120 9 || dv_fail "another crontab change is still running (waited 120s)"
-fi
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
-if ! "${cron[@]}" -l >"$work/current" 2>"$work/err"; then
-  grep -qi 'no crontab' "$work/err" || dv_fail "cannot read the crontab of $user: $(cat "$work/err")"
+dv_crontab_read "$user"
+if [ -n "$DV_CRONTAB_NONE" ]; then
   dv_log "$user has no crontab: cron job $id is not installed"
   exit 0
 fi

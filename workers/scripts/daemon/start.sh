@@ -1,11 +1,2 @@
 # Start the daemon's processes (those already running keep running).
-dv_sup_init
-dv_daemon_params
-dv_daemon_require_installed
-case "$DV_D_WITH" in
-  supervisor) dv_sup_ensure_running; dv_sup_ctl start "$DV_D_UNIT:*" || true ;;
-  systemd)
-    for i in $(seq 1 "$DV_D_COUNT"); do dv_root systemctl start "$DV_D_UNIT@$i.service"; done
-    sleep 1 ;;
-esac
-dv_daemon_report "$DV_D_WITH" || dv_fail "the daemon did not start: $(_dv_daemon_log_tail "$DV_D_WITH")"
+dv_daemon_run start

@@ -4,9 +4,46 @@
 # "# END devopness cronjob <id>". Every other line of the crontab is kept byte for byte;
 # installing twice leaves the same crontab.
 
+# dv_crontab_of USER: set `cron` (the caller's) to the command that reads and writes USER's
+# crontab: plain `crontab` for the SSH user's own, through root for another user's.
+dv_crontab_of() {
+  local user=$1 me
+  me=$(id -un)
+  if [ "$user" = "$me" ]; then
+    cron=(crontab)
+  else
+    id -u -- "$user" >/dev/null 2>&1 || dv_fail "user '$user' does not exist on this server"
+    if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
+      dv_fail "the cron job runs as '$user': editing another user's crontab needs root; connect as root or give $me passwordless sudo"
+    fi
+    cron=(dv_root crontab -u "$user")
+  fi
+}
+
+# dv_crontab_read USER: take the crontab lock (held until the script ends), then copy
+# USER's crontab (through `cron`) to "$work/current", in a fresh directory $work removed on
+# exit. A user without a crontab gets an empty copy and DV_CRONTAB_NONE=1.
+dv_crontab_read() {
+  # Two jobs deployed at once must not both read the old crontab and lose one another.
+  if dv_has flock; then
+    exec 9>>"/tmp/devopness-crontab-$(id -u).lock"
+    flock -w 120 9 || dv_fail "another crontab change is still running (waited 120s)"
+  fi
+
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  chmod 755 "$work"
+  DV_CRONTAB_NONE=""
+  if ! "${cron[@]}" -l >"$work/current" 2>"$work/err"; then
+    grep -qi 'no crontab' "$work/err" || dv_fail "cannot read the crontab of $1: $(cat "$work/err")"
+    : >"$work/current"
+    DV_CRONTAB_NONE=1
+  fi
+}
+
 # dv_cronjob_install: install (or update) the job described by DEVOPNESS_CRONJOB_*.
 dv_cronjob_install() {
-  local id user pattern command name fields f plain me cron prefix
+  local id user pattern command name fields f plain cron prefix
   id=${DEVOPNESS_CRONJOB_ID:?}
   user=${DEVOPNESS_CRONJOB_USER:?}
   pattern=${DEVOPNESS_CRONJOB_PATTERN:?}
@@ -42,17 +79,7 @@ dv_cronjob_install() {
   # job, another job, or another block in the crontab such as the certificate renewal).
   case $name in "BEGIN devopness"* | "END devopness"*) name="name: $name" ;; esac
 
-  # Whose crontab: the SSH user's own with plain `crontab`, another user's through root.
-  me=$(id -un)
-  if [ "$user" = "$me" ]; then
-    cron=(crontab)
-  else
-    id -u -- "$user" >/dev/null 2>&1 || dv_fail "user '$user' does not exist on this server"
-    if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
-      dv_fail "the cron job runs as '$user': editing another user's crontab needs root; connect as root or give $me passwordless sudo"
-    fi
-    cron=(dv_root crontab -u "$user")
-  fi
+  dv_crontab_of "$user"
 
   if [ -n "${DEVOPNESS_CRONJOB_APPLICATION:-}" ]; then
     # An application's job runs in the root of its live release, with its variables and
@@ -63,19 +90,7 @@ dv_cronjob_install() {
     command="${prefix//%/\\%}$command"
   fi
 
-  # Two jobs deployed at once must not both read the old crontab and lose one another.
-  if dv_has flock; then
-    exec 9>>"/tmp/devopness-crontab-$(id -u).lock"
-    flock -w 120 9 || dv_fail "another crontab change is still running (waited 120s)"
-  fi
-
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  chmod 755 "$work"
-  if ! "${cron[@]}" -l >"$work/current" 2>"$work/err"; then
-    grep -qi 'no crontab' "$work/err" || dv_fail "cannot read the crontab of $user: $(cat "$work/err")"
-    : >"$work/current"
-  fi
+  dv_crontab_read "$user"
 
   # The block goes through the environment, not `awk -v`, so backslashes stay as written.
   DV_BLOCK="# $name

@@ -520,6 +520,23 @@ dv_daemon_require_installed() {
   [ -n "$DV_D_WITH" ] || dv_fail "daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID} is not deployed on this server: deploy it first"
 }
 
+# dv_daemon_run start|restart: start (those already running keep running) or restart every
+# process of the installed daemon (daemon/start.sh, daemon/restart.sh); fails with the
+# daemon's last output when not all of them run.
+dv_daemon_run() {
+  local verb=$1 i
+  dv_sup_init
+  dv_daemon_params
+  dv_daemon_require_installed
+  case "$DV_D_WITH" in
+    supervisor) dv_sup_ensure_running; dv_sup_ctl "$verb" "$DV_D_UNIT:*" || true ;;
+    systemd)
+      for i in $(seq 1 "$DV_D_COUNT"); do dv_root systemctl "$verb" "$DV_D_UNIT@$i.service"; done
+      sleep 1 ;;
+  esac
+  dv_daemon_report "$DV_D_WITH" || dv_fail "the daemon did not $verb: $(_dv_daemon_log_tail "$DV_D_WITH")"
+}
+
 # dv_daemon_install: install (or update) the daemon described by DEVOPNESS_DAEMON_* and
 # check that all its processes run (daemon/deploy.sh; application deploys call it for their
 # daemons with DV_D_RESTART=1). A daemon that does not start fails with its last output

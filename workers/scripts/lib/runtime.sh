@@ -65,6 +65,15 @@ dv_runtime_newest() {
   grep -oE "$1" -- "$2" | sort -uV | tail -n 1 || true
 }
 
+# dv_runtime_pick URL LISTING REGEX WANTED: download the listing at URL into the file
+# LISTING and set `file` (the caller's) to the newest name in it matching REGEX; fails
+# saying WANTED (the archive asked for, in words) is not there when none does.
+dv_runtime_pick() {
+  dv_runtime_fetch "$1" "$2" "$human $version"
+  file=$(dv_runtime_newest "$3" "$2")
+  [ -n "$file" ] || dv_runtime_not_offered "$human $version" "$1" "$4"
+}
+
 # Each source sets: rt_url (archive), rt_sha (expected sha256, empty when the source
 # publishes none), rt_full (exact version), rt_strip (leading path components to drop),
 # and may define rt_build: with rt_from_source=1 it turns the source tree in $work/src
@@ -95,10 +104,8 @@ dv_runtime_source_python() {
   local arch sums file
   arch=$(uname -m)
   sums="$work/SHA256SUMS"
-  dv_runtime_fetch "$mirror/SHA256SUMS" "$sums" "$human $version"
-  file=$(dv_runtime_newest \
-    "cpython-${version//./\\.}\\.[0-9]+\\+[0-9]+-$arch-unknown-linux-gnu-install_only\\.tar\\.gz" "$sums")
-  [ -n "$file" ] || dv_runtime_not_offered "$human $version" "$mirror/SHA256SUMS" \
+  dv_runtime_pick "$mirror/SHA256SUMS" "$sums" \
+    "cpython-${version//./\\.}\\.[0-9]+\\+[0-9]+-$arch-unknown-linux-gnu-install_only\\.tar\\.gz" \
     "cpython-$version.*-$arch-unknown-linux-gnu-install_only.tar.gz"
   rt_url="$mirror/$file"
   rt_sha=$(awk -v f="$file" '$2 == f || $2 == "*" f { print $1; exit }' "$sums")
@@ -115,10 +122,8 @@ dv_runtime_source_go() {
   local arch listing file flat
   case $(uname -m) in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
   listing="$work/listing.json"
-  dv_runtime_fetch "$mirror/?mode=json&include=all" "$listing" "$human $version"
-  file=$(dv_runtime_newest "go${version//./\\.}(\\.[0-9]+)?\\.linux-$arch\\.tar\\.gz" "$listing")
-  [ -n "$file" ] || dv_runtime_not_offered "$human $version" "$mirror/?mode=json&include=all" \
-    "go$version.*.linux-$arch.tar.gz"
+  dv_runtime_pick "$mirror/?mode=json&include=all" "$listing" \
+    "go${version//./\\.}(\\.[0-9]+)?\\.linux-$arch\\.tar\\.gz" "go$version.*.linux-$arch.tar.gz"
   rt_url="$mirror/$file"
   # The listing holds each file's sha256 next to its name; a plain mirror has <file>.sha256.
   flat=$(tr -d ' \n\t' <"$listing")
@@ -184,10 +189,8 @@ dv_runtime_source_php() {
   local arch listing file
   arch=$(uname -m)
   listing="$work/listing"
-  dv_runtime_fetch "$mirror/" "$listing" "$human $version"
-  file=$(dv_runtime_newest "php-${version//./\\.}\\.[0-9]+-cli-linux-$arch\\.tar\\.gz" "$listing")
-  [ -n "$file" ] || dv_runtime_not_offered "$human $version" "$mirror/" \
-    "php-$version.*-cli-linux-$arch.tar.gz"
+  dv_runtime_pick "$mirror/" "$listing" \
+    "php-${version//./\\.}\\.[0-9]+-cli-linux-$arch\\.tar\\.gz" "php-$version.*-cli-linux-$arch.tar.gz"
   rt_url="$mirror/$file"
   rt_sha=""
   if curl -fsSL --connect-timeout 20 -o "$work/SHA256SUMS" -- "$mirror/SHA256SUMS" </dev/null 2>/dev/null; then
