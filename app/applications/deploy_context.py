@@ -213,7 +213,7 @@ def noop_env(env: dict[str, str]) -> dict[str, str]:
                      f"no runtime needed ({language}{' ' + version if version else ''})"))
     if rollback:
         noop.append(("application/build", "rollback: nothing to build"))
-    elif not env.get("DEVOPNESS_APP_INSTALL_COMMAND") and not env.get("DEVOPNESS_APP_BUILD_COMMAND"):
+    elif not (env.get("DEVOPNESS_APP_INSTALL_COMMAND") or env.get("DEVOPNESS_APP_BUILD_COMMAND")):
         noop.append(("application/build", "nothing to build: no install dependencies command, "
                                           "no build command and no stack default"))
     if not env.get("DEVOPNESS_HEALTH_CHECK_URL") and not env.get("DEVOPNESS_HEALTH_CHECK_COMMAND"):
