@@ -186,9 +186,41 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
             "DEVOPNESS_GIT_TOKEN": token,
         })
         context.env.update(runtime_env(settings, application))
+        context.env.update(noop_env(context.env))
         return context
 
     return build
+
+
+# The scripts of a deploy with nothing to do (one a line: the script's name, a space, why),
+# completed by the engine without a remote command (workers/engine/step_runners.py). The
+# fetch step reads it too: when the build is one of them, it marks the release built.
+NOOP_SCRIPTS = "DEVOPNESS_NOOP_SCRIPTS"
+
+
+def noop_env(env: dict[str, str]) -> dict[str, str]:
+    """Which default steps have nothing to do with these parameters, and why: decided here
+    once, by the same tests their scripts make (`workers/scripts/application/*.sh`)."""
+    noop: list[tuple[str, str]] = []
+    rollback = env.get("DEVOPNESS_DEPLOY_TYPE") == "rollback"
+    if rollback:
+        noop.append(("application/fetch",
+                     "rollback: nothing to fetch, an existing release becomes live"))
+    if not env.get("DEVOPNESS_APP_RUNTIME_BIN") and not env.get("DEVOPNESS_APP_RUNTIME_PROBLEM"):
+        language = env.get("DEVOPNESS_APP_LANGUAGE") or "no language"
+        version = env.get("DEVOPNESS_APP_ENGINE_VERSION")
+        noop.append(("application/runtime",
+                     f"no runtime needed ({language}{' ' + version if version else ''})"))
+    if rollback:
+        noop.append(("application/build", "rollback: nothing to build"))
+    elif not (env.get("DEVOPNESS_APP_INSTALL_COMMAND") or env.get("DEVOPNESS_APP_BUILD_COMMAND")):
+        noop.append(("application/build", "nothing to build: no install dependencies command, "
+                                          "no build command and no stack default"))
+    if not env.get("DEVOPNESS_HEALTH_CHECK_URL") and not env.get("DEVOPNESS_HEALTH_CHECK_COMMAND"):
+        noop.append(("application/health-check",
+                     "no health check configured (application variable "
+                     "DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)"))
+    return {NOOP_SCRIPTS: "".join(f"{name} Nothing to do: {why}\n" for name, why in noop)}
 
 
 async def _release_env(session: AsyncSession, request: builtins.RunRequest) -> dict[str, str]:

@@ -26,6 +26,12 @@ comes from) and `deploy_results` (what the action's `action_data` says).
 
 A failure in steps 1-3 removes the new release and leaves `current` as it was.
 
+A default step with nothing to do (no runtime for the language; no install or build
+command and no stack default; no health check configured; fetch and build in a rollback)
+completes without a remote command, its log saying why (`deploy_context.noop_env`, the
+parameter `DEVOPNESS_NOOP_SCRIPTS`); when the build is one of them, the fetch step marks
+the release built. Custom steps always run.
+
 Layout on the server: `<apps dir>/<application name>/` with `repo.git/`, `releases/<name>/`,
 `shared/`, `current -> releases/<name>` and `.devopness/` (which release each deploy
 action claimed and which action made each release, which commit each release holds, which

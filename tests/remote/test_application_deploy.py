@@ -10,6 +10,7 @@ import http.server
 import os
 import re
 import shlex
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -646,3 +647,115 @@ async def test_rollback_across_releases_named_by_action_id(
     assert releases(remote, name) == [third, fourth, fifth]
     assert not any(p.name.startswith(f"{legacy}.")
                    for p in (remote.home / name / ".devopness/releases").iterdir())
+
+
+def count_script_sessions(remote: Remote) -> Iterator[int]:
+    """The deploy user's login shell becomes one that counts the SSH sessions that run a
+    built-in script (`bash -s`, the script on stdin); each `next()` says how many ran since
+    the previous one."""
+    shell = remote.home / ".counting-shell"
+    shell.write_text('#!/bin/bash\ncase "${2:-}" in *"bash -s"*) '
+                     'echo x >> "$HOME/.script-sessions" ;; esac\nexec /bin/bash "$@"\n')
+    shell.chmod(0o755)
+    subprocess.run(["usermod", "-s", str(shell), remote.user], check=True)
+    seen = 0
+    while True:
+        path = remote.home / ".script-sessions"
+        total = len(path.read_text().splitlines()) if path.exists() else 0
+        yield total - seen
+        seen = total
+
+
+async def step_outputs(
+    client: httpx.AsyncClient, remote: Remote, action: dict[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Each step of the action's (only) target: its status and its log."""
+    (target,) = action["targets"]
+    out = {}
+    for step in target["steps"]:
+        r = await client.get(
+            f"/actions/{action['id']}/targets/{target['id']}/steps/{step['order']}/logs",
+            headers=remote.tenant.headers,
+        )
+        assert r.status_code == 200, r.text
+        out[step["name"]] = (step["status"], r.json()["step"]["output"] or "")
+    return out
+
+
+NO_RUNTIME = "Nothing to do: no runtime needed (html none)\n"
+NO_BUILD = ("Nothing to do: nothing to build: no install dependencies command, no build "
+            "command and no stack default\n")
+NO_HEALTH_CHECK = ("Nothing to do: no health check configured (application variable "
+                   "DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)\n")
+
+
+async def test_static_site_steps_with_nothing_to_do_open_no_session(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    application = await new_application(db, remote, repo)
+    name = application.name
+    app_dir = remote.home / name
+    sessions = count_script_sessions(remote)
+    next(sessions)
+
+    tagged = await deploy(client, remote, application.id,
+                          {"type": "deploy", "source_type": "tag", "source_ref": "v1.0"})
+    steps = await step_outputs(client, remote, tagged)
+    assert steps["Install runtime"] == ("completed", NO_RUNTIME)
+    assert steps["Install dependencies and build"] == ("completed", NO_BUILD)
+    assert steps["Health check"] == ("completed", NO_HEALTH_CHECK)
+    assert "(nothing to build)" in steps["Fetch source"][1]
+    # Only fetch and activate ran a script on the server.
+    assert next(sessions) == 2
+    assert current(remote, name) == f"releases/{release_of(tagged)}"
+    assert (app_dir / "current/app.txt").read_text() == "v1\n"
+
+    latest = await deploy(client, remote, application.id)
+    assert next(sessions) == 2
+    assert current(remote, name) == f"releases/{release_of(latest)}"
+    assert (app_dir / "current/app.txt").read_text() == "v2\n"
+
+    # Both releases count as built: a rollback finds the older one.
+    rollback = await deploy(client, remote, application.id, {"type": "rollback"})
+    steps = await step_outputs(client, remote, rollback)
+    assert steps["Fetch source"] == (
+        "completed", "Nothing to do: rollback: nothing to fetch, an existing release "
+                     "becomes live\n")
+    assert steps["Install dependencies and build"] == (
+        "completed", "Nothing to do: rollback: nothing to build\n")
+    assert next(sessions) == 1
+    assert current(remote, name) == f"releases/{release_of(tagged)}"
+    assert (app_dir / "current/app.txt").read_text() == "v1\n"
+
+    redeploy = await deploy(client, remote, application.id, {"type": "redeploy"})
+    assert next(sessions) == 2
+    assert current(remote, name) == f"releases/{release_of(redeploy)}"
+    assert (app_dir / "current/app.txt").read_text() == "v1\n"
+    assert releases(remote, name) == [release_of(a) for a in (tagged, latest, redeploy)]
+
+
+async def test_build_step_runs_when_a_build_command_is_set(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    application = await new_application(db, remote, repo,
+                                        build_command="cp app.txt built.txt")
+    sessions = count_script_sessions(remote)
+    next(sessions)
+    action = await deploy(client, remote, application.id)
+    steps = await step_outputs(client, remote, action)
+    status, log = steps["Install dependencies and build"]
+    assert status == "completed"
+    assert "==> build: cp app.txt built.txt" in log and "Nothing to do" not in log
+    assert "(nothing to build)" not in steps["Fetch source"][1]
+    assert steps["Install runtime"] == ("completed", NO_RUNTIME)
+    assert steps["Health check"] == ("completed", NO_HEALTH_CHECK)
+    assert next(sessions) == 3
+    assert (remote.home / application.name / "current/built.txt").read_text() == "v2\n"
+
+    # A health check configured runs too.
+    await add_variable(client, remote, application.id, "DEVOPNESS_HEALTH_CHECK_COMMAND",
+                       "test -f built.txt")
+    action = await deploy(client, remote, application.id)
+    status, log = (await step_outputs(client, remote, action))["Health check"]
+    assert status == "completed" and "==> health check passed" in log
+    assert next(sessions) == 4

@@ -46,7 +46,11 @@ async def run_step(
         scanner = builtins.ResultScanner()
         redactor.remove(f"{scanner.token} ")
         try:
-            if kind == "script":
+            if kind == "script" and (why := _nothing_to_do(plan.context.env, name)):
+                async with StepLog(run.state, step.id, redactor) as log:
+                    await log.write(why + "\n")
+                    await record_outcome(log, step, None, 0)
+            elif kind == "script":
                 assert conn is not None and access is not None
                 try:
                     program = scripts.render(name, plan.context.env, scanner.token)
@@ -62,6 +66,22 @@ async def run_step(
             if scanner.results or step.status == ActionStatus.FAILED:
                 await _handle_results(run, plan.request, scanner.results,
                                       step.status == ActionStatus.COMPLETED)
+
+
+# The step parameter naming the built-in scripts that have nothing to do for this target,
+# one a line: `<script name> <why>` (set by the resource's context builder, e.g.
+# app/applications/deploy_context.py).
+NOOP_SCRIPTS = "DEVOPNESS_NOOP_SCRIPTS"
+
+
+def _nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
+    """Why built-in script `name` has nothing to do here (its log line), or None: such a
+    step completes without a remote command."""
+    for line in env.get(NOOP_SCRIPTS, "").splitlines():
+        script, _, why = line.partition(" ")
+        if script == name:
+            return why or "Nothing to do."
+    return None
 
 
 async def _handle_results(

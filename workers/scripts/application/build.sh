@@ -1,6 +1,8 @@
 # Application deploy, step 2: run the install dependencies and build commands in the new
 # release (its root directory), as the SSH user. A failure removes the new release:
-# `current` and the live release stay as they were.
+# `current` and the live release stay as they were. With no command to run it does not
+# run at all: the engine completes it and fetch.sh marks the release built
+# (DEVOPNESS_NOOP_SCRIPTS, app/applications/deploy_context.py).
 app_dir=$(dv_app_dir)
 meta="$app_dir/.devopness"
 

@@ -186,6 +186,16 @@ while read -r mode key_b64 content_b64; do
   dv_log "wrote $key"
 done <<<"${DEVOPNESS_APP_FILES:-}"
 
+# When the build step has nothing to do, the engine does not run it
+# (DEVOPNESS_NOOP_SCRIPTS, app/applications/deploy_context.py): the release is built once
+# fetched, and its marker (what activation, rollbacks and the cleanup above look for) is
+# written here.
+case $'\n'"${DEVOPNESS_NOOP_SCRIPTS:-}" in
+  *$'\n'"application/build "*)
+    cp -- "$meta/releases/$release_id.commit" "$meta/releases/$release_id.ready"
+    dv_log "release $release_id is ready (nothing to build)"
+    ;;
+esac
 fetched=1
 dv_result release "$release_id"
 dv_result commit "$sha"
