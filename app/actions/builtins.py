@@ -34,6 +34,10 @@ SCRIPT = "devopness-script"
 PYTHON_STEP = "devopness-step"
 LOCAL_STEP = "devopness-local"
 RESULT_MARKER = "##devopness-result "
+# The step parameter naming the built-in scripts that have nothing to do for a target, one
+# a line: `<script name> <why>`. A context builder sets it; the engine completes such a
+# step with its reason as the log, without a remote command.
+NOOP_SCRIPTS = "DEVOPNESS_NOOP_SCRIPTS"
 
 
 def script_command(name: str) -> str:

@@ -192,10 +192,9 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
     return build
 
 
-# The scripts of a deploy with nothing to do (one a line: the script's name, a space, why),
-# completed by the engine without a remote command (workers/engine/step_runners.py). The
-# fetch step reads it too: when the build is one of them, it marks the release built.
-NOOP_SCRIPTS = "DEVOPNESS_NOOP_SCRIPTS"
+# The deploy's scripts with nothing to do go in builtins.NOOP_SCRIPTS. The fetch step reads
+# it too: when the build is one of them, it marks the release built.
+NOOP_SCRIPTS = builtins.NOOP_SCRIPTS
 
 
 def noop_env(env: dict[str, str]) -> dict[str, str]:

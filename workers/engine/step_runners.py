@@ -68,10 +68,7 @@ async def run_step(
                                       step.status == ActionStatus.COMPLETED)
 
 
-# The step parameter naming the built-in scripts that have nothing to do for this target,
-# one a line: `<script name> <why>` (set by the resource's context builder, e.g.
-# app/applications/deploy_context.py).
-NOOP_SCRIPTS = "DEVOPNESS_NOOP_SCRIPTS"
+NOOP_SCRIPTS = builtins.NOOP_SCRIPTS
 
 
 def _nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
