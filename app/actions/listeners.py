@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import Database
+from app.core.database import Database, after_commit
 from app.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,22 @@ def notify_state_changed(
     """Queue the state listeners; returns at once. Call after the change has committed."""
     if _state_listeners:
         _enqueue(event.action_id, _run(list(_state_listeners), database, settings, event))
+
+
+def announce_after_commit(session: AsyncSession, event: ActionFinished) -> None:
+    """An action finished outside the engine (cancelled before it started, failed by the
+    reaper or a crash): once `session` commits, its state and finish listeners hear the
+    final status as they would from the engine (a commit status must not stay pending)."""
+    database = session.info.get("database")
+    if not isinstance(database, Database):
+        return  # a bare session (tests' fixtures): nobody to tell
+
+    async def announce() -> None:
+        notify_state_changed(database, database.settings,
+                             ActionStateChanged(event.action_id, event.status))
+        notify_finished(database, database.settings, event)
+
+    after_commit(session, announce)
 
 
 def notify_finished(database: Database, settings: Settings, event: ActionFinished) -> None:

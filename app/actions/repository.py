@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer
-from app.actions.listeners import ActionFinished, apply_outcome
+from app.actions.listeners import ActionFinished, announce_after_commit, apply_outcome
 from app.actions.models import (
     FINISHED,
     Action,
@@ -225,8 +225,10 @@ async def mark_unstarted_failed(
     ).one_or_none()
     if finished is not None:
         # The resource must not stay "provisioning" (say) for an action that will never run.
-        await apply_outcome(session, ActionFinished(
+        event = ActionFinished(
             action_id=action_id, status=ActionStatus.FAILED.value,
             action_type=finished.type, resource_type=finished.resource_type,
             resource_id=finished.resource_id, pipeline_id=finished.pipeline_id, ran=False,
-        ))
+        )
+        await apply_outcome(session, event)
+        announce_after_commit(session, event)

@@ -148,6 +148,9 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commit on success, roll back on error, then after-commit hooks."""
         async with self.sessionmaker() as session:
+            # After-commit work that must reach listeners (an action finished outside the
+            # engine) finds the database it committed to here.
+            session.info["database"] = self
             try:
                 yield session
                 await session.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -18,7 +19,8 @@ from starlette.routing import Route
 
 from app.hooks.models import HookRequest
 from tests import standins
-from tests.actions.conftest import World, add_step, run_pipeline
+from tests.actions import fs
+from tests.actions.conftest import World, add_step, run_pipeline, wait_action
 from tests.conftest import free_port
 from tests.hooks.test_sender import Receiver, receiver  # noqa: F401  (fixture)
 
@@ -164,3 +166,39 @@ async def test_a_slow_receiver_does_not_hold_the_action_up(
         assert took < 3, took
         bodies = await _until(received, _final, seconds=20)
     assert [b["action"]["status"] for b in bodies][-1] == "completed"
+
+
+async def test_an_action_cancelled_before_it_started_ends_its_hooks_on_failed(
+    client: httpx.AsyncClient, world: World, receiver: tuple[Receiver, str],  # noqa: F811
+) -> None:
+    """A CI's commit status must not stay "pending" when the user cancels an action that
+    was still waiting its turn (one action of the pipeline at a time)."""
+    target, url = receiver
+    target.received.clear()
+    target.failures_left = 0
+    r = await client.put(
+        f"/pipelines/{world.pipeline_id}",
+        json={"id": world.pipeline_id, "name": "one at a time", "max_parallel_actions": 1},
+        headers=world.headers,
+    )
+    assert r.status_code == 204, r.text
+    gate = f"/tmp/dvp-cgate-{uuid.uuid4().hex}"
+    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done")
+    first = await run_pipeline(client, world, wait=0)
+    try:
+        await _hook(client, world, url, ["action.status_changed", "action.failed"])
+        second = await run_pipeline(client, world, wait=0)
+        waiting = await _until(target.received, lambda got: any(
+            b["action"]["id"] == second["id"] and b["action"]["status"] == "waiting" for b in got))
+        assert waiting, "the waiting action was never announced"
+        r = await client.post(f"/actions/{second['id']}/cancel", headers=world.headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "failed"
+        bodies = await _until(target.received, lambda got: any(
+            b["action"]["id"] == second["id"] and b["event"] == "action.failed" for b in got))
+        mine = [(b["event"], b["action"]["status"]) for b in bodies
+                if b["action"]["id"] == second["id"]]
+        assert mine[-2:] == [("action.status_changed", "failed"), ("action.failed", "failed")]
+    finally:
+        fs.touch(gate)  # the first action ends whatever happened above
+    assert (await wait_action(client, world, first["id"]))["status"] == "completed"
