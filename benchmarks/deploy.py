@@ -32,7 +32,6 @@ import itertools
 import os
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.loopback import free_port, ok, wait_action, wait_port  # noqa: E402
 from tests.conftest import TEST_SECRET_KEY  # noqa: E402
 from tests.remote.conftest import authorize, create_os_user, delete_os_user  # noqa: E402
 
@@ -57,23 +57,6 @@ SECRET_KEY = TEST_SECRET_KEY
 FILES = {"index.html": "<h1>hello</h1>\n", "app.py": "print('hello')\n",
          "README.md": "# bench\n", "config/settings.json": '{"debug": false}\n'}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 120
-              ) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
 
 
 # ---- the machines: sshd, the git host ------------------------------------------------
@@ -175,18 +158,6 @@ def start_api(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return process, url
 
 
-def ok(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.request.url}: "
-                           f"{response.status_code} {response.text[:500]}")
-    return response.json() if response.content else None
-
-
-def wait_action(http: httpx.Client, action_id: int) -> dict[str, Any]:
-    while True:
-        action: dict[str, Any] = ok(http.get(f"/actions/{action_id}", params={"wait": 300}))
-        if action["status"] in ("completed", "failed"):
-            return action
 
 
 def connect_servers(http: httpx.Client, environment_id: int, url: str, sshd_port: int,
@@ -210,7 +181,7 @@ def connect_servers(http: httpx.Client, environment_id: int, url: str, sshd_port
         ids.append(server["id"])
     for server_id in ids:
         [latest, *_] = ok(http.get(f"/actions/server/{server_id}"))
-        action = wait_action(http, latest["id"])
+        action = wait_action(http, latest["id"], wait=300)
         if action["status"] != "completed":
             raise RuntimeError(f"provisioning server {server_id}: "
                                f"{action['status_reason_human_readable']}")
@@ -242,7 +213,7 @@ def deploy(http: httpx.Client, application_id: int, n: int
     response = http.post(f"/applications/{application_id}/deployments",
                          json={"type": "deploy", "source_type": "branch", "source_ref": "main"})
     ok(response)
-    action = wait_action(http, int(response.headers["X-Devopness-Action-Id"]))
+    action = wait_action(http, int(response.headers["X-Devopness-Action-Id"]), wait=300)
     wall = time.perf_counter() - started
     if action["status"] != "completed":
         raise RuntimeError(f"deploy failed: {action['status_reason_human_readable']}")

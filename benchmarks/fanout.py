@@ -63,7 +63,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 import httpx
@@ -87,9 +86,11 @@ from loopback import (  # noqa: E402
     Processes,
     Reading,
     bench_user,
+    ok,
     pg_counters,
     start_sshd,
     table_counters,
+    wait_action,
 )
 
 BOUNDED_FROM = 500  # the floor opens at most the workers' sessions from this N up
@@ -106,18 +107,6 @@ STEPS = [
 # ---- through the API, as a user ------------------------------------------------------
 
 
-def ok(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.request.url}: "
-                           f"{response.status_code} {response.text[:500]}")
-    return response.json() if response.content else None
-
-
-def wait_action(http: httpx.Client, action_id: int) -> dict[str, Any]:
-    while True:
-        action: dict[str, Any] = ok(http.get(f"/actions/{action_id}", params={"wait": 120}))
-        if action["status"] in ("completed", "failed"):
-            return action
 
 
 @dataclass

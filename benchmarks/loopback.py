@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncssh
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -41,6 +43,22 @@ def wait_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: f
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not open port {port} within {seconds:g} s")
+
+
+def ok(response: httpx.Response) -> Any:
+    """The JSON of a successful answer; an error answer stops the benchmark, saying why."""
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.method} {response.request.url}: "
+                           f"{response.status_code} {response.text[:500]}")
+    return response.json() if response.content else None
+
+
+def wait_action(http: httpx.Client, action_id: int, wait: int = 120) -> dict[str, Any]:
+    """The action once finished, read with the API's long poll (`?wait=`)."""
+    while True:
+        action: dict[str, Any] = ok(http.get(f"/actions/{action_id}", params={"wait": wait}))
+        if action["status"] in ("completed", "failed"):
+            return action
 
 
 class Processes:
