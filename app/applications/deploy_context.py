@@ -194,7 +194,6 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
 
 # The deploy's scripts with nothing to do go in builtins.NOOP_SCRIPTS. The fetch step reads
 # it too: when the build is one of them, it marks the release built.
-NOOP_SCRIPTS = builtins.NOOP_SCRIPTS
 
 
 def noop_env(env: dict[str, str]) -> dict[str, str]:
@@ -219,7 +218,7 @@ def noop_env(env: dict[str, str]) -> dict[str, str]:
         noop.append(("application/health-check",
                      "no health check configured (application variable "
                      "DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)"))
-    return {NOOP_SCRIPTS: "".join(f"{name} Nothing to do: {why}\n" for name, why in noop)}
+    return {builtins.NOOP_SCRIPTS: "".join(f"{name} Nothing to do: {why}\n" for name, why in noop)}
 
 
 async def _release_env(session: AsyncSession, request: builtins.RunRequest) -> dict[str, str]:

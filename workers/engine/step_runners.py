@@ -68,13 +68,10 @@ async def run_step(
                                       step.status == ActionStatus.COMPLETED)
 
 
-NOOP_SCRIPTS = builtins.NOOP_SCRIPTS
-
-
 def _nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
     """Why built-in script `name` has nothing to do here (its log line), or None: such a
     step completes without a remote command."""
-    for line in env.get(NOOP_SCRIPTS, "").splitlines():
+    for line in env.get(builtins.NOOP_SCRIPTS, "").splitlines():
         script, _, why = line.partition(" ")
         if script == name:
             return why or "Nothing to do."
