@@ -140,9 +140,13 @@ async def _status_listener(session: AsyncSession, event: ActionFinished) -> None
         # A cloud server's status is the instance's state the provider reported
         # (`result_handler`): a stopped instance stays stopped.
         return
-    await session.execute(
-        update(Server).where(Server.id == event.resource_id).values(status=status)
-    )
+    change = update(Server).where(Server.id == event.resource_id).values(status=status)
+    if not event.ran:
+        # Its steps did not run to their end (cancelled, timed out, worker lost): the
+        # machine is as it was, so its status stands; only a server still waiting for its
+        # first provision learns that it will not come.
+        change = change.where(Server.status == ServerStatus.PROVISIONING)
+    await session.execute(change)
 
 
 async def verify_connection(step: builtins.StepRuntime) -> None:

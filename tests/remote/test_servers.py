@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -386,11 +387,9 @@ async def test_blueprint_services_are_installed_when_provisioning(
     assert "nginx already installed" in await remote.logs(client, action)
 
 
-async def test_a_delete_cancelled_before_it_ran_keeps_the_server(
-    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
-) -> None:
-    """The server is busy (one action at a time), the user asks to delete it, then changes
-    their mind and cancels the waiting delete: the server is still there, as it was."""
+async def _hold_the_server(client: httpx.AsyncClient, remote: Remote) -> tuple[int, Path]:
+    """Connect the server, allow it one action at a time and start one that holds it until
+    the returned gate file exists: (that action's id, the gate)."""
     headers = remote.tenant.headers
     server_id = remote.server.id
     await remote.operate(client, f"/servers/{server_id}/get-status")  # connected: key pinned
@@ -408,7 +407,17 @@ async def test_a_delete_cancelled_before_it_ran_keeps_the_server(
     assert r.status_code == 201, r.text
     r = await client.post(f"/pipelines/{pipeline_id}/actions", json={}, headers=headers)
     assert r.status_code == 201, r.text
-    holding = int(r.headers["X-Devopness-Action-Id"])
+    return int(r.headers["X-Devopness-Action-Id"]), gate
+
+
+async def test_a_delete_cancelled_before_it_ran_keeps_the_server(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    """The server is busy (one action at a time), the user asks to delete it, then changes
+    their mind and cancels the waiting delete: the server is still there, as it was."""
+    headers = remote.tenant.headers
+    server_id = remote.server.id
+    holding, gate = await _hold_the_server(client, remote)
     before = (await client.get(f"/servers/{server_id}", headers=headers)).json()["status"]
 
     r = await client.delete(f"/servers/{server_id}", headers=headers)
@@ -425,3 +434,25 @@ async def test_a_delete_cancelled_before_it_ran_keeps_the_server(
     remote.sh(f"touch {gate}")
     assert (await remote.wait(client, holding))["status"] == "completed"
     assert (await client.get(f"/servers/{server_id}", headers=headers)).status_code == 200
+
+
+async def test_a_reprovision_cancelled_before_it_ran_leaves_the_server_running(
+    client: httpx.AsyncClient, remote: Remote
+) -> None:
+    """Re-applying provisioning (deploy) to a running server, cancelled while it waited
+    its turn: nothing ran on the machine, so the server does not turn "failed"."""
+    headers = remote.tenant.headers
+    server_id = remote.server.id
+    holding, gate = await _hold_the_server(client, remote)
+    assert (await client.get(f"/servers/{server_id}", headers=headers)).json()[
+        "status"] == "running"
+    r = await client.post(f"/servers/{server_id}/deploy", headers=headers)
+    assert r.status_code == 204, r.text
+    deploy_id = int(r.headers["X-Devopness-Action-Id"])
+    r = await client.post(f"/actions/{deploy_id}/cancel", headers=headers)
+    assert r.status_code == 200, r.text
+    await remote.wait(client, deploy_id, expect="failed")
+    assert (await client.get(f"/servers/{server_id}", headers=headers)).json()[
+        "status"] == "running"
+    remote.sh(f"touch {gate}")
+    assert (await remote.wait(client, holding))["status"] == "completed"
