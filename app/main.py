@@ -127,6 +127,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restore_signals = drain_on_signals(asyncio.get_running_loop())
+        await database.changes.start()
         if runner is not None:
             runner.start()
         try:
@@ -149,7 +150,7 @@ def create_app(
     app.state.database = database
     app.state.mailer = Mailer(settings)
     app.state.counter = counter
-    app.state.principal_cache = PrincipalCache()
+    app.state.principal_cache = PrincipalCache(database.cache)
     app.state.redis = redis
     app.state.readiness = ReadinessProbe(settings, database, redis)
     app.state.runner = runner

@@ -2,9 +2,13 @@
 
 Three kinds of bearer: a login JWT (bound to a revocable session), a personal access token
 (acts as its user) and a project API token (its project only, its role's permissions).
-Every request checks its token with one indexed lookup, so a revocation or a role change
-takes effect at once in every API process. A single API process may cache resolved tokens
-for a few seconds (`AUTH_CACHE_SECONDS`); revocation through it clears the entry at once.
+A resolved token is reused by an API process only while its database's change feed
+(app/core/changes.py) is live and quiet: on PostgreSQL a revocation, an expiry change, a
+deactivated user or a role change notifies every process at commit, and each drops what
+it cached (`ACCESS_CACHE_SECONDS`). Without a live feed (SQLite, or the listening
+connection lost) every request checks its token with one indexed lookup, unless a single
+process is told to cache for a few seconds (`AUTH_CACHE_SECONDS`); revocation through that
+process clears its entry at once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.changes import FeedCache
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.security import decode_access_token, hash_token, looks_like_jwt
@@ -57,23 +62,41 @@ class _CacheEntry:
     valid_until: float
     expires_at: datetime
     last_used_written: datetime | None
+    # The change feed's generation it was read under; None: a process-local entry.
+    generation: int | None = None
 
 
 class PrincipalCache:
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, feed_cache: FeedCache | None = None, max_entries: int = 10_000) -> None:
         self._entries: dict[str, _CacheEntry] = {}
         self._max = max_entries
+        self._feed = feed_cache
+
+    def begin(self) -> int | None:
+        """The feed generation a token lookup starts under (None: no live feed)."""
+        return self._feed.begin() if self._feed is not None else None
+
+    def ttl(self, settings: Settings, generation: int | None) -> float:
+        if generation is not None and self._feed is not None:
+            return self._feed.ttl
+        return settings.auth_cache_seconds
 
     def get(self, key: str) -> _CacheEntry | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.valid_until < time.monotonic() or entry.expires_at <= datetime.now(UTC):
+        stale = entry.generation is not None and (
+            self._feed is None or self._feed.begin() != entry.generation)
+        if (stale or entry.valid_until < time.monotonic()
+                or entry.expires_at <= datetime.now(UTC)):
             self._entries.pop(key, None)
             return None
         return entry
 
     def put(self, key: str, entry: _CacheEntry) -> None:
+        if entry.generation is not None and (
+                self._feed is None or self._feed.begin() != entry.generation):
+            return  # something changed while the token was read: do not keep it
         if len(self._entries) >= self._max:
             self._entries.clear()
         self._entries[key] = entry
@@ -184,18 +207,21 @@ async def current_principal(
     now = datetime.now(UTC)
     entry = cache.get(token)
     if entry is None:
+        generation = cache.begin()
         if looks_like_jwt(token):
             principal, expires_at = await _resolve_session(session, settings, token)
             last_used = None
         else:
             principal, expires_at, last_used = await _resolve_api_token(session, token)
+        ttl = cache.ttl(settings, generation)
         entry = _CacheEntry(
             principal=principal,
-            valid_until=time.monotonic() + settings.auth_cache_seconds,
+            valid_until=time.monotonic() + ttl,
             expires_at=expires_at,
             last_used_written=last_used,
+            generation=generation,
         )
-        if settings.auth_cache_seconds > 0:
+        if ttl > 0:
             cache.put(token, entry)
     principal = entry.principal
     if principal.token_id is not None and (

@@ -22,10 +22,11 @@ not_found="Server not found.")`. A visible environment without the permission is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.sql.base import ExecutableOption
 
 from app.access import visibility
 from app.access.auth import Principal
@@ -164,13 +165,16 @@ class Authorizer(PermissionResolver):
         permission: str,
         *,
         not_found: str = "Project not found.",
+        options: Sequence[ExecutableOption] = (),
     ) -> Project:
-        """The project if the caller may see it (else 404) and holds `permission` (else 403)."""
+        """The project if the caller may see it (else 404) and holds `permission` (else 403);
+        `options` load what the caller will present with it in the same statement."""
         row = (
             await self.session.execute(
                 select(Project, Organization.owner_id)
                 .outerjoin(Organization, Organization.id == Project.organization_id)
                 .where(Project.id == project_id)
+                .options(*options)
             )
         ).one_or_none()
         permissions = None

@@ -12,11 +12,12 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from fastapi import APIRouter, Response
 from fastapi.datastructures import Default
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, TypeAdapter
 
 from app.access.auth import CurrentPrincipal
 from app.core.pagination import PageDep
@@ -113,8 +114,12 @@ def _endpoint(
     page = [inspect.Parameter("page", keyword, annotation=PageDep)] if route.paged else []
     passed = [p.name for p in (*ids, *body, *page, *route.extra)]
     call = route.call
+    answer = _Answer.of(route)
+    # FastAPI's own sub-response, where dependencies (paging) leave their headers.
+    sub_response = inspect.Parameter(_SUB_RESPONSE, keyword, annotation=Response)
 
     async def endpoint(**values: Any) -> Any:
+        headers: Response = values.pop(_SUB_RESPONSE)
         if isinstance(call, str):
             method = getattr(values["service"], call)
             principal = [values["principal"]] if route.principal is not None else []
@@ -123,14 +128,63 @@ def _endpoint(
             result = await call(**values)
         if _empty(route) and not isinstance(result, Response):
             return Response(status_code=route.status_code or 204)
+        if answer is not None and answer.fits(result):
+            return answer.response(result, headers)
         return result
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [*ids, *body, *deps, *page, *route.extra],
+        [*ids, *body, *deps, *page, *route.extra, sub_response],
         return_annotation=Response if _empty(route) else Any,
     )
     endpoint.__name__ = route.name or _snake(route.operation_id)
     return endpoint
+
+
+_SUB_RESPONSE = "_sub_response"
+
+
+class _Answer:
+    """Writes a route's response model straight to JSON when the call already built it.
+
+    FastAPI would dump the model to a dict, validate that dict back into the same model and
+    only then serialize it: for a large answer (an action's hundreds of steps) that round
+    trip cost more than reading the rows. What the services build is a validated instance
+    of the very model the route declares, so only those are written directly; anything else
+    (another class, ORM rows, dicts) still goes through FastAPI's validation.
+    """
+
+    def __init__(self, model: type[BaseModel] | None, item: type[BaseModel] | None,
+                 status_code: int) -> None:
+        self._model = model
+        self._item = item
+        self._status_code = status_code
+        self._adapter: TypeAdapter[Any] = TypeAdapter(list[item] if item else model)  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, route: Route) -> _Answer | None:
+        model = route.response_model
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return cls(model, None, route.status_code or 200)
+        if get_origin(model) is list:
+            (item,) = get_args(model)
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                return cls(None, item, route.status_code or 200)
+        return None
+
+    def fits(self, result: Any) -> bool:
+        if self._model is not None:
+            return type(result) is self._model
+        item = self._item
+        return isinstance(result, list) and all(type(one) is item for one in result)
+
+    def response(self, result: Any, sub_response: Response) -> Response:
+        answer = Response(self._adapter.dump_json(result, by_alias=True),
+                          status_code=sub_response.status_code or self._status_code,
+                          media_type="application/json")
+        for name, value in sub_response.raw_headers:
+            if name != b"content-length":
+                answer.raw_headers.append((name, value))
+        return answer
 
 
 def item_routes(

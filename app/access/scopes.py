@@ -16,7 +16,8 @@ environment, team or role (None where they cannot see it at all), decided from:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable, Hashable
+from typing import NamedTuple, TypeVar, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access.auth import Principal
 from app.access.catalogue import ALL_PERMISSIONS, USER_ONLY_PERMISSIONS
 from app.access.visibility import linked_environment_ids
+from app.core.changes import FeedCache
+from app.core.database import session_wrote
 from app.core.errors import Unauthenticated
 from app.environments.models import Environment
 from app.organizations.models import Organization
 from app.projects.models import Project
 from app.roles.models import Role
 from app.teams.models import Team, TeamLink, TeamMember
+
+T = TypeVar("T")
 
 
 class _ProjectScope(NamedTuple):
@@ -48,6 +53,22 @@ class PermissionResolver:
         self.session = session
         # Projects the caller reaches only through some of their environments.
         self._partial_projects: set[int] = set()
+        database = session.info.get("database")
+        self._cache: FeedCache | None = database.cache if database is not None else None
+
+    async def _cached(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`, or what it gave under the same key while no access rule changed."""
+        cache = self._cache
+        if cache is None or session_wrote(self.session):
+            return await read()
+        hit, value = cache.get(key)
+        if hit:
+            return cast(T, value)
+        generation = cache.begin()
+        fresh = await read()
+        if not session_wrote(self.session):
+            cache.put(key, fresh, generation)
+        return fresh
 
     @staticmethod
     def token_permissions(principal: Principal) -> frozenset[str]:
@@ -62,29 +83,33 @@ class PermissionResolver:
         project_id: int | None = None,
         environment_id: int | None = None,
     ) -> frozenset[str] | None:
-        targets = []
-        if organization_id is not None:
-            targets.append(TeamLink.organization_id == organization_id)
-        if project_id is not None:
-            targets.append(TeamLink.project_id == project_id)
-        if environment_id is not None:
-            targets.append(TeamLink.environment_id == environment_id)
-        if not targets:
-            return None
-        stmt = (
-            select(Role.permissions)
-            .select_from(TeamLink)
-            .join(
-                TeamMember,
-                and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
+        async def read() -> frozenset[str] | None:
+            targets = []
+            if organization_id is not None:
+                targets.append(TeamLink.organization_id == organization_id)
+            if project_id is not None:
+                targets.append(TeamLink.project_id == project_id)
+            if environment_id is not None:
+                targets.append(TeamLink.environment_id == environment_id)
+            if not targets:
+                return None
+            stmt = (
+                select(Role.permissions)
+                .select_from(TeamLink)
+                .join(
+                    TeamMember,
+                    and_(TeamMember.team_id == TeamLink.team_id, TeamMember.user_id == user_id),
+                )
+                .join(Role, Role.id == TeamLink.role_id)
+                .where(or_(*targets))
             )
-            .join(Role, Role.id == TeamLink.role_id)
-            .where(or_(*targets))
-        )
-        rows = (await self.session.scalars(stmt)).all()
-        if not rows:
-            return None
-        return frozenset(p for permissions in rows for p in permissions or ())
+            rows = (await self.session.scalars(stmt)).all()
+            if not rows:
+                return None
+            return frozenset(p for permissions in rows for p in permissions or ())
+
+        return await self._cached(
+            ("team", user_id, organization_id, project_id, environment_id), read)
 
     async def organization_permissions(
         self, principal: Principal, organization: Organization
@@ -97,14 +122,13 @@ class PermissionResolver:
         linked = await self._team_permissions(principal.user_id, organization_id=organization.id)
         if linked is not None:
             return linked
-        member = await self.session.scalar(
-            select(func.count()).where(
-                Team.organization_id == organization.id,
-                Team.id.in_(
-                    select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)
-                ),
-            )
+        statement = select(func.count()).where(
+            Team.organization_id == organization.id,
+            Team.id.in_(select(TeamMember.team_id).where(TeamMember.user_id == principal.user_id)),
         )
+        member = await self._cached(
+            ("org_member", organization.id, principal.user_id),
+            lambda: self.session.scalar(statement))
         return frozenset({"organization:read"}) if member else None
 
     async def _user_project_permissions(
@@ -119,7 +143,7 @@ class PermissionResolver:
             return perms
         # Reaching one environment of a project lets the caller see the project around it
         # and list environments there (the list itself only holds those they reach).
-        reaches_environment = await self.session.scalar(
+        statement = (
             select(Environment.id)
             .where(
                 Environment.project_id == scope.project_id,
@@ -127,6 +151,8 @@ class PermissionResolver:
             )
             .limit(1)
         )
+        reaches_environment = await self._cached(
+            ("reach", uid, scope.project_id), lambda: self.session.scalar(statement))
         if reaches_environment is None:
             return None
         self._partial_projects.add(scope.project_id)
@@ -161,9 +187,10 @@ class PermissionResolver:
     async def _org_owner_id(self, project: Project) -> int | None:
         if project.organization_id is None:
             return None
-        owner_id: int | None = await self.session.scalar(
-            select(Organization.owner_id).where(Organization.id == project.organization_id)
-        )
+        statement = select(Organization.owner_id).where(
+            Organization.id == project.organization_id)
+        owner_id: int | None = await self._cached(
+            ("org_owner", project.organization_id), lambda: self.session.scalar(statement))
         return owner_id
 
     async def project_permissions(

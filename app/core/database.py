@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from app.core.changes import ChangeFeed, FeedCache
 from app.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,28 @@ async def run_after_commit(session: AsyncSession) -> None:
             logger.exception("after-commit callback failed")
 
 
+WROTE = "wrote"
+
+
+def _mark_written(session: Session, *_args: Any) -> None:
+    session.info[WROTE] = True
+
+
+def _mark_statement(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
+# A session that has written may read its own uncommitted rows: what it reads about access
+# must not be cached (a rollback would leave the cache holding what never existed).
+event.listen(Session, "after_flush", _mark_written)
+event.listen(Session, "do_orm_execute", _mark_statement)
+
+
+def session_wrote(session: AsyncSession) -> bool:
+    return bool(session.info.get(WROTE))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -140,8 +163,12 @@ class Database:
         self.settings = settings or get_settings()
         self.engine = build_engine(self.settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Started by the API's lifespan only: other processes read access fresh.
+        self.changes = ChangeFeed(None if self.settings.is_sqlite else self.settings.database_url)
+        self.cache = FeedCache(self.changes, self.settings.access_cache_seconds)
 
     async def dispose(self) -> None:
+        await self.changes.stop()
         await self.engine.dispose()
 
     @asynccontextmanager

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         description="How long a resolved bearer token is cached in-process (one API process only).",
     )
 
+    # Safe with any number of API processes: on PostgreSQL every change to who may do what
+    # reaches every process at commit (app/core/changes.py), and nothing is served from
+    # these caches while that channel is down. Unused on SQLite.
+    access_cache_seconds: float = Field(
+        default=300.0, ge=0,
+        description="Longest a resolved token or permission set is reused (PostgreSQL; 0: off).",
+    )
+
     registration_open: bool = Field(default=True, description="Allow POST /users sign-ups.")
     email_verification_required: bool = Field(
         default=True,

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.elements import BindParameter
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -18,9 +22,15 @@ class ProjectRepository:
         self.session = session
 
     @staticmethod
-    def with_relations(stmt: Select[Project]) -> Select[Project]:
-        # Both many-to-one: joined into the page query itself.
-        return stmt.options(joinedload(Project.organization), joinedload(Project.created_by_user))
+    @cache
+    def relations() -> tuple[ExecutableOption, ...]:
+        # Both many-to-one: joined into the query that reads the projects. Built on first
+        # use: the mappers are only complete once every model is imported.
+        return (joinedload(Project.organization), joinedload(Project.created_by_user))
+
+    @classmethod
+    def with_relations(cls, stmt: Select[Project]) -> Select[Project]:
+        return stmt.options(*cls.relations())
 
     async def page(self, stmt: Select[Project], page: PageParams) -> Sequence[Project]:
         stmt = self.with_relations(stmt).order_by(Project.created_at.desc(), Project.id.desc())
@@ -39,22 +49,7 @@ class ProjectRepository:
 
     async def counts(self, project_id: int) -> tuple[int, int, int]:
         """(active environments, archived environments, teams) of the project."""
-        active = (
-            select(func.count())
-            .select_from(Environment)
-            .where(Environment.project_id == project_id, Environment.archived_at.is_(None))
-            .scalar_subquery()
-        )
-        archived = (
-            select(func.count())
-            .select_from(Environment)
-            .where(Environment.project_id == project_id, Environment.archived_at.is_not(None))
-            .scalar_subquery()
-        )
-        teams = (
-            select(func.count()).select_from(Team).where(Team.project_id == project_id)
-        ).scalar_subquery()
-        row = (await self.session.execute(select(active, archived, teams))).one()
+        row = (await self.session.execute(_counts(), {"project_id": project_id})).one()
         return int(row[0]), int(row[1]), int(row[2])
 
     async def name_taken(self, project: Project, name: str) -> bool:
@@ -82,3 +77,18 @@ class ProjectRepository:
         await self.session.execute(delete(ApiToken).where(ApiToken.project_id == project.id))
         await self.session.delete(project)
         await self.session.flush()
+
+
+@cache
+def _counts() -> Select[Any]:
+    # Built once: every project read counts, and building it cost more than running it.
+    project_id: BindParameter[int] = bindparam("project_id")
+    per_state = (
+        select(func.count(Environment.id).filter(Environment.archived_at.is_(None)),
+               func.count(Environment.id).filter(Environment.archived_at.is_not(None)))
+        .where(Environment.project_id == project_id)
+        .subquery()
+    )
+    teams = select(func.count()).select_from(Team).where(Team.project_id == project_id)
+    return select(per_state.c[0], per_state.c[1], teams.scalar_subquery())
+

@@ -114,8 +114,8 @@ class ProjectService:
         return await self.projects.load_relations(project)
 
     async def get(self, principal: Principal, project_id: int) -> Project:
-        project = await self.authorizer.project(principal, project_id, "project:read")
-        return await self.projects.load_relations(project)
+        return await self.authorizer.project(
+            principal, project_id, "project:read", options=self.projects.relations())
 
     async def summary(self, project: Project) -> list[ResourceSummaryItem]:
         active, archived, teams = await self.projects.counts(project.id)

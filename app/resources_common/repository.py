@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import LoaderOption
@@ -16,6 +16,8 @@ from app.projects.models import Project
 from app.resources_common.models import EnvironmentResource
 
 M = TypeVar("M", bound=EnvironmentResource)
+
+_BY_ID: dict[type[Any], Select[Any]] = {}
 
 
 def project_options(path: Any) -> list[LoaderOption]:
@@ -55,6 +57,15 @@ class EnvironmentResourceRepository(Generic[M]):
     def statement(self) -> Select[Any]:
         return select(self.model).options(*self.options())
 
+    def _by_id(self) -> Select[Any]:
+        # Built once per repository class (its options never depend on the request):
+        # building the loader options and their cache key cost more than the SELECT itself.
+        built = _BY_ID.get(type(self))
+        if built is None:
+            built = _BY_ID[type(self)] = self.statement().where(
+                self.model.id == bindparam("resource_id"))
+        return built
+
     async def list_in_environment(self, environment_id: int, page: PageParams) -> Sequence[M]:
         stmt = (
             select(self.model)
@@ -65,11 +76,11 @@ class EnvironmentResourceRepository(Generic[M]):
         return await paginate(self.session, stmt, page)
 
     async def get(self, resource_id: int, *, fresh: bool = False) -> M | None:
-        stmt = self.statement().where(self.model.id == resource_id)
+        stmt = self._by_id()
         if fresh:
             # After a write: reload relationships the write may have changed.
             stmt = stmt.execution_options(populate_existing=True)
-        resource: M | None = await self.session.scalar(stmt)
+        resource: M | None = await self.session.scalar(stmt, {"resource_id": resource_id})
         return resource
 
     async def get_plain(self, resource_id: int) -> M | None:
