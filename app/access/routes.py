@@ -115,11 +115,15 @@ def _endpoint(
     passed = [p.name for p in (*ids, *body, *page, *route.extra)]
     call = route.call
     answer = _Answer.of(route)
-    # FastAPI's own sub-response, where dependencies (paging) leave their headers.
-    sub_response = inspect.Parameter(_SUB_RESPONSE, keyword, annotation=Response)
+    # FastAPI's own sub-response, where dependencies (paging) leave their headers. FastAPI
+    # fills one parameter of that type: a route whose call takes it already has it.
+    given = [p.name for p in route.extra if p.annotation is Response]
+    sub_name = given[0] if given else _SUB_RESPONSE
+    sub_response = [] if given else [
+        inspect.Parameter(_SUB_RESPONSE, keyword, annotation=Response)]
 
     async def endpoint(**values: Any) -> Any:
-        headers: Response = values.pop(_SUB_RESPONSE)
+        headers: Response = values[sub_name] if given else values.pop(_SUB_RESPONSE)
         if isinstance(call, str):
             method = getattr(values["service"], call)
             principal = [values["principal"]] if route.principal is not None else []
@@ -133,7 +137,7 @@ def _endpoint(
         return result
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [*ids, *body, *deps, *page, *route.extra, sub_response],
+        [*ids, *body, *deps, *page, *route.extra, *sub_response],
         return_annotation=Response if _empty(route) else Any,
     )
     endpoint.__name__ = route.name or _snake(route.operation_id)

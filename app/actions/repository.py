@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.sql.elements import BindParameter
 
 from app.access.auth import Principal
 from app.access.permissions import Authorizer
@@ -32,6 +33,31 @@ from app.environments.models import Environment
 from app.projects.models import Project
 
 
+class ActionShown(NamedTuple):
+    action: Action
+    # (target row, its step rows in order): plain rows, not tracked ORM objects.
+    targets: list[tuple[Any, list[Any]]]
+
+
+def _plain(table: Any, *skip: str) -> list[Any]:
+    return [column for column in table.c if column.name not in skip]
+
+
+_ACTION_ID: BindParameter[int] = bindparam("action_id")
+# What an answer shows of targets and steps; a step's command and remote process details
+# (possibly long) are not part of it.
+_TARGET_ROWS = (
+    select(*_plain(ActionTarget.__table__))
+    .where(ActionTarget.__table__.c.action_id == _ACTION_ID)
+    .order_by(ActionTarget.__table__.c.id)
+)
+_STEP_ROWS = (
+    select(*_plain(ActionStep.__table__, "command", "remote_process"))
+    .where(ActionStep.__table__.c.action_id == _ACTION_ID)
+    .order_by(ActionStep.__table__.c.action_target_id, ActionStep.__table__.c.order)
+)
+
+
 def _visible(
     authorizer: Authorizer, principal: Principal, environment_id: Any, project_id: Any
 ) -> ColumnElement[bool]:
@@ -43,14 +69,14 @@ def _visible(
     )
 
 
-def _action_options() -> list[Any]:
+def _action_options(*, targets: bool = True) -> list[Any]:
     # Many-to-one relations join into the action's SELECT; collections load in one
     # statement each.
     environment = joinedload(Action.environment).joinedload(Environment.project)
     return [
         environment.joinedload(Project.organization),
         environment.joinedload(Project.created_by_user),
-        selectinload(Action.targets).selectinload(ActionTarget.steps),
+        *([selectinload(Action.targets).selectinload(ActionTarget.steps)] if targets else []),
         joinedload(Action.project).joinedload(Project.organization),
         joinedload(Action.project).joinedload(Project.created_by_user),
         joinedload(Action.triggered_by_user),
@@ -64,12 +90,33 @@ class ActionRepository:
         self.session = session
         self.authorizer = Authorizer(session)
 
-    def readable(self, principal: Principal) -> Select[Action]:
+    def readable(self, principal: Principal, *, targets: bool = True) -> Select[Action]:
         return (
             select(Action)
             .where(_visible(self.authorizer, principal, Action.environment_id, Action.project_id))
-            .options(*_action_options())
+            .options(*_action_options(targets=targets))
         )
+
+    async def get_shown(self, principal: Principal, action_id: int | None = None, *,
+                        readable_id: int | None = None) -> ActionShown | None:
+        """An action as its answer shows it: the row with its relations, and its targets
+        and steps as plain rows (read for the answer only, never written back: building
+        hundreds of tracked ORM objects cost more than everything else in the read).
+        `readable_id` skips the visibility check for an action already checked."""
+        if readable_id is None:
+            stmt = self.readable(principal, targets=False).where(Action.id == action_id)
+        else:
+            stmt = select(Action).where(Action.id == readable_id).options(
+                *_action_options(targets=False))
+        action = await self.session.scalar(stmt.execution_options(populate_existing=True))
+        if action is None:
+            return None
+        targets = (await self.session.execute(
+            _TARGET_ROWS, {"action_id": action.id})).all()
+        steps: dict[int, list[Any]] = {}
+        for step in (await self.session.execute(_STEP_ROWS, {"action_id": action.id})).all():
+            steps.setdefault(step.action_target_id, []).append(step)
+        return ActionShown(action, [(t, steps.get(t.id, [])) for t in targets])
 
     async def get_readable(self, principal: Principal, action_id: int) -> Action | None:
         stmt = self.readable(principal).where(Action.id == action_id)

@@ -143,7 +143,8 @@ async def get_action(
     wait: Annotated[float | None, Query(ge=0, le=300)] = None,
 ) -> schemas.Action:
     if not wait:
-        return schemas.Action.of(await service.get(principal, action_id), settings.frontend_url)
+        shown = await service.shown(principal, action_id)
+        return schemas.Action.of(shown.action, settings.frontend_url, shown.targets)
     # Waiting reads only the status (and whether the caller may read the action at all);
     # the whole action, every target and step, is loaded once, at the end.
     status: str | None = await service.readable_status(principal, action_id)
@@ -159,7 +160,8 @@ async def get_action(
                 await service.session.commit()
                 await changes.wait(min(left, 1.0))
                 status = await service.status(action_id)
-    return schemas.Action.of(await service.reload(action_id), settings.frontend_url)
+    shown = await service.shown(principal, readable_id=action_id)
+    return schemas.Action.of(shown.action, settings.frontend_url, shown.targets)
 
 
 async def retry_action(

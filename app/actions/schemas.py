@@ -5,6 +5,7 @@ steps) and the body that runs a pipeline; pipelines and their steps are in
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -87,8 +88,10 @@ class ActionTarget(ResponseModel):
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, target: ActionTargetModel) -> ActionTarget:
-        steps = [ActionStep.of(s) for s in target.steps]
+    def of(cls, target: ActionTargetModel | Any, steps: Sequence[Any] | None = None
+           ) -> ActionTarget:
+        """From an ORM target, or a plain row of one with its step rows."""
+        steps = [ActionStep.of(s) for s in (target.steps if steps is None else steps)]
         current = next((s for s in steps if s.order == target.current_step_order), None)
         return from_row(
             cls, target, **status_fields(target), current_step=current, steps=steps,
@@ -147,7 +150,7 @@ class RelatedAction(ResponseModel):
         )
 
 
-def summarize(targets: list[ActionTargetModel]) -> ActionSummary:
+def summarize(targets: Sequence[ActionTargetModel | Any]) -> ActionSummary:
     # Waiting and queued targets have not started: they count as pending.
     counts = {"pending": 0, "in_progress": 0, "completed": 0, "failed": 0}
     for target in targets:
@@ -186,9 +189,13 @@ class ActionRelation(ResponseModel):
     updated_at: Timestamp
 
     @classmethod
-    def derived(cls, action: ActionModel, base_url: str) -> dict[str, Any]:
-        """The fields worked out from the action rather than read off it."""
+    def derived(cls, action: ActionModel, base_url: str,
+                targets: Sequence[tuple[Any, Sequence[Any]]] | None = None) -> dict[str, Any]:
+        """The fields worked out from the action rather than read off it; `targets`: plain
+        rows of its targets with their steps, instead of the ORM collections."""
         project = action.project
+        shown = ([ActionTarget.of(t) for t in action.targets] if targets is None
+                 else [ActionTarget.of(t, steps) for t, steps in targets])
         return {
             **status_fields(action),
             "type_human_readable": catalog.humanize(action.type),
@@ -211,13 +218,14 @@ class ActionRelation(ResponseModel):
                 if action.environment is not None
                 else None
             ),
-            "summary": summarize(action.targets),
-            "targets": [ActionTarget.of(t) for t in action.targets],
+            "summary": summarize(action.targets if targets is None else [t for t, _ in targets]),
+            "targets": shown,
         }
 
     @classmethod
-    def of(cls, action: ActionModel, base_url: str) -> Self:
-        return from_row(cls, action, **cls.derived(action, base_url))
+    def of(cls, action: ActionModel, base_url: str,
+           targets: Sequence[tuple[Any, Sequence[Any]]] | None = None) -> Self:
+        return from_row(cls, action, **cls.derived(action, base_url, targets))
 
 
 class Action(ActionRelation):
@@ -228,9 +236,10 @@ class Action(ActionRelation):
     triggered_by_user: UserRelation | None
 
     @classmethod
-    def derived(cls, action: ActionModel, base_url: str) -> dict[str, Any]:
+    def derived(cls, action: ActionModel, base_url: str,
+                targets: Sequence[tuple[Any, Sequence[Any]]] | None = None) -> dict[str, Any]:
         return {
-            **super().derived(action, base_url),
+            **super().derived(action, base_url, targets),
             "parent": RelatedAction.of(action.parent, base_url) if action.parent else None,
             "children": [RelatedAction.of(c, base_url) for c in action.children],
             "triggered_by_user": (

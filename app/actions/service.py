@@ -18,7 +18,7 @@ from app.access.auth import Principal
 from app.access.catalogue import operation_permission
 from app.access.permissions import Authorizer
 from app.actions.models import FINISHED, Action, ActionStatus, ActionStep, ActionTarget
-from app.actions.repository import ActionRepository, mark_unstarted_failed
+from app.actions.repository import ActionRepository, ActionShown, mark_unstarted_failed
 from app.actions.scope import authorize_resource, authorize_scope, readable_pipeline
 from app.actions.start import start_retry
 from app.core.database import utcnow
@@ -37,6 +37,14 @@ class ActionService:
         if action is None:
             raise NotFound("Action not found.")
         return action
+
+    async def shown(self, principal: Principal, action_id: int | None = None, *,
+                    readable_id: int | None = None) -> ActionShown:
+        """The action as its answer shows it (see `ActionRepository.get_shown`)."""
+        shown = await self.actions.get_shown(principal, action_id, readable_id=readable_id)
+        if shown is None:
+            raise NotFound("Action not found.")
+        return shown
 
     async def readable_status(self, principal: Principal, action_id: int) -> str:
         status = await self.actions.readable_status(principal, action_id)

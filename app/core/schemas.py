@@ -10,10 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstr
 
 def format_timestamp(value: datetime) -> str:
     """The reference's date format: UTC, microseconds, `Z` (2015-05-12T15:50:38.000000Z)."""
+    # isoformat rather than strftime: about 4x faster, and large responses format
+    # thousands of these (every target and step of an action carries four). Values read
+    # from the database are already in UTC: cutting the "+00:00" off is a third cheaper
+    # than converting a copy.
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    # isoformat rather than strftime: about 4x faster, and large responses format
-    # thousands of these (every target and step of an action carries four).
     return value.isoformat(timespec="microseconds") + "Z"
 
 
