@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 from fastapi import FastAPI, Response  # noqa: E402
-from sqlalchemy import create_engine, insert, pool, text  # noqa: E402
+from sqlalchemy import create_engine, insert, make_url, pool, text  # noqa: E402
 
 from app.core import migrations  # noqa: E402
 from app.core.database import Database  # noqa: E402
@@ -87,6 +87,7 @@ def _free_port() -> int:
 
 
 def reset_database(url: str) -> None:
+    _create_database(url)
     engine = create_engine(
         migrations.sync_url(url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
     )
@@ -94,6 +95,19 @@ def reset_database(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def _create_database(url: str) -> None:
+    """Create the benchmark's database when it does not exist yet (one command suffices)."""
+    target = make_url(migrations.sync_url(url))
+    admin = create_engine(target.set(database="postgres"), poolclass=pool.NullPool,
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                              {"name": target.database}).first()
+        if exists is None:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
 
 
 @dataclass
@@ -171,6 +185,20 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(f"server on {self.base} did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the server's processes (its session: supervisor and workers)."""
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.process.pid:  # session id = the leader's pid
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         # uvicorn --workers runs a supervisor and its children: end the session's group.
         try:
@@ -204,6 +232,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU of the serving processes per request: steadier than req/s on a shared machine.
+    cpu_ms: float = 0.0
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -216,7 +246,9 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(url: str, headers: dict[str, str], connections: int, duration: float) -> Result:
+def run_wrk(url: str, headers: dict[str, str], connections: int, duration: float,
+            server: Server | None = None) -> Result:
+    cpu_before = server.cpu_seconds() if server is not None else 0.0
     args = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "30s",
             "-d", f"{max(1, round(duration))}s", "--latency"]
     for name, value in headers.items():
@@ -231,7 +263,10 @@ def run_wrk(url: str, headers: dict[str, str], connections: int, duration: float
     if found := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                           out):
         errors += sum(int(g) for g in found.groups())
-    return Result(rps, p50, p99, errors)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu_ms = ((server.cpu_seconds() - cpu_before) * 1000 / max(1, requests)
+              if server is not None else 0.0)
+    return Result(rps, p50, p99, errors, cpu_ms)
 
 
 async def _client_load(url: str, headers: dict[str, str], total: int, concurrency: int
@@ -283,18 +318,23 @@ def median_result(results: list[Result]) -> Result:
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
         sum(r.errors for r in results),
+        statistics.median(r.cpu_ms for r in results),
     )
 
 
 def print_table(title: str, rows: list[tuple[str, int, Result, Result, list[float]]]) -> None:
     print(f"\n{title}\n")
-    print("| endpoint | workers | req/s | p50 ms | p99 ms | floor req/s | floor p50 ms "
-          "| floor p99 ms | server/floor (range) | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| endpoint | workers | req/s | p50 ms | p99 ms | CPU ms/req | floor req/s "
+          "| floor p50 ms | floor p99 ms | floor CPU ms/req | server/floor req/s (range) "
+          "| errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, workers, app, floor, ratios in rows:
+        cpu = f"{app.cpu_ms:.2f}" if app.cpu_ms else "n/a"
+        floor_cpu = f"{floor.cpu_ms:.2f}" if floor.cpu_ms else "n/a"
         print(
             f"| {label} | {workers} | {app.rps:.0f} | {app.p50_ms:.1f} | {app.p99_ms:.1f} "
-            f"| {floor.rps:.0f} | {floor.p50_ms:.1f} | {floor.p99_ms:.1f} "
+            f"| {cpu} | {floor.rps:.0f} | {floor.p50_ms:.1f} | {floor.p99_ms:.1f} "
+            f"| {floor_cpu} "
             f"| {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}) "
             f"| {app.errors}/{floor.errors} |",
             flush=True,
@@ -372,9 +412,9 @@ def main() -> None:
                     for label, path in endpoints.items():
                         app_w, floor_w, app_c, floor_c = measured[label]
                         app_w.append(run_wrk(app_server.base + path, headers,
-                                             args.connections, args.duration))
+                                             args.connections, args.duration, app_server))
                         floor_w.append(run_wrk(floor_server.base + path, headers,
-                                               args.connections, args.duration))
+                                               args.connections, args.duration, floor_server))
                         if args.client_requests:
                             app_c.append(run_client(app_server.base + path, headers,
                                                     args.connections, args.client_requests))
@@ -383,7 +423,9 @@ def main() -> None:
                                                       args.client_requests))
                         print(f"workers={workers} round {round_ + 1} {label}: "
                               f"{app_w[-1].rps:.0f} req/s p99 {app_w[-1].p99_ms:.0f} ms "
-                              f"(floor {floor_w[-1].rps:.0f})", file=sys.stderr, flush=True)
+                              f"{app_w[-1].cpu_ms:.2f} CPU ms/req "
+                              f"(floor {floor_w[-1].rps:.0f}, {floor_w[-1].cpu_ms:.2f})",
+                              file=sys.stderr, flush=True)
                 for label, (app_w, floor_w, app_c, floor_c) in measured.items():
                     wrk_rows.append((label, workers, median_result(app_w),
                                      median_result(floor_w),

@@ -200,6 +200,23 @@ class Authorizer(PermissionResolver):
         environment, permissions = await self._environment_row(principal, environment_id)
         return self._granted(environment, permissions, permission, not_found)
 
+    async def loaded_environment(
+        self,
+        principal: Principal,
+        environment: Environment,
+        permission: str,
+        *,
+        not_found: str = "Environment not found.",
+    ) -> Environment:
+        """`environment()` for an environment read in this transaction with its project and
+        the project's organization (a resource's joined relations): no second read."""
+        project = environment.project
+        organization = project.organization
+        permissions = await self._environment_permissions(
+            principal, environment, project.user_id, project.organization_id,
+            organization.owner_id if organization is not None else None)
+        return self._granted(environment, permissions, permission, not_found)
+
     async def team(self, principal: Principal, team_id: int, permission: str) -> Team:
         team = await self.session.get(Team, team_id)
         permissions = await self.team_permissions(principal, team) if team is not None else None

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +48,18 @@ def reference_models() -> dict[str, Any]:
     return {**resource_models(), "network": Network, "subnet": Subnet, "pipeline": Pipeline}
 
 
+def _loaded(row: Any, *path: str) -> bool:
+    """Whether the chain of many-to-one relations `path` is already loaded from `row`
+    (a None along the way ends the chain: nothing more to load)."""
+    for name in path:
+        if row is None:
+            return True
+        if name in sa_inspect(row).unloaded:
+            return False
+        row = getattr(row, name)
+    return True
+
+
 class EnvironmentAccess:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -64,6 +77,10 @@ class EnvironmentAccess:
         """Raise NotFound naming `label` unless the caller holds `permission` on it."""
         if resource is None:
             raise NotFound(f"{label} not found.")
+        if _loaded(resource, "environment", "project", "organization"):
+            await self.authorizer.loaded_environment(
+                principal, resource.environment, permission, not_found=f"{label} not found.")
+            return
         await self.authorizer.environment(
             principal, resource.environment_id, permission, not_found=f"{label} not found."
         )
