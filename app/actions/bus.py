@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -44,6 +44,9 @@ class Subscription(Protocol):
 
 class SignalBus(Protocol):
     async def publish(self, topic: str) -> None: ...
+    async def publish_many(self, topics: Collection[str]) -> None:
+        """`publish` each topic (in one round trip where the bus can)."""
+        ...
 
     def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
 
@@ -65,6 +68,10 @@ class MemoryBus:
     async def publish(self, topic: str) -> None:
         for subscription in self._subscribers.get(topic, ()):
             subscription.event.set()
+
+    async def publish_many(self, topics: Collection[str]) -> None:
+        for topic in topics:
+            await self.publish(topic)
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
@@ -147,6 +154,19 @@ class RedisBus:
             await self.redis.publish(CHANNEL_PREFIX + topic, b"1")
         except Exception:  # a missed signal only delays a reader until its next poll
             logger.warning("could not publish signal %s", topic, exc_info=True)
+
+    async def publish_many(self, topics: Collection[str]) -> None:
+        # The engine signals every step that logged within a tick: one pipeline, not a
+        # round trip per step.
+        if not topics:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for topic in topics:
+                    pipe.publish(CHANNEL_PREFIX + topic, b"1")
+                await pipe.execute()
+        except Exception:  # as in `publish`: readers poll meanwhile
+            logger.warning("could not publish %d signals", len(topics), exc_info=True)
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:

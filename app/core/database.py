@@ -147,13 +147,18 @@ def build_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.database_echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
     )
+    # A bulk INSERT (the engine's log chunks) as one multi-row statement, not one Bind and
+    # one socket write per row as psycopg's executemany sends them; psycopg2's dialect
+    # does this by default.
+    engine.sync_engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 class Database:

@@ -167,6 +167,14 @@ def check_url(url: str, settings: Settings | None = None) -> None:
     check_host(url_host(url), settings)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _checked(host: str, infos: Sequence[Any], settings: Settings) -> list[str]:
     addresses: list[IPAddress] = []
     for info in infos:
@@ -188,6 +196,10 @@ async def resolve(host: str, port: int, settings: Settings) -> list[str]:
     """Resolve `host` once and return the checked addresses to connect to (in the
     resolver's order of preference)."""
     host = _bare(host)
+    if _is_address(host):
+        # An address resolves to itself: no trip through the loop's resolver threads
+        # (an action on N servers known by address resolves N times).
+        return _checked(host, [(None, None, None, None, (host, port))], settings)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port, type=socket.SOCK_STREAM

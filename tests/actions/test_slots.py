@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app.actions.bus import MemoryBus
 from app.actions.models import Action, ActionTarget
 from app.core.database import Database
-from workers.engine.slots import try_claim
+from workers.engine.run import ActionRun
+from workers.engine.slots import claim_slots, try_claim
 
 
 async def test_concurrent_claims_never_exceed_the_limit(app: Any, world: Any) -> None:
@@ -50,3 +53,50 @@ async def test_concurrent_claims_never_exceed_the_limit(app: Any, world: Any) ->
             )
         ).all()
     assert len(running) == 2
+
+
+async def test_batch_claims_take_one_slot_per_server(app: Any, world: Any) -> None:
+    """Two actions on the same ten servers (one slot each) claim their targets' slots
+    together from separate connections: each server runs one target. A second target of
+    one action on the same server is left to wait on its own."""
+    database: Database = app.state.database
+    servers = list(range(910, 920))
+    async with database.transaction() as session:
+        actions = [Action(type="deploy", resource_type="application", resource_id=1,
+                          project_id=world.project.id, environment_id=world.environment_id)
+                   for _ in range(2)]
+        session.add_all(actions)
+        await session.flush()
+        targets = {
+            action.id: [ActionTarget(action_id=action.id, resource_id=s, server_id=s,
+                                     max_parallel_actions=1) for s in [*servers, servers[0]]]
+            for action in actions
+        }
+        session.add_all([t for ts in targets.values() for t in ts])
+        await session.flush()
+        rows = {action_id: [SimpleNamespace(id=t.id, server_id=t.server_id,
+                                            max_parallel_actions=1) for t in ts]
+                for action_id, ts in targets.items()}
+
+    claimants = [Database(database.settings) for _ in range(2)]
+    try:
+        claimed = await asyncio.gather(*(
+            claim_slots(ActionRun(database=db, settings=db.settings, bus=MemoryBus(),
+                                  action_id=action_id, worker_id=f"w{i}"), rows[action_id])
+            for i, (db, action_id) in enumerate(zip(claimants, rows, strict=True))
+        ))
+    finally:
+        for db in claimants:
+            await db.dispose()
+    assert sum(len(c) for c in claimed) == len(servers)
+    duplicates = {ts[-1].id for ts in targets.values()}
+    assert not duplicates & set().union(*claimed)
+    async with database.sessionmaker() as session:
+        running = (
+            await session.execute(
+                select(ActionTarget.server_id, func.count())
+                .where(ActionTarget.status == "in-progress")
+                .group_by(ActionTarget.server_id)
+            )
+        ).all()
+    assert sorted(running) == [(s, 1) for s in servers]

@@ -28,6 +28,7 @@ from workers.engine.claim import claim_action, heartbeat
 from workers.engine.finish import finish
 from workers.engine.plans import build_contexts, load_plans
 from workers.engine.run import OPEN, ActionRun, default_worker_id
+from workers.engine.slots import claim_slots
 from workers.engine.target_run import run_target
 from workers.engine.writer import StateWriter
 
@@ -99,12 +100,14 @@ async def _run_claimed(run: ActionRun) -> str | None:
         # measured slower at 10 servers (NOTES-engine.md), the parameters' reads waiting
         # behind the first targets' work on the one event loop.
         await build_contexts(run, targets, plans)
+        claimed = await claim_slots(run, [t for t in targets if plans[t.id].reachable])
         async with StateWriter(
             database, run.bus, tick=run.settings.engine_write_interval_seconds
         ) as writer:
             run.writer = writer
             await asyncio.gather(
-                *(run_target(run, t.id, t.server_id, t.max_parallel_actions, plans[t.id])
+                *(run_target(run, t.id, t.server_id, t.max_parallel_actions, plans[t.id],
+                             claimed=t.id in claimed)
                   for t in targets)
             )
     except BaseException:

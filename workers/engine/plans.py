@@ -38,6 +38,11 @@ class TargetPlan:
     # Set once `request`, `context` (or the reason they are missing) are known.
     prepared: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def reachable(self) -> bool:
+        """A target on a server whose access could be read: it will claim a slot there."""
+        return self.on_server and self.access is not None and self.load_error is None
+
     def secrets(self) -> list[str]:
         found = [*self.access.secrets, self.access.private_key] if self.access else []
         return found + (list(self.context.secrets) if self.context else [])

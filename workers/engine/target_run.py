@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 
 
 async def run_target(
-    run: ActionRun, target_id: int, server_id: int, limit: int, plan: TargetPlan
+    run: ActionRun, target_id: int, server_id: int, limit: int, plan: TargetPlan,
+    *, claimed: bool = False,
 ) -> None:
+    """`claimed`: the target already holds its server's slot (see `slots.claim_slots`)."""
     access, steps = plan.access, plan.steps
     first_open = next((s.id for s in steps if s.status not in FINISHED), None)
     if not plan.on_server:
@@ -38,7 +40,7 @@ async def run_target(
         )
         await fail_target_logged(run, target_id, steps, reason, None, first_open)
         return
-    if not await wait_for_slot(run, target_id, server_id, limit):
+    if not await wait_for_slot(run, target_id, server_id, limit, claimed=claimed):
         await fail_target(run, target_id, steps, run.stop_reason, log_to=None)
         return
     async with session_limit(run.settings):

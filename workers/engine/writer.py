@@ -155,7 +155,6 @@ class StateWriter:
                                exc_info=True)
                 await asyncio.sleep(RETRY_SECONDS * attempt)
         self._written = generation
-        for topic in topics:
-            await self.bus.publish(topic)
+        await self.bus.publish_many(topics)
         async with self._committed:
             self._committed.notify_all()
