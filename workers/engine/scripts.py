@@ -3,6 +3,10 @@
 The rendered text is sent on the SSH session's stdin to `bash -s`: `set -euo pipefail`, the
 parameters as exported shell variables (quoted, so any value is data, never code), the
 shared helpers (`lib.sh`, then `lib/*.sh`), then the script itself.
+
+`bash -s` reads its program one byte per system call (what it has not read stays on stdin
+for the commands it starts), some 90,000 of them for the helpers: the program's first line
+reads the rest in one go instead and runs it with `eval`, once all of it has arrived.
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ def _helpers() -> str:
     return "\n".join(parts)
 
 
+# The program's last line; a program cut short (a dropped connection) is not run at all.
+_END = "# devopness: end of program"
+# Read by `bash -s` itself, byte by byte: the rest of stdin in one read, through
+# /dev/stdin (no process) or, where it cannot be opened (a socket, or another user's pipe
+# after sudo), `cat`.
+_LOADER = (
+    "{ DV_PROGRAM=$(</dev/stdin); } 2>/dev/null || DV_PROGRAM=$(cat); "
+    f"case $DV_PROGRAM in *$'\\n'{shlex.quote(_END)}) ;; "
+    "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac; "
+    'eval "$DV_PROGRAM"\n'
+)
+
 _RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
 
 
@@ -64,11 +80,11 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     `result_token` marks the script's own result lines; it is a shell variable of the
     script, not exported, so nothing the script starts can print a line that counts."""
     body = _read(name)
-    lines = ["set -euo pipefail", "umask 022"]
+    lines = ["unset DV_PROGRAM", "set -euo pipefail", "umask 022"]
     for key in sorted(env):
         if not _ENV_NAME.match(key) or key.startswith("DV_"):
             continue
         lines.append(f"export {key}={shlex.quote(str(env[key]))}")
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
-    return "\n".join(lines) + "\n" + _helpers() + "\n" + body + "\n"
+    return _LOADER + "\n".join(lines) + "\n" + _helpers() + "\n" + body + "\n" + _END + "\n"
