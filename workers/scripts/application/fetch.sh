@@ -98,11 +98,26 @@ git_m() { git --git-dir="$mirror" "$@" </dev/null; }
 [ -n "$DEVOPNESS_GIT_URL" ] || dv_fail "the application has no repository URL"
 dv_log "fetching $DEVOPNESS_GIT_URL"
 if [ ! -d "$mirror" ]; then
-  git init -q --bare -- "$mirror.new" </dev/null
-  rm -rf -- "$mirror"
+  # No template: a mirror has no use for sample hooks.
+  git init -q --bare --template= -- "$mirror.new" </dev/null
+  if [ -e "$mirror" ] || [ -L "$mirror" ]; then rm -rf -- "$mirror"; fi
   mv -- "$mirror.new" "$mirror"
 fi
-git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
+# origin_is URL: the mirror's config names URL as its origin, as git wrote it (a value git
+# quotes or escapes never matches: git then writes it again).
+origin_is() {
+  local line section=""
+  [ -f "$mirror/config" ] || return 1
+  while IFS= read -r line; do
+    case $line in
+      '['*) section=$line ;;
+      $'\turl = '*)
+        if [ "$section" = '[remote "origin"]' ] && [ "${line#$'\turl = '}" = "$1" ]; then return 0; fi ;;
+    esac
+  done <"$mirror/config"
+  return 1
+}
+origin_is "$DEVOPNESS_GIT_URL" || git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
 if ! out=$(git_m fetch --prune --force --no-auto-gc origin \
   '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1); then
   printf '%s\n' "$out"
