@@ -130,7 +130,7 @@ fi
 # refused before they get here.
 commit_of() {
   local info fields=()
-  info=$(git_m log -1 --no-walk --no-show-signature \
+  info=$(git_m -c log.showSignature=false log -1 --no-walk \
     --format='%H%n%an%n%ae%n%cI%n%s' "$1" -- 2>/dev/null) || return 1
   mapfile -t fields <<<"$info"
   sha=${fields[0]:-}
