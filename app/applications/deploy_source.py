@@ -75,7 +75,7 @@ async def source_credential(
     if application.credential_id is None:
         return None
     credential = await CredentialRepository(session).usable_in(
-        application.credential_id, application.environment_id
+        application.credential_id, application.environment_id, relations=False
     )
     if credential is None or credential.provider_type != ProviderType.SOURCE.value:
         return None

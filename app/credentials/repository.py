@@ -52,13 +52,17 @@ class CredentialRepository:
             self.with_relations(select(Credential).where(Credential.id == credential_id))
         )
 
-    async def usable_in(self, credential_id: int, environment_id: int) -> Credential | None:
+    async def usable_in(
+        self, credential_id: int, environment_id: int, *, relations: bool = True
+    ) -> Credential | None:
         """The credential, only if a resource of `environment_id` may use it: linked to that
         environment and owned by the environment's organization (or, for a personal project,
         by that project). Asked on create, on update and again when an action runs, so a
-        credential that left the resource's scope is never opened for it."""
+        credential that left the resource's scope is never opened for it. `relations=False`
+        leaves its organization and creator unloaded (a deploy reads neither, per server)."""
+        options = self.with_relations if relations else (lambda stmt: stmt)
         credential: Credential | None = await self.session.scalar(
-            self.with_relations(
+            options(
                 select(Credential)
                 .join(
                     CredentialEnvironment,

@@ -2,7 +2,12 @@
 
 The rendered text is sent on the SSH session's stdin to `bash -s`: `set -euo pipefail`, the
 parameters as exported shell variables (quoted, so any value is data, never code), the
-shared helpers (`lib.sh`, then `lib/*.sh`), then the script itself.
+shared helpers (`lib.sh`, then the `lib/*.sh` families the script uses), then the script
+itself.
+
+`bash -s` reads its program one byte per system call (what it has not read stays on stdin
+for the commands it starts), some 90,000 of them for the helpers: the program's first line
+reads the rest in one go instead and runs it with `eval`, once all of it has arrived.
 """
 
 from __future__ import annotations
@@ -48,6 +53,70 @@ def _helpers() -> str:
     return "\n".join(parts)
 
 
+# The program's last line; a program cut short (a dropped connection) is not run at all.
+_END = "# devopness: end of program"
+# Read by `bash -s` itself, byte by byte: the rest of stdin in one read, through
+# /dev/stdin (no process) or, where it cannot be opened (a socket, or another user's pipe
+# after sudo), `cat`.
+_LOADER = (
+    "{ DV_PROGRAM=$(</dev/stdin); } 2>/dev/null || DV_PROGRAM=$(cat); "
+    f"case $DV_PROGRAM in *$'\\n'{shlex.quote(_END)}) ;; "
+    "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac; "
+    'eval "$DV_PROGRAM"\n'
+)
+
+# What a helper family defines: its functions, and the DV_ variables it sets at load time.
+_DEFINED = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(\)|^(DV_[A-Z0-9_]+)=", re.M)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A function named at run time (`"dv_runtime_source_$language"`, `"dv_${kind}_remove"`):
+# what comes before and after the expansion.
+_NAME_TEMPLATE = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*_)\$(?:\{[^}]*\}|[A-Za-z0-9_]+)([A-Za-z0-9_]*)"
+)
+
+
+@cache
+def _families() -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each `lib/*.sh` (in name order): its text and the names it defines."""
+    families = []
+    for path in sorted((SCRIPTS_DIR / "lib").glob("*.sh")):
+        text = path.read_text()
+        names = frozenset(a or b for a, b in _DEFINED.findall(text))
+        families.append((text, names))
+    return tuple(families)
+
+
+@cache
+def _helpers_for(name: str) -> str:
+    """`lib.sh` and the helper families script `name` needs: those defining a name the
+    script (or a family already needed) mentions, to a fixed point. Parsing all of them
+    costs bash several milliseconds a step; mentioning a name is enough, even in a
+    comment, so a family is never left out of a script that needs it."""
+    families = _families()
+    words: set[str] = set()
+    templates: set[tuple[str, str]] = set()
+
+    def mention(text: str) -> None:
+        words.update(_WORD.findall(text))
+        templates.update(_NAME_TEMPLATE.findall(text))
+
+    mention(_read(name) + "\n" + _read("lib"))
+    chosen: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for i, (text, names) in enumerate(families):
+            if i in chosen:
+                continue
+            if names & words or any(
+                n.startswith(head) and n.endswith(tail) for n in names for head, tail in templates
+            ):
+                chosen.add(i)
+                mention(text)
+                changed = True
+    return "\n".join([_read("lib"), *(families[i][0] for i in sorted(chosen))])
+
+
 _RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
 
 
@@ -64,11 +133,12 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     `result_token` marks the script's own result lines; it is a shell variable of the
     script, not exported, so nothing the script starts can print a line that counts."""
     body = _read(name)
-    lines = ["set -euo pipefail", "umask 022"]
+    lines = ["unset DV_PROGRAM", "set -euo pipefail", "umask 022"]
     for key in sorted(env):
         if not _ENV_NAME.match(key) or key.startswith("DV_"):
             continue
         lines.append(f"export {key}={shlex.quote(str(env[key]))}")
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
-    return "\n".join(lines) + "\n" + _helpers() + "\n" + body + "\n"
+    return (_LOADER + "\n".join(lines) + "\n" + _helpers_for(name) + "\n" + body + "\n"
+            + _END + "\n")

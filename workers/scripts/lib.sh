@@ -57,6 +57,16 @@ dv_block_replace() {
   }
 }
 
+# dv_app_dir: the directory of the application named by DEVOPNESS_APPLICATION_DIR_NAME
+# (its deploy's releases, its daemons' and cron jobs' working directory). dv_app_dir_set
+# puts it in DV_APP_DIR instead (no subshell: the deploy's steps ask for it often).
+dv_app_dir() {
+  printf '%s/%s' "${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}" "${DEVOPNESS_APPLICATION_DIR_NAME:?}"
+}
+dv_app_dir_set() {
+  DV_APP_DIR=${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}/${DEVOPNESS_APPLICATION_DIR_NAME:?}
+}
+
 # The init system in charge: systemd when it runs, else SysV-style `service` scripts
 # (containers and WSL without systemd).
 dv_init_system() {

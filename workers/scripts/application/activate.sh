@@ -4,7 +4,8 @@
 # installed; when a daemon does not start (its last output is in the log) or nginx refuses,
 # `current` switches back and the daemons restart in the previous release. Old releases beyond
 # `deployments_keep` are removed (never the live one, nor the one live before it).
-app_dir=$(dv_app_dir)
+dv_app_dir_set
+app_dir=$DV_APP_DIR
 meta="$app_dir/.devopness"
 dv_release_lock
 # The release this action's fetch step claimed ("" for a rollback).
@@ -16,9 +17,10 @@ live_id=$DV_LIVE
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   [ -n "$live_id" ] || dv_fail "there is no live release to roll back from"
   target=""
-  while IFS= read -r name; do
+  dv_release_ready
+  for name in "${DV_READY[@]}"; do
     if dv_release_older "$name" "$live_id"; then target=$name; fi
-  done < <(dv_release_ready)
+  done
   [ -n "$target" ] || dv_fail "there is no release older than the live release $live_id to roll back to"
   dv_log "rolling back from release $live_id to release $target"
 else
@@ -31,8 +33,7 @@ fi
 switch_to() {
   local tmp="$app_dir/.current.devopness-new"
   if [ -z "$1" ]; then rm -f -- "$app_dir/current"; return 0; fi
-  rm -f -- "$tmp"
-  ln -s -- "releases/$1" "$tmp"
+  ln -s -f -T -- "releases/$1" "$tmp"
   mv -T -f -- "$tmp" "$app_dir/current"
 }
 
@@ -107,17 +108,20 @@ if [ "$reload_failed" = 1 ]; then
 fi
 dv_result release "$target"
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
-  dv_result commit "$(cat -- "$meta/releases/$target.commit")"
+  commit=""
+  { IFS= read -r commit || true; } <"$meta/releases/$target.commit" || true
+  dv_result commit "$commit"
   dv_result clone_url "$DEVOPNESS_GIT_URL"
   # The action that deployed the release (a legacy release is named by it): the control
   # plane copies the commit's details from it.
-  origin=$(dv_release_owner "$target") || origin=""
-  dv_result release_action "$origin"
+  dv_release_owner_set "$target" || true
+  dv_result release_action "$DV_OWNER"
 fi
 
 # Keep the newest `deployments_keep` releases, the live one and the one live before it.
 keep=${DEVOPNESS_APP_KEEP:-5}
-mapfile -t releases < <(dv_release_ready)
+dv_release_ready
+releases=("${DV_READY[@]}")
 count=0
 for ((i = ${#releases[@]} - 1; i >= 0; i--)); do
   name=${releases[i]}

@@ -2,7 +2,8 @@
 # deploy's UTC time, workers/scripts/lib/release.sh), export the requested source into it
 # and write the application's variables there (see app/applications/remote.py).
 # Any failure removes the new release: `current` and the live release stay as they were.
-app_dir=$(dv_app_dir)
+dv_app_dir_set
+app_dir=$DV_APP_DIR
 meta="$app_dir/.devopness"
 mirror="$app_dir/repo.git"
 
@@ -11,24 +12,30 @@ if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   exit 0
 fi
 
-mkdir -p -- "$app_dir/releases" "$app_dir/shared" "$meta/releases" "$meta/actions"
+[ -d "$app_dir/shared" ] || mkdir -p -- "$app_dir/shared"
 dv_release_live
 live_id=$DV_LIVE
 
 # A rerun of this step (a lost connection) fills the folder this action claimed before.
 dv_release_of_action
 if [ -z "$DV_RELEASE" ] || [ ! -d "$app_dir/releases/$DV_RELEASE" ]; then
-  dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$(date -u +%s)}"
+  printf -v now '%(%s)T' -1
+  dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$now}"
+  release_id=$DV_RELEASE
+  # Where its files go: the folder just made (workers/scripts/lib/release.sh), empty.
+  release=$DV_RELEASE_DIR
+  fresh=1
+else
+  release_id=$DV_RELEASE
+  release=$(dv_release_dir "$release_id")
+  fresh=0
 fi
-release_id=$DV_RELEASE
-# Where its files go: the release's real folder (workers/scripts/lib/release.sh).
-release=$(dv_release_dir "$release_id")
 
-work=$(mktemp -d)
+work=""
 fetched=0
 finish() {
   local status=$?
-  rm -rf -- "$work"
+  [ -z "$work" ] || rm -rf -- "$work"
   if [ "$fetched" != 1 ]; then
     dv_release_remove "$release_id"
     [ "$status" -ne 0 ] && dv_log "release $release_id removed; the live release is unchanged"
@@ -43,31 +50,36 @@ trap finish EXIT
 # here (DEVOPNESS_APP_RUNNING_ACTIONS, as it was when this deploy was planned).
 for entry in "$app_dir"/releases/*; do
   [ -e "$entry" ] || [ -L "$entry" ] || continue  # a dangling link is a leftover too
-  id=$(basename -- "$entry")
+  id=${entry##*/}
   if [ "$id" = "$live_id" ] || [ "$id" = "$release_id" ] \
-    || [ -e "$meta/releases/$id.ready" ] || ! dv_release_key "$id" >/dev/null \
+    || [ -e "$meta/releases/$id.ready" ] || ! dv_release_key_set "$id" \
     || dv_release_older "$release_id" "$id"; then
     continue
   fi
-  if owner=$(dv_release_owner "$id"); then
-    [ "$owner" -gt "$DEVOPNESS_ACTION_ID" ] && continue
-    case " ${DEVOPNESS_APP_RUNNING_ACTIONS:-} " in *" $owner "*) continue ;; esac
+  if dv_release_owner_set "$id"; then
+    [ "$DV_OWNER" -gt "$DEVOPNESS_ACTION_ID" ] && continue
+    case " ${DEVOPNESS_APP_RUNNING_ACTIONS:-} " in *" $DV_OWNER "*) continue ;; esac
   fi
   dv_log "removing unfinished release $id"
   dv_release_remove "$id"
 done
 
-# Git authentication lives only in this temporary directory (0700), for this run.
-chmod 700 "$work"
+# Git authentication lives only in a temporary directory (0700, mktemp's), for this run;
+# a token only serves an http(s) URL (git asks no password over ssh:// or git://).
 export GIT_TERMINAL_PROMPT=0
+case $DEVOPNESS_GIT_URL in
+  [hH][tT][tT][pP]://* | [hH][tT][tT][pP][sS]://*) ask_token=${DEVOPNESS_GIT_TOKEN:-} ;;
+  *) ask_token="" ;;
+esac
+if [ -n "${DEVOPNESS_GIT_SSH_KEY:-}" ] || [ -n "$ask_token" ]; then work=$(mktemp -d); fi
 if [ -n "${DEVOPNESS_GIT_SSH_KEY:-}" ]; then
-  (umask 077; printf '%s\n' "$DEVOPNESS_GIT_SSH_KEY" | tr -d '\r' >"$work/deploy_key")
+  (umask 077; printf '%s\n' "${DEVOPNESS_GIT_SSH_KEY//$'\r'/}" >"$work/deploy_key")
   GIT_SSH_COMMAND="ssh -i $work/deploy_key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
   export GIT_SSH_COMMAND
 else
   export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
 fi
-if [ -n "${DEVOPNESS_GIT_TOKEN:-}" ]; then
+if [ -n "$ask_token" ]; then
   # git asks for the username and password; the token is read from this process'
   # environment, so it is never in a URL, a file or a command line.
   cat >"$work/askpass" <<'ASKPASS'
@@ -86,33 +98,69 @@ git_m() { git --git-dir="$mirror" "$@" </dev/null; }
 [ -n "$DEVOPNESS_GIT_URL" ] || dv_fail "the application has no repository URL"
 dv_log "fetching $DEVOPNESS_GIT_URL"
 if [ ! -d "$mirror" ]; then
-  git init -q --bare -- "$mirror.new" </dev/null
-  rm -rf -- "$mirror"
+  # No template: a mirror has no use for sample hooks.
+  git init -q --bare --template= -- "$mirror.new" </dev/null
+  if [ -e "$mirror" ] || [ -L "$mirror" ]; then rm -rf -- "$mirror"; fi
   mv -- "$mirror.new" "$mirror"
 fi
-git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
+# origin_is URL: the mirror's config names URL as its origin, as git wrote it (a value git
+# quotes or escapes never matches: git then writes it again).
+origin_is() {
+  local line section=""
+  [ -f "$mirror/config" ] || return 1
+  while IFS= read -r line; do
+    case $line in
+      '['*) section=$line ;;
+      $'\turl = '*)
+        if [ "$section" = '[remote "origin"]' ] && [ "${line#$'\turl = '}" = "$1" ]; then return 0; fi ;;
+    esac
+  done <"$mirror/config"
+  return 1
+}
+origin_is "$DEVOPNESS_GIT_URL" || git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
 if ! out=$(git_m fetch --prune --force --no-auto-gc origin \
   '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1); then
   printf '%s\n' "$out"
   dv_fail "could not fetch $DEVOPNESS_GIT_URL (check the URL and the deploy key or token)"
 fi
 
+# commit_of REV: whether REV names a commit of the mirror; sets sha and what is reported of
+# the commit (one git process for all of it). REV is one revision: names with revision
+# syntax in them (`..`, `^`, `~`, `:`, `@{`...) are no branch or tag git allows, and are
+# refused before they get here.
+commit_of() {
+  local info fields=()
+  info=$(git_m -c log.showSignature=false log -1 --no-walk \
+    --format='%H%n%an%n%ae%n%cI%n%s' "$1" -- 2>/dev/null) || return 1
+  mapfile -t fields <<<"$info"
+  sha=${fields[0]:-}
+  case $sha in '' | *[!0-9a-f]*) return 1 ;; esac
+  author_name=${fields[1]:-} author_email=${fields[2]:-}
+  commit_date=${fields[3]:-} commit_message=${fields[4]:-}
+}
+# ref_name_ok NAME: NAME can be a branch or tag (`git check-ref-format`'s rules that matter
+# to a revision).
+ref_name_ok() {
+  case $1 in '' | *..* | *@\{* | *[[:cntrl:]' ~^:?*[\']*) return 1 ;; esac
+}
+
 ref=$DEVOPNESS_DEPLOY_SOURCE_REF
 case $DEVOPNESS_DEPLOY_TYPE:$DEVOPNESS_DEPLOY_SOURCE_TYPE in
   redeploy:*)
     [ -n "$live_id" ] || dv_fail "there is no live release to redeploy: deploy first"
-    ref=$(cat -- "$meta/releases/$live_id.commit" 2>/dev/null) \
+    ref=""
+    { IFS= read -r ref || [ -n "$ref" ]; } 2>/dev/null <"$meta/releases/$live_id.commit" \
       || dv_fail "the live release $live_id has no recorded commit: deploy a branch, tag or commit"
     dv_log "redeploying commit $ref of the live release $live_id"
-    sha=$(git_m rev-parse -q --verify "$ref^{commit}") \
+    case $ref in *[!0-9a-fA-F]* | "") false ;; *) commit_of "$ref^{commit}" ;; esac \
       || dv_fail "commit $ref is no longer in the repository"
     ;;
   *:branch)
-    sha=$(git_m rev-parse -q --verify "refs/heads/$ref^{commit}") \
+    ref_name_ok "$ref" && commit_of "refs/heads/$ref^{commit}" \
       || dv_fail "branch '$ref' does not exist in $DEVOPNESS_GIT_URL"
     ;;
   *:tag)
-    sha=$(git_m rev-parse -q --verify "refs/tags/$ref^{commit}") \
+    ref_name_ok "$ref" && commit_of "refs/tags/$ref^{commit}" \
       || dv_fail "tag '$ref' does not exist in $DEVOPNESS_GIT_URL"
     ;;
   *:commit)
@@ -120,11 +168,10 @@ case $DEVOPNESS_DEPLOY_TYPE:$DEVOPNESS_DEPLOY_SOURCE_TYPE in
       *[!0-9a-fA-F]* | "") dv_fail "'$ref' is not a commit hash" ;;
     esac
     [ "${#ref}" -ge 4 ] || dv_fail "commit hash '$ref' is too short"
-    if ! sha=$(git_m rev-parse -q --verify "$ref^{commit}"); then
+    if ! commit_of "$ref^{commit}"; then
       # A commit no branch or tag holds: ask for it by hash (servers that allow it).
       git_m fetch -q origin "$ref" >/dev/null 2>&1 || true
-      sha=$(git_m rev-parse -q --verify "$ref^{commit}") \
-        || dv_fail "commit '$ref' is not in $DEVOPNESS_GIT_URL"
+      commit_of "$ref^{commit}" || dv_fail "commit '$ref' is not in $DEVOPNESS_GIT_URL"
     fi
     ;;
   *) dv_fail "unknown source type '$DEVOPNESS_DEPLOY_SOURCE_TYPE'" ;;
@@ -132,7 +179,7 @@ esac
 dv_log "deploying commit $sha into release $release_id"
 
 # Emptied (a rerun of this step fills it again), never removed: the name stays claimed.
-find "$release" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+if [ "$fresh" != 1 ]; then find "$release" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +; fi
 git_m archive --format=tar "$sha" | tar -x -C "$release" -f - \
   || dv_fail "could not export commit $sha"
 printf '%s\n' "$sha" >"$meta/releases/$release_id.commit"
@@ -192,7 +239,7 @@ done <<<"${DEVOPNESS_APP_FILES:-}"
 # written here.
 case $'\n'"${DEVOPNESS_NOOP_SCRIPTS:-}" in
   *$'\n'"application/build "*)
-    cp -- "$meta/releases/$release_id.commit" "$meta/releases/$release_id.ready"
+    printf '%s\n' "$sha" >"$meta/releases/$release_id.ready"
     dv_log "release $release_id is ready (nothing to build)"
     ;;
 esac
@@ -200,7 +247,7 @@ fetched=1
 dv_result release "$release_id"
 dv_result commit "$sha"
 dv_result clone_url "$DEVOPNESS_GIT_URL"
-dv_result commit_author_name "$(git_m log -1 --format=%an "$sha")"
-dv_result commit_author_email "$(git_m log -1 --format=%ae "$sha")"
-dv_result commit_date "$(git_m log -1 --format=%cI "$sha")"
-dv_result commit_message "$(git_m log -1 --format=%s "$sha")"
+dv_result commit_author_name "$author_name"
+dv_result commit_author_email "$author_email"
+dv_result commit_date "$commit_date"
+dv_result commit_message "$commit_message"

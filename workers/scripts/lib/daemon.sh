@@ -203,11 +203,6 @@ dv_daemon_restart() {
 # dv_sq VALUE: VALUE single-quoted for sh (any byte, newlines included, read back as is).
 dv_sq() { local q="'\\''"; printf "'%s'" "${1//\'/$q}"; }
 
-# dv_app_dir: the directory of the application named by DEVOPNESS_APPLICATION_DIR_NAME.
-dv_app_dir() {
-  printf '%s/%s' "${DEVOPNESS_APPLICATIONS_DIR:-${DEVOPNESS_APPS_DIR:-$HOME}}" "${DEVOPNESS_APPLICATION_DIR_NAME:?}"
-}
-
 # dv_app_release_root: the root directory of the application's live release, through
 # `current` (a process started there after a switch runs in the new release).
 dv_app_release_root() {

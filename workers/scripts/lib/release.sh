@@ -13,66 +13,79 @@
 #   actions/<action id>      the release that action's fetch step claimed
 #   releases/<name>.commit   the commit it holds; releases/<name>.ready once it is built
 
+# The deploy's steps run on every server of every deploy: these helpers start no process
+# where bash can do the work itself (no `$(...)` subshells, basename, date or sort); the
+# `*_set` forms put their answer in a variable.
+
 # dv_release_key NAME: a number that orders releases oldest first (legacy ids below every
-# timestamp); fails for a name that is no release of ours.
-dv_release_key() {
+# timestamp); fails for a name that is no release of ours. dv_release_key_set sets DV_KEY.
+dv_release_key_set() {
+  DV_KEY=""
   case $1 in
     [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]\ [0-9][0-9]:[0-9][0-9]:[0-9][0-9])
       local digits=${1//[!0-9]/}
-      printf '%s\n' "$((1000000000000000000 + 10#$digits))" ;;
+      DV_KEY=$((1000000000000000000 + 10#$digits)) ;;
     '' | *[!0-9]*) return 1 ;;
     *)
       [ "${#1}" -le 18 ] || return 1
-      printf '%s\n' "$((10#$1))" ;;
+      DV_KEY=$((10#$1)) ;;
   esac
+}
+dv_release_key() {
+  dv_release_key_set "$1" || return 1
+  printf '%s\n' "$DV_KEY"
 }
 
 # dv_release_older A B: A is a release older than release B.
 dv_release_older() {
-  local a b
-  a=$(dv_release_key "$1") && b=$(dv_release_key "$2") && [ "$a" -lt "$b" ]
+  local a
+  dv_release_key_set "$1" || return 1
+  a=$DV_KEY
+  dv_release_key_set "$2" && [ "$a" -lt "$DV_KEY" ]
 }
 
-# dv_release_sort: the release names on stdin (one a line), oldest first; other names
-# are left out.
-dv_release_sort() {
-  local name key
-  while IFS= read -r name; do
-    if key=$(dv_release_key "$name"); then printf '%s\t%s\n' "$key" "$name"; fi
-  done | sort -t $'\t' -k1,1n | cut -f2-
-}
-
-# dv_release_ready: the application's finished releases (built, folder present), oldest
-# first.
+# dv_release_ready: sets DV_READY to the application's finished releases (built, folder
+# present), oldest first. An insertion sort: an application keeps a handful of releases.
 dv_release_ready() {
-  local app_dir marker name
-  app_dir=$(dv_app_dir)
-  for marker in "$app_dir/.devopness/releases"/*.ready; do
+  local marker name i keys=()
+  DV_READY=()
+  dv_app_dir_set
+  for marker in "$DV_APP_DIR/.devopness/releases"/*.ready; do
     [ -e "$marker" ] || continue
-    name=$(basename -- "$marker" .ready)
-    if [ -d "$app_dir/releases/$name" ]; then printf '%s\n' "$name"; fi
-  done | dv_release_sort
+    name=${marker##*/}
+    name=${name%.ready}
+    [ -d "$DV_APP_DIR/releases/$name" ] && dv_release_key_set "$name" || continue
+    i=${#DV_READY[@]}
+    while [ "$i" -gt 0 ] && [ "${keys[i - 1]}" -gt "$DV_KEY" ]; do
+      keys[i]=${keys[i - 1]}; DV_READY[i]=${DV_READY[i - 1]}
+      i=$((i - 1))
+    done
+    keys[i]=$DV_KEY; DV_READY[i]=$name
+  done
 }
 
 # dv_release_live: sets DV_LIVE to the release `current` points to ("" when none).
 dv_release_live() {
   DV_LIVE=""
-  local link
-  link="$(dv_app_dir)/current"
-  if [ -L "$link" ]; then DV_LIVE=$(basename -- "$(readlink -- "$link")"); fi
+  local target
+  dv_app_dir_set
+  if [ -L "$DV_APP_DIR/current" ]; then
+    target=$(readlink -- "$DV_APP_DIR/current")
+    DV_LIVE=${target##*/}
+  fi
 }
 
 # dv_release_of_action: sets DV_RELEASE to the release this action (DEVOPNESS_ACTION_ID)
 # claimed, "" when it has none; a release named by the action's id is its own too (fetched
 # before the server's releases were named by time).
 dv_release_of_action() {
-  local app_dir record
-  app_dir=$(dv_app_dir)
-  record="$app_dir/.devopness/actions/${DEVOPNESS_ACTION_ID:?}"
+  local record
+  dv_app_dir_set
+  record="$DV_APP_DIR/.devopness/actions/${DEVOPNESS_ACTION_ID:?}"
   DV_RELEASE=""
   if [ -f "$record" ]; then
     IFS= read -r DV_RELEASE <"$record" || true
-  elif [ -d "$app_dir/releases/$DEVOPNESS_ACTION_ID" ]; then
+  elif [ -d "$DV_APP_DIR/releases/$DEVOPNESS_ACTION_ID" ]; then
     DV_RELEASE=$DEVOPNESS_ACTION_ID
   fi
 }
@@ -82,34 +95,49 @@ dv_release_dir() {
   (cd -P -- "$(dv_app_dir)/releases/$1" && pwd -P)
 }
 
-# dv_release_owner NAME: the id of the action that made release NAME (a legacy release is
-# named by it); fails when unknown.
-dv_release_owner() {
+# dv_release_owner_set NAME [TARGET]: sets DV_OWNER to the id of the action that made
+# release NAME (a legacy release is named by it; TARGET is its link's target when the
+# caller read it already); fails when unknown. dv_release_owner prints it.
+dv_release_owner_set() {
   local link target
-  link="$(dv_app_dir)/releases/$1"
-  if [ -L "$link" ]; then
+  DV_OWNER=""
+  dv_app_dir_set
+  link="$DV_APP_DIR/releases/$1"
+  if [ -n "${2:-}" ]; then
+    target=${2##*-}
+  elif [ -L "$link" ]; then
     target=$(readlink -- "$link")
     target=${target##*-}
   else
     target=$1
   fi
   case $target in '' | *[!0-9]*) return 1 ;; esac
-  printf '%s\n' "$target"
+  DV_OWNER=$target
+}
+dv_release_owner() {
+  dv_release_owner_set "$1" || return 1
+  printf '%s\n' "$DV_OWNER"
 }
 
 # dv_release_claim SECONDS: claim the release of that UTC second (epoch SECONDS) for this
 # action, or of the next free second: creating the link releases/<name> fails when the name
 # exists, so of two deploys of the same second each gets a release of its own. Then its
-# folder, and the record the action's later steps read; sets DV_RELEASE.
+# folder, and the record the action's later steps read; sets DV_RELEASE, and DV_RELEASE_DIR
+# to its folder.
 dv_release_claim() {
-  local app_dir meta t=$1 name store tries=0
-  app_dir=$(dv_app_dir)
+  local app_dir meta t=$1 name stamp store tries=0 dir missing=()
+  dv_app_dir_set
+  app_dir=$DV_APP_DIR
   meta="$app_dir/.devopness"
   case $t in '' | *[!0-9]*) dv_fail "bad release time '$t'" ;; esac
-  mkdir -p -- "$app_dir/releases" "$app_dir/.releases" "$meta/releases" "$meta/actions"
+  for dir in "$app_dir/releases" "$app_dir/.releases" "$meta/releases" "$meta/actions"; do
+    [ -d "$dir" ] || missing+=("$dir")
+  done
+  [ "${#missing[@]}" -eq 0 ] || mkdir -p -- "${missing[@]}"
   while :; do
-    name=$(date -u -d "@$t" '+%Y-%m-%d %H:%M:%S')
-    store="$(date -u -d "@$t" '+%Y%m%dT%H%M%SZ')-${DEVOPNESS_ACTION_ID:?}"
+    TZ=UTC0 printf -v name '%(%Y-%m-%d %H:%M:%S)T' "$t"
+    TZ=UTC0 printf -v stamp '%(%Y%m%dT%H%M%SZ)T' "$t"
+    store="$stamp-${DEVOPNESS_ACTION_ID:?}"
     if ln -s -T -- "../.releases/$store" "$app_dir/releases/$name" 2>/dev/null; then break; fi
     [ -e "$app_dir/releases/$name" ] || [ -L "$app_dir/releases/$name" ] \
       || dv_fail "could not create the release releases/$name"
@@ -121,33 +149,35 @@ dv_release_claim() {
   printf '%s\n' "$name" >"$meta/actions/$DEVOPNESS_ACTION_ID.new"
   mv -f -- "$meta/actions/$DEVOPNESS_ACTION_ID.new" "$meta/actions/$DEVOPNESS_ACTION_ID"
   DV_RELEASE=$name
+  DV_RELEASE_DIR="$app_dir/.releases/$store"
 }
 
 # dv_release_remove NAME: remove a release (its real folder first: an interruption leaves
 # a dangling link, which the next deploy removes as a leftover), what .devopness knows of
-# it and its action's record.
+# it and its action's record; one `rm`, which removes its arguments in order.
 dv_release_remove() {
-  local app_dir meta link target action claimed=""
+  local app_dir meta link target="" claimed="" gone=()
   [ -n "$1" ] || return 0
-  app_dir=$(dv_app_dir)
+  dv_app_dir_set
+  app_dir=$DV_APP_DIR
   meta="$app_dir/.devopness"
   link="${app_dir:?}/releases/$1"
-  action=$(dv_release_owner "$1") || action=""
   if [ -L "$link" ]; then
     target=$(readlink -- "$link")
     case ${target#../.releases/} in
       "$target" | '' | . | .. | */*) ;;  # not one of ours: only the link goes
-      *) rm -rf -- "$app_dir/.releases/${target#../.releases/}" ;;
+      *) gone+=("$app_dir/.releases/${target#../.releases/}") ;;
     esac
-    rm -f -- "$link"
-  else
-    rm -rf -- "$link"
   fi
-  if [ -n "$action" ] && [ -f "$meta/actions/$action" ]; then
-    IFS= read -r claimed <"$meta/actions/$action" || true
-    if [ "$claimed" = "$1" ]; then rm -f -- "$meta/actions/$action"; fi
+  gone+=("$link")
+  if dv_release_owner_set "$1" "$target" && [ -f "$meta/actions/$DV_OWNER" ]; then
+    IFS= read -r claimed <"$meta/actions/$DV_OWNER" || true
+    if [ "$claimed" = "$1" ]; then gone+=("$meta/actions/$DV_OWNER"); fi
   fi
-  rm -f -- "$meta/releases/$1".*
+  for target in "$meta/releases/$1".*; do
+    if [ -e "$target" ] || [ -L "$target" ]; then gone+=("$target"); fi
+  done
+  rm -rf -- "${gone[@]}"
 }
 
 # dv_release_lock: one switch of the application's `current` at a time (the activate step,
@@ -157,8 +187,9 @@ dv_release_remove() {
 dv_release_lock() {
   local meta
   dv_has flock || return 0
-  meta="$(dv_app_dir)/.devopness"
-  mkdir -p -- "$meta"
+  dv_app_dir_set
+  meta="$DV_APP_DIR/.devopness"
+  [ -d "$meta" ] || mkdir -p -- "$meta"
   exec 7>>"$meta/switch.lock"
   flock -w 600 7 || dv_fail "another deploy of this application is still switching its release (waited 600s)"
 }
