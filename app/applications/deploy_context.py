@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,9 @@ from app.static_options.catalog import LANGUAGE_RUNTIMES
 from app.variables import reserved
 from app.variables.repository import DeployableVariable, deployable_variables
 from app.virtual_hosts.models import VirtualHost
+
+# Per-session memo of the parts of a deploy's context alike on all its servers.
+_SHARED = "deploy_context_shared"
 
 # Application variables that steer the deployment itself (see app.applications.remote).
 CONTROL_VARIABLES = reserved.APPLICATION_SETTINGS
@@ -131,7 +134,14 @@ def runtime_env(settings: Settings, application: Application) -> dict[str, str]:
 def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
     box = SecretBox(settings)
 
-    async def build(session: AsyncSession, request: builtins.RunRequest) -> builtins.ScriptContext:
+    async def shared(session: AsyncSession, request: builtins.RunRequest
+                     ) -> tuple[Application, builtins.ScriptContext]:
+        """What every server of the deploy gets alike: read and decrypted once per action
+        (a deploy to N servers builds N contexts in one session)."""
+        memo = session.info.setdefault(_SHARED, {})
+        key = (request.action_id, request.resource_id)
+        if key in memo:
+            return cast(tuple[Application, builtins.ScriptContext], memo[key])
         application = await session.scalar(
             select(Application).where(Application.id == request.resource_id)
         )
@@ -153,28 +163,19 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         ssh_key = context.env.get("DEVOPNESS_GIT_SSH_KEY", "")
         if ssh_key:
             context.secrets.append(ssh_key)
-        daemons = await _linked_here(session, Daemon, application.id, request.server_id)
-        cronjobs = await _linked_here(session, CronJob, application.id, request.server_id)
         virtual_hosts = await session.scalar(
             select(VirtualHost.id).where(VirtualHost.application_id == application.id)
             .limit(1)
         )
+        created = await session.scalar(
+            select(Action.created_at).where(Action.id == request.action_id))
         context.env.update({
             "DEVOPNESS_APPLICATION_ID": str(application.id),
             "DEVOPNESS_APPLICATION_NAME": application.name,
             "DEVOPNESS_APP_KEEP": str(max(1, application.deployments_keep)),
             **_commands_env(application),
             **process_env(application),
-            **await _release_env(session, request),
-            "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(d.id) for d in daemons),
-            "DEVOPNESS_APP_DAEMONS": _lines(*(
-                (str(d.id), _b64(d.name), _b64(d.command), d.run_as_user,
-                 _b64(d.working_directory or "."), str(d.process_count)) for d in daemons
-            )),
-            "DEVOPNESS_APP_CRONJOBS": _lines(*(
-                (str(c.id), _b64(c.name), _b64(c.pattern), _b64(c.command), c.run_as_user)
-                for c in cronjobs
-            )),
+            "DEVOPNESS_RELEASE_TIME": str(int(created.timestamp())) if created else "",
             "DEVOPNESS_APP_RELOAD_NGINX": "1" if virtual_hosts is not None else "0",
             "DEVOPNESS_DEPLOY_TYPE": str(deployment.get("type") or "deploy"),
             "DEVOPNESS_DEPLOY_SOURCE_TYPE": str(deployment.get("source_type") or "branch"),
@@ -186,6 +187,28 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
             "DEVOPNESS_GIT_TOKEN": token,
         })
         context.env.update(runtime_env(settings, application))
+        memo[key] = (application, context)
+        return application, context
+
+    async def build(session: AsyncSession, request: builtins.RunRequest) -> builtins.ScriptContext:
+        application, alike = await shared(session, request)
+        context = builtins.ScriptContext()
+        context.env.update(alike.env)
+        context.secrets.extend(alike.secrets)
+        daemons = await _linked_here(session, Daemon, application.id, request.server_id)
+        cronjobs = await _linked_here(session, CronJob, application.id, request.server_id)
+        context.env.update({
+            "DEVOPNESS_APP_RUNNING_ACTIONS": await _running_here(session, request),
+            "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(d.id) for d in daemons),
+            "DEVOPNESS_APP_DAEMONS": _lines(*(
+                (str(d.id), _b64(d.name), _b64(d.command), d.run_as_user,
+                 _b64(d.working_directory or "."), str(d.process_count)) for d in daemons
+            )),
+            "DEVOPNESS_APP_CRONJOBS": _lines(*(
+                (str(c.id), _b64(c.name), _b64(c.pattern), _b64(c.command), c.run_as_user)
+                for c in cronjobs
+            )),
+        })
         context.env.update(noop_env(context.env))
         return context
 
@@ -221,12 +244,10 @@ def noop_env(env: dict[str, str]) -> dict[str, str]:
     return {builtins.NOOP_SCRIPTS: "".join(f"{name} Nothing to do: {why}\n" for name, why in noop)}
 
 
-async def _release_env(session: AsyncSession, request: builtins.RunRequest) -> dict[str, str]:
-    """What the fetch step names and keeps releases by (workers/scripts/lib/release.sh):
-    the deploy's time (when it was asked for, the same on every server it runs on) and the
-    application's other deploys still running on this server, whose unfinished releases
-    are not leftovers."""
-    created = await session.scalar(select(Action.created_at).where(Action.id == request.action_id))
+async def _running_here(session: AsyncSession, request: builtins.RunRequest) -> str:
+    """The application's other deploys still running on this server, whose unfinished
+    releases are not leftovers (workers/scripts/lib/release.sh; the releases are named by
+    the deploy's time, DEVOPNESS_RELEASE_TIME: when it was asked for, alike everywhere)."""
     running = await session.scalars(
         select(ActionTarget.action_id).distinct().join(Action, Action.id == ActionTarget.action_id)
         .where(
@@ -238,10 +259,7 @@ async def _release_env(session: AsyncSession, request: builtins.RunRequest) -> d
         )
         .order_by(ActionTarget.action_id)
     )
-    return {
-        "DEVOPNESS_RELEASE_TIME": str(int(created.timestamp())) if created else "",
-        "DEVOPNESS_APP_RUNNING_ACTIONS": " ".join(str(a) for a in running),
-    }
+    return " ".join(str(a) for a in running)
 
 
 def _commands_env(application: Application) -> dict[str, str]:
