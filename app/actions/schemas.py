@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import Row
 
 from app.actions import catalog
 from app.actions.models import Action as ActionModel
@@ -27,7 +28,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def from_row(schema: type[ModelT], row: object, **derived: Any) -> ModelT:
     """A response built from its ORM row: the fields in `derived` as given, every other
     one read from the row's attribute of the same name."""
-    fields = {name: getattr(row, name) for name in _read_names(schema, tuple(derived))}
+    if isinstance(row, Row):
+        # A plain row: its columns at once (what the schema does not name is ignored).
+        fields = row._asdict()
+    else:
+        fields = {name: getattr(row, name) for name in _read_names(schema, tuple(derived))}
     fields.update(derived)
     return schema.model_validate(fields)
 

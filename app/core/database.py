@@ -59,6 +59,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # PostgreSQL sessions run in UTC (build_engine)
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -141,6 +143,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def _postgresql_utc(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Timestamps come back in UTC whatever the server's default zone, as the very
+    # `datetime.UTC` (no conversion per value when thousands are read). A statement,
+    # not a startup option: connection poolers refuse unknown startup parameters.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    dbapi_connection.commit()
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
@@ -154,6 +166,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
     )
+    event.listen(engine.sync_engine, "connect", _postgresql_utc)
     # A bulk INSERT (the engine's log chunks) as one multi-row statement, not one Bind and
     # one socket write per row as psycopg's executemany sends them; psycopg2's dialect
     # does this by default.

@@ -23,7 +23,12 @@ class EnvironmentType(enum.StrEnum):
 
 class Environment(CallerPermissionsMixin, TimestampMixin, Base):
     __tablename__ = "environments"
-    __table_args__ = (Index("ix_environments_project_archived", "project_id", "archived_at"),)
+    __table_args__ = (
+        Index("ix_environments_project_archived", "project_id", "archived_at"),
+        # A project's environments are listed by name: a page is read off the index in
+        # order instead of sorting every environment of the project.
+        Index("ix_environments_project_name", "project_id", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
