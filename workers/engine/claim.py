@@ -4,6 +4,7 @@ the heartbeat that proves the worker alive and notices cancels, time limits and 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -15,6 +16,8 @@ from app.actions.models import Action, ActionStatus, ActionTarget, Pipeline, Rea
 from app.actions.repository import mark_unstarted_failed
 from app.core.database import utcnow
 from workers.engine.run import CLAIMABLE, SLOT_POLL_SECONDS, ActionRun, plain_update
+
+logger = logging.getLogger(__name__)
 
 
 async def claim_action(run: ActionRun) -> bool:
@@ -119,27 +122,37 @@ async def heartbeat(run: ActionRun) -> None:
     while True:
         await asyncio.sleep(interval)
         now = utcnow()
-        async with run.database.transaction() as session:
-            row = (
-                await session.execute(
-                    select(Action.status, Action.cancel_requested_at, Action.started_at,
-                           Action.time_limit_seconds, Action.worker_id)
-                    .where(Action.id == run.action_id)
-                )
-            ).one()
-            if loop.time() - last_beat >= beat_every:
-                last_beat = loop.time()
-                await session.execute(
-                    plain_update(Action)
-                    .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
-                    .values(heartbeat_at=now)
-                )
-                await session.execute(
-                    plain_update(ActionTarget)
-                    .where(ActionTarget.action_id == run.action_id,
-                           ActionTarget.status == ActionStatus.IN_PROGRESS)
-                    .values(heartbeat_at=now)
-                )
+        beat = loop.time() - last_beat >= beat_every
+        try:
+            async with run.database.transaction() as session:
+                row = (
+                    await session.execute(
+                        select(Action.status, Action.cancel_requested_at, Action.started_at,
+                               Action.time_limit_seconds, Action.worker_id)
+                        .where(Action.id == run.action_id)
+                    )
+                ).one()
+                if beat:
+                    await session.execute(
+                        plain_update(Action)
+                        .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
+                        .values(heartbeat_at=now)
+                    )
+                    await session.execute(
+                        plain_update(ActionTarget)
+                        .where(ActionTarget.action_id == run.action_id,
+                               ActionTarget.status == ActionStatus.IN_PROGRESS)
+                        .values(heartbeat_at=now)
+                    )
+        except Exception:
+            # A failed beat (PostgreSQL picked it as a deadlock victim against the state
+            # writer's updates of the same targets, a dropped connection...) is retried a
+            # second later: ending this task would get a live action reaped.
+            logger.warning("action %s: heartbeat failed, retrying", run.action_id,
+                           exc_info=True)
+            continue
+        if beat:
+            last_beat = loop.time()
         limit = row.time_limit_seconds or run.settings.action_time_limit_seconds
         if row.status != ActionStatus.IN_PROGRESS or row.worker_id != run.worker_id:
             run.request_stop("The action was finished by the reaper.")
