@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -58,17 +59,17 @@ async def try_claim(session: AsyncSession, target_id: int, server_id: int, limit
     result = await session.execute(
         update(ActionTarget)
         .where(and_(*conditions))
-        .values(
-            status=ActionStatus.IN_PROGRESS,
-            status_reason_code=ReasonCode.IN_PROGRESS,
-            status_message=None,
-            started_at=now,
-            heartbeat_at=now,
-            updated_at=now,
-        )
+        .values(_in_progress(now))
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _in_progress(now: datetime) -> dict[str, Any]:
+    """What a claimed slot writes on its target (one claim or a batch of them)."""
+    return {"status": ActionStatus.IN_PROGRESS, "status_reason_code": ReasonCode.IN_PROGRESS,
+            "status_message": None, "started_at": now, "heartbeat_at": now,
+            "updated_at": now}
 
 
 CLAIM_BATCH = 500  # targets per claiming transaction (bounds the statements' parameters)
@@ -126,14 +127,7 @@ async def _claim_many(session: AsyncSession, targets: Sequence[Any]) -> list[int
                 [ActionStatus.PENDING, ActionStatus.WAITING, ActionStatus.QUEUED]),
             in_use < ActionTarget.max_parallel_actions,
         )
-        .values(
-            status=ActionStatus.IN_PROGRESS,
-            status_reason_code=ReasonCode.IN_PROGRESS,
-            status_message=None,
-            started_at=now,
-            heartbeat_at=now,
-            updated_at=now,
-        )
+        .values(_in_progress(now))
         .returning(ActionTarget.id)
         .execution_options(synchronize_session=False)
     )
