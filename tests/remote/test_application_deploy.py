@@ -250,6 +250,14 @@ async def test_tag_commit_rollback_and_redeploy(
                            {"type": "deploy", "source_type": "branch", "source_ref": "nope"},
                            expect="failed")
     assert "branch 'nope' does not exist" in await remote.logs(client, missing)
+    # A branch or tag name is not a revision: `main^` would otherwise build main's parent,
+    # and `main@{1}` whatever the mirror's reflog held.
+    for source_type, ref in (("branch", "main^"), ("branch", "main@{1}"),
+                             ("branch", "main..main"), ("tag", "v1.0~1")):
+        refused = await deploy(client, remote, application.id,
+                               {"type": "deploy", "source_type": source_type,
+                                "source_ref": ref}, expect="failed")
+        assert f"{source_type} '{ref}' does not exist" in await remote.logs(client, refused)
     assert releases(remote, name) == before
     assert current(remote, name) == f"releases/{redeployed}"
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from app.actions.bus import action_topic
 from app.actions.listeners import ActionStateChanged, notify_state_changed
-from app.actions.models import Action, ActionStatus, ActionTarget, Pipeline, ReasonCode
+from app.actions.models import Action, ActionStatus, Pipeline, ReasonCode
 from app.actions.repository import mark_unstarted_failed
 from app.core.database import utcnow
 from workers.engine.run import CLAIMABLE, SLOT_POLL_SECONDS, ActionRun, plain_update
@@ -133,21 +133,18 @@ async def heartbeat(run: ActionRun) -> None:
                     )
                 ).one()
                 if beat:
+                    # The action's row only: its targets' rows belong to the state writer,
+                    # which updates many of them per transaction in its own order. A beat
+                    # that also updated them queued behind the writer and deadlocked with
+                    # it (500 targets), and the reaper then failed a live action.
                     await session.execute(
                         plain_update(Action)
                         .where(Action.id == run.action_id, Action.worker_id == run.worker_id)
                         .values(heartbeat_at=now)
                     )
-                    await session.execute(
-                        plain_update(ActionTarget)
-                        .where(ActionTarget.action_id == run.action_id,
-                               ActionTarget.status == ActionStatus.IN_PROGRESS)
-                        .values(heartbeat_at=now)
-                    )
         except Exception:
-            # A failed beat (PostgreSQL picked it as a deadlock victim against the state
-            # writer's updates of the same targets, a dropped connection...) is retried a
-            # second later: ending this task would get a live action reaped.
+            # A failed beat (a dropped connection, a failover) is retried a second later:
+            # ending this task would get a live action reaped.
             logger.warning("action %s: heartbeat failed, retrying", run.action_id,
                            exc_info=True)
             continue
