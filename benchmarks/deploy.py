@@ -84,7 +84,7 @@ def start_sshd(work: Path, sessions: int) -> tuple[subprocess.Popen[bytes], int]
 
 
 def start_git_host(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A bare repository with one commit of a few files, served by `git daemon`."""
+    """A bare repository with one commit of a few files, served over git:// (githost.py)."""
     base = work / "git"
     source = work / "source"
     identity = ["-c", "user.name=Bench", "-c", "user.email=bench@example.test",
@@ -101,10 +101,7 @@ def start_git_host(work: Path) -> tuple[subprocess.Popen[bytes], str]:
                    check=True)
     port = free_port()
     process = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", "--max-connections=0",
-         f"--base-path={base}",
-         "--listen=127.0.0.1", f"--port={port}", str(base)],
-        stderr=subprocess.DEVNULL,
+        [sys.executable, str(ROOT / "benchmarks" / "githost.py"), str(port), str(base)],
     )
     wait_port(port, process, "git daemon")
     return process, f"git://127.0.0.1:{port}/shop.git"
@@ -207,6 +204,20 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def failed_logs(http: httpx.Client, action: dict[str, Any]) -> str:
+    """The logs of the failed steps (the first three), so a failed run says why."""
+    logs = []
+    for target in action["targets"]:
+        for step in target.get("steps") or []:
+            if step["status"] == "failed" and len(logs) < 3:
+                body = http.get(f"/actions/{action['id']}/targets/{target['id']}/steps/"
+                                f"{step['order']}/logs").json()
+                lines = str((body.get("step") or {}).get("output") or "").splitlines()
+                logs.append(f"target {target['id']}, step {step['name']}:\n"
+                            + "\n".join(lines[-15:]))
+    return "\n".join(logs)
+
+
 def deploy(http: httpx.Client, application_id: int, n: int
            ) -> tuple[float, dict[str, list[float]], dict[str, Any]]:
     started = time.perf_counter()
@@ -216,7 +227,8 @@ def deploy(http: httpx.Client, application_id: int, n: int
     action = wait_action(http, int(response.headers["X-Devopness-Action-Id"]), wait=300)
     wall = time.perf_counter() - started
     if action["status"] != "completed":
-        raise RuntimeError(f"deploy failed: {action['status_reason_human_readable']}")
+        raise RuntimeError(f"deploy failed: {action['status_reason_human_readable']}\n"
+                           + failed_logs(http, action))
     assert len(action["targets"]) == n
     steps: dict[str, list[float]] = defaultdict(list)
     for target in action["targets"]:

@@ -605,6 +605,36 @@ async def test_deploys_of_the_same_second_get_folders_of_their_own(
     assert current(remote, application.name) in {f"releases/{n}" for n in names}
 
 
+async def test_a_new_release_sorts_after_every_release_there_is(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """Release names order rollbacks and pruning. On a server whose live release is named
+    ahead of the deploy's time (its clock went back; or, within one second, the name of a
+    release the deploy before pruned is free again), a new release still sorts after it."""
+    application = await new_application(db, remote, repo)
+    first = await deploy(client, remote, application.id)
+    old = release_of(first)
+    stamp = "%Y-%m-%d %H:%M:%S"
+    ahead = (datetime.strptime(old, stamp) + timedelta(hours=1)).strftime(stamp)
+    # The first release as it would be named had the server's clock been an hour ahead.
+    remote.sh(
+        f"cd {shlex.quote(application.name)} && "
+        f"mv -T {shlex.quote('releases/' + old)} {shlex.quote('releases/' + ahead)} && "
+        f"for k in commit ready; do mv {shlex.quote('.devopness/releases/' + old)}.$k "
+        f"{shlex.quote('.devopness/releases/' + ahead)}.$k; done && "
+        f"ln -sfn {shlex.quote('releases/' + ahead)} current && "
+        f"printf '%s\\n' {shlex.quote(ahead)} >.devopness/actions/{first['id']}"
+    )
+    second = await deploy(client, remote, application.id)
+    newer = release_of(second)
+    one_later = datetime.strptime(ahead, stamp) + timedelta(seconds=1)
+    assert newer == one_later.strftime(stamp)
+    assert releases(remote, application.name) == [ahead, newer]
+    assert current(remote, application.name) == f"releases/{newer}"
+    await deploy(client, remote, application.id, {"type": "rollback"})
+    assert current(remote, application.name) == f"releases/{ahead}"
+
+
 async def test_rollback_across_releases_named_by_action_id(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:

@@ -125,7 +125,7 @@ dv_release_owner() {
 # folder, and the record the action's later steps read; sets DV_RELEASE, and DV_RELEASE_DIR
 # to its folder.
 dv_release_claim() {
-  local app_dir meta t=$1 name stamp store tries=0 dir missing=()
+  local app_dir meta t=$1 name stamp store tries=0 dir missing=() entry newest=0 newest_name=""
   dv_app_dir_set
   app_dir=$DV_APP_DIR
   meta="$app_dir/.devopness"
@@ -134,6 +134,20 @@ dv_release_claim() {
     [ -d "$dir" ] || missing+=("$dir")
   done
   [ "${#missing[@]}" -eq 0 ] || mkdir -p -- "${missing[@]}"
+  # Names order the releases (rollback, pruning, leftovers), so a new one sorts after every
+  # release there is: a name of this second may be free again (its release pruned by the
+  # deploy before, all within one second) and the clock may have gone back (one `date`,
+  # only then).
+  for entry in "$app_dir"/releases/*; do
+    dv_release_key_set "${entry##*/}" || continue
+    [ "$DV_KEY" -le "$newest" ] || { newest=$DV_KEY newest_name=${entry##*/}; }
+  done
+  TZ=UTC0 printf -v name '%(%Y-%m-%d %H:%M:%S)T' "$t"
+  dv_release_key_set "$name"
+  if [ "$DV_KEY" -le "$newest" ] && [ -n "$newest_name" ]; then
+    t=$(TZ=UTC0 date -d "$newest_name" +%s) || dv_fail "bad release name '$newest_name'"
+    t=$((t + 1))
+  fi
   while :; do
     TZ=UTC0 printf -v name '%(%Y-%m-%d %H:%M:%S)T' "$t"
     TZ=UTC0 printf -v stamp '%(%Y%m%dT%H%M%SZ)T' "$t"
