@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from app.core.settings import Settings
 from tests.actions import fs
-from tests.actions.conftest import World, add_step, run_pipeline, step_log
+from tests.actions.conftest import World, add_step, run_pipeline, step_log, wait_action
 from tests.actions.ssh_servers import ShellSSHServer
+from tests.actions.test_workers import _create_action
+from workers.engine.executor import run_action
 
 
 async def test_steps_run_in_order_and_logs_are_stored(
@@ -188,3 +193,20 @@ def test_cipher_setting_accepts_only_current_ciphers() -> None:
     for weak in ("arcfour", "3des-cbc", "aes128-cbc", "nonsense", " , "):
         with pytest.raises(ValidationError, match="unsupported cipher"):
             Settings(_env_file=None, ssh_encryption_algs=weak)
+
+
+async def test_an_action_ends_without_waiting_for_the_write_interval(
+    client: httpx.AsyncClient, world: World, app: Any, settings: Settings
+) -> None:
+    """State is committed in batches every ENGINE_WRITE_INTERVAL_SECONDS; once every target
+    is done nothing more joins the batch, so the action's end is not held back by it."""
+    await add_step(client, world, "echo quick")
+    action_id = await _create_action(app, world, world.project.user_id)
+    slow_batches = settings.model_copy(update={"engine_write_interval_seconds": 120.0})
+    status = await asyncio.wait_for(
+        run_action(app.state.database, action_id, settings=slow_batches), 60
+    )
+    assert status == "completed"
+    done = await wait_action(client, world, action_id, wait=0)
+    assert done["status"] == "completed"
+    assert "quick" in (await step_log(client, world, done, order=1))["step"]["output"]

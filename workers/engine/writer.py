@@ -65,6 +65,7 @@ class StateWriter:
         self._queued = 0  # generation of the last change queued
         self._written = 0  # generation of the last change committed
         self._wake = asyncio.Event()
+        self._now = asyncio.Event()  # a flush nothing else will join is waiting
         self._committed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
@@ -75,7 +76,9 @@ class StateWriter:
 
     async def __aexit__(self, *_: object) -> None:
         try:
-            await self.flush()
+            # Every target is done: nothing will join this batch, and the action's final
+            # status waits for it (up to a whole tick at N = 1).
+            await self.flush(now=True)
         finally:
             if self._task is not None:
                 self._task.cancel()
@@ -103,11 +106,14 @@ class StateWriter:
         self._queued += 1
         self._wake.set()
 
-    async def flush(self) -> None:
-        """Return once everything queued before this call is committed."""
+    async def flush(self, *, now: bool = False) -> None:
+        """Return once everything queued before this call is committed; `now`: without
+        waiting for the rest of the tick."""
         wanted = self._queued
         if self._written >= wanted:
             return
+        if now:
+            self._now.set()
         self._wake.set()
         async with self._committed:
             await self._committed.wait_for(lambda: self._written >= wanted or self._dead())
@@ -122,7 +128,10 @@ class StateWriter:
             while True:
                 await self._wake.wait()
                 # Let the other targets' changes of this moment join the transaction.
-                await asyncio.sleep(self.tick)
+                if not self._now.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._now.wait(), self.tick)
+                self._now.clear()
                 self._wake.clear()
                 await self._write_batch()
         except BaseException as exc:
