@@ -22,10 +22,10 @@ def pipelines() -> Iterator[None]:
     yield
 
 
-async def pipeline_for(db: AsyncSession, tenant: Tenant) -> int:
+async def pipeline_for(db: AsyncSession, tenant: Tenant, resource_id: int = 5) -> int:
     """A deploy pipeline of an application of the tenant's environment."""
     pipeline = Pipeline(
-        name="Deploy application", resource_type="application", resource_id=5,
+        name="Deploy application", resource_type="application", resource_id=resource_id,
         operation="deploy", environment_id=tenant.environment.id,
         project_id=tenant.project.id, organization_id=tenant.organization.id,
         created_by=tenant.user.id,

@@ -5,14 +5,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.models import Pipeline
-from app.hooks import incoming as hook_service
+from app.actions.models import Action, Pipeline
 from app.hooks import verification
 from app.hooks.models import Hook, HookRequest
+from tests import resource_factories as rf
 from tests.factories_credentials import create_tenant
 from tests.hooks.conftest import create_hook, pipeline_for
 
@@ -70,18 +69,16 @@ async def test_incoming_hook_lifecycle_and_requests(
     assert (await client.post(f"/hooks/{hook['id']}/trigger", json={})).status_code == 404
 
 
-async def test_trigger_starts_the_action_through_the_engine_entry_point(
-    client: httpx.AsyncClient, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+async def test_trigger_starts_the_pipelines_action_on_the_applications_servers(
+    client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
-    calls: list[dict[str, Any]] = []
-
-    async def fake_start(session: AsyncSession, **kwargs: Any) -> int:
-        calls.append(kwargs)
-        return 77
-
-    monkeypatch.setattr(hook_service, "start_resource_action", fake_start)
+    """A hook's trigger starts a real action of its pipeline on the application's servers
+    (the engine runs it), and the request record names that action."""
     tenant = await create_tenant(db)
-    pipeline_id = await pipeline_for(db, tenant)
+    application = await rf.create_application(db, tenant)
+    server = await rf.create_server(db, tenant)
+    await rf.link(db, "application", application.id, server)
+    pipeline_id = await pipeline_for(db, tenant, resource_id=application.id)
     hook = await create_hook(
         client, tenant, pipeline_id,
         settings={"variables": [{"name": "branch", "path": "ref", "type": "string",
@@ -89,16 +86,25 @@ async def test_trigger_starts_the_action_through_the_engine_entry_point(
     )
     r = await client.post(f"/hooks/{hook['id']}/trigger", json={"ref": "main"})
     assert r.status_code == 200, r.text
-    assert r.headers["X-Devopness-Action-Id"] == "77"
-    [call] = calls
-    assert call["variables"] == {"branch": "main"} and call["pipeline_id"] == pipeline_id
-    assert call["triggered_from"].hook_id == hook["id"]
+    action_id = int(r.headers["X-Devopness-Action-Id"])
+    r = await client.get(f"/actions/{action_id}", params={"wait": 30}, headers=tenant.headers)
+    action = r.json()
+    assert action["type"] == "deploy" and action["pipeline_id"] == pipeline_id
+    assert (action["resource"]["type"], action["resource"]["id"]) == (
+        "application", application.id)
+    assert [t["resource_id"] for t in action["targets"]] == [server.id]
+    # The test's pipeline has no steps: its action completes without connecting.
+    assert action["status"] == "completed", action["status"]
     stored = (await db.scalars(select(HookRequest))).one()
-    assert stored.action_id == 77 and stored.response_status_code == 200
+    assert stored.action_id == action["id"] and stored.response_status_code == 200
+    row = await db.get(Action, action["id"])
+    assert row is not None
+    assert row.triggered_from["hook_id"] == hook["id"]
+    assert row.action_data is not None and row.action_data["variables"] == {"branch": "main"}
 
     r = await client.post(f"/hooks/{hook['id']}/trigger", json={"other": 1})
     assert r.status_code == 422 and "variables.branch" in r.json()["errors"]
-    assert len(calls) == 1
+    assert (await db.scalar(select(func.count()).select_from(Action))) == 1
 
 
 async def test_github_signature_and_form_payload(
