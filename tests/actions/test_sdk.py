@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from devopness import DevopnessClient
 from devopness.models import ActionPipelineCreate, StepPipelineCreate
@@ -21,6 +18,7 @@ from app.core.settings import Settings
 from tests.actions.conftest import APP_ID, World
 from tests.actions.ssh_servers import OpenSSHServer
 from tests.conftest import ROOT, free_port
+from tests.live import api_process
 
 
 @pytest.fixture
@@ -46,25 +44,8 @@ def engine_server(
         "DVP_TEST_ACCESS_FILE": str(access_file), "PYTHONPATH": str(ROOT),
     }
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "launcher.api:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/users/me", timeout=1).status_code == 401:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the server did not start")
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    with api_process(env, port, start_seconds=30):
+        yield url
 
 
 def _run_with_sdk(url: str, token: str) -> dict[str, Any]:
