@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -184,7 +185,14 @@ class ActionTarget(TimestampMixin, Base):
 
 class ActionStep(TimestampMixin, Base):
     __tablename__ = "action_steps"
-    __table_args__ = (UniqueConstraint("action_target_id", "order"),)
+    __table_args__ = (
+        UniqueConstraint("action_target_id", "order"),
+        # The steps that may have left processes on their server (workers/engine/plans.py
+        # looks for them before every action): few, whatever the history.
+        Index("ix_action_steps_left_running", "action_target_id",
+              postgresql_where=text("remote_process IS NOT NULL"),
+              sqlite_where=text("remote_process IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)

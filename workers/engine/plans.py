@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.actions import builtins
 from app.actions.models import FINISHED, Action, ActionStep, ActionTarget
@@ -142,6 +142,20 @@ async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int
                 plan.prepared.set()
 
 
+def left_running(action_id: int, server_ids: list[int]) -> Select[Any]:
+    """Steps of other actions on these servers that may have left processes there (the
+    partial index ix_action_steps_left_running keeps this off the steps' history)."""
+    return (
+        select(ActionTarget.server_id, ActionStep.id, ActionStep.remote_process)
+        .join(ActionTarget, ActionTarget.id == ActionStep.action_target_id)
+        .where(ActionTarget.server_id.in_(server_ids),
+               ActionStep.remote_process.is_not(None),
+               ActionStep.action_id != action_id,
+               ActionStep.status.in_(list(FINISHED)))
+        .order_by(ActionStep.id)
+    )
+
+
 async def _record_remote_processes(
     session: Any, action_id: int, targets: Sequence[Any], plans: dict[int, TargetPlan]
 ) -> None:
@@ -158,14 +172,6 @@ async def _record_remote_processes(
     servers = {t.server_id: t.id for t in targets if plans[t.id].on_server}
     if not servers:
         return
-    left = await session.execute(
-        select(ActionTarget.server_id, ActionStep.id, ActionStep.remote_process)
-        .join(ActionTarget, ActionTarget.id == ActionStep.action_target_id)
-        .where(ActionTarget.server_id.in_(list(servers)),
-               ActionStep.remote_process.is_not(None),
-               ActionStep.action_id != action_id,
-               ActionStep.status.in_(list(FINISHED)))
-        .order_by(ActionStep.id)
-    )
+    left = await session.execute(left_running(action_id, list(servers)))
     for row in left:
         plans[servers[row.server_id]].leftovers.append((row.id, row.remote_process))
