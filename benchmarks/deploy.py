@@ -9,8 +9,8 @@ credential are written to the database first; everything else goes through the A
 user does it: servers added with `POST /environments/{id}/servers` and connected by running
 their connect command (`GET /servers/{id}/commands`) on the machine, which provisions them;
 the application created linked to the N servers, its repository pointed at a loopback
-`git://` host (`benchmarks/githost.py`, `DEVOPNESS_GIT_URL`), then `POST /applications/{id}/deployments` and
-`GET /actions/{id}?wait=` until it completes.
+`git://` host (`benchmarks/githost.py`, `DEVOPNESS_GIT_URL`), then
+`POST /applications/{id}/deployments` and `GET /actions/{id}?wait=` until it completes.
 
 The floor, measured in the same run: a plain asyncssh script that does what the deploy
 does, over one SSH connection per server, all servers at once: fetch the commit into a

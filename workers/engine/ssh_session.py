@@ -29,6 +29,10 @@ def _public_key(text: str) -> asyncssh.SSHKey:
     return asyncssh.import_public_key(text)
 
 
+# Linux only; elsewhere the connection is made as asyncssh makes it.
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
 class _AckingProtocol(asyncio.Protocol):
     """Hands everything to asyncssh's connection, and acknowledges each read at once."""
 
@@ -57,9 +61,6 @@ class _AckingProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.inner.resume_writing()
-
-
-_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 class _PromptAcks:
