@@ -235,6 +235,7 @@ _COUNTING: contextvars.ContextVar[QueryCounter | None] = contextvars.ContextVar(
 class QueryCounter:
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.parameters: list[Any] = []  # each statement's, as the driver got them
 
     @property
     def count(self) -> int:
@@ -254,9 +255,11 @@ def count_queries(app: Any) -> Any:
         # of their own and would otherwise land in the count now and then.
         mine = _COUNTING.set(counter)
 
-        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any
+                   ) -> None:
             if _COUNTING.get() is counter:
                 counter.statements.append(statement)
+                counter.parameters.append(parameters)
 
         event.listen(engine, "before_cursor_execute", before)
         try:

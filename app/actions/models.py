@@ -125,7 +125,9 @@ class Action(TimestampMixin, Base):
     pipeline_id: Mapped[int | None] = mapped_column(
         ForeignKey("pipelines.id", ondelete="SET NULL"), index=True
     )
-    retry_of: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
+    retry_of: Mapped[int | None] = mapped_column(
+        ForeignKey("actions.id", ondelete="SET NULL"), index=True
+    )
     environment_id: Mapped[int | None] = mapped_column(
         ForeignKey("environments.id", ondelete="CASCADE"), index=True
     )
@@ -161,7 +163,11 @@ class Action(TimestampMixin, Base):
 
 class ActionTarget(TimestampMixin, Base):
     __tablename__ = "action_targets"
-    __table_args__ = (Index("ix_action_targets_server_status", "server_id", "status"),)
+    __table_args__ = (
+        Index("ix_action_targets_server_status", "server_id", "status"),
+        # A resource's actions (GET /actions/targets/{type}/{id}), newest first.
+        Index("ix_action_targets_resource", "resource_type", "resource_id", "action_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
