@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, event, pool, text
+from sqlalchemy import create_engine, event, make_url, pool, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.migrations import sync_url, upgrade
@@ -184,6 +184,17 @@ def _restore_process_globals(saved: dict[str, Any], settings: Settings) -> None:
     targets._resolvers.update(saved["resolvers"])
     targets._scopes.clear()
     targets._scopes.update(saved["scopes"])
+
+
+@pytest.fixture
+def postgresql(settings: Settings) -> str:
+    """For tests of PostgreSQL's own behaviour (row locks, backends, query plans): skips on
+    SQLite; the libpq URL of the test database."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's own behaviour: set TEST_DATABASE_URL to a PostgreSQL "
+                    "database (the PostgreSQL pass of CI runs it)")
+    return make_url(sync_url(settings.database_url)).set(drivername="postgresql") \
+        .render_as_string(hide_password=False)
 
 
 @pytest.fixture

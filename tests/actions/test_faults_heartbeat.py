@@ -15,11 +15,7 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
-from sqlalchemy import make_url
 
-from app.core.migrations import sync_url
-from app.core.settings import Settings
 from tests.actions.conftest import World, add_step
 from tests.actions.test_faults_broker import (  # noqa: F401  (fixtures)
     STALE,
@@ -33,15 +29,6 @@ from tests.actions.test_workers import _step_output
 STEP_SECONDS = STALE + 4
 
 
-@pytest.fixture
-def pg(settings: Settings) -> str:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("row locks and killable backends: PostgreSQL only "
-                    "(set TEST_DATABASE_URL to a PostgreSQL database)")
-    return make_url(sync_url(settings.database_url)).set(drivername="postgresql").render_as_string(
-        hide_password=False)
-
-
 async def _running(client: httpx.AsyncClient, world: World, action_id: int) -> None:
     deadline = time.monotonic() + 30
     while True:
@@ -53,7 +40,7 @@ async def _running(client: httpx.AsyncClient, world: World, action_id: int) -> N
 
 
 async def test_a_beat_whose_connection_is_killed_does_not_get_a_live_action_reaped(
-    client: httpx.AsyncClient, world: World, app: Any, pg: str,
+    client: httpx.AsyncClient, world: World, app: Any, postgresql: str,
     workers: list[subprocess.Popen[bytes]],  # noqa: F811
 ) -> None:
     await add_step(client, world, f"sleep {STEP_SECONDS}; echo ran-once")
@@ -61,8 +48,8 @@ async def test_a_beat_whose_connection_is_killed_does_not_get_a_live_action_reap
     await _running(client, world, action_id)
     # Hold the action's row so that the next beat waits on it, then kill the backend
     # running that beat (as a failover, an idle-in-transaction timeout or a DBA would).
-    with psycopg.connect(pg, autocommit=False) as holder, \
-            psycopg.connect(pg, autocommit=True) as admin:
+    with psycopg.connect(postgresql, autocommit=False) as holder, \
+            psycopg.connect(postgresql, autocommit=True) as admin:
         holder.execute("SELECT id FROM actions WHERE id = %s FOR UPDATE", (action_id,))
         deadline = time.monotonic() + 10
         while True:
@@ -82,7 +69,7 @@ async def test_a_beat_whose_connection_is_killed_does_not_get_a_live_action_reap
 
 
 async def test_targets_locked_longer_than_the_stale_limit_do_not_stop_the_heartbeat(
-    client: httpx.AsyncClient, world: World, app: Any, pg: str,
+    client: httpx.AsyncClient, world: World, app: Any, postgresql: str,
     workers: list[subprocess.Popen[bytes]],  # noqa: F811
 ) -> None:
     """The state writer updates target rows in its own order, many at a time; the heartbeat
@@ -91,7 +78,7 @@ async def test_targets_locked_longer_than_the_stale_limit_do_not_stop_the_heartb
     await add_step(client, world, f"sleep {STEP_SECONDS}; echo ran-once")
     action_id = await _start(client, world)
     await _running(client, world, action_id)
-    with psycopg.connect(pg, autocommit=False) as holder:
+    with psycopg.connect(postgresql, autocommit=False) as holder:
         holder.execute(
             "SELECT id FROM action_targets WHERE action_id = %s FOR UPDATE", (action_id,)
         )

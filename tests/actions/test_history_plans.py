@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.settings import Settings
 from tests import resource_factories as rf
 from tests.actions.conftest import World, add_step, run_pipeline
 from workers.engine.plans import left_running
@@ -59,11 +57,8 @@ def rows_read(plan: Any) -> dict[str, float]:
 
 
 async def test_a_new_action_does_not_read_the_steps_history(
-    client: httpx.AsyncClient, world: World, app: Any, settings: Settings
+    client: httpx.AsyncClient, world: World, app: Any, postgresql: str
 ) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("query plans of PostgreSQL, the production database "
-                    "(set TEST_DATABASE_URL; the PostgreSQL pass runs it)")
     await add_step(client, world, "echo history")
     action = await run_pipeline(client, world)
     assert action["status"] == "completed", action
@@ -87,15 +82,12 @@ async def test_a_new_action_does_not_read_the_steps_history(
 
 
 async def test_reads_of_actions_do_not_go_through_the_history(
-    client: httpx.AsyncClient, db: AsyncSession, app: Any, settings: Settings,
+    client: httpx.AsyncClient, db: AsyncSession, app: Any, postgresql: str,
     count_queries: Any,
 ) -> None:
     """`GET /actions/targets/server/{id}` (a server's actions) counts and pages through the
     actions that targeted that server, and `GET /actions/{id}` finds that action's retries,
     without reading every action or target ever run."""
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("query plans of PostgreSQL, the production database "
-                    "(set TEST_DATABASE_URL; the PostgreSQL pass runs it)")
     tenant = await rf.create_tenant(db)
     server = await rf.create_server(db, tenant)
     async with app.state.database.transaction() as session:

@@ -142,14 +142,14 @@ dv_release_claim() {
     dv_release_key_set "${entry##*/}" || continue
     [ "$DV_KEY" -le "$newest" ] || { newest=$DV_KEY newest_name=${entry##*/}; }
   done
-  TZ=UTC0 printf -v name '%(%Y-%m-%d %H:%M:%S)T' "$t"
-  dv_release_key_set "$name"
-  if [ "$DV_KEY" -le "$newest" ] && [ -n "$newest_name" ]; then
-    t=$(TZ=UTC0 date -d "$newest_name" +%s) || dv_fail "bad release name '$newest_name'"
-    t=$((t + 1))
-  fi
   while :; do
     TZ=UTC0 printf -v name '%(%Y-%m-%d %H:%M:%S)T' "$t"
+    dv_release_key_set "$name"
+    if [ "$DV_KEY" -le "$newest" ]; then
+      t=$(TZ=UTC0 date -d "$newest_name" +%s) || dv_fail "bad release name '$newest_name'"
+      t=$((t + 1))
+      continue
+    fi
     TZ=UTC0 printf -v stamp '%(%Y%m%dT%H%M%SZ)T' "$t"
     store="$stamp-${DEVOPNESS_ACTION_ID:?}"
     if ln -s -T -- "../.releases/$store" "$app_dir/releases/$name" 2>/dev/null; then break; fi
