@@ -63,8 +63,11 @@ class Settings(BaseSettings):
     # Safe with any number of API processes: on PostgreSQL every change to who may do what
     # reaches every process at commit (app/core/changes.py), and nothing is served from
     # these caches while that channel is down. Unused on SQLite.
+    # Off by default: a change notice reaches the other API processes a moment after the
+    # commit, and a request served in that moment still sees the old access (a revoked token
+    # answered 200 once in CI, under load). Opt in only where that window is acceptable.
     access_cache_seconds: float = Field(
-        default=300.0, ge=0,
+        default=0.0, ge=0,
         description="Longest a resolved token or permission set is reused (PostgreSQL; 0: off).",
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import PrincipalCache
+from app.core.changes import FeedCache
 from app.core.settings import Settings
 from tests.perf.world import seed
 
@@ -35,11 +36,14 @@ async def test_a_cached_read_skips_access_statements_until_access_changes(
     world = await seed(db, settings)
     await db.commit()
     feed = app.state.database.changes
+    default_cache = app.state.database.cache
     await feed.start()
     assert feed.live, "the access feed did not connect"
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     try:
-        # A fresh token cache: the seeding requests above ran before the feed was live.
+        # The cache is opt-in (ACCESS_CACHE_SECONDS); a fresh token cache: the seeding
+        # requests above ran before the feed was live.
+        app.state.database.cache = FeedCache(feed, 300.0)
         app.state.principal_cache = PrincipalCache(app.state.database.cache)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
                                      headers=world.headers) as client:
@@ -67,4 +71,6 @@ async def test_a_cached_read_skips_access_statements_until_access_changes(
             assert again > warm, (first, warm, again)
             assert await count() == warm
     finally:
+        app.state.database.cache = default_cache
+        app.state.principal_cache = PrincipalCache(default_cache)
         await feed.stop()
