@@ -127,7 +127,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restore_signals = drain_on_signals(asyncio.get_running_loop())
-        await database.changes.start()
         if runner is not None:
             runner.start()
         try:

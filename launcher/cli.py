@@ -52,13 +52,6 @@ def serve(
     if settings.is_sqlite and workers > 1:
         typer.echo("SQLite runs one worker process; use PostgreSQL to scale out.", err=True)
         workers = 1
-    if workers > 1 and settings.auth_cache_seconds > 0:
-        # Each worker would keep its own cache, and a token revoked through one worker
-        # would still be accepted by the others until their entries ran out.
-        typer.echo("AUTH_CACHE_SECONDS caches tokens in each process, so a revocation would "
-                   "not reach the other workers: unset it (or set 0) to run --workers "
-                   f"{workers}.", err=True)
-        raise typer.Exit(2)
     uvicorn.run(
         "launcher.api:create_app",
         factory=True,

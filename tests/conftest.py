@@ -23,6 +23,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, event, make_url, pool, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.auth import PrincipalCache
+from app.core.changes import AccessCache
+from app.core.database import access_generation
 from app.core.migrations import sync_url, upgrade
 from app.core.ratelimit import MemoryCounter
 from app.core.settings import Settings
@@ -216,9 +219,12 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         await runner.wait_idle()
     async with application.state.database.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
-            await conn.execute(table.delete())
+            if table is not access_generation:  # the migrations' row, not a test's
+                await conn.execute(table.delete())
     application.state.counter = MemoryCounter()
-    application.state.principal_cache.__init__()
+    database = application.state.database
+    database.cache = AccessCache(database.settings.access_cache_seconds)
+    application.state.principal_cache = PrincipalCache(database.cache)
     _restore_process_globals(application.state.test_globals, application.state.settings)
 
 

@@ -2,28 +2,24 @@
 
 Three kinds of bearer: a login JWT (bound to a revocable session), a personal access token
 (acts as its user) and a project API token (its project only, its role's permissions).
-A resolved token is reused by an API process only while its database's change feed
-(app/core/changes.py) is live and quiet: on PostgreSQL a revocation, an expiry change, a
-deactivated user or a role change notifies every process at commit, and each drops what
-it cached (`ACCESS_CACHE_SECONDS`). Without a live feed (SQLite, or the listening
-connection lost) every request checks its token with one indexed lookup, unless a single
-process is told to cache for a few seconds (`AUTH_CACHE_SECONDS`); revocation through that
-process clears its entry at once.
+A resolved token is reused by an API process under the database's access generation
+(app/core/changes.py): every request reads that generation first, and a revocation, an
+expiry change, a deactivated user or a role change, committed by any writer, moves it, so
+the next request on every process resolves the token again (`ACCESS_CACHE_SECONDS`).
 """
 
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.changes import FeedCache
+from app.core.changes import AccessCache
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.security import decode_access_token, hash_token, looks_like_jwt
@@ -59,62 +55,29 @@ class Principal:
 @dataclass
 class _CacheEntry:
     principal: Principal
-    valid_until: float
     expires_at: datetime
     last_used_written: datetime | None
-    # The change feed's generation it was read under; None: a process-local entry.
-    generation: int | None = None
 
 
 class PrincipalCache:
-    def __init__(self, feed_cache: FeedCache | None = None, max_entries: int = 10_000) -> None:
-        self._entries: dict[str, _CacheEntry] = {}
-        self._max = max_entries
-        self._feed = feed_cache
+    """Resolved bearer tokens, kept under the access generation they were read at."""
 
-    def begin(self) -> int | None:
-        """The feed generation a token lookup starts under (None: no live feed)."""
-        return self._feed.begin() if self._feed is not None else None
+    def __init__(self, access: AccessCache | None = None) -> None:
+        self._access = access if access is not None else AccessCache(0.0)
 
-    def ttl(self, settings: Settings, generation: int | None) -> float:
-        if generation is not None and self._feed is not None:
-            return self._feed.ttl
-        return settings.auth_cache_seconds
+    async def generation(self, session: AsyncSession) -> int | None:
+        return await self._access.generation(session)
 
-    def get(self, key: str) -> _CacheEntry | None:
-        entry = self._entries.get(key)
-        if entry is None:
+    def get(self, token: str, generation: int | None) -> _CacheEntry | None:
+        hit, entry = self._access.get(("token", token), generation)
+        if not hit:
             return None
-        stale = entry.generation is not None and (
-            self._feed is None or self._feed.begin() != entry.generation)
-        if (stale or entry.valid_until < time.monotonic()
-                or entry.expires_at <= datetime.now(UTC)):
-            self._entries.pop(key, None)
+        if entry.expires_at <= datetime.now(UTC):
             return None
-        return entry
+        return cast(_CacheEntry, entry)
 
-    def put(self, key: str, entry: _CacheEntry) -> None:
-        if entry.generation is not None and (
-                self._feed is None or self._feed.begin() != entry.generation):
-            return  # something changed while the token was read: do not keep it
-        if len(self._entries) >= self._max:
-            self._entries.clear()
-        self._entries[key] = entry
-
-    def forget_token(self, token_id: str) -> None:
-        for key, entry in list(self._entries.items()):
-            if entry.principal.token_id == token_id:
-                del self._entries[key]
-
-    def forget_session(self, session_id: int) -> None:
-        for key, entry in list(self._entries.items()):
-            if entry.principal.session_id == session_id:
-                del self._entries[key]
-
-    def forget_user(self, user_id: int) -> None:
-        for key, entry in list(self._entries.items()):
-            if entry.principal.user_id == user_id:
-                del self._entries[key]
+    def put(self, token: str, entry: _CacheEntry, generation: int | None) -> None:
+        self._access.put(("token", token), entry, generation)
 
 
 async def get_principal_cache(request: Request) -> PrincipalCache:
@@ -205,24 +168,17 @@ async def current_principal(
 ) -> Principal:
     token = _bearer(request)
     now = datetime.now(UTC)
-    entry = cache.get(token)
+    generation = await cache.generation(session)
+    entry = cache.get(token, generation)
     if entry is None:
-        generation = cache.begin()
         if looks_like_jwt(token):
             principal, expires_at = await _resolve_session(session, settings, token)
             last_used = None
         else:
             principal, expires_at, last_used = await _resolve_api_token(session, token)
-        ttl = cache.ttl(settings, generation)
-        entry = _CacheEntry(
-            principal=principal,
-            valid_until=time.monotonic() + ttl,
-            expires_at=expires_at,
-            last_used_written=last_used,
-            generation=generation,
-        )
-        if ttl > 0:
-            cache.put(token, entry)
+        entry = _CacheEntry(principal=principal, expires_at=expires_at,
+                            last_used_written=last_used)
+        cache.put(token, entry, generation)
     principal = entry.principal
     if principal.token_id is not None and (
         entry.last_used_written is None or now - entry.last_used_written >= LAST_USED_RESOLUTION

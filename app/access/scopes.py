@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access.auth import Principal
 from app.access.catalogue import ALL_PERMISSIONS, USER_ONLY_PERMISSIONS
 from app.access.visibility import linked_environment_ids
-from app.core.changes import FeedCache
+from app.core.changes import AccessCache
 from app.core.database import session_wrote
 from app.core.errors import Unauthenticated
 from app.environments.models import Environment
@@ -54,17 +54,17 @@ class PermissionResolver:
         # Projects the caller reaches only through some of their environments.
         self._partial_projects: set[int] = set()
         database = session.info.get("database")
-        self._cache: FeedCache | None = database.cache if database is not None else None
+        self._cache: AccessCache | None = database.cache if database is not None else None
 
     async def _cached(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """`read()`, or what it gave under the same key while no access rule changed."""
         cache = self._cache
-        if cache is None or session_wrote(self.session):
+        if cache is None or not cache.enabled or session_wrote(self.session):
             return await read()
-        hit, value = cache.get(key)
+        generation = await cache.generation(self.session)
+        hit, value = cache.get(key, generation)
         if hit:
             return cast(T, value)
-        generation = cache.begin()
         fresh = await read()
         if not session_wrote(self.session):
             cache.put(key, fresh, generation)

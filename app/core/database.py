@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, ma
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-from app.core.changes import ChangeFeed, FeedCache
+from app.core.changes import AccessCache
 from app.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+# Moved by triggers in every transaction that changes who may do what (migration 0015):
+# the access caches (app/core/changes.py) trust an entry only under the value it was read at.
+access_generation = Table(
+    "access_generation",
+    Base.metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
 
 
 class CallerPermissionsMixin:
@@ -181,12 +191,9 @@ class Database:
         self.settings = settings or get_settings()
         self.engine = build_engine(self.settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Started by the API's lifespan only: other processes read access fresh.
-        self.changes = ChangeFeed(None if self.settings.is_sqlite else self.settings.database_url)
-        self.cache = FeedCache(self.changes, self.settings.access_cache_seconds)
+        self.cache = AccessCache(self.settings.access_cache_seconds)
 
     async def dispose(self) -> None:
-        await self.changes.stop()
         await self.engine.dispose()
 
     @asynccontextmanager

@@ -52,23 +52,12 @@ class Settings(BaseSettings):
     email_verification_ttl_seconds: int = Field(default=48 * 3600, ge=300)
     password_reset_ttl_seconds: int = Field(default=3600, ge=300)
     token_max_lifetime_days: int = Field(default=366, ge=1)
-    # Off by default: a revocation clears only the cache of the process that handled it, so
-    # with several API processes another one would keep accepting the token until its entry
-    # ran out. `serve` refuses it with more than one worker.
-    auth_cache_seconds: float = Field(
-        default=0.0, ge=0,
-        description="How long a resolved bearer token is cached in-process (one API process only).",
-    )
-
-    # Safe with any number of API processes: on PostgreSQL every change to who may do what
-    # reaches every process at commit (app/core/changes.py), and nothing is served from
-    # these caches while that channel is down. Unused on SQLite.
-    # Off by default: a change notice reaches the other API processes a moment after the
-    # commit, and a request served in that moment still sees the old access (a revoked token
-    # answered 200 once in CI, under load). Opt in only where that window is acceptable.
+    # Safe with any number of API processes and writers: every request reads the database's
+    # access generation first, and every change to who may do what moves it at commit
+    # (app/core/changes.py), so a change is seen by the next request on every process.
     access_cache_seconds: float = Field(
-        default=0.0, ge=0,
-        description="Longest a resolved token or permission set is reused (PostgreSQL; 0: off).",
+        default=300.0, ge=0,
+        description="Longest a resolved token or permission set is reused (0: off).",
     )
 
     registration_open: bool = Field(default=True, description="Allow POST /users sign-ups.")

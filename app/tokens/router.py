@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, PrincipalCacheDep
+from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.access.routes import Route, add_routes, param
 from app.core.deps import SessionDep, SettingsDep
 from app.tokens import schemas
@@ -28,10 +28,8 @@ async def revoke_personal_access_token(
     personal_access_token_id: str,
     service: Service,
     principal: CurrentUserPrincipal,
-    cache: PrincipalCacheDep,
 ) -> Response:
     await service.revoke_personal(principal, personal_access_token_id)
-    cache.forget_token(personal_access_token_id)
     return Response(status_code=204)
 
 
@@ -40,10 +38,8 @@ async def rotate_personal_access_token(
     data: schemas.TokenRotate,
     service: Service,
     principal: CurrentUserPrincipal,
-    cache: PrincipalCacheDep,
 ) -> ApiToken:
     token = await service.rotate_personal(principal, personal_access_token_id, data)
-    cache.forget_token(personal_access_token_id)
     return token
 
 
@@ -52,10 +48,8 @@ async def revoke_project_api_token(
     token_id: str,
     service: Service,
     principal: CurrentPrincipal,
-    cache: PrincipalCacheDep,
 ) -> Response:
     await service.revoke_project(principal, project_id, token_id)
-    cache.forget_token(token_id)
     return Response(status_code=204)
 
 
@@ -65,10 +59,8 @@ async def rotate_project_api_token(
     data: schemas.TokenRotate,
     service: Service,
     principal: CurrentPrincipal,
-    cache: PrincipalCacheDep,
 ) -> ApiToken:
     token = await service.rotate_project(principal, project_id, token_id, data)
-    cache.forget_token(token_id)
     return token
 
 
@@ -85,12 +77,12 @@ add_routes(router, Service, [
           principal=CurrentUserPrincipal, tags=(PAT_TAG,), name="get_personal_access_token"),
     Route("DELETE", "/users/personal-access-tokens/{personal_access_token_id}/revoke",
           "revokeUserPersonalAccessToken", revoke_personal_access_token, None, 204,
-          extra=(param("cache", PrincipalCacheDep),), principal=CurrentUserPrincipal,
+          principal=CurrentUserPrincipal,
           tags=(PAT_TAG,), name="revoke_personal_access_token"),
     Route("POST", "/users/personal-access-tokens/{personal_access_token_id}/rotate",
           "rotateUserPersonalAccessToken", rotate_personal_access_token,
           schemas.PersonalAccessToken, None, schemas.TokenRotate,
-          extra=(param("cache", PrincipalCacheDep),), principal=CurrentUserPrincipal,
+          principal=CurrentUserPrincipal,
           tags=(PAT_TAG,), name="rotate_personal_access_token"),
     Route("GET", "/projects/{project_id:int}/tokens", "listProjectApiTokens", "list_project",
           list[schemas.ApiTokenRelation], paged=True, tags=(PROJECT_TAG,)),
@@ -99,9 +91,8 @@ add_routes(router, Service, [
     Route("GET", "/projects/{project_id:int}/tokens/{token_id}", "getProjectApiToken",
           "get_project", schemas.ApiToken, tags=(PROJECT_TAG,)),
     Route("DELETE", "/projects/{project_id:int}/tokens/{token_id}/revoke", "revokeProjectApiToken",
-          revoke_project_api_token, None, 204, extra=(param("cache", PrincipalCacheDep),),
-          tags=(PROJECT_TAG,)),
+          revoke_project_api_token, None, 204, tags=(PROJECT_TAG,)),
     Route("POST", "/projects/{project_id:int}/tokens/{token_id}/rotate", "rotateProjectApiToken",
           rotate_project_api_token, schemas.ApiToken, None, schemas.TokenRotate,
-          extra=(param("cache", PrincipalCacheDep),), tags=(PROJECT_TAG,)),
+          tags=(PROJECT_TAG,)),
 ])

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from app.access.auth import CurrentUserPrincipal, PrincipalCacheDep
+from app.access.auth import CurrentUserPrincipal
 from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
 from app.social_accounts.service import social_accounts_of
@@ -44,10 +44,8 @@ async def refresh_token_user(
     return _login_response(await service.refresh(data.refresh_token))
 
 
-async def logout_user(service: UserService, principal: Any, cache: Any) -> None:
+async def logout_user(service: UserService, principal: Any) -> None:
     await service.logout(principal.session_id)
-    if principal.session_id is not None:
-        cache.forget_session(principal.session_id)
 
 
 # Sign-up, verification, login and password reset need no principal; logout does.
@@ -71,7 +69,7 @@ add_routes(router, Service, [
           schemas.UserLoginResponse, body=schemas.UserRefreshToken, principal=None,
           tags=("Users",), options={"deprecated": True}),
     Route("GET", "/users/logout", "getUserLogout", logout_user, None, 204,
-          extra=(param("cache", PrincipalCacheDep),), tags=("Users",), name="logout_user",
+          tags=("Users",), name="logout_user",
           options={"deprecated": True}),
     Route("POST", "/users/password/send-reset-link", "sendResetLinkUserPassword",
           lambda service, data: service.send_reset_link(str(data.email)), None, 202,
@@ -88,10 +86,9 @@ add_routes(router, Service, [
     deprecated=True,
 )
 async def reset_password(
-    service: Service, data: schemas.PasswordUserReset, cache: PrincipalCacheDep
+    service: Service, data: schemas.PasswordUserReset
 ) -> schemas.PasswordResetResponse:
-    for session_id in await service.reset_password(data):
-        cache.forget_session(session_id)
+    await service.reset_password(data)
     return schemas.PasswordResetResponse(message="Your password has been reset.")
 
 

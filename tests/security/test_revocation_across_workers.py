@@ -39,7 +39,7 @@ def env() -> Iterator[dict[str, str]]:
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DATABASE}")
     variables = {k: v for k, v in os.environ.items()
-                 if k not in ("REDIS_URL", "AUTH_CACHE_SECONDS")}
+                 if k not in ("REDIS_URL", "ACCESS_CACHE_SECONDS")}
     variables.update(DATABASE_URL=PG_URL.rsplit("/", 1)[0] + f"/{DATABASE}",
                      SECRET_KEY="revocation-test-key")
     migrated = _cli(variables, "migrate")
@@ -100,9 +100,3 @@ def test_revoked_token_is_refused_by_every_worker(env: dict[str, str], tmp_path:
         except subprocess.TimeoutExpired:
             server.kill()
 
-
-def test_serve_refuses_a_token_cache_with_several_workers(env: dict[str, str]) -> None:
-    refused = _cli({**env, "AUTH_CACHE_SECONDS": "5"}, "serve", "--workers", "2",
-                   "--port", str(free_port()))
-    assert refused.returncode == 2
-    assert "AUTH_CACHE_SECONDS" in refused.stderr
