@@ -15,11 +15,8 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy import select
-
 from app.actions import listeners
 from app.actions.bus import SignalBus, get_bus
-from app.actions.models import Action
 from app.actions.repository import mark_unstarted_failed
 from app.core.database import Database
 from app.core.logging import request_id_var
@@ -58,8 +55,8 @@ async def run_action(
         action_id=action_id,
         worker_id=worker_id or default_worker_id(),
     )
-    request_id = await _request_id(database, action_id)
-    token = request_id_var.set(request_id or f"action-{action_id}")
+    # The request that started the action, once `claim_action` has read it.
+    token = request_id_var.set(f"action-{action_id}")
     try:
         status = await _run_claimed(run)
         if status is not None and not await listeners.drain(
@@ -69,15 +66,6 @@ async def run_action(
         return status
     finally:
         request_id_var.reset(token)
-
-
-async def _request_id(database: Database, action_id: int) -> str | None:
-    async with database.transaction() as session:
-        triggered = await session.scalar(
-            select(Action.triggered_from).where(Action.id == action_id)
-        )
-    value = (triggered or {}).get("request_id")
-    return str(value) if value else None
 
 
 async def _run_claimed(run: ActionRun) -> str | None:
