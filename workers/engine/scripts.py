@@ -70,14 +70,16 @@ _END = "# devopness: end of program"
 # Read by `bash -s` itself, byte by byte: the rest of stdin in one read, through
 # /dev/stdin (no process) or, where it cannot be opened (a socket, or another user's pipe
 # after sudo), `cat`.
-# `@LAZY@` is the length of the unparsed families at the program's start (ASCII only, so
-# the offset is the same in characters and bytes whatever the server's locale).
 _LOADER = (
     "{ DV_PROGRAM=$(</dev/stdin); } 2>/dev/null || DV_PROGRAM=$(cat); "
     f"case $DV_PROGRAM in *$'\\n'{shlex.quote(_END)}) ;; "
     "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac; "
-    'DV_LIBS=$DV_PROGRAM; eval "${DV_PROGRAM:@LAZY@}"\n'
+    'eval "$DV_PROGRAM"\n'
 )
+# With families sent unparsed: `@LAZY@` is the length of their text at the program's
+# start (ASCII only, so the offset is the same in characters and bytes whatever the
+# server's locale).
+_LAZY_PROGRAM = 'DV_LIBS=$DV_PROGRAM; eval "${DV_PROGRAM:@LAZY@}"\n'
 # Loads a family (its offset and length in DV_LIBS, a copy of the whole program: a copy
 # costs nothing, a slice counts characters), then makes the call that asked for it. No
 # `local`: bash scopes variables dynamically, and the family's functions would see them.
@@ -170,7 +172,8 @@ def _needed(name: str) -> tuple[int, ...]:
 def _layout(name: str, unused: frozenset[str]) -> tuple[str, str]:
     """(the families sent unparsed, what is parsed at once: `lib.sh`, the stubs and the
     other families) for script `name`, the families in `unused` unparsed if they can be."""
-    lazy, eager, stubs = [], [_read("lib"), _LAZY_LOADER], []
+    lazy: list[str] = []
+    eager, stubs = [_read("lib")], []
     offset = 0
     for i in _needed(name):
         text, names = _families()[i]
@@ -183,7 +186,8 @@ def _layout(name: str, unused: frozenset[str]) -> tuple[str, str]:
         stubs += [f'{f}() {{ dv__load {offset} {len(text)} {f} "$@"; }}' for f in functions]
         lazy.append(text)
         offset += len(text)
-    return "".join(lazy), "\n".join([*eager[:2], *stubs, *eager[2:]])
+    loader = [_LAZY_LOADER] if lazy else []
+    return "".join(lazy), "\n".join([eager[0], *loader, *stubs, *eager[1:]])
 
 
 _RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
@@ -210,5 +214,9 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
     lazy, helpers = _layout(name, _unused(name, env))
-    return (_LOADER.replace("@LAZY@", str(len(lazy))) + lazy + "\n".join(lines) + "\n"
-            + helpers + "\n" + body + "\n" + _END + "\n")
+    loader = _LOADER
+    if lazy:
+        loader = _LOADER.replace('eval "$DV_PROGRAM"\n',
+                                 _LAZY_PROGRAM.replace("@LAZY@", str(len(lazy))))
+    return (loader + lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + _END
+            + "\n")
