@@ -15,12 +15,17 @@ the application created linked to the N servers, its repository pointed at a loo
 The floor, measured in the same run: a plain asyncssh script that does what the deploy
 does, over one SSH connection per server, all servers at once: fetch the commit into a
 mirror, export it into a new release directory, switch `current` atomically (no virtual
-host serves the application, so neither the deploy nor the floor reloads nginx).
+host serves the application, so neither the deploy nor the floor reloads nginx). Twice per
+run, as the deploys: into a folder of its own for the run, so the first time it creates
+the mirror and fetches every object as a first deploy of the new application does (the
+first deploy's floor), then again into the same folder, where the mirror is up to date
+as for a redeploy (the redeploy's floor).
 
 Reported per N (median and range over `--repeat` runs): request-to-completed of the first
-deploy of a commit and of a redeploy of the same commit, the floor, their ratios, and per
-step (the action's step records) the median and the slowest target's duration, so the
-slowest step is visible. No assertions: it reports, it does not judge.
+deploy of a commit and of a redeploy of the same commit, the floors, their ratios (also
+the first deploy against the redeploy's floor, the one floor measured before 2026-12-04),
+and per step (the action's step records) the median and the slowest target's duration, so
+the slowest step is visible. No assertions: it reports, it does not judge.
 """
 
 from __future__ import annotations
@@ -264,7 +269,7 @@ def deploy(http: httpx.Client, application_id: int, n: int
 # ---- the floor ----------------------------------------------------------------------
 
 FLOOR_SCRIPT = r"""set -eu
-app="$HOME/floor"; mirror="$app/repo.git"; release="$app/releases/$RELEASE"
+app="$HOME/$APP"; mirror="$app/repo.git"; release="$app/releases/$RELEASE"
 mkdir -p "$app/releases"
 [ -d "$mirror" ] || git init -q --bare "$mirror"
 git --git-dir="$mirror" fetch -q --force "$GIT_URL" "+refs/heads/main:refs/heads/main"
@@ -276,14 +281,17 @@ mv -T -f "$app/.current-new" "$app/current"
 
 
 async def floor(users: list[str], port: int, key: asyncssh.SSHKey, git_url: str,
-                release: int) -> float:
+                app: str, release: int) -> float:
+    """Seconds to run the floor's script on every server at once, in folder `app` of the
+    user's home (a new one: what a first deploy does; one used before: a redeploy)."""
     async def one(user: str) -> None:
         async with asyncssh.connect(
             "127.0.0.1", port, username=user, client_keys=[key], known_hosts=None,
             agent_path=None, config=[],
         ) as conn:
             # sshd accepts no client environment here (no AcceptEnv): quoted assignments.
-            await conn.run(f"RELEASE={release} GIT_URL={shlex.quote(git_url)} bash -s",
+            await conn.run(f"APP={shlex.quote(app)} RELEASE={release} "
+                           f"GIT_URL={shlex.quote(git_url)} bash -s",
                            input=FLOOR_SCRIPT, check=True)
 
     started = time.perf_counter()
@@ -341,7 +349,7 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
             connected: list[int] = []
-            release = 0
+            run = 0
             for n in sizes:
                 while len(users) < n:
                     user, home = create_os_user()
@@ -356,12 +364,18 @@ def main() -> None:
                                                 connected[:n], git_url, n * 100 + attempt)
                     first, steps, phases = deploy(http, app_id, n)
                     again, steps_again, _ = deploy(http, app_id, n)
-                    release += 1
-                    floor_wall = asyncio.run(floor([u for u, _ in users[:n]], sshd_port,
-                                                   floor_key, git_url, release))
-                    rows.append((n, first, again, floor_wall, steps, steps_again, phases))
-                    print(f"N={n}: deploy {first:.2f}s redeploy {again:.2f}s "
-                          f"floor {floor_wall:.2f}s", file=sys.stderr, flush=True)
+                    run += 1
+                    logins = [u for u, _ in users[:n]]
+                    first_floor, again_floor = (
+                        asyncio.run(floor(logins, sshd_port, floor_key, git_url,
+                                          f"floor-{run}", release))
+                        for release in (1, 2)
+                    )
+                    rows.append((n, first, again, first_floor, steps, steps_again, phases,
+                                 again_floor))
+                    print(f"N={n}: deploy {first:.2f}s redeploy {again:.2f}s floors "
+                          f"{first_floor:.2f}s {again_floor:.2f}s", file=sys.stderr,
+                          flush=True)
     finally:
         for process in reversed(processes):
             with contextlib.suppress(ProcessLookupError):
@@ -376,14 +390,17 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\nMedian (range) over {args.repeat} deploys per size\n")
-    print("| N | deploy (s) | redeploy same commit (s) | floor (s) | deploy / floor "
-          "| redeploy / floor |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| N | deploy (s) | redeploy same commit (s) | floor of a first deploy (s) "
+          "| floor of a redeploy (s) | deploy / its floor | redeploy / its floor "
+          "| deploy / redeploy's floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         runs = [r for r in rows if r[0] == n]
         print(f"| {n} | {cell([r[1] for r in runs])} | {cell([r[2] for r in runs])} "
-              f"| {cell([r[3] for r in runs])} | {cell([r[1] / r[3] for r in runs], 'x')} "
-              f"| {cell([r[2] / r[3] for r in runs], 'x')} |")
+              f"| {cell([r[3] for r in runs])} | {cell([r[7] for r in runs])} "
+              f"| {cell([r[1] / r[3] for r in runs], 'x')} "
+              f"| {cell([r[2] / r[7] for r in runs], 'x')} "
+              f"| {cell([r[1] / r[7] for r in runs], 'x')} |")
     print("\nPer step, first deploy: median over targets and runs (slowest target's, median "
           "over runs), seconds\n")
     names = list(dict.fromkeys(name for r in rows for name in r[4]))

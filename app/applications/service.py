@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
 from app.actions.models import Action, Pipeline
+from app.actions.repository import PipelineRepository
 from app.actions.start import register_deploy_data
 from app.applications.models import Application
 from app.applications.remote import deployment_data
@@ -158,13 +159,20 @@ class ApplicationService(EnvironmentResourceService[Application]):
     ) -> int:
         """Start a deployment (see `app.applications.remote`); the action's `action_data`
         holds what was asked for, then the deployed commit and release."""
-        application = await self.get(principal, application_id, "deploy")
-        pipeline_id = None
+        # Not `self.get`: the services on the servers are for showing an application.
+        application = await super().get(principal, application_id, "deploy")
+        pipeline_id: int | None
         if data.pipeline_id is not None:
             pipeline_id = await self._deploy_pipeline(principal, application, data.pipeline_id)
+        else:
+            default = await PipelineRepository(self.session).default_for(
+                self.resource_type, application.id, "deploy")
+            pipeline_id = default.id if default is not None else None
         action_data = await deployment_data(
             self.session, application, data.type, data.source_type, data.source_ref
         )
+        if pipeline_id is not None:
+            action_data["deployment"]["pipeline_id"] = pipeline_id
         action_id = await start_operation(
             self.session,
             principal,
@@ -178,9 +186,12 @@ class ApplicationService(EnvironmentResourceService[Application]):
             action_data=action_data,
             pipeline_id=pipeline_id,
         )
+        if pipeline_id is not None:
+            return action_id
         action = await self.session.get(Action, action_id)
         if action is not None and action.pipeline_id is not None:
-            # The pipeline is only known once the action exists.
+            # A default pipeline made by this deploy (an application from before the
+            # deploy had one) is only known once the action exists.
             deployment = dict(action_data["deployment"], pipeline_id=action.pipeline_id)
             action.action_data = dict(action_data, deployment=deployment)
             await self.session.flush()

@@ -142,6 +142,36 @@ async def test_deployments(client: httpx.AsyncClient, db: AsyncSession) -> None:
         client, r, t, resource_type="application", resource_id=application.id,
         operation="deploy", server_ids=[server.id],
     )
+    # The deploy made the application's default pipeline: its id is recorded too.
+    action = await db.get(Action, int(r.headers["X-Devopness-Action-Id"]))
+    assert action is not None and action.action_data is not None
+    assert action.pipeline_id
+    assert action.action_data["deployment"]["pipeline_id"] == action.pipeline_id
+
+
+async def test_a_deployment_records_the_pipeline_it_runs(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    t = await f.create_tenant(db)
+    server = await f.create_server(db, t)
+    r = await client.post(f"/environments/{t.environment.id}/applications", json=body(
+        linked_resources=[{"resource_type": "server", "resource_id": server.id}]),
+        headers=t.headers)
+    application_id = r.json()["id"]
+    r = await client.get(f"/pipelines/application/{application_id}", headers=t.headers)
+    default = next(p["id"] for p in r.json() if p["operation"] == "deploy")
+    r = await client.post(f"/pipelines/application/{application_id}", json={
+        "name": "another deploy", "operation": "deploy"}, headers=t.headers)
+    assert r.status_code in (200, 201), r.text
+    chosen = r.json()["id"]
+    for asked, pipeline in (({}, default), ({"pipeline_id": chosen}, chosen)):
+        r = await client.post(f"/applications/{application_id}/deployments",
+                              json={"type": "deploy", **asked}, headers=t.headers)
+        assert r.status_code == 204, r.text
+        action = await db.get(Action, int(r.headers["X-Devopness-Action-Id"]))
+        assert action is not None and action.action_data is not None
+        assert action.pipeline_id == pipeline
+        assert action.action_data["deployment"]["pipeline_id"] == pipeline
 
 
 @pytest.mark.parametrize(

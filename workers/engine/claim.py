@@ -15,13 +15,16 @@ from app.actions.listeners import ActionStateChanged, notify_state_changed
 from app.actions.models import Action, ActionStatus, Pipeline, ReasonCode
 from app.actions.repository import mark_unstarted_failed
 from app.core.database import utcnow
+from app.core.logging import request_id_var
 from workers.engine.run import CLAIMABLE, SLOT_POLL_SECONDS, ActionRun, plain_update
 
 logger = logging.getLogger(__name__)
 
 
 async def claim_action(run: ActionRun) -> bool:
-    """Take the action for this worker; waits while its pipeline runs its maximum."""
+    """Take the action for this worker; waits while its pipeline runs its maximum. From
+    the first read on, what runs logs under the request id that started the action
+    (`request_id_var`, reset by the caller)."""
     marked_waiting = False
     loop = asyncio.get_running_loop()
     last_beat = loop.time()
@@ -29,7 +32,10 @@ async def claim_action(run: ActionRun) -> bool:
         # A waiting action is held by this worker: it heartbeats like a running one, so
         # that the sweep re-sends it if this worker dies while it waits.
         beat = loop.time() - last_beat >= run.settings.action_heartbeat_seconds
-        claimed, waiting = await _try_claim(run, mark_waiting=not marked_waiting, beat=beat)
+        claimed, waiting, request_id = await _try_claim(
+            run, mark_waiting=not marked_waiting, beat=beat)
+        if request_id:
+            request_id_var.set(request_id)
         last_beat = loop.time() if beat else last_beat
         await run.bus.publish(action_topic(run.action_id))
         if claimed or (waiting and not marked_waiting):
@@ -44,23 +50,29 @@ async def claim_action(run: ActionRun) -> bool:
 
 async def _try_claim(
     run: ActionRun, *, mark_waiting: bool, beat: bool = False
-) -> tuple[bool, bool]:
-    """(claimed, still waiting for a pipeline slot)."""
+) -> tuple[bool, bool, str | None]:
+    """(claimed, still waiting for a pipeline slot, the request id that started it)."""
     now = utcnow()
     async with run.database.transaction() as session:
+        # The request id comes with this read: a transaction of its own before the claim
+        # cost a deploy to one server 2 to 4 ms.
         pipeline = (
             await session.execute(
-                select(Pipeline.id, Pipeline.max_parallel_actions)
-                .join(Action, Action.pipeline_id == Pipeline.id)
+                select(Action.triggered_from, Pipeline.id, Pipeline.max_parallel_actions)
+                .outerjoin(Pipeline, Action.pipeline_id == Pipeline.id)
                 .where(Action.id == run.action_id)
             )
         ).first()
+        if pipeline is None:
+            return False, False, None
+        request_id = (pipeline.triggered_from or {}).get("request_id")
+        request_id = str(request_id) if request_id else None
         conditions = [
             Action.id == run.action_id,
             Action.status.in_(CLAIMABLE),
             Action.cancel_requested_at.is_(None),
         ]
-        if pipeline is not None and pipeline.max_parallel_actions > 0:
+        if pipeline.id is not None and pipeline.max_parallel_actions > 0:
             if session.get_bind().dialect.name == "postgresql":
                 # Serialises claims on this pipeline across workers (see slots.py).
                 await session.execute(
@@ -89,10 +101,10 @@ async def _try_claim(
             )
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            return True, False
+            return True, False, request_id
         action = await session.get(Action, run.action_id)
         if action is None:
-            return False, False
+            return False, False, request_id
         if action.status in CLAIMABLE and action.cancel_requested_at is None:
             if mark_waiting:
                 action.status = ActionStatus.WAITING
@@ -100,7 +112,7 @@ async def _try_claim(
             if mark_waiting or beat:
                 action.worker_id = run.worker_id
                 action.heartbeat_at = now
-            return False, True
+            return False, True, request_id
         # Redelivered after its worker died (acks_late): never run steps twice;
         # fail it now if nobody is heartbeating it any more.
         stale = now - timedelta(seconds=run.settings.action_stale_seconds)
@@ -110,7 +122,7 @@ async def _try_claim(
             await mark_unstarted_failed(
                 session, run.action_id, "The worker running this action stopped."
             )
-        return False, False
+        return False, False, request_id
 
 
 async def heartbeat(run: ActionRun) -> None:

@@ -16,7 +16,7 @@ from app.actions import builtins
 from app.actions.models import FINISHED, Action, ActionStep, ActionTarget
 from app.actions.targets import ServerAccess, load_accesses
 from workers.engine.remote_process import process_record
-from workers.engine.run import ActionRun, StepSpec, plain_update
+from workers.engine.run import OPEN, ActionRun, StepSpec, plain_update
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +48,22 @@ class TargetPlan:
         return found + (list(self.context.secrets) if self.context else [])
 
 
-async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, TargetPlan]:
-    """What the targets need before they connect, read in one transaction: the steps of
-    all targets in one query, the servers' access in one query, the records of what each
-    step will start. Built-in step parameters come after (`build_contexts`): a target
-    connects meanwhile and waits for them before its first step."""
+async def load_plans(run: ActionRun) -> tuple[Sequence[Any], dict[int, TargetPlan]]:
+    """The action's open targets (`id`, `server_id`, `max_parallel_actions`,
+    `resource_type`) and what they need before they connect, read in one transaction:
+    the steps of all targets in one query, the servers' access in one query, the records
+    of what each step will start. Built-in step parameters come after (`build_contexts`):
+    a target connects meanwhile and waits for them before its first step."""
     plans: dict[int, TargetPlan] = {}
     async with run.database.transaction() as session:
+        targets = (
+            await session.execute(
+                select(ActionTarget.id, ActionTarget.server_id,
+                       ActionTarget.max_parallel_actions, ActionTarget.resource_type)
+                .where(ActionTarget.action_id == run.action_id, ActionTarget.status.in_(OPEN))
+                .order_by(ActionTarget.id)
+            )
+        ).all()
         rows = (
             await session.execute(
                 select(ActionStep.action_target_id, ActionStep.id, ActionStep.order,
@@ -93,17 +102,18 @@ async def load_plans(run: ActionRun, targets: Sequence[Any]) -> dict[int, Target
             else:
                 plan.access = access
         await _record_remote_processes(session, run.action_id, targets, plans)
-    return plans
+    return targets, plans
 
 
 async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int, TargetPlan]
                          ) -> None:
-    """The built-in steps' parameters of each target, in one transaction; each target is
-    released as soon as its own are ready. The parts that do not depend on the server
-    (the action's row) are read once."""
+    """The built-in steps' parameters of each target, in one transaction; the targets are
+    released together once all are ready (see `executor`). The parts that do not depend
+    on the server (the action's row) are read once."""
     waiting = [t for t in targets if not plans[t.id].prepared.is_set()]
     if not waiting:
         return
+    ready: set[int] = set()
     try:
         async with run.database.transaction() as session:
             action = (
@@ -130,16 +140,16 @@ async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int
                 except Exception as exc:
                     logger.warning("target %s cannot be prepared", target.id, exc_info=True)
                     plan.load_error = str(exc) or type(exc).__name__
-                finally:
-                    plan.prepared.set()
+                ready.add(target.id)
     except Exception as exc:
         logger.warning("action %s: step parameters cannot be read", run.action_id,
                        exc_info=True)
         for target in waiting:
-            plan = plans[target.id]
-            if not plan.prepared.is_set():
-                plan.load_error = str(exc) or type(exc).__name__
-                plan.prepared.set()
+            if target.id not in ready:
+                plans[target.id].load_error = str(exc) or type(exc).__name__
+    finally:
+        for target in waiting:
+            plans[target.id].prepared.set()
 
 
 def left_running(action_id: int, server_ids: list[int]) -> Select[Any]:

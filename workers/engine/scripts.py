@@ -8,6 +8,18 @@ itself.
 `bash -s` reads its program one byte per system call (what it has not read stays on stdin
 for the commands it starts), some 90,000 of them for the helpers: the program's first line
 reads the rest in one go instead and runs it with `eval`, once all of it has arrived.
+
+Parsing costs bash about 0.1 ms a kilobyte, and the activate step carries 60 KB of helpers
+(daemons, nginx, cron jobs) that a deploy without daemons, virtual hosts or cron jobs
+never calls: 7 ms of CPU a server. A script names such families and when it uses them
+(`# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS`, or `VAR=value`):
+when no condition naming a family holds, the family is sent unparsed at the program's
+start and parsed on first use, if any. For each function it defines, a one-line stub
+loads the family (an `eval` of its slice of the program, cut by offset: a pattern match
+over 70 KB costs bash seconds) and calls it again. So a wrong condition costs time, never
+a missing function (a first use in a subshell parses the family in that subshell, hence
+the conditions rather than loading every family on first use). A family that sets
+variables when loaded is always parsed at once.
 """
 
 from __future__ import annotations
@@ -64,6 +76,14 @@ _LOADER = (
     "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac; "
     'eval "$DV_PROGRAM"\n'
 )
+# With families sent unparsed: `@LAZY@` is the length of their text at the program's
+# start (ASCII only, so the offset is the same in characters and bytes whatever the
+# server's locale).
+_LAZY_PROGRAM = 'DV_LIBS=$DV_PROGRAM; eval "${DV_PROGRAM:@LAZY@}"\n'
+# Loads a family (its offset and length in DV_LIBS, a copy of the whole program: a copy
+# costs nothing, a slice counts characters), then makes the call that asked for it. No
+# `local`: bash scopes variables dynamically, and the family's functions would see them.
+_LAZY_LOADER = 'dv__load() { eval "${DV_LIBS:$1:$2}"; shift 2; "$@"; }'
 
 # What a helper family defines: its functions, and the DV_ variables it sets at load time.
 _DEFINED = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(\)|^(DV_[A-Z0-9_]+)=", re.M)
@@ -73,6 +93,37 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME_TEMPLATE = re.compile(
     r"([A-Za-z_][A-Za-z0-9_]*_)\$(?:\{[^}]*\}|[A-Za-z0-9_]+)([A-Za-z0-9_]*)"
 )
+
+
+@cache
+def _family_names() -> tuple[str, ...]:
+    """The `lib/*.sh` families' names, in the order of `_families()`."""
+    return tuple(p.stem for p in sorted((SCRIPTS_DIR / "lib").glob("*.sh")))
+
+
+_ONLY_WHEN = re.compile(
+    r"^# devopness: helpers ([a-z0-9_ -]+?) only when ([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?[ \t]*$",
+    re.M,
+)
+
+
+@cache
+def _conditions(name: str) -> tuple[tuple[str, str, str | None], ...]:
+    """(family, variable, value or None for "not empty") of script `name`'s directives."""
+    return tuple(
+        (family, variable, value if value else None)
+        for families, variable, value in _ONLY_WHEN.findall(_read(name))
+        for family in families.split()
+    )
+
+
+def _unused(name: str, env: Mapping[str, str]) -> frozenset[str]:
+    """The families script `name` says it does not use with these parameters."""
+    holds: dict[str, bool] = {}
+    for family, variable, value in _conditions(name):
+        met = (env.get(variable, "") == value) if value is not None else bool(env.get(variable))
+        holds[family] = holds.get(family, False) or met
+    return frozenset(family for family, met in holds.items() if not met)
 
 
 @cache
@@ -87,11 +138,11 @@ def _families() -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 @cache
-def _helpers_for(name: str) -> str:
-    """`lib.sh` and the helper families script `name` needs: those defining a name the
-    script (or a family already needed) mentions, to a fixed point. Parsing all of them
-    costs bash several milliseconds a step; mentioning a name is enough, even in a
-    comment, so a family is never left out of a script that needs it."""
+def _needed(name: str) -> tuple[int, ...]:
+    """The helper families script `name` needs (indexes in `_families()`): those defining
+    a name the script (or a family already needed) mentions, to a fixed point. Mentioning
+    a name is enough, even in a comment, so a family is never left out of a script that
+    needs it."""
     families = _families()
     words: set[str] = set()
     templates: set[tuple[str, str]] = set()
@@ -114,7 +165,29 @@ def _helpers_for(name: str) -> str:
                 chosen.add(i)
                 mention(text)
                 changed = True
-    return "\n".join([_read("lib"), *(families[i][0] for i in sorted(chosen))])
+    return tuple(sorted(chosen))
+
+
+@cache
+def _layout(name: str, unused: frozenset[str]) -> tuple[str, str]:
+    """(the families sent unparsed, what is parsed at once: `lib.sh`, the stubs and the
+    other families) for script `name`, the families in `unused` unparsed if they can be."""
+    lazy: list[str] = []
+    eager, stubs = [_read("lib")], []
+    offset = 0
+    for i in _needed(name):
+        text, names = _families()[i]
+        functions = sorted(n for n in names if not n.startswith("DV_"))
+        if (_family_names()[i] not in unused or len(functions) < len(names)
+                or not text.isascii()):
+            eager.append(text)
+            continue
+        text += "\n"
+        stubs += [f'{f}() {{ dv__load {offset} {len(text)} {f} "$@"; }}' for f in functions]
+        lazy.append(text)
+        offset += len(text)
+    loader = [_LAZY_LOADER] if lazy else []
+    return "".join(lazy), "\n".join([eager[0], *loader, *stubs, *eager[1:]])
 
 
 _RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
@@ -140,5 +213,10 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
         lines.append(f"export {key}={shlex.quote(str(env[key]))}")
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
-    return (_LOADER + "\n".join(lines) + "\n" + _helpers_for(name) + "\n" + body + "\n"
-            + _END + "\n")
+    lazy, helpers = _layout(name, _unused(name, env))
+    loader = _LOADER
+    if lazy:
+        loader = _LOADER.replace('eval "$DV_PROGRAM"\n',
+                                 _LAZY_PROGRAM.replace("@LAZY@", str(len(lazy))))
+    return (loader + lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + _END
+            + "\n")

@@ -4,6 +4,9 @@
 # installed; when a daemon does not start (its last output is in the log) or nginx refuses,
 # `current` switches back and the daemons restart in the previous release. Old releases beyond
 # `deployments_keep` are removed (never the live one, nor the one live before it).
+# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS
+# devopness: helpers cronjob only when DEVOPNESS_APP_CRONJOBS
+# devopness: helpers nginx service only when DEVOPNESS_APP_RELOAD_NGINX=1
 dv_app_dir_set
 app_dir=$DV_APP_DIR
 meta="$app_dir/.devopness"
