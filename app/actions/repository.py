@@ -40,8 +40,8 @@ class ActionShown(NamedTuple):
     targets: list[tuple[Any, list[Any]]]
 
 
-def _plain(table: Any, *skip: str) -> list[Any]:
-    return [column for column in table.c if column.name not in skip]
+def _plain(table: Any, *names: str) -> list[Any]:
+    return [table.c[name] for name in names]
 
 
 def _tuple_type(name: str, statement: Select[Any]) -> Any:
@@ -52,15 +52,21 @@ def _tuple_type(name: str, statement: Select[Any]) -> Any:
 
 
 _ACTION_ID: BindParameter[int] = bindparam("action_id")
-# What an answer shows of targets and steps; a step's command and remote process details
-# (possibly long) are not part of it.
+# What an answer shows of targets and steps (their schemas' fields, and the message their
+# reason's label reads): a step's command, remote process details and log bookkeeping,
+# and the engine's own columns, are not read (a hundred targets have hundreds of steps).
 _TARGET_ROWS = (
-    select(*_plain(ActionTarget.__table__))
+    select(*_plain(ActionTarget.__table__, "id", "resource_type", "resource_id", "status",
+                   "status_reason_code", "status_message", "resource_data", "total_steps",
+                   "current_step_order", "started_at", "completed_at", "created_at",
+                   "updated_at"))
     .where(ActionTarget.__table__.c.action_id == _ACTION_ID)
     .order_by(ActionTarget.__table__.c.id)
 )
 _STEP_ROWS = (
-    select(*_plain(ActionStep.__table__, "command", "remote_process"))
+    select(*_plain(ActionStep.__table__, "id", "action_id", "action_target_id", "order", "name",
+                   "description", "status", "status_reason_code", "status_message",
+                   "started_at", "completed_at", "created_at", "updated_at"))
     .where(ActionStep.__table__.c.action_id == _ACTION_ID)
     .order_by(ActionStep.__table__.c.action_target_id, ActionStep.__table__.c.order)
 )
