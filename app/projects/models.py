@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, CallerPermissionsMixin, TimestampMixin
 from app.organizations.models import Organization
@@ -24,12 +24,6 @@ class Project(CallerPermissionsMixin, TimestampMixin, Base):
     organization: Mapped[Organization | None] = relationship(lazy="raise")
     user: Mapped[User] = relationship(lazy="raise", foreign_keys=[user_id])
     created_by_user: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[created_by])
-
-    # Not columns: counted in the statement that reads the project when it asks for them
-    # (`ProjectRepository.relations(counts=True)`, a project's own answer); None otherwise.
-    active_environments: Mapped[int | None] = query_expression()
-    archived_environments: Mapped[int | None] = query_expression()
-    teams_count: Mapped[int | None] = query_expression()
 
     @property
     def owner_type(self) -> str:

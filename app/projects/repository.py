@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, with_expression
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import BindParameter
 
@@ -23,27 +23,10 @@ class ProjectRepository:
 
     @staticmethod
     @cache
-    def relations(*, counts: bool = False) -> tuple[ExecutableOption, ...]:
-        """Both many-to-one: joined into the query that reads the projects; with `counts`,
-        the project's environments (active, archived) and teams counted in it too (read
-        with `counts()`). Built on first use: the mappers are only complete once every
-        model is imported."""
-        joined = (joinedload(Project.organization), joinedload(Project.created_by_user))
-        if not counts:
-            return joined
-        environments = (
-            select(func.count()).select_from(Environment)
-            .where(Environment.project_id == Project.id)
-        )
-        teams = select(func.count()).select_from(Team).where(Team.project_id == Project.id)
-        return (
-            *joined,
-            with_expression(Project.active_environments, environments.where(
-                Environment.archived_at.is_(None)).scalar_subquery()),
-            with_expression(Project.archived_environments, environments.where(
-                Environment.archived_at.is_not(None)).scalar_subquery()),
-            with_expression(Project.teams_count, teams.scalar_subquery()),
-        )
+    def relations() -> tuple[ExecutableOption, ...]:
+        # Both many-to-one: joined into the query that reads the projects. Built on first
+        # use: the mappers are only complete once every model is imported.
+        return (joinedload(Project.organization), joinedload(Project.created_by_user))
 
     @classmethod
     def with_relations(cls, stmt: Select[Project]) -> Select[Project]:
@@ -64,15 +47,9 @@ class ProjectRepository:
         self.session.add(project)
         await self.session.flush()
 
-    async def counts(self, project: Project) -> tuple[int, int, int]:
-        """(active environments, archived environments, teams) of the project: as read with
-        it, else counted now (a project already in the session when it was read with
-        `relations(counts=True)` keeps what it had)."""
-        read = (project.active_environments, project.archived_environments,
-                project.teams_count)
-        if read[0] is not None and read[1] is not None and read[2] is not None:
-            return read[0], read[1], read[2]
-        row = (await self.session.execute(_counts(), {"project_id": project.id})).one()
+    async def counts(self, project_id: int) -> tuple[int, int, int]:
+        """(active environments, archived environments, teams) of the project."""
+        row = (await self.session.execute(_counts(), {"project_id": project_id})).one()
         return int(row[0]), int(row[1]), int(row[2])
 
     async def name_taken(self, project: Project, name: str) -> bool:

@@ -115,10 +115,10 @@ class ProjectService:
 
     async def get(self, principal: Principal, project_id: int) -> Project:
         return await self.authorizer.project(
-            principal, project_id, "project:read", options=self.projects.relations(counts=True))
+            principal, project_id, "project:read", options=self.projects.relations())
 
     async def summary(self, project: Project) -> list[ResourceSummaryItem]:
-        active, archived, teams = await self.projects.counts(project)
+        active, archived, teams = await self.projects.counts(project.id)
         return [
             summary_item("environment", "environments", "Environment", "Environments", active),
             summary_item(

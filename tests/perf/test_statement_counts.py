@@ -47,7 +47,7 @@ CEILINGS: dict[str, int] = {
     "getOrganization": 5,
     "getOrganizationCredentialSettings": 2,
     "getPipeline": 4,
-    "getProject": 2,
+    "getProject": 3,
     "getProjectApiToken": 3,
     "getRole": 4,
     "getServer": 2,

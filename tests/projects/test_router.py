@@ -6,7 +6,6 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.projects.models import Project
-from app.projects.repository import ProjectRepository
 from app.roles.models import Role
 from app.teams.models import Team
 from tests.factories import (
@@ -56,30 +55,6 @@ async def test_personal_project_lifecycle(client: httpx.AsyncClient, db: AsyncSe
     assert r.status_code == 204 and r.content == b""
     db.expire_all()
     assert await db.get(Project, pid) is None
-
-
-async def test_project_counts_come_with_its_read_or_are_counted_apart(
-    client: httpx.AsyncClient, db: AsyncSession
-) -> None:
-    user, token = await user_with_token(db)
-    project = await create_project(db, user)
-    other = await create_project(db, user)
-    for _ in range(2):
-        await create_environment(db, project)
-        await create_team(db, project=project)
-    await create_environment(db, project, archived=True)
-    await create_environment(db, other)
-    await create_team(db, project=other)
-    expected = {"environment": 2, "archived-environment": 1, "team": 2}
-
-    r = await client.get(f"/projects/{project.id}", headers=auth(token))
-    summary = {i["resource_type"]: i["summary"]["count"] for i in r.json()["resource_summary"]}
-    assert summary == expected
-
-    # A project read without them (already in the session, or read plainly) is counted.
-    plain = await db.get(Project, project.id)
-    assert plain is not None and plain.active_environments is None
-    assert await ProjectRepository(db).counts(plain) == (2, 1, 2)
 
 
 async def test_bodiless_create_names_missing_fields(
