@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import Row
 
 from app.actions import catalog
 from app.actions.models import Action as ActionModel
@@ -28,9 +27,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def from_row(schema: type[ModelT], row: object, **derived: Any) -> ModelT:
     """A response built from its ORM row: the fields in `derived` as given, every other
     one read from the row's attribute of the same name."""
-    if isinstance(row, Row):
-        # A plain row: its columns at once (what the schema does not name is ignored).
-        fields = row._asdict()
+    as_dict = getattr(row, "_asdict", None)
+    if as_dict is not None:
+        # A plain row (or a named tuple of one): its columns at once (what the schema does
+        # not name is ignored).
+        fields: dict[str, Any] = as_dict()
     else:
         fields = {name: getattr(row, name) for name in _read_names(schema, tuple(derived))}
     fields.update(derived)

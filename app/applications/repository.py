@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.applications.models import Application
@@ -26,7 +26,8 @@ class ApplicationRepository(NamedResourceRepository[Application]):
             *super().options(),
             selectinload(Application.servers),
             # One statement per collection; what each item points at joins into it.
-            selectinload(Application.credential).joinedload(Credential.created_by_user),
+            # At most one row ((credential, environment) is the link's key): joined.
+            joinedload(Application.credential).joinedload(Credential.created_by_user),
             selectinload(Application.daemons).joinedload(Daemon.application),
             selectinload(Application.daemons).joinedload(Daemon.created_by_user),
             selectinload(Application.cronjobs).joinedload(CronJob.application),

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Query, Request, Response
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -72,6 +72,26 @@ async def paginate(
     total = int((await session.execute(count_stmt)).scalar_one())
     result = await session.execute(statement.limit(page.per_page).offset(page.offset))
     rows: Sequence[Any] = result.scalars().all()
+    page.write_link_header(total)
+    return rows
+
+
+async def paginate_rows(
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], page: PageParams
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """`paginate` for a statement of plain columns: the page and the total in one statement
+    (the count rides along as an uncorrelated subquery, which the database runs once), so a
+    list costs one round trip instead of two. Each row carries the total as its last
+    column. A page past the end has no row to carry it: only then is it counted apart."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    paged = statement.add_columns(counted.scalar_subquery())
+    rows = (await session.execute(paged.limit(page.per_page).offset(page.offset))).all()
+    if rows:
+        total = int(rows[0][-1])
+    elif page.page == 1:
+        total = 0
+    else:
+        total = int((await session.execute(counted)).scalar_one())
     page.write_link_header(total)
     return rows
 

@@ -7,18 +7,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
+_TIMESTAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+
 
 def format_timestamp(value: datetime) -> str:
     """The reference's date format: UTC, microseconds, `Z` (2015-05-12T15:50:38.000000Z)."""
-    # isoformat rather than strftime: about 4x faster, and large responses format
-    # thousands of these (every target and step of an action carries four). Values read
-    # from the database are already in UTC: cutting the "+00:00" off is a third cheaper
-    # than converting a copy.
-    if value.tzinfo is UTC:
-        return value.isoformat(timespec="microseconds")[:-6] + "Z"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds") + "Z"
+    # Large responses format thousands of these (every target and step of an action carries
+    # four). Formatting the fields is about twice as fast as `isoformat`, which asks an
+    # aware value's zone for its offset once more; values read from the database are
+    # already in UTC (naive ones are UTC by convention), so only others are converted.
+    zone = value.tzinfo
+    if zone is not None and zone is not UTC:
+        value = value.astimezone(UTC)
+    return _TIMESTAMP % (value.year, value.month, value.day, value.hour, value.minute,
+                         value.second, value.microsecond)
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]

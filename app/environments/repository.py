@@ -1,15 +1,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.core.pagination import PageParams, paginate
+from app.core.pagination import PageParams, paginate, paginate_rows
 from app.environments.models import Environment
 from app.projects.models import Project
 from app.teams.models import Team, TeamLink
+
+_RELATION_COLUMNS = (
+    Environment.id,
+    Environment.type,
+    Environment.name,
+    Environment.description,
+    Environment.created_at,
+    Environment.updated_at,
+    Environment.archived_at,
+)
 
 
 class EnvironmentRepository:
@@ -28,6 +39,17 @@ class EnvironmentRepository:
     async def page(self, stmt: Select[Environment], page: PageParams) -> Sequence[Environment]:
         stmt = self.with_relations(stmt).order_by(Environment.name, Environment.id)
         return await paginate(self.session, stmt, page)
+
+    async def page_rows(
+        self, stmt: Select[Environment], page: PageParams
+    ) -> Sequence[Row[Any]]:
+        """A page of one project's environments as plain rows (`schemas.EnvironmentRelation`
+        without its project): the caller already holds the project, so neither it nor its
+        relations are joined to every row, and no tracked ORM object is built."""
+        columns = stmt.with_only_columns(*_RELATION_COLUMNS)
+        return await paginate_rows(
+            self.session, columns.order_by(Environment.name, Environment.id), page
+        )
 
     async def add(self, environment: Environment) -> None:
         self.session.add(environment)

@@ -4,12 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
+from app.access.auth import CurrentPrincipal, CurrentUserPrincipal, Principal
 from app.access.routes import Route, add_routes, param
 from app.core.deps import SessionDep, SettingsDep
+from app.core.pagination import PageParams
 from app.environments import schemas
 from app.environments.models import Environment
 from app.environments.service import EnvironmentService
+from app.projects.schemas import ProjectRelation
 
 router = APIRouter()
 
@@ -32,6 +34,15 @@ async def _present(service: EnvironmentService, environment: Environment) -> sch
     return body
 
 
+async def list_project_environments(
+    project_id: int, service: EnvironmentService, principal: Principal, page: PageParams,
+    *, archived: bool,
+) -> list[schemas.EnvironmentRelation]:
+    listed = await service.list_for_project(principal, project_id, page, archived=archived)
+    project = ProjectRelation.model_validate(listed.project)
+    return schemas.project_environment_relations(project, (r._mapping for r in listed.rows))
+
+
 async def add_project_environment(
     project_id: int, data: schemas.EnvironmentCreate, service: Service, principal: CurrentPrincipal
 ) -> schemas.Environment:
@@ -47,7 +58,7 @@ async def get_environment(
 add_routes(router, Service, [
     Route("GET", "/projects/{project_id:int}/environments", "listProjectEnvironments",
           lambda project_id, service, principal, page:
-              service.list_for_project(principal, project_id, page, archived=False),
+              list_project_environments(project_id, service, principal, page, archived=False),
           list[schemas.EnvironmentRelation], paged=True, tags=("Projects - Environments",)),
     Route("POST", "/projects/{project_id:int}/environments", "addProjectEnvironment",
           add_project_environment, schemas.Environment, 201, schemas.EnvironmentCreate,
@@ -55,7 +66,7 @@ add_routes(router, Service, [
     Route("GET", "/projects/{project_id:int}/environments/archived",
           "listProjectArchivedEnvironments",
           lambda project_id, service, principal, page:
-              service.list_for_project(principal, project_id, page, archived=True),
+              list_project_environments(project_id, service, principal, page, archived=True),
           list[schemas.EnvironmentRelation], paged=True,
           tags=("Projects - Archived Environments",)),
     Route("GET", "/environments/{environment_id:int}", "getEnvironment", get_environment,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, TypeAdapter
+from sqlalchemy import RowMapping
 
 from app.core.schemas import (
     Id,
@@ -42,6 +44,22 @@ class EnvironmentRelation(ResponseModel):
     updated_at: Timestamp
     archived_at: Timestamp | None
     project: ProjectRelation
+
+
+_RELATIONS: TypeAdapter[list[EnvironmentRelation]] = TypeAdapter(list[EnvironmentRelation])
+
+
+def project_environment_relations(
+    project: ProjectRelation, rows: Iterable[RowMapping]
+) -> list[EnvironmentRelation]:
+    """Environments of one project, from their own columns: the project is validated once
+    and shared by every item (validation keeps a model instance as it is), and the items
+    are validated in one call instead of read attribute by attribute off ORM objects."""
+    return _RELATIONS.validate_python([
+        {**row, "type_human_readable": EnvironmentType(row["type"]).human_readable,
+         "project": project}
+        for row in rows
+    ])
 
 
 class EnvironmentTeam(ResponseModel):

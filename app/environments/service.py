@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
@@ -20,8 +23,18 @@ from app.environments.repository import EnvironmentRepository
 from app.environments.schemas import EnvironmentCreate, EnvironmentUpdate
 from app.environments.summary import environment_summary
 from app.projects.models import Project
+from app.projects.repository import ProjectRepository
 from app.teams.models import Team
 from app.users.repository import UserRepository
+
+
+@dataclass(frozen=True)
+class ProjectEnvironments:
+    """A page of a project's environments: the project (with its organization and creator
+    loaded) and the environments' own columns, as plain rows."""
+
+    project: Project
+    rows: Sequence[Row[Any]]
 
 
 class EnvironmentService:
@@ -33,12 +46,16 @@ class EnvironmentService:
 
     async def list_for_project(
         self, principal: Principal, project_id: int, page: PageParams, *, archived: bool
-    ) -> Sequence[Environment]:
-        project = await self.authorizer.project(principal, project_id, "environment:read")
+    ) -> ProjectEnvironments:
+        # Every environment of the page shares the project the check reads anyway: its
+        # relations come with it, once, instead of being joined to each row.
+        project = await self.authorizer.project(
+            principal, project_id, "environment:read", options=ProjectRepository.relations()
+        )
         stmt = self.authorizer.environments_of(principal, project).where(
             Environment.archived_at.is_not(None) if archived else Environment.archived_at.is_(None),
         )
-        return await self.environments.page(stmt, page)
+        return ProjectEnvironments(project, await self.environments.page_rows(stmt, page))
 
     async def list_owned_by(
         self, principal: Principal, user_key: str, page: PageParams

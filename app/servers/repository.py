@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.credentials.models import Credential
@@ -15,7 +15,9 @@ class ServerRepository(EnvironmentResourceRepository[Server]):
     def options(self) -> list[LoaderOption]:
         return [
             *super().options(),
-            selectinload(Server.credential_record).joinedload(Credential.created_by_user),
+            # At most one row ((credential, environment) is the link's key): joined into
+            # the server's own SELECT instead of a statement of its own.
+            joinedload(Server.credential_record).joinedload(Credential.created_by_user),
         ]
 
     async def hostname_taken(

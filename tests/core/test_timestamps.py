@@ -20,6 +20,8 @@ from app.core.schemas import format_timestamp
          "2015-05-12T15:50:38.000005Z"),
         (datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-3))),
          "2024-03-01T02:59:59.999999Z"),
+        # Every field at its full width, as ISO 8601 writes it.
+        (datetime(999, 1, 2, 3, 4, 5, 60, tzinfo=UTC), "0999-01-02T03:04:05.000060Z"),
     ],
 )
 def test_format_timestamp(value: datetime, expected: str) -> None:

@@ -4,12 +4,15 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import SecretBox
 from app.core.settings import Settings
+from app.environments import schemas
 from app.environments.keys import open_environment_key
 from app.environments.models import Environment
+from app.environments.repository import EnvironmentRepository
 from tests.factories import (
     auth,
     create_environment,
@@ -120,6 +123,42 @@ async def test_environment_lists_are_bounded_in_queries(
         r = await client.get(f"/users/{user.id}/environments?per_page=100", headers=auth(token))
     assert r.status_code == 200 and len(r.json()) == 25
     assert q.count <= 7, q.statements
+
+
+async def test_environment_list_pages_carry_the_total_and_the_declared_items(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    user, token = await user_with_token(db)
+    org = await create_organization(db, user)
+    project = await create_project(db, user, organization=org)
+    for i in range(7):
+        await create_environment(db, project, name=f"env-{i}",
+                                 type=("staging", "production")[i % 2])
+    await create_environment(db, project, name="old", archived=True)
+    url = f"/projects/{project.id}/environments"
+
+    # The items are read as plain rows beside their project: each must be what the declared
+    # model makes of the ORM row with its relations.
+    stmt = EnvironmentRepository.with_relations(
+        select(Environment).where(Environment.project_id == project.id,
+                                  Environment.archived_at.is_(None))
+    ).order_by(Environment.name)
+    expected = [schemas.EnvironmentRelation.model_validate(e).model_dump(mode="json")
+                for e in (await db.scalars(stmt)).all()]
+    r = await client.get(url, params={"per_page": 3}, headers=auth(token))
+    assert r.status_code == 200 and r.json() == expected[:3]
+    assert r.headers["X-Total-Count"] == "7"
+    r = await client.get(url, params={"per_page": 3, "page": 3}, headers=auth(token))
+    assert r.json() == expected[6:] and r.headers["X-Total-Count"] == "7"
+    # Past the end no row carries the total: it is still counted.
+    r = await client.get(url, params={"per_page": 3, "page": 4}, headers=auth(token))
+    assert r.status_code == 200 and r.json() == []
+    assert r.headers["X-Total-Count"] == "7"
+    assert 'page=3&per_page=3>; rel="last"' in r.headers["Link"]
+    r = await client.get(url + "/archived", params={"page": 2}, headers=auth(token))
+    assert r.json() == [] and r.headers["X-Total-Count"] == "1"
+    r = await client.get(url + "/archived", headers=auth(token))
+    assert [e["name"] for e in r.json()] == ["old"] and r.headers["X-Total-Count"] == "1"
 
 
 async def test_read_only_team_member_reads_environment_but_cannot_change_it(

@@ -98,10 +98,15 @@ git_m() { git --git-dir="$mirror" "$@" </dev/null; }
 [ -n "$DEVOPNESS_GIT_URL" ] || dv_fail "the application has no repository URL"
 dv_log "fetching $DEVOPNESS_GIT_URL"
 if [ ! -d "$mirror" ]; then
+  if [ -L "$mirror" ] || [ -e "$mirror" ]; then rm -f -- "$mirror"; fi
+  # Made in a folder of its own and renamed into place: two first deploys at once each make
+  # one, and the one whose rename loses (the mirror is there by then) uses the other's.
+  new_mirror=$(mktemp -d -- "$mirror.new.XXXXXX")
+  chmod 755 -- "$new_mirror"
   # No template: a mirror has no use for sample hooks.
-  git init -q --bare --template= -- "$mirror.new" </dev/null
-  if [ -e "$mirror" ] || [ -L "$mirror" ]; then rm -rf -- "$mirror"; fi
-  mv -- "$mirror.new" "$mirror"
+  git init -q --bare --template= -- "$new_mirror" </dev/null
+  mv -T -- "$new_mirror" "$mirror" 2>/dev/null || rm -rf -- "$new_mirror"
+  [ -d "$mirror" ] || dv_fail "could not create the repository mirror $mirror"
 fi
 # origin_is URL: the mirror's config names URL as its origin, as git wrote it (a value git
 # quotes or escapes never matches: git then writes it again).
