@@ -168,11 +168,11 @@ async def seed(settings: Settings, rows: int, targets: int) -> Seeded:
 
 
 class Server:
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
         self.port = _free_port()
         self.process = subprocess.Popen(
             [*command, "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, cwd=str(ROOT), start_new_session=True,
+            env=env, cwd=str(cwd), start_new_session=True,
         )
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -217,6 +217,13 @@ class Server:
 
 def serve_command(workers: int) -> list[str]:
     return [sys.executable, "-c", "from launcher.cli import main; main()", "serve",
+            "--workers", str(workers), "--no-migrate"]
+
+
+def baseline_command(workers: int, root: Path) -> list[str]:
+    # Before the launcher package existed, the command line lived in app.cli.
+    module = "launcher.cli" if (root / "launcher" / "cli.py").exists() else "app.cli"
+    return [sys.executable, "-c", f"from {module} import main; main()", "serve",
             "--workers", str(workers), "--no-migrate"]
 
 
@@ -325,6 +332,24 @@ def median_result(results: list[Result]) -> Result:
     )
 
 
+def print_baseline_table(title: str,
+                         rows: list[tuple[str, int, Result, Result, list[float]]]) -> None:
+    print(f"\n{title}\n")
+    print("| endpoint | workers | req/s | p99 ms | CPU ms/req | baseline req/s "
+          "| baseline p99 ms | baseline CPU ms/req | server/baseline req/s (range) "
+          "| baseline/server CPU | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, workers, app, base, ratios in rows:
+        cpu_ratio = f"{base.cpu_ms / app.cpu_ms:.2f}" if app.cpu_ms else "n/a"
+        print(
+            f"| {label} | {workers} | {app.rps:.0f} | {app.p99_ms:.1f} | {app.cpu_ms:.2f} "
+            f"| {base.rps:.0f} | {base.p99_ms:.1f} | {base.cpu_ms:.2f} "
+            f"| {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}) "
+            f"| {cpu_ratio} | {app.errors}/{base.errors} |",
+            flush=True,
+        )
+
+
 def print_table(title: str, rows: list[tuple[str, int, Result, Result, list[float]]]) -> None:
     print(f"\n{title}\n")
     print("| endpoint | workers | req/s | p50 ms | p99 ms | CPU ms/req | floor req/s "
@@ -358,6 +383,10 @@ def main() -> None:
     parser.add_argument("--client-requests", type=int, default=1000,
                         help="requests per Python-client run (0: wrk only)")
     parser.add_argument("--only", default="", help="comma-separated substrings of endpoints")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout of the server (say, a git worktree of the "
+                             "commit to compare with), served from the same database and "
+                             "measured with wrk in the same rounds")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
@@ -385,6 +414,11 @@ def main() -> None:
     }
     env.pop("REDIS_URL", None)
     wrk_rows: list[tuple[str, int, Result, Result, list[float]]] = []
+    baseline_rows: list[tuple[str, int, Result, Result, list[float]]] = []
+    baseline_env = None
+    if args.baseline is not None:
+        # Its own code first on the path (this checkout is installed in editable mode).
+        baseline_env = {**env, "PYTHONPATH": str(args.baseline.resolve())}
     client_rows: list[tuple[str, int, Result, Result, list[float]]] = []
     try:
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -403,10 +437,22 @@ def main() -> None:
                 floor_server = Server(floor_command(workers), env)
                 servers.append(floor_server)
                 floor_server.wait()
+                baseline_server = None
+                if baseline_env is not None:
+                    baseline_server = Server(baseline_command(workers, args.baseline),
+                                             baseline_env, args.baseline)
+                    servers.append(baseline_server)
+                    baseline_server.wait()
+                    for path in endpoints.values():
+                        httpx.get(baseline_server.base + path, headers=headers,
+                                  timeout=30).raise_for_status()
                 # Warm-up: every worker process, its pool and statement caches.
                 for path in endpoints.values():
                     run_wrk(app_server.base + path, headers, args.connections, 1)
                     run_wrk(floor_server.base + path, headers, args.connections, 1)
+                    if baseline_server is not None:
+                        run_wrk(baseline_server.base + path, headers, args.connections, 1)
+                baseline_w: dict[str, list[Result]] = {label: [] for label in endpoints}
                 measured: dict[str, tuple[list[Result], list[Result], list[Result],
                                           list[Result]]] = {
                     label: ([], [], [], []) for label in endpoints
@@ -418,6 +464,10 @@ def main() -> None:
                                              args.connections, args.duration, app_server))
                         floor_w.append(run_wrk(floor_server.base + path, headers,
                                                args.connections, args.duration, floor_server))
+                        if baseline_server is not None:
+                            baseline_w[label].append(run_wrk(
+                                baseline_server.base + path, headers, args.connections,
+                                args.duration, baseline_server))
                         if args.client_requests:
                             app_c.append(run_client(app_server.base + path, headers,
                                                     args.connections, args.client_requests))
@@ -427,12 +477,20 @@ def main() -> None:
                         print(f"workers={workers} round {round_ + 1} {label}: "
                               f"{app_w[-1].rps:.0f} req/s p99 {app_w[-1].p99_ms:.0f} ms "
                               f"{app_w[-1].cpu_ms:.2f} CPU ms/req "
-                              f"(floor {floor_w[-1].rps:.0f}, {floor_w[-1].cpu_ms:.2f})",
+                              f"(floor {floor_w[-1].rps:.0f}, {floor_w[-1].cpu_ms:.2f})"
+                              + (f" (baseline {baseline_w[label][-1].rps:.0f}, "
+                                 f"{baseline_w[label][-1].cpu_ms:.2f})"
+                                 if baseline_w[label] else ""),
                               file=sys.stderr, flush=True)
                 for label, (app_w, floor_w, app_c, floor_c) in measured.items():
                     wrk_rows.append((label, workers, median_result(app_w),
                                      median_result(floor_w),
                                      [a.rps / f.rps for a, f in zip(app_w, floor_w, strict=True)]))
+                    if baseline_w[label]:
+                        baseline_rows.append((label, workers, median_result(app_w),
+                                              median_result(baseline_w[label]),
+                                              [a.rps / b.rps for a, b
+                                               in zip(app_w, baseline_w[label], strict=True)]))
                     if app_c:
                         client_rows.append((label, workers, median_result(app_c),
                                             median_result(floor_c),
@@ -445,6 +503,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print_table(f"wrk, {args.connections} connections, {args.duration:g} s per run, median of "
                 f"{args.rounds} rounds ({args.rows} environments, PostgreSQL)", wrk_rows)
+    if baseline_rows:
+        print_baseline_table(f"wrk against the baseline ({args.baseline}), same rounds",
+                             baseline_rows)
     if client_rows:
         print_table(f"Python client (httpx), {args.connections} concurrent requests, "
                     f"{args.client_requests} per run, median of {args.rounds} rounds",

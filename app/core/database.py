@@ -7,12 +7,14 @@ back), then runs the callbacks registered with `after_commit` (mail, action disp
 from __future__ import annotations
 
 import logging
+import select
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, event
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 from app.core.changes import AccessCache
@@ -163,6 +165,48 @@ def _postgresql_utc(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     dbapi_connection.commit()
 
 
+# A pooled connection is pinged before use only when it may have died unseen. A backend
+# that PostgreSQL terminated, or a server that restarted, has written its last message and
+# closed the socket, which the kernel reports as readable at once: that is checked on every
+# checkout (one poll, no round trip). A connection idle for longer may also have been cut
+# silently on the way (a firewall's idle timeout): that one gets a real ping. SQLAlchemy's
+# pool_pre_ping would ping every checkout, a round trip per request on a busy pool.
+PING_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "idle_since"
+
+
+def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _socket_readable(dbapi_connection: Any) -> bool:
+    try:
+        fd = dbapi_connection.driver_connection.pgconn.socket
+    except Exception:  # closed or broken: treat as something to look at
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _check_on_checkout(
+    dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    idle_since = record.info.get(_IDLE_SINCE)
+    if (idle_since is not None and time.monotonic() - idle_since < PING_IDLE_SECONDS
+            and not _socket_readable(dbapi_connection)):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another.
+        raise exc.DisconnectionError(str(error)) from error
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
@@ -174,9 +218,11 @@ def build_engine(settings: Settings) -> AsyncEngine:
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
     )
     event.listen(engine.sync_engine, "connect", _postgresql_utc)
+    event.listen(engine.sync_engine.pool, "connect", _mark_idle)
+    event.listen(engine.sync_engine.pool, "checkin", _mark_idle)
+    event.listen(engine.sync_engine.pool, "checkout", _check_on_checkout)
     # A bulk INSERT (the engine's log chunks) as one multi-row statement, not one Bind and
     # one socket write per row as psycopg's executemany sends them; psycopg2's dialect
     # does this by default.
