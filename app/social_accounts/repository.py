@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.pagination import PageParams, paginate
 from app.social_accounts.models import SocialAccount
+from app.users.models import User
 
 
 class SocialAccountRepository:
@@ -28,6 +29,18 @@ class SocialAccountRepository:
             .order_by(SocialAccount.provider)
         )
         return (await self.session.scalars(stmt)).all()
+
+    async def user_and_accounts(self, user_id: int) -> tuple[User | None, list[SocialAccount]]:
+        stmt = (
+            select(User, SocialAccount)
+            .outerjoin(SocialAccount, SocialAccount.user_id == User.id)
+            .where(User.id == user_id)
+            .order_by(SocialAccount.provider)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return None, []
+        return rows[0][0], [account for _, account in rows if account is not None]
 
     async def by_provider(self, user_id: int, provider: str) -> SocialAccount | None:
         return await self.session.scalar(

@@ -17,6 +17,7 @@ from app.credentials.providers.base import CredentialRejected, ProviderError, So
 from app.social_accounts.models import SocialAccount
 from app.social_accounts.repository import SocialAccountRepository
 from app.social_accounts.schemas import SocialAccountCreate, SocialAccountStatus
+from app.users.models import User
 
 
 class SocialAccountService:
@@ -98,6 +99,8 @@ class SocialAccountService:
         await self.accounts.delete(account)
 
 
-async def social_accounts_of(session: AsyncSession, user_id: int) -> Sequence[SocialAccount]:
-    """For `GET /users/me`."""
-    return await SocialAccountRepository(session).all_for(user_id)
+async def user_and_social_accounts(
+    session: AsyncSession, user_id: int
+) -> tuple[User | None, list[SocialAccount]]:
+    """For `GET /users/me`: the user and their accounts, read in one statement."""
+    return await SocialAccountRepository(session).user_and_accounts(user_id)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from app.access.auth import CurrentUserPrincipal
 from app.access.routes import Route, add_routes, param
 from app.core.deps import ClientIP, CounterDep, MailerDep, SessionDep, SettingsDep
-from app.social_accounts.service import social_accounts_of
+from app.core.errors import Unauthenticated
+from app.social_accounts.service import user_and_social_accounts
 from app.users import schemas
 from app.users.billing import unlimited_subscription
 from app.users.service import ClientInfo, UserService
@@ -93,14 +94,13 @@ async def reset_password(
 
 
 @router.get("/users/me", tags=USERS, operation_id="getUserMe", response_model=schemas.UserMe)
-async def get_user_me(
-    service: Service, principal: CurrentUserPrincipal, session: SessionDep
-) -> schemas.UserMe:
-    user = await service.me(principal.user_id)
+async def get_user_me(principal: CurrentUserPrincipal, session: SessionDep) -> schemas.UserMe:
+    user, accounts = await user_and_social_accounts(session, principal.user_id)
+    if user is None:
+        raise Unauthenticated()
     body = schemas.UserMe.model_validate(user)
     body.social_accounts = [
-        schemas.SocialAccountRelation.model_validate(account)
-        for account in await social_accounts_of(session, user.id)
+        schemas.SocialAccountRelation.model_validate(account) for account in accounts
     ]
     return body
 

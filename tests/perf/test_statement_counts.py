@@ -77,7 +77,7 @@ CEILINGS: dict[str, int] = {
     "getUserActivity": 3,
     "getUserBilling": 2,
     "getUserLogout": 1,
-    "getUserMe": 3,
+    "getUserMe": 2,
     "getUserPersonalAccessToken": 2,
     "getUserUrls": 1,
     "getVariable": 5,
