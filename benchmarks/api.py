@@ -510,6 +510,12 @@ def main() -> None:
         print_table(f"Python client (httpx), {args.connections} concurrent requests, "
                     f"{args.client_requests} per run, median of {args.rounds} rounds",
                     client_rows)
+    failed = [f"{label} ({workers} workers): {app.errors}"
+              for label, workers, app, _, _ in [*wrk_rows, *client_rows] if app.errors]
+    if failed:
+        # A server that answers errors fast is not fast: the run does not count.
+        sys.exit("the server answered errors (non-2xx or socket errors), so the numbers "
+                 "above do not count: " + "; ".join(failed))
 
 
 if __name__ == "__main__":

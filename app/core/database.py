@@ -203,6 +203,9 @@ def _check_on_checkout(
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
+        # The ping began a transaction (the driver's implicit BEGIN): end it, or the
+        # connection is handed out inside one, which a read's session cannot start from.
+        dbapi_connection.rollback()
     except Exception as error:
         # The pool discards this connection and checks out (or opens) another.
         raise exc.DisconnectionError(str(error)) from error

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from app.core import database
 from app.users.models import User
 from tests.factories import create_user
 
@@ -80,3 +81,17 @@ async def test_a_locking_read_holds_its_lock_until_the_session_ends(
         await session.execute(text("SELECT 1"))
     with psycopg.connect(postgresql) as other:
         other.execute("SELECT id FROM users WHERE id = %s FOR UPDATE NOWAIT", (user.id,))
+
+
+async def test_a_connection_pinged_on_checkout_is_handed_out_outside_a_transaction(
+    app: Any, postgresql: str, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Connections idle for a while are pinged before use; every one is, here.
+    monkeypatch.setattr(database, "PING_IDLE_SECONDS", 0.0)
+    user = await create_user(db)
+    for _ in range(3):
+        async with app.state.database.transaction(reads=True) as session:
+            assert await session.scalar(select(User.id).where(User.id == user.id)) == user.id
+            assert await _server_status(session) == IDLE
+        async with app.state.database.transaction() as session:
+            await session.execute(update(User).where(User.id == user.id).values(name="pinged"))
