@@ -7,7 +7,6 @@ back), then runs the callbacks registered with `after_commit` (mail, action disp
 from __future__ import annotations
 
 import logging
-import re
 import select
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -203,40 +202,12 @@ def _check_on_checkout(
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
-        # The ping began a transaction (the driver's implicit BEGIN): end it, or the
-        # connection is handed out inside one, which a read's session cannot start from.
+        # The ping began a transaction (the driver's implicit BEGIN): end it, so the
+        # connection is handed out as the pool hands out any other.
         dbapi_connection.rollback()
     except Exception as error:
         # The pool discards this connection and checks out (or opens) another.
         raise exc.DisconnectionError(str(error)) from error
-
-
-# A read (a GET) on PostgreSQL runs outside a transaction: no BEGIN and no COMMIT, two round
-# trips of a handful per read. Under READ COMMITTED every statement takes its own snapshot
-# inside a transaction too, so what a read sees is the same. The first statement that is not
-# a plain SELECT (a write, a locking read, anything else) opens a transaction first, which the
-# request's commit ends: what a read-mode session writes is as atomic as any other.
-READS_OUTSIDE_TRANSACTIONS = "devopness_reads_outside_transactions"
-_PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
-_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction open on the server
-_LOCKING = re.compile(r"\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
-
-
-def _begin_before_writing(
-    conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool
-) -> None:
-    if not conn.get_execution_options().get(READS_OUTSIDE_TRANSACTIONS):
-        return
-    if _PLAIN_READ.match(statement) and not _LOCKING.search(statement):
-        return
-    dbapi_connection = conn.connection.dbapi_connection
-    if dbapi_connection.driver_connection.info.transaction_status != _IDLE:
-        return
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("BEGIN")
-    finally:
-        cursor.close()
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
@@ -255,7 +226,6 @@ def build_engine(settings: Settings) -> AsyncEngine:
     event.listen(engine.sync_engine.pool, "connect", _mark_idle)
     event.listen(engine.sync_engine.pool, "checkin", _mark_idle)
     event.listen(engine.sync_engine.pool, "checkout", _check_on_checkout)
-    event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_writing)
     # A bulk INSERT (the engine's log chunks) as one multi-row statement, not one Bind and
     # one socket write per row as psycopg's executemany sends them; psycopg2's dialect
     # does this by default.
@@ -270,21 +240,15 @@ class Database:
         self.settings = settings or get_settings()
         self.engine = build_engine(self.settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        reads = self.engine if self.settings.is_sqlite else self.engine.execution_options(
-            isolation_level="AUTOCOMMIT", **{READS_OUTSIDE_TRANSACTIONS: True})
-        self.read_sessionmaker = async_sessionmaker(reads, expire_on_commit=False)
         self.cache = AccessCache(self.settings.access_cache_seconds)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def transaction(self, *, reads: bool = False) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commit on success, roll back on error, then after-commit hooks.
-
-        `reads`: the work is expected to read (a GET); on PostgreSQL its reads run outside a
-        transaction until it first writes (see READS_OUTSIDE_TRANSACTIONS)."""
-        async with (self.read_sessionmaker if reads else self.sessionmaker)() as session:
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commit on success, roll back on error, then after-commit hooks."""
+        async with self.sessionmaker() as session:
             # After-commit work that must reach listeners (an action finished outside the
             # engine) finds the database it committed to here.
             session.info["database"] = self

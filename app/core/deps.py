@@ -22,8 +22,7 @@ def get_database(request: Request) -> Database:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # scope="function" below: the commit happens before the response is sent, so a failed
     # commit becomes an error response instead of a lie.
-    reads = request.method in ("GET", "HEAD")
-    async with get_database(request).transaction(reads=reads) as session:
+    async with get_database(request).transaction() as session:
         yield session
 
 
