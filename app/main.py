@@ -24,6 +24,7 @@ from app.catalogue import service as catalogue_data
 from app.catalogue.router import router as catalogue_router
 from app.core.database import Database
 from app.core.errors import install_error_handlers
+from app.core.heap import settle_heap
 from app.core.logging import configure_logging
 from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
@@ -129,6 +130,7 @@ def create_app(
         restore_signals = drain_on_signals(asyncio.get_running_loop())
         if runner is not None:
             runner.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_process_init
 
 from app.actions.dispatch import ACTIONS_QUEUE, RUN_ACTION, broker_transport_options
+from app.core.heap import settle_heap
 from app.core.settings import get_settings
 
 settings = get_settings()
@@ -35,3 +39,9 @@ celery_app.conf.update(
     timezone="UTC",
     enable_utc=True,
 )
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _settle_heap(**_kwargs: Any) -> None:
+    # Each forked pool process, once it holds what the parent imported (app/core/heap.py).
+    settle_heap()
