@@ -7,7 +7,9 @@ without touching this file.
 
 from __future__ import annotations
 
+import logging
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,19 @@ def _param(contract_id: str) -> object:
     reason = EXPECTED_TO_FAIL.get(contract_id)
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
     return pytest.param(contract_id, id=contract_id, marks=marks)
+
+
+@pytest.fixture(autouse=True)
+def _loggers_left_enabled() -> Iterator[None]:
+    # import-linter configures logging with the default disable_existing_loggers=True:
+    # every logger made before it ran (the API's access log among them) would stay
+    # silent for the tests after this one.
+    loggers = [logger for logger in logging.Logger.manager.loggerDict.values()
+               if isinstance(logger, logging.Logger)]
+    disabled = {logger.name: logger.disabled for logger in loggers}
+    yield
+    for logger in loggers:
+        logger.disabled = disabled[logger.name]
 
 
 @pytest.mark.parametrize("contract_id", [_param(c) for c in _contract_ids()])
