@@ -75,3 +75,28 @@ async def test_rules(client: httpx.AsyncClient, db: AsyncSession, settings: Sett
     assert (await client.get("/social-accounts/google/status", headers=h)).status_code == 404
     r = await client.get("/social-accounts/gitlab/status", headers=h)
     assert r.json() == {"provider": "gitlab", "connected": False, "connect_url": ""}
+
+
+async def test_users_me_lists_only_the_callers_own_accounts_in_provider_order(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    # GET /users/me reads the user and their accounts in one joined statement: another
+    # user's accounts must not join in, and a user with none is still answered.
+    me, token = await user_with_token(db)
+    other, other_token = await user_with_token(db)
+    _, bare_token = await user_with_token(db)
+    for owner, provider in ((me, "gitlab"), (other, "bitbucket"), (me, "github")):
+        db.add(SocialAccount(user_id=owner.id, provider=provider,
+                             provider_user_id=f"{provider}-{owner.id}",
+                             provider_user_nickname=f"nick-{owner.id}",
+                             token_encrypted="sealed"))
+    await db.commit()
+
+    r = await client.get("/users/me", headers=auth(token))
+    assert r.status_code == 200 and r.json()["id"] == me.id
+    assert [(a["provider"], a["user_id"]) for a in r.json()["social_accounts"]] == [
+        ("github", me.id), ("gitlab", me.id)]
+    r = await client.get("/users/me", headers=auth(other_token))
+    assert [a["provider"] for a in r.json()["social_accounts"]] == ["bitbucket"]
+    r = await client.get("/users/me", headers=auth(bare_token))
+    assert r.status_code == 200 and r.json()["social_accounts"] == []
