@@ -215,13 +215,8 @@ class Server:
             self.process.wait()
 
 
-def serve_command(workers: int) -> list[str]:
-    return [sys.executable, "-c", "from launcher.cli import main; main()", "serve",
-            "--workers", str(workers), "--no-migrate"]
-
-
-def baseline_command(workers: int, root: Path) -> list[str]:
-    # Before the launcher package existed, the command line lived in app.cli.
+def serve_command(workers: int, root: Path = ROOT) -> list[str]:
+    # A baseline checkout may predate the launcher package: its command line was app.cli.
     module = "launcher.cli" if (root / "launcher" / "cli.py").exists() else "app.cli"
     return [sys.executable, "-c", f"from {module} import main; main()", "serve",
             "--workers", str(workers), "--no-migrate"]
@@ -332,41 +327,48 @@ def median_result(results: list[Result]) -> Result:
     )
 
 
-def print_baseline_table(title: str,
-                         rows: list[tuple[str, int, Result, Result, list[float]]]) -> None:
-    print(f"\n{title}\n")
-    print("| endpoint | workers | req/s | p99 ms | CPU ms/req | baseline req/s "
-          "| baseline p99 ms | baseline CPU ms/req | server/baseline req/s (range) "
-          "| baseline/server CPU | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, workers, app, base, ratios in rows:
-        cpu_ratio = f"{base.cpu_ms / app.cpu_ms:.2f}" if app.cpu_ms else "n/a"
-        print(
-            f"| {label} | {workers} | {app.rps:.0f} | {app.p99_ms:.1f} | {app.cpu_ms:.2f} "
-            f"| {base.rps:.0f} | {base.p99_ms:.1f} | {base.cpu_ms:.2f} "
-            f"| {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}) "
-            f"| {cpu_ratio} | {app.errors}/{base.errors} |",
-            flush=True,
-        )
+Rows = list[tuple[str, int, Result, Result, list[float]]]
 
 
-def print_table(title: str, rows: list[tuple[str, int, Result, Result, list[float]]]) -> None:
+def _ratio_cell(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f})"
+
+
+def _print_markdown(title: str, columns: list[str], lines: list[list[str]]) -> None:
     print(f"\n{title}\n")
-    print("| endpoint | workers | req/s | p50 ms | p99 ms | CPU ms/req | floor req/s "
-          "| floor p50 ms | floor p99 ms | floor CPU ms/req | server/floor req/s (range) "
-          "| errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, workers, app, floor, ratios in rows:
-        cpu = f"{app.cpu_ms:.2f}" if app.cpu_ms else "n/a"
-        floor_cpu = f"{floor.cpu_ms:.2f}" if floor.cpu_ms else "n/a"
-        print(
-            f"| {label} | {workers} | {app.rps:.0f} | {app.p50_ms:.1f} | {app.p99_ms:.1f} "
-            f"| {cpu} | {floor.rps:.0f} | {floor.p50_ms:.1f} | {floor.p99_ms:.1f} "
-            f"| {floor_cpu} "
-            f"| {statistics.median(ratios):.2f} ({min(ratios):.2f} to {max(ratios):.2f}) "
-            f"| {app.errors}/{floor.errors} |",
-            flush=True,
-        )
+    print("| " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * (len(columns) - 1))
+    for cells in lines:
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def print_baseline_table(title: str, rows: Rows) -> None:
+    _print_markdown(title, [
+        "endpoint", "workers", "req/s", "p99 ms", "CPU ms/req", "baseline req/s",
+        "baseline p99 ms", "baseline CPU ms/req", "server/baseline req/s (range)",
+        "baseline/server CPU", "errors",
+    ], [
+        [label, str(workers), f"{app.rps:.0f}", f"{app.p99_ms:.1f}", f"{app.cpu_ms:.2f}",
+         f"{base.rps:.0f}", f"{base.p99_ms:.1f}", f"{base.cpu_ms:.2f}", _ratio_cell(ratios),
+         f"{base.cpu_ms / app.cpu_ms:.2f}" if app.cpu_ms else "n/a",
+         f"{app.errors}/{base.errors}"]
+        for label, workers, app, base, ratios in rows
+    ])
+
+
+def print_table(title: str, rows: Rows) -> None:
+    _print_markdown(title, [
+        "endpoint", "workers", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "floor req/s",
+        "floor p50 ms", "floor p99 ms", "floor CPU ms/req", "server/floor req/s (range)",
+        "errors",
+    ], [
+        [label, str(workers), f"{app.rps:.0f}", f"{app.p50_ms:.1f}", f"{app.p99_ms:.1f}",
+         f"{app.cpu_ms:.2f}" if app.cpu_ms else "n/a", f"{floor.rps:.0f}",
+         f"{floor.p50_ms:.1f}", f"{floor.p99_ms:.1f}",
+         f"{floor.cpu_ms:.2f}" if floor.cpu_ms else "n/a", _ratio_cell(ratios),
+         f"{app.errors}/{floor.errors}"]
+        for label, workers, app, floor, ratios in rows
+    ])
 
 
 def main() -> None:
@@ -413,13 +415,13 @@ def main() -> None:
         BODIES_ENV: str(work / "bodies.json"),
     }
     env.pop("REDIS_URL", None)
-    wrk_rows: list[tuple[str, int, Result, Result, list[float]]] = []
-    baseline_rows: list[tuple[str, int, Result, Result, list[float]]] = []
+    wrk_rows: Rows = []
+    baseline_rows: Rows = []
     baseline_env = None
     if args.baseline is not None:
         # Its own code first on the path (this checkout is installed in editable mode).
         baseline_env = {**env, "PYTHONPATH": str(args.baseline.resolve())}
-    client_rows: list[tuple[str, int, Result, Result, list[float]]] = []
+    client_rows: Rows = []
     try:
         for workers in [int(w) for w in args.workers.split(",")]:
             app_server = Server(serve_command(workers), env)
@@ -439,7 +441,7 @@ def main() -> None:
                 floor_server.wait()
                 baseline_server = None
                 if baseline_env is not None:
-                    baseline_server = Server(baseline_command(workers, args.baseline),
+                    baseline_server = Server(serve_command(workers, args.baseline),
                                              baseline_env, args.baseline)
                     servers.append(baseline_server)
                     baseline_server.wait()

@@ -22,14 +22,6 @@ class SocialAccountRepository:
         )
         return await paginate(self.session, stmt, page)
 
-    async def all_for(self, user_id: int) -> Sequence[SocialAccount]:
-        stmt = (
-            select(SocialAccount)
-            .where(SocialAccount.user_id == user_id)
-            .order_by(SocialAccount.provider)
-        )
-        return (await self.session.scalars(stmt)).all()
-
     async def user_and_accounts(self, user_id: int) -> tuple[User | None, list[SocialAccount]]:
         stmt = (
             select(User, SocialAccount)
