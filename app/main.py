@@ -30,6 +30,7 @@ from app.core.mail import Mailer
 from app.core.middleware import RequireJSONBody
 from app.core.observability import RequestContext
 from app.core.ratelimit import Counter, MemoryCounter, RateLimit, RedisCounter
+from app.core.routing import index_routes
 from app.core.settings import Settings, get_settings
 from app.credentials.router import router as credentials_router
 from app.cron_jobs.router import router as cron_jobs_router
@@ -175,4 +176,5 @@ def create_app(
     # route of each router before the one that serves (a tenth of a read's CPU in profiles).
     for router in ROUTERS:
         app.router.routes.extend(router.routes)
+    index_routes(app)
     return app
