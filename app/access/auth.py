@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.changes import AccessCache
-from app.core.deps import SessionDep, SettingsDep
+from app.core.deps import SessionDep
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.security import decode_access_token, hash_token, looks_like_jwt
 from app.core.settings import Settings
@@ -79,13 +79,6 @@ class PrincipalCache:
     def put(self, token: str, entry: _CacheEntry, generation: int | None) -> None:
         self._access.put(("token", token), entry, generation)
 
-
-async def get_principal_cache(request: Request) -> PrincipalCache:
-    cache: PrincipalCache = request.app.state.principal_cache
-    return cache
-
-
-PrincipalCacheDep = Annotated[PrincipalCache, Depends(get_principal_cache)]
 
 
 def _bearer(request: Request) -> str:
@@ -160,12 +153,11 @@ async def _touch_token(session: AsyncSession, token_id: str, now: datetime) -> N
     await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
-async def current_principal(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    cache: PrincipalCacheDep,
-) -> Principal:
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    # Every request resolves its caller: the app's settings and cache are read off its state
+    # rather than as two more dependencies for FastAPI to solve each time.
+    settings: Settings = request.app.state.settings
+    cache: PrincipalCache = request.app.state.principal_cache
     token = _bearer(request)
     now = datetime.now(UTC)
     generation = await cache.generation(session)

@@ -23,7 +23,7 @@ not_found="Server not found.")`. A visible environment without the permission is
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.sql.base import ExecutableOption
@@ -169,9 +169,26 @@ class Authorizer(PermissionResolver):
     ) -> Project:
         """The project if the caller may see it (else 404) and holds `permission` (else 403);
         `options` load what the caller will present with it in the same statement."""
+        project, _ = await self.project_with(
+            principal, project_id, permission, not_found=not_found, options=options)
+        return project
+
+    async def project_with(
+        self,
+        principal: Principal,
+        project_id: int,
+        permission: str,
+        *,
+        columns: Sequence[ColumnElement[Any]] = (),
+        not_found: str = "Project not found.",
+        options: Sequence[ExecutableOption] = (),
+    ) -> tuple[Project, tuple[Any, ...]]:
+        """`project()`, with `columns` (expressions correlated to the project, such as counts
+        of what it holds) read in the same statement; they are returned only once access is
+        granted."""
         row = (
             await self.session.execute(
-                select(Project, Organization.owner_id)
+                select(Project, Organization.owner_id, *columns)
                 .outerjoin(Organization, Organization.id == Project.organization_id)
                 .where(Project.id == project_id)
                 .options(*options)
@@ -181,7 +198,9 @@ class Authorizer(PermissionResolver):
         if row is not None:
             permissions = await self._project_permissions(principal, row[0], row[1])
         project: Project | None = row[0] if row is not None else None
-        return self._granted(project, permissions, permission, not_found)
+        granted = self._granted(project, permissions, permission, not_found)
+        assert row is not None
+        return granted, tuple(row[2:])
 
     async def environment(
         self,

@@ -28,11 +28,11 @@ class ApplicationRepository(NamedResourceRepository[Application]):
             # One statement per collection; what each item points at joins into it.
             # At most one row ((credential, environment) is the link's key): joined.
             joinedload(Application.credential).joinedload(Credential.created_by_user),
-            selectinload(Application.daemons).joinedload(Daemon.application),
+            selectinload(Application.daemons).immediateload(Daemon.application),
             selectinload(Application.daemons).joinedload(Daemon.created_by_user),
-            selectinload(Application.cronjobs).joinedload(CronJob.application),
+            selectinload(Application.cronjobs).immediateload(CronJob.application),
             selectinload(Application.cronjobs).joinedload(CronJob.created_by_user),
-            selectinload(Application.virtual_hosts).joinedload(VirtualHost.application),
+            selectinload(Application.virtual_hosts).immediateload(VirtualHost.application),
             selectinload(Application.virtual_hosts).joinedload(VirtualHost.ssl_certificate),
             selectinload(Application.virtual_hosts).joinedload(VirtualHost.created_by_user),
         ]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from app.access.auth import CurrentPrincipal, CurrentUserPrincipal
 from app.access.routes import Route, add_routes, param
 from app.core.deps import SessionDep
+from app.core.schemas import ResourceSummaryItem
 from app.projects import schemas
 from app.projects.models import Project
 from app.projects.service import ProjectService
@@ -24,8 +25,12 @@ Service = Annotated[ProjectService, Depends(get_service)]
 
 
 async def _present(service: ProjectService, project: Project) -> schemas.Project:
+    return _body(project, await service.summary(project))
+
+
+def _body(project: Project, summary: list[ResourceSummaryItem]) -> schemas.Project:
     body = schemas.Project.model_validate(project)
-    body.resource_summary = await service.summary(project)
+    body.resource_summary = summary
     return body
 
 
@@ -51,7 +56,7 @@ async def add_organization_project(
 async def get_project(
     project_id: int, service: Service, principal: CurrentPrincipal
 ) -> schemas.Project:
-    return await _present(service, await service.get(principal, project_id))
+    return _body(*await service.get(principal, project_id))
 
 
 add_routes(router, Service, [

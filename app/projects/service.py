@@ -113,12 +113,21 @@ class ProjectService:
         )
         return await self.projects.load_relations(project)
 
-    async def get(self, principal: Principal, project_id: int) -> Project:
-        return await self.authorizer.project(
-            principal, project_id, "project:read", options=self.projects.relations())
+    async def get(
+        self, principal: Principal, project_id: int
+    ) -> tuple[Project, list[ResourceSummaryItem]]:
+        """The project with its resource summary, read in one statement."""
+        project, counts = await self.authorizer.project_with(
+            principal, project_id, "project:read", columns=self.projects.count_columns(),
+            options=self.projects.relations())
+        active, archived, teams = (int(count) for count in counts)
+        return project, self._summary(active, archived, teams)
 
     async def summary(self, project: Project) -> list[ResourceSummaryItem]:
-        active, archived, teams = await self.projects.counts(project.id)
+        return self._summary(*await self.projects.counts(project.id))
+
+    @staticmethod
+    def _summary(active: int, archived: int, teams: int) -> list[ResourceSummaryItem]:
         return [
             summary_item("environment", "environments", "Environment", "Environments", active),
             summary_item(

@@ -50,7 +50,7 @@ CEILINGS: dict[str, int] = {
     "getOrganization": 6,
     "getOrganizationCredentialSettings": 3,
     "getPipeline": 5,
-    "getProject": 4,
+    "getProject": 3,
     "getProjectApiToken": 4,
     "getRole": 5,
     "getServer": 3,

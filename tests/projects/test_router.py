@@ -209,3 +209,39 @@ async def test_delete_cascades_project_teams_roles_and_tokens(
     db.expire_all()
     assert await db.get(Team, team_id) is None
     assert await db.get(Role, role_id) is None
+
+
+async def test_resource_summary_counts_only_what_the_project_holds(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """The summary is read with the project in one statement: each count is this project's
+    own (another project's environments and teams never leak in), and a foreign project's
+    counts are never answered at all."""
+    owner, token = await user_with_token(db)
+    project = await create_project(db, owner)
+    other = await create_project(db, owner)
+    for _ in range(2):
+        await create_environment(db, project)
+    await create_environment(db, project, archived=True)
+    await create_team(db, project=project, creator=owner)
+    for _ in range(3):
+        await create_environment(db, other)
+    await create_environment(db, other, archived=True)
+    await create_team(db, project=other, creator=owner)
+    await create_team(db, project=other, creator=owner)
+
+    def counts(response: httpx.Response) -> dict[str, int]:
+        items = response.json()["resource_summary"]
+        return {i["resource_type"]: i["summary"]["count"] for i in items}
+
+    r = await client.get(f"/projects/{project.id}", headers=auth(token))
+    assert r.status_code == 200
+    assert counts(r) == {"environment": 2, "archived-environment": 1, "team": 1}
+    r = await client.get(f"/projects/{other.id}", headers=auth(token))
+    assert counts(r) == {"environment": 3, "archived-environment": 1, "team": 2}
+
+    _, stranger = await user_with_token(db)
+    r = await client.get(f"/projects/{project.id}", headers=auth(stranger))
+    assert r.status_code == 404 and "resource_summary" not in r.json()
+    r = await client.get("/projects/999999", headers=auth(token))
+    assert r.status_code == 404
