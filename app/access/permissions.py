@@ -87,9 +87,14 @@ class Authorizer(PermissionResolver):
         filter is only added for callers who reach some environments through team links.
         """
         stmt = select(Environment).where(Environment.project_id == project.id)
-        if project.id in self._partial_projects:
+        if not self.sees_whole_project(project):
             stmt = stmt.where(self.environment_condition(principal))
         return stmt
+
+    def sees_whole_project(self, project: Project) -> bool:
+        """Whether the caller of `project()` reaches every environment of it (else only
+        those their team links reach: `environments_of` filters them)."""
+        return project.id not in self._partial_projects
 
     def readable_environment_ids(self, principal: Principal) -> Select[int]:
         """For other domains: `Model.environment_id.in_(authorizer.readable_environment_ids(p))`."""

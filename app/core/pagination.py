@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Query, Request, Response
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -76,22 +76,47 @@ async def paginate(
     return rows
 
 
+@dataclass(frozen=True)
+class RowPages:
+    """A statement of plain columns made ready for `paginate_rows`: its page with the total
+    and its count alone, the page's bounds left as parameters. A list read on every request
+    builds this once (with its own values as bind parameters too): building the statements
+    and their cache keys cost more than running them."""
+
+    paged: Select[*tuple[Any, ...]]
+    counted: Select[*tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, statement: Select[*tuple[Any, ...]]) -> RowPages:
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        paged = (
+            statement.add_columns(counted.scalar_subquery())
+            .limit(bindparam("page_limit"))
+            .offset(bindparam("page_offset"))
+        )
+        return cls(paged, counted)
+
+
 async def paginate_rows(
-    session: AsyncSession, statement: Select[*tuple[Any, ...]], page: PageParams
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]] | RowPages,
+    page: PageParams,
+    params: Mapping[str, Any] | None = None,
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """`paginate` for a statement of plain columns: the page and the total in one statement
     (the count rides along as an uncorrelated subquery, which the database runs once), so a
     list costs one round trip instead of two. Each row carries the total as its last
-    column. A page past the end has no row to carry it: only then is it counted apart."""
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    paged = statement.add_columns(counted.scalar_subquery())
-    rows = (await session.execute(paged.limit(page.per_page).offset(page.offset))).all()
+    column. A page past the end has no row to carry it: only then is it counted apart.
+    `params` are the statement's own bind parameters."""
+    pages = statement if isinstance(statement, RowPages) else RowPages.of(statement)
+    values = {**(params or {}), "page_limit": page.per_page, "page_offset": page.offset}
+    rows = (await session.execute(pages.paged, values)).all()
     if rows:
         total = int(rows[0][-1])
     elif page.page == 1:
         total = 0
     else:
-        total = int((await session.execute(counted)).scalar_one())
+        total = int((await session.execute(pages.counted, dict(params or {}))).scalar_one())
     page.write_link_header(total)
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
@@ -10,12 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstr
 _TIMESTAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
+@lru_cache(maxsize=4096)
 def format_timestamp(value: datetime) -> str:
     """The reference's date format: UTC, microseconds, `Z` (2015-05-12T15:50:38.000000Z)."""
     # Large responses format thousands of these (every target and step of an action carries
     # four). Formatting the fields is about twice as fast as `isoformat`, which asks an
     # aware value's zone for its offset once more; values read from the database are
     # already in UTC (naive ones are UTC by convention), so only others are converted.
+    # Remembered: a list repeats the same few values (each environment of a page carries
+    # its project's, and rows written together share theirs). Equal values are the same
+    # instant, so they format alike whatever their zone.
     zone = value.tzinfo
     if zone is not None and zone is not UTC:
         value = value.astimezone(UTC)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.core.pagination import PageParams, paginate, paginate_rows
+from app.core.pagination import PageParams, RowPages, paginate, paginate_rows
 from app.environments.models import Environment
 from app.projects.models import Project
 from app.teams.models import Team, TeamLink
@@ -51,6 +52,14 @@ class EnvironmentRepository:
             self.session, columns.order_by(Environment.name, Environment.id), page
         )
 
+    async def project_page(
+        self, project_id: int, page: PageParams, *, archived: bool
+    ) -> Sequence[Row[Any]]:
+        """`page_rows()` of every active (or archived) environment of a project, for a caller
+        who sees the whole project, from statements built once."""
+        return await paginate_rows(
+            self.session, _project_pages(archived), page, {"project_id": project_id})
+
     async def add(self, environment: Environment) -> None:
         self.session.add(environment)
         await self.session.flush()
@@ -87,3 +96,13 @@ class EnvironmentRepository:
     async def delete(self, environment: Environment) -> None:
         await self.session.delete(environment)
         await self.session.flush()
+
+
+@cache
+def _project_pages(archived: bool) -> RowPages:
+    state = Environment.archived_at.is_not(None) if archived else Environment.archived_at.is_(None)
+    return RowPages.of(
+        select(*_RELATION_COLUMNS)
+        .where(Environment.project_id == bindparam("project_id"), state)
+        .order_by(Environment.name, Environment.id)
+    )

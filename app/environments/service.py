@@ -52,6 +52,9 @@ class EnvironmentService:
         project = await self.authorizer.project(
             principal, project_id, "environment:read", options=ProjectRepository.relations()
         )
+        if self.authorizer.sees_whole_project(project):
+            rows = await self.environments.project_page(project.id, page, archived=archived)
+            return ProjectEnvironments(project, rows)
         stmt = self.authorizer.environments_of(principal, project).where(
             Environment.archived_at.is_not(None) if archived else Environment.archived_at.is_(None),
         )

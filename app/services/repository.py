@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -22,15 +23,23 @@ class ServiceRepository(NamedResourceRepository[Service]):
         if not server_ids:
             return []
         rows = await self.session.scalars(
-            select(Service)
-            .join(
-                ResourceServer,
-                (ResourceServer.resource_type == "service")
-                & (ResourceServer.resource_id == Service.id),
-            )
-            .where(Service.environment_id == environment_id,
-                   ResourceServer.server_id.in_(server_ids))
-            .distinct()
-            .order_by(Service.id)
-        )
+            _on_servers(), {"environment_id": environment_id, "server_ids": list(server_ids)})
         return list(rows)
+
+
+@cache
+def _on_servers() -> Select[Service]:
+    # Built once: every application read runs it, and building the statement and its cache
+    # key cost more than running it.
+    return (
+        select(Service)
+        .join(
+            ResourceServer,
+            (ResourceServer.resource_type == "service")
+            & (ResourceServer.resource_id == Service.id),
+        )
+        .where(Service.environment_id == bindparam("environment_id"),
+               ResourceServer.server_id.in_(bindparam("server_ids", expanding=True)))
+        .distinct()
+        .order_by(Service.id)
+    )
