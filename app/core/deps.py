@@ -22,7 +22,8 @@ def get_database(request: Request) -> Database:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # scope="function" below: the commit happens before the response is sent, so a failed
     # commit becomes an error response instead of a lie.
-    async with get_database(request).transaction() as session:
+    reads_first = request.method in ("GET", "HEAD")
+    async with get_database(request).transaction(reads_first=reads_first) as session:
         yield session
 
 
