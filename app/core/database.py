@@ -232,7 +232,11 @@ READS_OUTSIDE_TRANSACTION = "reads_outside_transaction"
 
 def _autocommit_reads(session: Session, _transaction: Any, connection: Any) -> None:
     if session.info.get(READS_OUTSIDE_TRANSACTION):
-        connection.connection.dbapi_connection.autocommit = True
+        pooled = connection.connection
+        # Marked on the pooled connection: only those put in autocommit here get a BEGIN
+        # before writing (a connection asked for AUTOCOMMIT on purpose keeps it).
+        pooled.info[READS_OUTSIDE_TRANSACTION] = True
+        pooled.dbapi_connection.autocommit = True
 
 
 def _plain_read(context: Any) -> bool:
@@ -245,17 +249,18 @@ def _begin_before_writing(
     connection: Any, cursor: Any, _statement: str, _parameters: Any, context: Any,
     _executemany: bool,
 ) -> None:
-    dbapi_connection = connection.connection.dbapi_connection
-    if not dbapi_connection.autocommit or _plain_read(context):
+    pooled = connection.connection
+    if not pooled.info.get(READS_OUTSIDE_TRANSACTION) or _plain_read(context):
         return
-    if dbapi_connection.driver_connection.info.transaction_status == TransactionStatus.IDLE:
+    status = pooled.dbapi_connection.driver_connection.info.transaction_status
+    if status == TransactionStatus.IDLE:
         cursor.execute("BEGIN")
 
 
-def _leave_autocommit(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _leave_autocommit(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     # Checked in after the pool's reset (any transaction is over): the next session gets
     # the driver's default, transactions.
-    if dbapi_connection is not None and dbapi_connection.autocommit:
+    if record.info.pop(READS_OUTSIDE_TRANSACTION, None) and dbapi_connection is not None:
         dbapi_connection.autocommit = False
 
 

@@ -113,3 +113,15 @@ async def test_a_get_that_writes_commits_what_it_wrote(
     assert (await client.get("/users/me", headers=auth(token))).status_code == 200
     assert (await client.get("/users/logout", headers=auth(token))).status_code == 204
     assert (await client.get("/users/me", headers=auth(token))).status_code == 401
+
+
+async def test_a_connection_asked_for_autocommit_on_purpose_keeps_it(
+    app: Any, postgresql: str
+) -> None:
+    """Only GET sessions get a BEGIN before writing: maintenance run in AUTOCOMMIT on
+    purpose (statements PostgreSQL refuses inside a transaction) is left as asked."""
+    async with app.state.database.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM access_generation"))
+        raw = await autocommit.get_raw_connection()
+        assert raw.driver_connection.info.transaction_status == IDLE
