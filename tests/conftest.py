@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextvars
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, event, make_url, pool, text
@@ -55,6 +57,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def terminate_backends(url: str, pids: Sequence[int]) -> None:
+    """PostgreSQL backends `pids` terminated, as an operator or a failover would; returns
+    once they are gone. (Until a backend exits, its client's socket shows nothing: a
+    connection checked out in that instant fails its first statement, with or without a
+    ping before it. Tests of what follows a drop start after it.)"""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for pid in pids:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 10
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                           (list(pids),)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "terminated backends did not exit"
+            time.sleep(0.05)
 
 
 @dataclass

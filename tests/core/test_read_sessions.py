@@ -18,6 +18,7 @@ from sqlalchemy import select, text, update
 from app.core.database import Database
 from app.core.settings import Settings
 from app.users.models import User
+from tests.conftest import terminate_backends
 from tests.factories import PASSWORD, auth, create_user, user_with_token
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
@@ -125,3 +126,32 @@ async def test_a_connection_asked_for_autocommit_on_purpose_keeps_it(
         await autocommit.execute(text("VACUUM access_generation"))
         raw = await autocommit.get_raw_connection()
         assert raw.driver_connection.info.transaction_status == IDLE
+
+
+async def test_a_backend_killed_between_a_gets_reads_leaves_the_pool_serving(
+    settings: Settings, postgresql: str
+) -> None:
+    """The GET's connection dies while in autocommit (its backend terminated between two
+    reads, as an administrator or a failover would): the read fails, and the pool's next
+    sessions (the same single slot) work and are back in transactions; so do they after a
+    connection killed once its GET had read everything it needed."""
+    database = Database(settings.model_copy(update={"database_pool_size": 1}))
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - the driver's error, whichever it is
+            async with database.transaction(reads_first=True) as session:
+                await session.execute(select(User.id).limit(1))
+                connection = await session.connection()
+                raw = await connection.get_raw_connection()
+                terminate_backends(postgresql, [raw.driver_connection.info.backend_pid])
+                await session.execute(select(User.id).limit(1))
+        async with database.transaction(reads_first=True) as session:
+            await session.execute(select(User.id).limit(1))
+            assert await _status(session) == IDLE
+            # Killed after its last read: it goes back to the pool dead, unnoticed.
+            raw = await (await session.connection()).get_raw_connection()
+            terminate_backends(postgresql, [raw.driver_connection.info.backend_pid])
+        async with database.transaction() as session:
+            await session.execute(select(User.id).limit(1))
+            assert await _status(session) == INTRANS
+    finally:
+        await database.dispose()

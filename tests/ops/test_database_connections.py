@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import httpx
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, terminate_backends
 from tests.factories import auth, user_with_token
 from tests.live import api_process
 
@@ -30,13 +29,7 @@ def _terminate_other_backends(url: str) -> list[int]:
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend'"
         )]
-        for pid in pids:
-            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        deadline = time.monotonic() + 10
-        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
-                           (pids,)).fetchone() != (0,):
-            assert time.monotonic() < deadline, "terminated backends did not exit"
-            time.sleep(0.05)
+    terminate_backends(url, pids)
     return pids
 
 
