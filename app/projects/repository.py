@@ -8,7 +8,6 @@ from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
-from sqlalchemy.sql.elements import BindParameter
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -93,15 +92,10 @@ class ProjectRepository:
 
 
 @cache
-def _counts() -> Select[Any]:
-    # Built once: every project read counts, and building it cost more than running it.
-    project_id: BindParameter[int] = bindparam("project_id")
-    per_state = (
-        select(func.count(Environment.id).filter(Environment.archived_at.is_(None)),
-               func.count(Environment.id).filter(Environment.archived_at.is_not(None)))
-        .where(Environment.project_id == project_id)
-        .subquery()
+def _counts() -> Select[*tuple[Any, ...]]:
+    # Built once: a project just created or changed is counted apart from its read.
+    return (
+        select(*ProjectRepository.count_columns())
+        .select_from(Project)
+        .where(Project.id == bindparam("project_id"))
     )
-    teams = select(func.count()).select_from(Team).where(Team.project_id == project_id)
-    return select(per_state.c[0], per_state.c[1], teams.scalar_subquery())
-
