@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import (
@@ -266,6 +266,50 @@ def _leave_autocommit(dbapi_connection: Any, record: ConnectionPoolEntry) -> Non
 
 event.listen(Session, "after_begin", _autocommit_reads)
 
+_T = TypeVar("_T")
+
+
+class RetryingSession(Session):
+    """A session whose first statement survives a connection that died as it was handed out.
+
+    When PostgreSQL terminates a backend (a failover, a restart, an operator), the backend
+    takes a moment to exit, and until it has, its client's socket shows nothing: a
+    connection checked out in that instant passes the pool's check and its first statement
+    fails. Nothing has been done on it yet (no earlier statement, nothing loaded), so that
+    one statement runs again, once, on a new connection: the pool, told of the disconnect,
+    has dropped every connection opened before it. Anything later stays the caller's error:
+    a transaction that has run statements cannot be replayed without its earlier work.
+    """
+
+    def _first_statement(self, run: Callable[[], _T]) -> _T:
+        if self.in_transaction():
+            return run()
+        try:
+            return run()
+        except exc.DBAPIError as error:
+            # Not retried: a live connection's error, a statement after the first, or a
+            # first statement that was an autoflush of pending changes (a rollback would
+            # discard them) or that follows loaded objects (a rollback would expire them).
+            if (not error.connection_invalidated or self.identity_map
+                    or self.new or self.dirty or self.deleted):
+                raise
+            logger.warning("retrying a first statement on a new connection: %s",
+                           str(error.orig).strip())
+            self.rollback()
+            return run()
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._first_statement(lambda: super(RetryingSession, self).execute(
+            *args, **kwargs))
+
+    def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return self._first_statement(lambda: super(RetryingSession, self).scalar(
+            *args, **kwargs))
+
+    def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return self._first_statement(lambda: super(RetryingSession, self).scalars(
+            *args, **kwargs))
+
 
 def build_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
@@ -298,7 +342,8 @@ class Database:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.engine = build_engine(self.settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=RetryingSession)
         self.cache = AccessCache(self.settings.access_cache_seconds)
 
     async def dispose(self) -> None:

@@ -9,6 +9,7 @@ as every other session expects it (transactions on).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import psycopg
@@ -155,3 +156,47 @@ async def test_a_backend_killed_between_a_gets_reads_leaves_the_pool_serving(
             assert await _status(session) == INTRANS
     finally:
         await database.dispose()
+
+
+async def _backend_of_a_read(database: Database, reads_first: bool) -> int:
+    async with database.transaction(reads_first=reads_first) as session:
+        await session.execute(select(User.id).limit(1))
+        raw = await (await session.connection()).get_raw_connection()
+        return int(raw.driver_connection.info.backend_pid)
+
+
+@pytest.mark.parametrize("reads_first", [True, False], ids=["get", "transaction"])
+async def test_sessions_checked_out_as_their_backends_are_going_are_answered(
+    settings: Settings, postgresql: str, db: Any, reads_first: bool
+) -> None:
+    """A failover's first instant: the pool's backends are signalled, and sessions check out
+    their connections before the backends have exited, when nothing on the socket shows
+    it yet. Their first statements run anyway (on a new connection), and nothing loaded
+    or written is lost: each session then reads and writes as usual."""
+    user_id = (await create_user(db)).id
+    await db.commit()
+    database = Database(settings.model_copy(update={"database_pool_size": 8}))
+    failures: list[BaseException] = []
+    try:
+        with psycopg.connect(postgresql, autocommit=True) as admin:
+            for _ in range(10):
+                pids = await asyncio.gather(
+                    *(_backend_of_a_read(database, reads_first) for _ in range(16)))
+                # Signalled, not waited for: the next sessions race the backends' exit.
+                admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid",
+                              (sorted(set(pids)),))
+                answers = await asyncio.gather(
+                    *(_read_then_write(database, reads_first, user_id) for _ in range(16)),
+                    return_exceptions=True)
+                failures += [a for a in answers if isinstance(a, BaseException)]
+    finally:
+        await database.dispose()
+    assert failures == []
+
+
+async def _read_then_write(database: Database, reads_first: bool, user_id: int) -> None:
+    async with database.transaction(reads_first=reads_first) as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.name = "still here"
+        await session.flush()
