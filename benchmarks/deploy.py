@@ -211,7 +211,7 @@ def _ts(value: str) -> datetime:
 
 def failed_logs(http: httpx.Client, action: dict[str, Any]) -> str:
     """The logs of the failed steps (the first three), so a failed run says why."""
-    logs = []
+    logs: list[str] = []
     for target in action["targets"]:
         for step in target.get("steps") or []:
             if step["status"] == "failed" and len(logs) < 3:
@@ -221,6 +221,93 @@ def failed_logs(http: httpx.Client, action: dict[str, Any]) -> str:
                 logs.append(f"target {target['id']}, step {step['name']}:\n"
                             + "\n".join(lines[-15:]))
     return "\n".join(logs)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """Seconds of CPU the whole machine has spent (every process: the API, sshd, git,
+    bash, the floor's own client), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are work.
+    busy = [int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)]
+    return sum(busy) / _TICK
+
+
+class Group:
+    """A CPU-accounting cgroup holding one process and everything it starts from then on
+    (sshd's sessions, their shells, git, tar...): its CPU is exact, where a process'
+    rusage misses descendants not waited for. cgroup v1's cpuacct, else cgroup v2; None
+    where neither can be written (the table then says n/a)."""
+
+    def __init__(self, path: Path, usage: str) -> None:
+        self.path, self.usage = path, usage
+
+    @classmethod
+    def of(cls, name: str, pid: int) -> Group | None:
+        with open("/proc/mounts") as mounts:
+            entries = [line.split() for line in mounts]
+        v1 = [m[1] for m in entries if m[2] == "cgroup" and "cpuacct" in m[3].split(",")]
+        v2 = [m[1] for m in entries if m[2] == "cgroup2"]
+        for root, usage in [(r, "cpuacct.usage") for r in v1] + [(r, "cpu.stat") for r in v2]:
+            path = Path(root) / f"dvp-deploy-bench-{os.getpid()}-{name}"
+            try:
+                path.mkdir(exist_ok=True)
+                (path / "cgroup.procs").write_text(str(pid))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+                continue
+            return cls(path, usage)
+        return None
+
+    def seconds(self) -> float:
+        text = (self.path / self.usage).read_text()
+        if self.usage == "cpuacct.usage":
+            return int(text) / 1e9
+        return int(dict(line.split() for line in text.splitlines())["usage_usec"]) / 1e6
+
+    def remove(self) -> None:
+        # Emptied when its processes have exited; the parent group takes any left.
+        parent = self.path.parent / "cgroup.procs"
+        with contextlib.suppress(OSError):
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                parent.write_text(pid)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+class CPU:
+    """CPU spent between start() and stop(): the whole machine, and its parts: the API (the
+    deploy's engine), the servers (sshd and everything it ran: shells, git, tar, mv...),
+    the git host, and this process (the floor's client)."""
+
+    PARTS = ("machine", "API", "servers (sshd and all it ran)", "git host", "floor client",
+             "rest (kernel, other processes)")
+
+    def __init__(self, api: int, sshd: int, git_host: int) -> None:
+        self.groups = [Group.of(name, pid) for name, pid in
+                       (("api", api), ("sshd", sshd), ("githost", git_host))]
+
+    def _read(self) -> list[float]:
+        return [machine_cpu(), *(g.seconds() if g else float("nan") for g in self.groups),
+                time.process_time()]
+
+    def start(self) -> None:
+        self.started = self._read()
+
+    def stop(self) -> dict[str, float]:
+        # The last connections' sessions end a moment after the client saw the work done.
+        time.sleep(0.3)
+        spent = [b - a for a, b in zip(self.started, self._read(), strict=True)]
+        return dict(zip(self.PARTS, [*spent, spent[0] - sum(spent[1:])], strict=True))
+
+    def remove(self) -> None:
+        for group in self.groups:
+            if group:
+                group.remove()
 
 
 def deploy(http: httpx.Client, application_id: int, n: int
@@ -325,6 +412,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     users: list[tuple[str, Path]] = []
     rows = []
+    cpu: CPU | None = None
     try:
         sshd, sshd_port = start_sshd(work, max(sizes) + 10)
         git_daemon, git_url = start_git_host(work)
@@ -344,6 +432,8 @@ def main() -> None:
             env["WORKER_MAX_PARALLEL_TARGETS"] = str(args.parallel_targets)
         api, url = start_api(env)
         processes.append(api)
+        cpu = CPU(api.pid, sshd.pid, git_daemon.pid)
+        cpus: list[tuple[int, dict[str, float], dict[str, float]]] = []
         floor_key = asyncssh.generate_private_key("ssh-ed25519")
         floor_public = floor_key.export_public_key("openssh").decode()
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -362,21 +452,29 @@ def main() -> None:
                 for attempt in range(args.repeat):
                     app_id = create_application(http, environment_id, credential_id,
                                                 connected[:n], git_url, n * 100 + attempt)
+                    cpu.start()
                     first, steps, phases = deploy(http, app_id, n)
+                    deploy_cpu = cpu.stop()
                     again, steps_again, _ = deploy(http, app_id, n)
                     run += 1
                     logins = [u for u, _ in users[:n]]
-                    first_floor, again_floor = (
-                        asyncio.run(floor(logins, sshd_port, floor_key, git_url,
-                                          f"floor-{run}", release))
-                        for release in (1, 2)
-                    )
+                    cpu.start()
+                    first_floor = asyncio.run(floor(logins, sshd_port, floor_key, git_url,
+                                                    f"floor-{run}", 1))
+                    floor_cpu = cpu.stop()
+                    cpus.append((n, deploy_cpu, floor_cpu))
+                    again_floor = asyncio.run(floor(logins, sshd_port, floor_key, git_url,
+                                                    f"floor-{run}", 2))
                     rows.append((n, first, again, first_floor, steps, steps_again, phases,
                                  again_floor))
                     print(f"N={n}: deploy {first:.2f}s redeploy {again:.2f}s floors "
-                          f"{first_floor:.2f}s {again_floor:.2f}s", file=sys.stderr,
-                          flush=True)
+                          f"{first_floor:.2f}s {again_floor:.2f}s; CPU s: deploy "
+                          f"{deploy_cpu['machine']:.2f} (API {deploy_cpu['API']:.2f}), "
+                          f"floor {floor_cpu['machine']:.2f}",
+                          file=sys.stderr, flush=True)
     finally:
+        if cpu is not None:
+            cpu.remove()
         for process in reversed(processes):
             with contextlib.suppress(ProcessLookupError):
                 if process.pid == os.getpgid(process.pid):
@@ -418,6 +516,22 @@ def main() -> None:
                          if every else "n/a")
         phase_cells = [cell([r[6][k] for r in runs]) for k in keys]
         print(f"| {n} | " + " | ".join(cells + phase_cells) + " |")
+    print("\nCPU seconds of a first deploy and of its floor, median (range) over runs: the "
+          "whole machine (both cores), then its parts\n")
+    print("| N | run | " + " | ".join(CPU.PARTS) + " |")
+    print("|---:|---|" + "---:|" * len(CPU.PARTS))
+    def part(values: list[float]) -> str:
+        return "n/a" if any(v != v for v in values) else cell(values)
+
+    for n in sizes:
+        for label in ("deploy", "floor"):
+            measured = [d if label == "deploy" else f for m, d, f in cpus if m == n]
+            print(f"| {n} | {label} | "
+                  + " | ".join(part([m[name] for m in measured]) for name in CPU.PARTS)
+                  + " |")
+        ratio = [d["machine"] / f["machine"] for m, d, f in cpus if m == n and f["machine"]]
+        print(f"| {n} | deploy / floor, machine | {cell(ratio, 'x')} |"
+              + " |" * (len(CPU.PARTS) - 1))
 
 
 if __name__ == "__main__":
