@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.applications.models import Application
@@ -11,7 +11,10 @@ from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
+from app.resources_common.models import ResourceServer
 from app.resources_common.names import NamedResourceRepository
+from app.resources_common.repository import Collection
+from app.servers.models import Server
 from app.virtual_hosts.models import VirtualHost
 
 
@@ -24,17 +27,34 @@ class ApplicationRepository(NamedResourceRepository[Application]):
     def options(self) -> list[LoaderOption]:
         return [
             *super().options(),
-            selectinload(Application.servers),
-            # One statement per collection; what each item points at joins into it.
             # At most one row ((credential, environment) is the link's key): joined.
             joinedload(Application.credential).joinedload(Credential.created_by_user),
-            selectinload(Application.daemons).immediateload(Daemon.application),
-            selectinload(Application.daemons).joinedload(Daemon.created_by_user),
-            selectinload(Application.cronjobs).immediateload(CronJob.application),
-            selectinload(Application.cronjobs).joinedload(CronJob.created_by_user),
-            selectinload(Application.virtual_hosts).immediateload(VirtualHost.application),
-            selectinload(Application.virtual_hosts).joinedload(VirtualHost.ssl_certificate),
-            selectinload(Application.virtual_hosts).joinedload(VirtualHost.created_by_user),
+        ]
+
+    def collections(self) -> list[Collection]:
+        # One statement per collection, in the relationships' order; what each item points
+        # at joins into it.
+        owner_id = bindparam("owner_id", type_=Integer)
+        return [
+            Collection("servers", select(Server)
+                       .join(ResourceServer, ResourceServer.server_id == Server.id)
+                       .where(ResourceServer.resource_type == "application",
+                              ResourceServer.resource_id == owner_id)
+                       .order_by(Server.id)),
+            Collection("daemons", select(Daemon)
+                       .options(joinedload(Daemon.created_by_user))
+                       .where(Daemon.application_id == owner_id).order_by(Daemon.id),
+                       owner="application"),
+            Collection("cronjobs", select(CronJob)
+                       .options(joinedload(CronJob.created_by_user))
+                       .where(CronJob.application_id == owner_id).order_by(CronJob.id),
+                       owner="application"),
+            Collection("virtual_hosts", select(VirtualHost)
+                       .options(joinedload(VirtualHost.ssl_certificate),
+                                joinedload(VirtualHost.created_by_user))
+                       .where(VirtualHost.application_id == owner_id)
+                       .order_by(VirtualHost.id),
+                       owner="application"),
         ]
 
     async def search_in_environment(self, environment_id: int, name: str, page: PageParams

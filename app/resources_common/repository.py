@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.core.pagination import PageParams, paginate
@@ -18,6 +20,22 @@ from app.resources_common.models import EnvironmentResource
 M = TypeVar("M", bound=EnvironmentResource)
 
 _BY_ID: dict[type[Any], Select[Any]] = {}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A collection of a resource's detail form, read by a statement of its own whose bind
+    parameter `owner_id` is the resource's id. Built once per repository class: a
+    `selectinload` builds its statement, its options and their cache key again on every
+    load, which cost an application's detail more than running its five statements.
+    `owner`: each item's relationship back to the resource, filled in without a query."""
+
+    attribute: str
+    statement: Select[Any]
+    owner: str | None = None
+
+
+_COLLECTIONS: dict[type[Any], list[Collection]] = {}
 
 
 def project_options(path: Any) -> list[LoaderOption]:
@@ -75,12 +93,30 @@ class EnvironmentResourceRepository(Generic[M]):
         )
         return await paginate(self.session, stmt, page)
 
+    def collections(self) -> list[Collection]:
+        """The detail form's collections read by statements of their own (see Collection);
+        the others, if any, are in `options()`."""
+        return []
+
     async def get(self, resource_id: int, *, fresh: bool = False) -> M | None:
         stmt = self._by_id()
+        # After a write: reload relationships the write may have changed.
+        execution = {"populate_existing": True} if fresh else {}
         if fresh:
-            # After a write: reload relationships the write may have changed.
-            stmt = stmt.execution_options(populate_existing=True)
+            stmt = stmt.execution_options(**execution)
         resource: M | None = await self.session.scalar(stmt, {"resource_id": resource_id})
+        if resource is None:
+            return None
+        collections = _COLLECTIONS.get(type(self))
+        if collections is None:
+            collections = _COLLECTIONS[type(self)] = self.collections()
+        for collection in collections:
+            items = list(await self.session.scalars(
+                collection.statement, {"owner_id": resource.id}, execution_options=execution))
+            set_committed_value(resource, collection.attribute, items)
+            if collection.owner is not None:
+                for item in items:
+                    set_committed_value(item, collection.owner, resource)
         return resource
 
     async def get_plain(self, resource_id: int) -> M | None:

@@ -59,6 +59,59 @@ async def test_create_and_read_with_relations(client: httpx.AsyncClient, db: Asy
     assert "daemon" in r.json()["message"] and "virtual host" in r.json()["message"]
 
 
+async def test_the_detail_shows_its_own_collections_in_order(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """Two applications side by side, each with its servers, daemons, cron jobs and virtual
+    hosts: each detail shows its own, in the order they were made, and a server linked to
+    another kind of resource that happens to share the application's id is not one of
+    them. After an update the application reads the same (the reload after a write)."""
+    t = await f.create_tenant(db)
+    mine, other = await f.create_application(db, t), await f.create_application(db, t)
+    servers = [await f.create_server(db, t) for _ in range(3)]
+    for server in (servers[2], servers[0]):
+        await f.link(db, "application", mine.id, server)
+    await f.link(db, "application", other.id, servers[1])
+    await f.link(db, "daemon", mine.id, servers[1])  # same id, another kind of resource
+    owned: dict[int, dict[str, list[int]]] = {}
+    for application, count in ((mine, 2), (other, 1)):
+        daemons = [await f.create_daemon(db, t, application_id=application.id)
+                   for _ in range(count)]
+        cron_jobs = [await f.create_cron_job(db, t, application_id=application.id)
+                     for _ in range(count)]
+        hosts = [await f.create_virtual_host(db, t, application_id=application.id)
+                 for _ in range(count)]
+        owned[application.id] = {"daemons": [d.id for d in daemons],
+                                 "cronjobs": [c.id for c in cron_jobs],
+                                 "virtual_hosts": [h.id for h in hosts]}
+    certificate = await f.create_ssl_certificate(
+        db, t, virtual_host_id=owned[mine.id]["virtual_hosts"][1])
+    await f.create_daemon(db, t)  # of no application
+    await db.commit()
+    expected_servers = {mine.id: [servers[0].id, servers[2].id], other.id: [servers[1].id]}
+
+    def check(detail: dict[str, Any], application_id: int) -> None:
+        assert [s["id"] for s in detail["servers"]] == expected_servers[application_id]
+        for key, ids in owned[application_id].items():
+            assert [item["id"] for item in detail[key]] == ids, key
+
+    for application in (mine, other):
+        r = await client.get(f"/applications/{application.id}", headers=t.headers)
+        assert r.status_code == 200, r.text
+        check(r.json(), application.id)
+    hosts = {h["id"]: h for h in (await client.get(
+        f"/applications/{mine.id}", headers=t.headers)).json()["virtual_hosts"]}
+    assert hosts[certificate.virtual_host_id]["ssl_certificate"]["id"] == certificate.id
+
+    update = body(id=mine.id, name="renamed")
+    del update["credential_id"], update["repository"]
+    r = await client.put(f"/applications/{mine.id}", json=update, headers=t.headers)
+    assert r.status_code == 204, r.text
+    r = await client.get(f"/applications/{mine.id}", headers=t.headers)
+    assert r.json()["name"] == "renamed"
+    check(r.json(), mine.id)
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
