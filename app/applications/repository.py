@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -11,10 +11,8 @@ from app.core.pagination import PageParams, paginate
 from app.credentials.models import Credential
 from app.cron_jobs.models import CronJob
 from app.daemons.models import Daemon
-from app.resources_common.models import ResourceServer
 from app.resources_common.names import NamedResourceRepository
 from app.resources_common.repository import Collection
-from app.servers.models import Server
 from app.virtual_hosts.models import VirtualHost
 
 
@@ -32,29 +30,13 @@ class ApplicationRepository(NamedResourceRepository[Application]):
         ]
 
     def collections(self) -> list[Collection]:
-        # One statement per collection, in the relationships' order; what each item points
-        # at joins into it.
-        owner_id = bindparam("owner_id", type_=Integer)
+        # What each item points at joins into its collection's statement.
         return [
-            Collection("servers", select(Server)
-                       .join(ResourceServer, ResourceServer.server_id == Server.id)
-                       .where(ResourceServer.resource_type == "application",
-                              ResourceServer.resource_id == owner_id)
-                       .order_by(Server.id)),
-            Collection("daemons", select(Daemon)
-                       .options(joinedload(Daemon.created_by_user))
-                       .where(Daemon.application_id == owner_id).order_by(Daemon.id),
-                       owner="application"),
-            Collection("cronjobs", select(CronJob)
-                       .options(joinedload(CronJob.created_by_user))
-                       .where(CronJob.application_id == owner_id).order_by(CronJob.id),
-                       owner="application"),
-            Collection("virtual_hosts", select(VirtualHost)
-                       .options(joinedload(VirtualHost.ssl_certificate),
-                                joinedload(VirtualHost.created_by_user))
-                       .where(VirtualHost.application_id == owner_id)
-                       .order_by(VirtualHost.id),
-                       owner="application"),
+            Collection.of(Application.servers),
+            Collection.of(Application.daemons, joinedload(Daemon.created_by_user)),
+            Collection.of(Application.cronjobs, joinedload(CronJob.created_by_user)),
+            Collection.of(Application.virtual_hosts, joinedload(VirtualHost.ssl_certificate),
+                          joinedload(VirtualHost.created_by_user)),
         ]
 
     async def search_in_environment(self, environment_id: int, name: str, page: PageParams

@@ -4,7 +4,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.cron_jobs.models import CronJob
-from app.resources_common.repository import EnvironmentResourceRepository
+from app.resources_common.repository import Collection, EnvironmentResourceRepository
 
 
 class CronJobRepository(EnvironmentResourceRepository[CronJob]):
@@ -14,5 +14,7 @@ class CronJobRepository(EnvironmentResourceRepository[CronJob]):
         return [
             *super().options(),
             selectinload(CronJob.application),
-            selectinload(CronJob.servers),
         ]
+
+    def collections(self) -> list[Collection]:
+        return [Collection.of(CronJob.servers)]

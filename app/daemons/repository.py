@@ -5,6 +5,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.daemons.models import Daemon
 from app.resources_common.names import NamedResourceRepository
+from app.resources_common.repository import Collection
 
 
 class DaemonRepository(NamedResourceRepository[Daemon]):
@@ -14,5 +15,7 @@ class DaemonRepository(NamedResourceRepository[Daemon]):
         return [
             *super().options(),
             selectinload(Daemon.application),
-            selectinload(Daemon.servers),
         ]
+
+    def collections(self) -> list[Collection]:
+        return [Collection.of(Daemon.servers)]

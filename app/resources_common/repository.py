@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -30,9 +30,29 @@ class Collection:
     load, which cost an application's detail more than running its five statements.
     `owner`: each item's relationship back to the resource, filled in without a query."""
 
-    attribute: str
+    relationship: Any
     statement: Select[Any]
-    owner: str | None = None
+    owner: str | None
+
+    @classmethod
+    def of(cls, relationship: Any, *options: LoaderOption) -> Collection:
+        """The collection `relationship` (a mapped attribute, `Application.daemons`) read
+        through the relationship's own join conditions and order; `options` load what its
+        items point at."""
+        prop = relationship.property
+        owner_model = prop.parent.class_
+        stmt = (select(prop.mapper.class_).select_from(owner_model).join(relationship)
+                .where(owner_model.id == bindparam("owner_id", type_=Integer))
+                .options(*options))
+        if prop.order_by:
+            stmt = stmt.order_by(*prop.order_by)
+        back = prop.back_populates
+        owner = back if back and not prop.mapper.attrs[back].uselist else None
+        return cls(relationship, stmt, owner)
+
+    @property
+    def attribute(self) -> str:
+        return str(self.relationship.key)
 
 
 _COLLECTIONS: dict[type[Any], list[Collection]] = {}
@@ -69,8 +89,15 @@ class EnvironmentResourceRepository(Generic[M]):
         return environment_options(self.model)
 
     def list_options(self) -> list[LoaderOption]:
-        """What the compact (list) form needs; by default the same as the detail."""
-        return self.options()
+        """What the compact (list) form needs; by default what the detail needs, its
+        collections by `selectinload` (one statement for the whole page)."""
+        return [*self.options(), *(selectinload(c.relationship) for c in self._collections())]
+
+    def _collections(self) -> list[Collection]:
+        collections = _COLLECTIONS.get(type(self))
+        if collections is None:
+            collections = _COLLECTIONS[type(self)] = self.collections()
+        return collections
 
     def statement(self) -> Select[Any]:
         return select(self.model).options(*self.options())
@@ -107,10 +134,7 @@ class EnvironmentResourceRepository(Generic[M]):
         resource: M | None = await self.session.scalar(stmt, {"resource_id": resource_id})
         if resource is None:
             return None
-        collections = _COLLECTIONS.get(type(self))
-        if collections is None:
-            collections = _COLLECTIONS[type(self)] = self.collections()
-        for collection in collections:
+        for collection in self._collections():
             items = list(await self.session.scalars(
                 collection.statement, {"owner_id": resource.id}, execution_options=execution))
             set_committed_value(resource, collection.attribute, items)

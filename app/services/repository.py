@@ -4,19 +4,18 @@ from collections.abc import Sequence
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.resources_common.models import ResourceServer
 from app.resources_common.names import NamedResourceRepository
+from app.resources_common.repository import Collection
 from app.services.models import Service
 
 
 class ServiceRepository(NamedResourceRepository[Service]):
     model = Service
 
-    def options(self) -> list[LoaderOption]:
-        return [*super().options(), selectinload(Service.servers)]
+    def collections(self) -> list[Collection]:
+        return [Collection.of(Service.servers)]
 
     async def on_servers(self, environment_id: int, server_ids: Sequence[int]) -> list[Service]:
         """Services of the environment running on any of `server_ids` (compact form)."""

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.resources_common.repository import EnvironmentResourceRepository
+from app.resources_common.repository import Collection, EnvironmentResourceRepository
 from app.ssh_keys.models import SshKey
 
 
 class SshKeyRepository(EnvironmentResourceRepository[SshKey]):
     model = SshKey
 
-    def options(self) -> list[LoaderOption]:
-        return [*super().options(), selectinload(SshKey.servers)]
+    def collections(self) -> list[Collection]:
+        return [Collection.of(SshKey.servers)]
 
     async def fingerprint_taken(self, environment_id: int, fingerprint_sha256: str) -> bool:
         found = await self.session.scalar(

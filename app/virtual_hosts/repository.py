@@ -16,7 +16,6 @@ class VirtualHostRepository(EnvironmentResourceRepository[VirtualHost]):
             *super().options(),
             selectinload(VirtualHost.application),
             selectinload(VirtualHost.ssl_certificate),
-            selectinload(VirtualHost.servers),
         ]
 
     async def name_taken(self, environment_id: int, name: str, exclude_id: int | None = None
