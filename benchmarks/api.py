@@ -385,6 +385,11 @@ def main() -> None:
     parser.add_argument("--client-requests", type=int, default=1000,
                         help="requests per Python-client run (0: wrk only)")
     parser.add_argument("--only", default="", help="comma-separated substrings of endpoints")
+    parser.add_argument("--pool-size", type=int, default=8,
+                        help="DATABASE_POOL_SIZE of every server (each worker may hold twice "
+                             "as many connections): the server, the floor and the baseline "
+                             "run side by side on one PostgreSQL, whose max_connections "
+                             "(100 by default) must hold all of them at their peak")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another checkout of the server (say, a git worktree of the "
                              "commit to compare with), served from the same database and "
@@ -411,6 +416,7 @@ def main() -> None:
         # One client hammering one token is what the rate limiter exists to stop;
         # the benchmark measures the work behind it.
         "RATE_LIMIT_ENABLED": "false",
+        "DATABASE_POOL_SIZE": str(args.pool_size),
         "PYTHONPATH": str(ROOT),
         BODIES_ENV: str(work / "bodies.json"),
     }
@@ -504,7 +510,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(f"wrk, {args.connections} connections, {args.duration:g} s per run, median of "
-                f"{args.rounds} rounds ({args.rows} environments, PostgreSQL)", wrk_rows)
+                f"{args.rounds} rounds ({args.rows} environments, PostgreSQL, DATABASE_POOL_SIZE="
+                f"{args.pool_size})", wrk_rows)
     if baseline_rows:
         print_baseline_table(f"wrk against the baseline ({args.baseline}), same rounds",
                              baseline_rows)
