@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -209,6 +209,32 @@ async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "A value in the request is out of range.")
 
 
+# SQLSTATE classes of a database that cannot serve now (PostgreSQL): connection exceptions,
+# insufficient resources (too many connections), operator intervention (shutdown,
+# restart). No SQLSTATE: the client could not reach it at all.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def database_unavailable(exc: OperationalError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is None:
+        # SQLite answers "database is locked" when a writer held it past busy_timeout; its
+        # other operational errors (a missing table) are the server's own fault.
+        return "locked" in str(exc.orig) or not hasattr(exc.orig, "sqlite_errorcode")
+    return str(state).startswith(_UNAVAILABLE_SQLSTATES)
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError)
+    if not database_unavailable(exc):
+        return await _unhandled(request, exc)
+    # The database refused or dropped the connection (down, restarting, out of
+    # connections): nothing was done, and the client may try again shortly.
+    logger.warning("database unavailable: %s", str(exc.orig).strip())
+    return error_response(503, "The database is unavailable; try again shortly.",
+                          headers={"Retry-After": "5"})
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return error_response(500, "Internal server error.")
@@ -220,5 +246,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unhandled)

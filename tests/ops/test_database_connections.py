@@ -110,3 +110,30 @@ async def test_bursts_of_requests_reuse_the_pools_connections(
     # Two more: this test's own reads of the count.
     opened = _sessions_opened(postgresql) - before - 2
     assert opened <= 2 * pool_size, f"{opened} connections opened for a peak of {2 * pool_size}"
+
+
+async def test_requests_while_the_database_refuses_connections_get_503(
+    settings: Settings, postgresql: str
+) -> None:
+    """PostgreSQL down (nothing listens where DATABASE_URL points): a request that needs it
+    is answered 503 with Retry-After in the documented error shape, not a 500."""
+    port, closed = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    database_url = settings.database_url.replace(":5432/", f":{closed}/")
+    assert database_url != settings.database_url
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key,
+        "PUBLIC_URL": url, "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    with api_process(env, port, start_seconds=30):
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for path in ("/users/me", "/projects"):
+                answer = await http.get(path, headers=auth("dvp_" + "a" * 40))
+                assert answer.status_code == 503, (path, answer.text)
+                assert answer.headers["Retry-After"] == "5"
+                assert answer.json() == {
+                    "message": "The database is unavailable; try again shortly."}
+            login = await http.post("/users/login",
+                                    json={"email": "a@example.com", "password": "x" * 12})
+            assert login.status_code == 503, login.text
