@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import math
 import os
 import shlex
 import shutil
@@ -520,8 +521,9 @@ def main() -> None:
           "whole machine (both cores), then its parts\n")
     print("| N | run | " + " | ".join(CPU.PARTS) + " |")
     print("|---:|---|" + "---:|" * len(CPU.PARTS))
+
     def part(values: list[float]) -> str:
-        return "n/a" if any(v != v for v in values) else cell(values)
+        return "n/a" if any(math.isnan(v) for v in values) else cell(values)
 
     for n in sizes:
         for label in ("deploy", "floor"):

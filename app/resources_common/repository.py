@@ -126,12 +126,10 @@ class EnvironmentResourceRepository(Generic[M]):
         return []
 
     async def get(self, resource_id: int, *, fresh: bool = False) -> M | None:
-        stmt = self._by_id()
         # After a write: reload relationships the write may have changed.
         execution = {"populate_existing": True} if fresh else {}
-        if fresh:
-            stmt = stmt.execution_options(**execution)
-        resource: M | None = await self.session.scalar(stmt, {"resource_id": resource_id})
+        resource: M | None = await self.session.scalar(
+            self._by_id(), {"resource_id": resource_id}, execution_options=execution)
         if resource is None:
             return None
         for collection in self._collections():
