@@ -137,3 +137,31 @@ async def test_requests_while_the_database_refuses_connections_get_503(
             login = await http.post("/users/login",
                                     json={"email": "a@example.com", "password": "x" * 12})
             assert login.status_code == 503, login.text
+
+
+async def test_requests_checked_out_as_their_backends_are_going_are_answered(
+    client: httpx.AsyncClient, postgresql: str, db: AsyncSession
+) -> None:
+    """A failover's first instant, over HTTP: the API's backends are signalled and the next
+    requests check out their connections before those backends have exited (nothing on
+    the socket shows it yet). Each is answered as usual: its first statement runs again
+    on a new connection."""
+    _, token = await user_with_token(db)
+    await db.commit()
+    own = (await (await db.connection()).get_raw_connection()).driver_connection
+    keep = own.info.backend_pid
+
+    async def burst() -> list[int]:
+        answers = await asyncio.gather(
+            *(client.get("/users/me", headers=auth(token)) for _ in range(16)))
+        return [answer.status_code for answer in answers]
+
+    with psycopg.connect(postgresql, autocommit=True) as admin:
+        for round_ in range(10):
+            assert await burst() == [200] * 16
+            # Signalled, not waited for: the next requests race the backends' exit.
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %s) "
+                "AND backend_type = 'client backend'", (keep,))
+            assert await burst() == [200] * 16, f"round {round_}"
