@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
-from app.actions.models import ActionTarget
+from app.actions.models import Action, ActionStatus, ActionTarget, ReasonCode
 from app.core.database import Database
 from tests.actions import fs
 from tests.actions.conftest import World, add_step, run_pipeline, step_log, wait_action
@@ -240,3 +242,92 @@ async def test_pipeline_max_parallel_actions_queues_whole_actions(
     fs.touch(gate)
     assert (await wait_action(client, world, first["id"]))["status"] == "completed"
     assert (await wait_action(client, world, second["id"]))["status"] == "completed"
+
+
+
+async def _started_in_order(
+    client: httpx.AsyncClient, world: World, actions: list[dict[str, Any]]
+) -> None:
+    """Each action completed, and each started only once the one asked for before it had
+    completed: queued actions run in the order they were asked for, one at a time."""
+    done = [await wait_action(client, world, a["id"], 60) for a in actions]
+    assert [d["status"] for d in done] == ["completed"] * len(done), [
+        d["status_reason_human_readable"] for d in done]
+    for before, after in itertools.pairwise(done):
+        assert after["targets"][0]["started_at"] >= before["targets"][0]["completed_at"], (
+            [(d["id"], d["targets"][0]["started_at"]) for d in done])
+
+
+async def _all_waiting(
+    client: httpx.AsyncClient, world: World, actions: list[dict[str, Any]], reason: str
+) -> None:
+    async def waiting() -> bool:
+        for action in actions:
+            body = (await client.get(f"/actions/{action['id']}", headers=world.headers)).json()
+            codes = {body["status_reason_code"], body["targets"][0]["status_reason_code"]}
+            if reason not in codes:
+                return False
+        return True
+
+    await _until(waiting)
+
+
+async def test_actions_waiting_for_a_server_start_in_the_order_they_were_asked_for(
+    client: httpx.AsyncClient, world: World, shell_server: Any
+) -> None:
+    # Deploys queued on one server must not overtake each other: the last one asked for is
+    # the one that stays live. Four wait behind the first; each poll for the free slot
+    # would pick one of them at random (1 chance in 24 of the right order).
+    world.servers.add(101, shell_server.port, max_parallel=1)
+    gate = f"/tmp/dvp-order-{uuid.uuid4().hex}"
+    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done; echo released")
+    actions = [await run_pipeline(client, world, wait=0) for _ in range(5)]
+    await _all_waiting(client, world, actions[1:], "WAITING_CONCURRENCY_TARGET")
+    fs.touch(gate)
+    await _started_in_order(client, world, actions)
+
+
+async def _one_at_a_time(client: httpx.AsyncClient, world: World) -> None:
+    updated = await client.put(
+        f"/pipelines/{world.pipeline_id}",
+        json={"id": world.pipeline_id, "name": "Deploy one at a time", "max_parallel_actions": 1},
+        headers=world.headers,
+    )
+    assert updated.status_code == 204
+
+
+async def test_actions_waiting_for_their_pipeline_start_in_the_order_they_were_asked_for(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await _one_at_a_time(client, world)
+    gate = f"/tmp/dvp-porder-{uuid.uuid4().hex}"
+    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done; echo go")
+    actions = [await run_pipeline(client, world, wait=0) for _ in range(5)]
+    await _all_waiting(client, world, actions[1:], "WAITING_CONCURRENCY_PIPELINE")
+    fs.touch(gate)
+    await _started_in_order(client, world, actions)
+
+
+@pytest.mark.parametrize("limit", ["server", "pipeline"])
+async def test_an_action_still_queued_for_a_worker_holds_no_place_in_line(
+    client: httpx.AsyncClient, world: World, shell_server: Any, app: Any, limit: str
+) -> None:
+    # An older action whose message still waits in the broker (re-sent, or its request
+    # committed late) is no worker's yet: were newer ones to wait for it, they could hold
+    # every worker process and it would never get one.
+    world.servers.add(101, shell_server.port, max_parallel=1)
+    if limit == "pipeline":
+        await _one_at_a_time(client, world)
+    await add_step(client, world, "echo hello")
+    older = await run_pipeline(client, world)
+    assert older["status"] == "completed"
+    async with app.state.database.transaction() as session:
+        await session.execute(update(Action).where(Action.id == older["id"]).values(
+            status=ActionStatus.PENDING, status_reason_code=ReasonCode.PENDING,
+            worker_id=None, started_at=None, completed_at=None))
+        await session.execute(update(ActionTarget).where(
+            ActionTarget.action_id == older["id"]).values(
+            status=ActionStatus.PENDING, status_reason_code=ReasonCode.PENDING,
+            started_at=None, completed_at=None))
+    newer = await run_pipeline(client, world, wait=20)
+    assert newer["status"] == "completed", newer["status_reason_human_readable"]

@@ -78,7 +78,7 @@ async def _try_claim(
                 await session.execute(
                     select(Pipeline.id).where(Pipeline.id == pipeline.id).with_for_update()
                 )
-            running = aliased(Action)
+            running, earlier = aliased(Action), aliased(Action)
             in_use = (
                 select(func.count())
                 .select_from(running)
@@ -86,7 +86,19 @@ async def _try_claim(
                        running.status == ActionStatus.IN_PROGRESS)
                 .scalar_subquery()
             )
-            conditions.append(in_use < pipeline.max_parallel_actions)
+            # Its older actions waiting for the pipeline go first: whichever worker polls
+            # first, a deploy asked for later never overtakes one asked for earlier. Only
+            # those a worker holds (WAITING): one still queued for a worker could wait
+            # forever behind juniors holding every worker process (see slots.py).
+            ahead = (
+                select(func.count())
+                .select_from(earlier)
+                .where(earlier.pipeline_id == pipeline.id, earlier.id < run.action_id,
+                       earlier.status == ActionStatus.WAITING,
+                       earlier.cancel_requested_at.is_(None))
+                .scalar_subquery()
+            )
+            conditions.append(in_use + ahead < pipeline.max_parallel_actions)
         result = await session.execute(
             plain_update(Action)
             .where(*conditions)

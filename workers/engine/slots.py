@@ -6,6 +6,15 @@ A slot is a target in progress on the server. Claiming one is a single condition
 FOR UPDATE around it so two workers cannot both see the last free slot. SQLite runs one
 writer at a time, which makes the single statement atomic on its own.
 
+Waiting targets take slots in the order they were created: the count includes the
+server's older targets not started yet whose action a worker holds (`_taken`), so a
+deploy asked for later never overtakes one asked for earlier (which would leave the older
+commit live), whichever worker polls first. An action still queued for a worker holds no
+place in that line: its waiting juniors may hold every worker process, and it would then
+never get one (the broker hands actions out in the order they were sent, which two
+requests committing at once, or a re-sent message, can invert). Nor does an action
+waiting for its pipeline's turn, or one whose cancel was asked for.
+
 An action's targets first claim their slots together (`claim_slots`: one transaction per
 `CLAIM_BATCH` targets, not one per target: at 100 servers the per-target claims were a
 sixth of the worker's CPU); a target whose server had no free slot then waits on its own
@@ -25,10 +34,33 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.actions.models import ActionStatus, ActionTarget, ReasonCode, ServerSlotLock
+from app.actions.models import Action, ActionStatus, ActionTarget, ReasonCode, ServerSlotLock
 from app.core.database import utcnow
 from app.core.settings import Settings
-from workers.engine.run import SLOT_POLL_SECONDS, ActionRun, plain_update
+from workers.engine.run import OPEN, SLOT_POLL_SECONDS, ActionRun, plain_update
+
+
+def _taken(server_id: Any, target_id: Any) -> Any:
+    """How many of the server's slots count against target `target_id`: the targets in
+    progress there, and its older targets not started yet whose action a worker holds
+    (both arguments may be columns of the statement this is part of, for a batch)."""
+    busy, older = aliased(ActionTarget), aliased(ActionTarget)
+    in_use = (
+        select(func.count())
+        .select_from(busy)
+        .where(busy.server_id == server_id, busy.status == ActionStatus.IN_PROGRESS)
+        .scalar_subquery()
+    )
+    ahead = (
+        select(func.count())
+        .select_from(older)
+        .join(Action, Action.id == older.action_id)
+        .where(older.server_id == server_id, older.id < target_id,
+               older.status.in_(OPEN), Action.status == ActionStatus.IN_PROGRESS,
+               Action.cancel_requested_at.is_(None))
+        .scalar_subquery()
+    )
+    return in_use + ahead
 
 
 async def try_claim(session: AsyncSession, target_id: int, server_id: int, limit: int) -> bool:
@@ -42,20 +74,10 @@ async def try_claim(session: AsyncSession, target_id: int, server_id: int, limit
             .where(ServerSlotLock.server_id == server_id)
             .with_for_update()
         )
-    busy = aliased(ActionTarget)
-    in_use = (
-        select(func.count())
-        .select_from(busy)
-        .where(busy.server_id == server_id, busy.status == ActionStatus.IN_PROGRESS)
-        .scalar_subquery()
-    )
     now = utcnow()
-    conditions = [
-        ActionTarget.id == target_id,
-        ActionTarget.status.in_([ActionStatus.PENDING, ActionStatus.WAITING, ActionStatus.QUEUED]),
-    ]
+    conditions = [ActionTarget.id == target_id, ActionTarget.status.in_(OPEN)]
     if limit > 0:
-        conditions.append(in_use < limit)
+        conditions.append(_taken(server_id, target_id) < limit)
     result = await session.execute(
         update(ActionTarget)
         .where(and_(*conditions))
@@ -110,22 +132,13 @@ async def _claim_many(session: AsyncSession, targets: Sequence[Any]) -> list[int
             .order_by(ServerSlotLock.server_id)
             .with_for_update()
         )
-    busy = aliased(ActionTarget)
-    in_use = (
-        select(func.count())
-        .select_from(busy)
-        .where(busy.server_id == ActionTarget.server_id,
-               busy.status == ActionStatus.IN_PROGRESS)
-        .scalar_subquery()
-    )
     now = utcnow()
     result = await session.execute(
         update(ActionTarget)
         .where(
             ActionTarget.id.in_([t.id for t in targets]),
-            ActionTarget.status.in_(
-                [ActionStatus.PENDING, ActionStatus.WAITING, ActionStatus.QUEUED]),
-            in_use < ActionTarget.max_parallel_actions,
+            ActionTarget.status.in_(OPEN),
+            _taken(ActionTarget.server_id, ActionTarget.id) < ActionTarget.max_parallel_actions,
         )
         .values(_in_progress(now))
         .returning(ActionTarget.id)
