@@ -14,6 +14,9 @@ import threading
 
 import httpx
 import psycopg
+import pytest
+from devopness import DevopnessClient
+from devopness.core.api_error import DevopnessApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
@@ -173,6 +176,14 @@ async def test_requests_while_the_database_refuses_connections_get_503(
             login = await http.post("/users/login",
                                     json={"email": "a@example.com", "password": "x" * 12})
             assert login.status_code == 503, login.text
+        # What an SDK user sees: the API's error with its status and message, not a
+        # validation error of the SDK's own (strict mode checks response bodies).
+        client = DevopnessClient({"base_url": url, "api_token": "dvp_" + "a" * 40,
+                                  "strict_validation_mode": True})
+        with pytest.raises(DevopnessApiError) as raised:
+            await asyncio.to_thread(client.users.get_user_me)
+        assert raised.value.status_code == 503
+        assert raised.value.message == "The database is unavailable; try again shortly."
 
 
 async def test_requests_checked_out_as_their_backends_are_going_are_answered(
