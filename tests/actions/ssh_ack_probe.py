@@ -1,10 +1,12 @@
 """Run inside a network namespace of its own (`unshare --net`): a real sshd on its
-loopback, and SSH connections made as the engine makes them (`prompt`) or as plain asyncssh
-makes them (`plain`). Prints, per connection, how many delayed ACKs the namespace's TCP
-stack sent while the connection's first command ran (TcpExt DelayedACKs: nothing else
-talks in this namespace).
+loopback, and SSH connections made as the engine makes them (`prompt`, `segments`) or as
+plain asyncssh makes them (`plain`, `plain-segments`). Prints, per connection, how many
+delayed ACKs the namespace's TCP stack sent while the connection's first command ran
+(TcpExt DelayedACKs), or how many TCP segments a whole step sent (Tcp OutSegs: connect,
+a program of several SSH packets on `bash -s`, its output, close). Nothing else talks in
+this namespace.
 
-    python -m tests.actions.ssh_ack_probe prompt|plain asyncio|uvloop
+    python -m tests.actions.ssh_ack_probe prompt|plain|segments|plain-segments asyncio|uvloop
 """
 
 from __future__ import annotations
@@ -20,24 +22,61 @@ from typing import Any
 import asyncssh
 
 from tests.actions.ssh_servers import OpenSSHServer
-from workers.engine.ssh_session import _PromptAcks
+from workers.engine.ssh_session import _Tunnel
 
 CONNECTIONS = 3
 
 
-def delayed_acks() -> int:
-    lines = Path("/proc/net/netstat").read_text().splitlines()
+def _counter(path: str, prefix: str, name: str) -> int:
+    lines = Path(path).read_text().splitlines()
     for names, values in zip(lines[::2], lines[1::2], strict=True):
-        if names.startswith("TcpExt:"):
-            return int(dict(zip(names.split()[1:], values.split()[1:], strict=True))
-                       ["DelayedACKs"])
-    raise RuntimeError("no TcpExt counters in /proc/net/netstat")
+        if names.startswith(prefix):
+            return int(dict(zip(names.split()[1:], values.split()[1:], strict=True))[name])
+    raise RuntimeError(f"no {prefix} counters in {path}")
+
+
+def delayed_acks() -> int:
+    return _counter("/proc/net/netstat", "TcpExt:", "DelayedACKs")
+
+
+def out_segments() -> int:
+    return _counter("/proc/net/snmp", "Tcp:", "OutSegs")
+
+
+# A step's program as the engine sends it: larger than one SSH packet (32 KB of data).
+PROGRAM = "".join(f": {'x' * 70} {i}\n" for i in range(1200)) + "echo done\n"
+
+
+async def segments(engine: bool) -> list[int]:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    server = OpenSSHServer(key).start()
+    extra: dict[str, Any] = {"tunnel": _Tunnel()} if engine else {}
+    counts = []
+    try:
+        for _ in range(CONNECTIONS):
+            before = out_segments()
+            conn = await asyncssh.connect(
+                "127.0.0.1", server.port, username=getpass.getuser(), client_keys=[key],
+                known_hosts=None, agent_path=None, config=[], **extra,
+            )
+            process = await conn.create_process("bash -s", stderr=asyncssh.STDOUT)
+            process.stdin.write(PROGRAM)
+            process.stdin.write_eof()
+            output = await process.stdout.read()
+            await process.wait()
+            assert output == "done\n", output
+            conn.close()
+            await conn.wait_closed()
+            counts.append(out_segments() - before)
+    finally:
+        server.stop()
+    return counts
 
 
 async def probe(prompt: bool) -> list[int]:
     key = asyncssh.generate_private_key("ssh-ed25519")
     server = OpenSSHServer(key).start()
-    extra: dict[str, Any] = {"tunnel": _PromptAcks()} if prompt else {}
+    extra: dict[str, Any] = {"tunnel": _Tunnel()} if prompt else {}
     counts = []
     try:
         for _ in range(CONNECTIONS):
@@ -58,7 +97,8 @@ async def probe(prompt: bool) -> list[int]:
 def main() -> None:
     mode, loop = sys.argv[1], sys.argv[2]
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    coroutine = probe(mode == "prompt")
+    coroutine = (segments(mode == "segments") if mode.endswith("segments")
+                 else probe(mode == "prompt"))
     if loop == "uvloop":
         import uvloop
 

@@ -1,4 +1,5 @@
-"""The engine's SSH connections acknowledge the server at once.
+"""The engine's SSH connections acknowledge the server at once, and send what asyncssh
+writes in one turn of the event loop together.
 
 OpenSSH's sshd keeps Nagle's algorithm on for sessions without a terminal and holds its
 answer to a connection's first channel until its post-authentication messages are
@@ -50,3 +51,14 @@ def test_the_first_channel_waits_for_no_delayed_ack(namespaces: None, loop: str)
     # As the engine connects: at least one of three connections runs its first command
     # with no delayed ACK at all (a loaded machine may delay sshd's own reply once).
     assert min(_probe("prompt", loop)) == 0
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_steps_packets_go_out_together(namespaces: None, loop: str) -> None:
+    # A step as the engine runs it (connect, a program of several SSH packets on
+    # `bash -s`, its end of input, its output, close): what asyncssh writes in one turn of
+    # the event loop leaves in one send, so the namespace carries fewer TCP segments than
+    # with plain asyncssh (measured 44 to 48 against 58 to 63; the engine's connections
+    # sent 63 to 71 before, their prompt ACKs included).
+    engine, plain = _probe("segments", loop), _probe("plain-segments", loop)
+    assert max(engine) < min(plain), (engine, plain)
