@@ -16,6 +16,7 @@ import getpass
 import json
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,58 +48,62 @@ def out_segments() -> int:
 PROGRAM = "".join(f": {'x' * 70} {i}\n" for i in range(1200)) + "echo done\n"
 
 
-async def segments(engine: bool) -> list[int]:
+Connect = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+
+
+async def _each_connection(engine: bool, run: Callable[[Connect], Awaitable[int]]) -> list[int]:
+    """`run` on each of CONNECTIONS connections to a fresh sshd, made as the engine makes
+    them or as plain asyncssh does; what each returned."""
     key = asyncssh.generate_private_key("ssh-ed25519")
     server = OpenSSHServer(key).start()
     extra: dict[str, Any] = {"tunnel": _Tunnel()} if engine else {}
+
+    async def connect() -> asyncssh.SSHClientConnection:
+        return await asyncssh.connect(
+            "127.0.0.1", server.port, username=getpass.getuser(), client_keys=[key],
+            known_hosts=None, agent_path=None, config=[], **extra,
+        )
+
     counts = []
     try:
         for _ in range(CONNECTIONS):
-            before = out_segments()
-            conn = await asyncssh.connect(
-                "127.0.0.1", server.port, username=getpass.getuser(), client_keys=[key],
-                known_hosts=None, agent_path=None, config=[], **extra,
-            )
-            process = await conn.create_process("bash -s", stderr=asyncssh.STDOUT)
-            process.stdin.write(PROGRAM)
-            process.stdin.write_eof()
-            output = await process.stdout.read()
-            await process.wait()
-            assert output == "done\n", output
-            conn.close()
-            await conn.wait_closed()
-            counts.append(out_segments() - before)
+            counts.append(await run(connect))
     finally:
         server.stop()
     return counts
 
 
-async def probe(prompt: bool) -> list[int]:
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    server = OpenSSHServer(key).start()
-    extra: dict[str, Any] = {"tunnel": _Tunnel()} if prompt else {}
-    counts = []
-    try:
-        for _ in range(CONNECTIONS):
-            conn = await asyncssh.connect(
-                "127.0.0.1", server.port, username=getpass.getuser(), client_keys=[key],
-                known_hosts=None, agent_path=None, config=[], **extra,
-            )
-            before = delayed_acks()
-            await conn.run("true", check=True)
-            counts.append(delayed_acks() - before)
-            conn.close()
-            await conn.wait_closed()
-    finally:
-        server.stop()
-    return counts
+async def _step_segments(connect: Connect) -> int:
+    before = out_segments()
+    conn = await connect()
+    process = await conn.create_process("bash -s", stderr=asyncssh.STDOUT)
+    process.stdin.write(PROGRAM)
+    process.stdin.write_eof()
+    output = await process.stdout.read()
+    await process.wait()
+    assert output == "done\n", output
+    conn.close()
+    await conn.wait_closed()
+    return out_segments() - before
+
+
+async def _first_command_delayed_acks(connect: Connect) -> int:
+    conn = await connect()
+    before = delayed_acks()
+    await conn.run("true", check=True)
+    count = delayed_acks() - before
+    conn.close()
+    await conn.wait_closed()
+    return count
 
 
 def main() -> None:
     mode, loop = sys.argv[1], sys.argv[2]
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    coroutine = (segments(mode == "segments") if mode.endswith("segments")
-                 else probe(mode == "prompt"))
+    if mode.endswith("segments"):
+        coroutine = _each_connection(mode == "segments", _step_segments)
+    else:
+        coroutine = _each_connection(mode == "prompt", _first_command_delayed_acks)
     if loop == "uvloop":
         import uvloop
 

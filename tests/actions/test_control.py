@@ -272,21 +272,6 @@ async def _all_waiting(
     await _until(waiting)
 
 
-async def test_actions_waiting_for_a_server_start_in_the_order_they_were_asked_for(
-    client: httpx.AsyncClient, world: World, shell_server: Any
-) -> None:
-    # Deploys queued on one server must not overtake each other: the last one asked for is
-    # the one that stays live. Four wait behind the first; each poll for the free slot
-    # would pick one of them at random (1 chance in 24 of the right order).
-    world.servers.add(101, shell_server.port, max_parallel=1)
-    gate = f"/tmp/dvp-order-{uuid.uuid4().hex}"
-    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done; echo released")
-    actions = [await run_pipeline(client, world, wait=0) for _ in range(5)]
-    await _all_waiting(client, world, actions[1:], "WAITING_CONCURRENCY_TARGET")
-    fs.touch(gate)
-    await _started_in_order(client, world, actions)
-
-
 async def _one_at_a_time(client: httpx.AsyncClient, world: World) -> None:
     updated = await client.put(
         f"/pipelines/{world.pipeline_id}",
@@ -296,14 +281,23 @@ async def _one_at_a_time(client: httpx.AsyncClient, world: World) -> None:
     assert updated.status_code == 204
 
 
-async def test_actions_waiting_for_their_pipeline_start_in_the_order_they_were_asked_for(
-    client: httpx.AsyncClient, world: World
+@pytest.mark.parametrize("limit", ["server", "pipeline"])
+async def test_waiting_actions_start_in_the_order_they_were_asked_for(
+    client: httpx.AsyncClient, world: World, shell_server: Any, limit: str
 ) -> None:
-    await _one_at_a_time(client, world)
-    gate = f"/tmp/dvp-porder-{uuid.uuid4().hex}"
-    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done; echo go")
+    # Deploys queued on one server (or one pipeline) must not overtake each other: the last
+    # one asked for is the one that stays live. Four wait behind the first; each poll for
+    # the free slot would pick one of them at random (1 chance in 24 of the right order).
+    if limit == "server":
+        world.servers.add(101, shell_server.port, max_parallel=1)
+        reason = "WAITING_CONCURRENCY_TARGET"
+    else:
+        await _one_at_a_time(client, world)
+        reason = "WAITING_CONCURRENCY_PIPELINE"
+    gate = f"/tmp/dvp-order-{uuid.uuid4().hex}"
+    await add_step(client, world, f"while [ ! -f {gate} ]; do sleep 0.05; done; echo released")
     actions = [await run_pipeline(client, world, wait=0) for _ in range(5)]
-    await _all_waiting(client, world, actions[1:], "WAITING_CONCURRENCY_PIPELINE")
+    await _all_waiting(client, world, actions[1:], reason)
     fs.touch(gate)
     await _started_in_order(client, world, actions)
 

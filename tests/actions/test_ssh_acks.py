@@ -61,4 +61,6 @@ def test_a_steps_packets_go_out_together(namespaces: None, loop: str) -> None:
     # with plain asyncssh (measured 44 to 48 against 58 to 63; the engine's connections
     # sent 63 to 71 before, their prompt ACKs included).
     engine, plain = _probe("segments", loop), _probe("plain-segments", loop)
-    assert max(engine) < min(plain), (engine, plain)
+    # Over three connections each: one retransmission or merged ACK moves a count by one
+    # or two, the coalescing by about ten per connection.
+    assert sum(engine) < sum(plain), (engine, plain)
