@@ -59,6 +59,7 @@ def _require(condition: bool, reason: str) -> None:
 class SSHHost:
     port: int
     host_key: str
+    pid: int = 0  # the sshd's, when the tests run it
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +98,7 @@ def sshd_host() -> Iterator[SSHHost]:
     else:
         proc.kill()
         raise RuntimeError("sshd did not start")
-    yield SSHHost(port, key.export_public_key("openssh").decode().strip())
+    yield SSHHost(port, key.export_public_key("openssh").decode().strip(), proc.pid)
     proc.terminate()
     proc.wait(5)
     shutil.rmtree(workdir, ignore_errors=True)

@@ -54,6 +54,21 @@ def wrap(step: StepSpec, access: ServerAccess, command: str | None = None) -> st
     return f": {marker}\nexport {MARKER_VARIABLE}={marker}\n{command}\nexit $?"
 
 
+# Runs a built-in script: the program arrives on stdin (workers/engine/scripts.py).
+SCRIPT_SHELL = "/bin/bash -s"
+
+
+def wrap_script(step: StepSpec, access: ServerAccess) -> str:
+    """The session command of a built-in script step. Run as the SSH user, the session's
+    shell becomes the script's bash (`exec`: one process fewer on the server per step),
+    the marker its argument, so the group leader's command line still carries it (the
+    program clears its arguments first)."""
+    if step.run_as_user and step.run_as_user != access.username:
+        return wrap(step, access, SCRIPT_SHELL)
+    marker = step_marker(step)
+    return f": {marker}\nexport {MARKER_VARIABLE}={marker}\nexec {SCRIPT_SHELL} {marker}"
+
+
 # Stops every process of a step: those whose command line or environment carries its
 # marker, their descendants and their process groups; TERM, then KILL after 2 s. Exits 0
 # once none is left (zombies count as gone), 1 when some could not be stopped (not

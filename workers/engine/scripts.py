@@ -206,7 +206,8 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     `result_token` marks the script's own result lines; it is a shell variable of the
     script, not exported, so nothing the script starts can print a line that counts."""
     body = _read(name)
-    lines = ["unset DV_PROGRAM", "set -euo pipefail", "umask 022"]
+    # No arguments: the session may pass the step's marker (remote_process.wrap_script).
+    lines = ["unset DV_PROGRAM", "set --", "set -euo pipefail", "umask 022"]
     for key in sorted(env):
         if not _ENV_NAME.match(key) or key.startswith("DV_"):
             continue

@@ -19,7 +19,7 @@ from workers.engine import scripts
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.outcomes import record_outcome
 from workers.engine.plans import TargetPlan
-from workers.engine.remote_process import as_user, kill_step, wrap
+from workers.engine.remote_process import as_user, kill_step, wrap, wrap_script
 from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.ssh_session import connect
 
@@ -58,7 +58,8 @@ async def run_step(
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
                 await _stream_step(run, conn, access, step, redactor,
-                                   command="/bin/bash -s", stdin=program, scanner=scanner)
+                                   command=wrap_script(step, access), stdin=program,
+                                   scanner=scanner)
             else:  # "python" (over the connection) or "local" (none)
                 await _python_step(run, conn, access, step, redactor, plan, name, scanner)
         finally:
@@ -137,7 +138,7 @@ class _Runtime:
         except scripts.UnknownScript as exc:
             raise StepFailed(str(exc)) from exc
         process = await self.conn.create_process(
-            wrap(self.step, self.access, "/bin/bash -s"),
+            wrap_script(self.step, self.access),
             stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace",
         )
         process.stdin.write(program)
@@ -252,8 +253,10 @@ async def _stream_step(
     stdin: str | None = None,
     scanner: builtins.ResultScanner | None = None,
 ) -> None:
+    """`command`: the session's whole command (a built-in script's, `wrap_script`); by
+    default the step's own command, wrapped."""
     process = await conn.create_process(
-        wrap(step, access, command), stderr=asyncssh.STDOUT, encoding="utf-8",
+        command or wrap(step, access), stderr=asyncssh.STDOUT, encoding="utf-8",
         errors="replace",
     )
     if stdin is not None:

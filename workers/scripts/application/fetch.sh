@@ -12,7 +12,6 @@ if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   exit 0
 fi
 
-[ -d "$app_dir/shared" ] || mkdir -p -- "$app_dir/shared"
 dv_release_live
 live_id=$DV_LIVE
 
@@ -20,7 +19,8 @@ live_id=$DV_LIVE
 dv_release_of_action
 if [ -z "$DV_RELEASE" ] || [ ! -d "$app_dir/releases/$DV_RELEASE" ]; then
   printf -v now '%(%s)T' -1
-  dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$now}"
+  # shared/ with the release's own folders: one mkdir for all on a first deploy.
+  dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$now}" "$app_dir/shared"
   release_id=$DV_RELEASE
   # Where its files go: the folder just made (workers/scripts/lib/release.sh), empty.
   release=$DV_RELEASE_DIR
@@ -29,6 +29,7 @@ else
   release_id=$DV_RELEASE
   release=$(dv_release_dir "$release_id")
   fresh=0
+  [ -d "$app_dir/shared" ] || mkdir -p -- "$app_dir/shared"
 fi
 
 work=""
@@ -93,6 +94,8 @@ ASKPASS
   export GIT_ASKPASS="$work/askpass"
 fi
 dv_has git || dv_fail "git is not installed on this server (apt-get install git)"
+# Where git runs in a `$(...)` or a pipeline, it is called directly: a function there
+# costs a fork of its own before git's.
 git_m() { git --git-dir="$mirror" "$@" </dev/null; }
 
 [ -n "$DEVOPNESS_GIT_URL" ] || dv_fail "the application has no repository URL"
@@ -101,9 +104,10 @@ if [ ! -d "$mirror" ]; then
   if [ -L "$mirror" ] || [ -e "$mirror" ]; then rm -f -- "$mirror"; fi
   # Made in a folder of its own and renamed into place: two first deploys at once each make
   # one, and the one whose rename loses (the mirror is there by then) uses the other's.
-  new_mirror=$(mktemp -d -- "$mirror.new.XXXXXX")
-  chmod 755 -- "$new_mirror"
-  # No template: a mirror has no use for sample hooks.
+  # git makes the folder (0755 under the script's umask); its name is this shell's and
+  # random, so no other deploy makes the same one. No template: a mirror has no use for
+  # sample hooks.
+  new_mirror="$mirror.new.$$.${SRANDOM:-$RANDOM$RANDOM}"
   git init -q --bare --template= -- "$new_mirror" </dev/null
   mv -T -- "$new_mirror" "$mirror" 2>/dev/null || rm -rf -- "$new_mirror"
   [ -d "$mirror" ] || dv_fail "could not create the repository mirror $mirror"
@@ -123,11 +127,10 @@ origin_is() {
   return 1
 }
 origin_is "$DEVOPNESS_GIT_URL" || git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
-if ! out=$(git_m fetch --prune --force --no-auto-gc origin \
-  '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1); then
-  printf '%s\n' "$out"
-  dv_fail "could not fetch $DEVOPNESS_GIT_URL (check the URL and the deploy key or token)"
-fi
+# Quiet: what git says on failure (its errors) is all the log needs.
+git --git-dir="$mirror" fetch -q --prune --force --no-auto-gc origin \
+  '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' </dev/null \
+  || dv_fail "could not fetch $DEVOPNESS_GIT_URL (check the URL and the deploy key or token)"
 
 # commit_of REV: whether REV names a commit of the mirror; sets sha and what is reported of
 # the commit (one git process for all of it). REV is one revision: names with revision
@@ -135,8 +138,10 @@ fi
 # refused before they get here.
 commit_of() {
   local info fields=()
-  info=$(git_m -c log.showSignature=false log -1 --no-walk \
-    --format='%H%n%an%n%ae%n%cI%n%s' "$1" -- 2>/dev/null) || return 1
+  # No redirection inside the `$(...)`: bash then runs git in the subshell's place (the
+  # program's stdin is at its end already, read whole by its first line).
+  { info=$(git --git-dir="$mirror" -c log.showSignature=false log -1 --no-walk \
+    --format='%H%n%an%n%ae%n%cI%n%s' "$1" --); } 2>/dev/null || return 1
   mapfile -t fields <<<"$info"
   sha=${fields[0]:-}
   case $sha in '' | *[!0-9a-f]*) return 1 ;; esac
@@ -185,7 +190,7 @@ dv_log "deploying commit $sha into release $release_id"
 
 # Emptied (a rerun of this step fills it again), never removed: the name stays claimed.
 if [ "$fresh" != 1 ]; then find "$release" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +; fi
-git_m archive --format=tar "$sha" | tar -x -C "$release" -f - \
+git --git-dir="$mirror" archive --format=tar "$sha" </dev/null | tar -x -C "$release" -f - \
   || dv_fail "could not export commit $sha"
 printf '%s\n' "$sha" >"$meta/releases/$release_id.commit"
 

@@ -119,18 +119,20 @@ dv_release_owner() {
   printf '%s\n' "$DV_OWNER"
 }
 
-# dv_release_claim SECONDS: claim the release of that UTC second (epoch SECONDS) for this
-# action, or of the next free second: creating the link releases/<name> fails when the name
-# exists, so of two deploys of the same second each gets a release of its own. Then its
-# folder, and the record the action's later steps read; sets DV_RELEASE, and DV_RELEASE_DIR
-# to its folder.
+# dv_release_claim SECONDS [FOLDER...]: claim the release of that UTC second (epoch
+# SECONDS) for this action, or of the next free second: creating the link releases/<name>
+# fails when the name exists, so of two deploys of the same second each gets a release of
+# its own. Then its folder, and the record the action's later steps read; sets DV_RELEASE,
+# and DV_RELEASE_DIR to its folder. The FOLDERs are made too where missing, with the
+# releases' own (one mkdir on a first deploy).
 dv_release_claim() {
   local app_dir meta t=$1 name stamp store tries=0 dir missing=() entry newest=0 newest_name=""
   dv_app_dir_set
   app_dir=$DV_APP_DIR
   meta="$app_dir/.devopness"
   case $t in '' | *[!0-9]*) dv_fail "bad release time '$t'" ;; esac
-  for dir in "$app_dir/releases" "$app_dir/.releases" "$meta/releases" "$meta/actions"; do
+  shift
+  for dir in "$app_dir/releases" "$app_dir/.releases" "$meta/releases" "$meta/actions" "$@"; do
     [ -d "$dir" ] || missing+=("$dir")
   done
   [ "${#missing[@]}" -eq 0 ] || mkdir -p -- "${missing[@]}"

@@ -1,0 +1,78 @@
+"""How many processes a deploy starts on its server, step by step: a ceiling per step, as
+tests/perf has a statement ceiling per read. A deploy runs on every server of every
+application, and on a busy controller the servers' share of the work is mostly starting
+processes (sshd's session, shells, git, coreutils): one more `$(...)` or helper program in
+a script's common path fails here, with the list of what ran.
+
+Counted with `strace -f` on the loopback sshd (tests/remote/process_trace.py): every fork
+under the step's SSH session, its shell included; git's threads are no process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.remote import process_trace
+from tests.remote.conftest import Remote
+from tests.remote.git_repos import make_repo
+from tests.remote.test_application_deploy import deploy, new_application
+
+# Step name -> processes at most on (a first deploy, a later deploy of a new commit). What
+# they are today, so that one more fails and the change shows in this table.
+# (Before 2026-12-05: 24 and 18, 6 and 7.)
+CEILINGS: dict[str, tuple[int, int]] = {
+    "Fetch source": (17, 14),
+    "Activate release": (5, 6),
+}
+# Besides the steps' sessions: the connection's own sshd processes.
+CONNECTION = 3
+# Steps with nothing to do for this application (no runtime, no build, no health check)
+# complete without a command on the server.
+NO_PROCESS = ("Install runtime", "Install dependencies and build", "Health check")
+
+
+@pytest.fixture
+def strace() -> None:
+    if not process_trace.available():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs strace (apt-get install strace) for this test")
+        pytest.skip("counting a deploy's processes needs strace (apt-get install strace)")
+
+
+async def test_a_deploy_starts_few_processes_on_its_server(
+    strace: None, client: httpx.AsyncClient, db: AsyncSession, remote: Remote,
+) -> None:
+    repo = make_repo(remote)
+    repo.commit({"app.txt": "v1\n", "README": "hello\n"}, "first")
+    application = await new_application(db, remote, repo)
+    for run, label in enumerate(("first deploy", "later deploy")):
+        if run:
+            repo.commit({"app.txt": "v2\n"}, "second")
+            # A deploy of the same second as the one before names its release after the
+            # newest (one `date`): a deploy a second later is the usual case.
+            await asyncio.sleep(1.01 - time.time() % 1)
+        with process_trace.Trace(remote.host.pid) as trace:
+            action = await deploy(client, remote, application.id)
+        assert (remote.home / application.name / "current/app.txt").read_text() == (
+            f"v{run + 1}\n")
+        ran = trace.processes.per_step()
+        [target] = action["targets"]
+        steps = {step["name"]: step["id"] for step in target["steps"]}
+        assert set(steps) == set(CEILINGS) | set(NO_PROCESS), steps
+        for name in NO_PROCESS:
+            assert steps[name] not in ran, (name, ran.get(steps[name]))
+        for name, ceilings in CEILINGS.items():
+            programs = ran.get(steps[name], [])
+            print(f"{label}, {name}: {len(programs)} processes: {programs}")
+            assert programs, f"{name} ran nothing on the server"
+            assert len(programs) <= ceilings[run], (
+                f"{label}: {name} started {len(programs)} processes on the server (ceiling "
+                f"{ceilings[run]}): {programs}")
+        # Nothing else: one connection, a session per step that has work on the server.
+        outside = trace.processes.count() - sum(len(p) for p in ran.values())
+        assert outside <= CONNECTION, f"{label}: {outside} processes outside the steps"
