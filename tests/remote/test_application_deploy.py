@@ -285,6 +285,49 @@ async def test_failed_build_leaves_current_untouched(
     assert releases(remote, application.name) == [good_release, release_of(fixed)]
 
 
+async def test_a_deploy_cancelled_during_its_build_leaves_nothing_running(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """Cancelled while its build runs: the build's session (the built-in script's bash)
+    and everything the build command started are stopped on the server, the later steps
+    are skipped and the live release stays live."""
+    application = await new_application(db, remote, repo)
+    await deploy(client, remote, application.id)
+    live = current(remote, application.name)
+    went_on = remote.home / "build-went-on"
+    application.build_command = f"echo building; (sleep 2; touch {went_on}) & sleep 60"
+    await db.commit()
+    response = await client.post(f"/applications/{application.id}/deployments", json=MAIN,
+                                 headers=remote.tenant.headers)
+    assert response.status_code in (200, 201, 204), response.text
+    action_id = int(response.headers["X-Devopness-Action-Id"])
+    deadline = time.monotonic() + 30
+    while True:
+        action = (await client.get(f"/actions/{action_id}",
+                                   headers=remote.tenant.headers)).json()
+        if "building" in (await step_outputs(client, remote, action))[
+                "Install dependencies and build"][1]:
+            break
+        assert time.monotonic() < deadline, action
+        await asyncio.sleep(0.1)
+
+    cancelled = await client.post(f"/actions/{action_id}/cancel", headers=remote.tenant.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    action = await remote.wait(client, action_id, expect="failed")
+    assert action["status_reason_human_readable"] == "Cancelled by user."
+    assert {s["name"]: s["status"] for s in action["targets"][0]["steps"]} == {
+        "Fetch source": "completed", "Install runtime": "completed",
+        "Install dependencies and build": "failed", "Activate release": "skipped",
+        "Health check": "skipped"}
+    await asyncio.sleep(2.5)
+    assert not went_on.exists()
+    pgrep = await asyncio.create_subprocess_exec(
+        "pgrep", "-u", remote.user, "-a", stdout=subprocess.PIPE)
+    left, _ = await pgrep.communicate()
+    assert left == b"", left.decode()
+    assert current(remote, application.name) == live
+
+
 @pytest.fixture
 def http_health() -> Iterator[int]:
     """A loopback HTTP server answering 200 on /health and 503 elsewhere."""
