@@ -475,7 +475,10 @@ async def test_ssh_deploy_key_and_daemon_restart(
                                "target": "os-env-var", "type": "variable", "hidden": True})
     assert r.status_code in (200, 204), r.text
     failed = await deploy(client, remote, application.id, expect="failed")
-    assert "could not fetch" in await remote.logs(client, failed)
+    logs = await remote.logs(client, failed)
+    assert "could not fetch" in logs
+    # git's own reason reaches the log too (its errors stream there; the fetch is quiet).
+    assert "Permission denied (publickey)" in logs
     assert releases(remote, application.name) == [release_of(action)]
 
 
