@@ -41,8 +41,9 @@ class Processes:
             tree[parent].append(child)
         return tree
 
-    def subtree(self, root: int) -> list[int]:
-        tree, seen, todo = self.children(), [], [root]
+    @staticmethod
+    def subtree(tree: dict[int, list[int]], root: int) -> list[int]:
+        seen, todo = [], [root]
         while todo:
             pid = todo.pop()
             seen.append(pid)
@@ -53,12 +54,13 @@ class Processes:
         """Step id -> what each process of its tree ran (a fork that ran nothing else
         shows as its parent's program), the session's shell first."""
         steps: dict[int, list[str]] = {}
+        tree = self.children()
         for pid, argv in self.argv.items():
             found = _STEP.search(argv)
             if found is None or (self.parent.get(pid) in self.argv
                                  and _STEP.search(self.argv[self.parent[pid]])):
                 continue  # not a step's shell, or a process inside one
-            steps[int(found.group(1))] = [self._program(p) for p in sorted(self.subtree(pid))]
+            steps[int(found.group(1))] = [self._program(p) for p in sorted(self.subtree(tree, pid))]
         return steps
 
     def _program(self, pid: int) -> str:

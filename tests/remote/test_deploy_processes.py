@@ -68,7 +68,6 @@ async def test_a_deploy_starts_few_processes_on_its_server(
             assert steps[name] not in ran, (name, ran.get(steps[name]))
         for name, ceilings in CEILINGS.items():
             programs = ran.get(steps[name], [])
-            print(f"{label}, {name}: {len(programs)} processes: {programs}")
             assert programs, f"{name} ran nothing on the server"
             assert len(programs) <= ceilings[run], (
                 f"{label}: {name} started {len(programs)} processes on the server (ceiling "
