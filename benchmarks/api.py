@@ -251,8 +251,36 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent working so far (/proc/stat: every process)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are work.
+    return sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)) / _TICK
+
+
+def settle(window: float = 0.2, quiet: float = 0.25, limit: float = 10.0) -> None:
+    """Wait until the machine is quiet (under a quarter of one core busy over `window`).
+
+    When wrk stops, the server it measured still answers the requests already read (a
+    slow server has 32 in its queue: a second of work for the baseline's action); the next
+    run, on another server, would start on cores that are still busy, and its first
+    requests' latency would be that server's, not its own. Each run starts once that work
+    is done."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = _machine_busy()
+        time.sleep(window)
+        if _machine_busy() - before < quiet * window:
+            return
+
+
 def run_wrk(url: str, headers: dict[str, str], connections: int, duration: float,
             server: Server | None = None) -> Result:
+    settle()
     cpu_before = server.cpu_seconds() if server is not None else 0.0
     args = ["wrk", "-t", "2", "-c", str(connections), "--timeout", "30s",
             "-d", f"{max(1, round(duration))}s", "--latency"]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import BindParameter
@@ -36,8 +36,13 @@ from app.projects.models import Project
 
 class ActionShown(NamedTuple):
     action: Action
-    # (target row, its step rows in order): plain rows, not tracked ORM objects.
+    # (target row, its step rows in order): plain rows, not tracked ORM objects; empty
+    # when `known` holds their answer.
     targets: list[tuple[Any, list[Any]]]
+    # A finished action's targets as answered before, still current (app.actions.answers).
+    known: Any = None
+    # A finished action's version of its targets and steps (see `targets_version`).
+    version: tuple[Any, ...] | None = None
 
 
 def _plain(table: Any, *names: str) -> list[Any]:
@@ -72,6 +77,20 @@ _STEP_ROWS = (
 )
 _TargetRow = _tuple_type("TargetRow", _TARGET_ROWS)
 _StepRow = _tuple_type("StepRow", _STEP_ROWS)
+
+_STEPS = ActionStep.__table__
+_TARGETS = ActionTarget.__table__
+# Every write to a target or a step sets its updated_at (TimestampMixin's onupdate, Core
+# updates included) and none removes one: the count and the newest updated_at of each
+# change with any of them, so an answer kept under this version is still the rows'.
+_TARGETS_VERSION = select(
+    select(func.count()).where(_TARGETS.c.action_id == _ACTION_ID).scalar_subquery(),
+    select(func.max(_TARGETS.c.updated_at)).where(_TARGETS.c.action_id == _ACTION_ID)
+    .scalar_subquery(),
+    select(func.count()).where(_STEPS.c.action_id == _ACTION_ID).scalar_subquery(),
+    select(func.max(_STEPS.c.updated_at)).where(_STEPS.c.action_id == _ACTION_ID)
+    .scalar_subquery(),
+)
 
 
 def _visible(
@@ -114,26 +133,36 @@ class ActionRepository:
         )
 
     async def get_shown(self, principal: Principal, action_id: int | None = None, *,
-                        readable_id: int | None = None) -> ActionShown | None:
-        """An action as its answer shows it: the row with its relations, and its targets
-        and steps as plain rows (read for the answer only, never written back: building
-        hundreds of tracked ORM objects cost more than everything else in the read).
-        `readable_id` skips the visibility check for an action already checked."""
+                        readable_id: int | None = None) -> Action | None:
+        """An action's row with the relations its answer shows; its targets and steps are
+        read by `target_rows`. `readable_id` skips the visibility check for an action
+        already checked."""
         if readable_id is None:
             stmt = self.readable(principal, targets=False).where(Action.id == action_id)
         else:
             stmt = select(Action).where(Action.id == readable_id).options(
                 *_action_options(targets=False))
-        action = await self.session.scalar(stmt.execution_options(populate_existing=True))
-        if action is None:
-            return None
+        action: Action | None = await self.session.scalar(
+            stmt.execution_options(populate_existing=True))
+        return action
+
+    async def target_rows(self, action_id: int) -> list[tuple[Any, list[Any]]]:
+        """An action's targets with their steps, in order, as plain rows (read for an
+        answer only, never written back: building hundreds of tracked ORM objects cost
+        more than everything else in the read)."""
         targets = [_TargetRow._make(row) for row in await self.session.execute(
-            _TARGET_ROWS, {"action_id": action.id})]
+            _TARGET_ROWS, {"action_id": action_id})]
         steps: dict[int, list[Any]] = {}
-        for row in await self.session.execute(_STEP_ROWS, {"action_id": action.id}):
+        for row in await self.session.execute(_STEP_ROWS, {"action_id": action_id}):
             step = _StepRow._make(row)
             steps.setdefault(step.action_target_id, []).append(step)
-        return ActionShown(action, [(t, steps.get(t.id, [])) for t in targets])
+        return [(t, steps.get(t.id, [])) for t in targets]
+
+    async def targets_version(self, action_id: int) -> tuple[Any, ...]:
+        """What changes whenever any of the action's targets or steps does (one statement
+        of four aggregates over indexed rows)."""
+        return tuple((await self.session.execute(
+            _TARGETS_VERSION, {"action_id": action_id})).one())
 
     async def get_readable(self, principal: Principal, action_id: int) -> Action | None:
         stmt = self.readable(principal).where(Action.id == action_id)

@@ -7,17 +7,19 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.access.auth import CurrentPrincipal
 from app.access.routes import Route, add_routes, param
 from app.actions import pipeline_schemas, schemas
+from app.actions.answers import FinishedTargets, action_json
 from app.actions.bus import action_topic, draining, get_bus
 from app.actions.logstream import log_events, log_json
 from app.actions.models import FINISHED
 from app.actions.models import Action as ActionModel
 from app.actions.pipeline_service import PipelineService
+from app.actions.repository import ActionShown
 from app.actions.service import ActionService
 from app.core.database import Database
 from app.core.deps import ClientIP, SessionDep, SettingsDep, get_database
@@ -135,16 +137,25 @@ ACTION_LISTS = [
 add_routes(router, Actions, ACTION_LISTS[:2], IDS)
 
 
+async def get_finished_targets(request: Request) -> FinishedTargets:
+    finished: FinishedTargets = request.app.state.finished_targets
+    return finished
+
+
+FinishedTargetsDep = Annotated[FinishedTargets, Depends(get_finished_targets)]
+
+
 async def get_action(
     action_id: Id,
     service: Actions,
     principal: CurrentPrincipal,
     settings: SettingsDep,
+    finished: FinishedTargetsDep,
     wait: Annotated[float | None, Query(ge=0, le=300)] = None,
-) -> schemas.Action:
+) -> Response:
     if not wait:
-        shown = await service.shown(principal, action_id)
-        return schemas.Action.of(shown.action, settings.frontend_url, shown.targets)
+        shown = await service.shown(principal, action_id, finished=finished)
+        return _action_answer(shown, settings, finished)
     # Waiting reads only the status (and whether the caller may read the action at all);
     # the whole action, every target and step, is loaded once, at the end.
     status: str | None = await service.readable_status(principal, action_id)
@@ -160,8 +171,14 @@ async def get_action(
                 await service.session.commit()
                 await changes.wait(min(left, 1.0))
                 status = await service.status(action_id)
-    shown = await service.shown(principal, readable_id=action_id)
-    return schemas.Action.of(shown.action, settings.frontend_url, shown.targets)
+    shown = await service.shown(principal, readable_id=action_id, finished=finished)
+    return _action_answer(shown, settings, finished)
+
+
+def _action_answer(shown: ActionShown, settings: Settings, finished: FinishedTargets
+                   ) -> Response:
+    return Response(action_json(shown, settings.frontend_url, finished),
+                    media_type="application/json")
 
 
 async def retry_action(
@@ -196,7 +213,7 @@ async def get_action_log(
 
 add_routes(router, Actions, [
     Route("GET", "/actions/{action_id:int}", "getAction", get_action, schemas.Action,
-          extra=(param("settings", SettingsDep),
+          extra=(param("settings", SettingsDep), param("finished", FinishedTargetsDep),
                  param("wait", Annotated[float | None, Query(ge=0, le=300)], None)),
           tags=(ACTIONS,),
           options={"description": (

@@ -196,9 +196,11 @@ class ActionRelation(ResponseModel):
 
     @classmethod
     def derived(cls, action: ActionModel, base_url: str,
-                targets: Sequence[tuple[Any, Sequence[Any]]] | None = None) -> dict[str, Any]:
+                targets: Sequence[tuple[Any, Sequence[Any]]] | None = None,
+                summary: ActionSummary | None = None) -> dict[str, Any]:
         """The fields worked out from the action rather than read off it; `targets`: plain
-        rows of its targets with their steps, instead of the ORM collections."""
+        rows of its targets with their steps, instead of the ORM collections; `summary`:
+        theirs, when they are written separately (app.actions.answers)."""
         project = action.project
         shown = ([ActionTarget.of(t) for t in action.targets] if targets is None
                  else [ActionTarget.of(t, steps) for t, steps in targets])
@@ -224,14 +226,16 @@ class ActionRelation(ResponseModel):
                 if action.environment is not None
                 else None
             ),
-            "summary": summarize(action.targets if targets is None else [t for t, _ in targets]),
+            "summary": summary or summarize(
+                action.targets if targets is None else [t for t, _ in targets]),
             "targets": shown,
         }
 
     @classmethod
     def of(cls, action: ActionModel, base_url: str,
-           targets: Sequence[tuple[Any, Sequence[Any]]] | None = None) -> Self:
-        return from_row(cls, action, **cls.derived(action, base_url, targets))
+           targets: Sequence[tuple[Any, Sequence[Any]]] | None = None,
+           summary: ActionSummary | None = None) -> Self:
+        return from_row(cls, action, **cls.derived(action, base_url, targets, summary))
 
 
 class Action(ActionRelation):
@@ -243,9 +247,10 @@ class Action(ActionRelation):
 
     @classmethod
     def derived(cls, action: ActionModel, base_url: str,
-                targets: Sequence[tuple[Any, Sequence[Any]]] | None = None) -> dict[str, Any]:
+                targets: Sequence[tuple[Any, Sequence[Any]]] | None = None,
+                summary: ActionSummary | None = None) -> dict[str, Any]:
         return {
-            **super().derived(action, base_url, targets),
+            **super().derived(action, base_url, targets, summary),
             "parent": RelatedAction.of(action.parent, base_url) if action.parent else None,
             "children": [RelatedAction.of(c, base_url) for c in action.children],
             "triggered_by_user": (

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access.auth import Principal
 from app.access.catalogue import operation_permission
 from app.access.permissions import Authorizer
+from app.actions.answers import FinishedTargets
 from app.actions.models import FINISHED, Action, ActionStatus, ActionStep, ActionTarget
 from app.actions.repository import ActionRepository, ActionShown, mark_unstarted_failed
 from app.actions.scope import authorize_resource, authorize_scope, readable_pipeline
@@ -39,12 +40,20 @@ class ActionService:
         return action
 
     async def shown(self, principal: Principal, action_id: int | None = None, *,
-                    readable_id: int | None = None) -> ActionShown:
-        """The action as its answer shows it (see `ActionRepository.get_shown`)."""
-        shown = await self.actions.get_shown(principal, action_id, readable_id=readable_id)
-        if shown is None:
+                    readable_id: int | None = None,
+                    finished: FinishedTargets | None = None) -> ActionShown:
+        """The action as its answer shows it (see `ActionRepository.get_shown`); the
+        targets of a finished one from `finished` when it holds their current answer."""
+        action = await self.actions.get_shown(principal, action_id, readable_id=readable_id)
+        if action is None:
             raise NotFound("Action not found.")
-        return shown
+        version = None
+        if finished is not None and action.status in FINISHED:
+            version = await self.actions.targets_version(action.id)
+            known = finished.get(action.id, version)
+            if known is not None:
+                return ActionShown(action, [], known, version)
+        return ActionShown(action, await self.actions.target_rows(action.id), None, version)
 
     async def readable_status(self, principal: Principal, action_id: int) -> str:
         status = await self.actions.readable_status(principal, action_id)

@@ -1,0 +1,86 @@
+"""A finished action's answer, as users read it again and again (an agent polling its result,
+a page following it): each API process keeps the JSON of its targets and steps
+(app.actions.answers). What users see must not change for it: the same answer as one
+built from the rows, another tenant still answered 404, and whatever changes later (a
+renamed project, a retry, a step written after the action finished) shown at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actions.answers import FinishedTargets
+from app.actions.models import ActionStep
+from tests import factories
+from tests.actions.conftest import World, add_step, run_pipeline
+from tests.actions.ssh_servers import ShellSSHServer
+
+
+async def _read(client: httpx.AsyncClient, world: World, action_id: int) -> dict[str, Any]:
+    response = await client.get(f"/actions/{action_id}", headers=world.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_a_finished_action_reads_the_same_when_kept_and_changes_show_at_once(
+    client: httpx.AsyncClient, world: World, db: AsyncSession, app: Any,
+    shell_server: ShellSSHServer, count_queries: Any,
+) -> None:
+    for server_id in (102, 103):
+        world.servers.add(server_id, shell_server.port)
+        world.app_servers.append(server_id)
+    await add_step(client, world, "echo first", name="first")
+    await add_step(client, world, "echo second >&2; exit 3", name="second")
+    waited = await run_pipeline(client, world)
+    assert waited["status"] == "failed"
+    assert [len(t["steps"]) for t in waited["targets"]] == [2, 2, 2]
+
+    # Read twice (with nothing kept from the wait above): the second answer comes from
+    # what the first kept, in fewer statements (the targets and steps are not read again),
+    # and is the same.
+    app.state.finished_targets = FinishedTargets()
+    with count_queries() as first_read:
+        first = await _read(client, world, waited["id"])
+    with count_queries() as kept_read:
+        kept = await _read(client, world, waited["id"])
+    assert kept == first == waited
+    assert kept_read.count < first_read.count, (kept_read.statements, first_read.statements)
+    # And the same as an answer built from the rows with nothing kept.
+    app.state.finished_targets = FinishedTargets(max_bytes=0)
+    assert await _read(client, world, waited["id"]) == first
+    app.state.finished_targets = FinishedTargets()
+    await _read(client, world, waited["id"])
+
+    # Kept or not, another tenant is not told the action exists.
+    _, other = await factories.user_with_token(db)
+    foreign = await client.get(f"/actions/{waited['id']}", headers=factories.auth(other))
+    assert foreign.status_code == 404, foreign.text
+    foreign = await client.get(f"/actions/{waited['id']}", params={"wait": 1},
+                               headers=factories.auth(other))
+    assert foreign.status_code == 404, foreign.text
+
+    # What is around the targets is read fresh: the project's new name, the retry.
+    project = world.project
+    renamed = await client.put(
+        f"/projects/{project.id}",
+        json={"id": project.id, "name": "renamed-project", "logo_url": None},
+        headers=world.headers)
+    assert renamed.status_code in (200, 204), renamed.text
+    retry = await client.post(f"/actions/{waited['id']}/retry", headers=world.headers)
+    assert retry.status_code in (200, 201), retry.text
+    after = await _read(client, world, waited["id"])
+    assert after["project"]["name"] == "renamed-project"
+    assert [c["id"] for c in after["children"]] == [retry.json()["id"]]
+    assert after["targets"] == first["targets"]
+
+    # A step written after its action finished (a worker's late write) shows at once.
+    step_id = first["targets"][1]["steps"][1]["id"]
+    await db.execute(update(ActionStep).where(ActionStep.id == step_id)
+                     .values(status_message="written late"))
+    await db.commit()
+    late = await _read(client, world, waited["id"])
+    assert late["targets"][1]["steps"][1]["status_reason_human_readable"] == "written late"
+    assert late["targets"][0] == first["targets"][0]
