@@ -48,6 +48,8 @@ class ActionService:
         if action is None:
             raise NotFound("Action not found.")
         version = None
+        # The version is read before the rows: a write in between leaves newer rows under
+        # an older version, which the next read no longer matches (never the reverse).
         if finished is not None and action.status in FINISHED:
             version = await self.actions.targets_version(action.id)
             known = finished.get(action.id, version)
