@@ -154,7 +154,7 @@ def create_app(
     app.state.mailer = Mailer(settings)
     app.state.counter = counter
     app.state.principal_cache = PrincipalCache(database.cache)
-    app.state.finished_targets = FinishedTargets()
+    app.state.finished_targets = FinishedTargets(settings.finished_actions_cache_mb << 20)
     app.state.redis = redis
     app.state.readiness = ReadinessProbe(settings, database, redis)
     app.state.runner = runner

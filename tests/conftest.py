@@ -243,7 +243,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     database = application.state.database
     database.cache = AccessCache(database.settings.access_cache_seconds)
     application.state.principal_cache = PrincipalCache(database.cache)
-    application.state.finished_targets = FinishedTargets()
+    application.state.finished_targets = FinishedTargets(
+        application.state.settings.finished_actions_cache_mb << 20)
     _restore_process_globals(application.state.test_globals, application.state.settings)
 
 

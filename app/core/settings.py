@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default=300.0, ge=0,
         description="Longest a resolved token or permission set is reused (0: off).",
     )
+    # Per API process; a kept answer is checked against its rows on every read
+    # (app/actions/answers.py).
+    finished_actions_cache_mb: int = Field(
+        default=32, ge=0, le=4096,
+        description="Memory each API process may keep finished actions' targets in (0: off).",
+    )
 
     registration_open: bool = Field(default=True, description="Allow POST /users sign-ups.")
     email_verification_required: bool = Field(
