@@ -12,8 +12,9 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.answers import FinishedTargets
+from app.actions.answers import FinishedTargets, KnownTargets
 from app.actions.models import ActionStep
+from app.actions.schemas import summarize
 from tests import factories
 from tests.actions.conftest import World, add_step, run_pipeline
 from tests.actions.ssh_servers import ShellSSHServer
@@ -84,3 +85,30 @@ async def test_a_finished_action_reads_the_same_when_kept_and_changes_show_at_on
     late = await _read(client, world, waited["id"])
     assert late["targets"][1]["steps"][1]["status_reason_human_readable"] == "written late"
     assert late["targets"][0] == first["targets"][0]
+
+
+def test_what_is_kept_stays_within_its_memory_least_recently_read_dropped_first() -> None:
+    def known(version: int, size: int) -> KnownTargets:
+        return KnownTargets((version,), b"x" * size, summarize([]))
+
+    finished = FinishedTargets(max_bytes=300)
+    for action_id in (1, 2, 3):
+        finished.put(action_id, known(1, 100))
+    assert finished.get(1, (1,)) is not None  # read: now the most recent
+    finished.put(4, known(1, 100))  # over 300 bytes: 2, the least recently read, goes
+    assert finished.get(2, (1,)) is None
+    assert all(finished.get(i, (1,)) is not None for i in (1, 3, 4))
+    # Another version of the rows is not what was kept.
+    assert finished.get(3, (2,)) is None
+    # Kept again under a new version: replaced, not counted twice.
+    finished.put(3, known(2, 100))
+    assert finished.get(3, (2,)) is not None and finished.get(3, (1,)) is None
+    assert all(finished.get(i, (1,)) is not None for i in (1, 4))
+    # An answer larger than all the memory is not kept, and drops nothing.
+    finished.put(5, known(1, 301))
+    assert finished.get(5, (1,)) is None
+    assert all(finished.get(i, (1,)) is not None for i in (1, 4))
+    # FINISHED_ACTIONS_CACHE_MB=0: nothing is kept.
+    off = FinishedTargets(max_bytes=0)
+    off.put(1, known(1, 1))
+    assert off.get(1, (1,)) is None
