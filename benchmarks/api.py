@@ -48,6 +48,7 @@ from sqlalchemy import create_engine, insert, make_url, pool, text  # noqa: E402
 from app.core import migrations  # noqa: E402
 from app.core.database import Database  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
+from benchmarks.loopback import machine_cpu  # noqa: E402
 
 SECRET_KEY = "benchmark-secret-key-not-for-production"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf"
@@ -251,17 +252,6 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy() -> float:
-    """CPU seconds the whole machine has spent working so far (/proc/stat: every process)."""
-    with open("/proc/stat") as stat:
-        fields = stat.readline().split()[1:]
-    # user nice system idle iowait irq softirq steal: all but idle and iowait are work.
-    return sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)) / _TICK
-
-
 def settle(window: float = 0.2, quiet: float = 0.25, limit: float = 10.0) -> None:
     """Wait until the machine is quiet (under a quarter of one core busy over `window`).
 
@@ -272,9 +262,9 @@ def settle(window: float = 0.2, quiet: float = 0.25, limit: float = 10.0) -> Non
     is done."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        before = _machine_busy()
+        before = machine_cpu()
         time.sleep(window)
-        if _machine_busy() - before < quiet * window:
+        if machine_cpu() - before < quiet * window:
             return
 
 

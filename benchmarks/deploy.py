@@ -54,7 +54,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.loopback import free_port, ok, wait_action, wait_port  # noqa: E402
+from benchmarks.loopback import (  # noqa: E402
+    free_port,
+    machine_cpu,
+    ok,
+    wait_action,
+    wait_port,
+)
 from tests.conftest import TEST_SECRET_KEY  # noqa: E402
 from tests.remote.conftest import authorize, create_os_user, delete_os_user  # noqa: E402
 
@@ -222,19 +228,6 @@ def failed_logs(http: httpx.Client, action: dict[str, Any]) -> str:
                 logs.append(f"target {target['id']}, step {step['name']}:\n"
                             + "\n".join(lines[-15:]))
     return "\n".join(logs)
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu() -> float:
-    """Seconds of CPU the whole machine has spent (every process: the API, sshd, git,
-    bash, the floor's own client), from /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = stat.readline().split()[1:]
-    # user nice system idle iowait irq softirq steal: all but idle and iowait are work.
-    busy = [int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)]
-    return sum(busy) / _TICK
 
 
 class Group:

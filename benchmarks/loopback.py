@@ -168,6 +168,16 @@ def bench_user(name: str) -> OSUser:
 # ---- the meters ----------------------------------------------------------------------
 
 
+def machine_cpu() -> float:
+    """Seconds of CPU the whole machine has spent (every process: the API, sshd, git,
+    bash, the floor's own client), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are work.
+    busy = [int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)]
+    return sum(busy) / TICKS
+
+
 def own_cpu(pid: int) -> float | None:
     """utime + stime of one process (its children are counted on their own), or None
     once it is gone."""
