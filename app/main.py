@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from app.access.auth import PrincipalCache
 from app.actions import dispatch
-from app.actions.answers import FinishedTargets
+from app.actions.answers import FinishedAnswers
 from app.actions.bus import MemoryBus, RedisBus, set_bus
 from app.actions.router import router as actions_router
 from app.applications.router import router as applications_router
@@ -154,7 +154,7 @@ def create_app(
     app.state.mailer = Mailer(settings)
     app.state.counter = counter
     app.state.principal_cache = PrincipalCache(database.cache)
-    app.state.finished_targets = FinishedTargets(settings.finished_actions_cache_mb << 20)
+    app.state.finished_answers = FinishedAnswers(settings.finished_actions_cache_mb << 20)
     app.state.redis = redis
     app.state.readiness = ReadinessProbe(settings, database, redis)
     app.state.runner = runner

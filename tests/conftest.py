@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, event, make_url, pool, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import PrincipalCache
-from app.actions.answers import FinishedTargets
+from app.actions.answers import FinishedAnswers
 from app.core.changes import AccessCache
 from app.core.database import access_generation
 from app.core.migrations import sync_url, upgrade
@@ -243,7 +243,7 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     database = application.state.database
     database.cache = AccessCache(database.settings.access_cache_seconds)
     application.state.principal_cache = PrincipalCache(database.cache)
-    application.state.finished_targets = FinishedTargets(
+    application.state.finished_answers = FinishedAnswers(
         application.state.settings.finished_actions_cache_mb << 20)
     _restore_process_globals(application.state.test_globals, application.state.settings)
 

@@ -2,14 +2,15 @@
 
 An action's targets and steps are most of its answer: an action on a hundred servers has
 hundreds of steps, and reading, building and writing them cost about 15 ms of CPU a
-request, where a project costs 2. Once an action has finished they no longer change, and
-finished actions are what users read most (each one again and again while an agent or a
-page follows its results). So each API process keeps the JSON of finished actions'
-targets (with their summary), under a version of the rows it was written from
-(`ActionRepository.targets_version`): a read checks the version with one small statement
-and writes the rest of the answer (the action, its project, environment, user, parent and
-children, read fresh each time) around the kept JSON. Anything that writes a target or a
-step changes the version, so a kept answer is never served for rows that changed.
+request, where a project costs 2; the action's own row, with the eight relations it
+shows, cost 2 more. Once an action has finished, its answer changes only when one of
+those rows does, and finished actions are what users read most (each one again and again
+while an agent or a page follows its results). So each API process keeps the JSON of
+finished actions' answers under a version of every row they show
+(`ActionRepository.answer_version`): a read checks the caller's access and the version in
+one statement and answers with the kept JSON when it is still current. Anything that
+writes one of those rows changes the version, so a kept answer is never served for rows
+that changed.
 """
 
 from __future__ import annotations
@@ -30,29 +31,28 @@ _TARGETS_KEY = b'"' + (schemas.Action.model_fields["targets"].serialization_alia
 
 
 @dataclass(frozen=True)
-class KnownTargets:
+class KnownAnswer:
     version: tuple[Any, ...]
     json: bytes
-    summary: schemas.ActionSummary
 
 
-class FinishedTargets:
-    """The targets' JSON of recently read finished actions, least recently read dropped
-    first beyond `max_bytes` (per API process)."""
+class FinishedAnswers:
+    """The answers of recently read finished actions, least recently read dropped first
+    beyond `max_bytes` (per API process)."""
 
     def __init__(self, max_bytes: int = 32 << 20) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[int, KnownTargets] = OrderedDict()
+        self._entries: OrderedDict[int, KnownAnswer] = OrderedDict()
         self._bytes = 0
 
-    def get(self, action_id: int, version: tuple[Any, ...]) -> KnownTargets | None:
+    def get(self, action_id: int, version: tuple[Any, ...]) -> KnownAnswer | None:
         known = self._entries.get(action_id)
         if known is None or known.version != version:
             return None
         self._entries.move_to_end(action_id)
         return known
 
-    def put(self, action_id: int, known: KnownTargets) -> None:
+    def put(self, action_id: int, known: KnownAnswer) -> None:
         if len(known.json) > self.max_bytes:
             return
         old = self._entries.pop(action_id, None)
@@ -65,17 +65,21 @@ class FinishedTargets:
             self._bytes -= len(dropped.json)
 
 
-def action_json(shown: ActionShown, base_url: str, finished: FinishedTargets) -> bytes:
+def action_json(shown: ActionShown, base_url: str, finished: FinishedAnswers) -> bytes:
     """The answer of `GET /actions/{id}` (the reference's Action)."""
-    known: KnownTargets | None = shown.known
-    if known is None:
-        targets = [schemas.ActionTarget.of(target, steps) for target, steps in shown.targets]
-        known = KnownTargets(
-            shown.version or (), _TARGETS.dump_json(targets, by_alias=True),
-            schemas.summarize([target for target, _ in shown.targets]))
-        if shown.version is not None:
-            finished.put(shown.action.id, known)
-    # The action without its targets, then the targets written in: the object's last key.
-    head = _ACTION.dump_json(schemas.Action.of(shown.action, base_url, [], summary=known.summary),
+    known: KnownAnswer | None = shown.known
+    if known is not None:
+        return known.json
+    assert shown.action is not None
+    targets = _TARGETS.dump_json(
+        [schemas.ActionTarget.of(target, steps) for target, steps in shown.targets],
+        by_alias=True)
+    summary = schemas.summarize([target for target, _ in shown.targets])
+    # The action without its targets, then the targets written in: the object's last key
+    # (built from plain rows, they are not the ORM collection `Action.of` would read).
+    head = _ACTION.dump_json(schemas.Action.of(shown.action, base_url, [], summary=summary),
                              by_alias=True, exclude={"targets"})
-    return b"".join((head[:-1], b",", _TARGETS_KEY, known.json, b"}"))
+    answer = b"".join((head[:-1], b",", _TARGETS_KEY, targets, b"}"))
+    if shown.version is not None:
+        finished.put(shown.action.id, KnownAnswer(shown.version, answer))
+    return answer

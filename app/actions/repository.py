@@ -31,17 +31,21 @@ from app.actions.models import (
 from app.core.database import utcnow
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
+from app.organizations.models import Organization
 from app.projects.models import Project
+from app.users.models import User
 
 
 class ActionShown(NamedTuple):
-    action: Action
+    # None when `known` holds the answer.
+    action: Action | None
     # (target row, its step rows in order): plain rows, not tracked ORM objects; empty
-    # when `known` holds their answer.
+    # when `known` holds the answer.
     targets: list[tuple[Any, list[Any]]]
-    # A finished action's targets as answered before, still current (app.actions.answers).
+    # A finished action's answer as given before, still current (app.actions.answers).
     known: Any = None
-    # A finished action's version of its targets and steps (see `targets_version`).
+    # A finished action's version of everything its answer shows (see `answer_version`);
+    # None for an action still running, whose answer is not kept.
     version: tuple[Any, ...] | None = None
 
 
@@ -80,17 +84,53 @@ _StepRow = _tuple_type("StepRow", _STEP_ROWS)
 
 _STEPS = ActionStep.__table__
 _TARGETS = ActionTarget.__table__
-# Every write to a target or a step sets its updated_at (TimestampMixin's onupdate, Core
-# updates included) and none removes one: the count and the newest updated_at of each
-# change with any of them, so an answer kept under this version is still the rows'.
-_TARGETS_VERSION = select(
-    select(func.count()).where(_TARGETS.c.action_id == _ACTION_ID).scalar_subquery(),
-    select(func.max(_TARGETS.c.updated_at)).where(_TARGETS.c.action_id == _ACTION_ID)
-    .scalar_subquery(),
-    select(func.count()).where(_STEPS.c.action_id == _ACTION_ID).scalar_subquery(),
-    select(func.max(_STEPS.c.updated_at)).where(_STEPS.c.action_id == _ACTION_ID)
-    .scalar_subquery(),
-)
+_ACTIONS = Action.__table__
+
+
+def _answer_version() -> Select[Any]:
+    """What changes whenever anything an action's answer shows does: the action's own row,
+    the rows of each relation it shows (its project and environment with their
+    organization and creator, the user who started it, the action it retries), and the
+    count and newest `updated_at` of its retries, targets and steps. Every write to these
+    rows sets their updated_at (TimestampMixin's onupdate, Core updates included); a
+    removed row, or a reference the database sets to NULL, turns its column NULL."""
+    projects, environments = Project.__table__, Environment.__table__
+    organizations, users = Organization.__table__, User.__table__
+    project, environment = projects.alias("shown_project"), environments.alias("shown_env")
+    env_project = projects.alias("shown_env_project")
+    joined = _ACTIONS.outerjoin(project, project.c.id == _ACTIONS.c.project_id).outerjoin(
+        environment, environment.c.id == _ACTIONS.c.environment_id).outerjoin(
+        env_project, env_project.c.id == environment.c.project_id)
+    stamps = [_ACTIONS.c.updated_at, project.c.updated_at, environment.c.updated_at,
+              env_project.c.updated_at]
+    for owner, name in ((project, "project"), (env_project, "env_project")):
+        organization = organizations.alias(f"shown_{name}_org")
+        creator = users.alias(f"shown_{name}_creator")
+        joined = joined.outerjoin(organization, organization.c.id == owner.c.organization_id
+                                  ).outerjoin(creator, creator.c.id == owner.c.created_by)
+        stamps += [organization.c.updated_at, creator.c.updated_at]
+    by, parent = users.alias("shown_by"), _ACTIONS.alias("shown_parent")
+    joined = joined.outerjoin(by, by.c.id == _ACTIONS.c.triggered_by).outerjoin(
+        parent, parent.c.id == _ACTIONS.c.retry_of)
+    stamps += [by.c.updated_at, parent.c.updated_at]
+    children = _ACTIONS.alias("shown_child")
+    counted = [
+        (children, children.c.retry_of),
+        (_TARGETS, _TARGETS.c.action_id),
+        (_STEPS, _STEPS.c.action_id),
+    ]
+    aggregates = [
+        select(aggregate).where(key == _ACTION_ID).scalar_subquery()
+        for table, key in counted
+        for aggregate in (func.count(), func.max(table.c.updated_at))
+    ]
+    return (select(_ACTIONS.c.status, *stamps, *aggregates).select_from(joined)
+            .where(_ACTIONS.c.id == _ACTION_ID))
+
+
+# Built once: a statement reused as it is keeps its cache key, which SQLAlchemy would
+# otherwise work out again on every read (it walks every join).
+_ANSWER_VERSION = _answer_version()
 
 
 def _visible(
@@ -104,9 +144,9 @@ def _visible(
     )
 
 
-def _action_options(*, targets: bool = True) -> list[Any]:
+def _action_options(*, targets: bool = True, joined_children: bool = False) -> list[Any]:
     # Many-to-one relations join into the action's SELECT; collections load in one
-    # statement each.
+    # statement each, but for one action its few retries (`joined_children`) join too.
     environment = joinedload(Action.environment).joinedload(Environment.project)
     return [
         environment.joinedload(Project.organization),
@@ -116,7 +156,7 @@ def _action_options(*, targets: bool = True) -> list[Any]:
         joinedload(Action.project).joinedload(Project.created_by_user),
         joinedload(Action.triggered_by_user),
         joinedload(Action.parent),
-        selectinload(Action.children),
+        joinedload(Action.children) if joined_children else selectinload(Action.children),
     ]
 
 
@@ -132,18 +172,25 @@ class ActionRepository:
             .options(*_action_options(targets=targets))
         )
 
-    async def get_shown(self, principal: Principal, action_id: int | None = None, *,
-                        readable_id: int | None = None) -> Action | None:
-        """An action's row with the relations its answer shows; its targets and steps are
-        read by `target_rows`. `readable_id` skips the visibility check for an action
+    async def answer_version(self, principal: Principal, action_id: int, *,
+                             checked: bool = False) -> tuple[Any, ...] | None:
+        """The action's status and the version of its answer (see `_answer_version`);
+        None when the caller may not read it. `checked`: the caller's access to it was
         already checked."""
-        if readable_id is None:
-            stmt = self.readable(principal, targets=False).where(Action.id == action_id)
-        else:
-            stmt = select(Action).where(Action.id == readable_id).options(
-                *_action_options(targets=False))
-        action: Action | None = await self.session.scalar(
-            stmt.execution_options(populate_existing=True))
+        stmt = _ANSWER_VERSION if checked else _ANSWER_VERSION.where(
+            _visible(self.authorizer, principal, _ACTIONS.c.environment_id,
+                     _ACTIONS.c.project_id))
+        row = (await self.session.execute(stmt, {"action_id": action_id})).first()
+        return None if row is None else tuple(row)
+
+    async def get_shown(self, action_id: int) -> Action | None:
+        """An action's row with the relations its answer shows, for a caller already known
+        to read it (`answer_version`); its targets and steps are read by `target_rows`."""
+        result = await self.session.execute(
+            select(Action).where(Action.id == action_id)
+            .options(*_action_options(targets=False, joined_children=True))
+            .execution_options(populate_existing=True))
+        action: Action | None = result.unique().scalar_one_or_none()
         return action
 
     async def target_rows(self, action_id: int) -> list[tuple[Any, list[Any]]]:
@@ -157,12 +204,6 @@ class ActionRepository:
             step = _StepRow._make(row)
             steps.setdefault(step.action_target_id, []).append(step)
         return [(t, steps.get(t.id, [])) for t in targets]
-
-    async def targets_version(self, action_id: int) -> tuple[Any, ...]:
-        """What changes whenever any of the action's targets or steps does (one statement
-        of four aggregates over indexed rows)."""
-        return tuple((await self.session.execute(
-            _TARGETS_VERSION, {"action_id": action_id})).one())
 
     async def get_readable(self, principal: Principal, action_id: int) -> Action | None:
         stmt = self.readable(principal).where(Action.id == action_id)

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from app.access.auth import CurrentPrincipal
 from app.access.routes import Route, add_routes, param
 from app.actions import pipeline_schemas, schemas
-from app.actions.answers import FinishedTargets, action_json
+from app.actions.answers import FinishedAnswers, action_json
 from app.actions.bus import action_topic, draining, get_bus
 from app.actions.logstream import log_events, log_json
 from app.actions.models import FINISHED
@@ -137,12 +137,12 @@ ACTION_LISTS = [
 add_routes(router, Actions, ACTION_LISTS[:2], IDS)
 
 
-async def get_finished_targets(request: Request) -> FinishedTargets:
-    finished: FinishedTargets = request.app.state.finished_targets
+async def get_finished_answers(request: Request) -> FinishedAnswers:
+    finished: FinishedAnswers = request.app.state.finished_answers
     return finished
 
 
-FinishedTargetsDep = Annotated[FinishedTargets, Depends(get_finished_targets)]
+FinishedAnswersDep = Annotated[FinishedAnswers, Depends(get_finished_answers)]
 
 
 async def get_action(
@@ -150,7 +150,7 @@ async def get_action(
     service: Actions,
     principal: CurrentPrincipal,
     settings: SettingsDep,
-    finished: FinishedTargetsDep,
+    finished: FinishedAnswersDep,
     wait: Annotated[float | None, Query(ge=0, le=300)] = None,
 ) -> Response:
     if not wait:
@@ -175,7 +175,7 @@ async def get_action(
     return _action_answer(shown, settings, finished)
 
 
-def _action_answer(shown: ActionShown, settings: Settings, finished: FinishedTargets
+def _action_answer(shown: ActionShown, settings: Settings, finished: FinishedAnswers
                    ) -> Response:
     return Response(action_json(shown, settings.frontend_url, finished),
                     media_type="application/json")
@@ -213,7 +213,7 @@ async def get_action_log(
 
 add_routes(router, Actions, [
     Route("GET", "/actions/{action_id:int}", "getAction", get_action, schemas.Action,
-          extra=(param("settings", SettingsDep), param("finished", FinishedTargetsDep),
+          extra=(param("settings", SettingsDep), param("finished", FinishedAnswersDep),
                  param("wait", Annotated[float | None, Query(ge=0, le=300)], None)),
           tags=(ACTIONS,),
           options={"description": (

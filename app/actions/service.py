@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access.auth import Principal
 from app.access.catalogue import operation_permission
 from app.access.permissions import Authorizer
-from app.actions.answers import FinishedTargets
+from app.actions.answers import FinishedAnswers
 from app.actions.models import FINISHED, Action, ActionStatus, ActionStep, ActionTarget
 from app.actions.repository import ActionRepository, ActionShown, mark_unstarted_failed
 from app.actions.scope import authorize_resource, authorize_scope, readable_pipeline
@@ -41,20 +41,27 @@ class ActionService:
 
     async def shown(self, principal: Principal, action_id: int | None = None, *,
                     readable_id: int | None = None,
-                    finished: FinishedTargets | None = None) -> ActionShown:
-        """The action as its answer shows it (see `ActionRepository.get_shown`); the
-        targets of a finished one from `finished` when it holds their current answer."""
-        action = await self.actions.get_shown(principal, action_id, readable_id=readable_id)
-        if action is None:
-            raise NotFound("Action not found.")
-        version = None
+                    finished: FinishedAnswers | None = None) -> ActionShown:
+        """The action as its answer shows it; a finished one's answer from `finished` when
+        it holds it for the current version. `readable_id`: an action the caller was
+        already found to read."""
+        shown_id = readable_id if readable_id is not None else action_id
+        assert shown_id is not None
         # The version is read before the rows: a write in between leaves newer rows under
         # an older version, which the next read no longer matches (never the reverse).
-        if finished is not None and action.status in FINISHED:
-            version = await self.actions.targets_version(action.id)
-            known = finished.get(action.id, version)
+        version = await self.actions.answer_version(principal, shown_id,
+                                                    checked=readable_id is not None)
+        if version is None:
+            raise NotFound("Action not found.")
+        if finished is None or version[0] not in FINISHED:
+            version = None
+        else:
+            known = finished.get(shown_id, version)
             if known is not None:
-                return ActionShown(action, [], known, version)
+                return ActionShown(None, [], known, version)
+        action = await self.actions.get_shown(shown_id)
+        if action is None:
+            raise NotFound("Action not found.")
         return ActionShown(action, await self.actions.target_rows(action.id), None, version)
 
     async def readable_status(self, principal: Principal, action_id: int) -> str:

@@ -12,9 +12,8 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.answers import FinishedTargets, KnownTargets
+from app.actions.answers import FinishedAnswers, KnownAnswer
 from app.actions.models import ActionStep
-from app.actions.schemas import summarize
 from tests import factories
 from tests.actions.conftest import World, add_step, run_pipeline
 from tests.actions.ssh_servers import ShellSSHServer
@@ -42,7 +41,7 @@ async def test_a_finished_action_reads_the_same_when_kept_and_changes_show_at_on
     # Read twice (with nothing kept from the wait above): the second answer comes from
     # what the first kept, in fewer statements (the targets and steps are not read again),
     # and is the same.
-    app.state.finished_targets = FinishedTargets()
+    app.state.finished_answers = FinishedAnswers()
     with count_queries() as first_read:
         first = await _read(client, world, waited["id"])
     with count_queries() as kept_read:
@@ -50,9 +49,9 @@ async def test_a_finished_action_reads_the_same_when_kept_and_changes_show_at_on
     assert kept == first == waited
     assert kept_read.count < first_read.count, (kept_read.statements, first_read.statements)
     # And the same as an answer built from the rows with nothing kept.
-    app.state.finished_targets = FinishedTargets(max_bytes=0)
+    app.state.finished_answers = FinishedAnswers(max_bytes=0)
     assert await _read(client, world, waited["id"]) == first
-    app.state.finished_targets = FinishedTargets()
+    app.state.finished_answers = FinishedAnswers()
     await _read(client, world, waited["id"])
 
     # Kept or not, another tenant is not told the action exists.
@@ -74,8 +73,35 @@ async def test_a_finished_action_reads_the_same_when_kept_and_changes_show_at_on
     assert retry.status_code in (200, 201), retry.text
     after = await _read(client, world, waited["id"])
     assert after["project"]["name"] == "renamed-project"
+    assert after["environment"]["project"]["name"] == "renamed-project"
     assert [c["id"] for c in after["children"]] == [retry.json()["id"]]
     assert after["targets"] == first["targets"]
+    # The retry finishing changes the child's status in its parent's answer.
+    finished_retry = await client.get(f"/actions/{retry.json()['id']}", params={"wait": 30},
+                                      headers=world.headers)
+    assert finished_retry.json()["status"] == "failed", finished_retry.text
+    after = await _read(client, world, waited["id"])
+    assert after["children"][0]["status"] == "failed"
+
+    # The environment and the user who started the action, renamed, show at once too.
+    environment = await client.put(
+        f"/environments/{world.environment_id}",
+        json={"id": world.environment_id, "type": "staging", "name": "renamed-environment"},
+        headers=world.headers)
+    assert environment.status_code in (200, 204), environment.text
+    after = await _read(client, world, waited["id"])
+    assert after["environment"]["name"] == "renamed-environment"
+    assert after["environment"]["type"] == "staging"
+    me = (await client.get("/users/me", headers=world.headers)).json()
+    user = await client.put(f"/users/{me['id']}", json={"name": "Renamed User"},
+                            headers=world.headers)
+    assert user.status_code in (200, 204), user.text
+    after = await _read(client, world, waited["id"])
+    assert after["triggered_by_user"]["name"] == "Renamed User"
+    assert after["project"]["created_by_user"]["name"] == "Renamed User"
+    with count_queries() as kept_again:
+        assert await _read(client, world, waited["id"]) == after
+    assert kept_again.count < first_read.count, kept_again.statements
 
     # A step written after its action finished (a worker's late write) shows at once.
     step_id = first["targets"][1]["steps"][1]["id"]
@@ -88,10 +114,10 @@ async def test_a_finished_action_reads_the_same_when_kept_and_changes_show_at_on
 
 
 def test_what_is_kept_stays_within_its_memory_least_recently_read_dropped_first() -> None:
-    def known(version: int, size: int) -> KnownTargets:
-        return KnownTargets((version,), b"x" * size, summarize([]))
+    def known(version: int, size: int) -> KnownAnswer:
+        return KnownAnswer((version,), b"x" * size)
 
-    finished = FinishedTargets(max_bytes=300)
+    finished = FinishedAnswers(max_bytes=300)
     for action_id in (1, 2, 3):
         finished.put(action_id, known(1, 100))
     assert finished.get(1, (1,)) is not None  # read: now the most recent
@@ -109,6 +135,6 @@ def test_what_is_kept_stays_within_its_memory_least_recently_read_dropped_first(
     assert finished.get(5, (1,)) is None
     assert all(finished.get(i, (1,)) is not None for i in (1, 4))
     # FINISHED_ACTIONS_CACHE_MB=0: nothing is kept.
-    off = FinishedTargets(max_bytes=0)
+    off = FinishedAnswers(max_bytes=0)
     off.put(1, known(1, 1))
     assert off.get(1, (1,)) is None
