@@ -168,17 +168,22 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
             last_used = None
         else:
             principal, expires_at, last_used = await _resolve_api_token(session, token)
-        entry = _CacheEntry(principal=principal, expires_at=expires_at,
-                            last_used_written=last_used)
+        # Another request in flight with this token may have resolved it meanwhile (its
+        # first use, an expired entry): share its entry, and so its mark of the last use.
+        entry = cache.get(token, generation) or _CacheEntry(
+            principal=principal, expires_at=expires_at, last_used_written=last_used)
         cache.put(token, entry, generation)
     principal = entry.principal
     if principal.token_id is not None and (
         entry.last_used_written is None or now - entry.last_used_written >= LAST_USED_RESOLUTION
     ):
         # Written at most once a minute per token: `last_used_at` stays useful without
-        # turning every read request into a write.
-        await _touch_token(session, principal.token_id, now)
+        # turning every read request into a write. Marked before the write, so the other
+        # requests in flight with this token do not write it too: each would wait for the
+        # row lock of the one before until that request ended. (It stays in the request's
+        # transaction: a refused request leaves nothing stored, its token's use included.)
         entry.last_used_written = now
+        await _touch_token(session, principal.token_id, now)
     request.state.principal = principal
     return principal
 
