@@ -328,7 +328,8 @@ class _DescribingCursor(AsyncCursor[Any]):
         if res is None or not (res.nfields or res.status in _ROWS_STATUS):
             return None
         encoding = self._encoding
-        return [(res.fname(i).decode(encoding), res.ftype(i), None, None, None, None, None)
+        return [((res.fname(i) or b"").decode(encoding), res.ftype(i), None, None, None, None,
+                 None)
                 for i in range(res.nfields)]
 
 
