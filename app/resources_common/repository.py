@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -58,25 +58,43 @@ class Collection:
 _COLLECTIONS: dict[type[Any], list[Collection]] = {}
 
 
-def project_options(path: Any) -> list[LoaderOption]:
-    """What a ProjectRelation needs, below the relationship `path`."""
-    # Many-to-one all the way: joined into the resource's own SELECT rather than one
-    # statement per relationship.
-    return [
-        joinedload(path).joinedload(Project.organization),
-        joinedload(path).joinedload(Project.created_by_user),
-    ]
+@dataclass(frozen=True)
+class _Relations:
+    """The environment, project and creator relations of a resource's response, joined
+    into its SELECT. A resource's environment belongs to the resource's own project (it is
+    created with its environment's project, and neither moves), so the environment's
+    project is read from the same joined row instead of a second copy of the project, its
+    organization and creator (three joins and thirty columns fewer on every read)."""
+
+    project: Any
+    options: list[LoaderOption]
+
+    @classmethod
+    def of(cls, model: Any) -> _Relations:
+        project = aliased(Project, name="resource_project")
+        shown = model.project.of_type(project)
+        return cls(project, [
+            contains_eager(model.environment),
+            contains_eager(model.environment).contains_eager(
+                Environment.project.of_type(project)),
+            contains_eager(shown).joinedload(project.organization),
+            contains_eager(shown).joinedload(project.created_by_user),
+            joinedload(model.created_by_user),
+        ])
+
+    def join(self, stmt: Select[Any], model: Any) -> Select[Any]:
+        return stmt.outerjoin(model.environment).outerjoin(
+            model.project.of_type(self.project))
 
 
-def environment_options(model: Any) -> list[LoaderOption]:
-    """What the environment, project and creator relations of a response need."""
-    env = joinedload(model.environment)
-    return [
-        env.joinedload(Environment.project).joinedload(Project.organization),
-        env.joinedload(Environment.project).joinedload(Project.created_by_user),
-        *project_options(model.project),
-        joinedload(model.created_by_user),
-    ]
+_RELATIONS: dict[type[Any], _Relations] = {}
+
+
+def _relations(model: Any) -> _Relations:
+    found = _RELATIONS.get(model)
+    if found is None:
+        found = _RELATIONS[model] = _Relations.of(model)
+    return found
 
 
 class EnvironmentResourceRepository(Generic[M]):
@@ -86,7 +104,12 @@ class EnvironmentResourceRepository(Generic[M]):
         self.session = session
 
     def options(self) -> list[LoaderOption]:
-        return environment_options(self.model)
+        """Loader options of the detail form; statements that use them are built by
+        `select_resources` (they rely on its joins)."""
+        return _relations(self.model).options
+
+    def select_resources(self) -> Select[Any]:
+        return _relations(self.model).join(select(self.model), self.model)
 
     def list_options(self) -> list[LoaderOption]:
         """What the compact (list) form needs; by default what the detail needs, its
@@ -100,7 +123,7 @@ class EnvironmentResourceRepository(Generic[M]):
         return collections
 
     def statement(self) -> Select[Any]:
-        return select(self.model).options(*self.options())
+        return self.select_resources().options(*self.options())
 
     def _by_id(self) -> Select[Any]:
         # Built once per repository class (its options never depend on the request):
@@ -113,7 +136,7 @@ class EnvironmentResourceRepository(Generic[M]):
 
     async def list_in_environment(self, environment_id: int, page: PageParams) -> Sequence[M]:
         stmt = (
-            select(self.model)
+            self.select_resources()
             .options(*self.list_options())
             .where(self.model.environment_id == environment_id)
             .order_by(self.model.id)
