@@ -2,13 +2,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ColumnElement, String, Text, UniqueConstraint, and_, exists
+from sqlalchemy.orm import Mapped, aliased, foreign, mapped_column, relationship
 
 from app.core.database import Base, TimestampMixin
 from app.environments.summary import EnvironmentResource as SummaryEntry
 from app.environments.summary import register_environment_resource
-from app.resources_common.models import EnvironmentResource, ResourceType, servers_relationship
+from app.resources_common.models import (
+    EnvironmentResource,
+    ResourceServer,
+    ResourceType,
+    servers_relationship,
+)
 from app.static_options.catalog import LANGUAGE_RUNTIMES
 
 if TYPE_CHECKING:
@@ -63,6 +68,11 @@ class Application(EnvironmentResource, TimestampMixin, Base):
         "VirtualHost",
         back_populates="application", lazy="raise", viewonly=True, order_by="VirtualHost.id"
     )
+    # The environment's services that run on any of the application's servers, each once.
+    services: Mapped[list[Service]] = relationship(
+        "Service", primaryjoin=lambda: _services_on_its_servers(), viewonly=True,
+        lazy="raise", order_by="Service.id",
+    )
 
     @property
     def repository_owner(self) -> str:
@@ -86,17 +96,6 @@ class Application(EnvironmentResource, TimestampMixin, Base):
     def last_deployments(self) -> dict[str, Any]:
         return {"latest": None, "live": None}
 
-    @property
-    def services(self) -> list[Service]:
-        """Services on the application's servers; set by the service layer when loaded."""
-        value: list[Service] | None = self.__dict__.get("_services")
-        if value is None:
-            raise AttributeError("services were not loaded for this application")
-        return value
-
-    def set_services(self, services: list[Service]) -> None:
-        self.__dict__["_services"] = services
-
 
 register_environment_resource(
     SummaryEntry(
@@ -107,6 +106,24 @@ register_environment_resource(
         Application.environment_id,
     )
 )
+
+
+def _services_on_its_servers() -> ColumnElement[bool]:
+    from app.services.models import Service
+
+    application_link = aliased(ResourceServer, name="application_server")
+    service_link = aliased(ResourceServer, name="service_server")
+    # EXISTS, not a join through the links: a service on two of the servers is one item.
+    return and_(
+        foreign(Service.environment_id) == Application.environment_id,
+        exists().where(
+            application_link.resource_type == "application",
+            application_link.resource_id == Application.id,
+            service_link.resource_type == "service",
+            service_link.resource_id == Service.id,
+            service_link.server_id == application_link.server_id,
+        ),
+    )
 
 
 def _repository_parts(repository: str) -> tuple[str, str]:

@@ -37,6 +37,7 @@ class ApplicationRepository(NamedResourceRepository[Application]):
             Collection.of(Application.cronjobs, joinedload(CronJob.created_by_user)),
             Collection.of(Application.virtual_hosts, joinedload(VirtualHost.ssl_certificate),
                           joinedload(VirtualHost.created_by_user)),
+            Collection.of(Application.services),
         ]
 
     async def search_in_environment(self, environment_id: int, name: str, page: PageParams

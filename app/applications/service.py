@@ -31,7 +31,6 @@ from app.resources_common.service import (
     linked_server_ids,
     ownership,
 )
-from app.services.repository import ServiceRepository
 
 
 class ApplicationService(EnvironmentResourceService[Application]):
@@ -46,18 +45,6 @@ class ApplicationService(EnvironmentResourceService[Application]):
                      page: PageParams) -> Sequence[Application]:
         await self.access.environment(principal, environment_id, self.permission("read"))
         return await self.applications.search_in_environment(environment_id, name, page)
-
-    async def get(self, principal: Principal, resource_id: int, operation: str = "read"
-                  ) -> Application:
-        application = await super().get(principal, resource_id, operation)
-        await self._attach_services(application)
-        return application
-
-    async def _attach_services(self, application: Application) -> None:
-        services = await ServiceRepository(self.session).on_servers(
-            application.environment_id, [s.id for s in application.servers]
-        )
-        application.set_services(services)
 
     async def create(
         self, principal: Principal, environment_id: int, data: ApplicationEnvironmentCreate
@@ -84,9 +71,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
             build_command=data.build_command,
             credential_id=data.credential_id,
         )
-        fresh = await self.add_linked(application, server_ids)
-        await self._attach_services(fresh)
-        return fresh
+        return await self.add_linked(application, server_ids)
 
     async def update(self, principal: Principal, application_id: int, data: ApplicationUpdate
                      ) -> None:
@@ -159,8 +144,7 @@ class ApplicationService(EnvironmentResourceService[Application]):
     ) -> int:
         """Start a deployment (see `app.applications.remote`); the action's `action_data`
         holds what was asked for, then the deployed commit and release."""
-        # Not `self.get`: the services on the servers are for showing an application.
-        application = await super().get(principal, application_id, "deploy")
+        application = await self.get(principal, application_id, "deploy")
         pipeline_id: int | None
         if data.pipeline_id is not None:
             pipeline_id = await self._deploy_pipeline(principal, application, data.pipeline_id)

@@ -6,11 +6,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import LoaderOption
+from sqlalchemy.sql.util import ClauseAdapter
 
 from app.core.pagination import PageParams, paginate
 from app.environments.models import Environment
@@ -33,6 +44,7 @@ class Collection:
     relationship: Any
     statement: Select[Any]
     owner: str | None
+    options: tuple[LoaderOption, ...] = ()
 
     @classmethod
     def of(cls, relationship: Any, *options: LoaderOption) -> Collection:
@@ -48,14 +60,77 @@ class Collection:
             stmt = stmt.order_by(*prop.order_by)
         back = prop.back_populates
         owner = back if back and not prop.mapper.attrs[back].uselist else None
-        return cls(relationship, stmt, owner)
+        return cls(relationship, stmt, owner, options)
 
     @property
     def attribute(self) -> str:
         return str(self.relationship.key)
 
+    @property
+    def target(self) -> Any:
+        return self.relationship.property.mapper.class_
 
-_COLLECTIONS: dict[type[Any], list[Collection]] = {}
+    def outerjoin(self, stmt: Select[Any], only: ColumnElement[bool]) -> Select[Any]:
+        """`stmt` outer-joined to this collection's items on the rows where `only` holds.
+        The condition sits in the outermost ON clause: an association table is joined
+        only on those rows, so no other collection's rows are multiplied by it."""
+        prop = self.relationship.property
+        if prop.secondary is None:
+            return stmt.outerjoin(self.target, and_(prop.primaryjoin, only))
+        secondary = prop.secondary.alias()
+        adapt = ClauseAdapter(secondary).traverse
+        return (stmt.outerjoin(secondary, and_(adapt(prop.primaryjoin), only))
+                .outerjoin(self.target, adapt(prop.secondaryjoin)))
+
+
+@dataclass(frozen=True)
+class _Collections:
+    """A detail's collections, read by one statement when there are several: each row
+    holds one collection's item (the others' columns NULL), picked by a constant `kind`
+    column joined from a UNION of constants, so no collection multiplies another's rows. Four
+    collections (an application's) cost one round trip and one statement's setup instead
+    of four."""
+
+    collections: list[Collection]
+    statement: Select[Any] | None
+
+    @classmethod
+    def of(cls, collections: list[Collection]) -> _Collections:
+        if len(collections) < 2:
+            return cls(collections, None)
+        # Literal columns, not VALUES: a VALUES clause has no cache key, so the statement
+        # would be compiled again on every read.
+        kind = union_all(*(select(literal_column(str(i), Integer).label("kind"))
+                           for i in range(len(collections)))).subquery("collection_kind")
+        owner_model = collections[0].relationship.property.parent.class_
+        stmt = (select(kind.c.kind, *(c.target for c in collections))
+                .select_from(owner_model).join(kind, true()))
+        for i, collection in enumerate(collections):
+            stmt = collection.outerjoin(stmt, kind.c.kind == i)
+        order = [o for c in collections for o in (c.relationship.property.order_by or ())]
+        stmt = (stmt.where(owner_model.id == bindparam("owner_id", type_=Integer))
+                .options(*(o for c in collections for o in c.options))
+                .order_by(kind.c.kind, *order))
+        return cls(collections, stmt)
+
+    async def read(self, session: AsyncSession, owner_id: int,
+                   execution: dict[str, Any]) -> list[list[Any]]:
+        """Each collection's items, in the collections' order."""
+        if self.statement is None:
+            return [list(await session.scalars(c.statement, {"owner_id": owner_id},
+                                               execution_options=execution))
+                    for c in self.collections]
+        found: list[list[Any]] = [[] for _ in self.collections]
+        rows = await session.execute(self.statement, {"owner_id": owner_id},
+                                     execution_options=execution)
+        for kind, *items in rows:
+            item = items[kind]
+            if item is not None:
+                found[kind].append(item)
+        return found
+
+
+_COLLECTIONS: dict[type[Any], _Collections] = {}
 
 
 @dataclass(frozen=True)
@@ -114,12 +189,13 @@ class EnvironmentResourceRepository(Generic[M]):
     def list_options(self) -> list[LoaderOption]:
         """What the compact (list) form needs; by default what the detail needs, its
         collections by `selectinload` (one statement for the whole page)."""
-        return [*self.options(), *(selectinload(c.relationship) for c in self._collections())]
+        return [*self.options(),
+                *(selectinload(c.relationship) for c in self._collections().collections)]
 
-    def _collections(self) -> list[Collection]:
+    def _collections(self) -> _Collections:
         collections = _COLLECTIONS.get(type(self))
         if collections is None:
-            collections = _COLLECTIONS[type(self)] = self.collections()
+            collections = _COLLECTIONS[type(self)] = _Collections.of(self.collections())
         return collections
 
     def statement(self) -> Select[Any]:
@@ -155,9 +231,9 @@ class EnvironmentResourceRepository(Generic[M]):
             self._by_id(), {"resource_id": resource_id}, execution_options=execution)
         if resource is None:
             return None
-        for collection in self._collections():
-            items = list(await self.session.scalars(
-                collection.statement, {"owner_id": resource.id}, execution_options=execution))
+        collections = self._collections()
+        read = await collections.read(self.session, resource.id, execution)
+        for collection, items in zip(collections.collections, read, strict=True):
             set_committed_value(resource, collection.attribute, items)
             if collection.owner is not None:
                 for item in items:

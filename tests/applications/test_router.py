@@ -62,10 +62,12 @@ async def test_create_and_read_with_relations(client: httpx.AsyncClient, db: Asy
 async def test_the_detail_shows_its_own_collections_in_order(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
-    """Two applications side by side, each with its servers, daemons, cron jobs and virtual
-    hosts: each detail shows its own, in the order they were made, and a server linked to
-    another kind of resource that happens to share the application's id is not one of
-    them. After an update the application reads the same (the reload after a write)."""
+    """Two applications side by side, each with its servers, daemons, cron jobs, virtual
+    hosts and the services on its servers: each detail shows its own, in the order they
+    were made, each once; a server linked to another kind of resource that happens to
+    share the application's id is not one of them, nor is a service of another
+    environment on its server. After an update the application reads the same (the reload
+    after a write)."""
     t = await f.create_tenant(db)
     mine, other = await f.create_application(db, t), await f.create_application(db, t)
     servers = [await f.create_server(db, t) for _ in range(3)]
@@ -87,11 +89,24 @@ async def test_the_detail_shows_its_own_collections_in_order(
     certificate = await f.create_ssl_certificate(
         db, t, virtual_host_id=owned[mine.id]["virtual_hosts"][1])
     await f.create_daemon(db, t)  # of no application
+    on_other = await f.create_service(db, t)
+    await f.link(db, "service", on_other.id, servers[1])
+    on_both = await f.create_service(db, t)  # on two of mine's servers: shown once
+    for server in (servers[2], servers[0]):
+        await f.link(db, "service", on_both.id, server)
+    on_one = await f.create_service(db, t)
+    await f.link(db, "service", on_one.id, servers[2])
+    await f.create_service(db, t)  # on no server
+    elsewhere = await f.create_environment(db, t.project, t.user)
+    foreign = await f.create_service(db, t, environment_id=elsewhere.id)
+    await f.link(db, "service", foreign.id, servers[0])
     await db.commit()
     expected_servers = {mine.id: [servers[0].id, servers[2].id], other.id: [servers[1].id]}
+    expected_services = {mine.id: [on_both.id, on_one.id], other.id: [on_other.id]}
 
     def check(detail: dict[str, Any], application_id: int) -> None:
         assert [s["id"] for s in detail["servers"]] == expected_servers[application_id]
+        assert [s["id"] for s in detail["services"]] == expected_services[application_id]
         for key, ids in owned[application_id].items():
             assert [item["id"] for item in detail[key]] == ids, key
 

@@ -36,7 +36,7 @@ GROWTH = 6
 CEILINGS: dict[str, int] = {
     "getAction": 5,
     "getActionLog": 10,
-    "getApplication": 8,
+    "getApplication": 4,
     "getCredential": 5,
     "getCredentialRepository": 5,
     "getCronJob": 5,
