@@ -174,6 +174,10 @@ def _relations(model: Any) -> _Relations:
 
 class EnvironmentResourceRepository(Generic[M]):
     model: type[M]
+    # Whether the detail form shows the environment, project and creator relations: they
+    # are joined into `select_resources` and loaded by `options()` together (a repository
+    # whose form shows none of them joins nothing it would not load).
+    shows_relations: bool = True
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -181,9 +185,11 @@ class EnvironmentResourceRepository(Generic[M]):
     def options(self) -> list[LoaderOption]:
         """Loader options of the detail form; statements that use them are built by
         `select_resources` (they rely on its joins)."""
-        return _relations(self.model).options
+        return _relations(self.model).options if self.shows_relations else []
 
     def select_resources(self) -> Select[Any]:
+        if not self.shows_relations:
+            return select(self.model)
         return _relations(self.model).join(select(self.model), self.model)
 
     def list_options(self) -> list[LoaderOption]:

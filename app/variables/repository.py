@@ -16,6 +16,7 @@ from app.variables.models import Variable
 
 class VariableRepository(EnvironmentResourceRepository[Variable]):
     model = Variable
+    shows_relations = False
 
     def options(self) -> list[LoaderOption]:
         return [selectinload(Variable.created_by_user)]
