@@ -109,18 +109,19 @@ register_environment_resource(
 
 
 def _services_on_its_servers() -> ColumnElement[bool]:
-    from app.services.models import Service
-
+    # By table: the services' model sits beside this one (evaluated when the mappers are
+    # configured, once every model is declared).
+    services = Base.metadata.tables["services"]
     application_link = aliased(ResourceServer, name="application_server")
     service_link = aliased(ResourceServer, name="service_server")
     # EXISTS, not a join through the links: a service on two of the servers is one item.
     return and_(
-        foreign(Service.environment_id) == Application.environment_id,
+        foreign(services.c.environment_id) == Application.environment_id,
         exists().where(
             application_link.resource_type == "application",
             application_link.resource_id == Application.id,
             service_link.resource_type == "service",
-            service_link.resource_id == Service.id,
+            service_link.resource_id == services.c.id,
             service_link.server_id == application_link.server_id,
         ),
     )
