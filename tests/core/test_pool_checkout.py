@@ -7,13 +7,15 @@ transaction would run the request in a transaction begun before it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.core import database
+from app.core.settings import Settings
 from app.users.models import User
 from tests.factories import create_user
 
@@ -36,3 +38,37 @@ async def test_a_connection_pinged_on_checkout_is_handed_out_outside_a_transacti
     with psycopg.connect(postgresql) as conn:
         assert conn.execute("SELECT name FROM users WHERE id = %s",
                             (user.id,)).fetchone() == ("pinged",)
+
+
+async def test_the_ping_of_an_idle_connection_is_one_round_trip(
+    settings: Settings, postgresql: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """After an idle spell the pool pings every connection as it hands it out, all at once
+    when a burst of requests arrives: each round trip of the ping is a turn of a busy event
+    loop, which doubled the burst's answer times while it lasted. What the driver sends for
+    the ping, as PostgreSQL's protocol trace shows it: one query, no BEGIN nor ROLLBACK
+    around it; the request's own statements follow in a transaction, as on any
+    connection."""
+    monkeypatch.setattr(database, "PING_IDLE_SECONDS", 0.0)
+    engine = database.build_engine(settings)
+    trace = (tmp_path / "trace").open("w")
+    try:
+        async with engine.connect() as connection:  # the pool's one connection so far
+            raw = await connection.get_raw_connection()
+            pgconn = raw.driver_connection.pgconn
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        async with engine.connect() as connection:  # the same one, pinged on checkout
+            handed_out = (await connection.get_raw_connection()).driver_connection
+            assert handed_out.pgconn is pgconn
+            assert handed_out.autocommit is False  # the driver's default, as before the ping
+            assert (await connection.execute(text("SELECT 2"))).scalar() == 2
+        pgconn.untrace()
+    finally:
+        trace.close()
+        await engine.dispose()
+    sent = [line.split("\t")[2:] for line
+            in (tmp_path / "trace").read_text().splitlines() if line.startswith("F\t")]
+    # Before: BEGIN, SELECT 1 and ROLLBACK, three round trips before the request's own.
+    assert sent == [["Query", ' "SELECT 1"'],
+                    ["Query", ' "BEGIN"'], ["Query", ' "SELECT 2"'], ["Query", ' "ROLLBACK"']]
