@@ -87,9 +87,10 @@ class Collection:
 class _Collections:
     """A detail's collections, read by one statement when there are several: each row
     holds one collection's item (the others' columns NULL), picked by a constant `kind`
-    column joined from a UNION of constants, so no collection multiplies another's rows. Four
-    collections (an application's) cost one round trip and one statement's setup instead
-    of four."""
+    column joined from a UNION of constants, so no collection multiplies another's rows.
+    An application's five collections cost one round trip and one statement's setup
+    instead of five. Their items must be of distinct models (each is one entity of the
+    SELECT)."""
 
     collections: list[Collection]
     statement: Select[Any] | None
@@ -98,12 +99,15 @@ class _Collections:
     def of(cls, collections: list[Collection]) -> _Collections:
         if len(collections) < 2:
             return cls(collections, None)
+        targets = [c.target for c in collections]
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"collections of one model cannot be read together: {targets}")
         # Literal columns, not VALUES: a VALUES clause has no cache key, so the statement
         # would be compiled again on every read.
         kind = union_all(*(select(literal_column(str(i), Integer).label("kind"))
                            for i in range(len(collections)))).subquery("collection_kind")
         owner_model = collections[0].relationship.property.parent.class_
-        stmt = (select(kind.c.kind, *(c.target for c in collections))
+        stmt = (select(kind.c.kind, *targets)
                 .select_from(owner_model).join(kind, true()))
         for i, collection in enumerate(collections):
             stmt = collection.outerjoin(stmt, kind.c.kind == i)
