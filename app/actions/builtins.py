@@ -144,6 +144,7 @@ PythonStep = Callable[[StepRuntime], Awaitable[None]]
 
 _contexts: dict[str, ContextBuilder] = {}
 _results: dict[str, ResultHandler] = {}
+_results_per_action: set[str] = set()
 _python_steps: dict[str, PythonStep] = {}
 
 
@@ -151,8 +152,20 @@ def register_context_builder(resource_type: str, builder: ContextBuilder) -> Non
     _contexts[resource_type] = builder
 
 
-def register_result_handler(resource_type: str, handler: ResultHandler) -> None:
+def register_result_handler(resource_type: str, handler: ResultHandler, *,
+                            per_action: bool = False) -> None:
+    """`per_action`: what the handler stores depends on the action and the values
+    reported, not on which server reported them (a deploy's commit and release: every
+    target reports the same). The engine then stores the same values once per action."""
     _results[resource_type] = handler
+    if per_action:
+        _results_per_action.add(resource_type)
+    else:
+        _results_per_action.discard(resource_type)
+
+
+def results_per_action(resource_type: str) -> bool:
+    return resource_type in _results_per_action
 
 
 def register_python_step(name: str, step: PythonStep) -> None:

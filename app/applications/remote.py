@@ -107,7 +107,9 @@ __all__ = [
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("application", application_context_builder(settings))
-    builtins.register_result_handler("application", results_handler(settings))
+    # The action shows one commit and release: every server of the deploy reports them.
+    builtins.register_result_handler("application", results_handler(settings),
+                                     per_action=True)
     register_default_steps("application", "deploy", [
         StepTemplate("Fetch source", builtins.script_command("application/fetch"),
                      timeout_seconds=900,

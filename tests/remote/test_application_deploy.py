@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actions import builtins
 from app.actions.models import Action
 from app.applications.models import Application
 from app.core.security import SecretBox
@@ -31,7 +32,7 @@ from app.core.settings import Settings
 from app.credentials.models import Credential, CredentialEnvironment
 from app.credentials.secrets import seal
 from tests import resource_factories as rf
-from tests.remote.conftest import Remote, authorize
+from tests.remote.conftest import Remote, authorize, create_os_user, delete_os_user, run_as
 from tests.remote.git_repos import GitRepo, make_repo
 
 MAIN = {"type": "deploy", "source_type": "branch", "source_ref": "main"}
@@ -843,3 +844,60 @@ async def test_build_step_runs_when_a_build_command_is_set(
     status, log = (await step_outputs(client, remote, action))["Health check"]
     assert status == "completed" and "==> health check passed" in log
     assert next(sessions) == 4
+
+
+async def test_a_deploy_to_three_servers_stores_its_commit_once_per_step(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One deploy to three servers: each server gets the release and `current` on it, and
+    the action shows the commit and the release they report. Every server reports the
+    same, so the engine stores them once per step (fetch, then activate), not once per
+    server and step: that was a transaction per target and step, the largest part of the
+    engine's own work in a deploy to 50 servers."""
+    others = [create_os_user() for _ in range(2)]
+    try:
+        # The other servers' users read the first one's repository (git checks who owns
+        # it: each user trusts it in its own configuration).
+        os.chmod(remote.home, 0o711)
+        remote.sh(f"chmod -R o+rX {shlex.quote(str(repo.bare))}")
+        servers = [remote.server]
+        for user, home in others:
+            authorize(home, user, remote.tenant.environment.ssh_public_key)
+            run_as(user, home, "git config --global --add safe.directory "
+                   + shlex.quote(str(repo.bare)))
+            servers.append(await rf.create_server(
+                db, remote.tenant, ssh_port=remote.host.port, ssh_user=user,
+                max_parallel_actions=0))
+        application = await new_application(db, remote, repo)
+        for server in servers[1:]:
+            await rf.link(db, "application", application.id, server)
+        real = builtins._results["application"]
+        stores: list[dict[str, str]] = []
+
+        async def counted(session: AsyncSession, request: builtins.RunRequest,
+                          results: dict[str, str], succeeded: bool) -> None:
+            stores.append(dict(results))
+            await real(session, request, results, succeeded)
+
+        monkeypatch.setitem(builtins._results, "application", counted)
+
+        action = await deploy(client, remote, application.id)
+        assert len(action["targets"]) == 3
+        release = release_of(action)
+        for home in [remote.home, *(home for _, home in others)]:
+            assert os.readlink(home / application.name / "current") == f"releases/{release}"
+            assert (home / application.name / "current/app.txt").read_text() == "v2\n"
+        data = await action_data(db, action["id"])
+        assert data["commit"]["hash"] == repo.commits[1]
+        assert data["commit"]["message"] == "second"
+        assert data["release_name"] == release
+        # Fetch reports the release and the commit's details, activate the release.
+        assert [sorted(s) for s in stores] == [
+            ["clone_url", "commit", "commit_author_email", "commit_author_name",
+             "commit_date", "commit_message", "release"],
+            ["release"],
+        ], stores
+    finally:
+        for user, _ in others:
+            delete_os_user(user)

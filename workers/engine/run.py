@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import socket
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,8 @@ class ActionRun:
     writer: StateWriter | None = None
     # Futures of running steps to wake when the action is stopped (see `step_runners`).
     stop_waiters: set[asyncio.Future[None]] = field(default_factory=set)
+    # Step results already stored for the whole action (`builtins.results_per_action`).
+    stored_results: set[Hashable] = field(default_factory=set)
 
     @property
     def state(self) -> StateWriter:
