@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.pagination import PageParams, paginate
@@ -23,13 +24,7 @@ class SocialAccountRepository:
         return await paginate(self.session, stmt, page)
 
     async def user_and_accounts(self, user_id: int) -> tuple[User | None, list[SocialAccount]]:
-        stmt = (
-            select(User, SocialAccount)
-            .outerjoin(SocialAccount, SocialAccount.user_id == User.id)
-            .where(User.id == user_id)
-            .order_by(SocialAccount.provider)
-        )
-        rows = (await self.session.execute(stmt)).all()
+        rows = (await self.session.execute(_user_and_accounts(), {"user_id": user_id})).all()
         if not rows:
             return None, []
         return rows[0][0], [account for _, account in rows if account is not None]
@@ -55,3 +50,15 @@ class SocialAccountRepository:
     async def delete(self, account: SocialAccount) -> None:
         await self.session.delete(account)
         await self.session.flush()
+
+
+@cache
+def _user_and_accounts() -> Select[User, SocialAccount]:
+    # Built once: `GET /users/me` runs it on every call, and building the statement and its
+    # cache key cost about a tenth of that request's CPU.
+    return (
+        select(User, SocialAccount)
+        .outerjoin(SocialAccount, SocialAccount.user_id == User.id)
+        .where(User.id == bindparam("user_id", type_=Integer))
+        .order_by(SocialAccount.provider)
+    )
