@@ -213,13 +213,13 @@ def _check_on_checkout(
         # would need a ROLLBACK after, three round trips in all. Each is a turn of a busy
         # event loop, and after an idle spell every connection of the pool is pinged at
         # once: a burst of requests then answered in twice their usual time.
-        dbapi_connection.autocommit = True
+        mode, dbapi_connection.autocommit = dbapi_connection.autocommit, True
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
-            dbapi_connection.autocommit = False
+            dbapi_connection.autocommit = mode
     except Exception as error:
         # The pool discards this connection and checks out (or opens) another.
         raise exc.DisconnectionError(str(error)) from error
