@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import select, text, update
@@ -17,6 +18,7 @@ from sqlalchemy import select, text, update
 from app.core import database
 from app.core.settings import Settings
 from app.users.models import User
+from tests import resource_factories as rf
 from tests.factories import create_user
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
@@ -72,3 +74,35 @@ async def test_the_ping_of_an_idle_connection_is_one_round_trip(
     # Before: BEGIN, SELECT 1 and ROLLBACK, three round trips before the request's own.
     assert sent == [["Query", ' "SELECT 1"'],
                     ["Query", ' "BEGIN"'], ["Query", ' "SELECT 2"'], ["Query", ' "ROLLBACK"']]
+
+
+async def test_a_request_after_an_idle_spell_pays_one_round_trip_for_the_ping(
+    app: Any, client: httpx.AsyncClient, db: Any, postgresql: str,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """The user's side of the ping: `GET /users/me` on a connection idle past the ping's
+    threshold. PostgreSQL's protocol trace of that request: the ping is one query, and the
+    request's own statements come right after it (before: BEGIN, SELECT 1 and ROLLBACK
+    first, two round trips more for every connection of the pool after a quiet spell)."""
+    tenant = await rf.create_tenant(db)
+    await db.close()  # its connection goes back to the pool: the app's only one
+    engine = app.state.database.engine
+    async with engine.connect() as connection:
+        pgconn = (await connection.get_raw_connection()).driver_connection.pgconn
+    monkeypatch.setattr(database, "PING_IDLE_SECONDS", 0.0)  # every checkout is "idle"
+    trace = (tmp_path / "trace").open("w")
+    try:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        r = await client.get("/users/me", headers=tenant.headers)
+        pgconn.untrace()
+    finally:
+        trace.close()
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == tenant.user.email
+    sent = [line.split("\t")[2:] for line
+            in (tmp_path / "trace").read_text().splitlines() if line.startswith("F\t")]
+    assert sent[0] == ["Query", ' "SELECT 1"'], sent
+    # Next, the request's own first statement (the access generation), no ROLLBACK or
+    # BEGIN between.
+    assert sent[1][0] == "Parse" and "SELECT" in sent[1][1], sent
