@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from app.core import database
 from app.core.settings import Settings
@@ -85,23 +85,39 @@ async def test_a_request_after_an_idle_spell_pays_one_round_trip_for_the_ping(
     request's own statements come right after it (before: BEGIN, SELECT 1 and ROLLBACK
     first, two round trips more for every connection of the pool after a quiet spell)."""
     tenant = await rf.create_tenant(db)
-    await db.close()  # its connection goes back to the pool: the app's only one
-    engine = app.state.database.engine
-    async with engine.connect() as connection:
-        pgconn = (await connection.get_raw_connection()).driver_connection.pgconn
+    await db.close()
     monkeypatch.setattr(database, "PING_IDLE_SECONDS", 0.0)  # every checkout is "idle"
-    trace = (tmp_path / "trace").open("w")
+    # Whichever pooled connection the request gets (the app's background work may hold
+    # another at that moment), its trace starts before the ping: this listener runs first.
+    traces: dict[int, Any] = {}
+
+    def trace_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        pgconn = dbapi_connection.driver_connection.pgconn
+        if id(pgconn) not in traces:
+            path = tmp_path / f"trace-{len(traces)}"
+            traces[id(pgconn)] = (pgconn, path, path.open("w"))
+            pgconn.trace(traces[id(pgconn)][2].fileno())
+            pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    pool = app.state.database.engine.sync_engine.pool
+    event.listen(pool, "checkout", trace_checkout, insert=True)
     try:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
         r = await client.get("/users/me", headers=tenant.headers)
-        pgconn.untrace()
     finally:
-        trace.close()
+        event.remove(pool, "checkout", trace_checkout)
+        for pgconn, _path, file in traces.values():
+            pgconn.untrace()
+            file.close()
     assert r.status_code == 200, r.text
     assert r.json()["email"] == tenant.user.email
-    sent = [line.split("\t")[2:] for line
-            in (tmp_path / "trace").read_text().splitlines() if line.startswith("F\t")]
+    sent_by_connection = [
+        [line.split("\t")[2:] for line in path.read_text().splitlines()
+         if line.startswith("F\t")]
+        for _pgconn, path, _file in traces.values()]
+    requests = [sent for sent in sent_by_connection
+                if any("social_account" in " ".join(message) for message in sent)]
+    assert len(requests) == 1, sent_by_connection
+    sent = requests[0]
     assert sent[0] == ["Query", ' "SELECT 1"'], sent
     # Next, the request's own first statement (the access generation), no ROLLBACK or
     # BEGIN between.
