@@ -35,7 +35,8 @@ the release built. Custom steps always run.
 Layout on the server: `<apps dir>/<application name>/` with `repo.git/`, `releases/<name>/`,
 `shared/`, `current -> releases/<name>` and `.devopness/` (which release each deploy
 action claimed and which action made each release, which commit each release holds, which
-releases finished building, the release live before the last switch). Releases from
+releases finished building, and for a deploy with a health check the release live
+before its switch). Releases from
 before timestamped names are named by their action's id and count as older than any
 timestamped one (`workers/scripts/lib/release.sh`). `<apps dir>`
 is the SSH user's home unless the server (or the application) has the variable

@@ -116,3 +116,37 @@ def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "did not arrive whole" in done.stderr
     assert not ran.exists()
+
+
+@pytest.mark.parametrize(("record", "switched_to"), [
+    ("A\nB\n", "releases/A"),  # written by this deploy's activate step: trusted
+    ("A\n", "releases/A"),     # by an older version of the scripts: trusted as before
+    ("A\nC\n", None),          # for another release: not this deploy's, no switch
+])
+def test_a_failing_health_check_switches_back_only_to_the_release_recorded_for_it(
+    tmp_path: Path, record: str, switched_to: str | None
+) -> None:
+    """The activate step writes the release live before the switch only when the health
+    check has work. A record left by another deploy (the step reran with other parameters
+    after a worker died) must not send `current` to a release that was never live before
+    this one."""
+    app = tmp_path / "shop"
+    (app / ".devopness").mkdir(parents=True)
+    for name in ("A", "B"):
+        (app / "releases" / name).mkdir(parents=True)
+    (app / "current").symlink_to("releases/B")
+    (app / ".devopness" / "previous").write_text(record)
+    program = scripts.render("application/health-check", {
+        "DEVOPNESS_APPLICATIONS_DIR": str(tmp_path), "DEVOPNESS_APPLICATION_DIR_NAME": "shop",
+        "DEVOPNESS_ACTION_ID": "9", "DEVOPNESS_HEALTH_CHECK_COMMAND": "false",
+        "DEVOPNESS_HEALTH_CHECK_RETRIES": "1",
+    }, "tok")
+    done = _run(program)
+    assert done.returncode == 1, done.stderr
+    if switched_to is None:
+        assert "the release live before it is not known" in done.stdout, done.stdout
+        assert "names release C" in done.stdout
+        assert (app / "current").readlink() == Path("releases/B")
+    else:
+        assert "current switched back to release A" in done.stdout, done.stdout
+        assert (app / "current").readlink() == Path(switched_to)

@@ -652,6 +652,25 @@ async def test_deploys_of_the_same_second_get_folders_of_their_own(
     assert current(remote, application.name) in {f"releases/{n}" for n in names}
 
 
+async def test_a_repository_whose_url_git_must_quote_deploys_again_and_again(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    """A first deploy writes its mirror's origin itself when git's config syntax needs no
+    quoting for the URL, and leaves any other URL to `git config`: a path with `#` and `;`
+    (a comment in that syntax) is fetched on the first deploy and on the next."""
+    repo = make_repo(remote, "team #1; shop")
+    repo.commit({"app.txt": "v1\n"}, "first")
+    application = await new_application(db, remote, repo)
+    await deploy(client, remote, application.id)
+    mirror = remote.home / application.name / "repo.git"
+    origin = remote.sh(f"git --git-dir={shlex.quote(str(mirror))} config remote.origin.url")
+    assert origin.stdout.strip() == str(repo.bare)
+    repo.commit({"app.txt": "v2\n"}, "second")
+    await deploy(client, remote, application.id)
+    assert (remote.home / application.name / "current/app.txt").read_text() == "v2\n"
+    assert "origin" in remote.sh(f"git --git-dir={shlex.quote(str(mirror))} remote").stdout
+
+
 async def test_a_new_release_sorts_after_every_release_there_is(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:

@@ -24,10 +24,12 @@ from tests.remote.test_application_deploy import deploy, new_application
 
 # Step name -> processes at most on (a first deploy, a later deploy of a new commit). What
 # they are today, so that one more fails and the change shows in this table.
-# (Before 2026-12-05: 24 and 18, 6 and 7.)
+# (Before 2026-12-05: 24 and 18, 6 and 7. Then 17 and 14, 5 and 6, until the action's
+# record, the release's folder, a new mirror's origin, `previous` and reading the live
+# release lost a process each.)
 CEILINGS: dict[str, tuple[int, int]] = {
-    "Fetch source": (17, 14),
-    "Activate release": (5, 6),
+    "Fetch source": (14, 11),
+    "Activate release": (4, 4),
 }
 # Besides the steps' sessions: the connection's own sshd processes.
 CONNECTION = 3

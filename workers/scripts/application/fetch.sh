@@ -22,7 +22,7 @@ if [ -z "$DV_RELEASE" ] || [ ! -d "$app_dir/releases/$DV_RELEASE" ]; then
   # shared/ with the release's own folders: one mkdir for all on a first deploy.
   dv_release_claim "${DEVOPNESS_RELEASE_TIME:-$now}" "$app_dir/shared"
   release_id=$DV_RELEASE
-  # Where its files go: the folder just made (workers/scripts/lib/release.sh), empty.
+  # Where its files go (workers/scripts/lib/release.sh): made by the export below.
   release=$DV_RELEASE_DIR
   fresh=1
 else
@@ -109,6 +109,12 @@ if [ ! -d "$mirror" ]; then
   # sample hooks.
   new_mirror="$mirror.new.$$.${SRANDOM:-$RANDOM$RANDOM}"
   git init -q --bare --template= -- "$new_mirror" </dev/null
+  # Its origin, written as `git config` would write it (a process fewer), when the URL
+  # needs no quoting or escaping in git's config syntax; any other goes through git below.
+  case $DEVOPNESS_GIT_URL in
+    *[[:cntrl:]\"\\\;#]* | [[:space:]]* | *[[:space:]]) ;;
+    *) printf '[remote "origin"]\n\turl = %s\n' "$DEVOPNESS_GIT_URL" >>"$new_mirror/config" ;;
+  esac
   mv -T -- "$new_mirror" "$mirror" 2>/dev/null || rm -rf -- "$new_mirror"
   [ -d "$mirror" ] || dv_fail "could not create the repository mirror $mirror"
 fi
@@ -190,8 +196,10 @@ dv_log "deploying commit $sha into release $release_id"
 
 # Emptied (a rerun of this step fills it again), never removed: the name stays claimed.
 if [ "$fresh" != 1 ]; then find "$release" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +; fi
-git --git-dir="$mirror" archive --format=tar "$sha" </dev/null | tar -x -C "$release" -f - \
-  || dv_fail "could not export commit $sha"
+# The archive's entries under the folder's name, extracted in its parent: tar makes the
+# folder (git puts the prefix's own entry first, even for an empty tree).
+git --git-dir="$mirror" archive --format=tar --prefix="${release##*/}/" "$sha" </dev/null \
+  | tar -x -C "${release%/*}" -f - || dv_fail "could not export commit $sha"
 printf '%s\n' "$sha" >"$meta/releases/$release_id.commit"
 
 app_root="$release${DEVOPNESS_APP_ROOT_DIRECTORY:+/$DEVOPNESS_APP_ROOT_DIRECTORY}"

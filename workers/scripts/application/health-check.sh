@@ -54,7 +54,14 @@ while :; do
 done
 
 dv_release_lock
-previous=$(cat -- "$meta/previous" 2>/dev/null || true)
+# The release live before the one checked: the activate step wrote it with the release it
+# made live; one recorded for another release is not this deploy's (a file of an older
+# version of the scripts names none).
+previous="" made_live=""
+{ IFS= read -r previous && IFS= read -r made_live; } 2>/dev/null <"$meta/previous" || true
+if [ -n "$made_live" ] && [ "$made_live" != "$live_id" ]; then
+  dv_fail "health check failed after $retries attempt(s): $what (release $live_id); the release live before it is not known (the record names release $made_live), so current was left at release $live_id"
+fi
 if [ -n "$previous" ] && [ "$previous" != "$live_id" ] && [ -d "$app_dir/releases/$previous" ]; then
   tmp="$app_dir/.current.devopness-new"
   rm -f -- "$tmp"

@@ -64,15 +64,23 @@ dv_release_ready() {
   done
 }
 
-# dv_release_live: sets DV_LIVE to the release `current` points to ("" when none).
+# dv_release_live: sets DV_LIVE to the release `current` points to ("" when none). The
+# release whose folder is the one `current` leads to (`-ef`: two stat calls, where
+# `readlink` is a process); `readlink` only when none is (a dangling `current`, or one
+# pointing outside releases/).
 dv_release_live() {
   DV_LIVE=""
-  local target
+  local target entry
   dv_app_dir_set
-  if [ -L "$DV_APP_DIR/current" ]; then
-    target=$(readlink -- "$DV_APP_DIR/current")
-    DV_LIVE=${target##*/}
-  fi
+  [ -L "$DV_APP_DIR/current" ] || return 0
+  for entry in "$DV_APP_DIR"/releases/*; do
+    if [ "$DV_APP_DIR/current" -ef "$entry" ]; then
+      DV_LIVE=${entry##*/}
+      return 0
+    fi
+  done
+  target=$(readlink -- "$DV_APP_DIR/current")
+  DV_LIVE=${target##*/}
 }
 
 # dv_release_of_action: sets DV_RELEASE to the release this action (DEVOPNESS_ACTION_ID)
@@ -122,9 +130,10 @@ dv_release_owner() {
 # dv_release_claim SECONDS [FOLDER...]: claim the release of that UTC second (epoch
 # SECONDS) for this action, or of the next free second: creating the link releases/<name>
 # fails when the name exists, so of two deploys of the same second each gets a release of
-# its own. Then its folder, and the record the action's later steps read; sets DV_RELEASE,
-# and DV_RELEASE_DIR to its folder. The FOLDERs are made too where missing, with the
-# releases' own (one mkdir on a first deploy).
+# its own. Then the record the action's later steps read; sets DV_RELEASE, and
+# DV_RELEASE_DIR to its folder, which the caller makes (the fetch step's `tar` makes it as
+# it extracts the release into it: one process fewer). The FOLDERs are made too where
+# missing, with the releases' own (one mkdir on a first deploy).
 dv_release_claim() {
   local app_dir meta t=$1 name stamp store tries=0 dir missing=() entry newest=0 newest_name=""
   dv_app_dir_set
@@ -161,9 +170,10 @@ dv_release_claim() {
     [ "$tries" -lt 86400 ] || dv_fail "no free release name in the day after $name"
     t=$((t + 1))
   done
-  mkdir -p -- "$app_dir/.releases/$store"
-  printf '%s\n' "$name" >"$meta/actions/$DEVOPNESS_ACTION_ID.new"
-  mv -f -- "$meta/actions/$DEVOPNESS_ACTION_ID.new" "$meta/actions/$DEVOPNESS_ACTION_ID"
+  # Written in place, not renamed into place (a process): only this action's own later
+  # steps rely on it, and a record cut short (the server stopped mid-write) reads as no
+  # claim, so a rerun of the fetch claims a new release and this one is a leftover.
+  printf '%s\n' "$name" >"$meta/actions/$DEVOPNESS_ACTION_ID"
   DV_RELEASE=$name
   DV_RELEASE_DIR="$app_dir/.releases/$store"
 }
