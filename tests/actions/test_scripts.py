@@ -150,3 +150,38 @@ def test_a_failing_health_check_switches_back_only_to_the_release_recorded_for_i
     else:
         assert "current switched back to release A" in done.stdout, done.stdout
         assert (app / "current").readlink() == Path(switched_to)
+
+
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+@pytest.mark.parametrize("value", ["plain", "café ☕"])
+@pytest.mark.parametrize("name", ["server/get-status", "application/activate"])
+def test_a_program_runs_whole_and_never_cut_short_whatever_its_text_and_locale(
+    locale: str, value: str, name: str
+) -> None:
+    """The first line takes the program as whole when it is as long as sent, or else when
+    it ends with its last line. A length counts bytes or characters as the server's locale
+    says, so a program that is not ASCII is only ever checked by its end: cut short by as
+    many bytes as its text has characters more than bytes, it is still refused."""
+    environment = {"PATH": "/usr/bin:/bin", "LC_ALL": locale, "HOME": "/nonexistent"}
+
+    def run(text: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["/bin/bash", "-s"], input=text, capture_output=True,
+                              env=environment, timeout=30, check=False)
+
+    def refused(done: subprocess.CompletedProcess[bytes]) -> bool:
+        return done.returncode == 1 and done.stdout == b"" and done.stderr == (
+            b"error: the script did not arrive whole\n")
+
+    program = scripts.render(name, {"DEVOPNESS_X": value, "DEVOPNESS_APPLICATION_DIR_NAME": "a"},
+                             "tok").encode()
+    body = program.split(b"\n", 1)[1].decode()
+    ascii_text = body.isascii()
+    assert ascii_text == value.isascii()
+    done = run(program)
+    assert not refused(done) and (done.stdout or done.stderr), done
+    extra = len(body.encode()) - len(body)  # characters and bytes differ by this much
+    for cut in {200, extra} - {0}:
+        assert refused(run(program[:-cut])), cut
+    # As long as sent but not ending as sent: taken by its length only when ASCII.
+    altered = program[:-2] + b"X\n"
+    assert refused(run(altered)) is not ascii_text
