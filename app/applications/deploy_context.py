@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TypeVar, cast
+from functools import cache
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
@@ -248,18 +249,26 @@ async def _running_here(session: AsyncSession, request: builtins.RunRequest) -> 
     """The application's other deploys still running on this server, whose unfinished
     releases are not leftovers (workers/scripts/lib/release.sh; the releases are named by
     the deploy's time, DEVOPNESS_RELEASE_TIME: when it was asked for, alike everywhere)."""
-    running = await session.scalars(
+    running = await session.scalars(_running_statement(), {
+        "resource_type": request.resource_type, "resource_id": request.resource_id,
+        "action_id": request.action_id, "server_id": request.server_id})
+    return " ".join(str(a) for a in running)
+
+
+# The statements read for every server of a deploy are built once per process.
+@cache
+def _running_statement() -> Select[int]:
+    return (
         select(ActionTarget.action_id).distinct().join(Action, Action.id == ActionTarget.action_id)
         .where(
-            Action.resource_type == request.resource_type,
-            Action.resource_id == request.resource_id,
-            Action.id != request.action_id,
-            ActionTarget.server_id == request.server_id,
+            Action.resource_type == bindparam("resource_type", type_=String),
+            Action.resource_id == bindparam("resource_id", type_=Integer),
+            Action.id != bindparam("action_id", type_=Integer),
+            ActionTarget.server_id == bindparam("server_id", type_=Integer),
             ActionTarget.status.not_in(FINISHED),
         )
         .order_by(ActionTarget.action_id)
     )
-    return " ".join(str(a) for a in running)
 
 
 def _commands_env(application: Application) -> dict[str, str]:
@@ -324,14 +333,19 @@ async def _linked_here(
 ) -> list[_Linked]:
     """The application's daemons (or cron jobs) that run on this server: those linked to
     it, and those linked to no server (they run where their application runs)."""
-    resource_type = str(model.RESOURCE_TYPE)
+    rows = await session.scalars(_linked_statement(model),
+                                 {"application_id": application_id, "server_id": server_id})
+    return list(rows)
+
+
+@cache
+def _linked_statement(model: type[_Linked]) -> Select[Any]:
     linked = select(ResourceServer.resource_id).where(
-        ResourceServer.resource_type == resource_type,
+        ResourceServer.resource_type == str(model.RESOURCE_TYPE),
         ResourceServer.resource_id == model.id,
     )
-    here = linked.where(ResourceServer.server_id == server_id)
-    rows = await session.scalars(
-        select(model).where(model.application_id == application_id)
+    here = linked.where(ResourceServer.server_id == bindparam("server_id", type_=Integer))
+    return (
+        select(model).where(model.application_id == bindparam("application_id", type_=Integer))
         .where(here.exists() | ~linked.exists()).order_by(model.id)
     )
-    return list(rows)

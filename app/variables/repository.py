@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
@@ -51,13 +52,8 @@ async def deployable_variables(
 ) -> list[DeployableVariable]:
     """A resource's variables with their values in clear, for the scripts that write them
     on servers (never for API responses)."""
-    rows = (
-        await session.scalars(
-            select(Variable)
-            .where(Variable.resource_type == resource_type, Variable.resource_id == resource_id)
-            .order_by(Variable.id)
-        )
-    ).all()
+    rows = (await session.scalars(
+        _variables_of(), {"resource_type": resource_type, "resource_id": resource_id})).all()
     result = []
     for v in rows:
         value = (
@@ -65,6 +61,17 @@ async def deployable_variables(
         )
         result.append(DeployableVariable(v.key, v.type, v.target, value or "", v.hidden))
     return result
+
+
+@cache
+def _variables_of() -> Select[Variable]:
+    # Built once: an action reads this for every server it runs on.
+    return (
+        select(Variable)
+        .where(Variable.resource_type == bindparam("resource_type", type_=String),
+               Variable.resource_id == bindparam("resource_id", type_=Integer))
+        .order_by(Variable.id)
+    )
 
 
 @dataclass(frozen=True)
