@@ -5,6 +5,9 @@ dv_log() { printf '==> %s\n' "$*"; }
 dv_warn() { printf 'warning: %s\n' "$*"; }
 dv_fail() { printf 'error: %s\n' "$*"; exit 1; }
 dv_has() { command -v "$1" >/dev/null 2>&1; }
+# dv_noop SCRIPT: the engine does not run built-in script SCRIPT in this action, having
+# found it has nothing to do (DEVOPNESS_NOOP_SCRIPTS, app/applications/deploy_context.py).
+dv_noop() { case $'\n'"${DEVOPNESS_NOOP_SCRIPTS:-}" in *$'\n'"$1 "*) return 0 ;; esac; return 1; }
 
 # Report a value to the control plane (the deployed commit, the OS...). The line carries
 # this run's token (an unexported shell variable set by the engine): output of anything

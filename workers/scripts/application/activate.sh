@@ -101,13 +101,10 @@ reload_users() {
 # The release live before the switch, for this deploy's health check to switch back to
 # (health-check.sh): written only when that step has work (a `mv` fewer on every server
 # otherwise), with the release it was the one before.
-case $'\n'"${DEVOPNESS_NOOP_SCRIPTS:-}" in
-  *$'\n'"application/health-check "*) ;;
-  *)
-    printf '%s\n%s\n' "$live_id" "$target" >"$meta/previous.devopness-new"
-    mv -f -- "$meta/previous.devopness-new" "$meta/previous"
-    ;;
-esac
+if ! dv_noop application/health-check; then
+  printf '%s\n%s\n' "$live_id" "$target" >"$meta/previous.devopness-new"
+  mv -f -- "$meta/previous.devopness-new" "$meta/previous"
+fi
 switch_to "$target"
 dv_log "current -> releases/$target"
 reload_users

@@ -255,12 +255,10 @@ done <<<"${DEVOPNESS_APP_FILES:-}"
 # (DEVOPNESS_NOOP_SCRIPTS, app/applications/deploy_context.py): the release is built once
 # fetched, and its marker (what activation, rollbacks and the cleanup above look for) is
 # written here.
-case $'\n'"${DEVOPNESS_NOOP_SCRIPTS:-}" in
-  *$'\n'"application/build "*)
-    printf '%s\n' "$sha" >"$meta/releases/$release_id.ready"
-    dv_log "release $release_id is ready (nothing to build)"
-    ;;
-esac
+if dv_noop application/build; then
+  printf '%s\n' "$sha" >"$meta/releases/$release_id.ready"
+  dv_log "release $release_id is ready (nothing to build)"
+fi
 fetched=1
 dv_result release "$release_id"
 dv_result commit "$sha"
