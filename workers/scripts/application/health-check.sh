@@ -53,6 +53,7 @@ while :; do
   sleep 3
 done
 
+failed="health check failed after $retries attempt(s): $what (release $live_id)"
 dv_release_lock
 # The release live before the one checked: the activate step wrote it with the release it
 # made live; one recorded for another release is not this deploy's (a file of an older
@@ -60,7 +61,7 @@ dv_release_lock
 previous="" made_live=""
 { IFS= read -r previous && IFS= read -r made_live; } 2>/dev/null <"$meta/previous" || true
 if [ -n "$made_live" ] && [ "$made_live" != "$live_id" ]; then
-  dv_fail "health check failed after $retries attempt(s): $what (release $live_id); the release live before it is not known (the record names release $made_live), so current was left at release $live_id"
+  dv_fail "$failed; the release live before it is not known (the record names release $made_live), so current was left at release $live_id"
 fi
 if [ -n "$previous" ] && [ "$previous" != "$live_id" ] && [ -d "$app_dir/releases/$previous" ]; then
   tmp="$app_dir/.current.devopness-new"
@@ -85,4 +86,4 @@ fi
 # The release this deploy made goes (not a rollback's target: it was there before).
 dv_release_of_action
 if [ -n "$DV_RELEASE" ] && [ "$live_id" = "$DV_RELEASE" ]; then dv_release_remove "$live_id"; fi
-dv_fail "health check failed after $retries attempt(s): $what (release $live_id); current switched back to $back"
+dv_fail "$failed; current switched back to $back"
