@@ -91,6 +91,7 @@ from app.actions import builtins
 from app.actions.default_steps import StepTemplate, register_default_steps
 from app.applications.deploy_context import (
     application_context_builder,
+    application_context_prefetch,
     directory_name,
     process_context,
     process_env,
@@ -108,6 +109,7 @@ __all__ = [
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("application", application_context_builder(settings))
+    builtins.register_context_prefetch("application", application_context_prefetch)
     # The action shows one commit and release: every server of the deploy reports them.
     builtins.register_result_handler("application", results_handler(settings),
                                      per_action=True)

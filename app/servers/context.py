@@ -5,6 +5,7 @@ credential."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -21,14 +22,37 @@ from app.servers.keys import keys_to_forget
 from app.servers.models import Server
 from app.services.remote import service_env
 from app.variables import reserved
-from app.variables.repository import deployable_variables
+from app.variables.repository import deployable_variables_of
+
+# What `server_context_prefetch` leaves for the builder: {server id: (its row or None, its
+# variables)}.
+_PREFETCHED = "servers"
+
+
+def server_context_prefetch(settings: Settings) -> builtins.ContextPrefetch:
+    box = SecretBox(settings)
+
+    async def prefetch(session: AsyncSession, requests: Sequence[builtins.RunRequest]) -> None:
+        ids = sorted({r.server_id for r in requests})
+        rows = {s.id: s for s in await session.scalars(select(Server).where(Server.id.in_(ids)))}
+        variables = await deployable_variables_of(session, box, "server", ids)
+        builtins.prefetched(session, _PREFETCHED).update(
+            {i: (rows.get(i), variables[i]) for i in ids})
+
+    return prefetch
 
 
 def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
     box = SecretBox(settings)
 
     async def build(session: AsyncSession, request: builtins.RunRequest) -> builtins.ScriptContext:
-        server = await session.scalar(select(Server).where(Server.id == request.server_id))
+        read = builtins.prefetched(session, _PREFETCHED).get(request.server_id)
+        if read is None:
+            server = await session.scalar(select(Server).where(Server.id == request.server_id))
+            variables = (await deployable_variables_of(
+                session, box, "server", [request.server_id]))[request.server_id]
+        else:
+            server, variables = read
         if server is None:
             raise builtins.ContextUnavailable(f"Server {request.server_id} no longer exists.")
         context = builtins.ScriptContext(
@@ -46,7 +70,7 @@ def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
         # server variables: only those layout settings, with values of their expected
         # shape, reach a script. Nothing else a user stores is exported into scripts that
         # run through sudo (see app.variables.reserved).
-        for variable in await deployable_variables(session, box, "server", server.id):
+        for variable in variables:
             if variable.target != "os-env-var" or not reserved.operator_setting(
                 variable.key, variable.value
             ):

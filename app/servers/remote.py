@@ -24,7 +24,7 @@ from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.resources_common.service import remove_resource
 from app.servers import cloud
-from app.servers.context import server_context_builder
+from app.servers.context import server_context_builder, server_context_prefetch
 from app.servers.keys import forget_keys, rotate_key
 from app.servers.models import Server, ServerStatus
 from app.static_options.catalog import OS_VERSIONS
@@ -199,6 +199,7 @@ async def wait_reachable(step: builtins.StepRuntime) -> None:
 
 def register(settings: Settings) -> None:
     builtins.register_context_builder("server", server_context_builder(settings))
+    builtins.register_context_prefetch("server", server_context_prefetch(settings))
     builtins.register_result_handler("server", result_handler(settings))
     builtins.register_python_step("server/verify-connection", verify_connection)
     builtins.register_python_step("server/rotate-key", rotate_key)

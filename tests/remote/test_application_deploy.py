@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http.server
 import os
 import re
@@ -13,7 +14,7 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from app.core.security import SecretBox
 from app.core.settings import Settings
 from app.credentials.models import Credential, CredentialEnvironment
 from app.credentials.secrets import seal
+from app.servers.models import Server
 from tests import resource_factories as rf
 from tests.remote.conftest import Remote, authorize, create_os_user, delete_os_user, run_as
 from tests.remote.git_repos import GitRepo, make_repo
@@ -865,6 +867,31 @@ async def test_build_step_runs_when_a_build_command_is_set(
     assert next(sessions) == 4
 
 
+@contextlib.asynccontextmanager
+async def more_servers(db: AsyncSession, remote: Remote, repo: GitRepo, count: int
+                       ) -> AsyncIterator[list[tuple[Server, str, Path]]]:
+    """`count` more servers on the loopback sshd, each an OS user of its own that can read
+    the remote's repository: (server, user, home)."""
+    others = [create_os_user() for _ in range(count)]
+    try:
+        # The other servers' users read the first one's repository (git checks who owns
+        # it: each user trusts it in its own configuration).
+        os.chmod(remote.home, 0o711)
+        remote.sh(f"chmod -R o+rX {shlex.quote(str(repo.bare))}")
+        servers = []
+        for user, home in others:
+            authorize(home, user, remote.tenant.environment.ssh_public_key)
+            run_as(user, home, "git config --global --add safe.directory "
+                   + shlex.quote(str(repo.bare)))
+            servers.append((await rf.create_server(
+                db, remote.tenant, ssh_port=remote.host.port, ssh_user=user,
+                max_parallel_actions=0), user, home))
+        yield servers
+    finally:
+        for user, _ in others:
+            delete_os_user(user)
+
+
 async def test_a_deploy_to_three_servers_stores_its_commit_once_per_step(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo,
     monkeypatch: pytest.MonkeyPatch,
@@ -874,22 +901,9 @@ async def test_a_deploy_to_three_servers_stores_its_commit_once_per_step(
     same, so the engine stores them once per step (fetch, then activate), not once per
     server and step: that was a transaction per target and step, the largest part of the
     engine's own work in a deploy to 50 servers."""
-    others = [create_os_user() for _ in range(2)]
-    try:
-        # The other servers' users read the first one's repository (git checks who owns
-        # it: each user trusts it in its own configuration).
-        os.chmod(remote.home, 0o711)
-        remote.sh(f"chmod -R o+rX {shlex.quote(str(repo.bare))}")
-        servers = [remote.server]
-        for user, home in others:
-            authorize(home, user, remote.tenant.environment.ssh_public_key)
-            run_as(user, home, "git config --global --add safe.directory "
-                   + shlex.quote(str(repo.bare)))
-            servers.append(await rf.create_server(
-                db, remote.tenant, ssh_port=remote.host.port, ssh_user=user,
-                max_parallel_actions=0))
+    async with more_servers(db, remote, repo, 2) as others:
         application = await new_application(db, remote, repo)
-        for server in servers[1:]:
+        for server, _, _ in others:
             await rf.link(db, "application", application.id, server)
         real = builtins._results["application"]
         stores: list[dict[str, str]] = []
@@ -904,7 +918,7 @@ async def test_a_deploy_to_three_servers_stores_its_commit_once_per_step(
         action = await deploy(client, remote, application.id)
         assert len(action["targets"]) == 3
         release = release_of(action)
-        for home in [remote.home, *(home for _, home in others)]:
+        for home in [remote.home, *(home for _, _, home in others)]:
             assert os.readlink(home / application.name / "current") == f"releases/{release}"
             assert (home / application.name / "current/app.txt").read_text() == "v2\n"
         data = await action_data(db, action["id"])
@@ -917,6 +931,42 @@ async def test_a_deploy_to_three_servers_stores_its_commit_once_per_step(
              "commit_date", "commit_message", "release"],
             ["release"],
         ], stores
-    finally:
-        for user, _ in others:
-            delete_os_user(user)
+
+
+async def test_each_server_of_a_deploy_gets_its_own_layout_and_cron_jobs(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """The engine reads the servers' part of a deploy's parameters for all its servers at
+    once: still, each server gets its own. One deploy to three servers, where the second
+    keeps its applications elsewhere (its operator's DEVOPNESS_APPLICATIONS_DIR) and each
+    of the other two runs one of the application's cron jobs: each release lands where its
+    server keeps applications, and each crontab holds its own server's job only."""
+    async with more_servers(db, remote, repo, 2) as others:
+        (second, _, second_home), (third, third_user, third_home) = others
+        application = await new_application(db, remote, repo)
+        for server, _, _ in others:
+            await rf.link(db, "application", application.id, server)
+        elsewhere = second_home / "apps"
+        run_as(second.ssh_user, second_home, f"mkdir {shlex.quote(str(elsewhere))}")
+        await rf.create_variable(db, remote.tenant, "server", second.id,
+                                 key="DEVOPNESS_APPLICATIONS_DIR", value_plain=str(elsewhere))
+        jobs = {}
+        for server, user in ((remote.server, remote.user), (third, third_user)):
+            job = await rf.create_cron_job(
+                db, remote.tenant, application_id=application.id, run_as_user=user,
+                pattern="0 3 * * *", command=f"echo {user}")
+            await rf.link(db, "cronjob", job.id, server)
+            jobs[user] = job
+
+        action = await deploy(client, remote, application.id)
+        release = f"releases/{release_of(action)}"
+        for home in (remote.home, elsewhere, third_home):
+            assert os.readlink(home / application.name / "current") == release
+        assert not (second_home / application.name).exists()
+        for user, home in ((remote.user, remote.home), (second.ssh_user, second_home),
+                           (third_user, third_home)):
+            installed = run_as(user, home, "crontab -l", check=False).stdout
+            blocks = re.findall(r"# BEGIN devopness cronjob (\d+)", installed)
+            assert blocks == ([str(jobs[user].id)] if user in jobs else []), (user, installed)
+            if user in jobs:
+                assert f"echo {user}" in installed

@@ -124,16 +124,21 @@ async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int
                 )
             ).one()
             for target in waiting:
+                plans[target.id].request = builtins.RunRequest(
+                    action_id=run.action_id,
+                    resource_type=action.resource_type,
+                    resource_id=action.resource_id,
+                    operation=action.type,
+                    server_id=target.server_id,
+                    action_data=action.action_data or {},
+                )
+            # What each target's parameters need, read for all of them at once.
+            await builtins.prefetch_contexts(
+                session, [r for t in waiting if (r := plans[t.id].request) is not None])
+            for target in waiting:
                 plan = plans[target.id]
+                assert plan.request is not None
                 try:
-                    plan.request = builtins.RunRequest(
-                        action_id=run.action_id,
-                        resource_type=action.resource_type,
-                        resource_id=action.resource_id,
-                        operation=action.type,
-                        server_id=target.server_id,
-                        action_data=action.action_data or {},
-                    )
                     plan.context = await builtins.build_context(session, plan.request)
                 except builtins.ContextUnavailable as exc:
                     plan.context_error = str(exc)
