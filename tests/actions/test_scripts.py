@@ -185,3 +185,56 @@ def test_a_program_runs_whole_and_never_cut_short_whatever_its_text_and_locale(
     # As long as sent but not ending as sent: taken by its length only when ASCII.
     altered = program[:-2] + b"X\n"
     assert refused(run(altered)) is not ascii_text
+
+
+def _chain(*scripts_env: tuple[str, dict[str, str]]) -> str:
+    program = scripts.render_chain(
+        [(name, env, f"tok{i}", f"devopness-step-{i}-x") for i, (name, env) in
+         enumerate(scripts_env)], "ENDTOKEN")
+    assert program is not None
+    return program
+
+
+def test_scripts_in_one_session_run_in_turn_each_ended_by_its_status_line(
+    tmp_path: Path,
+) -> None:
+    """A chain runs its scripts in turn, as each runs alone: every one but the last ends
+    with a line that carries the chain's token and its exit status, the last one's status
+    is the session's; errors come in the same stream, in order."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(["/bin/bash", "-s"], input=_chain(
+        ("server/get-status", {}), ("server/get-status", {})), text=True, capture_output=True,
+        env=env, timeout=30, check=False)
+    assert done.returncode == 0 and done.stderr == "", done
+    first, _, second = done.stdout.partition("\n##devopness-step-end ENDTOKEN 0\n")
+    assert "##devopness-result tok0 cpus=" in first and "tok1" not in first
+    assert "##devopness-result tok1 cpus=" in second and "tok0" not in second
+    assert "step-end" not in second
+
+    # A script that fails ends the chain with its status: the next never runs. Its error,
+    # written to stderr, comes before its end line.
+    done = subprocess.run(["/bin/bash", "-s"], input=_chain(
+        ("application/fetch", {"DEVOPNESS_APPLICATION_DIR_NAME": "a", "DEVOPNESS_ACTION_ID": "7",
+                               "DEVOPNESS_DEPLOY_TYPE": "deploy", "DEVOPNESS_GIT_URL": ""}),
+        ("server/get-status", {})), text=True, capture_output=True, env=env, timeout=30,
+        check=False)
+    assert done.returncode == 1 and done.stderr == "", done
+    failed, _, rest = done.stdout.partition("\n##devopness-step-end ENDTOKEN 1\n")
+    assert "the application has no repository URL" in failed, done.stdout
+    assert rest == "", done.stdout
+
+
+def test_scripts_share_a_session_only_when_their_text_is_ascii() -> None:
+    """The chain cuts its scripts from one variable by offset, in characters: a script
+    whose text is not ASCII would be cut elsewhere in a UTF-8 locale, so it runs alone."""
+    assert scripts.render_chain([("server/get-status", {"DEVOPNESS_X": "café"}, "t", "m1"),
+                                 ("server/get-status", {}, "t", "m2")], "E") is None
+
+
+def test_a_chain_cut_short_runs_nothing(tmp_path: Path) -> None:
+    program = _chain(("server/get-status", {}), ("server/get-status", {})).encode()
+    done = subprocess.run(["/bin/bash", "-s"], input=program[:-300], capture_output=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=30,
+                          check=False)
+    assert (done.returncode, done.stdout) == (1, b""), done
+    assert done.stderr == b"error: the script did not arrive whole\n"

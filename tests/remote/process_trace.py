@@ -2,7 +2,8 @@
 attached to it: which process forked which, and what each one ran.
 
 A step's processes are the tree under its SSH session's shell, whose command line carries
-the step's marker (`devopness-step-<id>-<token>`, workers/engine/remote_process.py). Counted
+the step's marker (`devopness-step-<id>-<token>`, workers/engine/remote_process.py); the
+steps that share a session count under the first one's. Counted
 are processes (forks), not threads: git's worker threads are no process started."""
 
 from __future__ import annotations

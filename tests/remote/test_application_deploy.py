@@ -798,6 +798,9 @@ NO_HEALTH_CHECK = ("Nothing to do: no health check configured (application varia
 async def test_static_site_steps_with_nothing_to_do_open_no_session(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:
+    """Steps with nothing to do run nothing on the server, and the built-in scripts of a
+    deploy that do (fetch, then activate) share one session: each step still shows its own
+    output, and only its own."""
     application = await new_application(db, remote, repo)
     name = application.name
     app_dir = remote.home / name
@@ -810,14 +813,18 @@ async def test_static_site_steps_with_nothing_to_do_open_no_session(
     assert steps["Install runtime"] == ("completed", NO_RUNTIME)
     assert steps["Install dependencies and build"] == ("completed", NO_BUILD)
     assert steps["Health check"] == ("completed", NO_HEALTH_CHECK)
-    assert "(nothing to build)" in steps["Fetch source"][1]
-    # Only fetch and activate ran a script on the server.
-    assert next(sessions) == 2
+    fetched, activated = steps["Fetch source"][1], steps["Activate release"][1]
+    assert "(nothing to build)" in fetched and "current ->" not in fetched
+    assert "current ->" in activated and "fetching" not in activated
+    assert not any("devopness-step-end" in log for _, log in steps.values()), steps
+    assert fetched.endswith("\n") and not fetched.endswith("\n\n"), fetched
+    # Only fetch and activate ran a script on the server, in one session.
+    assert next(sessions) == 1
     assert current(remote, name) == f"releases/{release_of(tagged)}"
     assert (app_dir / "current/app.txt").read_text() == "v1\n"
 
     latest = await deploy(client, remote, application.id)
-    assert next(sessions) == 2
+    assert next(sessions) == 1
     assert current(remote, name) == f"releases/{release_of(latest)}"
     assert (app_dir / "current/app.txt").read_text() == "v2\n"
 
@@ -834,7 +841,7 @@ async def test_static_site_steps_with_nothing_to_do_open_no_session(
     assert (app_dir / "current/app.txt").read_text() == "v1\n"
 
     redeploy = await deploy(client, remote, application.id, {"type": "redeploy"})
-    assert next(sessions) == 2
+    assert next(sessions) == 1
     assert current(remote, name) == f"releases/{release_of(redeploy)}"
     assert (app_dir / "current/app.txt").read_text() == "v1\n"
     assert releases(remote, name) == [release_of(a) for a in (tagged, latest, redeploy)]
@@ -855,7 +862,8 @@ async def test_build_step_runs_when_a_build_command_is_set(
     assert "(nothing to build)" not in steps["Fetch source"][1]
     assert steps["Install runtime"] == ("completed", NO_RUNTIME)
     assert steps["Health check"] == ("completed", NO_HEALTH_CHECK)
-    assert next(sessions) == 3
+    # Fetch, build and activate: one session.
+    assert next(sessions) == 1
     assert (remote.home / application.name / "current/built.txt").read_text() == "v2\n"
 
     # A health check configured runs too.
@@ -864,7 +872,7 @@ async def test_build_step_runs_when_a_build_command_is_set(
     action = await deploy(client, remote, application.id)
     status, log = (await step_outputs(client, remote, action))["Health check"]
     assert status == "completed" and "==> health check passed" in log
-    assert next(sessions) == 4
+    assert next(sessions) == 1
 
 
 @contextlib.asynccontextmanager
@@ -970,3 +978,4 @@ async def test_each_server_of_a_deploy_gets_its_own_layout_and_cron_jobs(
             assert blocks == ([str(jobs[user].id)] if user in jobs else []), (user, installed)
             if user in jobs:
                 assert f"echo {user}" in installed
+

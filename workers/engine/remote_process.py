@@ -69,6 +69,16 @@ def wrap_script(step: StepSpec, access: ServerAccess) -> str:
     return f": {marker}\nexport {MARKER_VARIABLE}={marker}\nexec {SCRIPT_SHELL} {marker}"
 
 
+def wrap_chain(steps: list[StepSpec]) -> str:
+    """The session command of built-in script steps run in turn in one session
+    (`scripts.render_chain`), all as the SSH user: the markers of all of them are the
+    script bash's arguments, so a stop of any of them stops the session, which runs it or
+    is about to; the processes each script starts carry its own marker."""
+    markers = " ".join(step_marker(step) for step in steps)
+    return (f": {markers}\nexport {MARKER_VARIABLE}={step_marker(steps[0])}\n"
+            f"exec {SCRIPT_SHELL} {markers}")
+
+
 # Stops every process of a step: those whose command line or environment carries its
 # marker, their descendants and their process groups; TERM, then KILL after 2 s. Exits 0
 # once none is left (zombies count as gone), 1 when some could not be stopped (not

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -92,13 +92,18 @@ _LAZY_RUN = 'eval "${DV_LIBS:@LAZY@}"'
 _LAZY_LOADER = 'dv__load() { eval "${DV_LIBS:$1:$2}"; shift 2; "$@"; }'
 
 
-def _loader(rest: str, lazy: int) -> str:
+def _loader(rest: str, lazy: int, variable: str | None = None) -> str:
     """The program's first line, for the `rest` of it (what bash reads into a variable:
-    command substitution drops its last newlines)."""
+    command substitution drops its last newlines): `rest` runs from offset `lazy`, read
+    into DV_LIBS when there is one, else into DV_PROGRAM; or into `variable`."""
     whole = rest.rstrip("\n")
     length = str(len(whole)) if whole.isascii() else "''"  # '': no length matches
-    variable, run = ("DV_LIBS", _LAZY_RUN.replace("@LAZY@", str(lazy))) if lazy else (
-        "DV_PROGRAM", _RUN)
+    if variable is not None:
+        run = f'eval "${{{variable}:{lazy}}}"'
+    elif lazy:
+        variable, run = "DV_LIBS", _LAZY_RUN.replace("@LAZY@", str(lazy))
+    else:
+        variable, run = "DV_PROGRAM", _RUN
     return (_LOADER.replace("@VAR@", variable).replace("@LENGTH@", length)
             .replace("@RUN@", run))
 
@@ -223,6 +228,13 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
 
     `result_token` marks the script's own result lines; it is a shell variable of the
     script, not exported, so nothing the script starts can print a line that counts."""
+    rest, lazy = _program(name, env, result_token)
+    return _loader(rest, lazy) + rest
+
+
+def _program(name: str, env: Mapping[str, str], result_token: str) -> tuple[str, int]:
+    """What the first line reads and runs (`_loader`), and the length of the families sent
+    unparsed at its start (0: none)."""
     body = _read(name)
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
     lines = ["unset DV_PROGRAM", "set --", "set -euo pipefail", "umask 022"]
@@ -233,5 +245,47 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
     lazy, helpers = _layout(name, _unused(name, env))
-    rest = lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + _END + "\n"
-    return _loader(rest, len(lazy)) + rest
+    return lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + _END + "\n", len(lazy)
+
+
+# A chain's output line that ends one of its scripts (all but the last, whose end is the
+# session's): its token, then the script's exit status.
+STEP_END = "##devopness-step-end"
+# Runs script OFFSET LENGTH LAZY MARKER of the chain (its text in DV_CHAIN): the marker in
+# the environment of what it starts, as a session of its own would have it (`wrap_script`).
+_CHAIN_RUN = (
+    'dv__chain() { export DEVOPNESS_STEP=$4; '
+    'if [ "$3" = 0 ]; then DV_PROGRAM=${DV_CHAIN:$1:$2}; unset DV_CHAIN; eval "$DV_PROGRAM"; '
+    'else DV_LIBS=${DV_CHAIN:$1:$2}; unset DV_CHAIN; eval "${DV_LIBS:$3}"; fi; }\n'
+)
+
+
+def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end_token: str
+                 ) -> str | None:
+    """One program for `bash -s` that runs several scripts in turn, each (name, parameters,
+    result token, step marker) as `render` would run it alone, and stops at the first that
+    fails: every script but the last in a subshell of its own (its `exit` and traps end
+    there), followed by a `STEP_END` line with `end_token` and its exit status; the last in
+    the session's shell, whose exit status is the session's. Output and errors go to one
+    stream, in the order they were written.
+
+    None when a script's text is not ASCII: the scripts are cut from one variable by offset,
+    which counts characters, and the server's locale decides what a character is."""
+    parts = [(_program(name, env, token), marker) for name, env, token, marker in scripts]
+    if not all(rest.isascii() for (rest, _), _ in parts):
+        return None
+    lines = ["exec 2>&1", _CHAIN_RUN.rstrip("\n")]
+    offset = 0
+    for i, ((rest, lazy), marker) in enumerate(parts):
+        call = f"dv__chain {offset} {len(rest)} {lazy} {marker}"
+        offset += len(rest)
+        if i == len(parts) - 1:
+            lines.append(call)
+            break
+        lines.append(f"({call}); dv__status=$?")
+        lines.append(f"printf '\\n%s %s %s\\n' {shlex.quote(STEP_END)} {shlex.quote(end_token)} "
+                     '"$dv__status"')
+        lines.append('[ "$dv__status" = 0 ] || exit "$dv__status"')
+    # The scripts first, from offset 0, then what runs them.
+    rest = "".join(text for (text, _), _ in parts) + "\n".join(lines) + "\n" + _END + "\n"
+    return _loader(rest, offset, variable="DV_CHAIN") + rest

@@ -17,7 +17,7 @@ from workers.engine.remote_process import stop_leftovers
 from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.slots import session_limit, wait_for_slot
 from workers.engine.ssh_session import connect, reload_access
-from workers.engine.step_runners import run_step
+from workers.engine.step_runners import chain_from, run_chain, run_step
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,14 @@ async def run_target(
         run.state.target(target_id, started_at=utcnow())
         current: StepSpec | None = None
         conn: asyncssh.SSHClientConnection | None = None
+
+        def started(step: StepSpec) -> None:
+            nonlocal current
+            current = step
+
         try:
             stale_access = False
-            for step in steps:
+            for index, step in enumerate(steps):
                 if step.status in FINISHED:
                     continue
                 if run.stop.is_set():
@@ -71,6 +76,10 @@ async def run_target(
                             f"Server {server_id} cannot be reached: {plan.load_error}")
                 current = step
                 await start_step(run, target_id, step)
+                # Built-in scripts in a row share a session.
+                if conn is not None and (chain := chain_from(steps, index, access, plan)) \
+                        and await run_chain(run, conn, access, chain, plan, target_id, started):
+                    continue
                 # The secrets of the step's parameters are known once the plan is prepared.
                 await run_step(run, conn, access, step, Redactor(plan.secrets()), plan)
                 stale_access = stale_access or local
