@@ -183,6 +183,21 @@ async def prefetch_contexts(session: AsyncSession, requests: Sequence[RunRequest
             await _prefetches[kind](session, group)
 
 
+# Built-in steps whose work a later step's failure undoes (`undone_by_failure`).
+_undone_by_failure: set[str] = set()
+
+
+def register_undone_by_failure(command: str) -> None:
+    """A later step's failure undoes what this built-in step (`script_command(...)`) did
+    on the server (a deploy whose build fails removes the release its fetch made): a retry
+    runs it again, and every step after it, even where it completed."""
+    _undone_by_failure.add(command.strip())
+
+
+def undone_by_failure(command: str) -> bool:
+    return command.strip() in _undone_by_failure
+
+
 def register_result_handler(resource_type: str, handler: ResultHandler, *,
                             per_action: bool = False) -> None:
     """`per_action`: what the handler stores depends on the action and the values

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.actions import catalog
+from app.actions import builtins, catalog
 from app.actions.default_steps import ensure_default_pipelines, has_default_steps
 from app.actions.dispatch import dispatch_action
 from app.actions.metrics import ACTIONS_STARTED
@@ -257,6 +257,18 @@ async def start_resource_action(
     return action.id
 
 
+def _retried_steps(original_id: int, steps: Sequence[ActionStep]) -> Iterable[dict[str, Any]]:
+    """A failed target's steps, again: those that completed are skipped (only what failed
+    is retried), except from the first whose work a later failure undid on (a deploy's
+    fetch, whose release a failed build removed: `builtins.undone_by_failure`)."""
+    undone = False
+    for step in steps:
+        undone = undone or (step.status == ActionStatus.COMPLETED
+                            and builtins.undone_by_failure(step.command))
+        yield _step_row(step.order, step, skipped_by=(
+            original_id if step.status == ActionStatus.COMPLETED and not undone else None))
+
+
 async def start_retry(
     session: AsyncSession, principal: Principal, original: Action, failed: Sequence[ActionTarget]
 ) -> Action:
@@ -288,12 +300,7 @@ async def start_retry(
         [_target_row(old.resource_type, old.resource_id, old.server_id,
                      old.max_parallel_actions, old.resource_data, old.total_steps)
          for old in failed],
-        # Steps that completed are not run again: only what failed is retried.
-        lambda target: (
-            _step_row(step.order, step, skipped_by=(
-                original.id if step.status == ActionStatus.COMPLETED else None))
-            for step in previous[target["server_id"]].steps
-        ),
+        lambda target: _retried_steps(original.id, previous[target["server_id"]].steps),
     )
     _dispatch_after_commit(session, action.id)
     return action

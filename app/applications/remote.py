@@ -110,6 +110,9 @@ __all__ = [
 def register(settings: Settings) -> None:
     builtins.register_context_builder("application", application_context_builder(settings))
     builtins.register_context_prefetch("application", application_context_prefetch)
+    # A failed build or activation removes the release the fetch step made: a retry
+    # fetches again.
+    builtins.register_undone_by_failure(builtins.script_command("application/fetch"))
     # The action shows one commit and release: every server of the deploy reports them.
     builtins.register_result_handler("application", results_handler(settings),
                                      per_action=True)

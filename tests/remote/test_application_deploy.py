@@ -11,7 +11,9 @@ import http.server
 import os
 import re
 import shlex
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +27,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions import builtins
+from app.actions import builtins, dispatch
 from app.actions.models import Action
 from app.applications.models import Application
 from app.core.security import SecretBox
@@ -34,8 +36,10 @@ from app.credentials.models import Credential, CredentialEnvironment
 from app.credentials.secrets import seal
 from app.servers.models import Server
 from tests import resource_factories as rf
+from tests.actions.test_faults_remote import _alive
 from tests.remote.conftest import Remote, authorize, create_os_user, delete_os_user, run_as
 from tests.remote.git_repos import GitRepo, make_repo
+from workers.engine.reaper import reap
 
 MAIN = {"type": "deploy", "source_type": "branch", "source_ref": "main"}
 
@@ -979,3 +983,98 @@ async def test_each_server_of_a_deploy_gets_its_own_layout_and_cron_jobs(
             if user in jobs:
                 assert f"echo {user}" in installed
 
+
+
+async def test_a_deploy_whose_build_failed_completes_when_retried(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """A failed build removes the release its deploy fetched: a retry of the deploy (once
+    the cause is fixed) fetches again, builds and activates, rather than failing on the
+    release that is gone."""
+    flag = remote.home / ".build-may-pass"
+    application = await new_application(
+        db, remote, repo, build_command=f"test -f {flag} && cp app.txt built.txt")
+    failed = await deploy(client, remote, application.id, expect="failed")
+    assert "build failed" in await remote.logs(client, failed)
+    assert not (remote.home / application.name / "current").exists()
+
+    flag.touch()
+    r = await client.post(f"/actions/{failed['id']}/retry", headers=remote.tenant.headers)
+    assert r.status_code == 201, r.text
+    retry = await remote.wait(client, r.json()["id"])
+    (target,) = retry["targets"]
+    assert {s["name"]: s["status"] for s in target["steps"]}["Fetch source"] == "completed"
+    assert (remote.home / application.name / "current/built.txt").read_text() == "v2\n"
+    assert current(remote, application.name) == f"releases/{release_of(retry)}"
+
+
+def engine_process(settings: Settings, action_id: int) -> subprocess.Popen[bytes]:
+    """A worker process of its own running the action, as `devopness-server worker` runs
+    one, with the server records of the database."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.engine", str(action_id)],
+        env={**os.environ, "DATABASE_URL": settings.database_url,
+             "SECRET_KEY": settings.secret_key, "ACTION_HEARTBEAT_SECONDS": "0.5",
+             "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+
+
+async def test_a_worker_killed_while_a_shared_session_builds_is_cleaned_up_by_the_retry(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo, app: Any,
+    settings: Settings,
+) -> None:
+    """Fetch, build and activate share a session. A worker process SIGKILLed while the
+    build runs leaves the session running on the server; once the action is reaped, its
+    retry stops that session (found by the markers it carries) before it deploys again, so
+    the build never runs twice at once, and the retry completes."""
+    token = f"{int(time.time() * 1000) % 10**6:06d}"
+    pattern = f"slee[p] 986.{token}"
+    flag = remote.home / f".built-{token}"
+    application = await new_application(
+        db, remote, repo,
+        # `$d`: the build's own command line must not match the pattern.
+        build_command=(f"d=986; if [ -f {flag} ]; then if pgrep -f '{pattern}' >/dev/null;"
+                       f" then echo twice-at-once; exit 1; fi; echo recovered; else"
+                       f" echo started; sleep $d.{token}; fi"))
+    recorded: list[int] = []
+
+    async def record(action_id: int) -> None:
+        recorded.append(action_id)
+
+    # The API records the action; a worker process of its own runs it.
+    dispatch.set_dispatcher(record)
+    try:
+        r = await client.post(f"/applications/{application.id}/deployments", json=MAIN,
+                              headers=remote.tenant.headers)
+    finally:
+        dispatch.set_dispatcher(app.state.runner.submit)
+    assert r.status_code in (200, 201, 204), r.text
+    [action_id] = recorded
+    worker = engine_process(settings, action_id)
+    try:
+        for _ in range(600):
+            r = await client.get(f"/actions/{action_id}", headers=remote.tenant.headers)
+            if "started" in await remote.logs(client, r.json()):
+                break
+            assert worker.poll() is None, "the worker exited early"
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the build never started in the worker")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert _alive(pattern), "the dead worker's build should still be running"
+    await asyncio.sleep(1.2)
+    assert await reap(
+        app.state.database, settings.model_copy(update={"action_stale_seconds": 1})
+    ) == [action_id]
+
+    flag.touch()
+    retry = await client.post(f"/actions/{action_id}/retry", headers=remote.tenant.headers)
+    assert retry.status_code == 201, retry.text
+    done = await remote.wait(client, retry.json()["id"])
+    logs = await remote.logs(client, done)
+    assert "\nrecovered\n" in logs and "\ntwice-at-once\n" not in logs, logs
+    assert not _alive(pattern)
+    assert (remote.home / application.name / "current/app.txt").read_text() == "v2\n"
