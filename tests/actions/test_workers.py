@@ -96,13 +96,14 @@ async def _step_output(app: Any, action_id: int) -> str:
         return "".join(rows)
 
 async def sigkill_once_started(
-    app: Any, action_id: int, worker: subprocess.Popen[bytes], *, tries: int
+    app: Any, action_id: int, worker: subprocess.Popen[bytes], *, tries: int,
+    printed: str = "started",
 ) -> None:
     """Kill the worker (SIGKILL, as the OOM killer or a lost machine would) once its step
-    has printed `started`; the worker is gone when this returns, whatever happened."""
+    has `printed` that; the worker is gone when this returns, whatever happened."""
     try:
         for _ in range(tries):
-            if "started" in await _step_output(app, action_id):
+            if printed in await _step_output(app, action_id):
                 break
             assert worker.poll() is None, "worker exited early"
             await asyncio.sleep(0.05)

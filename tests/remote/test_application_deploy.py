@@ -11,7 +11,6 @@ import http.server
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from app.credentials.secrets import seal
 from app.servers.models import Server
 from tests import resource_factories as rf
 from tests.actions.test_faults_remote import _alive
+from tests.actions.test_workers import sigkill_once_started
 from tests.remote.conftest import Remote, authorize, create_os_user, delete_os_user, run_as
 from tests.remote.git_repos import GitRepo, make_repo
 from workers.engine.reaper import reap
@@ -1049,21 +1049,9 @@ async def test_a_worker_killed_while_a_shared_session_builds_is_cleaned_up_by_th
         dispatch.set_dispatcher(app.state.runner.submit)
     assert r.status_code in (200, 201, 204), r.text
     [action_id] = recorded
-    worker = engine_process(settings, action_id)
-    try:
-        for _ in range(600):
-            r = await client.get(f"/actions/{action_id}", headers=remote.tenant.headers)
-            if "started" in await remote.logs(client, r.json()):
-                break
-            assert worker.poll() is None, "the worker exited early"
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the build never started in the worker")
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    # Killed once the build printed `started` on a line of its own (its command is logged).
+    await sigkill_once_started(app, action_id, engine_process(settings, action_id),
+                               tries=600, printed="\nstarted")
     assert _alive(pattern), "the dead worker's build should still be running"
     await asyncio.sleep(1.2)
     assert await reap(
