@@ -194,8 +194,15 @@ def register_undone_by_failure(command: str) -> None:
     _undone_by_failure.add(command.strip())
 
 
-def undone_by_failure(command: str) -> bool:
-    return command.strip() in _undone_by_failure
+def skipped_on_retry(steps: Sequence[tuple[str, bool]]) -> list[bool]:
+    """For a failed target's steps, (command, completed) in order: which a retry skips.
+    Those that completed, except from the first whose work a later failure undid."""
+    undone = False
+    skipped = []
+    for command, completed in steps:
+        undone = undone or (completed and command.strip() in _undone_by_failure)
+        skipped.append(completed and not undone)
+    return skipped
 
 
 def register_result_handler(resource_type: str, handler: ResultHandler, *,

@@ -257,23 +257,13 @@ async def start_resource_action(
     return action.id
 
 
-def _retried_steps(original_id: int, steps: Sequence[ActionStep]) -> Iterable[dict[str, Any]]:
-    """A failed target's steps, again: those that completed are skipped (only what failed
-    is retried), except from the first whose work a later failure undid on (a deploy's
-    fetch, whose release a failed build removed: `builtins.undone_by_failure`)."""
-    undone = False
-    for step in steps:
-        undone = undone or (step.status == ActionStatus.COMPLETED
-                            and builtins.undone_by_failure(step.command))
-        yield _step_row(step.order, step, skipped_by=(
-            original_id if step.status == ActionStatus.COMPLETED and not undone else None))
-
-
 async def start_retry(
     session: AsyncSession, principal: Principal, original: Action, failed: Sequence[ActionTarget]
 ) -> Action:
     """A new action that runs the `failed` targets of `original` again (its `retry_of`);
-    steps that completed there are skipped."""
+    steps that completed there are skipped, but from the first whose work a later failure
+    undid (`builtins.undone_by_failure`: a deploy's fetch, whose release a failed build
+    removed) all run again."""
     action = Action(
         type=original.type,
         resource_type=original.resource_type,
@@ -300,7 +290,12 @@ async def start_retry(
         [_target_row(old.resource_type, old.resource_id, old.server_id,
                      old.max_parallel_actions, old.resource_data, old.total_steps)
          for old in failed],
-        lambda target: _retried_steps(original.id, previous[target["server_id"]].steps),
+        lambda target: (
+            _step_row(step.order, step, skipped_by=original.id if skip else None)
+            for step, skip in zip(previous[target["server_id"]].steps, builtins.skipped_on_retry(
+                [(s.command, s.status == ActionStatus.COMPLETED)
+                 for s in previous[target["server_id"]].steps]), strict=True)
+        ),
     )
     _dispatch_after_commit(session, action.id)
     return action

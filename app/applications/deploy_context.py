@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cache
-from typing import Any, TypeVar, cast
+from typing import cast
 
-from sqlalchemy import Integer, Select, String, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import builtins
-from app.actions.models import FINISHED, Action, ActionTarget
+from app.actions.models import Action
+from app.applications.deploy_servers import on_server
 from app.applications.deploy_source import git_source
 from app.applications.models import Application
 from app.applications.runtimes import bin_directory
 from app.core.security import SecretBox
 from app.core.settings import Settings
-from app.cron_jobs.models import CronJob
-from app.daemons.models import Daemon
-from app.resources_common.models import ResourceServer
 from app.static_options import stacks
 from app.static_options.catalog import LANGUAGE_RUNTIMES
 from app.variables import reserved
@@ -37,7 +32,6 @@ _SHARED = "deploy_context_shared"
 # Application variables that steer the deployment itself (see app.applications.remote).
 CONTROL_VARIABLES = reserved.APPLICATION_SETTINGS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_Linked = TypeVar("_Linked", Daemon, CronJob)
 
 
 def directory_name(application_name: str) -> str:
@@ -198,11 +192,7 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         context = builtins.ScriptContext()
         context.env.update(alike.env)
         context.secrets.extend(alike.secrets)
-        here = builtins.prefetched(session, _HERE).get(
-            (request.action_id, request.resource_id, request.server_id))
-        if here is None:
-            here = (await _on_servers(session, request, [request.server_id]))[
-                request.server_id]
+        here = await on_server(session, request)
         context.env.update({
             "DEVOPNESS_APP_RUNNING_ACTIONS": " ".join(str(a) for a in here.running),
             "DEVOPNESS_APP_DAEMON_IDS": " ".join(str(d.id) for d in here.daemons),
@@ -219,44 +209,6 @@ def application_context_builder(settings: Settings) -> builtins.ContextBuilder:
         return context
 
     return build
-
-
-async def application_context_prefetch(
-    session: AsyncSession, requests: Sequence[builtins.RunRequest]
-) -> None:
-    """The parts of each server's deploy context that depend on the server, for all the
-    servers of a deploy at once (see `builtins.register_context_prefetch`)."""
-    actions: dict[tuple[int, int], list[builtins.RunRequest]] = {}
-    for request in requests:
-        actions.setdefault((request.action_id, request.resource_id), []).append(request)
-    memo = builtins.prefetched(session, _HERE)
-    for (action_id, application_id), group in actions.items():
-        found = await _on_servers(session, group[0], [r.server_id for r in group])
-        memo.update({(action_id, application_id, server_id): here
-                     for server_id, here in found.items()})
-
-
-# What `application_context_prefetch` leaves: {(action, application, server): _Here}.
-_HERE = "application-on-servers"
-
-
-@dataclass
-class _Here:
-    """What a deploy's context holds about one of its servers: the application's daemons
-    and cron jobs that run there, and its other deploys still running there."""
-
-    daemons: list[Daemon]
-    cronjobs: list[CronJob]
-    running: list[int]
-
-
-async def _on_servers(
-    session: AsyncSession, request: builtins.RunRequest, server_ids: list[int]
-) -> dict[int, _Here]:
-    daemons = await _linked_on(session, Daemon, request.resource_id, server_ids)
-    cronjobs = await _linked_on(session, CronJob, request.resource_id, server_ids)
-    running = await _running_on(session, request, server_ids)
-    return {i: _Here(daemons[i], cronjobs[i], running[i]) for i in server_ids}
 
 
 # The deploy's scripts with nothing to do go in builtins.NOOP_SCRIPTS. The fetch step reads
@@ -286,38 +238,6 @@ def noop_env(env: dict[str, str]) -> dict[str, str]:
                      "no health check configured (application variable "
                      "DEVOPNESS_HEALTH_CHECK_URL or DEVOPNESS_HEALTH_CHECK_COMMAND)"))
     return {builtins.NOOP_SCRIPTS: "".join(f"{name} Nothing to do: {why}\n" for name, why in noop)}
-
-
-async def _running_on(
-    session: AsyncSession, request: builtins.RunRequest, server_ids: list[int]
-) -> dict[int, list[int]]:
-    """The application's other deploys still running on each server, whose unfinished
-    releases are not leftovers (workers/scripts/lib/release.sh; the releases are named by
-    the deploy's time, DEVOPNESS_RELEASE_TIME: when it was asked for, alike everywhere)."""
-    found: dict[int, list[int]] = {i: [] for i in server_ids}
-    rows = await session.execute(_running_statement(), {
-        "resource_type": request.resource_type, "resource_id": request.resource_id,
-        "action_id": request.action_id, "server_ids": server_ids})
-    for server_id, action_id in rows:
-        found[server_id].append(action_id)
-    return found
-
-
-# The statements read for the servers of a deploy are built once per process.
-@cache
-def _running_statement() -> Select[int, int]:
-    return (
-        select(ActionTarget.server_id, ActionTarget.action_id).distinct()
-        .join(Action, Action.id == ActionTarget.action_id)
-        .where(
-            Action.resource_type == bindparam("resource_type", type_=String),
-            Action.resource_id == bindparam("resource_id", type_=Integer),
-            Action.id != bindparam("action_id", type_=Integer),
-            ActionTarget.server_id.in_(bindparam("server_ids", expanding=True)),
-            ActionTarget.status.not_in(FINISHED),
-        )
-        .order_by(ActionTarget.action_id)
-    )
 
 
 def _commands_env(application: Application) -> dict[str, str]:
@@ -375,32 +295,3 @@ async def process_context(
             context.env[key] = full.env[key]
     context.env.update(process_env(application))
     return context
-
-
-async def _linked_on(
-    session: AsyncSession, model: type[_Linked], application_id: int, server_ids: list[int]
-) -> dict[int, list[_Linked]]:
-    """The application's daemons (or cron jobs) that run on each server: those linked to
-    it, and those linked to no server (they run where their application runs)."""
-    items: dict[int, _Linked] = {}
-    links: dict[int, set[int]] = {}
-    for item, server_id in await session.execute(
-            _linked_statement(model), {"application_id": application_id}):
-        items.setdefault(item.id, item)
-        if server_id is not None:
-            links.setdefault(item.id, set()).add(server_id)
-    return {s: [item for i, item in items.items() if i not in links or s in links[i]]
-            for s in server_ids}
-
-
-@cache
-def _linked_statement(model: type[_Linked]) -> Select[Any, int]:
-    """Each of the application's daemons (or cron jobs), once per server it is linked to
-    (with None: linked to none), in id order."""
-    return (
-        select(model, ResourceServer.server_id)
-        .outerjoin(ResourceServer, (ResourceServer.resource_type == str(model.RESOURCE_TYPE))
-                   & (ResourceServer.resource_id == model.id))
-        .where(model.application_id == bindparam("application_id", type_=Integer))
-        .order_by(model.id)
-    )

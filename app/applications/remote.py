@@ -91,12 +91,12 @@ from app.actions import builtins
 from app.actions.default_steps import StepTemplate, register_default_steps
 from app.applications.deploy_context import (
     application_context_builder,
-    application_context_prefetch,
     directory_name,
     process_context,
     process_env,
 )
 from app.applications.deploy_results import deployment_data, results_handler
+from app.applications.deploy_servers import application_context_prefetch
 from app.applications.deploy_source import source_credential
 from app.core.settings import Settings
 

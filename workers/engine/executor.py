@@ -3,7 +3,8 @@ steps in order over SSH), then finish it.
 
 The stages live in modules named after them: `claim` (taking the action, heartbeat),
 `plans` (what each target needs), `slots` (server concurrency), `target_run`,
-`ssh_session`, `remote_process`, `step_runners`, `outcomes`, `writer` (batched state
+`ssh_session`, `remote_process`, `step_runners` (`step_chain`: scripts in a row in one
+session), `outcomes`, `writer` (batched state
 writes) and `finish`. State lives in the database and is updated by id in short
 transactions; no ORM object is held across an SSH run. The same function runs in a Celery
 worker and in the API process.

@@ -6,29 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import asyncssh
 
 from app.actions import builtins
 from app.actions.metrics import STEPS_RUNNING
-from app.actions.models import FINISHED, ActionStatus
+from app.actions.models import ActionStatus
 from app.actions.targets import ServerAccess
 from workers.engine import scripts
 from workers.engine.logs import Redactor, StepLog
-from workers.engine.outcomes import record_outcome, start_step
+from workers.engine.outcomes import record_outcome
 from workers.engine.plans import TargetPlan
-from workers.engine.remote_process import (
-    as_user,
-    kill_step,
-    step_marker,
-    wrap,
-    wrap_chain,
-    wrap_script,
-)
+from workers.engine.remote_process import as_user, kill_step, wrap, wrap_script
 from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.ssh_session import connect
 
@@ -55,7 +46,7 @@ async def run_step(
         scanner = builtins.ResultScanner()
         redactor.remove(f"{scanner.token} ")
         try:
-            if kind == "script" and (why := _nothing_to_do(plan.context.env, name)):
+            if kind == "script" and (why := nothing_to_do(plan.context.env, name)):
                 async with StepLog(run.state, step.id, redactor) as log:
                     await log.write(why + "\n")
                     await record_outcome(log, step, None, 0)
@@ -74,11 +65,11 @@ async def run_step(
         finally:
             scanner.close()
             if scanner.results or step.status == ActionStatus.FAILED:
-                await _handle_results(run, plan.request, scanner.results,
+                await handle_results(run, plan.request, scanner.results,
                                       step.status == ActionStatus.COMPLETED)
 
 
-def _nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
+def nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
     """Why built-in script `name` has nothing to do here (its log line), or None: such a
     step completes without a remote command."""
     for line in env.get(builtins.NOOP_SCRIPTS, "").splitlines():
@@ -88,7 +79,7 @@ def _nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-async def _handle_results(
+async def handle_results(
     run: ActionRun, request: builtins.RunRequest, results: dict[str, str], succeeded: bool
 ) -> None:
     stored = None
@@ -196,7 +187,7 @@ class _Runtime:
             conn.close()
 
 
-async def _run_bounded(run: ActionRun, work: asyncio.Future[Any], step: StepSpec) -> str | None:
+async def run_bounded(run: ActionRun, work: asyncio.Future[Any], step: StepSpec) -> str | None:
     """Wait for `work` within the step's timeout; None when it ended, else why it was cut
     short (the action stopped, or the timeout). One future and one timer per step: this
     runs for every step of every target."""
@@ -243,7 +234,7 @@ async def _python_step(
     async with StepLog(run.state, step.id, redactor) as log:
         runtime = _Runtime(run, conn, access, step, log, plan, scanner)
         work: asyncio.Future[Any] = asyncio.ensure_future(handler(runtime))
-        failure = await _run_bounded(run, work, step)
+        failure = await run_bounded(run, work, step)
         if failure is not None:
             work.cancel()
             if conn is not None:
@@ -262,7 +253,13 @@ async def _python_step(
         raise StepFailed(failure)
 
 
-async def _cut_short(
+def failure_of(status: int | None, signal_name: str | None) -> str | None:
+    if signal_name:
+        return f"The step was killed by signal {signal_name}."
+    return None if status == 0 else f"The step failed with exit code {status}."
+
+
+async def cut_short(
     conn: asyncssh.SSHClientConnection, access: ServerAccess, step: StepSpec,
     process: asyncssh.SSHClientProcess[str], pumping: asyncio.Future[Any], log: StepLog,
     failure: str,
@@ -310,203 +307,15 @@ async def _stream_step(
             await process.wait()
 
         pumping: asyncio.Future[Any] = asyncio.ensure_future(pump())
-        failure = await _run_bounded(run, pumping, step)
+        failure = await run_bounded(run, pumping, step)
         if failure is not None:
-            await _cut_short(conn, access, step, process, pumping, log, failure)
+            await cut_short(conn, access, step, process, pumping, log, failure)
         else:
             pumping.result()
         exit_code = process.exit_status
         if failure is None:
-            failure = _failure_of(exit_code, process.exit_signal[0] if process.exit_signal
+            failure = failure_of(exit_code, process.exit_signal[0] if process.exit_signal
                                   else None)
         await record_outcome(log, step, failure, exit_code)
     if failure:
         raise StepFailed(failure)
-
-
-# ---- built-in scripts run in turn in one session --------------------------------------
-
-
-def chain_from(steps: list[StepSpec], start: int, access: ServerAccess, plan: TargetPlan
-               ) -> list[StepSpec]:
-    """The steps from `steps[start]` on that can run in one SSH session (`run_chain`):
-    built-in scripts run as the SSH user, and between them steps with nothing to do
-    (they open no session anyway). Empty when fewer than two have work on the server: a
-    session of their own costs the server a process tree and the engine a channel (a
-    deploy's fetch and activate steps: a fifth of the servers' CPU per deploy, benchmark
-    N = 50)."""
-    if plan.context is None or plan.context_error is not None or plan.request is None:
-        return []
-    env = plan.context.env
-    chain: list[StepSpec] = []
-    scripted = 0
-    for step in steps[start:]:
-        if step.status in FINISHED or step.builtin is None or step.builtin[0] != "script":
-            break
-        if _nothing_to_do(env, step.builtin[1]) is not None:
-            if not chain:
-                break
-            chain.append(step)
-            continue
-        if (step.run_as_user and step.run_as_user != access.username) or not scripts.exists(
-                step.builtin[1]):
-            break
-        chain.append(step)
-        scripted += 1
-    while chain and _nothing_to_do(env, _name(chain[-1])) is not None:
-        chain.pop()
-    return chain if scripted >= 2 else []
-
-
-def _name(step: StepSpec) -> str:
-    assert step.builtin is not None
-    return step.builtin[1]
-
-
-def _held_back(text: str, prefix: str) -> int:
-    """How many characters at the end of `text` may be the start of `prefix`."""
-    for size in range(min(len(prefix) - 1, len(text)), 0, -1):
-        if text.endswith(prefix[:size]):
-            return size
-    return 0
-
-
-def _failure_of(status: int | None, signal_name: str | None) -> str | None:
-    if signal_name:
-        return f"The step was killed by signal {signal_name}."
-    return None if status == 0 else f"The step failed with exit code {status}."
-
-
-def _ended(status: str) -> tuple[int | None, str | None]:
-    """A chain's script ended with `status` (its `STEP_END` line): its exit status, and
-    the signal that ended it (a subshell's status says which, as SSH says the session's)."""
-    if not status.isdigit():
-        return None, None
-    code = int(status)
-    if code > 128 and code - 128 in {s.value for s in signal.Signals}:
-        return None, signal.Signals(code - 128).name.removeprefix("SIG")
-    return code, None
-
-
-async def run_chain(
-    run: ActionRun,
-    conn: asyncssh.SSHClientConnection,
-    access: ServerAccess,
-    chain: list[StepSpec],
-    plan: TargetPlan,
-    target_id: int,
-    started: Callable[[StepSpec], None],
-) -> bool:
-    """Run `chain` (`chain_from`; its first step started already) in one session, each
-    step with its own log, results, timeout and outcome, as `run_step` runs it alone; the
-    steps with nothing to do between are recorded as they come. `started` hears of each
-    step started. False (nothing done) when the scripts cannot share a session here
-    (`scripts.render_chain`); raises StepFailed as `run_step` does."""
-    assert plan.context is not None and plan.request is not None
-    env = plan.context.env
-    scripted = [s for s in chain if _nothing_to_do(env, _name(s)) is None]
-    scanners = [builtins.ResultScanner() for _ in scripted]
-    end_token = secrets.token_hex(16)
-    program = scripts.render_chain(
-        [(_name(s), env, scanner.token, step_marker(s)) for s, scanner in zip(
-            scripted, scanners, strict=True)], end_token)
-    if program is None:
-        return False
-    redactors = []
-    for step, scanner in zip(scripted, scanners, strict=True):
-        scanner.expect(scripts.result_keys(_name(step)))
-        redactor = Redactor(plan.secrets())
-        redactor.remove(f"{scanner.token} ")
-        redactors.append(redactor)
-    logs = [StepLog(run.state, s.id, r) for s, r in zip(scripted, redactors, strict=True)]
-    loop = asyncio.get_running_loop()
-    # Each script's exit status and the signal that ended it (the last one's: the session's).
-    ended: list[asyncio.Future[tuple[int | None, str | None]]] = [
-        loop.create_future() for _ in scripted]
-    # Set once step i is recorded as started: its output is logged from then on.
-    resumed = [asyncio.Event() for _ in scripted]
-    resumed[0].set()
-    end_line = f"\n{scripts.STEP_END} {end_token} "
-    with STEPS_RUNNING.track_inprogress():
-        process = await conn.create_process(
-            wrap_chain(scripted), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace")
-        process.stdin.write(program)
-        process.stdin.write_eof()
-
-        async def emit(i: int, text: str) -> None:
-            if text:
-                scanners[i].feed(text)
-                await logs[i].write(text)
-
-        async def pump() -> None:
-            i, pending = 0, ""
-            while data := await process.stdout.read(65536):
-                pending += data
-                while i < len(scripted) - 1:
-                    at = pending.find(end_line)
-                    eol = pending.find("\n", at + len(end_line)) if at >= 0 else -1
-                    if eol < 0:
-                        keep = len(pending) - at if at >= 0 else _held_back(pending, end_line)
-                        await emit(i, pending[:len(pending) - keep])
-                        pending = pending[len(pending) - keep:]
-                        break
-                    await emit(i, pending[:at])
-                    status = pending[at + len(end_line):eol]
-                    pending = pending[eol + 1:]
-                    ended[i].set_result(_ended(status))
-                    i += 1
-                    await resumed[i].wait()
-                else:
-                    await emit(i, pending)
-                    pending = ""
-            await emit(i, pending)
-            await process.wait()
-            if not ended[i].done():
-                ended[i].set_result((process.exit_status, process.exit_signal[0]
-                                     if process.exit_signal else None))
-
-        def pumped(task: asyncio.Future[None]) -> None:
-            # The session is gone (or the pump failed): no step of it ends later.
-            for future in ended:
-                if not future.done():
-                    if task.cancelled() or task.exception() is None:
-                        future.set_result((None, None))
-                    else:
-                        future.set_exception(task.exception())  # type: ignore[arg-type]
-
-        pumping: asyncio.Future[None] = asyncio.ensure_future(pump())
-        pumping.add_done_callback(pumped)
-        try:
-            for i, step in enumerate(scripted):
-                if i:
-                    at = chain.index(step)
-                    for between in chain[chain.index(scripted[i - 1]) + 1:at]:
-                        started(between)
-                        await start_step(run, target_id, between)
-                        await run_step(run, None, None, between, Redactor(plan.secrets()), plan)
-                    started(step)
-                    await start_step(run, target_id, step)
-                    resumed[i].set()
-                async with logs[i] as log:
-                    failure = await _run_bounded(run, ended[i], step)
-                    exit_code: int | None = None
-                    if failure is not None:
-                        await _cut_short(conn, access, step, process, pumping, log, failure)
-                    else:
-                        exit_code, signal_name = ended[i].result()
-                        failure = _failure_of(exit_code, signal_name)
-                    await record_outcome(log, step, failure, exit_code)
-                scanners[i].close()
-                if scanners[i].results or step.status == ActionStatus.FAILED:
-                    await _handle_results(run, plan.request, scanners[i].results,
-                                          step.status == ActionStatus.COMPLETED)
-                if failure:
-                    raise StepFailed(failure)
-            await pumping
-        finally:
-            if not pumping.done():
-                pumping.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pumping
-            process.close()
-    return True

@@ -17,7 +17,8 @@ from workers.engine.remote_process import stop_leftovers
 from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.slots import session_limit, wait_for_slot
 from workers.engine.ssh_session import connect, reload_access
-from workers.engine.step_runners import chain_from, run_chain, run_step
+from workers.engine.step_chain import chain_from, run_chain
+from workers.engine.step_runners import run_step
 
 logger = logging.getLogger(__name__)
 
