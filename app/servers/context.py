@@ -22,11 +22,19 @@ from app.servers.keys import keys_to_forget
 from app.servers.models import Server
 from app.services.remote import service_env
 from app.variables import reserved
-from app.variables.repository import deployable_variables_of
+from app.variables.repository import DeployableVariable, deployable_variables_of
 
 # What `server_context_prefetch` leaves for the builder: {server id: (its row or None, its
 # variables)}.
 _PREFETCHED = "servers"
+
+
+async def _servers(session: AsyncSession, box: SecretBox, ids: list[int]
+                   ) -> dict[int, tuple[Server | None, list[DeployableVariable]]]:
+    """Each server's row (None: gone) and its variables, for the servers `ids`."""
+    rows = {s.id: s for s in await session.scalars(select(Server).where(Server.id.in_(ids)))}
+    variables = await deployable_variables_of(session, box, "server", ids)
+    return {i: (rows.get(i), variables[i]) for i in ids}
 
 
 def server_context_prefetch(settings: Settings) -> builtins.ContextPrefetch:
@@ -34,10 +42,7 @@ def server_context_prefetch(settings: Settings) -> builtins.ContextPrefetch:
 
     async def prefetch(session: AsyncSession, requests: Sequence[builtins.RunRequest]) -> None:
         ids = sorted({r.server_id for r in requests})
-        rows = {s.id: s for s in await session.scalars(select(Server).where(Server.id.in_(ids)))}
-        variables = await deployable_variables_of(session, box, "server", ids)
-        builtins.prefetched(session, _PREFETCHED).update(
-            {i: (rows.get(i), variables[i]) for i in ids})
+        builtins.prefetched(session, _PREFETCHED).update(await _servers(session, box, ids))
 
     return prefetch
 
@@ -48,11 +53,8 @@ def server_context_builder(settings: Settings) -> builtins.ContextBuilder:
     async def build(session: AsyncSession, request: builtins.RunRequest) -> builtins.ScriptContext:
         read = builtins.prefetched(session, _PREFETCHED).get(request.server_id)
         if read is None:
-            server = await session.scalar(select(Server).where(Server.id == request.server_id))
-            variables = (await deployable_variables_of(
-                session, box, "server", [request.server_id]))[request.server_id]
-        else:
-            server, variables = read
+            read = (await _servers(session, box, [request.server_id]))[request.server_id]
+        server, variables = read
         if server is None:
             raise builtins.ContextUnavailable(f"Server {request.server_id} no longer exists.")
         context = builtins.ScriptContext(

@@ -13,7 +13,7 @@ import asyncssh
 
 from app.actions import builtins
 from app.actions.metrics import STEPS_RUNNING
-from app.actions.models import FINISHED, ActionStatus
+from app.actions.models import FINISHED
 from app.actions.targets import ServerAccess
 from workers.engine import scripts
 from workers.engine.logs import Redactor, StepLog
@@ -24,8 +24,8 @@ from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.step_runners import (
     cut_short,
     failure_of,
-    handle_results,
     nothing_to_do,
+    results_of,
     run_bounded,
     run_step,
 )
@@ -194,10 +194,7 @@ async def run_chain(
                         exit_code, signal_name = ended[i].result()
                         failure = failure_of(exit_code, signal_name)
                     await record_outcome(log, step, failure, exit_code)
-                scanners[i].close()
-                if scanners[i].results or step.status == ActionStatus.FAILED:
-                    await handle_results(run, plan.request, scanners[i].results,
-                                          step.status == ActionStatus.COMPLETED)
+                await results_of(run, plan, step, scanners[i])
                 if failure:
                     raise StepFailed(failure)
             await pumping

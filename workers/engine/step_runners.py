@@ -63,10 +63,17 @@ async def run_step(
             else:  # "python" (over the connection) or "local" (none)
                 await _python_step(run, conn, access, step, redactor, plan, name, scanner)
         finally:
-            scanner.close()
-            if scanner.results or step.status == ActionStatus.FAILED:
-                await handle_results(run, plan.request, scanner.results,
-                                      step.status == ActionStatus.COMPLETED)
+            await results_of(run, plan, step, scanner)
+
+
+async def results_of(run: ActionRun, plan: TargetPlan, step: StepSpec,
+                     scanner: builtins.ResultScanner) -> None:
+    """Once a built-in step ended: store what it reported (and a failure's outcome)."""
+    assert plan.request is not None
+    scanner.close()
+    if scanner.results or step.status == ActionStatus.FAILED:
+        await _handle_results(run, plan.request, scanner.results,
+                              step.status == ActionStatus.COMPLETED)
 
 
 def nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
@@ -79,7 +86,7 @@ def nothing_to_do(env: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-async def handle_results(
+async def _handle_results(
     run: ActionRun, request: builtins.RunRequest, results: dict[str, str], succeeded: bool
 ) -> None:
     stored = None
