@@ -239,6 +239,12 @@ class Settings(BaseSettings):
         description="SSH sessions one worker process runs at once (bounds per-target latency; "
         "more targets queue, see the fan-out benchmark).",
     )
+    worker_connections_ahead: int = Field(
+        default=15, ge=0,
+        description="Targets queued for one of a worker's SSH sessions that may connect "
+        "while they wait, so a session freed starts its steps at once (0: connect only "
+        "once a session is free).",
+    )
     ssh_connect_timeout_seconds: float = Field(default=15.0, gt=0)
     ssh_encryption_algs: str = Field(
         default=(

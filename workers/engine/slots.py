@@ -19,12 +19,16 @@ An action's targets first claim their slots together (`claim_slots`: one transac
 `CLAIM_BATCH` targets, not one per target: at 100 servers the per-target claims were a
 sixth of the worker's CPU); a target whose server had no free slot then waits on its own
 (`wait_for_slot`).
+
+Then one of this worker process's SSH sessions (`session_limit`); a target queued for one
+may connect while it waits (`ahead_limit`, see `target_run`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -147,15 +151,29 @@ async def _claim_many(session: AsyncSession, targets: Sequence[Any]) -> list[int
     return list(result.scalars())
 
 
-# Per-process bound on concurrent SSH sessions, shared by every action this worker runs.
-_session_limits: dict[int, asyncio.Semaphore] = {}
+# Per-process bounds, shared by every action this worker runs: SSH sessions at once, and
+# connections opened for targets still queued for one of those sessions. One pair per
+# event loop (a Celery task's loop ends with it) and per setting.
+_limits_of: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[int, int], tuple[asyncio.Semaphore, asyncio.Semaphore]]
+] = weakref.WeakKeyDictionary()
+
+
+def _limits(settings: Settings) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+    key = (settings.worker_max_parallel_targets, settings.worker_connections_ahead)
+    limits = _limits_of.setdefault(asyncio.get_running_loop(), {})
+    if key not in limits:
+        limits[key] = (asyncio.Semaphore(key[0]), asyncio.Semaphore(max(key[1], 1)))
+    return limits[key]
 
 
 def session_limit(settings: Settings) -> asyncio.Semaphore:
-    loop_id = id(asyncio.get_running_loop())
-    if loop_id not in _session_limits:
-        _session_limits[loop_id] = asyncio.Semaphore(settings.worker_max_parallel_targets)
-    return _session_limits[loop_id]
+    return _limits(settings)[0]
+
+
+def ahead_limit(settings: Settings) -> asyncio.Semaphore:
+    """Held while a queued target connects and waits for its session (`session_limit`)."""
+    return _limits(settings)[1]
 
 
 async def wait_for_slot(
