@@ -4,6 +4,8 @@ Entra ID + Resource Manager stand-in (served over TLS, trusted via REQUESTS_CA_B
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -255,6 +257,13 @@ async def test_create_that_never_finishes_cleans_up(
     # The group delete was asked for (it finishes once Azure gets to it).
     assert ("DELETE", f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{GROUP}", None) \
         in standin.requests
+    # Nothing keeps asking Azure about the operations given up on (the SDK polls from a
+    # thread of its own, every polling interval, until the operation ends): a worker would
+    # otherwise poll a hung operation for as long as it lives, in a thread per timeout.
+    asked = len(standin.requests)
+    await asyncio.sleep(0.3)  # 30 polling intervals
+    assert len(standin.requests) <= asked + 2, standin.requests[asked:]
+    assert not [t for t in threading.enumerate() if t.name.startswith("LROPoller")]
     standin.hang = False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -156,6 +157,10 @@ def translate(exc: BaseException, *, missing: type[CloudError] = CloudError) -> 
     return CloudError(f"Azure failed ({type(exc).__name__}: {exc}).")
 
 
+class _GivenUp(Exception):
+    """Raised in the SDK's polling thread of an operation we stopped waiting for."""
+
+
 class _Azure:
     """The SDK clients for one service principal, pointed at the configured endpoints."""
 
@@ -244,10 +249,23 @@ class _Azure:
         missing: type[CloudError] = CloudError, **kwargs: Any,
     ) -> T:
         """Start a long-running operation and wait for it (bounded)."""
+        given_up = threading.Event()
+
+        def hook(request: Any) -> None:
+            # Each of the SDK's requests for the operation (the start, every poll) passes
+            # here: once the wait is given up, the SDK's polling thread stops at its next
+            # poll instead of polling until the operation ends, however long that is.
+            if given_up.is_set():
+                raise _GivenUp
+
         def wait() -> tuple[bool, T]:
-            poller = begin(*args, **kwargs)
-            result = poller.result(timeout=self.operation_timeout)
-            return poller.done(), result
+            poller = begin(*args, raw_request_hook=hook, **kwargs)
+            try:
+                result = poller.result(timeout=self.operation_timeout)
+                return poller.done(), result
+            finally:
+                if not poller.done():
+                    given_up.set()
 
         try:
             done, result = await asyncio.to_thread(wait)
