@@ -20,8 +20,8 @@ from app.access.permissions import Authorizer
 from app.actions.answers import FinishedAnswers
 from app.actions.models import FINISHED, Action, ActionStatus, ActionStep, ActionTarget
 from app.actions.repository import ActionRepository, ActionShown, mark_unstarted_failed
+from app.actions.retry import start_retry
 from app.actions.scope import authorize_resource, authorize_scope, readable_pipeline
-from app.actions.start import start_retry
 from app.core.database import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams

@@ -1,6 +1,6 @@
 """Every way an action is created: `start_action` (the one way work starts: an operation
 endpoint, a pipeline run), `start_resource_action` (an incoming hook) and
-`start_retry` (what failed in a finished action, again). Each writes the action, its
+`retry.start_retry` (what failed in a finished action, again). Each writes the action, its
 targets and their steps in the caller's transaction and dispatches it once that commits.
 
 Also the registry of what a deploy records in `action_data` (`register_deploy_data`).
@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.auth import Principal
-from app.actions import builtins, catalog
+from app.actions import catalog
 from app.actions.default_steps import ensure_default_pipelines, has_default_steps
 from app.actions.dispatch import dispatch_action
 from app.actions.metrics import ACTIONS_STARTED
@@ -63,7 +63,7 @@ async def deploy_action_data(
     return None if builder is None else await builder(session, resource_id, pipeline_id, asked)
 
 
-async def _trigger_info(
+async def trigger_info(
     session: AsyncSession,
     principal: Principal | None,
     trigger_type: str,
@@ -150,7 +150,7 @@ async def start_action(
             raise NotFound(f"{catalog.resource_label(resource_type)} not found.")
         # The resource itself (a network at its provider); server_id 0: no server, so no
         # concurrency slot is ever counted against one.
-        targets = [_target_row(resource_type, resource_id, 0, 0, data)]
+        targets = [target_row(resource_type, resource_id, 0, 0, data)]
     else:
         targets = await _server_targets(session, resource_type, resource_id, server_ids)
 
@@ -163,7 +163,7 @@ async def start_action(
         project_id=project_id,
         organization_id=organization_id,
         trigger_comment=trigger_comment,
-        triggered_from=await _trigger_info(
+        triggered_from=await trigger_info(
             session, triggered_by, triggered_from, ip_address, origin, hook_id
         ),
         triggered_by=triggered_by.user_id if triggered_by else None,
@@ -174,11 +174,11 @@ async def start_action(
     await session.flush()
     for target in targets:
         target["total_steps"] = len(steps)
-    await _insert_targets(
+    await insert_targets(
         session, action.id, targets,
-        lambda _: (_step_row(n, step) for n, step in enumerate(steps, 1)),
+        lambda _: (step_row(n, step) for n, step in enumerate(steps, 1)),
     )
-    _dispatch_after_commit(session, action.id)
+    dispatch_after_commit(session, action.id)
     after_commit(session, _count_started(resource_type, operation))
     return action
 
@@ -257,50 +257,6 @@ async def start_resource_action(
     return action.id
 
 
-async def start_retry(
-    session: AsyncSession, principal: Principal, original: Action, failed: Sequence[ActionTarget]
-) -> Action:
-    """A new action that runs the `failed` targets of `original` again (its `retry_of`);
-    steps that completed there are skipped, but from the first whose work a later failure
-    undid (`builtins.undone_by_failure`: a deploy's fetch, whose release a failed build
-    removed) all run again."""
-    action = Action(
-        type=original.type,
-        resource_type=original.resource_type,
-        resource_id=original.resource_id,
-        pipeline_id=original.pipeline_id,
-        retry_of=original.id,
-        environment_id=original.environment_id,
-        project_id=original.project_id,
-        organization_id=original.organization_id,
-        trigger_comment=original.trigger_comment,
-        triggered_from=await _trigger_info(
-            session, principal, "manual", original.triggered_from.get("ip_address"),
-            original.triggered_from.get("origin"), None,
-        ),
-        triggered_by=principal.user_id,
-        action_data=original.action_data,
-        time_limit_seconds=original.time_limit_seconds,
-    )
-    session.add(action)
-    await session.flush()
-    previous = {old.server_id: old for old in failed}
-    await _insert_targets(
-        session, action.id,
-        [_target_row(old.resource_type, old.resource_id, old.server_id,
-                     old.max_parallel_actions, old.resource_data, old.total_steps)
-         for old in failed],
-        lambda target: (
-            _step_row(step.order, step, skipped_by=original.id if skip else None)
-            for step, skip in zip(previous[target["server_id"]].steps, builtins.skipped_on_retry(
-                [(s.command, s.status == ActionStatus.COMPLETED)
-                 for s in previous[target["server_id"]].steps]), strict=True)
-        ),
-    )
-    _dispatch_after_commit(session, action.id)
-    return action
-
-
 async def _server_targets(
     session: AsyncSession, resource_type: str, resource_id: int,
     server_ids: Sequence[int] | None,
@@ -333,12 +289,12 @@ async def _server_targets(
             raise access
         if access is None:
             raise ValidationFailed.field("servers", f"Server {server_id} cannot be reached.")
-        targets.append(_target_row("server", server_id, server_id, access.max_parallel_actions,
+        targets.append(target_row("server", server_id, server_id, access.max_parallel_actions,
                                    access.resource_data()))
     return targets
 
 
-def _target_row(
+def target_row(
     resource_type: str, resource_id: int, server_id: int, max_parallel_actions: int,
     resource_data: dict[str, Any] | None, total_steps: int = 0,
 ) -> dict[str, Any]:
@@ -347,7 +303,7 @@ def _target_row(
             "total_steps": total_steps}
 
 
-def _step_row(
+def step_row(
     order: int, step: PipelineStep | ActionStep, *, skipped_by: int | None = None
 ) -> dict[str, Any]:
     """A step of a new action; `skipped_by`: the action in which it already completed."""
@@ -361,7 +317,7 @@ def _step_row(
     }
 
 
-async def _insert_targets(
+async def insert_targets(
     session: AsyncSession, action_id: int, targets: Sequence[dict[str, Any]],
     steps: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
 ) -> None:
@@ -393,7 +349,7 @@ def _count_started(resource_type: str, operation: str) -> Callable[[], Awaitable
     return count
 
 
-def _dispatch_after_commit(session: AsyncSession, action_id: int) -> None:
+def dispatch_after_commit(session: AsyncSession, action_id: int) -> None:
     async def dispatch() -> None:
         await dispatch_action(action_id)
 
