@@ -55,13 +55,20 @@ def _taken(server_id: Any, target_id: Any) -> Any:
         .where(busy.server_id == server_id, busy.status == ActionStatus.IN_PROGRESS)
         .scalar_subquery()
     )
+    # Whether an older target's action is live, as a scalar subquery per older target:
+    # PostgreSQL flattens a join or EXISTS here into a loop over the live action's targets
+    # (by action id) for every target claimed, N x N rows read for a batch of N.
+    live = (
+        select(and_(Action.status == ActionStatus.IN_PROGRESS,
+                    Action.cancel_requested_at.is_(None)))
+        .where(Action.id == older.action_id)
+        .scalar_subquery()
+    )
     ahead = (
         select(func.count())
         .select_from(older)
-        .join(Action, Action.id == older.action_id)
-        .where(older.server_id == server_id, older.id < target_id,
-               older.status.in_(OPEN), Action.status == ActionStatus.IN_PROGRESS,
-               Action.cancel_requested_at.is_(None))
+        .where(older.server_id == server_id, older.id < target_id, older.status.in_(OPEN),
+               live)
         .scalar_subquery()
     )
     return in_use + ahead
