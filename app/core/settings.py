@@ -235,9 +235,9 @@ class Settings(BaseSettings):
         default=3600, ge=60, description="How long a server's connect command stays valid."
     )
     worker_max_parallel_targets: int = Field(
-        default=15, ge=1,
-        description="SSH sessions one worker process runs at once (bounds per-target latency; "
-        "more targets queue, see the fan-out benchmark).",
+        default=30, ge=1,
+        description="SSH sessions one worker process runs at once (more targets queue; "
+        "bounds each target's run time, see the deploy and fan-out benchmarks).",
     )
     worker_connections_ahead: int = Field(
         default=15, ge=0,
