@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,54 @@ async def test_a_deploy_cancelled_while_targets_wait_leaves_no_connection_open(
                 seconds=10)
     for home in gated.homes:
         assert not (home / gated.application_name / "current").exists()
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A loopback port that accepts connections and never answers (a server whose sshd
+    hangs): a connection to it ends only at the engine's connect timeout."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_server_that_never_answers_does_not_hold_up_the_others(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, silent_port: int,
+) -> None:
+    """Two sessions, one connection ahead, and the deploy's first server never answers:
+    the second server takes the other free session and deploys at once, rather than wait
+    for the first one's connection to time out (connections are opened ahead only by
+    targets that have to wait for a session)."""
+    monkeypatch.setattr(settings, "worker_max_parallel_targets", 2)
+    monkeypatch.setattr(settings, "worker_connections_ahead", 1)
+    monkeypatch.setattr(settings, "ssh_connect_timeout_seconds", 4.0)
+    silent = await rf.create_server(db, remote.tenant, ssh_port=silent_port,
+                                    ssh_user=remote.user, max_parallel_actions=0)
+    # Created and linked after the silent one: its target comes second.
+    async with more_servers(db, remote, repo, 1) as [(reachable, _, home)]:
+        application = await rf.create_application(
+            db, remote.tenant, repository=str(repo.bare), programming_language="html",
+            framework="none", engine_version="none")
+        for server in (silent, reachable):
+            await rf.link(db, "application", application.id, server)
+
+        action = await remote.operate(
+            client, f"/applications/{application.id}/deployments", MAIN, expect="failed")
+        assert [t["resource_id"] for t in action["targets"]] == [silent.id, reachable.id]
+        by_server = {t["resource_id"]: t for t in action["targets"]}
+        assert by_server[silent.id]["status"] == "failed"
+        done = by_server[reachable.id]
+        assert done["status"] == "completed", done
+        took = (datetime.fromisoformat(done["completed_at"])
+                - datetime.fromisoformat(action["created_at"])).total_seconds()
+        assert took < 3, f"the reachable server's deploy ended {took:.1f} s after it was asked"
+        assert (home / application.name / "current/app.txt").read_text() == "v1\n"

@@ -112,20 +112,21 @@ async def _session(
     run: ActionRun, access: ServerAccess, steps: list[StepSpec],
     held: contextlib.AsyncExitStack,
 ) -> asyncssh.SSHClientConnection | None:
-    """Take one of the worker's SSH sessions (held until `held` closes). A target whose
-    first open step runs on its server connects while it waits, within the bound of
-    connections opened ahead: when a session frees, its steps start without a handshake
-    (the deploy benchmark at 50 servers spent its last 0.1 s on the last targets'
-    connections, one core idle)."""
+    """Take one of the worker's SSH sessions (held until `held` closes). A target that
+    has to wait for one, and whose first open step runs on its server, connects while it
+    waits, within the bound of connections opened ahead: when a session frees, its steps
+    start without a handshake (the deploy benchmark at 50 servers spent its last 0.1 s on
+    the last targets' connections, one core idle). None: connect once in the session."""
+    sessions = session_limit(run.settings)
     first = next((s for s in steps if s.status not in FINISHED), None)
-    if first is None or (first.builtin is not None and first.builtin[0] == "local") \
-            or run.settings.worker_connections_ahead == 0:
-        await held.enter_async_context(session_limit(run.settings))
+    if not sessions.locked() or first is None or run.settings.worker_connections_ahead == 0 \
+            or (first.builtin is not None and first.builtin[0] == "local"):
+        await held.enter_async_context(sessions)
         return None
     async with ahead_limit(run.settings):
         conn = await connect(run, access)
         try:
-            await held.enter_async_context(session_limit(run.settings))
+            await held.enter_async_context(sessions)
         except BaseException:
             conn.close()
             raise
