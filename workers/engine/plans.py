@@ -180,7 +180,7 @@ async def _record_remote_processes(
         {"id": step.id, "remote_process": process_record(step, plan.access)}
         for plan in plans.values() if plan.on_server and plan.access is not None
         for step in plan.steps
-        if step.status not in FINISHED and not (step.builtin and step.builtin[0] == "local")
+        if step.status not in FINISHED and not step.local
     ]
     if records:
         await session.execute(plain_update(ActionStep), records)

@@ -48,6 +48,11 @@ class StepSpec:
     # stays, and the next run on the server stops it first.
     left_running: bool = False
 
+    @property
+    def local(self) -> bool:
+        """A built-in step run by the engine itself, on no server (a cloud instance made)."""
+        return self.builtin is not None and self.builtin[0] == "local"
+
 
 @dataclass
 class ActionRun:

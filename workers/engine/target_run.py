@@ -31,7 +31,8 @@ async def run_target(
 ) -> None:
     """`claimed`: the target already holds its server's slot (see `slots.claim_slots`)."""
     access, steps = plan.access, plan.steps
-    first_open = next((s.id for s in steps if s.status not in FINISHED), None)
+    first = next((s for s in steps if s.status not in FINISHED), None)
+    first_open = first.id if first is not None else None
     if not plan.on_server:
         await _run_resource_target(run, target_id, plan, first_open)
         return
@@ -55,7 +56,7 @@ async def run_target(
 
     async with contextlib.AsyncExitStack() as held:
         try:
-            conn = await _session(run, access, steps, held)
+            conn = await _session(run, access, first, held)
             # Running from now on: the time spent queued for one of this worker's SSH
             # sessions is not the target's run time.
             run.state.target(target_id, started_at=utcnow())
@@ -65,8 +66,7 @@ async def run_target(
                     continue
                 if run.stop.is_set():
                     raise StepFailed(run.stop_reason)
-                local = step.builtin is not None and step.builtin[0] == "local"
-                if not local and conn is None:
+                if not step.local and conn is None:
                     if stale_access:
                         # A local step (a cloud instance created) may have given the
                         # server its address: read it again before connecting.
@@ -87,7 +87,7 @@ async def run_target(
                     continue
                 # The secrets of the step's parameters are known once the plan is prepared.
                 await run_step(run, conn, access, step, Redactor(plan.secrets()), plan)
-                stale_access = stale_access or local
+                stale_access = stale_access or step.local
         except StepFailed as exc:
             await fail_target_logged(run, target_id, steps, str(exc), current, first_open)
             return
@@ -109,18 +109,17 @@ async def run_target(
 
 
 async def _session(
-    run: ActionRun, access: ServerAccess, steps: list[StepSpec],
+    run: ActionRun, access: ServerAccess, first: StepSpec | None,
     held: contextlib.AsyncExitStack,
 ) -> asyncssh.SSHClientConnection | None:
     """Take one of the worker's SSH sessions (held until `held` closes). A target that
-    has to wait for one, and whose first open step runs on its server, connects while it
+    has to wait for one, and whose `first` open step runs on its server, connects while it
     waits, within the bound of connections opened ahead: when a session frees, its steps
     start without a handshake (the deploy benchmark at 50 servers spent its last 0.1 s on
     the last targets' connections, one core idle). None: connect once in the session."""
     sessions = session_limit(run.settings)
-    first = next((s for s in steps if s.status not in FINISHED), None)
-    if not sessions.locked() or first is None or run.settings.worker_connections_ahead == 0 \
-            or (first.builtin is not None and first.builtin[0] == "local"):
+    if not sessions.locked() or first is None or first.local \
+            or run.settings.worker_connections_ahead == 0:
         await held.enter_async_context(sessions)
         return None
     async with ahead_limit(run.settings):
@@ -154,7 +153,7 @@ async def _run_resource_target(
                 continue
             if run.stop.is_set():
                 raise StepFailed(run.stop_reason)
-            if step.builtin is None or step.builtin[0] != "local":
+            if not step.local:
                 raise StepFailed("This step needs a server; this action runs on none.")
             current = step
             await start_step(run, target_id, step)
