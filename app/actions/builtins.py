@@ -88,6 +88,8 @@ class RunRequest:
     operation: str
     server_id: int
     action_data: Mapping[str, Any] = field(default_factory=dict)
+    # The action this one retries: its scripts may have been lost half-way through.
+    retry_of: int | None = None
 
 
 @dataclass
@@ -240,6 +242,8 @@ async def build_context(session: AsyncSession, request: RunRequest) -> ScriptCon
             "DEVOPNESS_SERVER_ID": str(request.server_id),
         }
     )
+    if request.retry_of is not None:
+        context.env["DEVOPNESS_RETRY_OF"] = str(request.retry_of)
     server_builder = _contexts.get("server")
     if server_builder is not None and request.resource_type != "server" and request.server_id:
         # Every script learns about the machine it runs on (its paths, its variables).

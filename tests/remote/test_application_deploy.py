@@ -1008,6 +1008,25 @@ async def test_a_deploy_whose_build_failed_completes_when_retried(
     assert current(remote, application.name) == f"releases/{release_of(retry)}"
 
 
+async def deploy_unrun(client: httpx.AsyncClient, remote: Remote, app: Any,
+                       application_id: int, body: dict[str, Any]) -> int:
+    """The id of a deploy the API recorded but handed to no worker (the caller runs it)."""
+    recorded: list[int] = []
+
+    async def record(action_id: int) -> None:
+        recorded.append(action_id)
+
+    dispatch.set_dispatcher(record)
+    try:
+        r = await client.post(f"/applications/{application_id}/deployments", json=body,
+                              headers=remote.tenant.headers)
+    finally:
+        dispatch.set_dispatcher(app.state.runner.submit)
+    assert r.status_code in (200, 201, 204), r.text
+    [action_id] = recorded
+    return action_id
+
+
 def engine_process(settings: Settings, action_id: int) -> subprocess.Popen[bytes]:
     """A worker process of its own running the action, as `devopness-server worker` runs
     one, with the server records of the database."""
@@ -1035,20 +1054,8 @@ async def test_a_worker_killed_while_a_shared_session_builds_is_cleaned_up_by_th
         build_command=(f"d=986; if [ -f {flag} ]; then if pgrep -f '{pattern}' >/dev/null;"
                        f" then echo twice-at-once; exit 1; fi; echo recovered; else"
                        f" echo started; sleep $d.{token}; fi"))
-    recorded: list[int] = []
-
-    async def record(action_id: int) -> None:
-        recorded.append(action_id)
-
     # The API records the action; a worker process of its own runs it.
-    dispatch.set_dispatcher(record)
-    try:
-        r = await client.post(f"/applications/{application.id}/deployments", json=MAIN,
-                              headers=remote.tenant.headers)
-    finally:
-        dispatch.set_dispatcher(app.state.runner.submit)
-    assert r.status_code in (200, 201, 204), r.text
-    [action_id] = recorded
+    action_id = await deploy_unrun(client, remote, app, application.id, MAIN)
     # Killed once the build printed `started` on a line of its own (its command is logged).
     await sigkill_once_started(app, action_id, engine_process(settings, action_id),
                                tries=600, printed="\nstarted")

@@ -119,7 +119,7 @@ async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int
             action = (
                 await session.execute(
                     select(Action.type, Action.resource_type, Action.resource_id,
-                           Action.action_data)
+                           Action.action_data, Action.retry_of)
                     .where(Action.id == run.action_id)
                 )
             ).one()
@@ -131,6 +131,7 @@ async def build_contexts(run: ActionRun, targets: Sequence[Any], plans: dict[int
                     operation=action.type,
                     server_id=target.server_id,
                     action_data=action.action_data or {},
+                    retry_of=action.retry_of,
                 )
             # What each target's parameters need, read for all of them at once.
             await builtins.prefetch_contexts(

@@ -16,8 +16,25 @@ dv_release_of_action
 action_release=$DV_RELEASE
 dv_release_live
 live_id=$DV_LIVE
+# The release to switch back to when this one is refused (here or by the health check).
+before=$live_id
+# A retry of an action lost after its own switch (the record below names that action and
+# the release it made live, still live): that release was never checked, so the one live
+# before it stays the one to go back to, and a rollback has already happened.
+switched=""
+if [ -n "${DEVOPNESS_RETRY_OF:-}" ] && [ -n "$live_id" ]; then
+  was="" made_live="" by=""
+  { IFS= read -r was && IFS= read -r made_live && IFS= read -r by; } 2>/dev/null <"$meta/previous" || true
+  if [ "$by" = "$DEVOPNESS_RETRY_OF" ] && [ "$made_live" = "$live_id" ]; then
+    before=$was switched=1
+    dv_log "action $by was lost after it made release $live_id live: release ${before:-none} is the one live before"
+  fi
+fi
 
-if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
+if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ] && [ -n "$switched" ]; then
+  target=$live_id
+  dv_log "the rollback to release $target was made by action $DEVOPNESS_RETRY_OF; completing it"
+elif [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   [ -n "$live_id" ] || dv_fail "there is no live release to roll back from"
   target=""
   dv_release_ready
@@ -99,20 +116,21 @@ reload_users() {
 }
 
 # The release live before the switch, for this deploy's health check to switch back to
-# (health-check.sh): written only when that step has work (a `mv` fewer on every server
-# otherwise), with the release it was the one before.
-if ! dv_noop application/health-check; then
-  printf '%s\n%s\n' "$live_id" "$target" >"$meta/previous.devopness-new"
+# (health-check.sh), the release it was the one before and this action (for a retry, above):
+# written only when the health check has work or for a rollback (a `mv` fewer on every
+# server otherwise), before the switch, so no switch goes unrecorded.
+if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ] || ! dv_noop application/health-check; then
+  printf '%s\n%s\n%s\n' "$before" "$target" "$DEVOPNESS_ACTION_ID" >"$meta/previous.devopness-new"
   mv -f -- "$meta/previous.devopness-new" "$meta/previous"
 fi
 switch_to "$target"
 dv_log "current -> releases/$target"
 reload_users
 if [ "$reload_failed" = 1 ]; then
-  switch_to "$live_id"
+  switch_to "$before"
   reload_users
   if [ "$target" = "$action_release" ]; then dv_release_remove "$target"; fi
-  dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${live_id:-nothing}"
+  dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${before:-nothing}"
 fi
 dv_result release "$target"
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
@@ -126,7 +144,7 @@ if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   dv_result release_action "$DV_OWNER"
 fi
 
-# Keep the newest `deployments_keep` releases, the live one and the one live before it.
+# Keep the newest `deployments_keep` releases, the live one and the ones live before it.
 keep=${DEVOPNESS_APP_KEEP:-5}
 dv_release_ready
 releases=("${DV_READY[@]}")
@@ -135,7 +153,7 @@ for ((i = ${#releases[@]} - 1; i >= 0; i--)); do
   name=${releases[i]}
   count=$((count + 1))
   [ "$count" -le "$keep" ] && continue
-  [ "$name" = "$target" ] || [ "$name" = "$live_id" ] && continue
+  [ "$name" = "$target" ] || [ "$name" = "$live_id" ] || [ "$name" = "$before" ] && continue
   dv_release_remove "$name"
   dv_log "removed old release $name"
 done

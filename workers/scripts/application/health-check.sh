@@ -63,7 +63,11 @@ previous="" made_live=""
 if [ -n "$made_live" ] && [ "$made_live" != "$live_id" ]; then
   dv_fail "$failed; the release live before it is not known (the record names release $made_live), so current was left at release $live_id"
 fi
-if [ -n "$previous" ] && [ "$previous" != "$live_id" ] && [ -d "$app_dir/releases/$previous" ]; then
+if [ -n "$previous" ] && { [ "$previous" = "$live_id" ] || [ ! -d "$app_dir/releases/$previous" ]; }; then
+  # Never `rm current` for a release that is known but cannot be switched to.
+  dv_fail "$failed; release $previous, live before it, cannot be switched back to, so current was left at release $live_id"
+fi
+if [ -n "$previous" ]; then
   tmp="$app_dir/.current.devopness-new"
   rm -f -- "$tmp"
   ln -s -- "releases/$previous" "$tmp"
