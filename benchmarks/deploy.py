@@ -87,6 +87,8 @@ def start_sshd(work: Path, sessions: int) -> tuple[subprocess.Popen[bytes], int]
         f"PidFile {work / 'sshd.pid'}", "AuthorizedKeysFile .ssh/authorized_keys",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no",
         "PubkeyAuthentication yes", "UsePAM no", "LogLevel ERROR",
+        # Sessions in a UTF-8 locale, as PAM sets one on Debian and Ubuntu servers.
+        "SetEnv LANG=C.UTF-8",
         # Every server's connection arrives at once.
         f"MaxStartups {sessions * 2}:30:{sessions * 4}", f"MaxSessions {sessions}",
     ]) + "\n")

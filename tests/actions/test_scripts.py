@@ -122,6 +122,8 @@ def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path) -> None:
     ("A\nB\n", "releases/A"),  # written by this deploy's activate step: trusted
     ("A\n", "releases/A"),     # by an older version of the scripts: trusted as before
     ("A\nC\n", None),          # for another release: not this deploy's, no switch
+    ("A\nB\n9\n", "releases/A"),  # with the action that wrote it (for its retries)
+    ("B\nB\n9\n", "releases/B"),  # B before B: nothing to switch to, current kept
 ])
 def test_a_failing_health_check_switches_back_only_to_the_release_recorded_for_it(
     tmp_path: Path, record: str, switched_to: str | None
@@ -147,6 +149,9 @@ def test_a_failing_health_check_switches_back_only_to_the_release_recorded_for_i
         assert "the release live before it is not known" in done.stdout, done.stdout
         assert "names release C" in done.stdout
         assert (app / "current").readlink() == Path("releases/B")
+    elif record.startswith("B"):
+        assert "cannot be switched back to, so current was left at release B" in done.stdout
+        assert (app / "current").readlink() == Path(switched_to)
     else:
         assert "current switched back to release A" in done.stdout, done.stdout
         assert (app / "current").readlink() == Path(switched_to)
@@ -159,9 +164,9 @@ def test_a_program_runs_whole_and_never_cut_short_whatever_its_text_and_locale(
     locale: str, value: str, name: str
 ) -> None:
     """The first line takes the program as whole when it is as long as sent, or else when
-    it ends with its last line. A length counts bytes or characters as the server's locale
-    says, so a program that is not ASCII is only ever checked by its end: cut short by as
-    many bytes as its text has characters more than bytes, it is still refused."""
+    it ends with its last line. The length counts bytes whatever the server's locale (in a
+    UTF-8 one, bash would count characters): a program cut short by as many bytes as its
+    text has characters more than bytes is refused, and one as long as sent is taken."""
     environment = {"PATH": "/usr/bin:/bin", "LC_ALL": locale, "HOME": "/nonexistent"}
 
     def run(text: bytes) -> subprocess.CompletedProcess[bytes]:
@@ -175,16 +180,15 @@ def test_a_program_runs_whole_and_never_cut_short_whatever_its_text_and_locale(
     program = scripts.render(name, {"DEVOPNESS_X": value, "DEVOPNESS_APPLICATION_DIR_NAME": "a"},
                              "tok").encode()
     body = program.split(b"\n", 1)[1].decode()
-    ascii_text = body.isascii()
-    assert ascii_text == value.isascii()
+    assert body.isascii() == value.isascii()
     done = run(program)
     assert not refused(done) and (done.stdout or done.stderr), done
     extra = len(body.encode()) - len(body)  # characters and bytes differ by this much
-    for cut in {200, extra} - {0}:
+    for cut in {200, 2, extra} - {0}:
         assert refused(run(program[:-cut])), cut
-    # As long as sent but not ending as sent: taken by its length only when ASCII.
+    # As long as sent but not ending as sent: taken by its length.
     altered = program[:-2] + b"X\n"
-    assert refused(run(altered)) is not ascii_text
+    assert not refused(run(altered))
 
 
 def _chain(*scripts_env: tuple[str, dict[str, str]]) -> str:
@@ -224,11 +228,34 @@ def test_scripts_in_one_session_run_in_turn_each_ended_by_its_status_line(
     assert rest == "", done.stdout
 
 
-def test_scripts_share_a_session_only_when_their_text_is_ascii() -> None:
-    """The chain cuts its scripts from one variable by offset, in characters: a script
-    whose text is not ASCII would be cut elsewhere in a UTF-8 locale, so it runs alone."""
-    assert scripts.render_chain([("server/get-status", {"DEVOPNESS_X": "café"}, "t", "m1"),
-                                 ("server/get-status", {}, "t", "m2")], "E") is None
+# Prints its parameter, its length as the script's shell counts it, the locale and a
+# helper of a family sent unparsed (loaded on first use: cut from the program by offset).
+_PROBE = ("# devopness: helpers daemon only when DEVOPNESS_APP_DAEMONS\n"
+          "printf '[%s|%s|%s|%s]\\n' \"$DEVOPNESS_X\" \"${#DEVOPNESS_X}\" \"${LC_ALL-unset}\" "
+          "\"$(dv_daemon_unit_name 7)\"\n")
+
+
+@pytest.mark.parametrize("locale", [{"LC_ALL": "C.UTF-8"}, {"LANG": "C.UTF-8"}, {"LC_ALL": "C"}])
+def test_scripts_share_a_session_whatever_their_text_and_run_in_the_servers_locale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, locale: dict[str, str]
+) -> None:
+    """The chain cuts its scripts from one variable by offset: in bytes, bash cutting them
+    in the C locale, so text that is not ASCII (a variable's value) is cut where it was
+    put whatever the server's locale, while each script runs in that locale."""
+    read = scripts._read
+    monkeypatch.setattr(scripts, "_read",
+                        lambda name: _PROBE if name == "test/locale-probe" else read(name))
+    values = ["café ☕", "plain", "☕☕"]
+    done = subprocess.run(
+        ["/bin/bash", "-s"], input=_chain(*[("test/locale-probe", {"DEVOPNESS_X": v})
+                                            for v in values]).encode(),
+        capture_output=True, timeout=30, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **locale})
+    assert done.returncode == 0 and done.stderr == b"", done
+    utf8 = "UTF-8" in next(iter(locale.values()))
+    seen = re.findall(r"\[(.*)\]", done.stdout.decode())
+    assert seen == [f"{v}|{len(v) if utf8 else len(v.encode())}|{locale.get('LC_ALL', 'unset')}"
+                    f"|devopness-daemon-7" for v in values], done.stdout.decode()
 
 
 def test_a_chain_cut_short_runs_nothing(tmp_path: Path) -> None:

@@ -85,6 +85,8 @@ def sshd_host() -> Iterator[SSHHost]:
             "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PubkeyAuthentication yes", "PermitRootLogin prohibit-password", "UsePAM no",
             "MaxStartups 200:30:400", "MaxSessions 50", "LogLevel ERROR",
+            # Sessions in a UTF-8 locale, as PAM sets one on Debian and Ubuntu servers.
+            "SetEnv LANG=C.UTF-8",
         ]) + "\n"
     )
     proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)])

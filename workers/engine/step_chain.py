@@ -94,12 +94,11 @@ async def run_chain(
     plan: TargetPlan,
     target_id: int,
     started: Callable[[StepSpec], None],
-) -> bool:
+) -> None:
     """Run `chain` (`chain_from`; its first step started already) in one session, each
     step with its own log, results, timeout and outcome, as `run_step` runs it alone; the
     steps with nothing to do between are recorded as they come. `started` hears of each
-    step started. False (nothing done) when the scripts cannot share a session here
-    (`scripts.render_chain`); raises StepFailed as `run_step` does."""
+    step started; raises StepFailed as `run_step` does."""
     assert plan.context is not None and plan.request is not None
     env = plan.context.env
     scripted = [s for s in chain if nothing_to_do(env, _name(s)) is None]
@@ -108,8 +107,6 @@ async def run_chain(
     program = scripts.render_chain(
         [(_name(s), env, scanner.token, step_marker(s)) for s, scanner in zip(
             scripted, scanners, strict=True)], end_token)
-    if program is None:
-        return False
     redactors = []
     for step, scanner in zip(scripted, scanners, strict=True):
         scanner.expect(scripts.result_keys(_name(step)))
@@ -204,4 +201,3 @@ async def run_chain(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pumping
             process.close()
-    return True

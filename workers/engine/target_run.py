@@ -82,8 +82,8 @@ async def run_target(
                 current = step
                 await start_step(run, target_id, step)
                 # Built-in scripts in a row share a session.
-                if conn is not None and (chain := chain_from(steps, index, access, plan)) \
-                        and await run_chain(run, conn, access, chain, plan, target_id, started):
+                if conn is not None and (chain := chain_from(steps, index, access, plan)):
+                    await run_chain(run, conn, access, chain, plan, target_id, started)
                     continue
                 # The secrets of the step's parameters are known once the plan is prepared.
                 await run_step(run, conn, access, step, Redactor(plan.secrets()), plan)
