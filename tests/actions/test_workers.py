@@ -91,9 +91,11 @@ async def _step_output(app: Any, action_id: int) -> str:
             select(ActionLogChunk.data)
             .join(ActionStep, ActionStep.id == ActionLogChunk.action_step_id)
             .where(ActionStep.action_id == action_id)
-            .order_by(ActionLogChunk.seq)
+            # Step by step: chunks are numbered within their step.
+            .order_by(ActionStep.id, ActionLogChunk.seq)
         )
         return "".join(rows)
+
 
 async def sigkill_once_started(
     app: Any, action_id: int, worker: subprocess.Popen[bytes], *, tries: int,
@@ -108,7 +110,8 @@ async def sigkill_once_started(
             assert worker.poll() is None, "worker exited early"
             await asyncio.sleep(0.05)
         else:
-            pytest.fail("the step never started in the worker")
+            pytest.fail(f"the step never printed {printed!r} in the worker; its steps' logs:\n"
+                        f"{await _step_output(app, action_id)}")
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     finally:
