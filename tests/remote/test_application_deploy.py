@@ -879,6 +879,30 @@ async def test_build_step_runs_when_a_build_command_is_set(
     assert next(sessions) == 1
 
 
+async def test_a_deploy_whose_variables_are_not_ascii_runs_in_one_session_in_the_servers_locale(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """The server's sessions run in a UTF-8 locale (as PAM sets one on Debian and Ubuntu).
+    A build command and a variable whose text is not ASCII reach the build whole, in that
+    locale (a length counted in characters), and fetch, build and activate still share one
+    session: the steps are cut from one program by byte offset, wherever the text is not
+    ASCII (the command is in the program's text; variables travel in base64)."""
+    application = await new_application(
+        db, remote, repo, build_command=(
+            'printf "%s|%s|%s|%s" "$GREETING" "${#GREETING}" "$LANG" "Olá ☕" > built.txt'))
+    greeting = "olá ☕ ünïcode"
+    await add_variable(client, remote, application.id, "GREETING", greeting)
+    sessions = count_script_sessions(remote)
+    next(sessions)
+    action = await deploy(client, remote, application.id)
+    steps = await step_outputs(client, remote, action)
+    assert steps["Install dependencies and build"][0] == "completed"
+    assert f"current -> releases/{release_of(action)}" in steps["Activate release"][1]
+    assert next(sessions) == 1
+    built = (remote.home / application.name / "current/built.txt").read_text()
+    assert built == f"{greeting}|{len(greeting)}|C.UTF-8|Olá ☕", built
+
+
 @contextlib.asynccontextmanager
 async def more_servers(db: AsyncSession, remote: Remote, repo: GitRepo, count: int
                        ) -> AsyncIterator[list[tuple[Server, str, Path]]]:
