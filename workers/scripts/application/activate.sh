@@ -23,11 +23,10 @@ before=$live_id
 # before it stays the one to go back to, and a rollback has already happened.
 switched=""
 if [ -n "${DEVOPNESS_RETRY_OF:-}" ] && [ -n "$live_id" ]; then
-  was="" made_live="" by=""
-  { IFS= read -r was && IFS= read -r made_live && IFS= read -r by; } 2>/dev/null <"$meta/previous" || true
-  if [ "$by" = "$DEVOPNESS_RETRY_OF" ] && [ "$made_live" = "$live_id" ]; then
-    before=$was switched=1
-    dv_log "action $by was lost after it made release $live_id live: release ${before:-none} is the one live before"
+  dv_release_record_read
+  if [ "$DV_RECORD_ACTION" = "$DEVOPNESS_RETRY_OF" ] && [ "$DV_RECORD_LIVE" = "$live_id" ]; then
+    before=$DV_RECORD_BEFORE switched=1
+    dv_log "action $DV_RECORD_ACTION was lost after it made release $live_id live: release ${before:-none} is the one live before"
   fi
 fi
 
@@ -115,13 +114,11 @@ reload_users() {
   done <<<"${DEVOPNESS_APP_CRONJOBS:-}"
 }
 
-# The release live before the switch, for this deploy's health check to switch back to
-# (health-check.sh), the release it was the one before and this action (for a retry, above):
-# written only when the health check has work or for a rollback (a `mv` fewer on every
-# server otherwise), before the switch, so no switch goes unrecorded.
+# The record of this switch, for this deploy's health check to switch back (health-check.sh)
+# and for a retry (above): written only when the health check has work or for a rollback (a
+# `mv` fewer on every server otherwise).
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ] || ! dv_noop application/health-check; then
-  printf '%s\n%s\n%s\n' "$before" "$target" "$DEVOPNESS_ACTION_ID" >"$meta/previous.devopness-new"
-  mv -f -- "$meta/previous.devopness-new" "$meta/previous"
+  dv_release_record_write "$before" "$target"
 fi
 switch_to "$target"
 dv_log "current -> releases/$target"

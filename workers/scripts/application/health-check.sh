@@ -4,7 +4,6 @@
 # this deploy, daemons and nginx pick that one up again, and a release made by this deploy
 # is removed.
 app_dir=$(dv_app_dir)
-meta="$app_dir/.devopness"
 url=${DEVOPNESS_HEALTH_CHECK_URL:-}
 command=${DEVOPNESS_HEALTH_CHECK_COMMAND:-}
 if [ -z "$url" ] && [ -z "$command" ]; then
@@ -58,8 +57,8 @@ dv_release_lock
 # The release live before the one checked: the activate step wrote it with the release it
 # made live; one recorded for another release is not this deploy's (a file of an older
 # version of the scripts names none).
-previous="" made_live=""
-{ IFS= read -r previous && IFS= read -r made_live; } 2>/dev/null <"$meta/previous" || true
+dv_release_record_read
+previous=$DV_RECORD_BEFORE made_live=$DV_RECORD_LIVE
 if [ -n "$made_live" ] && [ "$made_live" != "$live_id" ]; then
   dv_fail "$failed; the release live before it is not known (the record names release $made_live), so current was left at release $live_id"
 fi

@@ -12,6 +12,7 @@
 # What a deploy's steps share lives in <app>/.devopness:
 #   actions/<action id>      the release that action's fetch step claimed
 #   releases/<name>.commit   the commit it holds; releases/<name>.ready once it is built
+#   previous                 the activate step's last switch (dv_release_record_*)
 
 # The deploy's steps run on every server of every deploy: these helpers start no process
 # where bash can do the work itself (no `$(...)` subshells, basename, date or sort); the
@@ -204,6 +205,25 @@ dv_release_remove() {
     if [ -e "$target" ] || [ -L "$target" ]; then gone+=("$target"); fi
   done
   rm -rf -- "${gone[@]}"
+}
+
+# dv_release_record_write BEFORE LIVE: the activate step's record of the switch it is about
+# to make, written before it (so no switch goes unrecorded): the release live before, the
+# one it makes live and its action. dv_release_record_read sets DV_RECORD_BEFORE,
+# DV_RECORD_LIVE and DV_RECORD_ACTION from it ("" for what it does not hold: a record of an
+# older version of the scripts names no action, the oldest no release made live).
+dv_release_record_write() {
+  dv_app_dir_set
+  local meta="$DV_APP_DIR/.devopness"
+  printf '%s\n%s\n%s\n' "$1" "$2" "${DEVOPNESS_ACTION_ID:?}" >"$meta/previous.devopness-new"
+  mv -f -- "$meta/previous.devopness-new" "$meta/previous"
+}
+
+dv_release_record_read() {
+  dv_app_dir_set
+  DV_RECORD_BEFORE="" DV_RECORD_LIVE="" DV_RECORD_ACTION=""
+  { IFS= read -r DV_RECORD_BEFORE && IFS= read -r DV_RECORD_LIVE \
+      && IFS= read -r DV_RECORD_ACTION; } 2>/dev/null <"$DV_APP_DIR/.devopness/previous" || true
 }
 
 # dv_release_lock: one switch of the application's `current` at a time (the activate step,
