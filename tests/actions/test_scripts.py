@@ -42,8 +42,44 @@ def test_the_fetch_step_carries_only_the_release_helpers() -> None:
     assert "dv_daemon_install()" not in program and "dv_nginx_reload()" not in program
 
 
+def _commands(text: str) -> str:
+    """The commands bash parses `text` to, as `declare -f` prints them (no comments)."""
+    done = subprocess.run(["/bin/bash", "-c", 'eval "$(cat)"; declare -f dv__commands'],
+                          input=f"dv__commands() {{\n{text}\n}}\n", text=True,
+                          capture_output=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stderr == "", done
+    return done.stdout
+
+
+@pytest.mark.parametrize("path", sorted(scripts.SCRIPTS_DIR.rglob("*.sh")),
+                         ids=lambda p: str(p.relative_to(scripts.SCRIPTS_DIR)))
+def test_a_script_is_sent_without_its_comments_and_parses_to_the_same_commands(
+        path: Path) -> None:
+    """Comment and blank lines are a third of the scripts' bytes, and bash reads, copies
+    and parses each of them on every server at every step: they are not sent. What is
+    sent parses to the very commands the script is, here-documents and multi-line strings
+    included."""
+    text = path.read_text()
+    sent = scripts._bare(text)
+    assert _commands(sent) == _commands(text)
+    before_heredocs = sent.split("<<", 1)[0].splitlines()
+    assert [line for line in before_heredocs if not line.strip() or line.lstrip()[0] == "#"] \
+        == []
+    if re.search(r"^[ \t]*#", text, re.M):
+        assert len(sent) < len(text)
+
+
+def test_comparing_commands_sees_a_line_taken_from_a_multi_line_string() -> None:
+    """The comparison above fails where dropping a line changes what a script does, and
+    here-documents keep their lines."""
+    assert _commands("printf '%s' 'one\n# two'") != _commands("printf '%s' 'one'")
+    assert _commands("echo 'one\n\ntwo'") != _commands("echo 'one\ntwo'")
+    heredoc = "cat <<-'EOF'\n# kept\n\n\tEOF\n# dropped\necho done\n"
+    assert scripts._bare(heredoc) == "cat <<-'EOF'\n# kept\n\n\tEOF\necho done\n"
+
+
 def _with_body(program: str, name: str, body: str) -> str:
-    start = program.index(scripts._read(name))
+    start = program.index(scripts._bare(scripts._read(name)))
     return program[:start] + body + "\n# devopness: end of program\n"
 
 
@@ -51,13 +87,24 @@ def _with_body(program: str, name: str, body: str) -> str:
 _SHOW = "declare -f dv_daemon_unit_name | tr -d '\\n'; echo\n"
 
 
-def test_a_family_the_deploy_does_not_use_is_parsed_only_when_called() -> None:
+def test_a_family_the_deploy_does_not_use_is_parsed_only_when_called(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Activation without daemons, cron jobs or virtual hosts does not parse their helpers
-    (7 ms of CPU a server); were one called all the same, it works, in a subshell too."""
-    program = scripts.render("application/activate", {"DEVOPNESS_APP_RELOAD_NGINX": "0"})
-    probe = (_SHOW + 'echo "sub $(dv_daemon_unit_name 7)"\n' + _SHOW
-             + "dv_daemon_unit_name 8; echo\n" + _SHOW + "dv_nginx_dir; echo\n")
-    done = _run(_with_body(program, "application/activate", probe))
+    (7 ms of CPU a server), nor stubs for the functions nothing names; were one it names
+    called all the same, it works, in a subshell too."""
+    activate = scripts.render("application/activate", {"DEVOPNESS_APP_RELOAD_NGINX": "0"})
+    assert "dv_daemon_install() { dv__load" in activate
+    assert "dv_daemon_unit_name() { dv__load" not in activate
+    assert activate.count("{ dv__load ") < 15
+    directives = "".join(line + "\n" for line in scripts._read("application/activate")
+                         .splitlines() if line.startswith("# devopness: helpers"))
+    probe = directives + (_SHOW + 'echo "sub $(dv_daemon_unit_name 7)"\n' + _SHOW
+                          + "dv_daemon_unit_name 8; echo\n" + _SHOW + "dv_nginx_dir; echo\n")
+    read = scripts._read
+    monkeypatch.setattr(scripts, "_read",
+                        lambda name: probe if name == "test/lazy-probe" else read(name))
+    done = _run(scripts.render("test/lazy-probe", {"DEVOPNESS_APP_RELOAD_NGINX": "0"}))
     assert done.returncode == 0, done.stderr
     stub, sub, still_stub, called, parsed, nginx = done.stdout.splitlines()
     assert "dv__load" in stub and "dv__load" in still_stub
@@ -265,3 +312,40 @@ def test_a_chain_cut_short_runs_nothing(tmp_path: Path) -> None:
                           check=False)
     assert (done.returncode, done.stdout) == (1, b""), done
     assert done.stderr == b"error: the script did not arrive whole\n"
+
+
+# What a script sees of the shell it runs in: how it splits words and whether it globs.
+_SHELL_PROBE = ("words='a b'; set -- $words; matched=(/bin/bas[h])\n"
+                "printf '[%s|%q|%s|%s]\\n' \"$#\" \"$IFS\" \"${matched[0]}\" \"$-\"\n")
+
+
+@pytest.mark.parametrize("how", ["alone", "alone with lazy helpers", "chained",
+                                 "chained with lazy helpers"])
+def test_a_script_runs_with_the_shells_word_splitting_and_globbing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The scripts are evaluated unquoted, with splitting and globbing off (quoted, bash
+    copies them twice more); each runs with both back on, as in any shell."""
+    read = scripts._read
+    lazy = ("# devopness: helpers daemon only when DEVOPNESS_APP_DAEMONS\n"
+            "printf '<%s>\\n' \"$(dv_daemon_unit_name 5)\"\n")
+    # A name per case (what a script needs is cached by its name); in a chain, the script
+    # with helpers to load comes second, its text well after the program's start.
+    probe = "test/shell-probe-" + how.replace(" ", "-")
+    bodies = {probe: (lazy if "lazy" in how else "") + _SHELL_PROBE, "test/plain": _SHELL_PROBE}
+    monkeypatch.setattr(scripts, "_read", lambda name: bodies.get(name) or read(name))
+    if how.startswith("chained"):
+        program = _chain(("test/plain", {}), (probe, {}))
+    else:
+        program = scripts.render(probe, {})
+        assert ("dv__load" in program) == ("lazy" in how)
+    done = subprocess.run(["/bin/bash", "-s"], input=program, text=True, capture_output=True,
+                          timeout=30, check=False,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 0 and done.stderr == "", done
+    seen = re.findall(r"\[(.*)\]", done.stdout)
+    assert seen and all(
+        line.split("|")[:3] == ["2", "$' \\t\\n'", "/bin/bash"] and "f" not in line.split("|")[3]
+        for line in seen), seen
+    assert len(seen) == (2 if how.startswith("chained") else 1)
+    assert done.stdout.count("<devopness-daemon-5>") == ("lazy" in how)

@@ -14,12 +14,18 @@ Parsing costs bash about 0.1 ms a kilobyte, and the activate step carries 60 KB 
 never calls: 7 ms of CPU a server. A script names such families and when it uses them
 (`# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS`, or `VAR=value`):
 when no condition naming a family holds, the family is sent unparsed at the program's
-start and parsed on first use, if any. For each function it defines, a one-line stub
-loads the family (an `eval` of its slice of the program, cut by offset: a pattern match
-over 70 KB costs bash seconds) and calls it again. So a wrong condition costs time, never
-a missing function (a first use in a subshell parses the family in that subshell, hence
-the conditions rather than loading every family on first use). A family that sets
-variables when loaded is always parsed at once.
+start and parsed on first use, if any. For each of its functions that anything else sent
+names, a one-line stub loads the family (an `eval` of its slice of the program, cut by
+offset: a pattern match over 70 KB costs bash seconds) and calls it again. So a wrong
+condition costs time, never a missing function (a first use in a subshell parses the
+family in that subshell, hence the conditions rather than loading every family on first
+use). A family that sets variables when loaded is always parsed at once.
+
+What bash does with a program costs it per byte, on every server at every step: reading it
+(40 instructions a byte), each cut (20), evaluating a cut (80 more when quoted: `_EVAL`),
+parsing (some 400). So comment and blank lines are not sent (`_bare`), and in a chain of
+scripts the helpers they all parse at once are parsed once, before the first
+(`render_chain`).
 
 Offsets and lengths count bytes, and bash cuts and measures the program in the C locale
 (`dv__cut`, `dv__len`: `local LC_ALL=C` sets it for the function only): in a UTF-8 locale,
@@ -55,6 +61,36 @@ def _read(name: str) -> str:
     return path.read_text()
 
 
+# A here-document's start (`<<EOF`, `<<-'EOF'`; not a here-string `<<<`): its body runs
+# to the line holding only its word (after tabs, for `<<-`).
+_HEREDOC = re.compile(r"(?<!<)<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+@cache
+def _bare(text: str) -> str:
+    """`text` as sent: without its comment lines and blank lines, a third of the scripts'
+    bytes, each of which bash reads, copies and parses on every server at every step
+    (about 150 instructions a byte). Lines in here-documents stay as they are. bash parses
+    the result to the same commands (tests/actions/test_scripts.py compares each script's
+    commands as `declare -f` prints them); line numbers in bash's own errors change."""
+    kept: list[str] = []
+    # The here-documents begun and not ended: (word, tabs stripped).
+    pending: list[tuple[str, bool]] = []
+    for line in text.split("\n"):
+        if pending:
+            kept.append(line)
+            word, tabs = pending[0]
+            if (line.lstrip("\t") if tabs else line) == word:
+                pending.pop(0)
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        kept.append(line)
+        pending += [(m[3], m[1] == "-") for m in _HEREDOC.finditer(line)]
+    return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
+
+
 def exists(name: str) -> bool:
     try:
         _read(name)
@@ -88,14 +124,21 @@ _LOADER = (
     "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac ;; esac; "
     "@RUN@\n"
 )
-_RUN = 'eval "$DV_PROGRAM"'
+# `eval "$X"` costs bash 80 instructions a byte of X more than `eval $X` (quoted, each byte
+# is escaped and unescaped again), and the scripts are tens of kilobytes: X is evaluated
+# unquoted, with no field splitting (IFS empty) nor globbing (`set -f`), so still as one word,
+# as it is. What is evaluated starts with `_RESTORE`, so scripts run in the shell's defaults.
+_EVAL = "IFS=; set -f; eval $@VAR@"
+_RESTORE = "set +f; IFS=$' \\t\\n'"
+_RUN = _EVAL.replace("@VAR@", "DV_PROGRAM")
 # With families sent unparsed, the program is read into DV_LIBS, where they are loaded from
 # (`_LAZY_LOADER`), and run from `@LAZY@`, the length of their text at its start.
-_CUT_RUN = 'dv__cut @VAR@ @LAZY@ @LENGTH@; eval "$DV_CUT"'
-# Loads a family (its offset and length in DV_LIBS, the whole program), then makes the call
-# that asked for it. No `local`: bash scopes variables dynamically, and the family's
-# functions would see them.
-_LAZY_LOADER = 'dv__load() { dv__cut DV_LIBS "$1" "$2"; eval "$DV_CUT"; shift 2; "$@"; }'
+_CUT_RUN = "dv__cut @VAR@ @LAZY@ @LENGTH@; " + _EVAL.replace("@VAR@", "DV_CUT")
+# Loads a family (its offset from DV_BASE, where the script's text starts in DV_LIBS, the
+# whole program, and its length), then makes the call that asked for it. No `local`: bash
+# scopes variables dynamically, and the family's functions would see them.
+_LAZY_LOADER = ('dv__load() { dv__cut DV_LIBS "$((${DV_BASE:-0} + $1))" "$2"; eval "$DV_CUT"; '
+                'shift 2; "$@"; }')
 
 
 def size(text: str) -> int:
@@ -202,24 +245,44 @@ def _needed(name: str) -> tuple[int, ...]:
 
 
 @cache
-def _layout(name: str, unused: frozenset[str]) -> tuple[str, str]:
+def _parsed(name: str, unused: frozenset[str]) -> tuple[int, ...]:
+    """The families script `name` needs and parses at once (indexes in `_families()`):
+    all but those in `unused`, save those that set variables when parsed."""
+    return tuple(i for i in _needed(name) if _family_names()[i] not in unused
+                 or any(n.startswith("DV_") for n in _families()[i][1]))
+
+
+@cache
+def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = None
+            ) -> tuple[str, str]:
     """(the families sent unparsed, what is parsed at once: `lib.sh`, the stubs and the
-    other families) for script `name`, the families in `unused` unparsed if they can be."""
+    other families) for script `name`, the families in `unused` unparsed if they can be.
+    In a chain, `lib.sh` and the families in `shared` are parsed once for all its scripts
+    (`render_chain`), and left out here.
+
+    A family sent unparsed gets a stub for each of its functions that something else names
+    (the script, `lib.sh`, the families parsed at once, the other unparsed families): its
+    own functions are all defined once it is parsed. Each stub costs bash a parse (an
+    activation carries some 90 functions of daemons, nginx, cron jobs and services, 6 KB)."""
+    parsed = _parsed(name, unused)
+    lazy_ones = [(i, _families()[i][0], _families()[i][1]) for i in _needed(name)
+                 if i not in parsed]
+    named = "\n".join([_read(name), _read("lib"), *(_families()[i][0] for i in parsed)])
     lazy: list[str] = []
-    eager, stubs = [_read("lib")], []
+    stubs: list[str] = []
     offset = 0
-    for i in _needed(name):
-        text, names = _families()[i]
-        functions = sorted(n for n in names if not n.startswith("DV_"))
-        if _family_names()[i] not in unused or len(functions) < len(names):
-            eager.append(text)
-            continue
-        text += "\n"
-        stubs += [f'{f}() {{ dv__load {offset} {size(text)} {f} "$@"; }}' for f in functions]
-        lazy.append(text)
-        offset += size(text)
+    for i, text, names in lazy_ones:
+        others = "\n".join([named, *(t for j, t, _ in lazy_ones if j != i)])
+        words, templates = set(_WORD.findall(others)), set(_NAME_TEMPLATE.findall(others))
+        sent = _bare(text) + "\n"
+        stubs += [f'{f}() {{ dv__load {offset} {size(sent)} {f} "$@"; }}' for f in sorted(names)
+                  if f in words or any(f.startswith(h) and f.endswith(t) for h, t in templates)]
+        lazy.append(sent)
+        offset += size(sent)
     loader = [_LAZY_LOADER] if lazy else []
-    return "".join(lazy), "\n".join([eager[0], *loader, *stubs, *eager[1:]])
+    lib = [] if shared is not None else [_bare(_read("lib"))]
+    eager = [_bare(_families()[i][0]) for i in parsed if shared is None or i not in shared]
+    return "".join(lazy), "\n".join([*lib, *loader, *stubs, *eager])
 
 
 _RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
@@ -241,19 +304,20 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     return _loader(rest, lazy) + rest
 
 
-def _program(name: str, env: Mapping[str, str], result_token: str) -> tuple[str, int]:
+def _program(name: str, env: Mapping[str, str], result_token: str,
+             shared: frozenset[int] | None = None) -> tuple[str, int]:
     """What the first line reads and runs (`_loader`), and the length of the families sent
-    unparsed at its start (0: none)."""
-    body = _read(name)
+    unparsed at its start (0: none). `shared`: as `_layout` has it."""
+    body = _bare(_read(name))
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
-    lines = ["unset DV_PROGRAM DV_CUT", "set --", "set -euo pipefail", "umask 022"]
+    lines = [_RESTORE, "unset DV_PROGRAM DV_CUT", "set --", "set -euo pipefail", "umask 022"]
     for key in sorted(env):
         if not _ENV_NAME.match(key) or key.startswith("DV_"):
             continue
         lines.append(f"export {key}={shlex.quote(str(env[key]))}")
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
-    lazy, helpers = _layout(name, _unused(name, env))
+    lazy, helpers = _layout(name, _unused(name, env), shared)
     return (lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + _END + "\n",
             size(lazy))
 
@@ -261,13 +325,14 @@ def _program(name: str, env: Mapping[str, str], result_token: str) -> tuple[str,
 # A chain's output line that ends one of its scripts (all but the last, whose end is the
 # session's): its token, then the script's exit status.
 STEP_END = "##devopness-step-end"
-# Runs script OFFSET LENGTH LAZY MARKER of the chain (its text in DV_CHAIN): the marker in
-# the environment of what it starts, as a session of its own would have it (`wrap_script`).
-# The cuts are made where the text is assigned (each copy of 80 KB costs bash 0.4 ms).
+# Runs script OFFSET LENGTH LAZY MARKER of the chain (its text in DV_LIBS, where its families
+# sent unparsed start, from DV_BASE): the marker in the environment of what it starts, as a
+# session of its own would have it (`wrap_script`). One cut (each copy of 80 KB costs bash
+# 0.4 ms), where the text is assigned.
 _CHAIN_RUN = (
-    'dv__part() { local LC_ALL=C; if [ "$3" = 0 ]; then DV_CUT=${DV_CHAIN:$1:$2}; '
-    'else DV_LIBS=${DV_CHAIN:$1:$2}; DV_CUT=${DV_LIBS:$3}; fi; }\n'
-    'dv__chain() { export DEVOPNESS_STEP=$4; dv__part "$@"; unset DV_CHAIN; eval "$DV_CUT"; }\n'
+    'dv__part() { local LC_ALL=C; DV_BASE=$1; DV_CUT=${DV_LIBS:$1+$3:$2-$3}; }\n'
+    'dv__chain() { export DEVOPNESS_STEP=$4; dv__part "$@"; '
+    + _EVAL.replace("@VAR@", "DV_CUT") + '; }\n'
 )
 
 
@@ -279,8 +344,16 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
     there), followed by a `STEP_END` line with `end_token` and its exit status; the last in
     the session's shell, whose exit status is the session's. Output and errors go to one
     stream, in the order they were written."""
-    parts = [(_program(name, env, token), marker) for name, env, token, marker in scripts]
-    lines = ["exec 2>&1", _CHAIN_RUN.rstrip("\n")]
+    # Parsed once, by the session's shell before it runs the scripts (each in a subshell
+    # of it, the last in it): `lib.sh` and the families every script parses at once (but
+    # those that set variables when parsed: each script starts with them as parsed).
+    parsed = [set(_parsed(name, _unused(name, env))) for name, env, _, _ in scripts]
+    shared = frozenset(i for i in set.intersection(*parsed or [set()])
+                       if not any(n.startswith("DV_") for n in _families()[i][1]))
+    parts = [(_program(name, env, token, shared), marker)
+             for name, env, token, marker in scripts]
+    helpers = [_bare(_read("lib")), *(_bare(_families()[i][0]) for i in sorted(shared))]
+    lines = [_RESTORE, "exec 2>&1", *helpers, _CHAIN_RUN.rstrip("\n")]
     offset = 0
     for i, ((rest, lazy), marker) in enumerate(parts):
         call = f"dv__chain {offset} {size(rest)} {lazy} {marker}"
@@ -294,4 +367,4 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
         lines.append('[ "$dv__status" = 0 ] || exit "$dv__status"')
     # The scripts first, from offset 0, then what runs them.
     rest = "".join(text for (text, _), _ in parts) + "\n".join(lines) + "\n" + _END + "\n"
-    return _loader(rest, offset, variable="DV_CHAIN") + rest
+    return _loader(rest, offset, variable="DV_LIBS") + rest
