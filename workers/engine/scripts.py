@@ -69,8 +69,8 @@ _HEREDOC = re.compile(r"(?<!<)<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 @cache
 def _bare(text: str) -> str:
     """`text` as sent: without its comment lines and blank lines, a third of the scripts'
-    bytes, each of which bash reads, copies and parses on every server at every step
-    (about 150 instructions a byte). Lines in here-documents stay as they are. bash parses
+    bytes, each of which bash reads, cuts, copies and parses on every server at every step
+    (see above). Lines in here-documents stay as they are. bash parses
     the result to the same commands (tests/actions/test_scripts.py compares each script's
     commands as `declare -f` prints them); line numbers in bash's own errors change."""
     kept: list[str] = []
