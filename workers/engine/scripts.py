@@ -311,10 +311,12 @@ def _program(name: str, env: Mapping[str, str], result_token: str,
     body = _bare(_read(name))
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
     lines = [_RESTORE, "unset DV_PROGRAM DV_CUT", "set --", "set -euo pipefail", "umask 022"]
-    for key in sorted(env):
-        if not _ENV_NAME.match(key) or key.startswith("DV_"):
-            continue
-        lines.append(f"export {key}={shlex.quote(str(env[key]))}")
+    exported = [f"{key}={shlex.quote(str(env[key]))}" for key in sorted(env)
+                if _ENV_NAME.match(key) and not key.startswith("DV_")]
+    # One `export` for all (a step has some 40 parameters; each command costs bash tens of
+    # thousands of instructions whatever it does). Without any, `export` would list them.
+    if exported:
+        lines.append("export " + " \\\n  ".join(exported))
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
     lazy, helpers = _layout(name, _unused(name, env), shared)
