@@ -349,3 +349,24 @@ def test_a_script_runs_with_the_shells_word_splitting_and_globbing(
         for line in seen), seen
     assert len(seen) == (2 if how.startswith("chained") else 1)
     assert done.stdout.count("<devopness-daemon-5>") == ("lazy" in how)
+
+
+def test_chained_scripts_with_the_same_parameters_each_see_them_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target's steps share their parameters: the chain exports them once, before its
+    first script. Each script, and what it starts, sees them as sent, whatever the script
+    before it did with them."""
+    probe = ("printf '[%s|%s]\\n' \"$DEVOPNESS_X\" \"$(printenv DEVOPNESS_X)\"\n"
+             "export DEVOPNESS_X=changed\n")
+    read = scripts._read
+    monkeypatch.setattr(scripts, "_read",
+                        lambda name: probe if name == "test/same-params" else read(name))
+    value = "it's $HOME\nand more"
+    program = _chain(*[("test/same-params", {"DEVOPNESS_X": value})] * 3)
+    assert program.count(scripts._exports({"DEVOPNESS_X": value})[0]) == 1
+    done = subprocess.run(["/bin/bash", "-s"], input=program, text=True, capture_output=True,
+                          timeout=30, check=False,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 0 and done.stderr == "", done
+    assert done.stdout.count(f"[{value}|{value}]") == 3, done.stdout

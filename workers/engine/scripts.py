@@ -304,19 +304,26 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     return _loader(rest, lazy) + rest
 
 
+def _exports(env: Mapping[str, str]) -> list[str]:
+    """The command that exports the parameters `env` (none without any: a bare `export`
+    lists them). One command for all: a step has some 40 parameters, and each command
+    costs bash tens of thousands of instructions whatever it does."""
+    exported = [f"{key}={shlex.quote(str(env[key]))}" for key in sorted(env)
+                if _ENV_NAME.match(key) and not key.startswith("DV_")]
+    return ["export " + " \\\n  ".join(exported)] if exported else []
+
+
 def _program(name: str, env: Mapping[str, str], result_token: str,
-             shared: frozenset[int] | None = None) -> tuple[str, int]:
+             shared: frozenset[int] | None = None, exported: bool = False
+             ) -> tuple[str, int]:
     """What the first line reads and runs (`_loader`), and the length of the families sent
-    unparsed at its start (0: none). `shared`: as `_layout` has it."""
+    unparsed at its start (0: none). `shared`: as `_layout` has it; `exported`: the
+    parameters are exported already (by a chain's runner)."""
     body = _bare(_read(name))
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
     lines = [_RESTORE, "unset DV_PROGRAM DV_CUT", "set --", "set -euo pipefail", "umask 022"]
-    exported = [f"{key}={shlex.quote(str(env[key]))}" for key in sorted(env)
-                if _ENV_NAME.match(key) and not key.startswith("DV_")]
-    # One `export` for all (a step has some 40 parameters; each command costs bash tens of
-    # thousands of instructions whatever it does). Without any, `export` would list them.
-    if exported:
-        lines.append("export " + " \\\n  ".join(exported))
+    if not exported:
+        lines += _exports(env)
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
     lazy, helpers = _layout(name, _unused(name, env), shared)
@@ -352,10 +359,14 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
     parsed = [set(_parsed(name, _unused(name, env))) for name, env, _, _ in scripts]
     shared = frozenset(i for i in set.intersection(*parsed or [set()])
                        if not any(n.startswith("DV_") for n in _families()[i][1]))
-    parts = [(_program(name, env, token, shared), marker)
+    # So are the parameters, when all the scripts have the same (a target's steps do).
+    exports = {tuple(_exports(env)) for _, env, _, _ in scripts}
+    exported = len(exports) == 1
+    common = list(next(iter(exports))) if exported else []
+    parts = [(_program(name, env, token, shared, exported), marker)
              for name, env, token, marker in scripts]
     helpers = [_bare(_read("lib")), *(_bare(_families()[i][0]) for i in sorted(shared))]
-    lines = [_RESTORE, "exec 2>&1", *helpers, _CHAIN_RUN.rstrip("\n")]
+    lines = [_RESTORE, "exec 2>&1", *common, *helpers, _CHAIN_RUN.rstrip("\n")]
     offset = 0
     for i, ((rest, lazy), marker) in enumerate(parts):
         call = f"dv__chain {offset} {size(rest)} {lazy} {marker}"
