@@ -297,6 +297,8 @@ class ResultScanner:
 
     def __init__(self) -> None:
         self.token = secrets.token_hex(16)
+        # What starts this run's result lines.
+        self.prefix = f"{RESULT_MARKER}{self.token} "
         self.keys: set[str] = set()
         self.results: dict[str, str] = {}
         self._partial = ""
@@ -319,8 +321,7 @@ class ResultScanner:
 
     def _take(self, line: str) -> None:
         line = line.rstrip("\r")
-        prefix = f"{RESULT_MARKER}{self.token} "
-        if line.startswith(prefix):
-            key, sep, value = line[len(prefix):].partition("=")
+        if line.startswith(self.prefix):
+            key, sep, value = line[len(self.prefix):].partition("=")
             if sep and key in self.keys:
                 self.results[key] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from app.actions import builtins
 from workers.engine.logs import REDACTED, Redactor
 
 
@@ -49,3 +50,21 @@ def test_secrets_split_anywhere_never_get_through() -> None:
             assert secret not in out
         if any(secret in whole for secret in secrets):
             assert REDACTED in out
+
+
+def test_output_that_could_start_a_result_token_is_not_held_back() -> None:
+    """A result line's token is taken out with its marker: live output ending in what
+    could start the token (hex) goes out at once, and a result line split anywhere loses
+    its token and keeps its marker."""
+    token = "d" + "0123456789abcdef" * 2
+    prefix = f"{builtins.RESULT_MARKER}{token} "
+    redactor = Redactor(["s3cr3t-value"])
+    redactor.remove(prefix, builtins.RESULT_MARKER)
+    assert redactor.feed("==> build\nstarted") == "==> build\nstarted"
+    assert redactor.feed("\nd") == "\nd"
+    line = f"\n{prefix}release=2026-12-06 00:00:00\n"
+    for cut in range(1, len(line)):
+        redactor = Redactor([])
+        redactor.remove(prefix, builtins.RESULT_MARKER)
+        out = redactor.feed(line[:cut]) + redactor.feed(line[cut:]) + redactor.flush()
+        assert out == f"\n{builtins.RESULT_MARKER}release=2026-12-06 00:00:00\n", cut

@@ -26,11 +26,15 @@ class Redactor:
         # Longest first, so a secret containing another is replaced whole.
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
         self._carry = ""
-        self._removed: set[str] = set()
+        # What replaces a text taken out (`remove`) rather than redacted.
+        self._removed: dict[str, str] = {}
 
-    def remove(self, text: str) -> None:
-        """Take `text` out of the log altogether (a result line's token)."""
-        self._removed.add(text)
+    def remove(self, text: str, keep: str = "") -> None:
+        """Take `text` out of the log, leaving `keep` in its place: a result line's marker
+        and token become the marker. Like a secret, the start of `text` is held back at the
+        end of a read, so `text` starts where it cannot be mistaken for output (the token
+        alone is hex: output ending in `d` would wait for the next read)."""
+        self._removed[text] = keep
         self.secrets = sorted({*self.secrets, text}, key=len, reverse=True)
 
     def feed(self, text: str) -> str:
@@ -69,7 +73,7 @@ class Redactor:
 
     def _redact(self, text: str) -> str:
         for secret in self.secrets:
-            text = text.replace(secret, "" if secret in self._removed else REDACTED)
+            text = text.replace(secret, self._removed.get(secret, REDACTED))
         return text
 
 

@@ -111,7 +111,7 @@ async def run_chain(
     for step, scanner in zip(scripted, scanners, strict=True):
         scanner.expect(scripts.result_keys(_name(step)))
         redactor = Redactor(plan.secrets())
-        redactor.remove(f"{scanner.token} ")
+        redactor.remove(scanner.prefix, builtins.RESULT_MARKER)
         redactors.append(redactor)
     logs = [StepLog(run.state, s.id, r) for s, r in zip(scripted, redactors, strict=True)]
     loop = asyncio.get_running_loop()

@@ -44,7 +44,7 @@ async def run_step(
             raise StepFailed(plan.context_error or "The step's parameters are unavailable.")
         kind, name = step.builtin
         scanner = builtins.ResultScanner()
-        redactor.remove(f"{scanner.token} ")
+        redactor.remove(scanner.prefix, builtins.RESULT_MARKER)
         try:
             if kind == "script" and (why := nothing_to_do(plan.context.env, name)):
                 async with StepLog(run.state, step.id, redactor) as log:
