@@ -335,6 +335,42 @@ async def test_a_deploy_cancelled_during_its_build_leaves_nothing_running(
     assert current(remote, application.name) == live
 
 
+async def test_a_builds_live_log_shows_each_line_as_printed_while_it_runs(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a build prints is in its step's log, read over HTTP, while the build goes on:
+    a line ending in `d` too. A step's result token (random hex) is taken out of its log;
+    when the token began with `d` (one run in 16, here every run), output ending in `d`
+    waited for the build's next output, and the log showed `build starte`."""
+    monkeypatch.setattr(builtins, "secrets", type("Hex", (), {
+        "token_hex": staticmethod(lambda n=16: "d" + os.urandom(n).hex()[1:])}))
+    application = await new_application(db, remote, repo,
+                                        build_command="echo build started; sleep 60")
+    response = await client.post(f"/applications/{application.id}/deployments", json=MAIN,
+                                 headers=remote.tenant.headers)
+    assert response.status_code in (200, 201, 204), response.text
+    action_id = int(response.headers["X-Devopness-Action-Id"])
+    deadline = time.monotonic() + 20
+    log = ""
+    try:
+        while "build started" not in log.splitlines():
+            action = (await client.get(f"/actions/{action_id}",
+                                       headers=remote.tenant.headers)).json()
+            log = (await step_outputs(client, remote, action))[
+                "Install dependencies and build"][1]
+            assert time.monotonic() < deadline, f"the build's log so far: {log!r}"
+            await asyncio.sleep(0.1)
+    finally:
+        cancelled = await client.post(f"/actions/{action_id}/cancel",
+                                      headers=remote.tenant.headers)
+        assert cancelled.status_code == 200, cancelled.text
+        await remote.wait(client, action_id, expect="failed")
+    # The fetch step's result lines still lose the token and keep their marker.
+    fetch = (await step_outputs(client, remote, action))["Fetch source"][1]
+    assert "##devopness-result release=" in fetch and "##devopness-result d" not in fetch
+
+
 @pytest.fixture
 def http_health() -> Iterator[int]:
     """A loopback HTTP server answering 200 on /health and 503 elsewhere."""
