@@ -244,12 +244,18 @@ def _needed(name: str) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
+def _sets_variables(family: int) -> bool:
+    """Whether family `family` (an index in `_families()`) sets variables when parsed: each
+    script then parses it itself, at once."""
+    return any(n.startswith("DV_") for n in _families()[family][1])
+
+
 @cache
 def _parsed(name: str, unused: frozenset[str]) -> tuple[int, ...]:
     """The families script `name` needs and parses at once (indexes in `_families()`):
     all but those in `unused`, save those that set variables when parsed."""
-    return tuple(i for i in _needed(name) if _family_names()[i] not in unused
-                 or any(n.startswith("DV_") for n in _families()[i][1]))
+    return tuple(i for i in _needed(name)
+                 if _family_names()[i] not in unused or _sets_variables(i))
 
 
 @cache
@@ -358,7 +364,7 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
     # those that set variables when parsed: each script starts with them as parsed).
     parsed = [set(_parsed(name, _unused(name, env))) for name, env, _, _ in scripts]
     shared = frozenset(i for i in set.intersection(*parsed or [set()])
-                       if not any(n.startswith("DV_") for n in _families()[i][1]))
+                       if not _sets_variables(i))
     # So are the parameters, when all the scripts have the same (a target's steps do).
     exports = {tuple(_exports(env)) for _, env, _, _ in scripts}
     exported = len(exports) == 1
