@@ -3,6 +3,8 @@ helper families it carries, and how `bash -s` takes it in."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 import socket
 import subprocess
@@ -20,13 +22,23 @@ SCRIPT_NAMES = sorted(
 _FUNCTION = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(\)", re.M)
 
 
+# The families a script sends unparsed travel packed (gzip, then base64), in one line.
+_PACKED = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
+
+
+def _unpacked(program: str) -> str:
+    """`program` with its packed families as bash unpacks them when one is called."""
+    return _PACKED.sub(lambda m: gzip.decompress(base64.b64decode(m[0])).decode(), program)
+
+
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_a_program_defines_every_helper_it_names(name: str) -> None:
     """Only the helper families a script needs are sent (parsing all of them costs bash
     milliseconds a step), and none it names is left out: every helper function the
-    program mentions, directly or as `"dv_${kind}_remove"`, is defined in it."""
+    program mentions, directly or as `"dv_${kind}_remove"`, is defined in it (those of the
+    families it packs once they are unpacked)."""
     every = {n for text, _ in scripts._families() for n in _FUNCTION.findall(text)}
-    program = scripts.render(name, {})
+    program = _unpacked(scripts.render(name, {}))
     defined = set(_FUNCTION.findall(program))
     named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", program)) & every
     assert named <= defined
@@ -95,6 +107,10 @@ def test_a_family_the_deploy_does_not_use_is_parsed_only_when_called(
     called all the same, it works, in a subshell too."""
     activate = scripts.render("application/activate", {"DEVOPNESS_APP_RELOAD_NGINX": "0"})
     assert "dv_daemon_install() { dv__load" in activate
+    # Packed: none of the family's lines is sent as text, and bash reads a third of them.
+    unpacked = _unpacked(activate)
+    assert "dv_daemon_install() {\n" in unpacked and "dv_daemon_install() {\n" not in activate
+    assert len(activate) < len(unpacked) - 20_000
     assert "dv_daemon_unit_name() { dv__load" not in activate
     assert activate.count("{ dv__load ") < 15
     directives = "".join(line + "\n" for line in scripts._read("application/activate")
@@ -370,3 +386,27 @@ def test_chained_scripts_with_the_same_parameters_each_see_them_as_sent(
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert done.returncode == 0 and done.stderr == "", done
     assert done.stdout.count(f"[{value}|{value}]") == 3, done.stdout
+
+
+def test_packed_helpers_need_base64_and_gzip_only_when_one_is_called(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that never calls a packed family's function runs where gzip is missing; one
+    that does stops there, saying what the server lacks."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("base64", "cat", "printf"):
+        (tools / tool).symlink_to(f"/usr/bin/{tool}")
+    calls = ("# devopness: helpers daemon only when DEVOPNESS_APP_DAEMONS\n"
+             "echo before\n[ -z \"${CALL:-}\" ] || dv_daemon_unit_name 7\necho after\n")
+    read = scripts._read
+    monkeypatch.setattr(scripts, "_read",
+                        lambda name: calls if name == "test/packed-probe" else read(name))
+    program = scripts.render("test/packed-probe", {})
+    assert "dv__load" in program
+    for call, status, out in [("", 0, "before\nafter\n"), ("1", 1, "before\n")]:
+        done = subprocess.run(["/bin/bash", "-s"], input=program, text=True,
+                              capture_output=True, timeout=30, check=False,
+                              env={"PATH": str(tools), "HOME": str(tmp_path), "CALL": call})
+        assert (done.returncode, done.stdout) == (status, out), done
+        assert ("base64 and gzip are needed" in done.stderr) == bool(call), done.stderr

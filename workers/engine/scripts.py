@@ -13,13 +13,15 @@ Parsing costs bash about 0.1 ms a kilobyte, and the activate step carries 60 KB 
 (daemons, nginx, cron jobs) that a deploy without daemons, virtual hosts or cron jobs
 never calls: 7 ms of CPU a server. A script names such families and when it uses them
 (`# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS`, or `VAR=value`):
-when no condition naming a family holds, the family is sent unparsed at the program's
-start and parsed on first use, if any. For each of its functions that anything else sent
-names, a one-line stub loads the family (an `eval` of its slice of the program, cut by
-offset: a pattern match over 70 KB costs bash seconds) and calls it again. So a wrong
-condition costs time, never a missing function (a first use in a subshell parses the
-family in that subshell, hence the conditions rather than loading every family on first
-use). A family that sets variables when loaded is always parsed at once.
+when no condition naming a family holds, the family is sent unparsed and packed (gzip and
+base64, `_packed`) at the program's start, and unpacked and parsed on first use, if any.
+For each of its functions that anything else sent names, a one-line stub loads the family
+(the first call unpacks the script's families with `base64` and `gzip`, then an `eval` of
+the family's slice, cut by offset: a pattern match over 70 KB costs bash seconds) and calls
+it again. So a wrong condition costs time, never a missing function (a first use in a
+subshell parses the family in that subshell, hence the conditions rather than loading
+every family on first use). A family that sets variables when loaded is always parsed at
+once.
 
 What bash does with a program costs it per byte, on every server at every step: reading it
 (40 instructions a byte), each cut (20), evaluating a cut (80 more when quoted: `_EVAL`),
@@ -28,14 +30,16 @@ scripts the helpers they all parse at once are parsed once, before the first
 (`render_chain`).
 
 Offsets and lengths count bytes, and bash cuts and measures the program in the C locale
-(`dv__cut`, `dv__len`: `local LC_ALL=C` sets it for the function only): in a UTF-8 locale,
-as sshd's PAM sets it on most servers, each cut walks the text character by character (about
-1.5 ms of CPU per 60 KB, some 9 ms a deploy's session), and a program that is not ASCII
-would be cut elsewhere. The scripts themselves run in the server's locale.
+(`dv__cut`, `dv__len`, `dv__part`: `local LC_ALL=C` sets it for the function only): in a
+UTF-8 locale, as sshd's PAM sets it on most servers, each cut walks the text character by
+character (about 1.5 ms of CPU per 60 KB, some 9 ms a deploy's session), and a program
+that is not ASCII would be cut elsewhere. The scripts themselves run in the server's locale.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -114,11 +118,13 @@ _END = "# devopness: end of program"
 # user's pipe after sudo), `cat`. Whole when it is as long as sent (@LENGTH@ bytes; a
 # dropped connection only shortens it), or else ends with `_END` (a pattern match over the
 # whole program, 0.6 ms of a step's CPU at 80 KB). `dv__cut NAME OFFSET LENGTH` sets DV_CUT
-# to those bytes of variable NAME.
+# to those bytes of variable NAME. The length is measured, and what runs first cut
+# (@CUT@), in one function: each `local LC_ALL=C` costs bash two locale switches, some
+# 200,000 instructions.
 _LOADER = (
     "{ @VAR@=$(</dev/stdin); } 2>/dev/null || @VAR@=$(cat); "
     "dv__cut() { local LC_ALL=C; DV_CUT=${!1:$2:$3}; }; "
-    "dv__len() { local LC_ALL=C; DV_LEN=${#@VAR@}; }; dv__len; "
+    "dv__len() { local LC_ALL=C; DV_LEN=${#@VAR@}@CUT@; }; dv__len; "
     "case $DV_LEN in @LENGTH@) ;; "
     f"*) case $@VAR@ in *$'\\n'{shlex.quote(_END)}) ;; "
     "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac ;; esac; "
@@ -131,14 +137,19 @@ _LOADER = (
 _EVAL = "IFS=; set -f; eval $@VAR@"
 _RESTORE = "set +f; IFS=$' \\t\\n'"
 _RUN = _EVAL.replace("@VAR@", "DV_PROGRAM")
-# With families sent unparsed, the program is read into DV_LIBS, where they are loaded from
-# (`_LAZY_LOADER`), and run from `@LAZY@`, the length of their text at its start.
-_CUT_RUN = "dv__cut @VAR@ @LAZY@ @LENGTH@; " + _EVAL.replace("@VAR@", "DV_CUT")
-# Loads a family (its offset from DV_BASE, where the script's text starts in DV_LIBS, the
-# whole program, and its length), then makes the call that asked for it. No `local`: bash
-# scopes variables dynamically, and the family's functions would see them.
-_LAZY_LOADER = ('dv__load() { dv__cut DV_LIBS "$((${DV_BASE:-0} + $1))" "$2"; eval "$DV_CUT"; '
-                'shift 2; "$@"; }')
+# With families sent unparsed, the program is read into DV_LIBS and run from `@LAZY@`, where
+# the families' packed text (`_packed`) ends.
+_CUT = "; DV_CUT=${@VAR@:@LAZY@:@LENGTH@}"
+# Loads a family (its offset and length in the script's families, unpacked into DV_LAZY on
+# the first call in this shell from the @PACKED@ bytes at DV_BASE, where the script's text
+# starts in DV_LIBS, the whole program), then makes the call that asked for it. No `local`:
+# bash scopes variables dynamically, and the family's functions would see them.
+_LAZY_LOADER = (
+    'dv__load() { if [ -z "${DV_LAZY:+x}" ]; then dv__cut DV_LIBS "${DV_BASE:-0}" @PACKED@; '
+    'DV_LAZY=$(printf %s "$DV_CUT" | base64 -d | gzip -dc) || { echo "error: could not '
+    'unpack the script\'s helpers (base64 and gzip are needed)" >&2; exit 1; }; fi; '
+    'dv__cut DV_LAZY "$1" "$2"; eval "$DV_CUT"; shift 2; "$@"; }'
+)
 
 
 def size(text: str) -> int:
@@ -153,12 +164,23 @@ def _loader(rest: str, lazy: int, variable: str | None = None) -> str:
     length = size(rest.rstrip("\n"))
     if variable is not None or lazy:
         variable = variable or "DV_LIBS"
-        run = (_CUT_RUN.replace("@VAR@", variable).replace("@LAZY@", str(lazy))
+        cut = (_CUT.replace("@VAR@", variable).replace("@LAZY@", str(lazy))
                .replace("@LENGTH@", str(size(rest) - lazy)))
+        run = _EVAL.replace("@VAR@", "DV_CUT")
     else:
-        variable, run = "DV_PROGRAM", _RUN
+        variable, cut, run = "DV_PROGRAM", "", _RUN
     return (_LOADER.replace("@VAR@", variable).replace("@LENGTH@", str(length))
-            .replace("@RUN@", run))
+            .replace("@CUT@", cut).replace("@RUN@", run))
+
+
+@cache
+def _packed(text: str) -> str:
+    """`text` as the families a script does not expect to call travel: gzip, then base64
+    (a third of the bytes, one line). bash reads each byte of the program (40 instructions)
+    and copies it whole at each cut (20 a cut): the 40 KB an activation carries unparsed
+    cost it some 5 M instructions a server plain, 2 M packed. Unpacking (two processes)
+    happens only on the first call of one of their functions."""
+    return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
 
 
 # What a helper family defines: its functions, and the DV_ variables it sets at load time.
@@ -261,7 +283,7 @@ def _parsed(name: str, unused: frozenset[str]) -> tuple[int, ...]:
 @cache
 def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = None
             ) -> tuple[str, str]:
-    """(the families sent unparsed, what is parsed at once: `lib.sh`, the stubs and the
+    """(the families sent unparsed, packed, and what is parsed at once: `lib.sh`, the stubs and the
     other families) for script `name`, the families in `unused` unparsed if they can be.
     In a chain, `lib.sh` and the families in `shared` are parsed once for all its scripts
     (`render_chain`), and left out here.
@@ -285,10 +307,11 @@ def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = N
                   if f in words or any(f.startswith(h) and f.endswith(t) for h, t in templates)]
         lazy.append(sent)
         offset += size(sent)
-    loader = [_LAZY_LOADER] if lazy else []
+    packed = _packed("".join(lazy)) if lazy else ""
+    loader = [_LAZY_LOADER.replace("@PACKED@", str(size(packed)))] if lazy else []
     lib = [] if shared is not None else [_bare(_read("lib"))]
     eager = [_bare(_families()[i][0]) for i in parsed if shared is None or i not in shared]
-    return "".join(lazy), "\n".join([*lib, *loader, *stubs, *eager])
+    return packed, "\n".join([*lib, *loader, *stubs, *eager])
 
 
 _RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
@@ -327,7 +350,8 @@ def _program(name: str, env: Mapping[str, str], result_token: str,
     parameters are exported already (by a chain's runner)."""
     body = _bare(_read(name))
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
-    lines = [_RESTORE, "unset DV_PROGRAM DV_CUT", "set --", "set -euo pipefail", "umask 022"]
+    lines = [_RESTORE, "unset DV_PROGRAM DV_CUT DV_LAZY", "set --", "set -euo pipefail",
+             "umask 022"]
     if not exported:
         lines += _exports(env)
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
