@@ -5,16 +5,14 @@ parameters as exported shell variables (quoted, so any value is data, never code
 shared helpers (`lib.sh`, then the `lib/*.sh` families the script uses), then the script
 itself.
 
-`bash -s` reads its program one byte per system call (what it has not read stays on stdin
-for the commands it starts), some 90,000 of them for the helpers: the program's first line
-reads the rest in one go instead and runs it with `eval`, once all of it has arrived.
+How bash takes the program in (its first line, the cuts by offset) is `intake`'s.
 
 Parsing costs bash about 0.1 ms a kilobyte, and the activate step carries 60 KB of helpers
 (daemons, nginx, cron jobs) that a deploy without daemons, virtual hosts or cron jobs
 never calls: 7 ms of CPU a server. A script names such families and when it uses them
 (`# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS`, or `VAR=value`):
 when no condition naming a family holds, the family is sent unparsed and packed (gzip and
-base64, `_packed`) at the program's start, and unpacked and parsed on first use, if any.
+base64, `intake.packed`) at the program's start, and unpacked and parsed on first use, if any.
 For each of its functions that anything else sent names, a one-line stub loads the family
 (the first call unpacks the script's families with `base64` and `gzip`, then an `eval` of
 the family's slice, cut by offset: a pattern match over 70 KB costs bash seconds) and calls
@@ -23,28 +21,22 @@ subshell parses the family in that subshell, hence the conditions rather than lo
 every family on first use). A family that sets variables when loaded is always parsed at
 once.
 
-What bash does with a program costs it per byte, on every server at every step: reading it
-(40 instructions a byte), each cut (20), evaluating a cut (80 more when quoted: `_EVAL`),
-parsing (some 400). So comment and blank lines are not sent (`_bare`), and in a chain of
-scripts the helpers they all parse at once are parsed once, before the first
-(`render_chain`).
-
-Offsets and lengths count bytes, and bash cuts and measures the program in the C locale
-(`dv__cut`, `dv__len`, `dv__part`: `local LC_ALL=C` sets it for the function only): in a
-UTF-8 locale, as sshd's PAM sets it on most servers, each cut walks the text character by
-character (about 1.5 ms of CPU per 60 KB, some 9 ms a deploy's session), and a program
-that is not ASCII would be cut elsewhere. The scripts themselves run in the server's locale.
+What bash does with a program costs it per byte, on every server at every step (`intake`):
+parsing most, some 400 instructions a byte. So comment and blank lines are not sent
+(`_bare`), and in a chain of scripts the helpers they all parse at once are parsed once,
+before the first (`render_chain`).
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+
+from workers.engine import intake
+from workers.engine.intake import STEP_END, size
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
@@ -109,78 +101,6 @@ def _helpers() -> str:
     parts = [_read("lib")]
     parts += [p.read_text() for p in sorted((SCRIPTS_DIR / "lib").glob("*.sh"))]
     return "\n".join(parts)
-
-
-# The program's last line; a program cut short (a dropped connection) is not run at all.
-_END = "# devopness: end of program"
-# Read by `bash -s` itself, byte by byte: the rest of stdin in one read (into @VAR@),
-# through /dev/stdin (no process) or, where it cannot be opened (a socket, or another
-# user's pipe after sudo), `cat`. Whole when it is as long as sent (@LENGTH@ bytes; a
-# dropped connection only shortens it), or else ends with `_END` (a pattern match over the
-# whole program, 0.6 ms of a step's CPU at 80 KB). `dv__cut NAME OFFSET LENGTH` sets DV_CUT
-# to those bytes of variable NAME. The length is measured, and what runs first cut
-# (@CUT@), in one function: each `local LC_ALL=C` costs bash two locale switches, some
-# 200,000 instructions.
-_LOADER = (
-    "{ @VAR@=$(</dev/stdin); } 2>/dev/null || @VAR@=$(cat); "
-    "dv__cut() { local LC_ALL=C; DV_CUT=${!1:$2:$3}; }; "
-    "dv__len() { local LC_ALL=C; DV_LEN=${#@VAR@}@CUT@; }; dv__len; "
-    "case $DV_LEN in @LENGTH@) ;; "
-    f"*) case $@VAR@ in *$'\\n'{shlex.quote(_END)}) ;; "
-    "*) echo 'error: the script did not arrive whole' >&2; exit 1 ;; esac ;; esac; "
-    "@RUN@\n"
-)
-# `eval "$X"` costs bash 80 instructions a byte of X more than `eval $X` (quoted, each byte
-# is escaped and unescaped again), and the scripts are tens of kilobytes: X is evaluated
-# unquoted, with no field splitting (IFS empty) nor globbing (`set -f`), so still as one word,
-# as it is. What is evaluated starts with `_RESTORE`, so scripts run in the shell's defaults.
-_EVAL = "IFS=; set -f; eval $@VAR@"
-_RESTORE = "set +f; IFS=$' \\t\\n'"
-_RUN = _EVAL.replace("@VAR@", "DV_PROGRAM")
-# With families sent unparsed, the program is read into DV_LIBS and run from `@LAZY@`, where
-# the families' packed text (`_packed`) ends.
-_CUT = "; DV_CUT=${@VAR@:@LAZY@:@LENGTH@}"
-# Loads a family (its offset and length in the script's families, unpacked into DV_LAZY on
-# the first call in this shell from the @PACKED@ bytes at DV_BASE, where the script's text
-# starts in DV_LIBS, the whole program), then makes the call that asked for it. No `local`:
-# bash scopes variables dynamically, and the family's functions would see them.
-_LAZY_LOADER = (
-    'dv__load() { if [ -z "${DV_LAZY:+x}" ]; then dv__cut DV_LIBS "${DV_BASE:-0}" @PACKED@; '
-    'DV_LAZY=$(printf %s "$DV_CUT" | base64 -d | gzip -dc) || { echo "error: could not '
-    'unpack the script\'s helpers (base64 and gzip are needed)" >&2; exit 1; }; fi; '
-    'dv__cut DV_LAZY "$1" "$2"; eval "$DV_CUT"; shift 2; "$@"; }'
-)
-
-
-def size(text: str) -> int:
-    """What bash counts of `text` in the C locale: its bytes."""
-    return len(text.encode())
-
-
-def _loader(rest: str, lazy: int, variable: str | None = None) -> str:
-    """The program's first line, for the `rest` of it (what bash reads into a variable:
-    command substitution drops its last newlines): `rest` runs from byte `lazy`, read into
-    DV_LIBS when there is one, else into DV_PROGRAM; or into `variable`."""
-    length = size(rest.rstrip("\n"))
-    if variable is not None or lazy:
-        variable = variable or "DV_LIBS"
-        cut = (_CUT.replace("@VAR@", variable).replace("@LAZY@", str(lazy))
-               .replace("@LENGTH@", str(size(rest) - lazy)))
-        run = _EVAL.replace("@VAR@", "DV_CUT")
-    else:
-        variable, cut, run = "DV_PROGRAM", "", _RUN
-    return (_LOADER.replace("@VAR@", variable).replace("@LENGTH@", str(length))
-            .replace("@CUT@", cut).replace("@RUN@", run))
-
-
-@cache
-def _packed(text: str) -> str:
-    """`text` as the families a script does not expect to call travel: gzip, then base64
-    (a third of the bytes, one line). bash reads each byte of the program (40 instructions)
-    and copies it whole at each cut (20 a cut): the 40 KB an activation carries unparsed
-    cost it some 5 M instructions a server plain, 2 M packed. Unpacking (two processes)
-    happens only on the first call of one of their functions."""
-    return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
 
 
 # What a helper family defines: its functions, and the DV_ variables it sets at load time.
@@ -307,8 +227,8 @@ def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = N
                   if f in words or any(f.startswith(h) and f.endswith(t) for h, t in templates)]
         lazy.append(sent)
         offset += size(sent)
-    packed = _packed("".join(lazy)) if lazy else ""
-    loader = [_LAZY_LOADER.replace("@PACKED@", str(size(packed)))] if lazy else []
+    packed = intake.packed("".join(lazy)) if lazy else ""
+    loader = [intake.LAZY_LOADER.replace("@PACKED@", str(size(packed)))] if lazy else []
     lib = [] if shared is not None else [_bare(_read("lib"))]
     eager = [_bare(_families()[i][0]) for i in parsed if shared is None or i not in shared]
     return packed, "\n".join([*lib, *loader, *stubs, *eager])
@@ -330,7 +250,7 @@ def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
     `result_token` marks the script's own result lines; it is a shell variable of the
     script, not exported, so nothing the script starts can print a line that counts."""
     rest, lazy = _program(name, env, result_token)
-    return _loader(rest, lazy) + rest
+    return intake.loader(rest, lazy) + rest
 
 
 def _exports(env: Mapping[str, str]) -> list[str]:
@@ -345,34 +265,20 @@ def _exports(env: Mapping[str, str]) -> list[str]:
 def _program(name: str, env: Mapping[str, str], result_token: str,
              shared: frozenset[int] | None = None, exported: bool = False
              ) -> tuple[str, int]:
-    """What the first line reads and runs (`_loader`), and the length of the families sent
+    """What the first line reads and runs (`intake.loader`), and the length of the families sent
     unparsed at its start (0: none). `shared`: as `_layout` has it; `exported`: the
     parameters are exported already (by a chain's runner)."""
     body = _bare(_read(name))
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
-    lines = [_RESTORE, "unset DV_PROGRAM DV_CUT DV_LAZY", "set --", "set -euo pipefail",
+    lines = [intake.RESTORE, "unset DV_PROGRAM DV_CUT DV_LAZY", "set --", "set -euo pipefail",
              "umask 022"]
     if not exported:
         lines += _exports(env)
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")
     lines.append(f"DEVOPNESS_SCRIPT={shlex.quote(name)}")
     lazy, helpers = _layout(name, _unused(name, env), shared)
-    return (lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + _END + "\n",
+    return (lazy + "\n".join(lines) + "\n" + helpers + "\n" + body + "\n" + intake.END + "\n",
             size(lazy))
-
-
-# A chain's output line that ends one of its scripts (all but the last, whose end is the
-# session's): its token, then the script's exit status.
-STEP_END = "##devopness-step-end"
-# Runs script OFFSET LENGTH LAZY MARKER of the chain (its text in DV_LIBS, where its families
-# sent unparsed start, from DV_BASE): the marker in the environment of what it starts, as a
-# session of its own would have it (`wrap_script`). One cut (each copy of 80 KB costs bash
-# 0.4 ms), where the text is assigned.
-_CHAIN_RUN = (
-    'dv__part() { local LC_ALL=C; DV_BASE=$1; DV_CUT=${DV_LIBS:$1+$3:$2-$3}; }\n'
-    'dv__chain() { export DEVOPNESS_STEP=$4; dv__part "$@"; '
-    + _EVAL.replace("@VAR@", "DV_CUT") + '; }\n'
-)
 
 
 def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end_token: str
@@ -396,7 +302,7 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
     parts = [(_program(name, env, token, shared, exported), marker)
              for name, env, token, marker in scripts]
     helpers = [_bare(_read("lib")), *(_bare(_families()[i][0]) for i in sorted(shared))]
-    lines = [_RESTORE, "exec 2>&1", *common, *helpers, _CHAIN_RUN.rstrip("\n")]
+    lines = [intake.RESTORE, "exec 2>&1", *common, *helpers, intake.CHAIN_RUN.rstrip("\n")]
     offset = 0
     for i, ((rest, lazy), marker) in enumerate(parts):
         call = f"dv__chain {offset} {size(rest)} {lazy} {marker}"
@@ -409,5 +315,5 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
                      '"$dv__status"')
         lines.append('[ "$dv__status" = 0 ] || exit "$dv__status"')
     # The scripts first, from offset 0, then what runs them.
-    rest = "".join(text for (text, _), _ in parts) + "\n".join(lines) + "\n" + _END + "\n"
-    return _loader(rest, offset, variable="DV_LIBS") + rest
+    rest = "".join(text for (text, _), _ in parts) + "\n".join(lines) + "\n" + intake.END + "\n"
+    return intake.loader(rest, offset, variable="DV_LIBS") + rest

@@ -15,7 +15,7 @@ from app.actions import builtins
 from app.actions.metrics import STEPS_RUNNING
 from app.actions.models import FINISHED
 from app.actions.targets import ServerAccess
-from workers.engine import scripts
+from workers.engine import intake, scripts
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.outcomes import record_outcome, start_step
 from workers.engine.plans import TargetPlan
@@ -121,7 +121,7 @@ async def run_chain(
     # Set once step i is recorded as started: its output is logged from then on.
     resumed = [asyncio.Event() for _ in scripted]
     resumed[0].set()
-    end_line = f"\n{scripts.STEP_END} {end_token} "
+    end_line = f"\n{intake.STEP_END} {end_token} "
     with STEPS_RUNNING.track_inprogress():
         process = await conn.create_process(
             wrap_chain(scripted), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace")
