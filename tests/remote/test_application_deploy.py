@@ -39,6 +39,7 @@ from tests.actions.test_faults_remote import _alive
 from tests.actions.test_workers import sigkill_once_started
 from tests.remote.conftest import Remote, authorize, create_os_user, delete_os_user, run_as
 from tests.remote.git_repos import GitRepo, make_repo
+from workers.engine import scripts
 from workers.engine.reaper import reap
 
 MAIN = {"type": "deploy", "source_type": "branch", "source_ref": "main"}
@@ -369,6 +370,44 @@ async def test_a_builds_live_log_shows_each_line_as_printed_while_it_runs(
     # The fetch step's result lines still lose the token and keep their marker.
     fetch = (await step_outputs(client, remote, action))["Fetch source"][1]
     assert "##devopness-result release=" in fetch and "##devopness-result d" not in fetch
+
+
+@pytest.fixture
+def activate_calling_a_packed_helper(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The activate script, with a last line that calls a helper of a family it sends packed
+    (no daemons here, so the daemon family is not parsed at once): as it would run were
+    its directive wrong. What the renderer caches per script is cleared before and after."""
+    cached = [scripts._read, scripts._conditions, scripts._needed, scripts._parsed,
+              scripts._layout, scripts.result_keys]
+    read = scripts._read
+    text = read("application/activate") + (
+        'printf "packed helper: %s\\n" "$(dv_daemon_unit_name 7)"\n'
+        'printf "packed helper in the shell: "; dv_daemon_unit_name 9; echo\n'
+        'printf "packed helper again: %s\\n" "$(dv_daemon_unit_name 8)"\n')
+    for function in cached:
+        function.cache_clear()
+    monkeypatch.setattr(scripts, "_read",
+                        lambda name: text if name == "application/activate" else read(name))
+    yield
+    for function in cached:
+        function.cache_clear()
+
+
+async def test_a_deploy_calling_a_helper_it_sends_packed_unpacks_it_on_the_server(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo,
+    activate_calling_a_packed_helper: None,
+) -> None:
+    """The helper families a step does not expect to call travel packed (gzip and base64)
+    and are unpacked on the server on their first call: a deploy whose activation calls one
+    (in the session that also fetched, so from the middle of the program) completes, and
+    its log, read over HTTP, shows what the helper returned."""
+    application = await new_application(db, remote, repo)
+    action = await deploy(client, remote, application.id)
+    activate = (await step_outputs(client, remote, action))["Activate release"][1]
+    assert "packed helper: devopness-daemon-7" in activate, activate
+    assert "packed helper in the shell: devopness-daemon-9" in activate, activate
+    assert "packed helper again: devopness-daemon-8" in activate, activate
+    assert current(remote, application.name).startswith("releases/")
 
 
 @pytest.fixture
