@@ -13,7 +13,7 @@ So the families a script does not expect to call travel packed (`packed`), a thi
 their bytes, read and cut but not parsed unless called.
 
 Offsets and lengths count bytes, and bash cuts and measures the program in the C locale
-(`dv__cut`, `dv__len`, `dv__part`: `local LC_ALL=C` sets it for the function only): in a
+(`dv__cut`, `dv__len`: `local LC_ALL=C` sets it for the function only): in a
 UTF-8 locale, as sshd's PAM sets it on most servers, each cut walks the text character by
 character (about 1.5 ms of CPU per 60 KB, some 9 ms a deploy's session), and a program
 that is not ASCII would be cut elsewhere. The scripts themselves run in the server's
@@ -103,11 +103,11 @@ def packed(text: str) -> str:
 # session's): its token, then the script's exit status.
 STEP_END = "##devopness-step-end"
 # Runs script OFFSET LENGTH LAZY MARKER of the chain (its text in DV_LIBS, where its families
-# sent unparsed start, from DV_BASE): the marker in the environment of what it starts, as a
-# session of its own would have it (`wrap_script`). One cut (each copy of 80 KB costs bash
-# 0.4 ms), where the text is assigned.
+# sent packed start, from DV_BASE): the marker in the environment of what it starts, as a
+# session of its own would have it (`wrap_script`). One cut (`dv__cut`; each copy of 80 KB
+# costs bash 0.4 ms), where the text is assigned.
 CHAIN_RUN = (
-    'dv__part() { local LC_ALL=C; DV_BASE=$1; DV_CUT=${DV_LIBS:$1+$3:$2-$3}; }\n'
+    'dv__part() { DV_BASE=$1; dv__cut DV_LIBS "$(($1 + $3))" "$(($2 - $3))"; }\n'
     'dv__chain() { export DEVOPNESS_STEP=$4; dv__part "$@"; '
     + _EVAL.replace("@VAR@", "DV_CUT") + '; }\n'
 )

@@ -265,8 +265,8 @@ def _exports(env: Mapping[str, str]) -> list[str]:
 def _program(name: str, env: Mapping[str, str], result_token: str,
              shared: frozenset[int] | None = None, exported: bool = False
              ) -> tuple[str, int]:
-    """What the first line reads and runs (`intake.loader`), and the length of the families sent
-    unparsed at its start (0: none). `shared`: as `_layout` has it; `exported`: the
+    """What the first line reads and runs (`intake.loader`), and the length of the families
+    sent packed at its start (0: none). `shared`: as `_layout` has it; `exported`: the
     parameters are exported already (by a chain's runner)."""
     body = _bare(_read(name))
     # No arguments: the session may pass the step's marker (remote_process.wrap_script).
