@@ -736,9 +736,9 @@ async def test_deploys_of_the_same_second_get_folders_of_their_own(
 async def test_a_repository_whose_url_git_must_quote_deploys_again_and_again(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote
 ) -> None:
-    """A first deploy writes its mirror's origin itself when git's config syntax needs no
-    quoting for the URL, and leaves any other URL to `git config`: a path with `#` and `;`
-    (a comment in that syntax) is fetched on the first deploy and on the next."""
+    """A first deploy's clone names the mirror's origin as git quotes it, and a later deploy
+    reads it back, leaving a URL it cannot match to `git config`: a path with `#` and `;`
+    (a comment in git's config syntax) is fetched on the first deploy and on the next."""
     repo = make_repo(remote, "team #1; shop")
     repo.commit({"app.txt": "v1\n"}, "first")
     application = await new_application(db, remote, repo)
@@ -750,6 +750,53 @@ async def test_a_repository_whose_url_git_must_quote_deploys_again_and_again(
     await deploy(client, remote, application.id)
     assert (remote.home / application.name / "current/app.txt").read_text() == "v2\n"
     assert "origin" in remote.sh(f"git --git-dir={shlex.quote(str(mirror))} remote").stdout
+
+
+
+async def test_a_first_deploy_of_a_repository_not_there_yet_fails_clearly_then_deploys(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote
+) -> None:
+    """An application created before its repository was pushed: the first deploy fails at
+    its fetch with git's reason and leaves nothing behind (no mirror, half-made or not, no
+    release, no `current`); once the repository is there, the next deploy makes them."""
+    bare = remote.home / "later.git"
+    application = await rf.create_application(
+        db, remote.tenant, repository=str(bare), programming_language="html",
+        framework="none", engine_version="none")
+    await rf.link(db, "application", application.id, remote.server)
+    failed = await deploy(client, remote, application.id, expect="failed")
+    logs = await remote.logs(client, failed)
+    assert "--- Fetch source (failed)" in logs, logs
+    assert "could not fetch" in logs
+    assert f"fatal: repository '{bare}' does not exist" in logs
+    app_dir = remote.home / application.name
+    assert sorted(p.name for p in app_dir.iterdir() if p.name.startswith("repo.git")) == []
+    assert releases(remote, application.name) == []
+    assert not (app_dir / "current").is_symlink()
+
+    repo = make_repo(remote, "later")
+    repo.commit({"app.txt": "v1\n"}, "first")
+    await deploy(client, remote, application.id)
+    assert (app_dir / "current/app.txt").read_text() == "v1\n"
+    assert sorted(p.name for p in app_dir.iterdir() if p.name.startswith("repo.git")) == [
+        "repo.git"]
+
+
+async def test_a_server_whose_git_renames_cloned_remotes_still_deploys_from_origin(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """The server's user has git name a clone's remote otherwise (clone.defaultRemoteName
+    in ~/.gitconfig): the mirror a first deploy clones still has one remote, origin, which
+    later deploys fetch from."""
+    remote.sh("git config --global clone.defaultRemoteName upstream")
+    application = await new_application(db, remote, repo)
+    await deploy(client, remote, application.id)
+    mirror = remote.home / application.name / "repo.git"
+    names = remote.sh(f"git --git-dir={shlex.quote(str(mirror))} remote").stdout.split()
+    assert names == ["origin"]
+    repo.commit({"app.txt": "v3\n"}, "third")
+    await deploy(client, remote, application.id)
+    assert (remote.home / application.name / "current/app.txt").read_text() == "v3\n"
 
 
 async def test_a_new_release_sorts_after_every_release_there_is(

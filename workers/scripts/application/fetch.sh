@@ -100,22 +100,27 @@ git_m() { git --git-dir="$mirror" "$@" </dev/null; }
 
 [ -n "$DEVOPNESS_GIT_URL" ] || dv_fail "the application has no repository URL"
 dv_log "fetching $DEVOPNESS_GIT_URL"
+fetch_failed() {
+  dv_fail "could not fetch $DEVOPNESS_GIT_URL (check the URL and the deploy key or token)"
+}
+cloned=0
 if [ ! -d "$mirror" ]; then
   if [ -L "$mirror" ] || [ -e "$mirror" ]; then rm -f -- "$mirror"; fi
+  # A first deploy clones: the same refs as the fetch below (every branch and tag, as
+  # they are named there, origin the URL), in one git process where `git init` then
+  # `git fetch` took two, and a clone's pack needs no loose object written one by one.
+  # --origin: a server's own clone.defaultRemoteName does not rename it. --no-local: a
+  # path is fetched over git's transport, as the fetch would, never hard-linked.
   # Made in a folder of its own and renamed into place: two first deploys at once each make
-  # one, and the one whose rename loses (the mirror is there by then) uses the other's.
-  # git makes the folder (0755 under the script's umask); its name is this shell's and
-  # random, so no other deploy makes the same one. No template: a mirror has no use for
-  # sample hooks.
+  # one, and the one whose rename loses (the mirror is there by then) fetches into the
+  # other's. git makes the folder (0755 under the script's umask) and removes it when the
+  # clone fails; its name is this shell's and random, so no other deploy makes the same
+  # one. No template: a mirror has no use for sample hooks.
   new_mirror="$mirror.new.$$.${SRANDOM:-$RANDOM$RANDOM}"
-  git init -q --bare --template= -- "$new_mirror" </dev/null
-  # Its origin, written as `git config` would write it (a process fewer), when the URL
-  # needs no quoting or escaping in git's config syntax; any other goes through git below.
-  case $DEVOPNESS_GIT_URL in
-    *[[:cntrl:]\"\\\;#]* | [[:space:]]* | *[[:space:]]) ;;
-    *) printf '[remote "origin"]\n\turl = %s\n' "$DEVOPNESS_GIT_URL" >>"$new_mirror/config" ;;
-  esac
-  mv -T -- "$new_mirror" "$mirror" 2>/dev/null || rm -rf -- "$new_mirror"
+  # Quiet: what git says on failure (its errors) is all the log needs.
+  git clone -q --bare --no-local --origin origin --template= -- \
+    "$DEVOPNESS_GIT_URL" "$new_mirror" </dev/null || { rm -rf -- "$new_mirror"; fetch_failed; }
+  if mv -T -- "$new_mirror" "$mirror" 2>/dev/null; then cloned=1; else rm -rf -- "$new_mirror"; fi
   [ -d "$mirror" ] || dv_fail "could not create the repository mirror $mirror"
 fi
 # origin_is URL: the mirror's config names URL as its origin, as git wrote it (a value git
@@ -132,11 +137,11 @@ origin_is() {
   done <"$mirror/config"
   return 1
 }
-origin_is "$DEVOPNESS_GIT_URL" || git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
-# Quiet: what git says on failure (its errors) is all the log needs.
-git --git-dir="$mirror" fetch -q --prune --force --no-auto-gc origin \
-  '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' </dev/null \
-  || dv_fail "could not fetch $DEVOPNESS_GIT_URL (check the URL and the deploy key or token)"
+if [ "$cloned" != 1 ]; then
+  origin_is "$DEVOPNESS_GIT_URL" || git_m config remote.origin.url "$DEVOPNESS_GIT_URL"
+  git --git-dir="$mirror" fetch -q --prune --force --no-auto-gc origin \
+    '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' </dev/null || fetch_failed
+fi
 
 # commit_of REV: whether REV names a commit of the mirror; sets sha and what is reported of
 # the commit (one git process for all of it). REV is one revision: names with revision
