@@ -48,14 +48,6 @@ else
     || dv_fail "release ${target:-of this deploy} was not built: nothing to activate"
 fi
 
-# switch_to NAME: point `current` at releases/NAME (or remove it when NAME is empty) atomically.
-switch_to() {
-  local tmp="$app_dir/.current.devopness-new"
-  if [ -z "$1" ]; then rm -f -- "$app_dir/current"; return 0; fi
-  ln -s -f -T -- "releases/$1" "$tmp"
-  mv -T -f -- "$tmp" "$app_dir/current"
-}
-
 # run_helper CMD...: CMD in a subshell with errexit in force (the helpers exit on failure;
 # bash ignores errexit in anything run from an `if`, `&&` or `||`, so this is only ever
 # called as a plain command); its exit status goes to helper_status.
@@ -120,11 +112,11 @@ reload_users() {
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ] || ! dv_noop application/health-check; then
   dv_release_record_write "$before" "$target"
 fi
-switch_to "$target"
+dv_release_switch "$target"
 dv_log "current -> releases/$target"
 reload_users
 if [ "$reload_failed" = 1 ]; then
-  switch_to "$before"
+  dv_release_switch "$before"
   reload_users
   if [ "$target" = "$action_release" ]; then dv_release_remove "$target"; fi
   dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${before:-nothing}"

@@ -66,16 +66,9 @@ if [ -n "$previous" ] && { [ "$previous" = "$live_id" ] || [ ! -d "$app_dir/rele
   # Never `rm current` for a release that is known but cannot be switched to.
   dv_fail "$failed; release $previous, live before it, cannot be switched back to, so current was left at release $live_id"
 fi
-if [ -n "$previous" ]; then
-  tmp="$app_dir/.current.devopness-new"
-  rm -f -- "$tmp"
-  ln -s -- "releases/$previous" "$tmp"
-  mv -T -f -- "$tmp" "$app_dir/current"
-  back="release $previous"
-else
-  rm -f -- "$app_dir/current"
-  back="no release (there was none before)"
-fi
+dv_release_switch "$previous"
+back=${previous:+"release $previous"}
+back=${back:-"no release (there was none before)"}
 # Daemons and nginx go back to that release too (helpers in subshells with errexit in
 # force: they exit on failure, and a failure here must not stop the switch back).
 for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do

@@ -239,3 +239,13 @@ dv_release_lock() {
   exec 7>>"$meta/switch.lock"
   flock -w 600 7 || dv_fail "another deploy of this application is still switching its release (waited 600s)"
 }
+
+# dv_release_switch NAME: make releases/NAME live, atomically: a link made beside `current`
+# and renamed over it, so a request never finds `current` missing or half-made. An empty
+# NAME removes `current` (no release was live before). Callers hold dv_release_lock.
+dv_release_switch() {
+  dv_app_dir_set
+  if [ -z "$1" ]; then rm -f -- "$DV_APP_DIR/current"; return 0; fi
+  ln -s -f -T -- "releases/$1" "$DV_APP_DIR/.current.devopness-new"
+  mv -T -f -- "$DV_APP_DIR/.current.devopness-new" "$DV_APP_DIR/current"
+}
