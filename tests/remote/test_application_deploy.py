@@ -782,6 +782,67 @@ async def test_a_first_deploy_of_a_repository_not_there_yet_fails_clearly_then_d
         "repo.git"]
 
 
+
+async def test_a_first_deploy_cancelled_while_it_clones_leaves_no_half_made_mirror(
+    client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
+) -> None:
+    """Cancelled while its first fetch waits on a git host that never answers: git and the
+    step's shell are stopped, no mirror is left half-made (git removes the folder it was
+    cloning into), and once the repository is one that answers, the next deploy makes the
+    mirror and completes."""
+    connected = asyncio.Event()
+
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                            ) -> None:
+        connected.set()
+        await reader.read()  # until git goes away
+        writer.close()
+
+    host = await asyncio.start_server(never_answers, "127.0.0.1", 0)
+    port = host.sockets[0].getsockname()[1]
+    try:
+        application = await rf.create_application(
+            db, remote.tenant, repository=f"git://127.0.0.1:{port}/shop.git",
+            programming_language="html", framework="none", engine_version="none")
+        await rf.link(db, "application", application.id, remote.server)
+        response = await client.post(f"/applications/{application.id}/deployments",
+                                     json=MAIN, headers=remote.tenant.headers)
+        assert response.status_code in (200, 201, 204), response.text
+        action_id = int(response.headers["X-Devopness-Action-Id"])
+        await asyncio.wait_for(connected.wait(), 30)
+        app_dir = remote.home / application.name
+        cloning = [p.name for p in app_dir.iterdir() if p.name.startswith("repo.git")]
+        assert len(cloning) == 1 and cloning[0].startswith("repo.git.new."), cloning
+        cancelled = await client.post(f"/actions/{action_id}/cancel",
+                                      headers=remote.tenant.headers)
+        assert cancelled.status_code == 200, cancelled.text
+        action = await remote.wait(client, action_id, expect="failed")
+    finally:
+        host.close()
+        await host.wait_closed()
+    assert action["status_reason_human_readable"] == "Cancelled by user."
+    assert action["targets"][0]["steps"][0]["status"] == "failed"
+    # Stopped: nothing of the user's runs on (exited processes not yet reaped aside).
+    deadline = time.monotonic() + 10
+    while True:
+        pgrep = await asyncio.create_subprocess_exec(
+            "pgrep", "-u", remote.user, "-a", stdout=subprocess.PIPE)
+        out, _ = await pgrep.communicate()
+        running = [line for line in out.decode().splitlines() if "<defunct>" not in line]
+        if not running:
+            break
+        assert time.monotonic() < deadline, running
+        await asyncio.sleep(0.2)
+    assert [p.name for p in app_dir.iterdir() if p.name.startswith("repo.git")] == []
+    assert not (app_dir / "current").is_symlink()
+
+    application.repository = str(repo.bare)
+    await db.commit()
+    await deploy(client, remote, application.id)
+    assert (app_dir / "current/app.txt").read_text() == "v2\n"
+    assert [p.name for p in app_dir.iterdir() if p.name.startswith("repo.git")] == [
+        "repo.git"]
+
 async def test_a_server_whose_git_renames_cloned_remotes_still_deploys_from_origin(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:
