@@ -55,14 +55,16 @@ def repo(remote: Remote) -> GitRepo:
 
 
 async def new_application(
-    db: AsyncSession, remote: Remote, repo: GitRepo, **overrides: Any
+    db: AsyncSession, remote: Remote, repo: GitRepo | str, **overrides: Any
 ) -> Application:
+    """An application of `repo` (or of that repository URL) linked to the server."""
     # The language needs no runtime of its own (tests/remote/test_runtimes.py installs
     # them from stand-in mirrors).
     overrides = {"programming_language": "html", "framework": "none",
                  "engine_version": "none"} | overrides
+    repository = repo if isinstance(repo, str) else str(repo.bare)
     application = await rf.create_application(
-        db, remote.tenant, repository=str(repo.bare), **overrides
+        db, remote.tenant, repository=repository, **overrides
     )
     await rf.link(db, "application", application.id, remote.server)
     return application
@@ -760,10 +762,7 @@ async def test_a_first_deploy_of_a_repository_not_there_yet_fails_clearly_then_d
     its fetch with git's reason and leaves nothing behind (no mirror, half-made or not, no
     release, no `current`); once the repository is there, the next deploy makes them."""
     bare = remote.home / "later.git"
-    application = await rf.create_application(
-        db, remote.tenant, repository=str(bare), programming_language="html",
-        framework="none", engine_version="none")
-    await rf.link(db, "application", application.id, remote.server)
+    application = await new_application(db, remote, str(bare))
     failed = await deploy(client, remote, application.id, expect="failed")
     logs = await remote.logs(client, failed)
     assert "--- Fetch source (failed)" in logs, logs
@@ -801,10 +800,7 @@ async def test_a_first_deploy_cancelled_while_it_clones_leaves_no_half_made_mirr
     host = await asyncio.start_server(never_answers, "127.0.0.1", 0)
     port = host.sockets[0].getsockname()[1]
     try:
-        application = await rf.create_application(
-            db, remote.tenant, repository=f"git://127.0.0.1:{port}/shop.git",
-            programming_language="html", framework="none", engine_version="none")
-        await rf.link(db, "application", application.id, remote.server)
+        application = await new_application(db, remote, f"git://127.0.0.1:{port}/shop.git")
         response = await client.post(f"/applications/{application.id}/deployments",
                                      json=MAIN, headers=remote.tenant.headers)
         assert response.status_code in (200, 201, 204), response.text
@@ -825,10 +821,7 @@ async def test_a_first_deploy_cancelled_while_it_clones_leaves_no_half_made_mirr
     # Stopped: nothing of the user's runs on (exited processes not yet reaped aside).
     deadline = time.monotonic() + 10
     while True:
-        pgrep = await asyncio.create_subprocess_exec(
-            "pgrep", "-u", remote.user, "-a", stdout=subprocess.PIPE)
-        out, _ = await pgrep.communicate()
-        running = [line for line in out.decode().splitlines() if "<defunct>" not in line]
+        running = [line for line in _alive(".", user=remote.user) if "<defunct>" not in line]
         if not running:
             break
         assert time.monotonic() < deadline, running
