@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.engine import scripts
+from workers.engine import intake, scripts
 
 SCRIPT_NAMES = sorted(
     str(p.relative_to(scripts.SCRIPTS_DIR).with_suffix(""))
@@ -23,7 +23,9 @@ _FUNCTION = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(\)", re.M)
 
 
 # The families a script sends unparsed travel packed (gzip, then base64), in one line.
-_PACKED = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")
+# Packed families come first in a script's program, right before what it runs first (a
+# packed text whose length needs no `=` padding ends where the next line's letters begin).
+_PACKED = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}(?=" + re.escape(intake.RESTORE) + ")")
 
 
 def _unpacked(program: str) -> str:

@@ -234,14 +234,34 @@ def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = N
     return packed, "\n".join([*lib, *loader, *stubs, *eager])
 
 
-_RESULT_CALL = re.compile(r"\bdv_result\s+([a-z0-9_]+)\s")
+# A `dv_result KEY VALUE [KEY VALUE]...` call: its arguments, to the end of the command's
+# line (continuation lines included).
+_RESULT_CALL = re.compile(r"\bdv_result[ \t]+((?:[^\n\\]|\\.|\\\n)*)")
+_RESULT_KEY = re.compile(r"[a-z0-9_]+")
+
+
+def _result_keys_of(text: str) -> set[str]:
+    """The keys `text`'s `dv_result` calls name literally: every other word of a call's
+    arguments from the first, up to the first that is no key (an expansion, a comment's
+    placeholder) or the end of the command (`;`, `&&`, `|`...)."""
+    keys = set()
+    for call in _RESULT_CALL.finditer(text):
+        lexer = shlex.shlex(call[1].replace("\\\n", " "), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = list(lexer)
+        for at in range(0, len(words) - 1, 2):
+            key, value = words[at], words[at + 1]
+            if not _RESULT_KEY.fullmatch(key) or value in lexer.punctuation_chars:
+                break
+            keys.add(key)
+    return keys
 
 
 @cache
 def result_keys(name: str) -> frozenset[str]:
     """The result keys script `name` may report: those it (or a shared helper) passes to
     `dv_result` literally. A result line with any other key is ignored."""
-    return frozenset(_RESULT_CALL.findall(_read(name) + "\n" + _helpers()))
+    return frozenset(_result_keys_of(_read(name) + "\n" + _helpers()))
 
 
 def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:

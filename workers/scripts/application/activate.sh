@@ -4,9 +4,9 @@
 # installed; when a daemon does not start (its last output is in the log) or nginx refuses,
 # `current` switches back and the daemons restart in the previous release. Old releases beyond
 # `deployments_keep` are removed (never the live one, nor the one live before it).
-# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS
-# devopness: helpers cronjob only when DEVOPNESS_APP_CRONJOBS
-# devopness: helpers nginx service only when DEVOPNESS_APP_RELOAD_NGINX=1
+# devopness: helpers daemon service system only when DEVOPNESS_APP_DAEMONS
+# devopness: helpers cronjob system only when DEVOPNESS_APP_CRONJOBS
+# devopness: helpers nginx service system only when DEVOPNESS_APP_RELOAD_NGINX=1
 dv_app_dir_set
 app_dir=$DV_APP_DIR
 meta="$app_dir/.devopness"
@@ -121,16 +121,16 @@ if [ "$reload_failed" = 1 ]; then
   if [ "$target" = "$action_release" ]; then dv_release_remove "$target"; fi
   dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${before:-nothing}"
 fi
-dv_result release "$target"
 if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ]; then
   commit=""
   { IFS= read -r commit || true; } <"$meta/releases/$target.commit" || true
-  dv_result commit "$commit"
-  dv_result clone_url "$DEVOPNESS_GIT_URL"
   # The action that deployed the release (a legacy release is named by it): the control
   # plane copies the commit's details from it.
   dv_release_owner_set "$target" || true
-  dv_result release_action "$DV_OWNER"
+  dv_result release "$target" commit "$commit" clone_url "$DEVOPNESS_GIT_URL" \
+    release_action "$DV_OWNER"
+else
+  dv_result release "$target"
 fi
 
 # Keep the newest `deployments_keep` releases, the live one and the ones live before it.

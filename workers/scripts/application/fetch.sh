@@ -265,10 +265,6 @@ if dv_noop application/build; then
   dv_log "release $release_id is ready (nothing to build)"
 fi
 fetched=1
-dv_result release "$release_id"
-dv_result commit "$sha"
-dv_result clone_url "$DEVOPNESS_GIT_URL"
-dv_result commit_author_name "$author_name"
-dv_result commit_author_email "$author_email"
-dv_result commit_date "$commit_date"
-dv_result commit_message "$commit_message"
+dv_result release "$release_id" commit "$sha" clone_url "$DEVOPNESS_GIT_URL" \
+  commit_author_name "$author_name" commit_author_email "$author_email" \
+  commit_date "$commit_date" commit_message "$commit_message"

@@ -497,9 +497,7 @@ dv_daemon_count() {
 dv_daemon_report() {
   local running
   running=$(dv_daemon_count "$1")
-  dv_result running "$running"
-  dv_result process_count "$DV_D_COUNT"
-  dv_result supervisor "$1"
+  dv_result running "$running" process_count "$DV_D_COUNT" supervisor "$1"
   if [ "$running" -eq "$DV_D_COUNT" ]; then
     dv_log "daemon ${DEVOPNESS_DAEMON_NAME:-$DV_D_ID}: all $running processes running ($1)"
   else

@@ -188,9 +188,7 @@ dv_service_report() {
   state=$(dv_service_state)
   enabled=$(dv_service_enabled)
   version=$(dv_pkg_version "${DV_S_PKGS[0]:-${DEVOPNESS_SERVICE_PACKAGES%% *}}")
-  dv_result state "$state"
-  dv_result enabled "$enabled"
-  dv_result version "${version:-unknown}"
+  dv_result state "$state" enabled "$enabled" version "${version:-unknown}"
   dv_log "$DV_S_LABEL ($DV_S_UNIT): $state, $enabled at boot, package version ${version:-unknown} ($DV_S_INIT)"
 }
 

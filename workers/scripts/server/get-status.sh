@@ -9,12 +9,6 @@ disk_used=$(df -P / | awk 'NR == 2 {print $5}')
 dv_log "load average $l1 $l5 $l15 on $cpus CPU(s)"
 dv_log "memory available $((mem_avail / 1024)) MiB of $((mem_total / 1024)) MiB"
 dv_log "root filesystem $disk_used used"
-dv_result os_id "${ID:-unknown}"
-dv_result os_version "${VERSION_ID:-unknown}"
-dv_result load_1m "$l1"
-dv_result load_5m "$l5"
-dv_result load_15m "$l15"
-dv_result cpus "$cpus"
-dv_result memory_total_kb "$mem_total"
-dv_result memory_available_kb "$mem_avail"
-dv_result disk_used "$disk_used"
+dv_result os_id "${ID:-unknown}" os_version "${VERSION_ID:-unknown}" \
+  load_1m "$l1" load_5m "$l5" load_15m "$l15" cpus "$cpus" \
+  memory_total_kb "$mem_total" memory_available_kb "$mem_avail" disk_used "$disk_used"

@@ -26,8 +26,8 @@ dv_cert_dates() {
   end=$(dv_as_owner "$(dirname -- "$file")" openssl x509 -in "$file" -noout -enddate | cut -d= -f2-)
   start=$(dv_as_owner "$(dirname -- "$file")" openssl x509 -in "$file" -noout -startdate | cut -d= -f2-)
   dv_log "certificate for $name valid from $start until $end"
-  dv_result expires_at "$(date -u -d "$end" +%Y-%m-%dT%H:%M:%SZ)"
-  dv_result not_before "$(date -u -d "$start" +%Y-%m-%dT%H:%M:%SZ)"
+  dv_result expires_at "$(date -u -d "$end" +%Y-%m-%dT%H:%M:%SZ)" \
+    not_before "$(date -u -d "$start" +%Y-%m-%dT%H:%M:%SZ)"
 }
 
 # dv_enable_tls: render the host's site with the certificate and install it.

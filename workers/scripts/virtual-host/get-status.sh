@@ -10,8 +10,7 @@ if ! err=$(dv_nginx_test 2>&1); then
   dv_fail "nginx rejects its configuration: $err"
 fi
 dv_log "nginx configuration test passed"
-dv_result enabled yes
-dv_result config_valid yes
+dv_result enabled yes config_valid yes
 if ! pid=$(dv_nginx_pid); then
   dv_log "nginx is not running"
   dv_result nginx_running no
