@@ -4,9 +4,9 @@
 # installed; when a daemon does not start (its last output is in the log) or nginx refuses,
 # `current` switches back and the daemons restart in the previous release. Old releases beyond
 # `deployments_keep` are removed (never the live one, nor the one live before it).
-# devopness: helpers daemon service system only when DEVOPNESS_APP_DAEMONS
-# devopness: helpers cronjob system only when DEVOPNESS_APP_CRONJOBS
-# devopness: helpers nginx service system only when DEVOPNESS_APP_RELOAD_NGINX=1
+# devopness: helpers daemon service system reload only when DEVOPNESS_APP_DAEMONS
+# devopness: helpers cronjob system reload only when DEVOPNESS_APP_CRONJOBS
+# devopness: helpers nginx service system reload only when DEVOPNESS_APP_RELOAD_NGINX=1
 dv_app_dir_set
 app_dir=$DV_APP_DIR
 meta="$app_dir/.devopness"
@@ -48,63 +48,12 @@ else
     || dv_fail "release ${target:-of this deploy} was not built: nothing to activate"
 fi
 
-# run_helper CMD...: CMD in a subshell with errexit in force (the helpers exit on failure;
-# bash ignores errexit in anything run from an `if`, `&&` or `||`, so this is only ever
-# called as a plain command); its exit status goes to helper_status.
-run_helper() {
-  set +e
-  (set -e; "$@") </dev/null 7>&-
-  helper_status=$?
-  set -e
-}
-
-decode() { printf '%s' "$1" | base64 -d; }
-
-# install_daemon ROW...: install or update one of the application's daemons
-# (DEVOPNESS_APP_DAEMONS: id name command user working-directory count, text base64) and
-# restart it in the live release (run_helper's subshell keeps the exports to itself).
-install_daemon() {
-  export DEVOPNESS_DAEMON_ID=$1 DEVOPNESS_DAEMON_USER=$4 DEVOPNESS_DAEMON_PROCESS_COUNT=$6
-  DEVOPNESS_DAEMON_NAME=$(decode "$2"); DEVOPNESS_DAEMON_COMMAND=$(decode "$3")
-  DEVOPNESS_DAEMON_WORKING_DIRECTORY=$(decode "$5")
-  export DEVOPNESS_DAEMON_NAME DEVOPNESS_DAEMON_COMMAND DEVOPNESS_DAEMON_WORKING_DIRECTORY
-  export DEVOPNESS_DAEMON_APPLICATION=1 DV_D_RESTART=1
-  if [ -n "${no_release:-}" ]; then dv_daemon_uninstall; else dv_daemon_install; fi
-}
-
-# install_cronjob ROW...: the same for a cron job (id name pattern command user).
-install_cronjob() {
-  export DEVOPNESS_CRONJOB_ID=$1 DEVOPNESS_CRONJOB_USER=$5 DEVOPNESS_CRONJOB_APPLICATION=1
-  DEVOPNESS_CRONJOB_NAME=$(decode "$2"); DEVOPNESS_CRONJOB_PATTERN=$(decode "$3")
-  DEVOPNESS_CRONJOB_COMMAND=$(decode "$4")
-  export DEVOPNESS_CRONJOB_NAME DEVOPNESS_CRONJOB_PATTERN DEVOPNESS_CRONJOB_COMMAND
-  dv_cronjob_install
-}
-
-# The application's daemons (installed when new, updated, restarted in the live release),
-# nginx and cron jobs pick up the live release; reload_failed=1 when one did not. With no
-# live release left (a first deploy switched back), its daemons are removed instead.
-reload_users() {
-  local row
-  reload_failed=0
-  no_release=""
-  [ -L "$app_dir/current" ] || no_release=1
-  while read -r -a row; do
-    [ "${#row[@]}" -gt 0 ] || continue
-    run_helper install_daemon "${row[@]}"
-    if [ "$helper_status" -ne 0 ]; then dv_warn "daemon ${row[0]} did not start in the live release"; reload_failed=1; fi
-  done <<<"${DEVOPNESS_APP_DAEMONS:-}"
-  if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
-    run_helper dv_nginx_reload
-    if [ "$helper_status" -ne 0 ]; then dv_warn "nginx did not reload"; reload_failed=1; fi
-  fi
-  [ "$reload_failed" = 0 ] && [ -z "$no_release" ] || return 0
-  while read -r -a row; do
-    [ "${#row[@]}" -gt 0 ] || continue
-    run_helper install_cronjob "${row[@]}"
-    if [ "$helper_status" -ne 0 ]; then dv_warn "cron job ${row[0]} was not installed"; reload_failed=1; fi
-  done <<<"${DEVOPNESS_APP_CRONJOBS:-}"
-}
+# Whether anything takes up the live release (daemons, virtual hosts, cron jobs): only then
+# are the reload helpers (lib/reload.sh) parsed, and called.
+reloads=""
+if [ -n "${DEVOPNESS_APP_DAEMONS:-}${DEVOPNESS_APP_CRONJOBS:-}" ] \
+  || [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then reloads=1; fi
+DV_RELOAD_FAILED=0
 
 # The record of this switch, for this deploy's health check to switch back (health-check.sh)
 # and for a retry (above): written only when the health check has work or for a rollback (a
@@ -114,10 +63,10 @@ if [ "$DEVOPNESS_DEPLOY_TYPE" = rollback ] || ! dv_noop application/health-check
 fi
 dv_release_switch "$target"
 dv_log "current -> releases/$target"
-reload_users
-if [ "$reload_failed" = 1 ]; then
+[ -z "$reloads" ] || dv_reload_users
+if [ "$DV_RELOAD_FAILED" = 1 ]; then
   dv_release_switch "$before"
-  reload_users
+  dv_reload_users
   if [ "$target" = "$action_release" ]; then dv_release_remove "$target"; fi
   dv_fail "the application's daemons, virtual hosts or cron jobs did not take release $target; current switched back to ${before:-nothing}"
 fi
