@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 import re
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -170,6 +172,28 @@ def test_bash_reads_the_program_whole_and_runs_it(over_socket: bool) -> None:
     done = _run(program, over_socket=over_socket)
     assert done.returncode == 3, done.stderr
     assert done.stdout.endswith("a 'b' $c|gone\n")
+
+
+def test_a_scripts_results_reach_the_control_plane_in_one_write(tmp_path: Path) -> None:
+    """Each write of a session's output is an SSH packet for sshd to send and the engine to
+    read, decrypt and scan, on every server: a script's results go in one write, not a
+    write a line (bash's output is line-buffered)."""
+    if shutil.which("strace") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs strace (apt-get install strace) for this test")
+        pytest.skip("counting a script's writes needs strace (apt-get install strace)")
+    program = scripts.render("server/get-status", {}, "tok")
+    trace = tmp_path / "writes"
+    done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=write", "-s", "65536", "-o",
+                           str(trace), "/bin/bash", "-s"], input=program, text=True,
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    keys = scripts.result_keys("server/get-status") & set(re.findall(r" (\w+)=", done.stdout))
+    assert len(keys) >= 9, done.stdout
+    writes = [line for line in trace.read_text().splitlines()
+              if "write(1, " in line and "##devopness-result" in line]
+    assert len(writes) == 1, writes
+    assert all(f" {key}=" in writes[0] for key in keys), writes[0]
 
 
 def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path) -> None:
