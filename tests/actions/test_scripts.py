@@ -111,6 +111,8 @@ def test_a_family_the_deploy_does_not_use_is_parsed_only_when_called(
     called all the same, it works, in a subshell too."""
     activate = scripts.render("application/activate", {"DEVOPNESS_APP_RELOAD_NGINX": "0"})
     assert "dv_daemon_install() { dv__load" in activate
+    # So are the reload helpers that call them, and the system helpers they call.
+    assert "dv_reload_users() { dv__load" in activate and "dv_root() { dv__load" in activate
     # Packed: none of the family's lines is sent as text, and bash reads a third of them.
     unpacked = _unpacked(activate)
     assert "dv_daemon_install() {\n" in unpacked and "dv_daemon_install() {\n" not in activate
