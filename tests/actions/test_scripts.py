@@ -330,9 +330,10 @@ _PROBE = ("# devopness: helpers daemon only when DEVOPNESS_APP_DAEMONS\n"
 def test_scripts_share_a_session_whatever_their_text_and_run_in_the_servers_locale(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, locale: dict[str, str]
 ) -> None:
-    """The chain cuts its scripts from one variable by offset: in bytes, bash cutting them
-    in the C locale, so text that is not ASCII (a variable's value) is cut where it was
-    put whatever the server's locale, while each script runs in that locale."""
+    """The chain cuts what it runs, and each script's packed helpers when called, from one
+    variable by offset: in bytes, bash cutting them in the C locale, so text that is not
+    ASCII (a variable's value) is cut where it was put whatever the server's locale, while
+    each script runs in that locale."""
     read = scripts._read
     monkeypatch.setattr(scripts, "_read",
                         lambda name: _PROBE if name == "test/locale-probe" else read(name))

@@ -102,12 +102,3 @@ def packed(text: str) -> str:
 # A chain's output line that ends one of its scripts (all but the last, whose end is the
 # session's): its token, then the script's exit status.
 STEP_END = "##devopness-step-end"
-# Runs script OFFSET LENGTH LAZY MARKER of the chain (its text in DV_LIBS, where its families
-# sent packed start, from DV_BASE): the marker in the environment of what it starts, as a
-# session of its own would have it (`wrap_script`). One cut (`dv__cut`; each copy of 80 KB
-# costs bash 0.4 ms), where the text is assigned.
-CHAIN_RUN = (
-    'dv__part() { DV_BASE=$1; dv__cut DV_LIBS "$(($1 + $3))" "$(($2 - $3))"; }\n'
-    'dv__chain() { export DEVOPNESS_STEP=$4; dv__part "$@"; '
-    + _EVAL.replace("@VAR@", "DV_CUT") + '; }\n'
-)

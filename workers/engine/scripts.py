@@ -322,18 +322,25 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
     parts = [(_program(name, env, token, shared, exported), marker)
              for name, env, token, marker in scripts]
     helpers = [_bare(_read("lib")), *(_bare(_families()[i][0]) for i in sorted(shared))]
-    lines = [intake.RESTORE, "exec 2>&1", *common, *helpers, intake.CHAIN_RUN.rstrip("\n")]
+    lines = [intake.RESTORE, "exec 2>&1", *common, *helpers]
+    # The scripts' code runs where it stands, in the one `eval` of the program: a cut of
+    # each script from the program costs bash a copy of all of it and two locale switches,
+    # some 1 M instructions a script. Only their packed families (base64: a character a
+    # byte) stay apart, at the start, never parsed unless called (DV_BASE: where a script's
+    # own start).
     offset = 0
-    for i, ((rest, lazy), marker) in enumerate(parts):
-        call = f"dv__chain {offset} {size(rest)} {lazy} {marker}"
-        offset += size(rest)
+    for i, ((text, lazy), marker) in enumerate(parts):
+        code = text[lazy:].removesuffix(intake.END + "\n")
+        head = f"export DEVOPNESS_STEP={marker}; DV_BASE={offset}"
+        offset += lazy
         if i == len(parts) - 1:
-            lines.append(call)
+            lines += [head, code.rstrip("\n")]
             break
-        lines.append(f"({call}); dv__status=$?")
+        lines.append(f"({head}\n{code}); dv__status=$?")
         lines.append(f"printf '\\n%s %s %s\\n' {shlex.quote(STEP_END)} {shlex.quote(end_token)} "
                      '"$dv__status"')
         lines.append('[ "$dv__status" = 0 ] || exit "$dv__status"')
-    # The scripts first, from offset 0, then what runs them.
-    rest = "".join(text for (text, _), _ in parts) + "\n".join(lines) + "\n" + intake.END + "\n"
+    # The packed families first, from offset 0, then what runs.
+    packed = "".join(text[:lazy] for (text, lazy), _ in parts)
+    rest = packed + "\n".join(lines) + "\n" + intake.END + "\n"
     return intake.loader(rest, offset, variable="DV_LIBS") + rest
