@@ -1,6 +1,6 @@
 """How `bash -s` takes in a program rendered by `workers/engine/scripts.py`: the program's
 first line, which reads the rest in one go and checks it arrived whole, and the functions
-that cut scripts and helper families out of it by offset.
+that cut what runs and the packed helper families out of it by offset.
 
 `bash -s` reads its program one byte per system call (what it has not read stays on stdin
 for the commands it starts), some 90,000 of them for the helpers: the first line reads the
