@@ -101,20 +101,26 @@ def parse(text: str) -> Processes:
     return seen
 
 
+# A write of result lines (`dv_result`, workers/scripts/lib.sh) by a script's shell.
+_RESULT_WRITE = re.compile(r'^\d+\s+write\(\d+, "##devopness-result ', re.M)
+
+
 class Trace:
     """`with Trace(pid) as trace:` ... `trace.processes`: what `pid` and its descendants
-    forked and ran inside the block."""
+    forked and ran inside the block; `trace.result_writes`: how many writes of them carried
+    a script's result lines (each is an SSH packet the control plane reads)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.processes = Processes()
+        self.result_writes = 0
         self._dir = Path(tempfile.mkdtemp(prefix="dvp-strace-"))
         self._out = self._dir / "trace"
         self._strace: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Trace:
         self._strace = subprocess.Popen(
-            ["strace", "-f", "-qq", "-s", "256", "-e", "trace=execve,clone,clone3,fork,vfork",
+            ["strace", "-f", "-qq", "-s", "256", "-e", "trace=execve,clone,clone3,fork,vfork,write",
              "-e", "signal=none", "-o", str(self._out), "-p", str(self.pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -140,5 +146,7 @@ class Trace:
         assert self._strace is not None
         self._strace.send_signal(signal.SIGINT)  # detaches, and writes what it holds
         self._strace.wait(30)
-        self.processes = parse(self._out.read_text())
+        text = self._out.read_text()
+        self.processes = parse(text)
+        self.result_writes = len(_RESULT_WRITE.findall(text))
         shutil.rmtree(self._dir, ignore_errors=True)

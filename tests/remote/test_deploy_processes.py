@@ -5,7 +5,8 @@ processes (sshd's session, shells, git, coreutils): one more `$(...)` or helper 
 a script's common path fails here, with the list of what ran.
 
 Counted with `strace -f` on the loopback sshd (tests/remote/process_trace.py): every fork
-under the step's SSH session, its shell included; git's threads are no process."""
+under the step's SSH session, its shell included; git's threads are no process. So are the
+writes of the steps' results, each an SSH packet for the control plane."""
 
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ async def test_a_deploy_starts_few_processes_on_its_server(
             assert len(programs) <= ceilings[run], (
                 f"{label}: {names} started {len(programs)} processes on the server (ceiling "
                 f"{ceilings[run]}): {programs}")
+        # The fetch step's seven results and the activate step's one reach the control
+        # plane in a write each, not a write (an SSH packet) a line.
+        assert trace.result_writes == 2, f"{label}: {trace.result_writes} writes of results"
         # Nothing else: one connection, the session of the steps with work on the server.
         outside = trace.processes.count() - sum(len(p) for p in ran.values())
         assert outside <= CONNECTION, f"{label}: {outside} processes outside the steps"
