@@ -198,6 +198,16 @@ def test_a_scripts_results_reach_the_control_plane_in_one_write(tmp_path: Path) 
     assert all(f" {key}=" in writes[0] for key in keys), writes[0]
 
 
+def test_the_result_keys_of_a_script_are_every_key_its_calls_name() -> None:
+    """The engine takes only the result keys a script names (`dv_result KEY VALUE...`):
+    each pair of each call, over continuation lines, an empty value included, two calls on
+    a line; not what follows the end of a command, nor a key named by an expansion."""
+    text = ('dv_result a "$x" b "" \\\n  c "$(date -u -d "$e" +%s)"\n'
+            "[ -n \"$y\" ] && dv_result d 1; dv_result e 2 || dv_result f \"$z\"\n"
+            'dv_result g; echo h i\ndv_result "$k" v j w\n# dv_result KEY VALUE\n')
+    assert scripts._result_keys_of(text) == {"a", "b", "c", "d", "e", "f"}
+
+
 def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path) -> None:
     program = scripts.render("server/get-status", {}, "tok")
     body = program.index("set -euo pipefail")

@@ -234,26 +234,35 @@ def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = N
     return packed, "\n".join([*lib, *loader, *stubs, *eager])
 
 
-# A `dv_result KEY VALUE [KEY VALUE]...` call: its arguments, to the end of the command's
+# A line with `dv_result KEY VALUE [KEY VALUE]...` calls: from the first, to the end of the
 # line (continuation lines included).
-_RESULT_CALL = re.compile(r"\bdv_result[ \t]+((?:[^\n\\]|\\.|\\\n)*)")
+_RESULT_CALLS = re.compile(r"\bdv_result[ \t](?:[^\n\\]|\\.|\\\n)*")
 _RESULT_KEY = re.compile(r"[a-z0-9_]+")
+
+
+def _operator(word: str, punctuation: str) -> bool:
+    """Whether shlex's `word` ends a command (`;`, `&&`, `|`...): an empty word is a value."""
+    return bool(word) and not word.strip(punctuation)
 
 
 def _result_keys_of(text: str) -> set[str]:
     """The keys `text`'s `dv_result` calls name literally: every other word of a call's
     arguments from the first, up to the first that is no key (an expansion, a comment's
-    placeholder) or the end of the command (`;`, `&&`, `|`...)."""
+    placeholder) or the end of the command (`;`, `&&`, `|`...), for each call of a line."""
     keys = set()
-    for call in _RESULT_CALL.finditer(text):
-        lexer = shlex.shlex(call[1].replace("\\\n", " "), posix=True, punctuation_chars=True)
+    for line in _RESULT_CALLS.finditer(text):
+        lexer = shlex.shlex(line[0].replace("\\\n", " "), posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         words = list(lexer)
-        for at in range(0, len(words) - 1, 2):
-            key, value = words[at], words[at + 1]
-            if not _RESULT_KEY.fullmatch(key) or value in lexer.punctuation_chars:
-                break
-            keys.add(key)
+        at = 0
+        while at < len(words):
+            at += 1
+            if words[at - 1] != "dv_result":
+                continue
+            while (at + 1 < len(words) and _RESULT_KEY.fullmatch(words[at])
+                   and not _operator(words[at + 1], lexer.punctuation_chars)):
+                keys.add(words[at])
+                at += 2
     return keys
 
 
