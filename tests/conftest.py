@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -309,3 +310,12 @@ def count_queries(app: Any) -> Any:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def strace() -> None:
+    """strace, which the tests that count a session's processes or writes run: CI has it."""
+    if shutil.which("strace") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs strace (apt-get install strace) for this test")
+        pytest.skip("this test needs strace (apt-get install strace)")

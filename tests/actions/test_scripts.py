@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-import os
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -176,14 +174,12 @@ def test_bash_reads_the_program_whole_and_runs_it(over_socket: bool) -> None:
     assert done.stdout.endswith("a 'b' $c|gone\n")
 
 
-def test_a_scripts_results_reach_the_control_plane_in_one_write(tmp_path: Path) -> None:
+def test_a_scripts_results_reach_the_control_plane_in_one_write(
+    strace: None, tmp_path: Path
+) -> None:
     """Each write of a session's output is an SSH packet for sshd to send and the engine to
     read, decrypt and scan, on every server: a script's results go in one write, not a
     write a line (bash's output is line-buffered)."""
-    if shutil.which("strace") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs strace (apt-get install strace) for this test")
-        pytest.skip("counting a script's writes needs strace (apt-get install strace)")
     program = scripts.render("server/get-status", {}, "tok")
     trace = tmp_path / "writes"
     done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=write", "-s", "65536", "-o",

@@ -25,10 +25,6 @@ _RESULT = re.compile(r"\)\s+=\s+(-?\d+)(?:\s|$)")
 _STEP = re.compile(r"devopness-step-(\d+)-")
 
 
-def available() -> bool:
-    return shutil.which("strace") is not None
-
-
 @dataclass
 class Processes:
     """The forks seen: child -> parent, and what each process last exec'd (its argv)."""

@@ -781,7 +781,6 @@ async def test_a_first_deploy_of_a_repository_not_there_yet_fails_clearly_then_d
         "repo.git"]
 
 
-
 async def test_a_first_deploy_cancelled_while_it_clones_leaves_no_half_made_mirror(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo
 ) -> None:
@@ -835,6 +834,7 @@ async def test_a_first_deploy_cancelled_while_it_clones_leaves_no_half_made_mirr
     assert (app_dir / "current/app.txt").read_text() == "v2\n"
     assert [p.name for p in app_dir.iterdir() if p.name.startswith("repo.git")] == [
         "repo.git"]
+
 
 async def test_a_server_whose_git_renames_cloned_remotes_still_deploys_from_origin(
     client: httpx.AsyncClient, db: AsyncSession, remote: Remote, repo: GitRepo

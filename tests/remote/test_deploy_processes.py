@@ -11,11 +11,9 @@ writes of the steps' results, each an SSH packet for the control plane."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.remote import process_trace
@@ -40,14 +38,6 @@ CONNECTION = 3
 # Steps with nothing to do for this application (no runtime, no build, no health check)
 # complete without a command on the server.
 NO_PROCESS = ("Install runtime", "Install dependencies and build", "Health check")
-
-
-@pytest.fixture
-def strace() -> None:
-    if not process_trace.available():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs strace (apt-get install strace) for this test")
-        pytest.skip("counting a deploy's processes needs strace (apt-get install strace)")
 
 
 async def test_a_deploy_starts_few_processes_on_its_server(
