@@ -25,6 +25,20 @@ dv_result() {
   printf '%s' "$lines"
 }
 
+# dv_run_helper CMD...: CMD in a subshell with errexit in force (the helpers exit on
+# failure; bash ignores errexit in anything run from an `if`, `&&` or `||`, so this is only
+# ever called as a plain command), its stdin empty and the release lock's descriptor (7)
+# closed; its exit status goes to DV_HELPER_STATUS.
+dv_run_helper() {
+  set +e
+  (set -e; "$@") </dev/null 7>&-
+  DV_HELPER_STATUS=$?
+  set -e
+}
+
+# dv_decode TEXT: TEXT (base64) decoded, as the engine passes values that may hold any byte.
+dv_decode() { printf '%s' "$1" | base64 -d; }
+
 # dv_app_dir: the directory of the application named by DEVOPNESS_APPLICATION_DIR_NAME
 # (its deploy's releases, its daemons' and cron jobs' working directory). dv_app_dir_set
 # puts it in DV_APP_DIR instead (no subshell: the deploy's steps ask for it often).

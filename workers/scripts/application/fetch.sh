@@ -218,13 +218,12 @@ check_path() {
     */../* | */./* | //*) dv_fail "'$1' must be a path inside the application" ;;
   esac
 }
-decode() { printf '%s' "$1" | base64 -d; }
 
 # Shared paths (resource-symlink variables): one copy across releases, in shared/.
 shared="$app_dir/shared"
 while read -r key_b64 dest_b64; do
   [ -n "$key_b64" ] || continue
-  key=$(decode "$key_b64"); dest=$(decode "$dest_b64")
+  key=$(dv_decode "$key_b64"); dest=$(dv_decode "$dest_b64")
   check_path "$key"
   dest=${dest//'${APP_SHARED_DIR}'/"$shared"}
   [ -n "$dest" ] || dv_fail "the link '$key' has no destination"
@@ -245,12 +244,12 @@ done <<<"${DEVOPNESS_APP_LINKS:-}"
 # Files (resource-config-file variables, and .env from the environment variables).
 while read -r mode key_b64 content_b64; do
   [ -n "$mode" ] || continue
-  key=$(decode "$key_b64")
+  key=$(dv_decode "$key_b64")
   check_path "$key"
   file="$app_root/$key"
   [ -L "$file" ] && rm -f -- "$file"
   mkdir -p -- "$(dirname -- "$file")"
-  (umask 077; decode "$content_b64" >"$file.devopness-new")
+  (umask 077; dv_decode "$content_b64" >"$file.devopness-new")
   chmod "$mode" -- "$file.devopness-new"
   mv -f -- "$file.devopness-new" "$file"
   dv_log "wrote $key"

@@ -72,12 +72,12 @@ back=${back:-"no release (there was none before)"}
 # Daemons and nginx go back to that release too (helpers in subshells with errexit in
 # force: they exit on failure, and a failure here must not stop the switch back).
 for id in ${DEVOPNESS_APP_DAEMON_IDS:-}; do
-  set +e; (set -e; dv_daemon_restart "$id") </dev/null 7>&-; status=$?; set -e
-  [ "$status" -eq 0 ] || dv_warn "daemon $id did not restart"
+  dv_run_helper dv_daemon_restart "$id"
+  [ "$DV_HELPER_STATUS" -eq 0 ] || dv_warn "daemon $id did not restart"
 done
 if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
-  set +e; (set -e; dv_nginx_reload) </dev/null 7>&-; status=$?; set -e
-  [ "$status" -eq 0 ] || dv_warn "nginx did not reload"
+  dv_run_helper dv_nginx_reload
+  [ "$DV_HELPER_STATUS" -eq 0 ] || dv_warn "nginx did not reload"
 fi
 # The release this deploy made goes (not a rollback's target: it was there before).
 dv_release_of_action

@@ -4,25 +4,13 @@
 # daemons, virtual hosts or cron jobs (its directives there): the others' deploys skip 2 KB
 # of parsing on every server.
 
-# dv_reload_helper CMD...: CMD in a subshell with errexit in force (the helpers exit on failure;
-# bash ignores errexit in anything run from an `if`, `&&` or `||`, so this is only ever
-# called as a plain command); its exit status goes to DV_HELPER_STATUS.
-dv_reload_helper() {
-  set +e
-  (set -e; "$@") </dev/null 7>&-
-  DV_HELPER_STATUS=$?
-  set -e
-}
-
-dv_reload_decode() { printf '%s' "$1" | base64 -d; }
-
 # dv_reload_daemon ROW...: install or update one of the application's daemons
 # (DEVOPNESS_APP_DAEMONS: id name command user working-directory count, text base64) and
-# restart it in the live release (dv_reload_helper's subshell keeps the exports to itself).
+# restart it in the live release (dv_run_helper's subshell keeps the exports to itself).
 dv_reload_daemon() {
   export DEVOPNESS_DAEMON_ID=$1 DEVOPNESS_DAEMON_USER=$4 DEVOPNESS_DAEMON_PROCESS_COUNT=$6
-  DEVOPNESS_DAEMON_NAME=$(dv_reload_decode "$2"); DEVOPNESS_DAEMON_COMMAND=$(dv_reload_decode "$3")
-  DEVOPNESS_DAEMON_WORKING_DIRECTORY=$(dv_reload_decode "$5")
+  DEVOPNESS_DAEMON_NAME=$(dv_decode "$2"); DEVOPNESS_DAEMON_COMMAND=$(dv_decode "$3")
+  DEVOPNESS_DAEMON_WORKING_DIRECTORY=$(dv_decode "$5")
   export DEVOPNESS_DAEMON_NAME DEVOPNESS_DAEMON_COMMAND DEVOPNESS_DAEMON_WORKING_DIRECTORY
   export DEVOPNESS_DAEMON_APPLICATION=1 DV_D_RESTART=1
   if [ -n "${no_release:-}" ]; then dv_daemon_uninstall; else dv_daemon_install; fi
@@ -31,8 +19,8 @@ dv_reload_daemon() {
 # dv_reload_cronjob ROW...: the same for a cron job (id name pattern command user).
 dv_reload_cronjob() {
   export DEVOPNESS_CRONJOB_ID=$1 DEVOPNESS_CRONJOB_USER=$5 DEVOPNESS_CRONJOB_APPLICATION=1
-  DEVOPNESS_CRONJOB_NAME=$(dv_reload_decode "$2"); DEVOPNESS_CRONJOB_PATTERN=$(dv_reload_decode "$3")
-  DEVOPNESS_CRONJOB_COMMAND=$(dv_reload_decode "$4")
+  DEVOPNESS_CRONJOB_NAME=$(dv_decode "$2"); DEVOPNESS_CRONJOB_PATTERN=$(dv_decode "$3")
+  DEVOPNESS_CRONJOB_COMMAND=$(dv_decode "$4")
   export DEVOPNESS_CRONJOB_NAME DEVOPNESS_CRONJOB_PATTERN DEVOPNESS_CRONJOB_COMMAND
   dv_cronjob_install
 }
@@ -48,17 +36,17 @@ dv_reload_users() {
   [ -L "$DV_APP_DIR/current" ] || no_release=1
   while read -r -a row; do
     [ "${#row[@]}" -gt 0 ] || continue
-    dv_reload_helper dv_reload_daemon "${row[@]}"
+    dv_run_helper dv_reload_daemon "${row[@]}"
     if [ "$DV_HELPER_STATUS" -ne 0 ]; then dv_warn "daemon ${row[0]} did not start in the live release"; DV_RELOAD_FAILED=1; fi
   done <<<"${DEVOPNESS_APP_DAEMONS:-}"
   if [ "${DEVOPNESS_APP_RELOAD_NGINX:-0}" = 1 ]; then
-    dv_reload_helper dv_nginx_reload
+    dv_run_helper dv_nginx_reload
     if [ "$DV_HELPER_STATUS" -ne 0 ]; then dv_warn "nginx did not reload"; DV_RELOAD_FAILED=1; fi
   fi
   [ "$DV_RELOAD_FAILED" = 0 ] && [ -z "$no_release" ] || return 0
   while read -r -a row; do
     [ "${#row[@]}" -gt 0 ] || continue
-    dv_reload_helper dv_reload_cronjob "${row[@]}"
+    dv_run_helper dv_reload_cronjob "${row[@]}"
     if [ "$DV_HELPER_STATUS" -ne 0 ]; then dv_warn "cron job ${row[0]} was not installed"; DV_RELOAD_FAILED=1; fi
   done <<<"${DEVOPNESS_APP_CRONJOBS:-}"
 }
