@@ -27,10 +27,12 @@ _STEP = re.compile(r"devopness-step-(\d+)-")
 
 @dataclass
 class Processes:
-    """The forks seen: child -> parent, and what each process last exec'd (its argv)."""
+    """The forks seen: child -> parent, what each process last exec'd (its argv), and how
+    many programs it exec'd (a shell that execs another counts two)."""
 
     parent: dict[int, int] = field(default_factory=dict)
     argv: dict[int, str] = field(default_factory=dict)
+    execs: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
     def children(self) -> dict[int, list[int]]:
         tree: dict[int, list[int]] = defaultdict(list)
@@ -47,18 +49,23 @@ class Processes:
             todo += tree.get(pid, [])
         return seen
 
-    def per_step(self) -> dict[int, list[str]]:
-        """Step id -> what each process of its tree ran (a fork that ran nothing else
-        shows as its parent's program), the session's shell first."""
-        steps: dict[int, list[str]] = {}
-        tree = self.children()
+    def shells(self) -> dict[int, int]:
+        """Step id -> the pid of its session's shell."""
+        shells: dict[int, int] = {}
         for pid, argv in self.argv.items():
             found = _STEP.search(argv)
             if found is None or (self.parent.get(pid) in self.argv
                                  and _STEP.search(self.argv[self.parent[pid]])):
                 continue  # not a step's shell, or a process inside one
-            steps[int(found.group(1))] = [self._program(p) for p in sorted(self.subtree(tree, pid))]
-        return steps
+            shells[int(found.group(1))] = pid
+        return shells
+
+    def per_step(self) -> dict[int, list[str]]:
+        """Step id -> what each process of its tree ran (a fork that ran nothing else
+        shows as its parent's program), the session's shell first."""
+        tree = self.children()
+        return {step: [self._program(p) for p in sorted(self.subtree(tree, pid))]
+                for step, pid in self.shells().items()}
 
     def _program(self, pid: int) -> str:
         while pid not in self.argv and pid in self.parent:
@@ -80,6 +87,7 @@ def parse(text: str) -> Processes:
             return
         if call == "execve":
             seen.argv[pid] = args
+            seen.execs[pid] += 1
         elif "CLONE_THREAD" not in args:
             seen.parent[int(found.group(1))] = pid
 

@@ -11,9 +11,11 @@ writes of the steps' results, each an SSH packet for the control plane."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.remote import process_trace
@@ -65,6 +67,12 @@ async def test_a_deploy_starts_few_processes_on_its_server(
                 assert steps[name] not in ran, (name, ran.get(steps[name]))
             programs = ran.get(steps[names[0]], [])
             assert programs, f"{names} ran nothing on the server"
+            # The login shell (bash, as Debian and Ubuntu set it up) runs the program
+            # itself: no second bash started in its place.
+            shell = trace.processes.shells()[steps[names[0]]]
+            assert trace.processes.execs[shell] == 1, (
+                f"{label}: the session's shell ran {trace.processes.execs[shell]} programs "
+                f"in turn: {trace.processes.argv[shell][:200]}")
             assert len(programs) <= ceilings[run], (
                 f"{label}: {names} started {len(programs)} processes on the server (ceiling "
                 f"{ceilings[run]}): {programs}")
@@ -74,3 +82,45 @@ async def test_a_deploy_starts_few_processes_on_its_server(
         # Nothing else: one connection, the session of the steps with work on the server.
         outside = trace.processes.count() - sum(len(p) for p in ran.values())
         assert outside <= CONNECTION, f"{label}: {outside} processes outside the steps"
+
+
+# What a deploy user's startup files may leave in the session's shell (bash run by sshd
+# reads ~/.bashrc even for a command; Debian's and Ubuntu's return at once then): each
+# would change what the scripts run, so the session starts a fresh bash for them. And a
+# login shell that is not bash.
+SHELL_SETUPS = {
+    "a function named like a command": "git() { echo 'not git' >&2; return 1; }\n",
+    "an alias and expand_aliases": "shopt -s expand_aliases\nalias mv='echo not mv'\n",
+    "a glob option": "shopt -s failglob\n",
+    "a set option": "set -o noclobber\n",
+    "CDPATH": "CDPATH=/tmp\n",
+    "sh as the login shell": None,
+}
+
+
+def set_up_shell(remote: Remote, startup: str | None) -> None:
+    if startup is None:
+        subprocess.run(["usermod", "-s", "/bin/sh", remote.user], check=True)
+    else:
+        # Before the guard a ~/.bashrc usually starts with, as a user's own lines can be.
+        bashrc = remote.home / ".bashrc"
+        bashrc.write_text(startup + bashrc.read_text())
+
+
+@pytest.mark.parametrize("setup", list(SHELL_SETUPS))
+async def test_a_deploy_user_whose_shell_startup_changes_bash_still_deploys(
+    strace: None, client: httpx.AsyncClient, db: AsyncSession, remote: Remote, setup: str,
+) -> None:
+    repo = make_repo(remote)
+    repo.commit({"app.txt": "v1\n"}, "first")
+    application = await new_application(db, remote, repo)
+    set_up_shell(remote, SHELL_SETUPS[setup])
+    with process_trace.Trace(remote.host.pid) as trace:
+        action = await deploy(client, remote, application.id)
+    assert action["status"] == "completed"
+    assert (remote.home / application.name / "current/app.txt").read_text() == "v1\n"
+    [target] = action["targets"]
+    fetch = next(s["id"] for s in target["steps"] if s["name"] == "Fetch source")
+    shell = trace.processes.shells()[fetch]
+    # The login shell, then a fresh bash in its place.
+    assert trace.processes.execs[shell] == 2, trace.processes.argv[shell][:200]
