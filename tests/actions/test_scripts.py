@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 import re
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.engine import intake, scripts
+from workers.engine import intake, remote_process, scripts
 
 SCRIPT_NAMES = sorted(
     str(p.relative_to(scripts.SCRIPTS_DIR).with_suffix(""))
@@ -147,31 +148,45 @@ def test_a_family_the_deploy_uses_is_parsed_at_once(env: dict[str, str], functio
     assert "dv__load" not in done.stdout and "printf" in done.stdout
 
 
-def _run(program: str, *, over_socket: bool = False) -> subprocess.CompletedProcess[str]:
+# How a program is started: by `bash -s` (as another user, through sudo), or by the SSH
+# user's login shell with the session's command (remote_process.session_command), run as
+# sshd runs it (`-c`, in an environment of its own).
+SHELLS = ["bash -s", "login bash", "login sh"]
+
+
+def _run(program: str, *, over_socket: bool = False, shell: str = "bash -s"
+         ) -> subprocess.CompletedProcess[str]:
+    command, stdin = ["/bin/bash", "-s"], program
+    env = None
+    if shell != "bash -s":
+        text, stdin = remote_process.session_command(["devopness-step-1-test"], program)
+        command = ["/bin/bash" if shell == "login bash" else "/bin/sh", "-c", text]
+        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
     if not over_socket:
-        return subprocess.run(["/bin/bash", "-s"], input=program, text=True,
+        return subprocess.run(command, input=stdin, text=True, env=env,
                               capture_output=True, timeout=30, check=False)
     # A socket as stdin (what some SSH servers give a session): /dev/stdin cannot be
     # opened on one, the program is read through `cat`.
     ours, theirs = socket.socketpair()
     with ours, theirs:
-        process = subprocess.Popen(["/bin/bash", "-s"], stdin=theirs.fileno(),
+        process = subprocess.Popen(command, stdin=theirs.fileno(), env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ours.sendall(program.encode())
+        ours.sendall(stdin.encode())
         ours.shutdown(socket.SHUT_WR)
         out, err = process.communicate(timeout=30)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+@pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("over_socket", [False, True])
-def test_bash_reads_the_program_whole_and_runs_it(over_socket: bool) -> None:
+def test_bash_reads_the_program_whole_and_runs_it(over_socket: bool, shell: str) -> None:
     program = scripts.render("server/get-status", {"DEVOPNESS_X": "a 'b' $c"}, "tok")
     program = program.replace("\n# devopness: end of program",
-                              '\nprintf "%s|%s\\n" "$DEVOPNESS_X" "${DV_PROGRAM-gone}"; exit 3'
-                              "\n# devopness: end of program")
-    done = _run(program, over_socket=over_socket)
+                              '\nprintf "%s|%s|%s\\n" "$DEVOPNESS_X" "${DV_PROGRAM-gone}" '
+                              '"${dv__intake-gone}"; exit 3\n# devopness: end of program')
+    done = _run(program, over_socket=over_socket, shell=shell)
     assert done.returncode == 3, done.stderr
-    assert done.stdout.endswith("a 'b' $c|gone\n")
+    assert done.stdout.endswith("a 'b' $c|gone|gone\n")
 
 
 def test_a_scripts_results_reach_the_control_plane_in_one_write(
@@ -204,12 +219,13 @@ def test_the_result_keys_of_a_script_are_every_key_its_calls_name() -> None:
     assert scripts._result_keys_of(text) == {"a", "b", "c", "d", "e", "f"}
 
 
-def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path, shell: str) -> None:
     program = scripts.render("server/get-status", {}, "tok")
     body = program.index("set -euo pipefail")
     ran = tmp_path / "ran"
     cut = program[:body] + f"touch {ran}\n" + program[body:-200]
-    done = _run(cut)
+    done = _run(cut, shell=shell)
     assert done.returncode == 1
     assert "did not arrive whole" in done.stderr
     assert not ran.exists()

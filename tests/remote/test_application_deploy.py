@@ -937,10 +937,11 @@ async def test_rollback_across_releases_named_by_action_id(
 
 def count_script_sessions(remote: Remote) -> Iterator[int]:
     """The deploy user's login shell becomes one that counts the SSH sessions that run a
-    built-in script (`bash -s`, the script on stdin); each `next()` says how many ran since
-    the previous one."""
+    built-in script (the session command with its program's first line, remote_process.
+    script_session; the rest on stdin); each `next()` says how many ran since the previous
+    one."""
     shell = remote.home / ".counting-shell"
-    shell.write_text('#!/bin/bash\ncase "${2:-}" in *"bash -s"*) '
+    shell.write_text('#!/bin/bash\ncase "${2:-}" in *"dv__intake="*) '
                      'echo x >> "$HOME/.script-sessions" ;; esac\nexec /bin/bash "$@"\n')
     shell.chmod(0o755)
     subprocess.run(["usermod", "-s", str(shell), remote.user], check=True)

@@ -88,8 +88,11 @@ async def test_a_deploy_starts_few_processes_on_its_server(
 # reads ~/.bashrc even for a command; Debian's and Ubuntu's return at once then): each
 # would change what the scripts run, so the session starts a fresh bash for them. And a
 # login shell that is not bash.
+#
+# A function that ~/.bashrc defines (before its guard), whatever the login shell.
+BROKEN_GIT = "git() { echo 'not git' >&2; return 1; }\n"
 SHELL_SETUPS = {
-    "a function named like a command": "git() { echo 'not git' >&2; return 1; }\n",
+    "a function named like a command": BROKEN_GIT,
     "an alias and expand_aliases": "shopt -s expand_aliases\nalias mv='echo not mv'\n",
     "a glob option": "shopt -s failglob\n",
     "a set option": "set -o noclobber\n",
@@ -100,11 +103,12 @@ SHELL_SETUPS = {
 
 def set_up_shell(remote: Remote, startup: str | None) -> None:
     if startup is None:
+        # The fresh bash started in sh's place reads no ~/.bashrc either.
         subprocess.run(["usermod", "-s", "/bin/sh", remote.user], check=True)
-    else:
-        # Before the guard a ~/.bashrc usually starts with, as a user's own lines can be.
-        bashrc = remote.home / ".bashrc"
-        bashrc.write_text(startup + bashrc.read_text())
+        startup = BROKEN_GIT
+    # Before the guard a ~/.bashrc usually starts with, as a user's own lines can be.
+    bashrc = remote.home / ".bashrc"
+    bashrc.write_text(startup + bashrc.read_text())
 
 
 @pytest.mark.parametrize("setup", list(SHELL_SETUPS))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
@@ -65,19 +66,21 @@ _UNSAFE_OPTIONS = [
     "shift_verbose", "varredir_close", "xpg_echo",
 ]
 # The session's shell (the SSH user's login shell, `-c` this) runs the program itself when
-# it is bash as a fresh `bash -s` would be: the same binary (bash names itself by PATH:
+# it is bash as a fresh bash would be: the same binary (bash names itself by PATH:
 # /usr/bin/bash where /bin is a link to /usr/bin), the default `set -o` options, no
 # function, alias, shell option or variable (not exported: an exported one reaches a new
 # bash too) that a startup file could have left (bash run by sshd reads ~/.bashrc, which
 # returns at once when not interactive on Debian and Ubuntu). That saves a bash start on
 # every server at every session, some 1.2 ms of its CPU (an exec, the dynamic loader,
-# bash's own start). Otherwise, or in another shell, it becomes a fresh `bash -s`.
+# bash's own start). Otherwise, or in another shell, it becomes a fresh bash, which reads
+# no startup file (`--norc`: a `bash -c` started by sshd's shell would read ~/.bashrc).
 # `compgen` answers 1 when nothing matches (and is missing from a bash built without
-# completion: the fresh bash then). The program's first line is read as `bash -s` reads
-# it, a byte at a time, so the rest stays on stdin for it; a first line cut short runs
-# nothing.
+# completion: the fresh bash then). The program's first line (`intake.loader`: lengths
+# and offsets, no secret) is part of the command, where `bash -s` would read it from stdin
+# a byte per system call.
 _SESSION = """: @MARKERS@
 export @VARIABLE@=@FIRST@
+dv__intake=@LOADER@
 if [ -n "${BASH-}" ] && [ "$BASH" -ef /bin/bash ] \\
   && [ "${SHELLOPTS-}" = braceexpand:hashall:interactive-comments ] \\
   && [ -z "${GLOBIGNORE+x}${CDPATH+x}${BASH_COMPAT+x}${POSIXLY_CORRECT+x}${BASH_ENV+x}" ]; then
@@ -85,38 +88,37 @@ if [ -n "${BASH-}" ] && [ "$BASH" -ef /bin/bash ] \\
   compgen -a >/dev/null 2>&1; dv__fresh=$dv__fresh$?
   case :$BASHOPTS: in @UNSAFE@) dv__fresh=no ;; esac
 fi
-[ "${dv__fresh-}" = 11 ] || exec @SHELL@ @MARKERS@
+[ "${dv__fresh-}" = 11 ] || exec /bin/bash --norc -c "$dv__intake" /bin/bash @MARKERS@
 unset dv__fresh
-IFS= read -r DV_LINE || { echo 'error: the script did not arrive whole' >&2; exit 1; }
-eval "$DV_LINE"
+eval "$dv__intake"
 """
 _SESSION = (_SESSION.rstrip("\n").replace("@VARIABLE@", MARKER_VARIABLE)
-            .replace("@SHELL@", SCRIPT_SHELL)
             .replace("@UNSAFE@", " | ".join(f"*:{option}:*" for option in _UNSAFE_OPTIONS)))
 
 
-def _script_session(markers: str, first: str) -> str:
-    return _SESSION.replace("@MARKERS@", markers).replace("@FIRST@", first)
-
-
-def wrap_script(step: StepSpec, access: ServerAccess) -> str:
-    """The session command of a built-in script step. Run as the SSH user, the session's
-    shell runs the script's program itself, or becomes a bash that does (`exec`, the
-    marker its argument): either way the group leader's command line carries the marker
-    (the program clears its arguments first)."""
+def script_session(steps: Sequence[StepSpec], access: ServerAccess, program: str
+                   ) -> tuple[str, str]:
+    """The session command of built-in script steps, one or several run in turn in one
+    session (`scripts.render_chain`, all as the SSH user), and what it reads on stdin, for
+    their `program` (`scripts.render`). The markers of all the steps are on the session
+    shell's command line, or the fresh bash's: a stop of any of them stops the session,
+    which runs it or is about to; the processes each script starts carry its own marker.
+    Run as another user (through sudo), the program's shell is `bash -s`, started by `sh`
+    as that user."""
+    step = steps[0]
     if step.run_as_user and step.run_as_user != access.username:
-        return wrap(step, access, SCRIPT_SHELL)
-    marker = step_marker(step)
-    return _script_session(marker, marker)
+        assert len(steps) == 1, "a chain runs as the SSH user"
+        return wrap(step, access, SCRIPT_SHELL), program
+    return session_command([step_marker(s) for s in steps], program)
 
 
-def wrap_chain(steps: list[StepSpec]) -> str:
-    """The session command of built-in script steps run in turn in one session
-    (`scripts.render_chain`), all as the SSH user: the markers of all of them are on the
-    session shell's command line, so a stop of any of them stops the session, which runs it
-    or is about to; the processes each script starts carry its own marker."""
-    return _script_session(" ".join(step_marker(step) for step in steps),
-                           step_marker(steps[0]))
+def session_command(markers: Sequence[str], program: str) -> tuple[str, str]:
+    """The command of a session (the SSH user's login shell runs it with `-c`) that runs
+    `program` (for `bash -s`), the first of `markers` its steps' marker, and its stdin."""
+    loader, rest = program.split("\n", 1)
+    command = (_SESSION.replace("@MARKERS@", " ".join(markers)).replace("@FIRST@", markers[0])
+               .replace("@LOADER@", shlex.quote(loader)))
+    return command, rest
 
 
 # Stops every process of a step: those whose command line or environment carries its

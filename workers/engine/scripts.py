@@ -298,9 +298,9 @@ def _program(name: str, env: Mapping[str, str], result_token: str,
     sent packed at its start (0: none). `shared`: as `_layout` has it; `exported`: the
     parameters are exported already (by a chain's runner)."""
     body = _bare(_read(name))
-    # No arguments: the session may pass the step's marker (remote_process.wrap_script).
-    lines = [intake.RESTORE, "unset DV_PROGRAM DV_CUT DV_LAZY", "set --", "set -euo pipefail",
-             "umask 022"]
+    # No arguments: the session may pass the steps' markers (remote_process.script_session).
+    lines = [intake.RESTORE, "unset DV_PROGRAM DV_CUT DV_LAZY dv__intake", "set --",
+             "set -euo pipefail", "umask 022"]
     if not exported:
         lines += _exports(env)
     lines.append(f"declare +x DV_RESULT_TOKEN={shlex.quote(result_token)}")

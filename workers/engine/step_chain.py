@@ -19,7 +19,7 @@ from workers.engine import intake, scripts
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.outcomes import record_outcome, start_step
 from workers.engine.plans import TargetPlan
-from workers.engine.remote_process import step_marker, wrap_chain
+from workers.engine.remote_process import script_session, step_marker
 from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.step_runners import (
     cut_short,
@@ -123,9 +123,10 @@ async def run_chain(
     resumed[0].set()
     end_line = f"\n{intake.STEP_END} {end_token} "
     with STEPS_RUNNING.track_inprogress():
+        command, stdin = script_session(scripted, access, program)
         process = await conn.create_process(
-            wrap_chain(scripted), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace")
-        process.stdin.write(program)
+            command, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace")
+        process.stdin.write(stdin)
         process.stdin.write_eof()
 
         async def emit(i: int, text: str) -> None:

@@ -19,7 +19,7 @@ from workers.engine import scripts
 from workers.engine.logs import Redactor, StepLog
 from workers.engine.outcomes import record_outcome
 from workers.engine.plans import TargetPlan
-from workers.engine.remote_process import as_user, kill_step, wrap, wrap_script
+from workers.engine.remote_process import as_user, kill_step, script_session, wrap
 from workers.engine.run import ActionRun, StepFailed, StepSpec
 from workers.engine.ssh_session import connect
 
@@ -57,9 +57,9 @@ async def run_step(
                     scanner.expect(scripts.result_keys(name))
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
-                await _stream_step(run, conn, access, step, redactor,
-                                   command=wrap_script(step, access), stdin=program,
-                                   scanner=scanner)
+                command, stdin = script_session([step], access, program)
+                await _stream_step(run, conn, access, step, redactor, command=command,
+                                   stdin=stdin, scanner=scanner)
             else:  # "python" (over the connection) or "local" (none)
                 await _python_step(run, conn, access, step, redactor, plan, name, scanner)
         finally:
@@ -155,11 +155,11 @@ class _Runtime:
             self.scanner.expect(scripts.result_keys(name))
         except scripts.UnknownScript as exc:
             raise StepFailed(str(exc)) from exc
+        command, stdin = script_session([self.step], self.access, program)
         process = await self.conn.create_process(
-            wrap_script(self.step, self.access),
-            stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace",
+            command, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace",
         )
-        process.stdin.write(program)
+        process.stdin.write(stdin)
         process.stdin.write_eof()
         while data := await process.stdout.read(65536):
             self.scanner.feed(data)
@@ -292,7 +292,7 @@ async def _stream_step(
     stdin: str | None = None,
     scanner: builtins.ResultScanner | None = None,
 ) -> None:
-    """`command`: the session's whole command (a built-in script's, `wrap_script`); by
+    """`command`: the session's whole command (a built-in script's, `script_session`); by
     default the step's own command, wrapped."""
     process = await conn.create_process(
         command or wrap(step, access), stderr=asyncssh.STDOUT, encoding="utf-8",
