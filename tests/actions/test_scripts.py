@@ -4,6 +4,7 @@ helper families it carries, and how `bash -s` takes it in."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import os
 import re
@@ -27,6 +28,11 @@ _FUNCTION = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(\)", re.M)
 # Packed families come first in a script's program, right before what it runs first (a
 # packed text whose length needs no `=` padding ends where the next line's letters begin).
 _PACKED = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}(?=" + re.escape(intake.RESTORE) + ")")
+
+# How a program is started: by `bash -s` (as another user, through sudo), or by the SSH
+# user's login shell with the session's command (remote_process.session_command), run as
+# sshd runs it (`-c`, in an environment of its own).
+SHELLS = ["bash -s", "login bash", "login sh"]
 
 
 def _unpacked(program: str) -> str:
@@ -102,12 +108,14 @@ def _with_body(program: str, name: str, body: str) -> str:
 _SHOW = "declare -f dv_daemon_unit_name | tr -d '\\n'; echo\n"
 
 
+@pytest.mark.parametrize("shell", SHELLS)
 def test_a_family_the_deploy_does_not_use_is_parsed_only_when_called(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, shell: str,
 ) -> None:
     """Activation without daemons, cron jobs or virtual hosts does not parse their helpers
     (7 ms of CPU a server), nor stubs for the functions nothing names; were one it names
-    called all the same, it works, in a subshell too."""
+    called all the same, it works, in a subshell too, wherever the packed families travel
+    (on stdin with the program, in the session's command)."""
     activate = scripts.render("application/activate", {"DEVOPNESS_APP_RELOAD_NGINX": "0"})
     assert "dv_daemon_install() { dv__load" in activate
     # So are the reload helpers that call them, and the system helpers they call.
@@ -125,7 +133,8 @@ def test_a_family_the_deploy_does_not_use_is_parsed_only_when_called(
     read = scripts._read
     monkeypatch.setattr(scripts, "_read",
                         lambda name: probe if name == "test/lazy-probe" else read(name))
-    done = _run(scripts.render("test/lazy-probe", {"DEVOPNESS_APP_RELOAD_NGINX": "0"}))
+    done = _run(scripts.program("test/lazy-probe", {"DEVOPNESS_APP_RELOAD_NGINX": "0"}),
+                shell=shell)
     assert done.returncode == 0, done.stderr
     stub, sub, still_stub, called, parsed, nginx = done.stdout.splitlines()
     assert "dv__load" in stub and "dv__load" in still_stub
@@ -148,20 +157,20 @@ def test_a_family_the_deploy_uses_is_parsed_at_once(env: dict[str, str], functio
     assert "dv__load" not in done.stdout and "printf" in done.stdout
 
 
-# How a program is started: by `bash -s` (as another user, through sudo), or by the SSH
-# user's login shell with the session's command (remote_process.session_command), run as
-# sshd runs it (`-c`, in an environment of its own).
-SHELLS = ["bash -s", "login bash", "login sh"]
-
-
-def _run(program: str, *, over_socket: bool = False, shell: str = "bash -s"
-         ) -> subprocess.CompletedProcess[str]:
-    command, stdin = ["/bin/bash", "-s"], program
-    env = None
-    if shell != "bash -s":
+def _run(program: str | intake.Program, *, over_socket: bool = False, shell: str = "bash -s",
+         cut: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run `program` (text: for `bash -s` only), its last `cut` bytes never sent."""
+    command, env = ["/bin/bash", "-s"], None
+    if isinstance(program, str):
+        assert shell == "bash -s"
+        stdin = program
+    elif shell == "bash -s":
+        stdin = program.text()
+    else:
         text, stdin = remote_process.session_command(["devopness-step-1-test"], program)
         command = ["/bin/bash" if shell == "login bash" else "/bin/sh", "-c", text]
         env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    stdin = stdin[:len(stdin) - cut]
     if not over_socket:
         return subprocess.run(command, input=stdin, text=True, env=env,
                               capture_output=True, timeout=30, check=False)
@@ -180,10 +189,11 @@ def _run(program: str, *, over_socket: bool = False, shell: str = "bash -s"
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("over_socket", [False, True])
 def test_bash_reads_the_program_whole_and_runs_it(over_socket: bool, shell: str) -> None:
-    program = scripts.render("server/get-status", {"DEVOPNESS_X": "a 'b' $c"}, "tok")
-    program = program.replace("\n# devopness: end of program",
-                              '\nprintf "%s|%s|%s\\n" "$DEVOPNESS_X" "${DV_PROGRAM-gone}" '
-                              '"${dv__intake-gone}"; exit 3\n# devopness: end of program')
+    program = scripts.program("server/get-status", {"DEVOPNESS_X": "a 'b' $c"}, "tok")
+    program = dataclasses.replace(program, code=program.code.replace(
+        "\n# devopness: end of program",
+        '\nprintf "%s|%s|%s\\n" "$DEVOPNESS_X" "${DV_PROGRAM-gone}" "${dv__intake-gone}"; '
+        'exit 3\n# devopness: end of program'))
     done = _run(program, over_socket=over_socket, shell=shell)
     assert done.returncode == 3, done.stderr
     assert done.stdout.endswith("a 'b' $c|gone|gone\n")
@@ -221,11 +231,11 @@ def test_the_result_keys_of_a_script_are_every_key_its_calls_name() -> None:
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_a_program_cut_short_does_not_run_at_all(tmp_path: Path, shell: str) -> None:
-    program = scripts.render("server/get-status", {}, "tok")
-    body = program.index("set -euo pipefail")
+    program = scripts.program("server/get-status", {}, "tok")
+    body = program.code.index("set -euo pipefail")
     ran = tmp_path / "ran"
-    cut = program[:body] + f"touch {ran}\n" + program[body:-200]
-    done = _run(cut, shell=shell)
+    code = program.code[:body] + f"touch {ran}\n" + program.code[body:]
+    done = _run(dataclasses.replace(program, code=code), shell=shell, cut=200)
     assert done.returncode == 1
     assert "did not arrive whole" in done.stderr
     assert not ran.exists()
@@ -461,3 +471,15 @@ def test_packed_helpers_need_base64_and_gzip_only_when_one_is_called(
                               env={"PATH": str(tools), "HOME": str(tmp_path), "CALL": call})
         assert (done.returncode, done.stdout) == (status, out), done
         assert ("base64 and gzip are needed" in done.stderr) == bool(call), done.stderr
+
+
+def test_every_scripts_session_command_fits_what_sshd_and_exec_take() -> None:
+    """A session's command carries its program's packed families (remote_process.
+    session_command): the kernel takes a word of at most 128 KB, sshd a packet of 256 KB."""
+    for path in sorted(scripts.SCRIPTS_DIR.rglob("*.sh")):
+        name = str(path.relative_to(scripts.SCRIPTS_DIR))[:-3]
+        if name == "lib" or name.startswith("lib/"):
+            continue
+        command, _ = remote_process.session_command(
+            ["devopness-step-1-x"], scripts.program(name, {}, "tok"))
+        assert len(command.encode()) < 64_000, name

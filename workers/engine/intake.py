@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import gzip
 import shlex
+from dataclasses import dataclass
 from functools import cache
 
 # The program's last line; a program cut short (a dropped connection) is not run at all.
@@ -60,14 +61,32 @@ _RUN = _EVAL.replace("@VAR@", "DV_PROGRAM")
 _CUT = "; DV_CUT=${@VAR@:@LAZY@:@LENGTH@}"
 # Loads a family (its offset and length in the script's families, unpacked into DV_LAZY on
 # the first call in this shell from the @PACKED@ bytes at DV_BASE, where the script's text
-# starts in DV_LIBS, the whole program), then makes the call that asked for it. No `local`:
+# starts in the packed families, themselves at DV_OFF of variable DV_SRC: by default
+# DV_LIBS, the whole program read from stdin), then makes the call that asked for it. No `local`:
 # bash scopes variables dynamically, and the family's functions would see them.
 LAZY_LOADER = (
-    'dv__load() { if [ -z "${DV_LAZY:+x}" ]; then dv__cut DV_LIBS "${DV_BASE:-0}" @PACKED@; '
+    'dv__load() { if [ -z "${DV_LAZY:+x}" ]; then '
+    'dv__cut "${DV_SRC:-DV_LIBS}" "$((${DV_OFF:-0} + ${DV_BASE:-0}))" @PACKED@; '
     'DV_LAZY=$(printf %s "$DV_CUT" | base64 -d | gzip -dc) || { echo "error: could not '
     'unpack the script\'s helpers (base64 and gzip are needed)" >&2; exit 1; }; fi; '
     'dv__cut DV_LAZY "$1" "$2"; eval "$DV_CUT"; shift 2; "$@"; }'
 )
+
+
+@dataclass(frozen=True)
+class Program:
+    """A rendered program: the helper families sent packed (`packed`: base64, `""` when
+    none), cut from where they travel when one of their functions is called, and what runs
+    (`code`, its last line `END`)."""
+
+    packed: str
+    code: str
+
+    def text(self) -> str:
+        """All of it on stdin, for `bash -s`: the first line reads the rest, packed families
+        first."""
+        rest = self.packed + self.code
+        return loader(rest, size(self.packed)) + rest
 
 
 def size(text: str) -> int:
@@ -75,13 +94,13 @@ def size(text: str) -> int:
     return len(text.encode())
 
 
-def loader(rest: str, lazy: int, variable: str | None = None) -> str:
+def loader(rest: str, lazy: int) -> str:
     """The program's first line, for the `rest` of it (what bash reads into a variable:
     command substitution drops its last newlines): `rest` runs from byte `lazy`, read into
-    DV_LIBS when there is one, else into DV_PROGRAM; or into `variable`."""
+    DV_LIBS when there is one, else into DV_PROGRAM."""
     length = size(rest.rstrip("\n"))
-    if variable is not None or lazy:
-        variable = variable or "DV_LIBS"
+    if lazy:
+        variable = "DV_LIBS"
         cut = (_CUT.replace("@VAR@", variable).replace("@LAZY@", str(lazy))
                .replace("@LENGTH@", str(size(rest) - lazy)))
         run = _EVAL.replace("@VAR@", "DV_CUT")

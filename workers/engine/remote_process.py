@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ import asyncssh
 
 from app.actions.models import ActionStep
 from app.actions.targets import ServerAccess
+from workers.engine import intake
+from workers.engine.intake import Program, size
 from workers.engine.run import ActionRun, StepFailed, StepSpec, plain_update
 
 if TYPE_CHECKING:
@@ -75,9 +78,15 @@ _UNSAFE_OPTIONS = [
 # bash's own start). Otherwise, or in another shell, it becomes a fresh bash, which reads
 # no startup file (`--norc`: a `bash -c` started by sshd's shell would read ~/.bashrc).
 # `compgen` answers 1 when nothing matches (and is missing from a bash built without
-# completion: the fresh bash then). The program's first line (`intake.loader`: lengths
-# and offsets, no secret) is part of the command, where `bash -s` would read it from stdin
-# a byte per system call.
+# completion: the fresh bash then).
+#
+# The program's first line (`intake.loader`: lengths and offsets, no secret) is part of
+# the command, where `bash -s` would read it from stdin a byte per system call, and so are
+# its packed helper families (our own code, gzip and base64: no secret either), last:
+# bash parses a `-c` string a command at a time, so the shell that runs the program never
+# parses them, and cuts them from its `BASH_EXECUTION_STRING` (DV_SRC, at byte DV_OFF)
+# only when one of their functions is called; the fresh bash gets them as its `$1`. On
+# stdin, read and cut with the program, they cost some 0.5 ms a session.
 _SESSION = """: @MARKERS@
 export @VARIABLE@=@FIRST@
 dv__intake=@LOADER@
@@ -88,37 +97,46 @@ if [ -n "${BASH-}" ] && [ "$BASH" -ef /bin/bash ] \\
   compgen -a >/dev/null 2>&1; dv__fresh=$dv__fresh$?
   case :$BASHOPTS: in @UNSAFE@) dv__fresh=no ;; esac
 fi
-[ "${dv__fresh-}" = 11 ] || exec /bin/bash --norc -c "$dv__intake" /bin/bash @MARKERS@
-unset dv__fresh
-eval "$dv__intake"
-"""
-_SESSION = (_SESSION.rstrip("\n").replace("@VARIABLE@", MARKER_VARIABLE)
+if [ "${dv__fresh-}" = 11 ]; then
+  unset dv__fresh; DV_SRC=BASH_EXECUTION_STRING DV_OFF=@OFFSET@; eval "$dv__intake"; exit
+fi
+exec /bin/bash --norc -c "DV_SRC=DV_PACKED DV_PACKED=\\$1; $dv__intake" /bin/bash \\
+  '@PACKED@' @MARKERS@"""
+_SESSION = (_SESSION.replace("@VARIABLE@", MARKER_VARIABLE)
             .replace("@UNSAFE@", " | ".join(f"*:{option}:*" for option in _UNSAFE_OPTIONS)))
+_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
 
 
-def script_session(steps: Sequence[StepSpec], access: ServerAccess, program: str
+def script_session(steps: Sequence[StepSpec], access: ServerAccess, program: Program
                    ) -> tuple[str, str]:
     """The session command of built-in script steps, one or several run in turn in one
-    session (`scripts.render_chain`, all as the SSH user), and what it reads on stdin, for
-    their `program` (`scripts.render`). The markers of all the steps are on the session
-    shell's command line, or the fresh bash's: a stop of any of them stops the session,
-    which runs it or is about to; the processes each script starts carry its own marker.
-    Run as another user (through sudo), the program's shell is `bash -s`, started by `sh`
-    as that user."""
+    session (`scripts.chain`, all as the SSH user), and what it reads on stdin, for their
+    `program` (`scripts.program`). The markers of all the steps are on the session shell's
+    command line, or the fresh bash's: a stop of any of them stops the session, which runs
+    it or is about to; the processes each script starts carry its own marker. Run as
+    another user (through sudo), the program's shell is `bash -s`, started by `sh` as that
+    user, all of the program on stdin."""
     step = steps[0]
     if step.run_as_user and step.run_as_user != access.username:
         assert len(steps) == 1, "a chain runs as the SSH user"
-        return wrap(step, access, SCRIPT_SHELL), program
+        return wrap(step, access, SCRIPT_SHELL), program.text()
     return session_command([step_marker(s) for s in steps], program)
 
 
-def session_command(markers: Sequence[str], program: str) -> tuple[str, str]:
+def session_command(markers: Sequence[str], program: Program) -> tuple[str, str]:
     """The command of a session (the SSH user's login shell runs it with `-c`) that runs
-    `program` (for `bash -s`), the first of `markers` its steps' marker, and its stdin."""
-    loader, rest = program.split("\n", 1)
+    `program`, the first of `markers` its steps' marker, and its stdin."""
+    assert _BASE64.fullmatch(program.packed), "packed families are base64"
+    loader = intake.loader(program.code, 0).rstrip("\n")
     command = (_SESSION.replace("@MARKERS@", " ".join(markers)).replace("@FIRST@", markers[0])
                .replace("@LOADER@", shlex.quote(loader)))
-    return command, rest
+    # Where the packed families start in the command, whose own digits count.
+    head = command[:command.index("'@PACKED@'") + 1]
+    offset = 0
+    while (found := size(head.replace("@OFFSET@", str(offset)))) != offset:
+        offset = found
+    return (command.replace("@OFFSET@", str(offset)).replace("@PACKED@", program.packed),
+            program.code)
 
 
 # Stops every process of a step: those whose command line or environment carries its

@@ -12,7 +12,9 @@ Parsing costs bash about 0.1 ms a kilobyte, and the activate step carries 60 KB 
 never calls: 7 ms of CPU a server. A script names such families and when it uses them
 (`# devopness: helpers daemon service only when DEVOPNESS_APP_DAEMONS`, or `VAR=value`):
 when no condition naming a family holds, the family is sent unparsed and packed (gzip and
-base64, `intake.packed`) at the program's start, and unpacked and parsed on first use, if any.
+base64, `intake.packed`; `intake.Program.packed`: on stdin at the program's start, or in
+the session's command, `remote_process.session_command`), and unpacked and parsed on first
+use, if any.
 For each of its functions that anything else sent names, a one-line stub loads the family
 (the first call unpacks the script's families with `base64` and `gzip`, then an `eval` of
 the family's slice, cut by offset: a pattern match over 70 KB costs bash seconds) and calls
@@ -24,7 +26,7 @@ once.
 What bash does with a program costs it per byte, on every server at every step (`intake`):
 parsing most, some 400 instructions a byte. So comment and blank lines are not sent
 (`_bare`), and in a chain of scripts the helpers they all parse at once are parsed once,
-before the first (`render_chain`).
+before the first (`chain`).
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ def _layout(name: str, unused: frozenset[str], shared: frozenset[int] | None = N
     """(the families sent unparsed, packed, and what is parsed at once: `lib.sh`, the stubs and the
     other families) for script `name`, the families in `unused` unparsed if they can be.
     In a chain, `lib.sh` and the families in `shared` are parsed once for all its scripts
-    (`render_chain`), and left out here.
+    (`chain`), and left out here.
 
     A family sent unparsed gets a stub for each of its functions that something else names
     (the script, `lib.sh`, the families parsed at once, the other unparsed families): its
@@ -273,13 +275,18 @@ def result_keys(name: str) -> frozenset[str]:
     return frozenset(_result_keys_of(_read(name) + "\n" + _helpers()))
 
 
-def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
-    """The full program for `bash -s`: parameters, helpers, then the script.
+def program(name: str, env: Mapping[str, str], result_token: str = "") -> intake.Program:
+    """Script `name`'s program: parameters, helpers, then the script.
 
     `result_token` marks the script's own result lines; it is a shell variable of the
     script, not exported, so nothing the script starts can print a line that counts."""
     rest, lazy = _program(name, env, result_token)
-    return intake.loader(rest, lazy) + rest
+    return intake.Program(rest[:lazy], rest[lazy:])
+
+
+def render(name: str, env: Mapping[str, str], result_token: str = "") -> str:
+    """The full program for `bash -s` (`program`)."""
+    return program(name, env, result_token).text()
 
 
 def _exports(env: Mapping[str, str]) -> list[str]:
@@ -312,7 +319,13 @@ def _program(name: str, env: Mapping[str, str], result_token: str,
 
 def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end_token: str
                  ) -> str:
-    """One program for `bash -s` that runs several scripts in turn, each (name, parameters,
+    """The full program of a chain for `bash -s` (`chain`)."""
+    return chain(scripts, end_token).text()
+
+
+def chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end_token: str
+          ) -> intake.Program:
+    """One program that runs several scripts in turn, each (name, parameters,
     result token, step marker) as `render` would run it alone, and stops at the first that
     fails: every script but the last in a subshell of its own (its `exit` and traps end
     there), followed by a `STEP_END` line with `end_token` and its exit status; the last in
@@ -349,7 +362,6 @@ def render_chain(scripts: Sequence[tuple[str, Mapping[str, str], str, str]], end
         lines.append(f"printf '\\n%s %s %s\\n' {shlex.quote(STEP_END)} {shlex.quote(end_token)} "
                      '"$dv__status"')
         lines.append('[ "$dv__status" = 0 ] || exit "$dv__status"')
-    # The packed families first, from offset 0, then what runs.
+    # The packed families, each script's from its DV_BASE, then what runs.
     packed = "".join(text[:lazy] for (text, lazy), _ in parts)
-    rest = packed + "\n".join(lines) + "\n" + intake.END + "\n"
-    return intake.loader(rest, offset, variable="DV_LIBS") + rest
+    return intake.Program(packed, "\n".join(lines) + "\n" + intake.END + "\n")

@@ -104,7 +104,7 @@ async def run_chain(
     scripted = [s for s in chain if nothing_to_do(env, _name(s)) is None]
     scanners = [builtins.ResultScanner() for _ in scripted]
     end_token = secrets.token_hex(16)
-    program = scripts.render_chain(
+    program = scripts.chain(
         [(_name(s), env, scanner.token, step_marker(s)) for s, scanner in zip(
             scripted, scanners, strict=True)], end_token)
     redactors = []

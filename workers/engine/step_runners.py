@@ -53,7 +53,7 @@ async def run_step(
             elif kind == "script":
                 assert conn is not None and access is not None
                 try:
-                    program = scripts.render(name, plan.context.env, scanner.token)
+                    program = scripts.program(name, plan.context.env, scanner.token)
                     scanner.expect(scripts.result_keys(name))
                 except scripts.UnknownScript as exc:
                     raise StepFailed(str(exc)) from exc
@@ -150,8 +150,8 @@ class _Runtime:
 
     async def run_script(self, name: str, extra_env: Mapping[str, str] | None = None) -> int:
         try:
-            program = scripts.render(name, {**self.context.env, **(extra_env or {})},
-                                     self.scanner.token)
+            program = scripts.program(name, {**self.context.env, **(extra_env or {})},
+                                      self.scanner.token)
             self.scanner.expect(scripts.result_keys(name))
         except scripts.UnknownScript as exc:
             raise StepFailed(str(exc)) from exc
