@@ -5,8 +5,8 @@ that cut what runs and the packed helper families out of it by offset.
 `bash -s` reads its program one byte per system call (what it has not read stays on stdin
 for the commands it starts), some 90,000 of them for the helpers: the first line reads the
 rest in one read instead and runs it with `eval`, once all of it has arrived. Run as the
-SSH user, the first line is part of the session's command and stdin carries the rest
-(`remote_process.script_session`).
+SSH user, the first line and the packed families are part of the session's command and
+stdin carries only what runs (`remote_process.session_command`).
 
 What bash does with a program costs it per byte, on every server at every step: reading it
 (40 instructions a byte), each cut (20 a byte of the whole variable cut from: bash expands

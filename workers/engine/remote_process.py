@@ -15,7 +15,7 @@ import asyncssh
 from app.actions.models import ActionStep
 from app.actions.targets import ServerAccess
 from workers.engine import intake
-from workers.engine.intake import Program, size
+from workers.engine.intake import Program
 from workers.engine.run import ActionRun, StepFailed, StepSpec, plain_update
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def session_command(markers: Sequence[str], program: Program) -> tuple[str, str]
     # Where the packed families start in the command, whose own digits count.
     head = command[:command.index("'@PACKED@'") + 1]
     offset = 0
-    while (found := size(head.replace("@OFFSET@", str(offset)))) != offset:
+    while (found := intake.size(head.replace("@OFFSET@", str(offset)))) != offset:
         offset = found
     return (command.replace("@OFFSET@", str(offset)).replace("@PACKED@", program.packed),
             program.code)
