@@ -83,7 +83,7 @@ def create_user(
     token_days: Annotated[int, typer.Option(help="Lifetime of the printed token.")] = 365,
 ) -> None:
     """Create an active user and print a personal access token for it (shown once)."""
-    from app.users.bootstrap import create_user_with_token
+    from app.users.bootstrap import InvalidUser, create_user_with_token
 
     settings = _settings()
     if settings.is_sqlite:
@@ -98,6 +98,10 @@ def create_user(
                 token_expires_at=datetime.now(UTC) + timedelta(days=token_days),
             )
         )
+    except InvalidUser as exc:
+        for option, reason in exc.errors:
+            typer.echo(f"error: --{option}: {reason}", err=True)
+        raise typer.Exit(1) from exc
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -16,13 +16,21 @@ from app.users.repository import UserRepository
 from app.users.schemas import UserVerify
 
 
+class InvalidUser(ValueError):
+    """Values the command line was given that are refused: which ones, and why."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in errors))
+        self.errors = errors
+
+
 async def create_user_with_token(
     settings: Settings, *, email: str, password: str, name: str, token_expires_at: datetime
 ) -> tuple[int, str]:
     try:
         data = UserVerify(email=email, password=password, name=name, token="cli")
     except ValidationError as exc:
-        raise ValueError("; ".join(e["msg"] for e in exc.errors())) from exc
+        raise InvalidUser([(str(e["loc"][0]), e["msg"]) for e in exc.errors()]) from exc
     database = Database(settings)
     try:
         async with database.transaction() as session:

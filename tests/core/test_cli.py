@@ -91,6 +91,36 @@ def test_create_user_prints_a_working_token(tmp_path: Path) -> None:
     assert r.status_code == 200 and r.json()["email"] == "boot@example.com"
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--name", "Me", "at least 3 characters"),
+        ("--password", "short", "at least 8 characters"),
+        ("--email", "not-an-address", "email"),
+    ],
+)
+def test_create_user_names_the_option_it_refuses(
+    tmp_path: Path, option: str, value: str, words: str
+) -> None:
+    """An operator bootstrapping a server sees which option to fix, not only why."""
+    values = {"--email": "ok@example.com", "--password": "long-password", "--name": "Ok Name"}
+    values[option] = value
+    result = _run(tmp_path, "create-user", *[w for pair in values.items() for w in pair])
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"error: {option}: " in result.stderr, result.stderr
+    assert words in result.stderr.lower(), result.stderr
+    assert "token" not in result.stderr, result.stderr
+
+
+def test_create_user_names_every_option_it_refuses_at_once(tmp_path: Path) -> None:
+    result = _run(tmp_path, "create-user", "--email", "ok@example.com",
+                  "--password", "short", "--name", "Me")
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("error: --name: ") for line in lines), lines
+    assert any(line.startswith("error: --password: ") for line in lines), lines
+
+
 def test_migrate_and_production_guard(tmp_path: Path) -> None:
     result = _run(tmp_path, "migrate")
     assert result.returncode == 0, result.stderr
