@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from app.core import migrations
 from app.core.settings import Settings, get_settings
@@ -25,7 +26,13 @@ DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
 def _settings() -> Settings:
     try:
         return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+    except ValidationError as exc:
+        # By the variable the operator sets, and without the value: a URL holds a password.
+        for error in exc.errors():
+            field = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            typer.echo(f"Configuration error: {field}: {error['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
         typer.echo(f"Configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
 

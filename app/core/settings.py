@@ -257,6 +257,32 @@ class Settings(BaseSettings):
         "benchmark).",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # People write the URL other tools taught them (sqlite:///x, postgres://...); the
+        # engine needs the async drivers this server ships, and nothing else would open.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        supported = (
+            "expected postgresql+psycopg://user:password@host:5432/database "
+            "or sqlite+aiosqlite:///path/to/file.db"
+        )
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL; {supported}") from None
+        drivers = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+                   "postgresql+psycopg": "postgresql+psycopg",
+                   "sqlite": "sqlite+aiosqlite", "sqlite+aiosqlite": "sqlite+aiosqlite"}
+        driver = drivers.get(url.drivername)
+        if driver is None:
+            raise ValueError(f"{url.drivername} is not supported; {supported}")
+        if driver == url.drivername:
+            return value
+        return url.set(drivername=driver).render_as_string(hide_password=False)
+
     @field_validator("ssh_encryption_algs")
     @classmethod
     def _known_ciphers(cls, value: str) -> str:

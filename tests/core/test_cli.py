@@ -121,6 +121,38 @@ def test_create_user_names_every_option_it_refuses_at_once(tmp_path: Path) -> No
     assert any(line.startswith("error: --password: ") for line in lines), lines
 
 
+def test_a_plain_sqlite_url_works_as_the_async_one(tmp_path: Path) -> None:
+    """`sqlite:///path` is how most tools spell a SQLite file; migrate accepted it, and every
+    command that opened the database then failed with a traceback about drivers."""
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    result = _run(tmp_path, "create-user", "--email", "plain@example.com", "--password",
+                  "long-password", "--name", "Plain Url", DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("devopness_pat_")
+    assert (tmp_path / "plain.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://root:hunter2-secret@127.0.0.1/devopness", "postgresql+asyncpg://u:hunter2-secret@127.0.0.1:1/d",
+     "hunter2-secret", "oracle://u:hunter2-secret@127.0.0.1:1/d"],
+)
+def test_an_unsupported_database_url_is_a_configuration_error(tmp_path: Path, url: str) -> None:
+    result = _run(tmp_path, "migrate", DATABASE_URL=url)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "│" not in result.stderr, result.stderr
+    assert "DATABASE_URL" in result.stderr and "postgresql+psycopg://" in result.stderr
+    # The URL's password reaches neither the terminal nor a log that captures it.
+    assert "hunter2-secret" not in result.stderr, result.stderr
+
+
+def test_a_configuration_error_names_the_variable_to_fix(tmp_path: Path) -> None:
+    result = _run(tmp_path, "migrate", DATABASE_POOL_SIZE="many")
+    assert result.returncode == 2
+    assert "Configuration error: DATABASE_POOL_SIZE: " in result.stderr, result.stderr
+    assert "input_value" not in result.stderr and "many" not in result.stderr
+
+
 def test_migrate_and_production_guard(tmp_path: Path) -> None:
     result = _run(tmp_path, "migrate")
     assert result.returncode == 0, result.stderr
