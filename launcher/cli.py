@@ -314,7 +314,16 @@ def catalogue_refresh(
 
 
 def main() -> None:
-    cli(prog_name="devopness-server")
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        cli(prog_name="devopness-server")
+    except OperationalError as exc:
+        # Down, unreachable, wrong password, no such database: the driver's own words say
+        # which, and a traceback through the pool says nothing more to an operator.
+        reason = " ".join(str(exc.orig or exc).split())
+        typer.echo(f"Database error: {reason}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,21 @@ def test_a_configuration_error_names_the_variable_to_fix(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "Configuration error: DATABASE_POOL_SIZE: " in result.stderr, result.stderr
     assert "input_value" not in result.stderr and "many" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["create-user", "--email", "a@example.com",
+                                                  "--password", "long-password", "--name", "Abc"]])
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path, command: list[str]) -> None:
+    """PostgreSQL down or mistyped: the operator reads why in one line, not a traceback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: refused
+        result = _run(tmp_path, *command,
+                      DATABASE_URL=f"postgresql+psycopg://u:hunter2-secret@127.0.0.1:{port}/d")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "│" not in result.stderr, result.stderr
+    assert result.stderr.startswith("Database error: "), result.stderr
+    assert "refused" in result.stderr and "hunter2-secret" not in result.stderr
 
 
 def test_migrate_and_production_guard(tmp_path: Path) -> None:
