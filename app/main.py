@@ -24,6 +24,7 @@ from app.applications.router import router as applications_router
 from app.catalogue import service as catalogue_data
 from app.catalogue.router import router as catalogue_router
 from app.core.database import Database
+from app.core.docs import docs_routes
 from app.core.errors import install_error_handlers
 from app.core.heap import settle_heap
 from app.core.logging import configure_logging
@@ -148,6 +149,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -178,5 +181,6 @@ def create_app(
     # route of each router before the one that serves (a tenth of a read's CPU in profiles).
     for router in ROUTERS:
         app.router.routes.extend(router.routes)
+    docs_routes(app)
     index_routes(app)
     return app
