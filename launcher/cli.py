@@ -29,8 +29,10 @@ def _settings() -> Settings:
     except ValidationError as exc:
         # By the variable the operator sets, and without the value: a URL holds a password.
         for error in exc.errors():
-            field = str(error["loc"][0]).upper() if error["loc"] else "settings"
-            typer.echo(f"Configuration error: {field}: {error['msg']}", err=True)
+            # pydantic prefixes our own validators' words; the variable is the useful part.
+            reason = error["msg"].removeprefix("Value error, ")
+            field = f"{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            typer.echo(f"Configuration error: {field}{reason}", err=True)
         raise typer.Exit(2) from exc
     except ValueError as exc:
         typer.echo(f"Configuration error: {exc}", err=True)
